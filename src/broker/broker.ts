@@ -1,0 +1,513 @@
+// The broker's I/O shell: owns the store, the journal, the per-pid streams, grace timers and the feed.
+// Decisions are made by the pure parts (lifecycle.transition, router.route); this file performs them.
+import { randomBytes, randomUUID } from "node:crypto";
+import type WebSocket from "ws";
+import {
+  ClientFrame,
+  ProtocolError,
+  Workspace,
+  parseWith,
+  type DeliveryStatus,
+  type DispatchResponse,
+  type EndpointView,
+  type IngressRequest,
+  type MessageReceivedFrame,
+  type RegisterRequest,
+  type SendRequest,
+  type SendResponse,
+  type UndispatchedItem,
+} from "../protocol/index.js";
+import { pidAlive } from "../platform/process.js";
+import { Feed } from "./feed.js";
+import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
+import type { Logger } from "./log.js";
+import { route } from "./router.js";
+import type { EndpointRecord, JournalRecord, QueuedPush, Store, StoredMessage } from "./store.js";
+
+export interface BrokerConfig {
+  graceMs: number;
+  inboxMax: number;
+  endpointBufferMax: number;
+  /** How long POST /v1/dispatch waits for the target's push_ack before answering "stored". */
+  dispatchAckWaitMs: number;
+}
+
+export const DEFAULT_CONFIG: BrokerConfig = {
+  graceMs: 10 * 60_000,
+  inboxMax: 1000,
+  endpointBufferMax: 10_000,
+  dispatchAckWaitMs: 2000,
+};
+
+/** Persists a record (applied to the store at once) and resolves when it is durable. */
+export type Commit = (rec: JournalRecord) => Promise<void>;
+
+interface Connection {
+  pid: number;
+  ws: WebSocket;
+  ackMode: boolean;
+  /** push_ids already sent on this socket, so a drain does not send them twice. */
+  sent: Set<string>;
+}
+
+const TASK_HINT_MAX = 200;
+const now = () => new Date().toISOString();
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("base64url")}`;
+
+export class Broker {
+  readonly feed: Feed;
+  private readonly conns = new Map<number, Connection>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly ackWaiters = new Map<string, () => void>();
+  private stopping = false;
+  lastActivity = Date.now();
+
+  constructor(
+    private readonly store: Store,
+    private readonly commit: Commit,
+    private readonly config: BrokerConfig,
+    private readonly log: Logger,
+  ) {
+    this.feed = new Feed(() => ({
+      endpoints: this.store.openEndpoints().map((e) => this.store.view(e)),
+      inbox: [...this.store.inbox.values()],
+    }));
+  }
+
+  // ---- start-up -----------------------------------------------------------------------------------
+
+  /** After a restart, every endpoint that was open waits for its owner to reattach (if the owner lives). */
+  restore(): void {
+    for (const ep of this.store.openEndpoints()) this.apply(ep, { type: "restored", pidAlive: pidAlive(ep.plugin_pid) });
+  }
+
+  get openEndpointCount(): number {
+    return this.store.openEndpoints().length;
+  }
+
+  get streamCount(): number {
+    return this.conns.size;
+  }
+
+  // ---- streams ------------------------------------------------------------------------------------
+
+  openStream(pid: number, ws: WebSocket, ackMode: boolean): void {
+    this.lastActivity = Date.now();
+    const old = this.conns.get(pid);
+    const conn: Connection = { pid, ws, ackMode, sent: new Set() };
+    this.conns.set(pid, conn);
+    if (old) {
+      // One stream per pid. Unlike MASONS, endpoints move to the new socket instead of staying bound to the dead one.
+      old.ws.close(1000, "replaced");
+      for (const ep of this.endpointsOf(pid)) this.apply(ep, { type: "stream_replaced" });
+    }
+    ws.on("message", (data, isBinary) => this.onFrame(conn, data, isBinary));
+    ws.on("close", () => this.onStreamClosed(conn));
+    ws.on("error", (err) => this.log.warn("stream socket error", { pid, err: String(err) }));
+  }
+
+  private onFrame(conn: Connection, data: WebSocket.RawData, isBinary: boolean): void {
+    let frame: unknown;
+    try {
+      frame = isBinary ? undefined : JSON.parse(data.toString());
+    } catch {
+      frame = undefined;
+    }
+    const parsed = parseWith(ClientFrame, frame, "frame");
+    if (!parsed.ok) {
+      this.sendJson(conn.ws, { event: "error", error: "bad_frame", message: frame === undefined ? "Frames must be JSON text." : parsed.message });
+      return;
+    }
+    if (parsed.value.event === "push_ack") this.onAck(conn, parsed.value.push_id);
+  }
+
+  private onAck(conn: Connection, pushId: string): void {
+    for (const ep of this.endpointsOf(conn.pid)) {
+      if (this.store.queue(ep.endpoint_id).some((p) => p.push_id === pushId)) {
+        void this.commit({ t: "q_del", ep: ep.endpoint_id, push_id: pushId }).catch((err) => this.log.error("journal", { err: String(err) }));
+        conn.sent.delete(pushId);
+        this.ackWaiters.get(pushId)?.();
+        return;
+      }
+    }
+  }
+
+  private onStreamClosed(conn: Connection): void {
+    if (this.conns.get(conn.pid) !== conn || this.stopping) return; // replaced, or the broker is stopping
+    this.conns.delete(conn.pid);
+    const alive = pidAlive(conn.pid);
+    for (const ep of this.endpointsOf(conn.pid)) this.apply(ep, { type: "stream_closed", pidAlive: alive });
+  }
+
+  private endpointsOf(pid: number): EndpointRecord[] {
+    return this.store.openEndpoints().filter((e) => e.plugin_pid === pid);
+  }
+
+  // ---- endpoint lifecycle ---------------------------------------------------------------------------
+
+  /** Runs the pure transition and performs its effects. Returns the rejection, if any. */
+  private apply(ep: EndpointRecord, event: EndpointEvent): Extract<EndpointEffect, { type: "reject" }> | undefined {
+    const { next, effects } = transition(ep.state, event);
+    let rejection: Extract<EndpointEffect, { type: "reject" }> | undefined;
+    let closeReason: string | undefined;
+    for (const effect of effects) {
+      if (effect.type === "reject") rejection = effect;
+      if (effect.type === "close") closeReason = effect.reason;
+    }
+    if (next !== ep.state) {
+      const updated: EndpointRecord = { ...ep, state: next, last_seen_at: now() };
+      if (closeReason) Object.assign(updated, { closed_at: now(), close_reason: closeReason });
+      // Buffered messages of a closing endpoint are not dropped: they go to the inbox first.
+      if (closeReason) this.moveQueueToInbox(ep);
+      this.persist({ t: "ep", ep: updated });
+      this.log.info("endpoint state", { endpoint_id: ep.endpoint_id, from: ep.state, to: next, reason: closeReason ?? event.type });
+      if (closeReason) this.feed.publish({ kind: "endpoint_closed", endpoint_id: ep.endpoint_id, reason: closeReason });
+      else this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(updated) });
+    }
+    for (const effect of effects) {
+      if (effect.type === "start_grace") this.startGrace(ep.endpoint_id);
+      if (effect.type === "cancel_grace") this.cancelGrace(ep.endpoint_id);
+      if (effect.type === "drain") this.drain(ep.endpoint_id);
+    }
+    return rejection;
+  }
+
+  private startGrace(id: string): void {
+    this.cancelGrace(id);
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(id);
+      const ep = this.store.endpoints.get(id);
+      if (ep) this.apply(ep, { type: "grace_expired" });
+    }, this.config.graceMs);
+    timer.unref();
+    this.graceTimers.set(id, timer);
+  }
+
+  private cancelGrace(id: string): void {
+    clearTimeout(this.graceTimers.get(id));
+    this.graceTimers.delete(id);
+  }
+
+  private moveQueueToInbox(ep: EndpointRecord): void {
+    for (const push of this.store.queue(ep.endpoint_id)) {
+      const item = this.inboxItem(push.message, "closed_session_continuation", { original_target_endpoint_id: ep.endpoint_id });
+      this.persist({ t: "in_add", item });
+      this.feed.publish({ kind: "inbox_added", item });
+    }
+  }
+
+  /**
+   * Journals a record (the store applies it at once). The journal commits in order, so the newest
+   * record's promise (`durable`) resolving means every earlier record is durable too.
+   */
+  private persist(rec: JournalRecord): Promise<void> {
+    const p = this.commit(rec);
+    p.catch((err) => this.log.error("journal append failed", { err: String(err) }));
+    this.durable = p;
+    return p;
+  }
+
+  private durable: Promise<void> = Promise.resolve();
+
+  register(body: RegisterRequest): Promise<{ endpoint_id: string; endpoint_owner_token: string }> {
+    if (!this.conns.has(body.plugin_pid))
+      throw new ProtocolError("ipc_channel_missing", `Open the /v1/stream WebSocket with x-plugin-pid: ${body.plugin_pid} before registering.`);
+    let workspace: Workspace | null = null;
+    if (body.workspace !== undefined && body.workspace !== null) {
+      const ws = parseWith(Workspace, body.workspace, "workspace");
+      if (!ws.ok) throw new ProtocolError("invalid_request", `workspace must be a string or {root, cwd}: ${ws.message}`);
+      workspace = ws.value;
+    }
+    const at = now();
+    const ep: EndpointRecord = {
+      endpoint_id: newId("ep"),
+      owner_token: randomUUID(),
+      plugin_pid: body.plugin_pid,
+      kind: body.kind,
+      session_name: body.session_name?.trim() || null,
+      workspace,
+      task_hint: body.task_hint ? truncateCodePoints(body.task_hint, TASK_HINT_MAX) : null,
+      agent_id: body.agent_id ?? null,
+      tracking_ref: body.tracking_ref ?? null,
+      runtime_capabilities: body.runtime_capabilities ?? null,
+      client_kind: body.client_kind ?? null,
+      client_version: body.client_version ?? null,
+      state: "active",
+      registered_at: at,
+      last_seen_at: at,
+    };
+    const durable = this.persist({ t: "ep", ep });
+    this.log.info("endpoint registered", { endpoint_id: ep.endpoint_id, kind: ep.kind, pid: ep.plugin_pid });
+    this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(ep) });
+    return durable.then(() => ({ endpoint_id: ep.endpoint_id, endpoint_owner_token: ep.owner_token }));
+  }
+
+  private openEndpoint(id: string): EndpointRecord {
+    const ep = this.store.endpoints.get(id);
+    if (!ep || ep.state === "closed") throw new ProtocolError("endpoint_unknown", `No open endpoint has id ${id}.`);
+    return ep;
+  }
+
+  heartbeat(id: string): void {
+    const ep = this.openEndpoint(id);
+    ep.last_seen_at = now(); // not journaled: it is a hint, and a restart resets it anyway
+    this.lastActivity = Date.now();
+  }
+
+  taskHint(id: string, pid: number, hint: string): Promise<void> {
+    const ep = this.openEndpoint(id);
+    if (ep.plugin_pid !== pid) throw new ProtocolError("ownership_mismatch", "Only the process that registered this endpoint can set its task hint.");
+    const updated = { ...ep, task_hint: truncateCodePoints(hint, TASK_HINT_MAX) || null, last_seen_at: now() };
+    const durable = this.persist({ t: "ep", ep: updated });
+    this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(updated) });
+    return durable;
+  }
+
+  reattach(id: string, pid: number): { restored: true; reconnecting_buffer_count: number } {
+    const ep = this.openEndpoint(id);
+    const buffered = this.store.queue(id).length;
+    const rejection = this.apply(ep, { type: "reattach", samePid: ep.plugin_pid === pid, streamOpen: this.conns.has(pid) });
+    if (rejection) throw new ProtocolError(rejection.code, rejection.message);
+    return { restored: true, reconnecting_buffer_count: buffered };
+  }
+
+  unregister(id: string): Promise<void> {
+    const ep = this.store.endpoints.get(id);
+    if (!ep || ep.state === "closed") return Promise.resolve(); // idempotent, as in MASONS
+    this.apply(ep, { type: "unregister" });
+    return this.durable;
+  }
+
+  listEndpoints(): EndpointView[] {
+    return this.store.openEndpoints().map((e) => this.store.view(e));
+  }
+
+  // ---- messages -----------------------------------------------------------------------------------
+
+  async send(body: SendRequest): Promise<SendResponse> {
+    const sender = this.store.endpoints.get(body.endpoint_id);
+    if (!sender || sender.state === "closed") throw new ProtocolError("unknown_endpoint", `No open endpoint has id ${body.endpoint_id}.`);
+    if (sender.state !== "active") throw new ProtocolError("endpoint_not_active", "This endpoint is reconnecting; reattach it before sending.");
+    const meta = { ...(body.metadata ?? {}) };
+    if ("correlation_id" in meta) throw new ProtocolError("correlation_id_forbidden", "metadata.correlation_id is issued by the broker; remove it.");
+    if ("target_endpoint_id" in meta) throw new ProtocolError("target_endpoint_id_forbidden", "metadata.target_endpoint_id is set by the broker from `to`; remove it.");
+    if ("source_endpoint_id" in meta && meta.source_endpoint_id !== sender.endpoint_id)
+      throw new ProtocolError("source_endpoint_id_mismatch", "metadata.source_endpoint_id must be the sending endpoint's id.");
+
+    const target = this.resolveRecipient(body.to);
+    // A reply reuses the correlation id it answers, so the original sender can match it.
+    const inReplyTo = typeof meta.in_reply_to === "string" && this.store.correlations.has(meta.in_reply_to) ? meta.in_reply_to : undefined;
+    const correlationId = inReplyTo ?? randomUUID();
+    meta.correlation_id = correlationId;
+    meta.source_endpoint_id = sender.endpoint_id;
+    meta.source_session = this.store.view(sender).label;
+    meta.require_live = body.require_live ?? false;
+    if (target.kind === "endpoint") meta.target_endpoint_id = target.id;
+    else meta.original_target_endpoint_id = target.id;
+    if (!inReplyTo) this.persist({ t: "corr", id: correlationId, ep: sender.endpoint_id });
+    sender.last_seen_at = now();
+
+    const msg = this.message(this.store.view(sender).label, body.content, body.contentType, meta);
+    const res = await this.accept(msg);
+    return { ...res, correlation_id: correlationId };
+  }
+
+  ingress(body: IngressRequest): Promise<SendResponse> {
+    const meta = { ...(body.metadata ?? {}) };
+    if (body.to) {
+      const target = this.resolveRecipient(body.to);
+      if (target.kind === "endpoint") meta.target_endpoint_id = target.id;
+      else meta.original_target_endpoint_id = target.id;
+    }
+    return this.accept(this.message(body.from, body.content, body.contentType, meta));
+  }
+
+  /** `to` is an endpoint id or a session name. Open endpoints win; a closed one means a continuation. */
+  private resolveRecipient(to: string): { kind: "endpoint" | "closed"; id: string } {
+    const byId = this.store.endpoints.get(to);
+    if (byId) return { kind: byId.state === "closed" ? "closed" : "endpoint", id: byId.endpoint_id };
+    const open = this.store.openEndpoints().filter((e) => e.session_name === to || this.store.view(e).label === to);
+    if (open.length === 1) return { kind: "endpoint", id: open[0]!.endpoint_id };
+    if (open.length > 1)
+      throw new ProtocolError("recipient_ambiguous", `${open.length} open sessions are named "${to}"; send to one of their endpoint ids instead.`, {
+        candidates: open.map((e) => e.endpoint_id),
+      });
+    const closed = [...this.store.endpoints.values()].reverse().find((e) => e.session_name === to);
+    if (closed) return { kind: "closed", id: closed.endpoint_id };
+    throw new ProtocolError("recipient_unknown", `No session is named "${to}" and no endpoint has that id; list them with GET /v1/endpoints.`);
+  }
+
+  private message(from: string, content: string, contentType: string | undefined, metadata: Record<string, unknown>): StoredMessage {
+    return { message_id: newId("msg"), from, content, content_type: contentType ?? "text", metadata, arrived_at: now() };
+  }
+
+  /** Routes one accepted message, persists where it went, pushes it if possible; resolves once durable. */
+  private async accept(msg: StoredMessage): Promise<SendResponse> {
+    this.lastActivity = Date.now();
+    const decision = route(msg.metadata, {
+      endpointState: (id) => this.store.endpoints.get(id)?.state,
+      correlationOwner: (cid) => this.store.correlations.get(cid),
+    });
+    if (decision.to === "endpoint") {
+      const status = this.enqueue(decision.endpointId, msg);
+      await this.durable;
+      return { messageId: msg.message_id, status, target_endpoint_id: decision.endpointId };
+    }
+    if (this.store.inbox.size >= this.config.inboxMax)
+      throw new ProtocolError(
+        "inbox_full",
+        `The undispatched inbox is full (${this.config.inboxMax} items); route or dismiss items (switchboard inbox) and try again.`,
+        { retryable: true },
+      );
+    const item = this.inboxItem(msg, decision.reason, {
+      ...(decision.originalTargetEndpointId ? { original_target_endpoint_id: decision.originalTargetEndpointId } : {}),
+      ...(decision.originalCorrelationId ? { original_correlation_id: decision.originalCorrelationId } : {}),
+    });
+    const durable = this.persist({ t: "in_add", item });
+    this.feed.publish({ kind: "inbox_added", item });
+    await durable;
+    return { messageId: msg.message_id, status: "undispatched", undispatched_id: item.id };
+  }
+
+  /** Adds a message to an endpoint's queue (journaled) and pushes it when the endpoint is active. */
+  private enqueue(endpointId: string, msg: StoredMessage): DeliveryStatus {
+    if (this.store.queue(endpointId).length >= this.config.endpointBufferMax)
+      throw new ProtocolError("endpoint_buffer_full", `Endpoint ${endpointId} already holds ${this.config.endpointBufferMax} undelivered messages; try again later.`, {
+        retryable: true,
+      });
+    const push: QueuedPush = { push_id: `push_${randomUUID()}`, message: msg };
+    this.persist({ t: "q_add", ep: endpointId, push });
+    const ep = this.store.endpoints.get(endpointId)!;
+    // Push before the fsync completes: delivery early is harmless, and an acknowledgement to the sender still waits for it.
+    if (ep.state === "active" && this.pushOne(ep, push)) return "delivered";
+    this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(ep) });
+    return "stored";
+  }
+
+  private drain(endpointId: string): void {
+    const ep = this.store.endpoints.get(endpointId);
+    if (!ep) return;
+    for (const push of [...this.store.queue(endpointId)]) this.pushOne(ep, push);
+  }
+
+  /** Sends one push on the owner's stream. Without push_receipt_ack_v1 a written frame counts as delivered. */
+  private pushOne(ep: EndpointRecord, push: QueuedPush): boolean {
+    const conn = this.conns.get(ep.plugin_pid);
+    if (!conn || conn.ws.readyState !== conn.ws.OPEN) return false;
+    if (conn.sent.has(push.push_id)) return true;
+    const m = push.message;
+    const frame: MessageReceivedFrame = {
+      event: "message_received",
+      endpoint_id: ep.endpoint_id,
+      from: m.from,
+      content: m.content,
+      contentType: m.content_type,
+      metadata: m.metadata,
+      sourceMessageId: m.message_id,
+      ...(conn.ackMode ? { push_id: push.push_id } : {}),
+    };
+    conn.sent.add(push.push_id);
+    conn.ws.send(JSON.stringify(frame), (err) => {
+      if (err) {
+        conn.sent.delete(push.push_id);
+        return;
+      }
+      if (!conn.ackMode) {
+        conn.sent.delete(push.push_id);
+        this.persist({ t: "q_del", ep: ep.endpoint_id, push_id: push.push_id });
+        this.ackWaiters.get(push.push_id)?.();
+      }
+    });
+    return true;
+  }
+
+  // ---- inbox --------------------------------------------------------------------------------------
+
+  private inboxItem(msg: StoredMessage, reason: UndispatchedItem["reason"], extra: Partial<UndispatchedItem>): UndispatchedItem {
+    return {
+      id: msg.message_id,
+      source_message_id: msg.message_id,
+      arrived_at: msg.arrived_at,
+      sender_address: msg.from,
+      content: msg.content,
+      content_type: msg.content_type,
+      metadata: msg.metadata,
+      reason,
+      claim_policy: "owner_select_required",
+      ...extra,
+    };
+  }
+
+  listUndispatched(): UndispatchedItem[] {
+    return [...this.store.inbox.values()];
+  }
+
+  async dispatch(undispatchedId: string, targetId: string): Promise<DispatchResponse> {
+    const item = this.store.inbox.get(undispatchedId);
+    if (!item) throw new ProtocolError("dispatch_failed", `unknown undispatched_id: ${undispatchedId}`);
+    const target = this.store.endpoints.get(targetId);
+    if (!target || target.state === "closed") throw new ProtocolError("dispatch_failed", `target endpoint not found: ${targetId}`);
+    const msg: StoredMessage = {
+      message_id: item.source_message_id,
+      from: item.sender_address,
+      content: item.content,
+      content_type: item.content_type,
+      metadata: { ...item.metadata, target_endpoint_id: targetId, dispatched_from: item.id },
+      arrived_at: item.arrived_at,
+    };
+    // Enqueue first (it may refuse a full buffer), then take the item out of the inbox: a crash in
+    // between can at worst leave a copy in both places, never in neither.
+    const status = this.enqueue(targetId, msg);
+    const push = this.store.queue(targetId).at(-1)!;
+    const acked = status === "delivered" ? this.waitForAck(push.push_id) : Promise.resolve(false);
+    this.persist({ t: "in_del", id: item.id });
+    this.feed.publish({ kind: "inbox_removed", id: item.id, reason: "dispatched", target_endpoint_id: targetId });
+    this.log.info("dispatched", { id: item.id, target: targetId });
+    await this.durable;
+    return { ok: true, status: (await acked) ? "delivered" : "stored", target_endpoint_id: targetId };
+  }
+
+  private waitForAck(pushId: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.ackWaiters.delete(pushId);
+        resolve(false);
+      }, this.config.dispatchAckWaitMs);
+      this.ackWaiters.set(pushId, () => {
+        clearTimeout(timer);
+        this.ackWaiters.delete(pushId);
+        resolve(true);
+      });
+    });
+  }
+
+  dismiss(id: string, reason: string | undefined): Promise<void> {
+    if (!this.store.inbox.has(id)) throw new ProtocolError("undispatched_unknown", `No inbox item has id ${id}.`);
+    const durable = this.persist({ t: "in_del", id });
+    this.feed.publish({ kind: "inbox_removed", id, reason: "dismissed", ...(reason ? { note: reason } : {}) });
+    this.log.info("dismissed", { id, reason });
+    return durable;
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------
+
+  stop(): void {
+    this.stopping = true;
+    for (const t of this.graceTimers.values()) clearTimeout(t);
+    this.graceTimers.clear();
+    for (const conn of this.conns.values()) {
+      this.sendJson(conn.ws, { event: "presence_changed", presence: "offline", reason: "broker_shutdown" });
+      conn.ws.close(1001, "broker shutting down");
+    }
+    this.feed.closeAll(1001, "broker shutting down");
+  }
+
+  private sendJson(ws: WebSocket, value: unknown): void {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(value));
+  }
+}
+
+function truncateCodePoints(text: string, max: number): string {
+  const cps = Array.from(text);
+  return cps.length > max ? cps.slice(0, max).join("") : text;
+}

@@ -1,0 +1,146 @@
+// Starting and stopping one broker: single instance via the spawn lock, journal recovery, discovery record.
+import { randomBytes } from "node:crypto";
+import { DiscoveryRecord } from "../protocol/index.js";
+import { ensurePrivateDir } from "../platform/files.js";
+import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
+import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
+import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
+import { Journal } from "./journal.js";
+import { fileLogger, type Logger } from "./log.js";
+import { BrokerServer } from "./server.js";
+import { Store, type JournalRecord, type StoreSnapshot } from "./store.js";
+
+export interface DaemonOptions {
+  home: string;
+  port?: number;
+  config?: Partial<BrokerConfig>;
+  /** Minutes without endpoints and observers after which the broker exits; 0 or undefined = never. */
+  idleExitMinutes?: number;
+  /** Nonce of a spawn lock taken for us by the client that started this process. */
+  spawnNonce?: string;
+  logToStderr?: boolean;
+  /** Journal size that triggers compaction. */
+  compactAfterBytes?: number;
+}
+
+export type StartResult =
+  | { kind: "started"; daemon: RunningDaemon }
+  | { kind: "already_running"; record: DiscoveryRecord };
+
+export interface RunningDaemon {
+  record: DiscoveryRecord;
+  paths: BrokerPaths;
+  stop(reason: string): Promise<void>;
+  stopped: Promise<void>;
+}
+
+const LOCK_WAIT_MS = 10_000;
+
+export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
+  const paths = brokerPaths(opts.home);
+  await ensurePrivateDir(paths.home);
+  await ensurePrivateDir(paths.brokerDir);
+  await ensurePrivateDir(paths.logDir);
+
+  const running = await healthyRecord(paths.discoveryFile);
+  if (running) return { kind: "already_running", record: running };
+
+  // Only one process may start a broker for this home: whoever holds the lock. The others wait for
+  // the winner's discovery record and then step aside.
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let lock = await tryLock(paths.lockFile, { adoptNonce: opts.spawnNonce });
+  while (!lock) {
+    const winner = await healthyRecord(paths.discoveryFile);
+    if (winner) return { kind: "already_running", record: winner };
+    if (Date.now() > deadline) throw new Error(`Another process holds ${paths.lockFile} and no broker became healthy within ${LOCK_WAIT_MS / 1000} s; delete the lock file if no broker is starting.`);
+    await sleep(50);
+    lock = await tryLock(paths.lockFile, { adoptNonce: opts.spawnNonce });
+  }
+  try {
+    const again = await healthyRecord(paths.discoveryFile);
+    if (again) return { kind: "already_running", record: again };
+    return { kind: "started", daemon: await boot(opts, paths) };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined> {
+  const read = await readDiscovery(file).catch(() => undefined);
+  if (read?.kind !== "ok") return undefined;
+  return (await probeHealth(read.record.ipcUrl, 1000)) ? read.record : undefined;
+}
+
+async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDaemon> {
+  const log = fileLogger(paths.logFile, opts.logToStderr);
+  const { journal, recovered } = await Journal.open<StoreSnapshot, JournalRecord>({
+    dir: paths.journalDir,
+    log: (level, msg, fields) => log[level](msg, fields),
+  });
+  const store = Store.fromSnapshot(recovered.snapshot);
+  for (const rec of recovered.records) store.apply(rec);
+  log.info("journal recovered", { records: recovered.records.length, tornTail: recovered.tornTail, skipped: recovered.skipped });
+
+  const compactAfter = opts.compactAfterBytes ?? 8 * 1024 * 1024;
+  let compacting = false;
+  const commit = (rec: JournalRecord) => {
+    store.apply(rec);
+    const p = journal.append(rec);
+    if (!compacting && journal.pendingBytes > compactAfter) {
+      compacting = true;
+      journal
+        .compact(store.toSnapshot())
+        .catch((err) => log.error("compaction failed", { err: String(err) }))
+        .finally(() => (compacting = false));
+    }
+    return p;
+  };
+
+  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log);
+  broker.restore();
+
+  const token = randomBytes(32).toString("base64url");
+  const server = new BrokerServer({ token, broker, log });
+  const port = await server.listen(opts.port ?? 0);
+  const record: DiscoveryRecord = {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ipcUrl: `http://127.0.0.1:${port}`,
+    bearerToken: token,
+  };
+  await writeDiscovery(paths.discoveryFile, record);
+  log.info("broker listening", { ipcUrl: record.ipcUrl, home: paths.home, endpoints: broker.openEndpointCount, inbox: store.inbox.size });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) =>
+    (stopping ??= (async () => {
+      log.info("broker stopping", { reason });
+      clearInterval(idleTimer);
+      broker.stop();
+      await server.close();
+      await journal.flush();
+      await journal.compact(store.toSnapshot()).catch((err) => log.error("final compaction failed", { err: String(err) }));
+      await journal.close();
+      await removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token);
+      log.info("broker stopped", { reason });
+      await log.close();
+      resolveStopped();
+    })());
+
+  // Optional idle exit: nobody registered and nobody watching for N minutes.
+  const idleMs = (opts.idleExitMinutes ?? 0) * 60_000;
+  let idleSince = Date.now();
+  const idleTimer = setInterval(() => {
+    if (broker.openEndpointCount > 0 || broker.feed.observerCount > 0 || broker.streamCount > 0) idleSince = Date.now();
+    else if (Date.now() - idleSince >= idleMs) void stop("idle");
+  }, Math.min(30_000, Math.max(1000, idleMs / 4)));
+  idleTimer.unref();
+  if (!idleMs) clearInterval(idleTimer);
+
+  return { record, paths, stop, stopped };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,48 @@
+// Entry point of the broker daemon (dist/broker.js).
+import { parseArgs } from "node:util";
+import { stateHome } from "../platform/paths.js";
+import { startDaemon } from "./daemon.js";
+
+const { values } = parseArgs({
+  options: {
+    foreground: { type: "boolean", default: false },
+    home: { type: "string" },
+    port: { type: "string" },
+    "idle-exit-minutes": { type: "string" },
+  },
+  strict: true,
+});
+
+const num = (v: string | undefined) => (v === undefined || v === "" ? undefined : Number(v));
+const env = process.env;
+
+try {
+  const result = await startDaemon({
+    home: values.home ?? stateHome(),
+    port: num(values.port ?? env.SWITCHBOARD_PORT),
+    idleExitMinutes: num(values["idle-exit-minutes"] ?? env.SWITCHBOARD_IDLE_EXIT_MINUTES),
+    spawnNonce: env.SWITCHBOARD_SPAWN_NONCE || undefined,
+    logToStderr: values.foreground,
+    config: {
+      ...(num(env.SWITCHBOARD_GRACE_MS) !== undefined ? { graceMs: num(env.SWITCHBOARD_GRACE_MS) } : {}),
+      ...(num(env.SWITCHBOARD_INBOX_MAX) !== undefined ? { inboxMax: num(env.SWITCHBOARD_INBOX_MAX) } : {}),
+    },
+  });
+  if (result.kind === "already_running") {
+    process.stdout.write(`A broker is already running at ${result.record.ipcUrl} (pid ${result.record.pid}).\n`);
+    process.exit(0);
+  }
+  const { daemon } = result;
+  const onSignal = (sig: string) => void daemon.stop(sig);
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGHUP", () => {}); // a detached broker outlives the terminal that started it
+  process.on("uncaughtException", (err) => process.stderr.write(`uncaught: ${err?.stack ?? err}\n`));
+  process.on("unhandledRejection", (err) => process.stderr.write(`unhandled rejection: ${String(err)}\n`));
+  process.stdout.write(`Broker listening at ${daemon.record.ipcUrl} (pid ${process.pid}, home ${daemon.paths.home}).\n`);
+  await daemon.stopped;
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`switchboard broker: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,341 @@
+// HTTP + WebSocket front door: Host/Origin/token checks, body limits, schema validation, routing.
+// Every route is a small function from a checked request to a JSON answer; errors become 4xx bodies.
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import {
+  DismissRequest,
+  DispatchRequest,
+  IngressRequest,
+  InitializeRequest,
+  PROTOCOL_MAJOR,
+  PROTOCOL_VERSION,
+  PUSH_RECEIPT_ACK,
+  ProtocolError,
+  ReattachRequest,
+  RegisterRequest,
+  SWITCHBOARD_VERSION,
+  SendRequest,
+  TaskHintRequest,
+  parseWith,
+  protocolMajor,
+  serverCapabilities,
+  type ErrorCode,
+} from "../protocol/index.js";
+import type { Broker } from "./broker.js";
+import type { Logger } from "./log.js";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** /health's `version`. Not plain semver on purpose: the MASONS SDK kills a broker whose semver `version` is below its own. */
+export const HEALTH_VERSION = `agent-switchboard/${SWITCHBOARD_VERSION}`;
+
+interface Ctx {
+  params: string[];
+  url: URL;
+  req: IncomingMessage;
+  body: unknown;
+}
+type Handler = (ctx: Ctx) => unknown | Promise<unknown>;
+interface Route {
+  method: string;
+  pattern: RegExp;
+  auth: boolean;
+  handler: Handler;
+}
+
+export interface ServerOptions {
+  token: string;
+  broker: Broker;
+  log: Logger;
+}
+
+export class BrokerServer {
+  readonly http: Server;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
+  private readonly tokenDigest: Buffer;
+  private readonly routes: Route[];
+  private port = 0;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.tokenDigest = digest(opts.token);
+    this.routes = this.buildRoutes();
+    this.http = createServer((req, res) => void this.onRequest(req, res));
+    this.http.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.http.on("clientError", (_err, socket) => socket.destroy());
+    // Keep-alive sockets from clients should not hold a shutdown open for long.
+    this.http.keepAliveTimeout = 5000;
+  }
+
+  listen(port = 0): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once("error", reject);
+      this.http.listen(port, "127.0.0.1", () => {
+        this.port = (this.http.address() as { port: number }).port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+      for (const ws of this.wss.clients) ws.terminate();
+    });
+  }
+
+  // ---- checks shared by HTTP and upgrades ------------------------------------------------------------
+
+  /** DNS-rebinding and browser protection: only loopback Host names, and no browser Origin at all. */
+  private rejectHostOrOrigin(req: IncomingMessage): ProtocolError | undefined {
+    const host = req.headers.host ?? "";
+    if (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`)
+      return new ProtocolError("host_forbidden", `Host "${host}" is not allowed; use 127.0.0.1:${this.port}.`);
+    if (req.headers.origin !== undefined)
+      return new ProtocolError("origin_forbidden", "Requests from web pages are not allowed (an Origin header was sent).");
+    return undefined;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? "";
+    const presented = header.startsWith("Bearer ") ? header.slice(7) : header;
+    return presented.length > 0 && timingSafeEqual(digest(presented), this.tokenDigest);
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------------------
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const denied = this.rejectHostOrOrigin(req);
+      if (denied) return sendError(res, denied);
+      const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      const { route, params, methodMismatch } = this.match(req.method ?? "GET", url.pathname);
+      if (!route) {
+        return methodMismatch
+          ? sendError(res, new ProtocolError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}.`))
+          : send(res, 404, { error: "not_found", message: `No route ${url.pathname}.`, path: url.pathname });
+      }
+      if (route.auth && !this.authorized(req)) return send(res, 401, { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." });
+      const body = await readBody(req);
+      const result = await route.handler({ params, url, req, body });
+      send(res, 200, result ?? { ok: true });
+    } catch (err) {
+      if (err instanceof ProtocolError) return sendError(res, err);
+      this.opts.log.error("request failed", { url: req.url, err: String((err as Error)?.stack ?? err) });
+      send(res, 500, { error: "internal_error", message: "The broker failed to handle this request; see its log." });
+    }
+  }
+
+  private match(method: string, path: string): { route?: Route; params: string[]; methodMismatch: boolean } {
+    let methodMismatch = false;
+    for (const route of this.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      if (route.method !== method) {
+        methodMismatch = true;
+        continue;
+      }
+      return { route, params: m.slice(1).map(decodeURIComponent), methodMismatch };
+    }
+    return { params: [], methodMismatch };
+  }
+
+  private buildRoutes(): Route[] {
+    const b = this.opts.broker;
+    const r = (method: string, path: string, handler: Handler, auth = true): Route => ({
+      method,
+      pattern: new RegExp(`^${path.replace(/:\w+/g, "([^/]+)")}$`),
+      auth,
+      handler,
+    });
+    return [
+      r("GET", "/health", () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }), false),
+      r("POST", "/v1/initialize", ({ body }) => {
+        const req = check(InitializeRequest, body, "bad_request");
+        const major = protocolMajor(req.client_protocol_version);
+        if (major !== PROTOCOL_MAJOR)
+          throw new ProtocolError(
+            "protocol_version_mismatch",
+            `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${req.client_protocol_version}. Update the client or the broker so that their major versions match.`,
+            { server_protocol_version: PROTOCOL_VERSION },
+          );
+        return {
+          server_version: SWITCHBOARD_VERSION,
+          server_protocol_version: PROTOCOL_VERSION,
+          server_capabilities: serverCapabilities(),
+          session_id: randomUUID(),
+          network_presence: "online",
+          feed_epoch: b.feed.epoch,
+        };
+      }),
+      r("POST", "/v1/endpoint/register", ({ body }) => b.register(check(RegisterRequest, body, "bad_request"))),
+      r("POST", "/v1/endpoint/:id/heartbeat", ({ params }) => {
+        b.heartbeat(params[0]!);
+        return { ok: true };
+      }),
+      r("POST", "/v1/endpoint/:id/task-hint", async ({ params, body }) => {
+        const req = checkPid(body);
+        const parsed = parseWith(TaskHintRequest, body);
+        if (!parsed.ok) throw new ProtocolError("task_hint_invalid", `task_hint must be a string: ${parsed.message}`);
+        await b.taskHint(params[0]!, req, parsed.value.task_hint);
+        return { ok: true };
+      }),
+      r("POST", "/v1/endpoint/:id/reattach", ({ params, body }) => {
+        const pid = checkPid(body);
+        check(ReattachRequest, body, "plugin_pid_invalid");
+        return b.reattach(params[0]!, pid);
+      }),
+      r("DELETE", "/v1/endpoint/:id", async ({ params }) => {
+        await b.unregister(params[0]!);
+        return { ok: true };
+      }),
+      r("GET", "/v1/endpoints", () => ({ endpoints: b.listEndpoints() })),
+      r("POST", "/v1/send", ({ body }) => b.send(check(SendRequest, body, "bad_request"))),
+      r("POST", "/v1/messages", ({ body }) => b.ingress(check(IngressRequest, body, "bad_request"))),
+      r("GET", "/v1/undispatched", ({ req }) => {
+        pidHeader(req);
+        return { items: b.listUndispatched() };
+      }),
+      r("DELETE", "/v1/undispatched/:id", async ({ params, body, url }) => {
+        const req = check(DismissRequest, body, "bad_request");
+        await b.dismiss(params[0]!, req.reason ?? url.searchParams.get("reason") ?? undefined);
+        return { ok: true };
+      }),
+      r("POST", "/v1/dispatch", ({ body }) => {
+        const req = check(DispatchRequest, body, "dispatch_body_invalid");
+        return b.dispatch(req.undispatched_id, req.target_endpoint_id);
+      }),
+    ];
+  }
+
+  // ---- WebSocket upgrades ------------------------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    const denied = this.rejectHostOrOrigin(req);
+    if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events") return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
+
+    if (url.pathname === "/v1/events") {
+      const since = parseSince(url.searchParams.get("since"));
+      if (since === null) return refuseUpgrade(socket, 400, { error: "bad_request", message: "since must be a non-negative integer." });
+      const epoch = url.searchParams.get("epoch") ?? undefined;
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.keepAlive(ws);
+        this.opts.broker.feed.attach(ws, since, epoch);
+      });
+      return;
+    }
+    let pid: number;
+    try {
+      pid = pidHeader(req);
+    } catch (err) {
+      return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
+    }
+    const caps = String(req.headers["x-masons-ipc-capabilities"] ?? "").split(",").map((s) => s.trim());
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.keepAlive(ws);
+      this.opts.broker.openStream(pid, ws, caps.includes(PUSH_RECEIPT_ACK));
+    });
+  }
+
+  /** Pings every 30 s and drops a socket that missed a pong, so a vanished peer is noticed. */
+  private keepAlive(ws: import("ws").WebSocket): void {
+    let alive = true;
+    ws.on("pong", () => (alive = true));
+    const timer = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, 30_000);
+    timer.unref();
+    ws.on("close", () => clearInterval(timer));
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------------------------
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+function check<S extends import("zod").ZodType>(schema: S, body: unknown, code: ErrorCode): import("zod").infer<S> {
+  const parsed = parseWith(schema, body);
+  if (!parsed.ok) throw new ProtocolError(code, parsed.message);
+  return parsed.value;
+}
+
+function checkPid(body: unknown): number {
+  const pid = (body as { plugin_pid?: unknown } | null)?.plugin_pid;
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) throw new ProtocolError("plugin_pid_invalid", "plugin_pid must be a positive integer.");
+  return pid;
+}
+
+function pidHeader(req: IncomingMessage): number {
+  const raw = req.headers["x-plugin-pid"];
+  const pid = typeof raw === "string" && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(pid > 0 && pid < 2 ** 31)) throw new ProtocolError("plugin_pid_invalid", "Send the x-plugin-pid header with your process id (a positive integer).");
+  return pid;
+}
+
+function parseSince(raw: string | null): number | undefined | null {
+  if (raw === null) return undefined;
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+}
+
+function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      req.resume();
+      return reject(new ProtocolError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        failed = true;
+        reject(new ProtocolError("payload_too_large", `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      if (failed) return;
+      const text = Buffer.concat(chunks).toString("utf8").trim();
+      if (!text) return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new ProtocolError("invalid_json", `The request body is not valid JSON: ${(err as Error).message}`));
+      }
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: ProtocolError): void {
+  // Oversized bodies: answer, then close, instead of reading the rest.
+  if (err.code === "payload_too_large") res.setHeader("connection", "close");
+  send(res, err.status, err.toBody());
+}
+
+function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }[status] ?? "Error";
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}

@@ -1,0 +1,162 @@
+// The broker's durable state and the journal records that change it. `applyRecord` is the only
+// writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
+import type { EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+
+export interface StoredMessage {
+  message_id: string;
+  from: string;
+  content: string;
+  content_type: string;
+  metadata: Record<string, unknown>;
+  arrived_at: string;
+}
+
+/** A message waiting in an endpoint's delivery queue until the owner acknowledges its push. */
+export interface QueuedPush {
+  push_id: string;
+  message: StoredMessage;
+}
+
+export interface EndpointRecord {
+  endpoint_id: string;
+  owner_token: string;
+  plugin_pid: number;
+  kind: string;
+  session_name: string | null;
+  workspace: Workspace | null;
+  task_hint: string | null;
+  agent_id: string | null;
+  tracking_ref: string | null;
+  runtime_capabilities: unknown;
+  client_kind: string | null;
+  client_version: string | null;
+  state: EndpointState;
+  registered_at: string;
+  last_seen_at: string;
+  closed_at?: string;
+  close_reason?: string;
+}
+
+export type JournalRecord =
+  | { t: "ep"; ep: EndpointRecord }
+  | { t: "ep_forget"; id: string }
+  | { t: "q_add"; ep: string; push: QueuedPush }
+  | { t: "q_del"; ep: string; push_id: string }
+  | { t: "in_add"; item: UndispatchedItem }
+  | { t: "in_del"; id: string }
+  | { t: "corr"; id: string; ep: string };
+
+export interface StoreLimits {
+  /** Closed endpoints remembered for closed-session routing and `to` lookups. */
+  closedEndpoints: number;
+  correlations: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = { closedEndpoints: 1000, correlations: 20_000 };
+
+export class Store {
+  readonly endpoints = new Map<string, EndpointRecord>();
+  readonly queues = new Map<string, QueuedPush[]>();
+  readonly inbox = new Map<string, UndispatchedItem>();
+  readonly correlations = new Map<string, string>();
+  private readonly closedOrder: string[] = [];
+
+  constructor(private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
+
+  apply(rec: JournalRecord): void {
+    switch (rec.t) {
+      case "ep": {
+        this.endpoints.set(rec.ep.endpoint_id, rec.ep);
+        if (rec.ep.state === "closed") {
+          this.queues.delete(rec.ep.endpoint_id);
+          if (!this.closedOrder.includes(rec.ep.endpoint_id)) this.closedOrder.push(rec.ep.endpoint_id);
+          while (this.closedOrder.length > this.limits.closedEndpoints) this.endpoints.delete(this.closedOrder.shift()!);
+        }
+        break;
+      }
+      case "ep_forget":
+        this.endpoints.delete(rec.id);
+        this.queues.delete(rec.id);
+        break;
+      case "q_add": {
+        let q = this.queues.get(rec.ep);
+        if (!q) this.queues.set(rec.ep, (q = []));
+        q.push(rec.push);
+        break;
+      }
+      case "q_del": {
+        const q = this.queues.get(rec.ep);
+        const i = q ? q.findIndex((p) => p.push_id === rec.push_id) : -1;
+        if (q && i >= 0) q.splice(i, 1);
+        break;
+      }
+      case "in_add":
+        this.inbox.set(rec.item.id, rec.item);
+        break;
+      case "in_del":
+        this.inbox.delete(rec.id);
+        break;
+      case "corr":
+        this.correlations.set(rec.id, rec.ep);
+        if (this.correlations.size > this.limits.correlations) {
+          this.correlations.delete(this.correlations.keys().next().value!);
+        }
+        break;
+    }
+  }
+
+  queue(endpointId: string): QueuedPush[] {
+    return this.queues.get(endpointId) ?? [];
+  }
+
+  openEndpoints(): EndpointRecord[] {
+    return [...this.endpoints.values()].filter((e) => e.state !== "closed");
+  }
+
+  view(ep: EndpointRecord): EndpointView {
+    return {
+      endpoint_id: ep.endpoint_id,
+      kind: ep.kind,
+      label: ep.session_name || `${ep.kind}-${ep.plugin_pid}`,
+      session_name: ep.session_name,
+      workspace: ep.workspace,
+      task_hint: ep.task_hint,
+      state: ep.state,
+      plugin_pid: ep.plugin_pid,
+      agent_id: ep.agent_id,
+      client_kind: ep.client_kind,
+      registered_at: ep.registered_at,
+      last_seen_at: ep.last_seen_at,
+      buffered_count: this.queue(ep.endpoint_id).length,
+    };
+  }
+
+  toSnapshot(): StoreSnapshot {
+    return {
+      endpoints: [...this.endpoints.values()],
+      queues: [...this.queues.entries()],
+      inbox: [...this.inbox.values()],
+      correlations: [...this.correlations.entries()],
+      closedOrder: [...this.closedOrder],
+    };
+  }
+
+  static fromSnapshot(s: StoreSnapshot | undefined, limits?: StoreLimits): Store {
+    const store = new Store(limits);
+    if (!s) return store;
+    for (const ep of s.endpoints) store.endpoints.set(ep.endpoint_id, ep);
+    for (const [id, q] of s.queues) store.queues.set(id, q);
+    for (const item of s.inbox) store.inbox.set(item.id, item);
+    for (const [cid, ep] of s.correlations) store.correlations.set(cid, ep);
+    store.closedOrder.push(...s.closedOrder);
+    return store;
+  }
+}
+
+export interface StoreSnapshot {
+  endpoints: EndpointRecord[];
+  queues: [string, QueuedPush[]][];
+  inbox: UndispatchedItem[];
+  correlations: [string, string][];
+  closedOrder: string[];
+}
