@@ -22,7 +22,9 @@ import {
   protocolMajor,
   serverCapabilities,
   type ErrorCode,
+  type Schema,
 } from "../protocol/index.js";
+import type { InferOutput } from "valibot";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
 
@@ -263,7 +265,7 @@ function digest(s: string): Buffer {
   return createHash("sha256").update(s).digest();
 }
 
-function check<S extends import("zod").ZodType>(schema: S, body: unknown, code: ErrorCode): import("zod").infer<S> {
+function check<S extends Schema>(schema: S, body: unknown, code: ErrorCode): InferOutput<S> {
   const parsed = parseWith(schema, body);
   if (!parsed.ok) throw new ProtocolError(code, parsed.message);
   return parsed.value;

@@ -97,7 +97,9 @@ async function readLock(lockFile: string): Promise<{ kind: "missing" } | { kind:
 
 async function releaseLock(lockFile: string, pid: number, nonce?: string): Promise<void> {
   try {
-    const lock = SpawnLock.parse(JSON.parse(await readFile(lockFile, "utf8")));
+    const parsed = parseWith(SpawnLock, JSON.parse(await readFile(lockFile, "utf8")));
+    const lock = parsed.ok ? parsed.value : undefined;
+    if (!lock) return;
     if (lock.pid === pid || (nonce && lock.nonce === nonce)) await unlink(lockFile);
   } catch {
     // Already gone or replaced: nothing of ours to release.

@@ -1,65 +1,65 @@
 // Frames on the /v1/stream WebSocket (broker <-> endpoint owner) and on the /v1/events observer feed.
-import { z } from "zod";
+import * as v from "valibot";
 import { EndpointView, Metadata, UndispatchedItem } from "./schemas.js";
 
 // ---- /v1/stream: broker -> client ----------------------------------------------------------------
-export const MessageReceivedFrame = z.looseObject({
-  event: z.literal("message_received"),
+export const MessageReceivedFrame = v.looseObject({
+  event: v.literal("message_received"),
   /** Switchboard addition: which of the pid's endpoints this is for. */
-  endpoint_id: z.string().optional(),
-  from: z.string(),
-  content: z.string(),
-  contentType: z.string(),
+  endpoint_id: v.optional(v.string()),
+  from: v.string(),
+  content: v.string(),
+  contentType: v.string(),
   metadata: Metadata,
-  sourceMessageId: z.string(),
-  push_id: z.string().optional(),
+  sourceMessageId: v.string(),
+  push_id: v.optional(v.string()),
 });
-export type MessageReceivedFrame = z.infer<typeof MessageReceivedFrame>;
+export type MessageReceivedFrame = v.InferOutput<typeof MessageReceivedFrame>;
 
-export const PresenceChangedFrame = z.looseObject({
-  event: z.literal("presence_changed"),
-  presence: z.enum(["online", "reconnecting", "offline"]),
-  reason: z.string(),
+export const PresenceChangedFrame = v.looseObject({
+  event: v.literal("presence_changed"),
+  presence: v.picklist(["online", "reconnecting", "offline"]),
+  reason: v.string(),
 });
-export type PresenceChangedFrame = z.infer<typeof PresenceChangedFrame>;
+export type PresenceChangedFrame = v.InferOutput<typeof PresenceChangedFrame>;
 
 /** Sent when a client frame could not be understood; the socket stays open. */
-export const FrameErrorFrame = z.looseObject({ event: z.literal("error"), error: z.string(), message: z.string() });
+export const FrameErrorFrame = v.looseObject({ event: v.literal("error"), error: v.string(), message: v.string() });
 
-export const ServerPushFrame = z.discriminatedUnion("event", [MessageReceivedFrame, PresenceChangedFrame, FrameErrorFrame]);
-export type ServerPushFrame = z.infer<typeof ServerPushFrame>;
+export const ServerPushFrame = v.variant("event", [MessageReceivedFrame, PresenceChangedFrame, FrameErrorFrame]);
+export type ServerPushFrame = v.InferOutput<typeof ServerPushFrame>;
 
 // ---- /v1/stream: client -> broker ----------------------------------------------------------------
-export const PushAckFrame = z.looseObject({ event: z.literal("push_ack"), push_id: z.string().min(1).max(128) });
-export const ClientFrame = z.discriminatedUnion("event", [PushAckFrame]);
-export type ClientFrame = z.infer<typeof ClientFrame>;
+export const PushAckFrame = v.object({ event: v.literal("push_ack"), push_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) });
+export const ClientFrame = v.variant("event", [PushAckFrame]);
+export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
 // ---- /v1/events: observer feed -------------------------------------------------------------------
-export const FeedSnapshot = z.object({
-  type: z.literal("snapshot"),
-  epoch: z.string(),
-  seq: z.number(),
-  endpoints: z.array(EndpointView),
-  inbox: z.array(UndispatchedItem),
+export const FeedSnapshot = v.object({
+  type: v.literal("snapshot"),
+  epoch: v.string(),
+  seq: v.number(),
+  endpoints: v.array(EndpointView),
+  inbox: v.array(UndispatchedItem),
 });
-export type FeedSnapshot = z.infer<typeof FeedSnapshot>;
+export type FeedSnapshot = v.InferOutput<typeof FeedSnapshot>;
 
-export const FeedChangeBody = z.discriminatedUnion("kind", [
-  z.object({ kind: z.literal("endpoint_upserted"), endpoint: EndpointView }),
-  z.object({ kind: z.literal("endpoint_closed"), endpoint_id: z.string(), reason: z.string() }),
-  z.object({ kind: z.literal("inbox_added"), item: UndispatchedItem }),
-  z.object({
-    kind: z.literal("inbox_removed"),
-    id: z.string(),
-    reason: z.enum(["dispatched", "dismissed"]),
-    target_endpoint_id: z.string().optional(),
-    note: z.string().optional(),
+export const FeedChangeBody = v.variant("kind", [
+  v.object({ kind: v.literal("endpoint_upserted"), endpoint: EndpointView }),
+  v.object({ kind: v.literal("endpoint_closed"), endpoint_id: v.string(), reason: v.string() }),
+  v.object({ kind: v.literal("inbox_added"), item: UndispatchedItem }),
+  v.object({
+    kind: v.literal("inbox_removed"),
+    id: v.string(),
+    reason: v.picklist(["dispatched", "dismissed"]),
+    target_endpoint_id: v.optional(v.string()),
+    note: v.optional(v.string()),
   }),
 ]);
-export type FeedChangeBody = z.infer<typeof FeedChangeBody>;
+export type FeedChangeBody = v.InferOutput<typeof FeedChangeBody>;
 
-export const FeedChange = z.object({ type: z.literal("change"), epoch: z.string(), seq: z.number(), change: FeedChangeBody });
-export type FeedChange = z.infer<typeof FeedChange>;
+export const FeedChange = v.object({ type: v.literal("change"), epoch: v.string(), seq: v.number(), change: FeedChangeBody });
+export type FeedChange = v.InferOutput<typeof FeedChange>;
 
-export const FeedFrame = z.discriminatedUnion("type", [FeedSnapshot, FeedChange]);
-export type FeedFrame = z.infer<typeof FeedFrame>;
+export const FeedFrame = v.variant("type", [FeedSnapshot, FeedChange]);
+export type FeedFrame = v.InferOutput<typeof FeedFrame>;

@@ -1,172 +1,171 @@
-// One schema per wire message (zod); TypeScript types are inferred from them. Request schemas are
-// loose (unknown fields are ignored) so that MASONS clients sending more fields still work.
-import { z } from "zod";
+// One schema per wire message (valibot, chosen for its small tree-shaken bundles); TypeScript types are
+// inferred from them. Request schemas ignore unknown fields so that MASONS clients sending more still work.
+import * as v from "valibot";
 
-const pid = z.number().int().positive().max(2 ** 31 - 1);
-const shortText = (max: number) => z.string().min(1).max(max);
-export const Metadata = z.record(z.string(), z.unknown());
-export type Metadata = z.infer<typeof Metadata>;
+const pid = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(2 ** 31 - 1));
+const text = (min: number, max: number) => v.pipe(v.string(), v.minLength(min), v.maxLength(max));
+export const Metadata = v.record(v.string(), v.unknown());
+export type Metadata = v.InferOutput<typeof Metadata>;
 
 // ---- discovery ------------------------------------------------------------------------------
-export const DiscoveryRecord = z.object({
-  version: z.literal(1),
+export const DiscoveryRecord = v.object({
+  version: v.literal(1),
   pid,
-  startedAt: z.string(),
-  ipcUrl: z.string().regex(/^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}$/, "ipcUrl must be http://127.0.0.1:PORT"),
-  bearerToken: z.string().min(16),
+  startedAt: v.string(),
+  ipcUrl: v.pipe(v.string(), v.regex(/^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}$/, "ipcUrl must be http://127.0.0.1:PORT")),
+  bearerToken: v.pipe(v.string(), v.minLength(16)),
 });
-export type DiscoveryRecord = z.infer<typeof DiscoveryRecord>;
+export type DiscoveryRecord = v.InferOutput<typeof DiscoveryRecord>;
 
 /** Spawn lock file content. */
-export const SpawnLock = z.object({ pid, createdAt: z.string(), nonce: z.string().optional() });
-export type SpawnLock = z.infer<typeof SpawnLock>;
+export const SpawnLock = v.object({ pid, createdAt: v.string(), nonce: v.optional(v.string()) });
+export type SpawnLock = v.InferOutput<typeof SpawnLock>;
 
 // ---- health / initialize -----------------------------------------------------------------------
-export const HealthResponse = z.looseObject({
-  ok: z.boolean(),
-  version: z.string(),
-  protocol_version: z.string(),
-  capabilities: z.record(z.string(), z.boolean()).default({}),
-});
-export type HealthResponse = z.infer<typeof HealthResponse>;
+const Capabilities = v.record(v.string(), v.boolean());
 
-export const InitializeRequest = z.looseObject({
-  client_protocol_version: z.string().min(1),
-  client_kind: shortText(64),
-  client_version: z.string().max(64).optional(),
-  capabilities: z.unknown().optional(),
+export const HealthResponse = v.looseObject({
+  ok: v.boolean(),
+  version: v.string(),
+  protocol_version: v.string(),
+  capabilities: v.optional(Capabilities, {}),
 });
-export type InitializeRequest = z.infer<typeof InitializeRequest>;
+export type HealthResponse = v.InferOutput<typeof HealthResponse>;
 
-export const InitializeResponse = z.looseObject({
-  server_version: z.string(),
-  server_protocol_version: z.string(),
-  server_capabilities: z.record(z.string(), z.boolean()),
-  session_id: z.string(),
-  network_presence: z.enum(["online", "reconnecting", "offline"]),
+export const InitializeRequest = v.object({
+  client_protocol_version: text(1, 32),
+  client_kind: text(1, 64),
+  client_version: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  capabilities: v.optional(v.unknown()),
 });
-export type InitializeResponse = z.infer<typeof InitializeResponse>;
+export type InitializeRequest = v.InferOutput<typeof InitializeRequest>;
+
+export const InitializeResponse = v.looseObject({
+  server_version: v.string(),
+  server_protocol_version: v.string(),
+  server_capabilities: Capabilities,
+  session_id: v.string(),
+  network_presence: v.picklist(["online", "reconnecting", "offline"]),
+});
+export type InitializeResponse = v.InferOutput<typeof InitializeResponse>;
 
 // ---- endpoints ---------------------------------------------------------------------------------
-export const StructuredWorkspace = z.looseObject({
-  root: z.string().min(1).max(4096),
-  cwd: z.string().max(4096).optional(),
-  remote: z.string().max(4096).optional(),
-  branch: z.string().max(256).optional(),
+export const StructuredWorkspace = v.object({
+  root: text(1, 4096),
+  cwd: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+  remote: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+  branch: v.optional(v.pipe(v.string(), v.maxLength(256))),
 });
-export const Workspace = z.union([z.string().max(4096), StructuredWorkspace]);
-export type Workspace = z.infer<typeof Workspace>;
+export const Workspace = v.union([v.pipe(v.string(), v.maxLength(4096)), StructuredWorkspace]);
+export type Workspace = v.InferOutput<typeof Workspace>;
 
-export const RuntimeCapabilities = z.union([z.record(z.string(), z.unknown()), z.array(z.string())]);
-
-export const RegisterRequest = z.looseObject({
+export const RegisterRequest = v.object({
   plugin_pid: pid,
-  kind: shortText(64),
-  agent_id: z.string().max(256).optional(),
-  session_name: z.string().max(200).optional(),
-  workspace: z.unknown().optional(), // checked separately: MASONS answers 422 invalid_request for it
-  tracking_ref: z.string().max(1024).optional(),
-  task_hint: z.string().max(10_000).optional(),
-  runtime_capabilities: RuntimeCapabilities.optional(),
-  client_kind: z.string().max(64).optional(),
-  client_version: z.string().max(64).optional(),
-  started_at: z.string().max(64).optional(),
+  kind: text(1, 64),
+  agent_id: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  session_name: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  workspace: v.optional(v.unknown()), // checked separately: MASONS answers 422 invalid_request for it
+  tracking_ref: v.optional(v.pipe(v.string(), v.maxLength(1024))),
+  task_hint: v.optional(v.pipe(v.string(), v.maxLength(10_000))),
+  runtime_capabilities: v.optional(v.union([v.record(v.string(), v.unknown()), v.array(v.string())])),
+  client_kind: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  client_version: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  started_at: v.optional(v.pipe(v.string(), v.maxLength(64))),
 });
-export type RegisterRequest = z.infer<typeof RegisterRequest>;
+export type RegisterRequest = v.InferOutput<typeof RegisterRequest>;
 
-export const RegisterResponse = z.looseObject({
-  endpoint_id: z.string(),
-  endpoint_owner_token: z.string(),
-});
-export type RegisterResponse = z.infer<typeof RegisterResponse>;
+export const RegisterResponse = v.looseObject({ endpoint_id: v.string(), endpoint_owner_token: v.string() });
+export type RegisterResponse = v.InferOutput<typeof RegisterResponse>;
 
-export const TaskHintRequest = z.looseObject({ plugin_pid: pid, task_hint: z.string().max(10_000) });
-export const ReattachRequest = z.looseObject({ plugin_pid: pid });
-export const ReattachResponse = z.looseObject({ restored: z.boolean(), reconnecting_buffer_count: z.number() });
-export type ReattachResponse = z.infer<typeof ReattachResponse>;
+export const TaskHintRequest = v.object({ plugin_pid: pid, task_hint: v.pipe(v.string(), v.maxLength(10_000)) });
+export const ReattachRequest = v.object({ plugin_pid: pid });
+export const ReattachResponse = v.looseObject({ restored: v.boolean(), reconnecting_buffer_count: v.number() });
+export type ReattachResponse = v.InferOutput<typeof ReattachResponse>;
 
-export const EndpointState = z.enum(["active", "reconnecting", "closed"]);
-export type EndpointState = z.infer<typeof EndpointState>;
+export const EndpointState = v.picklist(["active", "reconnecting", "closed"]);
+export type EndpointState = v.InferOutput<typeof EndpointState>;
 
 /** An open session as listed by GET /v1/endpoints and the observer feed. */
-export const EndpointView = z.object({
-  endpoint_id: z.string(),
-  kind: z.string(),
-  label: z.string(),
-  session_name: z.string().nullable(),
-  workspace: Workspace.nullable(),
-  task_hint: z.string().nullable(),
+export const EndpointView = v.object({
+  endpoint_id: v.string(),
+  kind: v.string(),
+  label: v.string(),
+  session_name: v.nullable(v.string()),
+  workspace: v.nullable(Workspace),
+  task_hint: v.nullable(v.string()),
   state: EndpointState,
-  plugin_pid: z.number(),
-  agent_id: z.string().nullable(),
-  client_kind: z.string().nullable(),
-  registered_at: z.string(),
-  last_seen_at: z.string(),
-  buffered_count: z.number(),
+  plugin_pid: v.number(),
+  agent_id: v.nullable(v.string()),
+  client_kind: v.nullable(v.string()),
+  registered_at: v.string(),
+  last_seen_at: v.string(),
+  buffered_count: v.number(),
 });
-export type EndpointView = z.infer<typeof EndpointView>;
-export const EndpointsResponse = z.object({ endpoints: z.array(EndpointView) });
+export type EndpointView = v.InferOutput<typeof EndpointView>;
+export const EndpointsResponse = v.object({ endpoints: v.array(EndpointView) });
 
 // ---- messages ----------------------------------------------------------------------------------
-const content = z.string().max(512 * 1024);
-const contentType = z.string().min(1).max(128);
+const content = v.pipe(v.string(), v.maxLength(512 * 1024));
+const contentType = text(1, 128);
 
-export const SendRequest = z.looseObject({
-  endpoint_id: z.string().min(1),
-  to: z.string().min(1).max(256),
+export const SendRequest = v.object({
+  endpoint_id: text(1, 128),
+  to: text(1, 256),
   content,
-  contentType: contentType.optional(),
-  metadata: Metadata.optional(),
-  require_live: z.boolean().optional(),
+  contentType: v.optional(contentType),
+  metadata: v.optional(Metadata),
+  require_live: v.optional(v.boolean()),
 });
-export type SendRequest = z.infer<typeof SendRequest>;
+export type SendRequest = v.InferOutput<typeof SendRequest>;
 
-/** Where an accepted message went. */
-export const DeliveryStatus = z.enum(["delivered", "stored", "undispatched"]);
-export type DeliveryStatus = z.infer<typeof DeliveryStatus>;
+/** Where an accepted message went: pushed, buffered for a reconnecting session, or into the inbox. */
+export const DeliveryStatus = v.picklist(["delivered", "stored", "undispatched"]);
+export type DeliveryStatus = v.InferOutput<typeof DeliveryStatus>;
 
-export const SendResponse = z.looseObject({
-  messageId: z.string(),
+export const SendResponse = v.looseObject({
+  messageId: v.string(),
   status: DeliveryStatus,
-  correlation_id: z.string().optional(),
-  target_endpoint_id: z.string().optional(),
-  undispatched_id: z.string().optional(),
+  correlation_id: v.optional(v.string()),
+  target_endpoint_id: v.optional(v.string()),
+  undispatched_id: v.optional(v.string()),
 });
-export type SendResponse = z.infer<typeof SendResponse>;
+export type SendResponse = v.InferOutput<typeof SendResponse>;
 
-export const IngressRequest = z.looseObject({
-  from: z.string().min(1).max(256),
-  to: z.string().min(1).max(256).optional(),
+export const IngressRequest = v.object({
+  from: text(1, 256),
+  to: v.optional(text(1, 256)),
   content,
-  contentType: contentType.optional(),
-  metadata: Metadata.optional(),
+  contentType: v.optional(contentType),
+  metadata: v.optional(Metadata),
 });
-export type IngressRequest = z.infer<typeof IngressRequest>;
-export const IngressResponse = SendResponse;
-export type IngressResponse = SendResponse;
+export type IngressRequest = v.InferOutput<typeof IngressRequest>;
 
-export const UndispatchedReason = z.enum(["unaddressed", "closed_session_continuation", "correlated_continuation"]);
-export type UndispatchedReason = z.infer<typeof UndispatchedReason>;
+export const UndispatchedReason = v.picklist(["unaddressed", "closed_session_continuation", "correlated_continuation"]);
+export type UndispatchedReason = v.InferOutput<typeof UndispatchedReason>;
 
-export const UndispatchedItem = z.looseObject({
-  id: z.string(),
-  source_message_id: z.string(),
-  arrived_at: z.string(),
-  sender_address: z.string(),
-  content: z.string(),
-  content_type: z.string(),
+export const UndispatchedItem = v.looseObject({
+  id: v.string(),
+  source_message_id: v.string(),
+  arrived_at: v.string(),
+  sender_address: v.string(),
+  content: v.string(),
+  content_type: v.string(),
   metadata: Metadata,
   reason: UndispatchedReason,
-  claim_policy: z.literal("owner_select_required"),
-  original_target_endpoint_id: z.string().optional(),
-  original_correlation_id: z.string().optional(),
+  claim_policy: v.literal("owner_select_required"),
+  original_target_endpoint_id: v.optional(v.string()),
+  original_correlation_id: v.optional(v.string()),
 });
-export type UndispatchedItem = z.infer<typeof UndispatchedItem>;
-export const UndispatchedResponse = z.object({ items: z.array(UndispatchedItem) });
+export type UndispatchedItem = v.InferOutput<typeof UndispatchedItem>;
+export const UndispatchedResponse = v.object({ items: v.array(UndispatchedItem) });
 
-export const DispatchRequest = z.looseObject({ undispatched_id: z.string().min(1), target_endpoint_id: z.string().min(1) });
-export const DispatchResponse = z.looseObject({ ok: z.literal(true), status: DeliveryStatus.optional(), target_endpoint_id: z.string().optional() });
-export type DispatchResponse = z.infer<typeof DispatchResponse>;
-export const DismissRequest = z.looseObject({ reason: z.string().max(1000).optional() });
+export const DispatchRequest = v.object({ undispatched_id: text(1, 128), target_endpoint_id: text(1, 128) });
+export const DispatchResponse = v.looseObject({
+  ok: v.literal(true),
+  status: v.optional(DeliveryStatus),
+  target_endpoint_id: v.optional(v.string()),
+});
+export type DispatchResponse = v.InferOutput<typeof DispatchResponse>;
+export const DismissRequest = v.object({ reason: v.optional(v.pipe(v.string(), v.maxLength(1000))) });
 
-export const OkResponse = z.looseObject({ ok: z.literal(true) });
+export const OkResponse = v.looseObject({ ok: v.literal(true) });

@@ -1,6 +1,7 @@
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Journal, type JournalOptions } from "../../src/broker/journal.js";
@@ -342,4 +343,34 @@ test("file modes: dir 0700, files 0600", { skip: process.platform === "win32" },
   const files = await readdir(dir);
   assert.ok(files.includes("snapshot.json") && files.some((f) => f.startsWith("log-")));
   for (const f of files) assert.equal((await stat(join(dir, f))).mode & 0o777, 0o600, f);
+});
+
+test("kill -9: every acknowledged append survives, as a contiguous prefix", { skip: process.platform === "win32" }, async () => {
+  const dir = join(root, "j");
+  const mod = new URL("../../src/broker/journal.ts", import.meta.url).href;
+  // The child appends forever and prints each id once its append resolved (= acknowledged).
+  const code = `const { Journal } = await import(${JSON.stringify(mod)});
+    const { journal } = await Journal.open({ dir: process.argv[1] });
+    for (let i = 0; ; i++) {
+      void journal.append({ id: i }).then(() => process.stdout.write(i + "\\n"));
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+    }`;
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), "--input-type=module", "-e", code, dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d: string) => {
+    out += d;
+    if (out.length > 5000) child.kill("SIGKILL");
+  });
+  const signal = await new Promise((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
+  assert.equal(signal, "SIGKILL");
+  const acked = out.split("\n").filter((l) => l !== "").map(Number);
+  const maxAcked = Math.max(...acked);
+
+  const rec = await reopen();
+  const ids = rec.records.map((r) => r.id);
+  assert.ok(ids.length > maxAcked, `recovered ${ids.length} records, acked up to ${maxAcked}`);
+  assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i));
 });
