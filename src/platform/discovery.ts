@@ -1,5 +1,5 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
-import { open, unlink, readFile } from "node:fs/promises";
+import { open, unlink, readFile, writeFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
 import { readJsonFile, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
@@ -64,7 +64,11 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const held = await readLock(lockFile);
-    if (held.kind === "ok" && opts.adoptNonce && held.lock.nonce === opts.adoptNonce) return handle;
+    if (held.kind === "ok" && opts.adoptNonce && held.lock.nonce === opts.adoptNonce) {
+      // Adopted: record our pid so the lock is not judged stale if the client that took it exits.
+      if (held.lock.pid !== process.pid) await writeFile(lockFile, JSON.stringify(content), { mode: 0o600 }).catch(() => {});
+      return handle;
+    }
     const stale =
       held.kind === "missing" ||
       (held.kind === "ok" && !pidAlive(held.lock.pid)) ||

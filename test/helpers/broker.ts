@@ -1,0 +1,85 @@
+// Starts the real broker daemon (dist/broker.js, built by `npm run build`) as a child process on
+// loopback, in a throwaway state folder, and cleans everything up afterwards.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BrokerApi } from "../../src/client/api.js";
+import { brokerPaths } from "../../src/platform/paths.js";
+import { probeHealth, readDiscovery } from "../../src/platform/discovery.js";
+import type { DiscoveryRecord } from "../../src/protocol/index.js";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export const BROKER_ENTRY = join(ROOT, "dist/broker.js");
+export const CLI_ENTRY = join(ROOT, "dist/cli.js");
+
+export async function tempHome(prefix = "sb-test-"): Promise<{ home: string; cleanup(): Promise<void> }> {
+  const home = await mkdtemp(join(tmpdir(), prefix));
+  return { home, cleanup: () => rm(home, { recursive: true, force: true }) };
+}
+
+export interface TestBroker {
+  home: string;
+  record: DiscoveryRecord;
+  proc: ChildProcess;
+  api: BrokerApi;
+  /** Graceful stop (SIGTERM); resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** kill -9, no clean-up by the broker. */
+  kill9(): Promise<void>;
+  /** Start a new broker process on the same home (after stop or kill9). */
+  restart(extraEnv?: NodeJS.ProcessEnv): Promise<TestBroker>;
+}
+
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): ChildProcess {
+  const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], {
+    env: { ...process.env, SWITCHBOARD_HOME: home, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(proc);
+  proc.once("exit", () => live.delete(proc));
+  proc.stdout!.resume();
+  proc.stderr!.resume();
+  return proc;
+}
+
+export async function waitForHealthy(home: string, pid?: number, timeoutMs = 10_000): Promise<DiscoveryRecord> {
+  const file = brokerPaths(home).discoveryFile;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const read = await readDiscovery(file).catch(() => undefined);
+    if (read?.kind === "ok" && (pid === undefined || read.record.pid === pid) && (await probeHealth(read.record.ipcUrl, 500))) return read.record;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`broker in ${home} did not become healthy within ${timeoutMs} ms`);
+}
+
+export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}): Promise<TestBroker> {
+  const proc = spawnBrokerProcess(home, env);
+  const record = await waitForHealthy(home, proc.pid);
+  const exited = new Promise<number | null>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve(proc.exitCode);
+    else proc.once("exit", (code) => resolve(code));
+  });
+  return {
+    home,
+    record,
+    proc,
+    api: new BrokerApi(record),
+    async stop() {
+      proc.kill("SIGTERM");
+      return exited;
+    },
+    async kill9() {
+      proc.kill("SIGKILL");
+      await exited;
+    },
+    restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }),
+  };
+}
