@@ -302,8 +302,7 @@ export class Broker {
     meta.source_endpoint_id = sender.endpoint_id;
     meta.source_session = this.store.view(sender).label;
     meta.require_live = body.require_live ?? false;
-    if (target.kind === "endpoint") meta.target_endpoint_id = target.id;
-    else meta.original_target_endpoint_id = target.id;
+    meta.target_endpoint_id = target; // a closed target makes the router file it as a continuation
     if (!inReplyTo) this.persist({ t: "corr", id: correlationId, ep: sender.endpoint_id });
     sender.last_seen_at = now();
 
@@ -314,26 +313,22 @@ export class Broker {
 
   ingress(body: IngressRequest): Promise<SendResponse> {
     const meta = { ...(body.metadata ?? {}) };
-    if (body.to) {
-      const target = this.resolveRecipient(body.to);
-      if (target.kind === "endpoint") meta.target_endpoint_id = target.id;
-      else meta.original_target_endpoint_id = target.id;
-    }
+    if (body.to) meta.target_endpoint_id = this.resolveRecipient(body.to);
     return this.accept(this.message(body.from, body.content, body.contentType, meta));
   }
 
   /** `to` is an endpoint id or a session name. Open endpoints win; a closed one means a continuation. */
-  private resolveRecipient(to: string): { kind: "endpoint" | "closed"; id: string } {
+  private resolveRecipient(to: string): string {
     const byId = this.store.endpoints.get(to);
-    if (byId) return { kind: byId.state === "closed" ? "closed" : "endpoint", id: byId.endpoint_id };
+    if (byId) return byId.endpoint_id;
     const open = this.store.openEndpoints().filter((e) => e.session_name === to || this.store.view(e).label === to);
-    if (open.length === 1) return { kind: "endpoint", id: open[0]!.endpoint_id };
+    if (open.length === 1) return open[0]!.endpoint_id;
     if (open.length > 1)
       throw new ProtocolError("recipient_ambiguous", `${open.length} open sessions are named "${to}"; send to one of their endpoint ids instead.`, {
         candidates: open.map((e) => e.endpoint_id),
       });
     const closed = [...this.store.endpoints.values()].reverse().find((e) => e.session_name === to);
-    if (closed) return { kind: "closed", id: closed.endpoint_id };
+    if (closed) return closed.endpoint_id;
     throw new ProtocolError("recipient_unknown", `No session is named "${to}" and no endpoint has that id; list them with GET /v1/endpoints.`);
   }
 
