@@ -228,7 +228,7 @@ describe("MASONS BrokerClient SDK against our broker", { timeout: 60_000 }, () =
     const items = await within(c.listUndispatched({ endpointId: a }), STEP_MS, "client.listUndispatched");
     const item = items.find((i) => i.source_message_id === res.messageId);
     assert.ok(item, `unaddressed message ${res.messageId} missing from listUndispatched: ${JSON.stringify(items)}`);
-    const fields = item as unknown as Record<string, unknown>;
+    const fields = item; // typed by the SDK as UndispatchedMessage
     assert.equal(fields.id, res.undispatched_id ?? res.messageId);
     assert.equal(fields.source_message_id, res.messageId);
     assert.ok(typeof fields.arrived_at === "string" && !Number.isNaN(Date.parse(fields.arrived_at)), `arrived_at ${String(fields.arrived_at)}`);

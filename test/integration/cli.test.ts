@@ -1,0 +1,108 @@
+// The switchboard command against a real broker it finds or starts itself.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { brokerPaths } from "../../src/platform/paths.js";
+import { readDiscovery } from "../../src/platform/discovery.js";
+import { BrokerApi } from "../../src/client/api.js";
+import { CLI_ENTRY, tempHome } from "../helpers/broker.js";
+import { openStream } from "../helpers/ws.js";
+
+const exec = promisify(execFile);
+
+async function cli(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home }, timeout: 15_000 });
+    return { code: 0, ...r };
+  } catch (e: any) {
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("switchboard CLI", () => {
+  let home: Awaited<ReturnType<typeof tempHome>>;
+  before(async () => (home = await tempHome()));
+  after(async () => {
+    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
+    if (d.kind === "ok") {
+      process.kill(d.record.pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await home.cleanup();
+  });
+
+  it("says clearly that no broker runs when told not to start one", async () => {
+    const r = await cli(home.home, "status", "--no-start");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /No broker is running for .*Start one with `switchboard broker`/);
+  });
+
+  it("concurrent commands against no broker start exactly one", async () => {
+    const runs = await Promise.all(Array.from({ length: 4 }, () => cli(home.home, "status", "--json")));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const pids = new Set(runs.map((r) => JSON.parse(r.stdout).pid));
+    assert.equal(pids.size, 1);
+    assert.equal(runs.filter((r) => JSON.parse(r.stdout).spawned).length, 1, "one of them started it");
+  });
+
+  it("broker shows the status of the running broker", async () => {
+    const r = await cli(home.home, "broker");
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Broker running at http:\/\/127\.0\.0\.1:\d+ \(pid \d+/);
+    assert.match(r.stdout, /protocol 1\.1/);
+  });
+
+  it("send, inbox list, route to a session and dismiss", async () => {
+    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
+    assert.equal(d.kind, "ok");
+    if (d.kind !== "ok") return;
+    const api = new BrokerApi(d.record);
+    const s = await openStream(d.record, process.pid);
+    try {
+      const ep = await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "worker" });
+      const sessions = await cli(home.home, "sessions");
+      assert.match(sessions.stdout, /worker\s+pi\s+active/);
+
+      const sent = JSON.parse((await cli(home.home, "send", "--json", "please", "review")).stdout);
+      assert.equal(sent.status, "undispatched");
+      const list = JSON.parse((await cli(home.home, "inbox", "list", "--json")).stdout);
+      assert.equal(list.find((i: any) => i.id === sent.undispatched_id)?.content, "please review");
+
+      const routed = await cli(home.home, "inbox", "route", sent.undispatched_id, "worker");
+      assert.equal(routed.code, 0, routed.stderr);
+      assert.match(routed.stdout, /Routed .* to worker/);
+      assert.equal((await s.next((f) => f.event === "message_received")).content, "please review");
+
+      const direct = await cli(home.home, "send", "--to", "worker", "hello worker");
+      assert.match(direct.stdout, /was delivered to/);
+      await s.next((f) => f.content === "hello worker");
+
+      const second = JSON.parse((await cli(home.home, "send", "--json", "noise")).stdout);
+      assert.equal((await cli(home.home, "inbox", "dismiss", second.undispatched_id, "--reason", "noise")).code, 0);
+      assert.equal((await cli(home.home, "inbox")).stdout.trim(), "The inbox is empty.");
+      await api.unregister(ep.endpoint_id);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("errors are sentences with non-zero exits", async () => {
+    const unknownSession = await cli(home.home, "inbox", "route", "msg_x", "nobody");
+    assert.equal(unknownSession.code, 1);
+    assert.match(unknownSession.stderr, /No open session is named "nobody"/);
+    const unknownItem = await cli(home.home, "inbox", "dismiss", "msg_nope");
+    assert.equal(unknownItem.code, 1);
+    assert.match(unknownItem.stderr, /No inbox item has id msg_nope/);
+    const usage = await cli(home.home, "frobnicate");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /Unknown command "frobnicate"/);
+    const badFlag = await cli(home.home, "status", "--bogus");
+    assert.equal(badFlag.code, 2);
+    const noText = await cli(home.home, "send");
+    assert.equal(noText.code, 2);
+    const toNobody = await cli(home.home, "send", "--to", "nobody", "x");
+    assert.equal(toNobody.code, 1);
+    assert.match(toNobody.stderr, /recipient_unknown/);
+  });
+});
