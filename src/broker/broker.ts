@@ -344,6 +344,8 @@ export class Broker {
       correlationOwner: (cid) => this.store.correlations.get(cid),
     });
     if (decision.to === "endpoint") {
+      // MASONS clients only see metadata (not our frame's endpoint_id), so name the target there too.
+      msg.metadata.target_endpoint_id = decision.endpointId;
       const status = this.enqueue(decision.endpointId, msg);
       await this.durable;
       return { messageId: msg.message_id, status, target_endpoint_id: decision.endpointId };
