@@ -10,6 +10,7 @@ import {
   type DeliveryStatus,
   type DispatchResponse,
   type EndpointView,
+  type FeedSnapshot,
   type IngressRequest,
   type MessageReceivedFrame,
   type RegisterRequest,
@@ -18,6 +19,10 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { pidAlive } from "../platform/process.js";
+import type { InferOutput } from "valibot";
+import type { StreamChunkFrame } from "../protocol/index.js";
+
+type StreamChunkFrameT = InferOutput<typeof StreamChunkFrame>;
 import { Feed } from "./feed.js";
 import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
 import type { Logger } from "./log.js";
@@ -60,6 +65,11 @@ export class Broker {
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly ackWaiters = new Map<string, () => void>();
   private stopping = false;
+  private readonly closeHooks: ((endpointId: string) => void)[] = [];
+  /** Approvals and streams add their part of the observer snapshot (see daemon.ts). */
+  snapshotExtras: () => Partial<Pick<FeedSnapshot, "approvals" | "streams">> = () => ({});
+  /** Chunk frames from a producer's /v1/stream socket; returns a promise while the producer must wait. */
+  onChunkFrame: (frame: StreamChunkFrameT, pid: number) => Promise<void> | undefined = () => undefined;
   lastActivity = Date.now();
 
   constructor(
@@ -71,7 +81,35 @@ export class Broker {
     this.feed = new Feed(() => ({
       endpoints: this.store.openEndpoints().map((e) => this.store.view(e)),
       inbox: [...this.store.inbox.values()],
+      approvals: [],
+      streams: [],
+      ...this.snapshotExtras(),
     }));
+  }
+
+  /** Runs `hook` whenever an endpoint closes (its pending approvals are cancelled, for example). */
+  onEndpointClosed(hook: (endpointId: string) => void): void {
+    this.closeHooks.push(hook);
+  }
+
+  /** The open endpoint with this id, or a 404 `unknown_endpoint`. */
+  requireOpenEndpoint(id: string): EndpointRecord {
+    const ep = this.store.endpoints.get(id);
+    if (!ep || ep.state === "closed") throw new ProtocolError("unknown_endpoint", `No open endpoint has id ${id}; register one first.`);
+    return ep;
+  }
+
+  label(ep: EndpointRecord): string {
+    return this.store.view(ep).label;
+  }
+
+  /** Persists a record and returns a promise for it and everything before it being durable. */
+  journal(rec: JournalRecord): Promise<void> {
+    return this.persist(rec);
+  }
+
+  whenDurable(): Promise<void> {
+    return this.durable;
   }
 
   // ---- start-up -----------------------------------------------------------------------------------
@@ -118,7 +156,14 @@ export class Broker {
       this.sendJson(conn.ws, { event: "error", error: "bad_frame", message: frame === undefined ? "Frames must be JSON text." : parsed.message });
       return;
     }
-    if (parsed.value.event === "push_ack") this.onAck(conn, parsed.value.push_id);
+    const f = parsed.value;
+    if (f.event === "push_ack") return this.onAck(conn, f.push_id);
+    const wait = this.onChunkFrame(f, conn.pid);
+    if (wait) {
+      // Backpressure: stop reading this producer's socket until its output is written.
+      conn.ws.pause();
+      void wait.finally(() => conn.ws.resume());
+    }
   }
 
   private onAck(conn: Connection, pushId: string): void {
@@ -161,7 +206,10 @@ export class Broker {
       if (closeReason) this.moveQueueToInbox(ep);
       this.persist({ t: "ep", ep: updated });
       this.log.info("endpoint state", { endpoint_id: ep.endpoint_id, from: ep.state, to: next, reason: closeReason ?? event.type });
-      if (closeReason) this.feed.publish({ kind: "endpoint_closed", endpoint_id: ep.endpoint_id, reason: closeReason });
+      if (closeReason) {
+        this.feed.publish({ kind: "endpoint_closed", endpoint_id: ep.endpoint_id, reason: closeReason });
+        for (const hook of this.closeHooks) hook(ep.endpoint_id);
+      }
       else this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(updated) });
     }
     for (const effect of effects) {
@@ -190,6 +238,7 @@ export class Broker {
 
   private moveQueueToInbox(ep: EndpointRecord): void {
     for (const push of this.store.queue(ep.endpoint_id)) {
+      if (!push.message) continue; // event frames (approval_resolved, …) mean nothing to anyone else
       const item = this.inboxItem(push.message, "closed_session_continuation", { original_target_endpoint_id: ep.endpoint_id });
       this.persist({ t: "in_add", item });
       this.feed.publish({ kind: "inbox_added", item });
@@ -366,13 +415,32 @@ export class Broker {
     return { messageId: msg.message_id, status: "undispatched", undispatched_id: item.id };
   }
 
+  /** Queues an event frame for an endpoint's owner, durably, like a message (approval_resolved, …). */
+  enqueueFrame(endpointId: string, frame: Record<string, unknown>): void {
+    const ep = this.store.endpoints.get(endpointId);
+    if (!ep || ep.state === "closed") return;
+    this.enqueuePush(endpointId, { push_id: `push_${randomUUID()}`, frame });
+  }
+
+  /** Sends a frame now if the endpoint's owner is connected; not queued, not journaled (live events only). */
+  sendLive(endpointId: string, frame: Record<string, unknown>): boolean {
+    const ep = this.store.endpoints.get(endpointId);
+    const conn = ep && this.conns.get(ep.plugin_pid);
+    if (!ep || !conn) return false;
+    this.sendJson(conn.ws, { ...frame, endpoint_id: endpointId });
+    return true;
+  }
+
   /** Adds a message to an endpoint's queue (journaled) and pushes it when the endpoint is active. */
   private enqueue(endpointId: string, msg: StoredMessage): DeliveryStatus {
+    return this.enqueuePush(endpointId, { push_id: `push_${randomUUID()}`, message: msg });
+  }
+
+  private enqueuePush(endpointId: string, push: QueuedPush): DeliveryStatus {
     if (this.store.queue(endpointId).length >= this.config.endpointBufferMax)
       throw new ProtocolError("endpoint_buffer_full", `Endpoint ${endpointId} already holds ${this.config.endpointBufferMax} undelivered messages; try again later.`, {
         retryable: true,
       });
-    const push: QueuedPush = { push_id: `push_${randomUUID()}`, message: msg };
     this.persist({ t: "q_add", ep: endpointId, push });
     const ep = this.store.endpoints.get(endpointId)!;
     // Push before the fsync completes: delivery early is harmless, and an acknowledgement to the sender still waits for it.
@@ -393,16 +461,18 @@ export class Broker {
     if (!conn || conn.ws.readyState !== conn.ws.OPEN) return false;
     if (conn.sent.has(push.push_id)) return true;
     const m = push.message;
-    const frame: MessageReceivedFrame = {
-      event: "message_received",
-      endpoint_id: ep.endpoint_id,
-      from: m.from,
-      content: m.content,
-      contentType: m.content_type,
-      metadata: m.metadata,
-      sourceMessageId: m.message_id,
-      ...(conn.ackMode ? { push_id: push.push_id } : {}),
-    };
+    const frame: MessageReceivedFrame | Record<string, unknown> = m
+      ? {
+          event: "message_received",
+          endpoint_id: ep.endpoint_id,
+          from: m.from,
+          content: m.content,
+          contentType: m.content_type,
+          metadata: m.metadata,
+          sourceMessageId: m.message_id,
+          ...(conn.ackMode ? { push_id: push.push_id } : {}),
+        }
+      : { ...push.frame, endpoint_id: ep.endpoint_id, ...(conn.ackMode ? { push_id: push.push_id } : {}) };
     conn.sent.add(push.push_id);
     conn.ws.send(JSON.stringify(frame), (err) => {
       if (err) {

@@ -8,6 +8,10 @@ import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal } from "./journal.js";
 import { fileLogger, type Logger } from "./log.js";
 import { BrokerServer } from "./server.js";
+import { ApprovalDesk } from "./approvals.js";
+import { AuditLog } from "./audit.js";
+import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
+import { join } from "node:path";
 import { Store, type JournalRecord, type StoreSnapshot } from "./store.js";
 
 export interface DaemonOptions {
@@ -21,6 +25,7 @@ export interface DaemonOptions {
   logToStderr?: boolean;
   /** Journal size that triggers compaction. */
   compactAfterBytes?: number;
+  streamLimits?: Partial<StreamLimits>;
 }
 
 export type StartResult =
@@ -97,10 +102,18 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   };
 
   const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log);
+  await ensurePrivateDir(join(paths.brokerDir, "audit"));
+  const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
+  const approvals = new ApprovalDesk(store, broker, audit, log);
+  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
+  broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
+  broker.onChunkFrame = (f, pid) => streams.appendFrame(f.stream_id, { channel: f.channel, seq: f.seq, data: f.data }, pid);
   broker.restore();
+  approvals.restore();
+  await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, log });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log });
   const port = await server.listen(opts.port ?? 0);
   const record: DiscoveryRecord = {
     version: 1,
@@ -120,10 +133,13 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       log.info("broker stopping", { reason });
       clearInterval(idleTimer);
       broker.stop();
+      approvals.stop();
+      await streams.stop();
       await server.close();
       await journal.flush();
       await journal.compact(store.toSnapshot()).catch((err) => log.error("final compaction failed", { err: String(err) }));
       await journal.close();
+      await audit.close();
       await removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token);
       log.info("broker stopped", { reason });
       await log.close();

@@ -23,6 +23,7 @@ try {
     idleExitMinutes: num(values["idle-exit-minutes"] ?? env.SWITCHBOARD_IDLE_EXIT_MINUTES),
     spawnNonce: env.SWITCHBOARD_SPAWN_NONCE || undefined,
     logToStderr: values.foreground,
+    ...(num(env.SWITCHBOARD_STREAM_CAP_BYTES) !== undefined ? { streamLimits: { fileCapBytes: num(env.SWITCHBOARD_STREAM_CAP_BYTES)! } } : {}),
     config: {
       ...(num(env.SWITCHBOARD_GRACE_MS) !== undefined ? { graceMs: num(env.SWITCHBOARD_GRACE_MS) } : {}),
       ...(num(env.SWITCHBOARD_INBOX_MAX) !== undefined ? { inboxMax: num(env.SWITCHBOARD_INBOX_MAX) } : {}),

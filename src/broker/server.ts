@@ -18,6 +18,14 @@ import {
   SWITCHBOARD_VERSION,
   SendRequest,
   TaskHintRequest,
+  ApprovalRequest,
+  ApprovalState,
+  DecisionRequest,
+  StreamStartRequest,
+  ChunksRequest,
+  CompleteRequest,
+  ReasonRequest,
+  MAX_CHANNEL,
   parseWith,
   protocolMajor,
   serverCapabilities,
@@ -25,7 +33,10 @@ import {
   type Schema,
 } from "../protocol/index.js";
 import type { InferOutput } from "valibot";
+import type { ApprovalDesk } from "./approvals.js";
+import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
+import type { StreamHub } from "./streams.js";
 import type { Logger } from "./log.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -50,6 +61,9 @@ interface Route {
 export interface ServerOptions {
   token: string;
   broker: Broker;
+  approvals: ApprovalDesk;
+  streams: StreamHub;
+  audit: AuditLog;
   log: Logger;
 }
 
@@ -209,6 +223,34 @@ export class BrokerServer {
         const req = check(DispatchRequest, body, "dispatch_body_invalid");
         return b.dispatch(req.undispatched_id, req.target_endpoint_id);
       }),
+
+      // approvals
+      r("POST", "/v1/approvals", ({ body }) => this.opts.approvals.request(check(ApprovalRequest, body, "bad_request"))),
+      r("GET", "/v1/approvals", ({ url }) => {
+        const state = url.searchParams.get("state");
+        if (state !== null && !parseWith(ApprovalState, state).ok)
+          throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
+        return { approvals: this.opts.approvals.list((state ?? undefined) as ApprovalState | undefined) };
+      }),
+      r("GET", "/v1/approvals/history", ({ url }) => ({ approvals: this.opts.approvals.history(intParam(url, "limit", 100, 1, 500)) })),
+      r("GET", "/v1/approvals/:id", ({ params, url }) => this.opts.approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000))),
+      r("POST", "/v1/approvals/:id/decision", ({ params, body }) => this.opts.approvals.decide(params[0]!, check(DecisionRequest, body, "bad_request"))),
+      r("DELETE", "/v1/approvals/:id", ({ params }) => this.opts.approvals.withdraw(params[0]!)),
+      r("GET", "/v1/audit", async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash })),
+
+      // output streams
+      r("POST", "/v1/streams", ({ body }) => this.opts.streams.start(check(StreamStartRequest, body, "bad_request"))),
+      r("GET", "/v1/streams", () => ({ streams: this.opts.streams.list() })),
+      r("GET", "/v1/streams/:id", ({ params, url }) => {
+        const channel = url.searchParams.has("channel") ? intParam(url, "channel", 1, 1, MAX_CHANNEL) : undefined;
+        return this.opts.streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
+      }),
+      r("POST", "/v1/streams/:id/chunks", ({ params, body, req }) =>
+        this.opts.streams.append(params[0]!, check(ChunksRequest, body, "bad_request").chunks, optionalPidHeader(req)),
+      ),
+      r("POST", "/v1/streams/:id/complete", ({ params, body, req }) => this.opts.streams.complete(params[0]!, check(CompleteRequest, body, "bad_request"), optionalPidHeader(req))),
+      r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(ReasonRequest, body, "bad_request").reason, optionalPidHeader(req))),
+      r("POST", "/v1/streams/:id/cancel", ({ params, body }) => this.opts.streams.cancel(params[0]!, check(ReasonRequest, body, "bad_request").reason)),
     ];
   }
 
@@ -219,8 +261,21 @@ export class BrokerServer {
     const denied = this.rejectHostOrOrigin(req);
     if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events") return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    const live = /^\/v1\/streams\/([^/]+)\/live$/.exec(url.pathname);
+    if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events" && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
     if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
+
+    if (live) {
+      const from = parseSince(url.searchParams.get("from_seq"));
+      const channel = parseSince(url.searchParams.get("channel"));
+      if (from === null || channel === null || (channel !== undefined && (channel < 1 || channel > MAX_CHANNEL)))
+        return refuseUpgrade(socket, 400, { error: "bad_request", message: "from_seq and channel must be positive integers." });
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.keepAlive(ws);
+        this.opts.streams.follow(ws, decodeURIComponent(live[1]!), Math.max(1, from ?? 1), channel);
+      });
+      return;
+    }
 
     if (url.pathname === "/v1/events") {
       const since = parseSince(url.searchParams.get("since"));
@@ -282,6 +337,18 @@ function pidHeader(req: IncomingMessage): number {
   const pid = typeof raw === "string" && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
   if (!(pid > 0 && pid < 2 ** 31)) throw new ProtocolError("plugin_pid_invalid", "Send the x-plugin-pid header with your process id (a positive integer).");
   return pid;
+}
+
+function optionalPidHeader(req: IncomingMessage): number | undefined {
+  return req.headers["x-plugin-pid"] === undefined ? undefined : pidHeader(req);
+}
+
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null) return fallback;
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) throw new ProtocolError("bad_request", `${name} must be an integer from ${min} to ${max}.`);
+  return n;
 }
 
 function parseSince(raw: string | null): number | undefined | null {

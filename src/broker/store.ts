@@ -1,6 +1,6 @@
 // The broker's durable state and the journal records that change it. `applyRecord` is the only
 // writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
-import type { EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+import type { Approval, EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
 
 export interface StoredMessage {
   message_id: string;
@@ -11,10 +11,14 @@ export interface StoredMessage {
   arrived_at: string;
 }
 
-/** A message waiting in an endpoint's delivery queue until the owner acknowledges its push. */
+/**
+ * Something waiting in an endpoint's delivery queue until the owner acknowledges its push: a message
+ * (pushed as `message_received`) or another event frame such as `approval_resolved`.
+ */
 export interface QueuedPush {
   push_id: string;
-  message: StoredMessage;
+  message?: StoredMessage;
+  frame?: Record<string, unknown>;
 }
 
 export interface EndpointRecord {
@@ -44,21 +48,52 @@ export type JournalRecord =
   | { t: "q_del"; ep: string; push_id: string }
   | { t: "in_add"; item: UndispatchedItem }
   | { t: "in_del"; id: string }
-  | { t: "corr"; id: string; ep: string };
+  | { t: "corr"; id: string; ep: string }
+  | { t: "apr"; a: Approval }
+  | { t: "str"; s: StreamMeta };
+
+/** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
+export interface StreamMeta {
+  stream_id: string;
+  endpoint_id: string;
+  producer_pid: number;
+  session: string;
+  action: "sh" | "env";
+  command: string;
+  cwd: string | null;
+  approval_id: string | null;
+  state: "streaming" | "completed" | "aborted" | "cancelled";
+  status: 102 | 200 | 500 | 499;
+  created_at: string;
+  ended_at: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  duration_ms: number | null;
+  reason: string | null;
+  /** Final figures, journaled when the stream ends (live values are kept by the stream hub). */
+  last_seq: number;
+  channels: Record<string, { bytes: number; truncated: boolean }>;
+}
 
 export interface StoreLimits {
   /** Closed endpoints remembered for closed-session routing and `to` lookups. */
   closedEndpoints: number;
   correlations: number;
+  /** Decided, expired and cancelled approvals kept for history. */
+  approvalHistory: number;
+  /** Ended streams kept for listing and replay. */
+  endedStreams: number;
 }
 
-export const DEFAULT_STORE_LIMITS: StoreLimits = { closedEndpoints: 1000, correlations: 20_000 };
+export const DEFAULT_STORE_LIMITS: StoreLimits = { closedEndpoints: 1000, correlations: 20_000, approvalHistory: 500, endedStreams: 200 };
 
 export class Store {
   readonly endpoints = new Map<string, EndpointRecord>();
   readonly queues = new Map<string, QueuedPush[]>();
   readonly inbox = new Map<string, UndispatchedItem>();
   readonly correlations = new Map<string, string>();
+  readonly approvals = new Map<string, Approval>();
+  readonly streams = new Map<string, StreamMeta>();
   private readonly closedOrder: string[] = [];
 
   constructor(private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
@@ -102,6 +137,17 @@ export class Store {
           this.correlations.delete(this.correlations.keys().next().value!);
         }
         break;
+      case "apr":
+        // Re-insert so that map order is "last changed last"; history is trimmed oldest first.
+        this.approvals.delete(rec.a.approval_id);
+        this.approvals.set(rec.a.approval_id, rec.a);
+        if (rec.a.state !== "pending") trimEnded(this.approvals, (a) => a.state !== "pending", this.limits.approvalHistory);
+        break;
+      case "str":
+        this.streams.delete(rec.s.stream_id);
+        this.streams.set(rec.s.stream_id, rec.s);
+        if (rec.s.state !== "streaming") trimEnded(this.streams, (x) => x.state !== "streaming", this.limits.endedStreams);
+        break;
     }
   }
 
@@ -138,6 +184,8 @@ export class Store {
       inbox: [...this.inbox.values()],
       correlations: [...this.correlations.entries()],
       closedOrder: [...this.closedOrder],
+      approvals: [...this.approvals.values()],
+      streams: [...this.streams.values()],
     };
   }
 
@@ -149,6 +197,8 @@ export class Store {
     for (const item of s.inbox) store.inbox.set(item.id, item);
     for (const [cid, ep] of s.correlations) store.correlations.set(cid, ep);
     store.closedOrder.push(...s.closedOrder);
+    for (const a of s.approvals ?? []) store.approvals.set(a.approval_id, a);
+    for (const x of s.streams ?? []) store.streams.set(x.stream_id, x);
     return store;
   }
 }
@@ -159,4 +209,19 @@ export interface StoreSnapshot {
   inbox: UndispatchedItem[];
   correlations: [string, string][];
   closedOrder: string[];
+  approvals?: Approval[];
+  streams?: StreamMeta[];
+}
+
+/** Drops the oldest entries matching `ended` until at most `keep` of them remain. */
+function trimEnded<T>(map: Map<string, T>, ended: (v: T) => boolean, keep: number): void {
+  let count = 0;
+  for (const v of map.values()) if (ended(v)) count++;
+  for (const [k, v] of map) {
+    if (count <= keep) break;
+    if (ended(v)) {
+      map.delete(k);
+      count--;
+    }
+  }
 }

@@ -40,6 +40,16 @@ export const ERROR_STATUS = {
   dispatch_body_invalid: 400,
   dispatch_failed: 400,
   undispatched_unknown: 404,
+  // approvals
+  approval_unknown: 404,
+  approval_already_decided: 409,
+  approval_expired: 409,
+  approval_cancelled: 409,
+  // streams
+  stream_unknown: 404,
+  stream_not_producer: 403,
+  stream_ended: 409,
+  approval_not_approved: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -1,6 +1,8 @@
 // Frames on the /v1/stream WebSocket (broker <-> endpoint owner) and on the /v1/events observer feed.
 import * as v from "valibot";
 import { EndpointView, Metadata, UndispatchedItem } from "./schemas.js";
+import { Approval } from "./approvals.js";
+import { StreamChunkFrame, StreamView } from "./streams.js";
 
 // ---- /v1/stream: broker -> client ----------------------------------------------------------------
 export const MessageReceivedFrame = v.looseObject({
@@ -31,7 +33,7 @@ export type ServerPushFrame = v.InferOutput<typeof ServerPushFrame>;
 
 // ---- /v1/stream: client -> broker ----------------------------------------------------------------
 export const PushAckFrame = v.object({ event: v.literal("push_ack"), push_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) });
-export const ClientFrame = v.variant("event", [PushAckFrame]);
+export const ClientFrame = v.variant("event", [PushAckFrame, StreamChunkFrame]);
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 
 // ---- /v1/events: observer feed -------------------------------------------------------------------
@@ -41,6 +43,10 @@ export const FeedSnapshot = v.object({
   seq: v.number(),
   endpoints: v.array(EndpointView),
   inbox: v.array(UndispatchedItem),
+  /** Pending approvals, oldest first. */
+  approvals: v.array(Approval),
+  /** Running streams and the most recent ended ones. */
+  streams: v.array(StreamView),
 });
 export type FeedSnapshot = v.InferOutput<typeof FeedSnapshot>;
 
@@ -48,6 +54,8 @@ export const FeedChangeBody = v.variant("kind", [
   v.object({ kind: v.literal("endpoint_upserted"), endpoint: EndpointView }),
   v.object({ kind: v.literal("endpoint_closed"), endpoint_id: v.string(), reason: v.string() }),
   v.object({ kind: v.literal("inbox_added"), item: UndispatchedItem }),
+  v.object({ kind: v.literal("approval_upserted"), approval: Approval }),
+  v.object({ kind: v.literal("stream_upserted"), stream: StreamView }),
   v.object({
     kind: v.literal("inbox_removed"),
     id: v.string(),

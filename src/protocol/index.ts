@@ -4,3 +4,5 @@ export * from "./errors.js";
 export * from "./schemas.js";
 export * from "./frames.js";
 export * from "./validate.js";
+export * from "./approvals.js";
+export * from "./streams.js";

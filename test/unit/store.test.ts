@@ -65,7 +65,7 @@ describe("store", () => {
   });
 
   it("bounds remembered closed endpoints and correlations", () => {
-    const s = new Store({ closedEndpoints: 2, correlations: 3 });
+    const s = new Store({ closedEndpoints: 2, correlations: 3, approvalHistory: 2, endedStreams: 2 });
     for (let i = 0; i < 5; i++) s.apply({ t: "ep", ep: ep(`c${i}`, "closed") });
     for (let i = 0; i < 5; i++) s.apply({ t: "corr", id: `k${i}`, ep: "e" });
     assert.deepEqual([...s.endpoints.keys()], ["c3", "c4"]);

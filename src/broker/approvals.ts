@@ -1,0 +1,191 @@
+// The approval desk: requests, long-polls, decisions, withdrawals and timeouts. The pure
+// approvalTransition decides; this shell journals, audits, publishes and tells the requester.
+import { randomBytes } from "node:crypto";
+import { ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
+import { approvalTransition, type ApprovalEvent } from "./approval-lifecycle.js";
+import type { AuditLog } from "./audit.js";
+import type { Broker } from "./broker.js";
+import type { Logger } from "./log.js";
+import type { Store } from "./store.js";
+
+/** Long-polls wait at most this long. */
+export const MAX_WAIT_MS = 60_000;
+
+export class ApprovalDesk {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly broker: Broker,
+    private readonly audit: AuditLog,
+    private readonly log: Logger,
+  ) {
+    broker.onEndpointClosed((id) => {
+      for (const a of this.pending()) if (a.endpoint_id === id) void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
+    });
+  }
+
+  /** After a restart: re-arm timeouts, and cancel approvals whose requester did not come back. */
+  restore(): void {
+    for (const a of this.pending()) {
+      const ep = this.store.endpoints.get(a.endpoint_id);
+      if (!ep || ep.state === "closed") void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
+      else if (a.expires_at) this.arm(a);
+    }
+  }
+
+  pending(): Approval[] {
+    return [...this.store.approvals.values()].filter((a) => a.state === "pending");
+  }
+
+  async request(body: ApprovalRequest): Promise<Approval> {
+    const ep = this.broker.requireOpenEndpoint(body.endpoint_id);
+    if (body.idempotency_key) {
+      const existing = [...this.store.approvals.values()].find((a) => a.endpoint_id === ep.endpoint_id && a.idempotency_key === body.idempotency_key);
+      if (existing) {
+        await this.broker.whenDurable();
+        return existing;
+      }
+    }
+    const now = Date.now();
+    const approval: Approval = {
+      approval_id: `apr_${randomBytes(16).toString("base64url")}`,
+      endpoint_id: ep.endpoint_id,
+      session: this.broker.label(ep),
+      session_kind: ep.kind,
+      action: body.action,
+      summary: body.summary,
+      command: body.command ?? null,
+      cwd: body.cwd ?? null,
+      detail: body.detail ?? null,
+      diff: body.diff ?? null,
+      execute: body.execute ?? "agent",
+      idempotency_key: body.idempotency_key ?? null,
+      state: "pending",
+      created_at: new Date(now).toISOString(),
+      expires_at: body.timeout_ms ? new Date(now + body.timeout_ms).toISOString() : null,
+      decided_at: null,
+      decision: null,
+      reason: null,
+      decided_by: null,
+      stream_id: null,
+    };
+    const durable = this.save(approval);
+    if (approval.expires_at) this.arm(approval);
+    this.log.info("approval requested", { approval_id: approval.approval_id, action: approval.action, endpoint_id: ep.endpoint_id });
+    await durable;
+    return approval;
+  }
+
+  list(state?: ApprovalState): Approval[] {
+    const all = [...this.store.approvals.values()];
+    return (state ? all.filter((a) => a.state === state) : all).sort((a, b) => a.created_at.localeCompare(b.created_at));
+  }
+
+  history(limit = 100): Approval[] {
+    return [...this.store.approvals.values()]
+      .filter((a) => a.state !== "pending")
+      .sort((a, b) => (b.decided_at ?? "").localeCompare(a.decided_at ?? ""))
+      .slice(0, limit);
+  }
+
+  get(id: string): Approval {
+    const a = this.store.approvals.get(id);
+    if (!a) throw new ProtocolError("approval_unknown", `No approval has id ${id}.`);
+    return a;
+  }
+
+  /** Answers at once unless the approval is pending, then when it is resolved or after `waitMs`. */
+  async wait(id: string, waitMs: number): Promise<Approval> {
+    const a = this.get(id);
+    if (a.state !== "pending" || waitMs <= 0) return a;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.get(id)?.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      set.add(done);
+    });
+    return this.get(id);
+  }
+
+  decide(id: string, body: DecisionRequest): Promise<Approval> {
+    return this.apply(this.get(id), { type: "decide", decision: body.decision }, body.reason ?? null, body.decided_by);
+  }
+
+  withdraw(id: string): Promise<Approval> {
+    return this.apply(this.get(id), { type: "withdraw" }, "withdrawn by the requester", null);
+  }
+
+  /** Links an output stream to its approval, so the requester and every window can follow it. */
+  linkStream(id: string, streamId: string): void {
+    const a = this.store.approvals.get(id);
+    if (a && !a.stream_id) void this.save({ ...a, stream_id: streamId });
+  }
+
+  private async apply(a: Approval, event: ApprovalEvent, reason: string | null, decidedBy: string | null): Promise<Approval> {
+    const outcome = approvalTransition(a.state, event);
+    if (outcome.kind === "refused") throw new ProtocolError(outcome.code, outcome.message, { state: a.state, approval: a });
+    if (outcome.kind === "unchanged") {
+      await this.broker.whenDurable(); // the recorded outcome may still be on its way to disk
+      return this.get(a.approval_id);
+    }
+    const decided: Approval = {
+      ...a,
+      state: outcome.next,
+      decided_at: new Date().toISOString(),
+      decision: event.type === "decide" ? event.decision : null,
+      reason,
+      decided_by: decidedBy,
+    };
+    clearTimeout(this.timers.get(a.approval_id));
+    this.timers.delete(a.approval_id);
+    const durable = this.save(decided);
+    const audited = this.audit.append({
+      at: decided.decided_at!,
+      approval_id: a.approval_id,
+      endpoint_id: a.endpoint_id,
+      session: a.session,
+      action: a.action,
+      summary: a.summary,
+      command: a.command,
+      cwd: a.cwd,
+      outcome: outcome.next,
+      reason,
+      decided_by: decidedBy,
+    });
+    this.broker.enqueueFrame(a.endpoint_id, { event: "approval_resolved", approval: decided });
+    for (const wake of this.waiters.get(a.approval_id) ?? []) wake();
+    this.log.info("approval resolved", { approval_id: a.approval_id, state: outcome.next, decided_by: decidedBy });
+    await Promise.all([durable, audited, this.broker.whenDurable()]);
+    return decided;
+  }
+
+  private save(a: Approval): Promise<void> {
+    const durable = this.broker.journal({ t: "apr", a });
+    this.broker.feed.publish({ kind: "approval_upserted", approval: a });
+    return durable;
+  }
+
+  private arm(a: Approval): void {
+    const delay = Math.max(0, Date.parse(a.expires_at!) - Date.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(a.approval_id);
+      const current = this.store.approvals.get(a.approval_id);
+      if (current) void this.apply(current, { type: "expire" }, "timed out", "broker").catch(() => {});
+    }, delay);
+    timer.unref();
+    this.timers.set(a.approval_id, timer);
+  }
+
+  stop(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+}

@@ -1,0 +1,80 @@
+// Human-in-the-loop approvals (vocabulary of gizmo's /approvals and ACP's permission requests).
+import * as v from "valibot";
+
+export const ApprovalAction = v.picklist(["sh", "env", "edit", "tool"]);
+export type ApprovalAction = v.InferOutput<typeof ApprovalAction>;
+export const ApprovalState = v.picklist(["pending", "approved", "rejected", "expired", "cancelled"]);
+export type ApprovalState = v.InferOutput<typeof ApprovalState>;
+export const Decision = v.picklist(["approve", "reject"]);
+export type Decision = v.InferOutput<typeof Decision>;
+
+const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+
+export const ApprovalRequest = v.object({
+  endpoint_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  action: ApprovalAction,
+  summary: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)),
+  command: v.optional(text(64 * 1024)),
+  cwd: v.optional(text(4096)),
+  detail: v.optional(text(64 * 1024)),
+  diff: v.optional(text(512 * 1024)),
+  /** 0 or absent: no timeout. */
+  timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
+  execute: v.optional(v.picklist(["agent", "editor"])),
+  idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+});
+export type ApprovalRequest = v.InferOutput<typeof ApprovalRequest>;
+
+export const DecisionRequest = v.object({
+  decision: Decision,
+  reason: v.optional(text(2000)),
+  decided_by: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+});
+export type DecisionRequest = v.InferOutput<typeof DecisionRequest>;
+
+export const Approval = v.object({
+  approval_id: v.string(),
+  endpoint_id: v.string(),
+  session: v.string(),
+  session_kind: v.string(),
+  action: ApprovalAction,
+  summary: v.string(),
+  command: v.nullable(v.string()),
+  cwd: v.nullable(v.string()),
+  detail: v.nullable(v.string()),
+  diff: v.nullable(v.string()),
+  execute: v.picklist(["agent", "editor"]),
+  idempotency_key: v.nullable(v.string()),
+  state: ApprovalState,
+  created_at: v.string(),
+  expires_at: v.nullable(v.string()),
+  decided_at: v.nullable(v.string()),
+  decision: v.nullable(Decision),
+  reason: v.nullable(v.string()),
+  decided_by: v.nullable(v.string()),
+  /** The output stream started for this approval, once there is one. */
+  stream_id: v.nullable(v.string()),
+});
+export type Approval = v.InferOutput<typeof Approval>;
+
+export const ApprovalsResponse = v.object({ approvals: v.array(Approval) });
+
+/** One audit record; `hash` = sha256(prev + canonical JSON of the record without `hash`). */
+export const AuditRecord = v.object({
+  seq: v.number(),
+  at: v.string(),
+  approval_id: v.string(),
+  endpoint_id: v.string(),
+  session: v.string(),
+  action: ApprovalAction,
+  summary: v.string(),
+  command: v.nullable(v.string()),
+  cwd: v.nullable(v.string()),
+  outcome: v.picklist(["approved", "rejected", "expired", "cancelled"]),
+  reason: v.nullable(v.string()),
+  decided_by: v.nullable(v.string()),
+  prev: v.string(),
+  hash: v.string(),
+});
+export type AuditRecord = v.InferOutput<typeof AuditRecord>;
+export const AuditResponse = v.object({ records: v.array(v.unknown()), head: v.string() });
