@@ -1,0 +1,218 @@
+// Output streams against the real broker: per-channel fidelity, replay from a sequence number, live
+// followers (late, slow), the producer's socket path, cancel, producer checks and the file cap.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
+import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { get, post } from "../helpers/calls.js";
+import { openStream, type Peer } from "../helpers/ws.js";
+
+function follow(b: TestBroker, id: string, query = ""): Promise<{ frames: any[]; ended: Promise<any>; ws: WebSocket }> {
+  const ws = new WebSocket(`${b.record.ipcUrl.replace("http", "ws")}/v1/streams/${id}/live${query}`, { headers: { authorization: `Bearer ${b.record.bearerToken}` } });
+  const frames: any[] = [];
+  const ended = new Promise<any>((resolve) =>
+    ws.on("message", (d) => {
+      const f = JSON.parse(d.toString());
+      frames.push(f);
+      if (f.type === "end") resolve(f);
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve({ frames, ended, ws }));
+    ws.once("error", reject);
+  });
+}
+
+const text = (frames: any[], channel: number) => frames.filter((f) => f.type === "chunk" && f.channel === channel).map((f) => f.data).join("");
+
+describe("output streams", () => {
+  let home: Awaited<ReturnType<typeof tempHome>>;
+  let b: TestBroker;
+  let producer: Peer;
+  let ep: string;
+  const pidHdr = () => ({ "x-plugin-pid": String(process.pid) });
+  before(async () => {
+    home = await tempHome();
+    b = await startBroker(home.home, { SWITCHBOARD_STREAM_CAP_BYTES: String(200 * 1024) });
+    producer = await openStream(b.record, process.pid);
+    ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi", session_name: "runner" })).endpoint_id;
+  });
+  after(async () => {
+    await producer.close();
+    await b.stop();
+    await home.cleanup();
+  });
+
+  const start = (extra: object = {}) => post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "make", cwd: "/w", ...extra });
+
+  it("keeps channels apart byte for byte, ends with exit code, and replays from a sequence number", async () => {
+    const s = await start();
+    assert.equal(s.state, "streaming");
+    assert.equal(s.status, 102);
+    const live = await follow(b, s.stream_id);
+    const parts = [
+      { channel: 1, data: "out 1\n" },
+      { channel: 2, data: "err ☃ 1\n" },
+      { channel: 1, data: "€uro 😀\r\n" },
+      { channel: 2, data: "\u001b[31mred\u001b[0m\n" },
+      { channel: 3, data: "aux" },
+    ];
+    await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: parts.slice(0, 2) }, pidHdr());
+    await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: parts.slice(2) }, pidHdr());
+    const done = await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 3, duration_ms: 12 }, pidHdr());
+    assert.equal(done.state, "completed");
+    assert.equal(done.status, 500);
+    assert.equal(done.exit_code, 3);
+    assert.equal(done.last_seq, 5);
+    assert.deepEqual(done.channels["1"], { bytes: Buffer.byteLength("out 1\n€uro 😀\r\n"), truncated: false });
+
+    const end = await live.ended;
+    assert.equal(end.stream.exit_code, 3);
+    assert.equal(live.frames[0].type, "hello");
+    assert.equal(text(live.frames, 1), "out 1\n€uro 😀\r\n");
+    assert.equal(text(live.frames, 2), "err ☃ 1\n\u001b[31mred\u001b[0m\n");
+    assert.deepEqual(live.frames.filter((f) => f.type === "chunk").map((f) => f.seq), [1, 2, 3, 4, 5]);
+    live.ws.close();
+
+    const full = await get(b.api, `/v1/streams/${s.stream_id}`);
+    assert.deepEqual(full.chunks.map((c: any) => [c.channel, c.seq, c.data]), parts.map((p, i) => [p.channel, i + 1, p.data]));
+    const errOnly = await get(b.api, `/v1/streams/${s.stream_id}?channel=2&from_seq=3`);
+    assert.deepEqual(errOnly.chunks.map((c: any) => c.data), ["\u001b[31mred\u001b[0m\n"]);
+    const late = await follow(b, s.stream_id, "?from_seq=2");
+    await late.ended;
+    assert.deepEqual(late.frames.filter((f) => f.type === "chunk").map((f) => f.seq), [2, 3, 4, 5], "a late terminal replays from where it asks");
+    late.ws.close();
+  });
+
+  it("takes chunks as frames on the producer's socket, in order, and drops retried sequence numbers", async () => {
+    const s = await start({ action: "env", command: "cat big" });
+    const live = await follow(b, s.stream_id);
+    const expected: string[] = [];
+    for (let i = 1; i <= 300; i++) {
+      const data = `line ${i} ${"x".repeat(i % 50)}\n`;
+      expected.push(data);
+      producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: i, data }));
+    }
+    producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: 300, data: "duplicate\n" }));
+    await new Promise((r) => setTimeout(r, 100));
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, pidHdr());
+    const end = await live.ended;
+    assert.equal(end.stream.status, 200);
+    assert.equal(text(live.frames, 1), expected.join(""));
+    live.ws.close();
+  });
+
+  it("a viewer's cancel ends the stream as 499, tells the producer, and later output is dropped quietly", async () => {
+    const s = await start();
+    const c = await post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "user pressed Ctrl+C" });
+    assert.equal(c.state, "cancelled");
+    assert.equal(c.status, 499);
+    const push = await producer.next((f) => f.event === "stream_cancelled" && f.stream_id === s.stream_id);
+    assert.equal(push.reason, "user pressed Ctrl+C");
+    await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "late" }] }, pidHdr());
+    const after = await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, signal: "SIGINT" }, pidHdr());
+    assert.equal(after.state, "cancelled");
+    assert.equal(after.signal, "SIGINT", "how the process ended is still recorded");
+  });
+
+  it("the producer can abort; only the producer may write", async () => {
+    const s = await start();
+    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, { "x-plugin-pid": "1" }), (e: any) => e.code === "stream_not_producer");
+    const a = await post(b.api, `/v1/streams/${s.stream_id}/abort`, { reason: "agent stopped" }, pidHdr());
+    assert.equal(a.state, "aborted");
+    assert.equal(a.status, 499);
+    assert.equal(a.reason, "agent stopped");
+    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, pidHdr()), (e: any) => e.code === "stream_ended");
+  });
+
+  it("bad chunks and unknown streams are refused", async () => {
+    const s = await start();
+    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 0, data: "x" }] }), (e: any) => e.code === "bad_request");
+    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: 5 }] }), (e: any) => e.code === "bad_request");
+    await assert.rejects(get(b.api, "/v1/streams/str_nope"), (e: any) => e.status === 404 && e.code === "stream_unknown");
+    await assert.rejects(start({ approval_id: "apr_nope" }), (e: any) => e.code === "approval_unknown");
+    const pending = await post(b.api, "/v1/approvals", { endpoint_id: ep, action: "sh", summary: "x" });
+    await assert.rejects(start({ approval_id: pending.approval_id }), (e: any) => e.code === "approval_not_approved");
+    await post(b.api, `/v1/approvals/${pending.approval_id}/decision`, { decision: "approve", decided_by: "t" });
+    const linked = await start({ approval_id: pending.approval_id });
+    assert.equal((await get(b.api, `/v1/approvals/${pending.approval_id}`)).stream_id, linked.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, pidHdr());
+    await post(b.api, `/v1/streams/${linked.stream_id}/complete`, { exit_code: 0 }, pidHdr());
+  });
+
+  it("output beyond the file cap is flagged truncated and the tail is kept", async () => {
+    const s = await start();
+    const chunk = "y".repeat(50 * 1024);
+    for (let i = 0; i < 6; i++) await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: chunk + i }] }, pidHdr());
+    const r = await get(b.api, `/v1/streams/${s.stream_id}`);
+    assert.equal(r.truncated, true);
+    assert.equal(r.stream.channels["1"].truncated, true);
+    assert.equal(r.stream.channels["1"].bytes, 6 * (50 * 1024 + 1));
+    assert.ok(r.tail["1"].endsWith("5"), "the tail holds the latest output");
+    assert.ok(r.chunks.length < 6);
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, pidHdr());
+  });
+
+});
+
+describe("slow and fast followers", () => {
+  it("a slow follower gets a resync and a replay and never loses a byte; a fast one is not held back", async () => {
+    const { home, cleanup } = await tempHome();
+    const b = await startBroker(home);
+    const producer = await openStream(b.record, process.pid);
+    try {
+      const ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi" })).endpoint_id;
+      const s = await post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "yes" });
+      const slow = await follow(b, s.stream_id);
+      slow.ws.pause(); // stop reading, so its socket and the kernel buffers fill up
+      const fast = await follow(b, s.stream_id);
+      const payload = "z".repeat(64 * 1024 - 10);
+      let expectedLength = 0;
+      for (let i = 0; i < 400; i++) {
+        expectedLength += payload.length + String(i).length;
+        producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, data: payload + i }));
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, { "x-plugin-pid": String(process.pid) });
+      await fast.ended;
+      const fastText = text(fast.frames, 1);
+      assert.equal(fastText.length, expectedLength);
+      assert.ok(fastText.endsWith(payload + 399));
+      slow.ws.resume();
+      await slow.ended;
+      assert.ok(slow.frames.some((f) => f.type === "resync"), "the slow follower was told it is being replayed");
+      const seqs = slow.frames.filter((f) => f.type === "chunk").map((f) => f.seq);
+      assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i + 1), "every chunk exactly once, in order");
+      assert.equal(text(slow.frames, 1), fastText);
+      slow.ws.close();
+      fast.ws.close();
+    } finally {
+      await producer.close();
+      await b.stop();
+      await cleanup();
+    }
+  });
+});
+
+describe("streams across a restart", () => {
+  it("a stream running when the broker died is aborted with a reason, and its output can still be replayed", async () => {
+    const { home, cleanup } = await tempHome();
+    let b = await startBroker(home);
+    const p = await openStream(b.record, process.pid);
+    try {
+      const ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi" })).endpoint_id;
+      const s = await post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "sleep 100" });
+      await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "before crash\n" }] });
+      await b.kill9();
+      b = await b.restart();
+      const r = await get(b.api, `/v1/streams/${s.stream_id}`);
+      assert.equal(r.stream.state, "aborted");
+      assert.match(r.stream.reason, /restarted/);
+      assert.deepEqual(r.chunks.map((c: any) => c.data), ["before crash\n"]);
+    } finally {
+      await p.close();
+      await b.stop();
+      await cleanup();
+    }
+  });
+});
