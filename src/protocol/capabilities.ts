@@ -22,6 +22,8 @@ export const SWITCHBOARD_CAPABILITIES = {
   undispatched_dismiss_v1: true,
   observer_feed_v1: true,
   stream_rebind_v1: true,
+  approvals_v1: true,
+  output_streams_v1: true,
 } as const;
 
 export type CapabilityName = keyof typeof MASONS_CAPABILITIES | keyof typeof SWITCHBOARD_CAPABILITIES;
