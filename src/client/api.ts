@@ -18,6 +18,18 @@ import {
   type RegisterRequest,
   type Schema,
   type SendRequest,
+  Approval,
+  ApprovalsResponse,
+  AuditResponse,
+  ReplayResponse,
+  StreamView,
+  StreamsResponse,
+  type ApprovalRequest,
+  type ApprovalState,
+  type Chunk,
+  type CompleteRequest,
+  type DecisionRequest,
+  type StreamStartRequest,
 } from "../protocol/index.js";
 import { BrokerError, BrokerUnreachableError } from "./errors.js";
 
@@ -82,8 +94,10 @@ export class BrokerApi {
     return this.call("POST", "/v1/messages", SendResponse, body);
   }
 
-  async undispatched(pluginPid: number) {
-    return (await this.call("GET", "/v1/undispatched", UndispatchedResponse, undefined, { "x-plugin-pid": String(pluginPid) })).items;
+  /** `endpointId` picks which of the pid's endpoints asks (MASONS answers 409 ambiguous_endpoint without it when the pid owns several). */
+  async undispatched(pluginPid: number, endpointId?: string) {
+    const query = endpointId ? `?endpoint_id=${enc(endpointId)}` : "";
+    return (await this.call("GET", `/v1/undispatched${query}`, UndispatchedResponse, undefined, { "x-plugin-pid": String(pluginPid) })).items;
   }
 
   dispatch(undispatchedId: string, targetEndpointId: string) {
@@ -94,8 +108,72 @@ export class BrokerApi {
     return this.call("DELETE", `/v1/undispatched/${enc(undispatchedId)}`, OkResponse, reason ? { reason } : {});
   }
 
+  // ---- approvals (capability approvals_v1) ----
+
+  requestApproval(body: ApprovalRequest) {
+    return this.call("POST", "/v1/approvals", Approval, body);
+  }
+
+  async approvals(state?: ApprovalState) {
+    return (await this.call("GET", `/v1/approvals${state ? `?state=${state}` : ""}`, ApprovalsResponse)).approvals;
+  }
+
+  async approvalHistory(limit = 100) {
+    return (await this.call("GET", `/v1/approvals/history?limit=${limit}`, ApprovalsResponse)).approvals;
+  }
+
+  /** The approval; while it is pending, waits up to `waitMs` (at most 60 s) for a decision. */
+  approval(id: string, waitMs = 0) {
+    return this.call("GET", `/v1/approvals/${enc(id)}${waitMs > 0 ? `?wait_ms=${Math.min(60_000, Math.round(waitMs))}` : ""}`, Approval, undefined, {}, waitMs);
+  }
+
+  decide(id: string, decision: DecisionRequest) {
+    return this.call("POST", `/v1/approvals/${enc(id)}/decision`, Approval, decision);
+  }
+
+  withdrawApproval(id: string) {
+    return this.call("DELETE", `/v1/approvals/${enc(id)}`, Approval);
+  }
+
+  audit() {
+    return this.call("GET", "/v1/audit", AuditResponse);
+  }
+
+  // ---- output streams (capability output_streams_v1) ----
+
+  startStream(body: StreamStartRequest) {
+    return this.call("POST", "/v1/streams", StreamView, body);
+  }
+
+  appendChunks(id: string, chunks: Chunk[], pluginPid?: number) {
+    return this.call("POST", `/v1/streams/${enc(id)}/chunks`, v.object({ last_seq: v.number() }), { chunks }, pidHeader(pluginPid));
+  }
+
+  completeStream(id: string, end: CompleteRequest, pluginPid?: number) {
+    return this.call("POST", `/v1/streams/${enc(id)}/complete`, StreamView, end, pidHeader(pluginPid));
+  }
+
+  abortStream(id: string, reason?: string, pluginPid?: number) {
+    return this.call("POST", `/v1/streams/${enc(id)}/abort`, StreamView, reason ? { reason } : {}, pidHeader(pluginPid));
+  }
+
+  cancelStream(id: string, reason?: string) {
+    return this.call("POST", `/v1/streams/${enc(id)}/cancel`, StreamView, reason ? { reason } : {});
+  }
+
+  async streams() {
+    return (await this.call("GET", "/v1/streams", StreamsResponse)).streams;
+  }
+
+  replayStream(id: string, opts: { channel?: number; fromSeq?: number } = {}) {
+    const q = new URLSearchParams();
+    if (opts.channel !== undefined) q.set("channel", String(opts.channel));
+    if (opts.fromSeq !== undefined) q.set("from_seq", String(opts.fromSeq));
+    return this.call("GET", `/v1/streams/${enc(id)}${q.size ? `?${q}` : ""}`, ReplayResponse);
+  }
+
   /** One request; exported for routes added by capability (approvals, streams) in later layers. */
-  async call<S extends Schema>(method: string, path: string, schema: S, body?: unknown, headers: Record<string, string> = {}): Promise<v.InferOutput<S>> {
+  async call<S extends Schema>(method: string, path: string, schema: S, body?: unknown, headers: Record<string, string> = {}, extraTimeoutMs = 0): Promise<v.InferOutput<S>> {
     const url = this.baseUrl + path;
     let res: Response;
     try {
@@ -107,7 +185,7 @@ export class BrokerApi {
           ...headers,
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(this.timeoutMs + extraTimeoutMs),
       });
     } catch (err) {
       throw new BrokerUnreachableError(url, (err as Error)?.cause ?? err);
@@ -135,3 +213,4 @@ export class BrokerApi {
 }
 
 const enc = encodeURIComponent;
+const pidHeader = (pid?: number): Record<string, string> => (pid ? { "x-plugin-pid": String(pid) } : {});

@@ -1,0 +1,64 @@
+// Following one output stream live (`/v1/streams/:id/live`): replay from a sequence number, then
+// chunks as they come, then the end. Survives a dropped socket by resuming after the last chunk seen.
+import WebSocket from "ws";
+import type { DiscoveryRecord, LiveFrame, StreamView } from "../protocol/index.js";
+
+export interface FollowOptions {
+  fromSeq?: number;
+  channel?: number;
+  onChunk: (channel: number, data: string, seq: number) => void;
+  onResync?: (fromSeq: number) => void;
+  /** Reconnect attempts after the socket drops before the end; default 20 (about 10 s). */
+  retries?: number;
+}
+
+export interface Following {
+  /** Resolves with the stream as it ended. */
+  done: Promise<StreamView>;
+  close(): void;
+}
+
+export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerToken">, streamId: string, opts: FollowOptions): Following {
+  let lastSeq = (opts.fromSeq ?? 1) - 1;
+  let closed = false;
+  let ws: WebSocket | undefined;
+  let attempts = 0;
+  const done = new Promise<StreamView>((resolve, reject) => {
+    const open = () => {
+      const q = new URLSearchParams({ from_seq: String(lastSeq + 1) });
+      if (opts.channel !== undefined) q.set("channel", String(opts.channel));
+      ws = new WebSocket(`${record.ipcUrl.replace(/^http/, "ws")}/v1/streams/${encodeURIComponent(streamId)}/live?${q}`, {
+        headers: { authorization: `Bearer ${record.bearerToken}` },
+      });
+      ws.on("message", (data) => {
+        attempts = 0;
+        const f = JSON.parse(data.toString()) as LiveFrame;
+        if (f.type === "chunk") {
+          if (f.seq <= lastSeq) return; // already seen before a reconnect
+          lastSeq = f.seq;
+          opts.onChunk(f.channel, f.data, f.seq);
+        } else if (f.type === "resync") opts.onResync?.(f.from_seq);
+        else if (f.type === "end") {
+          closed = true;
+          ws?.close();
+          resolve(f.stream);
+        }
+      });
+      ws.on("error", () => {});
+      ws.on("close", (code, reason) => {
+        if (closed) return;
+        if (code === 4404) return reject(new Error(`No stream has id ${streamId}.`));
+        if (++attempts > (opts.retries ?? 20)) return reject(new Error(`Lost the stream ${streamId}: ${reason.toString() || `socket closed (${code})`}.`));
+        setTimeout(open, 500);
+      });
+    };
+    open();
+  });
+  return {
+    done,
+    close() {
+      closed = true;
+      ws?.close();
+    },
+  };
+}
