@@ -3,7 +3,8 @@
 import { parseArgs } from "node:util";
 import { SWITCHBOARD_VERSION } from "../protocol/index.js";
 import { BrokerApi } from "../client/api.js";
-import { discover, type Discovered } from "../client/discover.js";
+import { CliError, UsageError, connect, err, out, type Command, type Ctx } from "./context.js";
+import { HITL_COMMANDS } from "./hitl.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "../client/errors.js";
 import { stateHome } from "../platform/paths.js";
 import { ago, preview, table, workspaceLabel } from "./format.js";
@@ -18,6 +19,13 @@ Commands:
   inbox [list]                     List undispatched messages
   inbox route ID SESSION           Route an inbox item to an open session (name or endpoint id)
   inbox dismiss ID [--reason R]    Remove an inbox item
+  approvals [list|history]         Pending (or decided) approvals
+  approvals approve ID             Approve a pending request
+  approvals reject ID [--reason R] Reject it, telling the agent why
+  streams [list]                   Running and recent output streams
+  streams show ID                  Print a stream's output (replay, then live) until it ends
+  streams cancel ID                Ask the producer to stop the command
+  audit verify [--file PATH]       Check the approval audit log's SHA-256 chain
 
 Options:
   --json         Machine-readable output
@@ -27,17 +35,6 @@ Options:
   -h, --help     Show this help
   -v, --version  Show the version`;
 
-class UsageError extends Error {}
-/** A user-facing failure that is not about usage: printed as a sentence, exit 1. */
-class CliError extends Error {}
-
-interface Ctx {
-  json: boolean;
-  home: string;
-  start: boolean;
-  values: Record<string, string | boolean | undefined>;
-  args: string[];
-}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -52,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       to: { type: "string" },
       from: { type: "string" },
       reason: { type: "string" },
+      file: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
     },
@@ -65,7 +63,8 @@ async function main(argv: string[]): Promise<number> {
   return run(ctx);
 }
 
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+const COMMANDS: Record<string, Command> = {
+  ...HITL_COMMANDS,
   async broker(ctx) {
     if (ctx.values.foreground) {
       const { startDaemon } = await import("../broker/daemon.js");
@@ -188,16 +187,6 @@ function resolveSession<T extends { endpoint_id: string; label: string; session_
   throw new CliError(`No open session is named "${name}". List them with: switchboard sessions`);
 }
 
-function connect(ctx: Ctx): Promise<Discovered> {
-  return discover({ home: ctx.home, spawn: ctx.start, timeoutMs: 5000 });
-}
-
-function out(text: string): void {
-  process.stdout.write(text + "\n");
-}
-function err(text: string): void {
-  process.stderr.write(text + "\n");
-}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

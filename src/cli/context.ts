@@ -1,0 +1,39 @@
+// What every CLI command shares: parsed options, output helpers, error types, and finding the broker.
+import { BrokerApi } from "../client/api.js";
+import { discover, type Discovered } from "../client/discover.js";
+
+export interface Ctx {
+  json: boolean;
+  home: string;
+  start: boolean;
+  values: Record<string, string | boolean | undefined>;
+  args: string[];
+}
+
+export type Command = (ctx: Ctx) => Promise<number>;
+
+/** Wrong usage: printed with a hint to --help, exit 2. */
+export class UsageError extends Error {}
+/** A user-facing failure that is not about usage: printed as a sentence, exit 1. */
+export class CliError extends Error {}
+
+export function connect(ctx: Ctx): Promise<Discovered> {
+  return discover({ home: ctx.home, spawn: ctx.start, timeoutMs: 5000 });
+}
+
+export async function api(ctx: Ctx): Promise<BrokerApi> {
+  return new BrokerApi((await connect(ctx)).record);
+}
+
+export function out(text: string): void {
+  process.stdout.write(text + "\n");
+}
+
+export function err(text: string): void {
+  process.stderr.write(text + "\n");
+}
+
+export function json(value: unknown): number {
+  out(JSON.stringify(value, null, 2));
+  return 0;
+}
