@@ -44,20 +44,27 @@ export const DEFAULT_CONFIG: BrokerConfig = {
   dispatchAckWaitMs: 2000,
 };
 
-/** Persists a record (applied to the store at once) and resolves when it is durable. */
-export type Commit = (rec: JournalRecord) => Promise<void>;
+/**
+ * Persists a record (applied to the store at once) and resolves when it is durable. A `lazy` record
+ * (an ack) may be lost in a crash without harm; it rides along with the next write.
+ */
+export type Commit = (rec: JournalRecord, lazy?: boolean) => Promise<void>;
 
 interface Connection {
   pid: number;
   ws: WebSocket;
   ackMode: boolean;
-  /** push_ids already sent on this socket, so a drain does not send them twice. */
-  sent: Set<string>;
+  /** push_id -> endpoint of pushes sent on this socket and not yet acknowledged (a drain skips them). */
+  sent: Map<string, string>;
 }
 
 const TASK_HINT_MAX = 200;
 const now = () => new Date().toISOString();
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("base64url")}`;
+// Ids need to be unique, not secret (owner tokens and approval ids are the secrets): a random
+// per-process prefix plus a counter is unique across restarts and far cheaper than random bytes per id.
+const ID_PREFIX = randomBytes(9).toString("base64url");
+let idCounter = 0;
+const newId = (prefix: string) => `${prefix}_${ID_PREFIX}${(++idCounter).toString(36)}`;
 
 export class Broker {
   readonly feed: Feed;
@@ -132,7 +139,7 @@ export class Broker {
   openStream(pid: number, ws: WebSocket, ackMode: boolean): void {
     this.lastActivity = Date.now();
     const old = this.conns.get(pid);
-    const conn: Connection = { pid, ws, ackMode, sent: new Set() };
+    const conn: Connection = { pid, ws, ackMode, sent: new Map() };
     this.conns.set(pid, conn);
     if (old) {
       // One stream per pid. Unlike MASONS, endpoints move to the new socket instead of staying bound to the dead one.
@@ -151,6 +158,9 @@ export class Broker {
     } catch {
       frame = undefined;
     }
+    // The hot path: an ack is tiny and frequent, so it skips the schema machinery.
+    const ack = frame as { event?: unknown; push_id?: unknown } | undefined;
+    if (ack?.event === "push_ack" && typeof ack.push_id === "string" && ack.push_id.length <= 128) return this.onAck(conn, ack.push_id);
     const parsed = parseWith(ClientFrame, frame, "frame");
     if (!parsed.ok) {
       this.sendJson(conn.ws, { event: "error", error: "bad_frame", message: frame === undefined ? "Frames must be JSON text." : parsed.message });
@@ -167,14 +177,12 @@ export class Broker {
   }
 
   private onAck(conn: Connection, pushId: string): void {
-    for (const ep of this.endpointsOf(conn.pid)) {
-      if (this.store.queue(ep.endpoint_id).some((p) => p.push_id === pushId)) {
-        void this.commit({ t: "q_del", ep: ep.endpoint_id, push_id: pushId }).catch((err) => this.log.error("journal", { err: String(err) }));
-        conn.sent.delete(pushId);
-        this.ackWaiters.get(pushId)?.();
-        return;
-      }
-    }
+    const endpointId = conn.sent.get(pushId);
+    if (endpointId === undefined) return; // unknown or already acknowledged
+    conn.sent.delete(pushId);
+    // Lazy: losing an ack in a crash only means the push is sent again with the same push_id.
+    void this.commit({ t: "q_del", ep: endpointId, push_id: pushId }, true);
+    this.ackWaiters.get(pushId)?.();
   }
 
   private onStreamClosed(conn: Connection): void {
@@ -473,7 +481,8 @@ export class Broker {
           ...(conn.ackMode ? { push_id: push.push_id } : {}),
         }
       : { ...push.frame, endpoint_id: ep.endpoint_id, ...(conn.ackMode ? { push_id: push.push_id } : {}) };
-    conn.sent.add(push.push_id);
+    conn.sent.set(push.push_id, ep.endpoint_id);
+    this.cork(conn);
     conn.ws.send(JSON.stringify(frame), (err) => {
       if (err) {
         conn.sent.delete(push.push_id);
@@ -481,12 +490,29 @@ export class Broker {
       }
       if (!conn.ackMode) {
         conn.sent.delete(push.push_id);
-        this.persist({ t: "q_del", ep: ep.endpoint_id, push_id: push.push_id });
+        void this.commit({ t: "q_del", ep: ep.endpoint_id, push_id: push.push_id }, true);
         this.ackWaiters.get(push.push_id)?.();
       }
     });
     return true;
   }
+
+  /**
+   * Holds a socket's writes until the event loop has handled this round of I/O, so that pushes
+   * produced together leave in one write instead of one system call each.
+   */
+  private cork(conn: Connection): void {
+    const socket = (conn.ws as unknown as { _socket?: import("node:net").Socket })._socket;
+    if (!socket || this.corked.has(socket)) return;
+    socket.cork();
+    this.corked.add(socket);
+    setImmediate(() => {
+      this.corked.delete(socket);
+      socket.uncork();
+    });
+  }
+
+  private readonly corked = new Set<import("node:net").Socket>();
 
   // ---- inbox --------------------------------------------------------------------------------------
 

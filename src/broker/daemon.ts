@@ -88,8 +88,12 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
 
   const compactAfter = opts.compactAfterBytes ?? 8 * 1024 * 1024;
   let compacting = false;
-  const commit = (rec: JournalRecord) => {
+  const commit = (rec: JournalRecord, lazy = false) => {
     store.apply(rec);
+    if (lazy) {
+      journal.appendLazy(rec);
+      return Promise.resolve();
+    }
     const p = journal.append(rec);
     if (!compacting && journal.pendingBytes > compactAfter) {
       compacting = true;

@@ -55,6 +55,8 @@ const SNAPSHOT = "snapshot.json";
 const SNAPSHOT_TMP = "snapshot.json.tmp";
 const SEGMENT_RE = /^log-(\d+)\.ndjson$/;
 const FILE_MODE = 0o600;
+/** Longest a lazily appended record waits for a batch to ride along with. */
+const LAZY_MS = 200;
 const DIR_MODE = 0o700;
 
 const segmentName = (n: number): string => `log-${String(n).padStart(10, "0")}.ndjson`;
@@ -72,6 +74,7 @@ export class Journal<S, R> {
   private current: Segment;
   private readonly batches: Batch[] = []; // batches[0] may be in flight
   private scheduled = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private writing = false;
   private broken: unknown = undefined; // first write error; the journal refuses everything after it
   private closed = false;
@@ -200,29 +203,50 @@ export class Journal<S, R> {
 
   /** Enqueues synchronously (seq order = call order); resolves once the record is durable. */
   append(record: R): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`journal ${this.dir}: append after close`));
-    if (this.broken !== undefined) return Promise.reject(this.broken);
+    return new Promise<void>((resolve, reject) => {
+      const err = this.enqueue(record, { resolve, reject });
+      if (err) reject(err);
+      else this.kick();
+    });
+  }
+
+  /**
+   * Enqueues a record that nobody waits for, because losing it in a crash is harmless (an ack: the
+   * push is sent again and deduplicated). It rides along with the next batch, or goes out within
+   * LAZY_MS, instead of costing a write and an fdatasync of its own.
+   */
+  appendLazy(record: R): void {
+    const err = this.enqueue(record, undefined);
+    if (err) return void this.log("warn", "journal: lazy append refused", { error: String(err) });
+    if (this.writing || this.scheduled || this.lazyTimer) return;
+    this.lazyTimer = setTimeout(() => {
+      this.lazyTimer = undefined;
+      this.kick();
+    }, LAZY_MS);
+  }
+
+  private enqueue(record: R, waiter: Waiter | undefined): unknown {
+    if (this.closed) return new Error(`journal ${this.dir}: append after close`);
+    if (this.broken !== undefined) return this.broken;
     let json: string | undefined;
     try {
       json = JSON.stringify(record);
     } catch (err) {
-      return Promise.reject(err); // e.g. BigInt or a cycle; no seq consumed
+      return err; // e.g. BigInt or a cycle; no seq consumed
     }
-    if (json === undefined) return Promise.reject(new TypeError("journal: record is not a JSON value"));
+    if (json === undefined) return new TypeError("journal: record is not a JSON value");
     const line = `{"s":${this.nextSeq++},"r":${json}}\n`; // same bytes as JSON.stringify({s, r})
     const seg = this.current;
     this.segBytes.set(seg.n, (this.segBytes.get(seg.n) ?? 0) + Buffer.byteLength(line));
-    return new Promise<void>((resolve, reject) => {
-      let batch = this.batches.at(-1);
-      if (batch === undefined || batch.sealed || batch.seg !== seg) {
-        batch = { seg, data: "", count: 0, sealed: false, waiters: [] };
-        this.batches.push(batch);
-      }
-      batch.data += line;
-      batch.count++;
-      batch.waiters.push({ resolve, reject });
-      this.kick();
-    });
+    let batch = this.batches.at(-1);
+    if (batch === undefined || batch.sealed || batch.seg !== seg) {
+      batch = { seg, data: "", count: 0, sealed: false, waiters: [] };
+      this.batches.push(batch);
+    }
+    batch.data += line;
+    batch.count++;
+    if (waiter) batch.waiters.push(waiter);
+    return undefined;
   }
 
   /** Resolves when everything appended so far is durable; rejects if the journal is broken. */
@@ -308,11 +332,16 @@ export class Journal<S, R> {
     if (this.broken !== undefined) return Promise.reject(this.broken);
     const last = this.batches.at(-1);
     if (last === undefined) return Promise.resolve();
-    // Batches complete in order, so the last one finishing means all of them did.
-    return new Promise((resolve, reject) => last.waiters.push({ resolve, reject }));
+    // Batches complete in order, so the last one finishing means all of them did. Kick, since the
+    // last batch may hold only lazy records that were waiting for a ride.
+    const done = new Promise<void>((resolve, reject) => last.waiters.push({ resolve, reject }));
+    this.kick();
+    return done;
   }
 
   private kick(): void {
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     if (this.writing || this.scheduled) return;
     this.scheduled = true;
     // setImmediate rather than writing now: everything appended in this turn joins the batch.

@@ -28,6 +28,8 @@ const FOLLOWER_HIGH_WATER = 4 * 1024 * 1024;
 const FOLLOWER_LOW_WATER = 256 * 1024;
 /** Producers are slowed (HTTP answers wait, socket reads pause) while this much output is unwritten. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
+/** How long `complete {last_seq}` waits for chunks still in flight on the producer's socket. */
+const COMPLETE_WAIT_MS = 10_000;
 
 interface ChannelState {
   bytes: number;
@@ -52,6 +54,11 @@ interface Live {
   pendingBytes: number;
   writes: Promise<void>;
   followers: Set<Follower>;
+  /** Set when the stream starts ending; `finished` resolves once its final state is saved. */
+  ended: boolean;
+  seqWaiters: Set<{ seq: number; wake: () => void }>;
+  finished: Promise<void>;
+  markFinished: () => void;
 }
 
 const STATUS = { streaming: 102, completed: 200, aborted: 499, cancelled: 499 } as const;
@@ -148,6 +155,7 @@ export class StreamHub {
       this.fanOut(live, numbered);
     }
     if (lines) this.write(live, lines);
+    for (const w of [...live.seqWaiters]) if (live.lastSeq >= w.seq) w.wake();
     if (live.pendingBytes > WRITE_HIGH_WATER) await live.writes;
     return { last_seq: live.lastSeq };
   }
@@ -160,9 +168,12 @@ export class StreamHub {
     return live.pendingBytes > WRITE_HIGH_WATER ? live.writes : undefined;
   }
 
-  complete(id: string, body: CompleteRequest, producerPid?: number): Promise<StreamView> {
+  async complete(id: string, body: CompleteRequest, producerPid?: number): Promise<StreamView> {
     const live = this.liveFor(id, producerPid);
     if (!live) return this.endedAlready(id, body);
+    // Chunk frames on the producer's socket and this HTTP call are not ordered: wait for the rest.
+    if (body.last_seq !== undefined && live.lastSeq < body.last_seq) await this.seqReached(live, body.last_seq, COMPLETE_WAIT_MS);
+    if (!this.live.has(id)) return this.get(id); // ended meanwhile (cancelled)
     const ok = body.exit_code === 0 && !body.signal;
     return this.finish(live, {
       state: "completed",
@@ -217,7 +228,7 @@ export class StreamHub {
       live.followers.add(f);
       ws.on("close", () => live.followers.delete(f));
     }
-    void this.catchUp(id, f, false);
+    void this.catchUp(id, live, f, false);
   }
 
   stop(): Promise<void> {
@@ -234,9 +245,42 @@ export class StreamHub {
   private runtime(meta: StreamMeta): Live {
     const channels = new Map<number, ChannelState>();
     for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: "", tail: "" });
-    const live: Live = { meta, lastSeq: meta.last_seq, channels, file: undefined, fileBytes: 0, pendingBytes: 0, writes: Promise.resolve(), followers: new Set() };
+    let markFinished!: () => void;
+    const finished = new Promise<void>((r) => (markFinished = r));
+    const live: Live = {
+      meta,
+      lastSeq: meta.last_seq,
+      channels,
+      file: undefined,
+      fileBytes: 0,
+      pendingBytes: 0,
+      writes: Promise.resolve(),
+      followers: new Set(),
+      ended: false,
+      seqWaiters: new Set(),
+      finished,
+      markFinished,
+    };
     if (meta.state === "streaming") this.live.set(meta.stream_id, live);
     return live;
+  }
+
+  private seqReached(live: Live, seq: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        wake: () => {
+          clearTimeout(timer);
+          live.seqWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.log.warn("stream completed before all its chunks arrived", { stream_id: live.meta.stream_id, have: live.lastSeq, want: seq });
+        waiter.wake();
+      }, timeoutMs);
+      live.seqWaiters.add(waiter);
+    });
   }
 
   private meta(id: string): StreamMeta {
@@ -315,7 +359,7 @@ export class StreamHub {
       if (f.behind || (f.channel !== undefined && f.channel !== c.channel)) continue;
       if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) {
         f.behind = true;
-        void this.catchUp(live.meta.stream_id, f, true);
+        void this.catchUp(live.meta.stream_id, live, f, true);
         continue;
       }
       f.sentSeq = c.seq;
@@ -324,13 +368,13 @@ export class StreamHub {
   }
 
   /** Waits until the follower's socket drains, then replays from the file what it missed, then goes live. */
-  private async catchUp(id: string, f: Follower, resync: boolean): Promise<void> {
+  private async catchUp(id: string, live: Live | undefined, f: Follower, resync: boolean): Promise<void> {
     while (f.ws.readyState === f.ws.OPEN && f.ws.bufferedAmount > FOLLOWER_LOW_WATER) await sleep(20);
-    if (f.ws.readyState !== f.ws.OPEN) return;
     for (;;) {
-      const live = this.live.get(id);
+      if (f.ws.readyState !== f.ws.OPEN) return;
+      // Taken at one synchronous point: `writes` then covers every chunk up to `target`.
+      const target = live ? live.lastSeq : (this.store.streams.get(id)?.last_seq ?? 0);
       if (live) await live.writes;
-      const target = live ? live.lastSeq : this.store.streams.get(id)?.last_seq ?? 0;
       if (resync) send(f.ws, { type: "resync", from_seq: f.sentSeq + 1 });
       resync = false;
       await this.readFile(id, f.sentSeq + 1, f.channel, (c) => {
@@ -338,11 +382,14 @@ export class StreamHub {
         send(f.ws, { type: "chunk", ...c });
       });
       f.sentSeq = Math.max(f.sentSeq, target);
-      const now = this.live.get(id);
-      // More output may have arrived while reading; go round again until we are level, then go live.
-      if (now && now.lastSeq > f.sentSeq) continue;
-      if (now) f.behind = false;
-      else send(f.ws, { type: "end", stream: this.get(id) });
+      // More output may have arrived while reading; go round again until level.
+      if (live && live.lastSeq > f.sentSeq) continue;
+      if (live && !live.ended) {
+        f.behind = false; // from here on, fanOut sends it every chunk
+        return;
+      }
+      if (live) await live.finished;
+      send(f.ws, { type: "end", stream: this.get(id) });
       return;
     }
   }
@@ -368,6 +415,7 @@ export class StreamHub {
 
   private async finish(live: Live, end: Partial<StreamMeta> & { state: StreamMeta["state"] }): Promise<StreamView> {
     this.live.delete(live.meta.stream_id);
+    live.ended = true;
     await live.writes;
     await live.file?.close().catch(() => {});
     const channels: StreamMeta["channels"] = {};
@@ -381,6 +429,7 @@ export class StreamHub {
       channels,
     };
     const durable = this.save(live);
+    live.markFinished();
     for (const f of live.followers) if (!f.behind) send(f.ws, { type: "end", stream: this.view(live.meta) });
     this.log.info("stream ended", { stream_id: live.meta.stream_id, state: live.meta.state, exit_code: live.meta.exit_code, signal: live.meta.signal });
     await durable;

@@ -29,6 +29,8 @@ export const CompleteRequest = v.object({
   exit_code: v.nullable(v.pipe(v.number(), v.integer())),
   signal: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(32)))),
   duration_ms: v.optional(v.pipe(v.number(), v.minValue(0))),
+  /** The producer's last chunk `seq`: chunks sent on the socket may still be in flight, so the broker waits for them. */
+  last_seq: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 export type CompleteRequest = v.InferOutput<typeof CompleteRequest>;
 export const ReasonRequest = v.object({ reason });

@@ -94,8 +94,7 @@ describe("output streams", () => {
       producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: i, data }));
     }
     producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: 300, data: "duplicate\n" }));
-    await new Promise((r) => setTimeout(r, 100));
-    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, pidHdr());
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0, last_seq: 300 }, pidHdr());
     const end = await live.ended;
     assert.equal(end.stream.status, 200);
     assert.equal(text(live.frames, 1), expected.join(""));
@@ -170,10 +169,10 @@ describe("slow and fast followers", () => {
       let expectedLength = 0;
       for (let i = 0; i < 400; i++) {
         expectedLength += payload.length + String(i).length;
-        producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, data: payload + i }));
+        producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: i + 1, data: payload + i }));
       }
-      await new Promise((r) => setTimeout(r, 500));
-      await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, { "x-plugin-pid": String(process.pid) });
+      // Frames may still be in flight: `last_seq` makes the broker wait for them before ending.
+      await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0, last_seq: 400 }, { "x-plugin-pid": String(process.pid) });
       await fast.ended;
       const fastText = text(fast.frames, 1);
       assert.equal(fastText.length, expectedLength);
