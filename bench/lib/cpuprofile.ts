@@ -1,0 +1,131 @@
+// Summarizes a V8 .cpuprofile (from `node --cpu-prof`): top functions by self and by total time,
+// with positions in dist/broker.js mapped back to src/ through its source map when there is one.
+import { readFileSync } from "node:fs";
+import { SourceMap } from "node:module";
+import { basename } from "node:path";
+import { round } from "./stats.js";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileRow {
+  fn: string;
+  where: string;
+  ms: number;
+  pct: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  total_ms: number;
+  busy_ms: number;
+  top_self: ProfileRow[];
+  top_total: ProfileRow[];
+  by_area: Record<string, number>;
+}
+
+function loadSourceMap(url: string): SourceMap | undefined {
+  if (!url.startsWith("file://")) return undefined;
+  try {
+    const path = new URL(url).pathname;
+    return new SourceMap(JSON.parse(readFileSync(`${path}.map`, "utf8")));
+  } catch {
+    return undefined;
+  }
+}
+
+export function summarizeProfile(file: string, top = 25): ProfileSummary {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  for (const n of prof.nodes) byId.set(n.id, n);
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+  const maps = new Map<string, SourceMap | undefined>();
+  const keyOf = new Map<number, { fn: string; where: string; area: string }>();
+  const describe = (n: ProfileNode) => {
+    let k = keyOf.get(n.id);
+    if (k) return k;
+    const cf = n.callFrame;
+    const fn = cf.functionName || "(anonymous)";
+    let where = cf.url ? `${basename(cf.url)}:${cf.lineNumber + 1}` : "";
+    let area = cf.url.startsWith("node:") ? "node internals" : cf.url ? "js (other)" : fn.startsWith("(") ? fn : "native/V8";
+    if (cf.url.includes("/dist/")) {
+      if (!maps.has(cf.url)) maps.set(cf.url, loadSourceMap(cf.url));
+      const entry = maps.get(cf.url)?.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+      if (entry?.originalSource) {
+        const src = entry.originalSource.replace(/^.*?(src\/|node_modules\/)/, "$1");
+        where = `${src}:${(entry.originalLine ?? 0) + 1}`;
+        area = src.startsWith("node_modules/") ? src.split("/").slice(0, 2).join("/") : src.split("/").slice(0, 2).join("/");
+      } else area = "dist (unmapped)";
+    }
+    k = { fn, where, area };
+    keyOf.set(n.id, k);
+    return k;
+  };
+
+  const selfUs = new Map<number, number>();
+  let totalUs = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const d = prof.timeDeltas[i + 1] ?? 0; // delta to the next sample = time spent in this one
+    selfUs.set(prof.samples[i]!, (selfUs.get(prof.samples[i]!) ?? 0) + d);
+    totalUs += d;
+  }
+
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const area = new Map<string, number>();
+  let idleUs = 0;
+  for (const [id, us] of selfUs) {
+    const n = byId.get(id)!;
+    const k = describe(n);
+    if (k.fn === "(idle)") idleUs += us;
+    const key = `${k.fn}\t${k.where}`;
+    self.set(key, (self.get(key) ?? 0) + us);
+    area.set(k.area, (area.get(k.area) ?? 0) + us);
+    // Total time: charge every distinct function on the stack once.
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id, guard = 0; cur !== undefined && guard < 10_000; cur = parent.get(cur), guard++) {
+      const kk = describe(byId.get(cur)!);
+      const key2 = `${kk.fn}\t${kk.where}`;
+      if (seen.has(key2)) continue;
+      seen.add(key2);
+      total.set(key2, (total.get(key2) ?? 0) + us);
+    }
+  }
+  const busy = totalUs - idleUs;
+  const rows = (m: Map<string, number>, skip: (fn: string) => boolean) =>
+    [...m.entries()]
+      .filter(([k]) => !skip(k.split("\t")[0]!))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, us]) => {
+        const [fn, where] = k.split("\t") as [string, string];
+        return { fn, where, ms: round(us / 1000, 1), pct: round((us / Math.max(1, busy)) * 100, 1) };
+      });
+  const structural = (fn: string) => fn === "(root)" || fn === "(idle)" || fn === "(program)";
+  return {
+    file,
+    total_ms: round(totalUs / 1000, 1),
+    busy_ms: round(busy / 1000, 1),
+    top_self: rows(self, (fn) => fn === "(idle)"),
+    top_total: rows(total, structural),
+    by_area: Object.fromEntries([...area.entries()].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, round(us / 1000, 1)])),
+  };
+}
