@@ -10,7 +10,12 @@ const SLOW_OBSERVER_BYTES = 16 * 1024 * 1024;
 
 export class Feed {
   readonly epoch = randomUUID();
-  private seq = 0;
+  /**
+   * Sequence numbers start at the clock (in microseconds) so that they keep increasing across broker
+   * runs: a `since` from an earlier run is older than anything in this run's ring and gets a snapshot,
+   * even from a client that does not send the epoch.
+   */
+  private seq = Date.now() * 1000;
   private readonly ring: FeedChange[] = [];
   private readonly observers = new Set<WebSocket>();
 

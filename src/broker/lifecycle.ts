@@ -53,8 +53,9 @@ export function transition(state: EndpointState, event: EndpointEvent): Transiti
         return stay(state, { type: "reject", code: "reattach_pid_mismatch", message: "Only the process that registered this endpoint can reattach it." });
       if (!event.streamOpen)
         return stay(state, { type: "reject", code: "ipc_channel_missing", message: "Open the /v1/stream WebSocket for this pid before reattaching." });
-      if (state !== "reconnecting")
-        return stay(state, { type: "reject", code: "endpoint_not_reconnecting", message: "This endpoint is active; only a reconnecting endpoint can be reattached." });
+      // Already active on this pid's open stream (the broker rebound it when the stream was replaced):
+      // reattaching is then a harmless repeat, answered as success so clients need no special case.
+      if (state === "active") return stay(state);
       return { next: "active", effects: [{ type: "cancel_grace" }, { type: "drain" }] };
     case "grace_expired":
       return state === "reconnecting" ? { next: "closed", effects: [{ type: "close", reason: "grace_timeout" }] } : stay(state);

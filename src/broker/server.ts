@@ -350,7 +350,7 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
 
 function parseSince(raw: string | null): number | undefined | null {
   if (raw === null) return undefined;
-  return /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+  return /^\d{1,16}$/.test(raw) ? Number(raw) : null;
 }
 
 function readBody(req: IncomingMessage): Promise<unknown> {

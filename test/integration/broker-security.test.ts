@@ -139,7 +139,8 @@ describe("broker rejections", () => {
       expectError(await raw(b, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: 1, task_hint: "t" }) }), 403, "ownership_mismatch");
       expectError(await raw(b, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: process.pid, task_hint: 7 }) }), 400, "task_hint_invalid");
       expectError(await raw(b, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: 1 }) }), 403, "reattach_pid_mismatch");
-      expectError(await raw(b, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: process.pid }) }), 409, "endpoint_not_reconnecting");
+      const again = await raw(b, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: process.pid }) });
+      assert.deepEqual(again.body, { restored: true, reconnecting_buffer_count: 0 }, "reattaching an active endpoint from its own open stream is idempotent");
       expectError(await raw(b, "POST", "/v1/messages", { body: JSON.stringify({ from: "x", to: "no-such-session", content: "c" }) }), 404, "recipient_unknown");
       await raw(b, "DELETE", `/v1/endpoint/${id}`);
     } finally {

@@ -40,7 +40,8 @@ describe("endpoint lifecycle", () => {
     const code = (s: EndpointState, e: EndpointEvent) => transition(s, e).effects.find((x) => x.type === "reject");
     assert.equal(code("reconnecting", { type: "reattach", samePid: false, streamOpen: true })?.code, "reattach_pid_mismatch");
     assert.equal(code("reconnecting", { type: "reattach", samePid: true, streamOpen: false })?.code, "ipc_channel_missing");
-    assert.equal(code("active", { type: "reattach", samePid: true, streamOpen: true })?.code, "endpoint_not_reconnecting");
+    assert.equal(code("active", { type: "reattach", samePid: true, streamOpen: true }), undefined, "reattaching a rebound endpoint is idempotent");
+    assert.deepEqual(transition("active", { type: "reattach", samePid: true, streamOpen: true }), { next: "active", effects: [] });
     assert.equal(code("closed", { type: "reattach", samePid: true, streamOpen: true })?.code, "endpoint_unknown");
   });
 

@@ -1,0 +1,21 @@
+// The client library: what the extension, the CLI and agent adapters import.
+export { BrokerClient } from "./client.js";
+export type {
+  BrokerClientEvents,
+  BrokerClientOptions,
+  ClientIdentity,
+  ClientMessage,
+  ConnectionChange,
+  EndpointReattached,
+  EndpointRegistration,
+  EndpointReplaced,
+  RegisteredEndpoint,
+  ServerInfo,
+  StreamEventFrame,
+} from "./client.js";
+export { BrokerApi, type ApiOptions } from "./api.js";
+export { discover, defaultBrokerEntry, type DiscoverOptions, type Discovered } from "./discover.js";
+export { BrokerError, BrokerUnreachableError, DiscoveryError, type DiscoveryFailure } from "./errors.js";
+export { CapabilityMissingError, ClientClosedError, NotConnectedError, ProtocolMismatchError, StreamInUseError } from "./client-errors.js";
+export { backoffMs, DEFAULT_BACKOFF, type BackoffOptions, type PublicPhase } from "./connection-state.js";
+export type { FeedEvent, FeedModel, FeedRecord } from "./feed-model.js";
