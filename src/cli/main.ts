@@ -5,6 +5,7 @@ import { SWITCHBOARD_VERSION } from "../protocol/index.js";
 import { BrokerApi } from "../client/api.js";
 import { CliError, UsageError, connect, err, out, type Command, type Ctx } from "./context.js";
 import { HITL_COMMANDS } from "./hitl.js";
+import { run } from "./run.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "../client/errors.js";
 import { stateHome } from "../platform/paths.js";
 import { ago, preview, table, workspaceLabel } from "./format.js";
@@ -12,6 +13,12 @@ import { ago, preview, table, workspaceLabel } from "./format.js";
 const USAGE = `Usage: switchboard <command> [options]
 
 Commands:
+  run [options] -- CMD ARGS…       Ask for approval, then run CMD with its output streamed to VS Code
+      --env                        Read-only command (asks as env instead of sh)
+      --session NAME               Session name shown in VS Code
+      --summary TEXT               What the approver sees (default: the command)
+      --execute agent|editor       Run it here (default) or in the approving VS Code window
+      --timeout S                  Give up if nobody decides within S seconds
   broker [--foreground]            Start the broker (detached unless --foreground) and show its status
   status                           Show the broker's address, version and counts
   sessions                         List open sessions (endpoints)
@@ -50,6 +57,11 @@ async function main(argv: string[]): Promise<number> {
       from: { type: "string" },
       reason: { type: "string" },
       file: { type: "string" },
+      env: { type: "boolean", default: false },
+      session: { type: "string" },
+      summary: { type: "string" },
+      execute: { type: "string" },
+      timeout: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
     },
@@ -65,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, Command> = {
   ...HITL_COMMANDS,
+  run,
   async broker(ctx) {
     if (ctx.values.foreground) {
       const { startDaemon } = await import("../broker/daemon.js");

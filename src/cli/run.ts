@@ -1,0 +1,178 @@
+// `switchboard run -- CMD ARGS…`: the universal gate. Ask for approval, then run the command here
+// (--execute agent) with its output streamed to the broker and mirrored to this terminal, or let the
+// approving VS Code window run it (--execute editor) and relay its output. Exit codes: the command's
+// own, 128+signal when it was killed, 126 when the request was not approved, 130 on Ctrl+C.
+import { basename } from "node:path";
+import { BrokerClient } from "../client/client.js";
+import { BrokerError } from "../client/errors.js";
+import { followStream } from "../client/follow.js";
+import { StreamWriter } from "../client/stream-writer.js";
+import { execCommand, signalNumber } from "../exec/index.js";
+import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../protocol/index.js";
+import { UsageError, err, type Command } from "./context.js";
+import { streamStatus } from "./hitl.js";
+
+export const EXIT_NOT_APPROVED = 126;
+export const EXIT_INTERRUPTED = 130;
+
+/** Quotes one argument for a POSIX shell, only when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export const run: Command = async (ctx) => {
+  if (!ctx.args.length) throw new UsageError("Usage: switchboard run [--env] [--session NAME] [--summary TEXT] [--execute agent|editor] [--timeout S] -- CMD ARGS…");
+  const command = ctx.args.length === 1 ? ctx.args[0]! : ctx.args.map(shellQuote).join(" ");
+  const action = ctx.values.env ? "env" : "sh";
+  const execute = (ctx.values.execute as string | undefined) ?? "agent";
+  if (execute !== "agent" && execute !== "editor") throw new UsageError(`--execute must be agent or editor, not "${execute}".`);
+  const timeoutS = ctx.values.timeout === undefined ? 0 : Number(ctx.values.timeout);
+  if (!(timeoutS >= 0)) throw new UsageError("--timeout must be a number of seconds.");
+  const cwd = process.cwd();
+
+  const client = await BrokerClient.create({
+    discover: { home: ctx.home, spawn: ctx.start, timeoutMs: 5000 },
+    clientKind: "switchboard-cli",
+    clientVersion: SWITCHBOARD_VERSION,
+  });
+  let interrupted = false;
+  let onInterrupt = () => {
+    interrupted = true;
+  };
+  const sigint = () => onInterrupt();
+  process.on("SIGINT", sigint);
+  process.on("SIGTERM", sigint);
+  try {
+    const ep = await client.registerEndpoint({
+      kind: "cli",
+      session_name: (ctx.values.session as string | undefined) ?? `run in ${basename(cwd) || cwd}`,
+      workspace: { root: cwd, cwd },
+      task_hint: command,
+    });
+    const api = () => client.brokerApi("approvals_v1");
+    const requested = await (await api()).requestApproval({
+      endpoint_id: ep.endpointId,
+      action,
+      summary: (ctx.values.summary as string | undefined) ?? command,
+      command,
+      cwd,
+      execute,
+      ...(timeoutS ? { timeout_ms: Math.round(timeoutS * 1000) } : {}),
+    });
+    err(`switchboard: waiting for approval of ${action} \`${command}\` (${requested.approval_id}).`);
+    err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
+
+    const decided = await waitForDecision(requested, api, (stop) => (onInterrupt = stop));
+    if (!decided) {
+      await (await api()).withdrawApproval(requested.approval_id).catch(() => {});
+      err("switchboard: interrupted; the approval request was withdrawn.");
+      return EXIT_INTERRUPTED;
+    }
+    if (decided.state !== "approved") {
+      const who = decided.decided_by ? ` by ${decided.decided_by}` : "";
+      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${decided.reason}` : "."}`);
+      return EXIT_NOT_APPROVED;
+    }
+    if (interrupted) return EXIT_INTERRUPTED;
+    return execute === "agent"
+      ? await runHere(client, ep.endpointId, decided, command, cwd, (stop) => (onInterrupt = stop))
+      : await relayEditorRun(client, decided, api, (stop) => (onInterrupt = stop));
+  } finally {
+    process.off("SIGINT", sigint);
+    process.off("SIGTERM", sigint);
+    await client.close();
+  }
+};
+
+/** Long-polls until decided; resolves undefined if the user pressed Ctrl+C first. */
+async function waitForDecision(a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<Approval | undefined> {
+  let stopped = false;
+  let wake: () => void = () => {};
+  setInterrupt(() => {
+    stopped = true;
+    wake();
+  });
+  while (!stopped) {
+    const poll = (async () => {
+      try {
+        return await (await api()).approval(a.approval_id, 25_000);
+      } catch (e) {
+        if (e instanceof BrokerError) throw e;
+        await new Promise((r) => setTimeout(r, 250)); // the broker is restarting; the client reconnects
+        return undefined;
+      }
+    })();
+    const result = await Promise.race([poll, new Promise<undefined>((r) => (wake = () => r(undefined)))]);
+    if (result && result.state !== "pending") return result;
+  }
+  return undefined;
+}
+
+async function runHere(client: BrokerClient, endpointId: string, a: Approval, command: string, cwd: string, setInterrupt: (f: () => void) => void): Promise<number> {
+  const writer = await StreamWriter.start(
+    { endpoint_id: endpointId, action: a.action === "env" ? "env" : "sh", command, cwd, approval_id: a.approval_id },
+    {
+      api: () => client.brokerApi("output_streams_v1"),
+      pluginPid: client.pluginPid,
+      onError: (e) => err(`switchboard: output is no longer streamed to the broker: ${e.message}`),
+    },
+  );
+  let stopReason: "interrupted" | "cancelled" | undefined;
+  const handle = execCommand({
+    command,
+    cwd,
+    onOutput: (channel, text) => {
+      (channel === 2 ? process.stderr : process.stdout).write(text);
+      return writer.write(channel, text);
+    },
+  });
+  writer.onDrain(function resume() {
+    handle.resume();
+    writer.onDrain(resume);
+  });
+  setInterrupt(() => {
+    stopReason ??= "interrupted";
+    void handle.stop("interrupted with Ctrl+C").catch(() => {});
+  });
+  const onFrame = (f: { event: string; stream_id?: unknown; reason?: unknown }) => {
+    if (f.event === "stream_cancelled" && f.stream_id === writer.streamId) {
+      stopReason ??= "cancelled";
+      err(`switchboard: stopping: ${typeof f.reason === "string" ? f.reason : "cancelled from VS Code"}`);
+      void handle.stop("cancelled by a viewer").catch(() => {});
+    }
+  };
+  client.on("frame", onFrame);
+  try {
+    const result = await handle.done;
+    if (stopReason === "interrupted") await writer.abort(`interrupted with Ctrl+C (${result.signal ?? `exit ${result.exit_code}`})`);
+    else await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
+    if (stopReason === "interrupted") return EXIT_INTERRUPTED;
+    return result.code;
+  } finally {
+    client.off("frame", onFrame);
+  }
+}
+
+/** --execute editor: the approving window runs the command; relay its stream here. */
+async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
+  err("switchboard: approved; the VS Code window that approved it runs the command.");
+  let streamId = a.stream_id;
+  const deadline = Date.now() + 30_000;
+  while (!streamId && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    streamId = (await (await api()).approval(a.approval_id)).stream_id;
+  }
+  if (!streamId) {
+    err("switchboard: the approving window did not start the command within 30 s.");
+    return 1;
+  }
+  const record = client.discovery!.record;
+  const following = followStream(record, streamId, { onChunk: (channel, data) => (channel === 2 ? process.stderr : process.stdout).write(data) });
+  setInterrupt(() => {
+    void client.brokerApi("output_streams_v1").then((x) => x.cancelStream(streamId!, "interrupted with Ctrl+C in the terminal that asked")).catch(() => {});
+  });
+  const end: StreamView = await following.done;
+  if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
+  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${end.reason})` : ""}.`);
+  return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
+}
