@@ -1,31 +1,55 @@
 // Bundles every entry point with esbuild. One file per process keeps start-up fast and the VSIX small.
+//   node scripts/build.mjs            development build (source maps)
+//   node scripts/build.mjs --minify   release build (used by `npm run package`)
 import { build } from "esbuild";
-import { readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 
 const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const minify = process.argv.includes("--minify");
 
 const common = {
   bundle: true,
-  platform: "node",
   target: "node20",
-  format: "esm",
   sourcemap: minify ? false : "linked",
   minify,
   legalComments: "none",
   logLevel: "warning",
-  external: ["bufferutil", "utf-8-validate"],
   define: { __SWITCHBOARD_VERSION__: JSON.stringify(pkg.version) },
+};
+const node = {
+  ...common,
+  platform: "node",
+  format: "esm",
+  // ws's optional native helpers are not shipped.
+  external: ["bufferutil", "utf-8-validate"],
   // Bundled CommonJS deps (ws) call require(); give ESM bundles a real one.
   banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; const require = __sbCreateRequire(import.meta.url);" },
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: ["src/broker/main.ts"], outfile: "dist/broker.js" }),
-  build({
-    ...common,
-    entryPoints: ["src/cli/main.ts"],
-    outfile: "dist/cli.js",
-    banner: { js: "#!/usr/bin/env node\n" + common.banner.js },
-  }),
-]);
+const builds = [
+  build({ ...node, entryPoints: ["src/broker/main.ts"], outfile: "dist/broker.js" }),
+  build({ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node\n" + node.banner.js } }),
+];
+if (existsSync("src/extension/extension.ts")) {
+  // VS Code loads extensions as CommonJS; `vscode` is provided by the extension host.
+  builds.push(
+    build({
+      ...common,
+      platform: "node",
+      format: "cjs",
+      entryPoints: ["src/extension/extension.ts"],
+      outfile: "dist/extension.cjs",
+      external: ["vscode", "bufferutil", "utf-8-validate"],
+      define: { ...common.define, "import.meta.url": "__sbImportMetaUrl" },
+      banner: { js: "const __sbImportMetaUrl = require('url').pathToFileURL(__filename).href;" },
+    }),
+  );
+}
+if (existsSync("src/webview/main.ts")) {
+  builds.push(build({ ...common, platform: "browser", target: "chrome120", format: "iife", entryPoints: ["src/webview/main.ts"], outfile: "media/sidebar.js" }));
+  await mkdir("media", { recursive: true });
+  await copyFile("node_modules/@vscode/codicons/dist/codicon.css", "media/codicon.css");
+  await copyFile("node_modules/@vscode/codicons/dist/codicon.ttf", "media/codicon.ttf");
+}
+await Promise.all(builds);

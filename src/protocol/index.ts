@@ -6,3 +6,4 @@ export * from "./frames.js";
 export * from "./validate.js";
 export * from "./approvals.js";
 export * from "./streams.js";
+export * from "./webview.js";

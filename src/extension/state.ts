@@ -1,0 +1,52 @@
+// Builds the sidebar's full state from what the broker's observer feed says plus this window's own
+// pieces (its endpoint, messages addressed to it). Pure: no vscode, no I/O.
+import type { FeedModel } from "../client/index.js";
+import type { Approval, ConnectionPhase, SidebarState, StreamView, WindowMessage } from "../protocol/index.js";
+
+export interface WindowFacts {
+  phase: ConnectionPhase;
+  reason: string | undefined;
+  brokerUrl: string | undefined;
+  brokerVersion: string | undefined;
+  self: { endpoint_id: string; session_name: string } | undefined;
+  messages: readonly WindowMessage[];
+  recentStreams: number;
+}
+
+export function sidebarState(feed: FeedModel | undefined, facts: WindowFacts, now = new Date()): SidebarState {
+  const approvals = feed ? ([...feed.approvals.values()] as unknown as Approval[]).filter((a) => a.state === "pending") : [];
+  approvals.sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const streams = feed ? ([...feed.streams.values()] as unknown as StreamView[]) : [];
+  const running = streams.filter((s) => s.state === "streaming");
+  const ended = streams
+    .filter((s) => s.state !== "streaming")
+    .sort((a, b) => (b.ended_at ?? "").localeCompare(a.ended_at ?? ""))
+    .slice(0, facts.recentStreams);
+  return {
+    connection: {
+      phase: facts.phase,
+      reason: facts.reason ?? null,
+      broker_url: facts.brokerUrl ?? null,
+      broker_version: facts.brokerVersion ?? null,
+    },
+    self: facts.self ?? null,
+    approvals,
+    inbox: feed ? [...feed.inbox.values()].sort((a, b) => a.arrived_at.localeCompare(b.arrived_at)) : [],
+    sessions: feed ? [...feed.endpoints.values()].sort((a, b) => a.label.localeCompare(b.label)) : [],
+    streams: [...running.sort((a, b) => a.created_at.localeCompare(b.created_at)), ...ended],
+    messages: [...facts.messages],
+    now: now.toISOString(),
+  };
+}
+
+/** Pending approvals that were not pending in `before`: the ones to notify about. */
+export function newlyPending(before: FeedModel | undefined, after: FeedModel): Approval[] {
+  const out: Approval[] = [];
+  for (const [id, a] of after.approvals) {
+    const approval = a as unknown as Approval;
+    if (approval.state !== "pending") continue;
+    const prev = before?.approvals.get(id) as unknown as Approval | undefined;
+    if (!prev || prev.state !== "pending") out.push(approval);
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+// One VS Code terminal per output stream: a Pseudoterminal that replays the stream from the start,
+// then follows it live. stdout as is, stderr in red, a header with the command and a footer with how
+// it ended. Ctrl+C (or closing the terminal while it runs) stops the command.
+import * as vscode from "vscode";
+import { followStream, type Following } from "../client/index.js";
+import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
+import { log } from "./log.js";
+
+const FLUSH_MS = 16;
+const FLUSH_BYTES = 256 * 1024;
+const RED = "\x1b[31m";
+const DEFAULT_FG = "\x1b[39m";
+const DIM = "\x1b[2m";
+const BOLD = "\x1b[1m";
+const NORMAL = "\x1b[22m";
+
+/** The pty wants CRLF; a lone LF would move down without returning to column 0. */
+export function toPty(text: string): string {
+  return text.replace(/\r?\n/g, "\r\n");
+}
+
+export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): { text: string; ok: boolean } {
+  const took = s.duration_ms !== null ? ` after ${(s.duration_ms / 1000).toFixed(s.duration_ms < 10_000 ? 1 : 0)} s` : "";
+  if (s.state === "completed") {
+    if (s.signal) return { text: `killed by ${s.signal}${took}`, ok: false };
+    return { text: `exit ${s.exit_code}${took}`, ok: s.exit_code === 0 };
+  }
+  const how = s.signal ? `, ${s.signal}` : s.exit_code !== null ? `, exit ${s.exit_code}` : "";
+  return { text: `${s.state}${s.reason ? `: ${s.reason}` : ""}${how}${took}`, ok: false };
+}
+
+export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
+  const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
+  return `${s.action}: ${cmd} · ${s.session}`;
+}
+
+export class StreamTerminal implements vscode.Pseudoterminal {
+  private readonly writes = new vscode.EventEmitter<string>();
+  readonly onDidWrite = this.writes.event;
+  private readonly closes = new vscode.EventEmitter<number | void>();
+  readonly onDidClose = this.closes.event;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private following: Following | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly stream: StreamView,
+    private readonly record: () => DiscoveryRecord | undefined,
+    private readonly stop: (reason: string) => Promise<unknown>,
+  ) {}
+
+  open(): void {
+    const s = this.stream;
+    this.write(`${BOLD}$ ${s.command}${NORMAL}\r\n${DIM}${[s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ")}${NORMAL}\r\n\r\n`);
+    const record = this.record();
+    if (!record) {
+      this.write(`${RED}Not connected to the broker; reconnect and open this terminal again.${DEFAULT_FG}\r\n`);
+      return;
+    }
+    this.following = followStream(record, s.stream_id, {
+      onChunk: (channel, data) => this.write(channel === 2 ? `${RED}${toPty(data)}${DEFAULT_FG}` : toPty(data)),
+    });
+    this.following.done.then(
+      (end) => this.finish(end),
+      (err: Error) => this.write(`\r\n${RED}[${err.message}]${DEFAULT_FG}\r\n`),
+    );
+  }
+
+  handleInput(data: string): void {
+    if (data.includes("\x03") && !this.ended) {
+      this.write(`${DIM}^C stopping…${NORMAL}\r\n`);
+      void this.stop("Ctrl+C in the terminal").catch((e: Error) => this.write(`${RED}[could not stop: ${e.message}]${DEFAULT_FG}\r\n`));
+    }
+  }
+
+  close(): void {
+    this.following?.close();
+    // Closing the terminal of a running command means "I don't want this": stop it.
+    if (!this.ended) void this.stop("its terminal was closed").catch(() => {});
+    this.flush();
+    clearTimeout(this.timer);
+  }
+
+  private finish(end: StreamView): void {
+    this.ended = true;
+    const { text, ok } = describeEnd(end);
+    this.write(`\r\n${DIM}──${NORMAL} ${ok ? "\x1b[32m" : RED}${text}${DEFAULT_FG}\r\n`);
+  }
+
+  /** Pseudoterminal writes have no backpressure, so they are batched per frame. */
+  private write(text: string): void {
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes >= FLUSH_BYTES) return this.flush();
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending.length) return;
+    const text = this.pending.join("");
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.writes.fire(text);
+  }
+}
+
+export class Terminals implements vscode.Disposable {
+  private readonly open = new Map<string, vscode.Terminal>();
+  private readonly seen = new Set<string>();
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly record: () => DiscoveryRecord | undefined,
+    private readonly stop: (streamId: string, reason: string) => Promise<unknown>,
+  ) {
+    this.subscription = vscode.window.onDidCloseTerminal((t) => {
+      for (const [id, term] of this.open) if (term === t) this.open.delete(id);
+    });
+  }
+
+  /** Opens (or shows) the terminal of a stream; a terminal opened late replays from the start. */
+  show(stream: StreamView, reveal: boolean): vscode.Terminal {
+    this.seen.add(stream.stream_id);
+    let term = this.open.get(stream.stream_id);
+    if (!term) {
+      const pty = new StreamTerminal(stream, this.record, (reason) => this.stop(stream.stream_id, reason));
+      term = vscode.window.createTerminal({
+        name: terminalName(stream),
+        pty,
+        iconPath: new vscode.ThemeIcon(stream.action === "env" ? "eye" : "terminal"),
+        isTransient: true,
+      });
+      this.open.set(stream.stream_id, term);
+      log().info(`terminal for ${stream.stream_id} (${stream.command})`);
+    }
+    if (reveal) term.show(true);
+    return term;
+  }
+
+  /** Streams seen for the first time while running are opened per policy, if `relevant` says so. */
+  autoOpen(streams: readonly StreamView[], policy: (s: StreamView) => "reveal" | "background" | "none"): void {
+    for (const s of streams) {
+      if (this.seen.has(s.stream_id)) continue;
+      this.seen.add(s.stream_id);
+      if (s.state !== "streaming") continue;
+      const p = policy(s);
+      if (p !== "none") this.show(s, p === "reveal");
+    }
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+  }
+}
