@@ -320,12 +320,14 @@ export class Broker {
     return durable;
   }
 
-  reattach(id: string, pid: number): { restored: true; reconnecting_buffer_count: number } {
+  async reattach(id: string, pid: number): Promise<{ restored: true; reconnecting_buffer_count: number }> {
     const ep = this.openEndpoint(id);
+    const wasReconnecting = ep.state === "reconnecting";
     const buffered = this.store.queue(id).length;
     const rejection = this.apply(ep, { type: "reattach", samePid: ep.plugin_pid === pid, streamOpen: this.conns.has(pid) });
     if (rejection) throw new ProtocolError(rejection.code, rejection.message);
-    return { restored: true, reconnecting_buffer_count: buffered };
+    await this.durable;
+    return { restored: true, reconnecting_buffer_count: wasReconnecting ? buffered : 0 };
   }
 
   unregister(id: string): Promise<void> {
