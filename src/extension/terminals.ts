@@ -7,6 +7,8 @@ import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
 import { log } from "./log.js";
 
 const FLUSH_MS = 16;
+/** The tail of what a terminal showed, kept for Copy Output and for tests. */
+const TRANSCRIPT_CHARS = 64 * 1024;
 const FLUSH_BYTES = 256 * 1024;
 const RED = "\x1b[31m";
 const DEFAULT_FG = "\x1b[39m";
@@ -44,6 +46,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
   private timer: NodeJS.Timeout | undefined;
   private following: Following | undefined;
   private ended = false;
+  private recent = "";
 
   constructor(
     private readonly stream: StreamView,
@@ -104,12 +107,23 @@ export class StreamTerminal implements vscode.Pseudoterminal {
     const text = this.pending.join("");
     this.pending = [];
     this.pendingBytes = 0;
+    this.recent = (this.recent + text).slice(-TRANSCRIPT_CHARS);
     this.writes.fire(text);
+  }
+
+  /** The last 64 KiB written to the terminal, escape sequences included. */
+  get transcript(): string {
+    return this.recent;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
   }
 }
 
 export class Terminals implements vscode.Disposable {
   private readonly open = new Map<string, vscode.Terminal>();
+  private readonly ptys = new Map<string, StreamTerminal>();
   private readonly seen = new Set<string>();
   private readonly subscription: vscode.Disposable;
 
@@ -118,7 +132,7 @@ export class Terminals implements vscode.Disposable {
     private readonly stop: (streamId: string, reason: string) => Promise<unknown>,
   ) {
     this.subscription = vscode.window.onDidCloseTerminal((t) => {
-      for (const [id, term] of this.open) if (term === t) this.open.delete(id);
+      for (const [id, term] of this.open) if (term === t) (this.open.delete(id), this.ptys.delete(id));
     });
   }
 
@@ -135,6 +149,7 @@ export class Terminals implements vscode.Disposable {
         isTransient: true,
       });
       this.open.set(stream.stream_id, term);
+      this.ptys.set(stream.stream_id, pty);
       log().info(`terminal for ${stream.stream_id} (${stream.command})`);
     }
     if (reveal) term.show(true);
@@ -150,6 +165,16 @@ export class Terminals implements vscode.Disposable {
       const p = policy(s);
       if (p !== "none") this.show(s, p === "reveal");
     }
+  }
+
+  /** What the stream's terminal has shown so far (its last 64 KiB), if it is open. */
+  transcript(streamId: string): { text: string; ended: boolean } | undefined {
+    const pty = this.ptys.get(streamId);
+    return pty && { text: pty.transcript, ended: pty.isEnded };
+  }
+
+  terminal(streamId: string): vscode.Terminal | undefined {
+    return this.open.get(streamId);
   }
 
   dispose(): void {
