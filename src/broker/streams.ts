@@ -35,7 +35,9 @@ interface ChannelState {
   bytes: number;
   truncated: boolean;
   head: string;
-  tail: string;
+  /** The last output, as the chunks that hold it (O(1) per chunk); joined only when someone asks. */
+  tailParts: string[];
+  tailLen: number;
 }
 
 interface Follower {
@@ -150,9 +152,10 @@ export class StreamHub {
       if (seq <= live.lastSeq) continue; // a retried chunk: already have it
       live.lastSeq = seq;
       const numbered = { channel: chunk.channel, seq, data: chunk.data };
+      const quoted = JSON.stringify(chunk.data); // escaped once, for the file line and every follower
       this.keep(live, numbered);
-      lines += this.toFile(live, numbered);
-      this.fanOut(live, numbered);
+      lines += this.toFile(live, numbered, quoted);
+      this.fanOut(live, numbered, quoted);
     }
     if (lines) this.write(live, lines);
     for (const w of [...live.seqWaiters]) if (live.lastSeq >= w.seq) w.wake();
@@ -210,7 +213,7 @@ export class StreamHub {
     const view = this.view(meta);
     const truncated = Object.values(view.channels).some((c) => c.truncated);
     const tail: Record<string, string> = {};
-    if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = st.tail;
+    if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = st.tailParts.join("").slice(-this.limits.tailBytes);
     return { stream: view, chunks, truncated, tail };
   }
 
@@ -244,7 +247,7 @@ export class StreamHub {
 
   private runtime(meta: StreamMeta): Live {
     const channels = new Map<number, ChannelState>();
-    for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: "", tail: "" });
+    for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: "", tailParts: [], tailLen: 0 });
     let markFinished!: () => void;
     const finished = new Promise<void>((r) => (markFinished = r));
     const live: Live = {
@@ -323,14 +326,16 @@ export class StreamHub {
 
   private keep(live: Live, c: { channel: number; data: string }): void {
     let st = live.channels.get(c.channel);
-    if (!st) live.channels.set(c.channel, (st = { bytes: 0, truncated: false, head: "", tail: "" }));
+    if (!st) live.channels.set(c.channel, (st = { bytes: 0, truncated: false, head: "", tailParts: [], tailLen: 0 }));
     st.bytes += Buffer.byteLength(c.data);
     if (st.head.length < this.limits.headBytes) st.head += c.data.slice(0, this.limits.headBytes - st.head.length);
-    st.tail = (st.tail + c.data).slice(-this.limits.tailBytes);
+    st.tailParts.push(c.data);
+    st.tailLen += c.data.length;
+    while (st.tailParts.length > 1 && st.tailLen - st.tailParts[0]!.length >= this.limits.tailBytes) st.tailLen -= st.tailParts.shift()!.length;
   }
 
-  private toFile(live: Live, c: { channel: number; seq: number; data: string }): string {
-    const line = JSON.stringify({ s: c.seq, c: c.channel, d: c.data }) + "\n";
+  private toFile(live: Live, c: { channel: number; seq: number; data: string }, quoted: string): string {
+    const line = `{"s":${c.seq},"c":${c.channel},"d":${quoted}}\n`;
     if (live.fileBytes + line.length > this.limits.fileCapBytes) {
       live.channels.get(c.channel)!.truncated = true;
       return "";
@@ -354,7 +359,8 @@ export class StreamHub {
     });
   }
 
-  private fanOut(live: Live, c: { channel: number; seq: number; data: string }): void {
+  private fanOut(live: Live, c: { channel: number; seq: number; data: string }, quoted: string): void {
+    let text: string | undefined;
     for (const f of live.followers) {
       if (f.behind || (f.channel !== undefined && f.channel !== c.channel)) continue;
       if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) {
@@ -363,7 +369,8 @@ export class StreamHub {
         continue;
       }
       f.sentSeq = c.seq;
-      send(f.ws, { type: "chunk", ...c });
+      text ??= `{"type":"chunk","channel":${c.channel},"seq":${c.seq},"data":${quoted}}`;
+      if (f.ws.readyState === f.ws.OPEN) f.ws.send(text);
     }
   }
 

@@ -15,6 +15,9 @@ export interface StreamWriterOptions {
   onError?: (err: Error) => void;
 }
 
+/** Body bytes per HTTP batch, well under the broker's 1 MiB body limit. */
+const MAX_BATCH_BYTES = 768 * 1024;
+
 export class StreamWriter {
   private seq = 0;
   private queue: Chunk[] = [];
@@ -78,18 +81,30 @@ export class StreamWriter {
 
   private kick(): void {
     if (this.flushing || !this.queue.length || this.failed) return;
-    this.flushing = this.sendQueued().finally(() => {
+    // A batch holds at most MAX_BATCH_BYTES of body: the broker refuses bodies over 1 MiB.
+    let take = 0;
+    let size = 0;
+    let bytes = 0;
+    while (take < this.queue.length) {
+      const c = this.queue[take]!;
+      const est = Buffer.byteLength(JSON.stringify(c.data)) + 48; // this chunk's bytes in the body
+      if (take > 0 && size + est > MAX_BATCH_BYTES) break;
+      size += est;
+      bytes += c.data.length;
+      take++;
+    }
+    const batch = this.queue.splice(0, take);
+    this.queuedBytes -= bytes;
+    // `flushing` is set before any drain listener runs: a listener that writes synchronously only queues.
+    this.flushing = this.sendQueued(batch).finally(() => {
       this.flushing = undefined;
       if (this.queue.length && !this.failed) this.kick();
       else this.drained();
     });
+    this.drained();
   }
 
-  private async sendQueued(): Promise<void> {
-    const batch = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.drained();
+  private async sendQueued(batch: Chunk[]): Promise<void> {
     try {
       await this.retrying((api) => api.appendChunks(this.streamId, batch, this.opts.pluginPid));
     } catch (err) {
