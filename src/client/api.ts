@@ -32,6 +32,7 @@ import {
   type StreamStartRequest,
 } from "../protocol/index.js";
 import { BrokerError, BrokerUnreachableError } from "./errors.js";
+import { httpRequest, type HttpAnswer } from "../platform/http.js";
 
 export interface ApiOptions {
   /** Per-request time limit; default 10 s. */
@@ -175,9 +176,9 @@ export class BrokerApi {
   /** One request; exported for routes added by capability (approvals, streams) in later layers. */
   async call<S extends Schema>(method: string, path: string, schema: S, body?: unknown, headers: Record<string, string> = {}, extraTimeoutMs = 0): Promise<v.InferOutput<S>> {
     const url = this.baseUrl + path;
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, {
+      res = await httpRequest(url, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
@@ -185,19 +186,20 @@ export class BrokerApi {
           ...headers,
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs + extraTimeoutMs),
+        timeoutMs: this.timeoutMs + extraTimeoutMs,
       });
     } catch (err) {
-      throw new BrokerUnreachableError(url, (err as Error)?.cause ?? err);
+      throw new BrokerUnreachableError(url, err);
     }
-    const text = await res.text();
+    const { text } = res;
+    const ok = res.status >= 200 && res.status < 300;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
       throw new BrokerError("invalid_response", res.status, `The broker answered ${method} ${path} with something that is not JSON (HTTP ${res.status}).`);
     }
-    if (!res.ok) {
+    if (!ok) {
       const { error, message, ...extra } = (json ?? {}) as { error?: unknown; message?: unknown };
       throw new BrokerError(
         typeof error === "string" ? error : `http_${res.status}`,

@@ -113,7 +113,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
 
   /** The last 64 KiB written to the terminal, escape sequences included. */
   get transcript(): string {
-    return this.recent;
+    return (this.recent + this.pending.join("")).slice(-TRANSCRIPT_CHARS);
   }
 
   get isEnded(): boolean {

@@ -3,6 +3,7 @@ import { open, unlink, readFile, writeFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
 import { readJsonFile, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
+import { httpRequest } from "./http.js";
 
 export type DiscoveryRead =
   | { kind: "missing" }
@@ -31,9 +32,9 @@ export async function removeDiscoveryIfOurs(file: string, pid: number, token: st
 /** GET /health with a short timeout; the parsed answer, or undefined if nothing healthy answered. */
 export async function probeHealth(ipcUrl: string, timeoutMs = 1000): Promise<HealthResponse | undefined> {
   try {
-    const res = await fetch(`${ipcUrl}/health`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return undefined;
-    const parsed = parseWith(HealthResponse, await res.json());
+    const res = await httpRequest(`${ipcUrl}/health`, { timeoutMs });
+    if (res.status !== 200) return undefined;
+    const parsed = parseWith(HealthResponse, JSON.parse(res.text));
     return parsed.ok && parsed.value.ok ? parsed.value : undefined;
   } catch {
     return undefined;
