@@ -98,7 +98,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     };
     try {
       const message = await run();
-      this.post({ type: "result", requestId: m.requestId, ok: true, message: message ?? "Cancelled." });
+      this.post({ type: "result", requestId: m.requestId, ok: true, message: message ?? "" });
     } catch (err) {
       this.post({ type: "result", requestId: m.requestId, ok: false, message: (err as Error).message });
     }

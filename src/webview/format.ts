@@ -1,0 +1,183 @@
+// Pure formatting helpers for the sidebar: no DOM, no state. Everything here turns protocol values into
+// short human words; callers render the results as text.
+import type { Approval, ApprovalAction } from "../protocol/approvals.js";
+import type { UndispatchedReason, Workspace } from "../protocol/schemas.js";
+import type { StreamView } from "../protocol/streams.js";
+
+/** "just now", "2 m ago", "3 h ago", "4 d ago" (empty for an unparsable time). */
+export function relativeAge(iso: string, nowMs: number): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return "";
+  const s = Math.max(0, Math.floor((nowMs - t) / 1000));
+  if (s < 60) return "just now";
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} m ago`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
+/** "expires in 45 s", "expires in 3 m", "expired" (null when there is no deadline). */
+export function expiresIn(iso: string | null, nowMs: number): string | null {
+  if (iso === null) return null;
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return null;
+  const s = Math.floor((t - nowMs) / 1000);
+  if (s <= 0) return "expiring";
+  if (s < 60) return `expires in ${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `expires in ${m} m`;
+  return `expires in ${Math.floor(m / 60)} h`;
+}
+
+let dateFormat: Intl.DateTimeFormat | undefined;
+const absoluteCache = new Map<string, string>();
+/** Local wall-clock time for tooltips; empty for an unparsable time. (Date#toLocaleString builds a new
+ *  formatter on every call, which costs about a millisecond: the formatter and results are cached.) */
+export function absoluteTime(iso: string): string {
+  let s = absoluteCache.get(iso);
+  if (s !== undefined) return s;
+  const t = Date.parse(iso);
+  dateFormat ??= new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  s = Number.isNaN(t) ? "" : dateFormat.format(t);
+  if (absoluteCache.size > 5000) absoluteCache.clear();
+  absoluteCache.set(iso, s);
+  return s;
+}
+
+export function duration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} m ${Math.round(s - m * 60)} s`;
+}
+
+export type Tone = "running" | "ok" | "error" | "muted";
+export interface StreamStatus {
+  text: string;
+  tone: Tone;
+  icon: string;
+  running: boolean;
+}
+
+/** The status of an output stream in a few words, per the rummy contract (102 / 200 / 500 / 499). */
+export function streamStatus(s: StreamView): StreamStatus {
+  const withReason = (base: string) => (s.reason ? `${base}: ${s.reason}` : base);
+  switch (s.state) {
+    case "streaming":
+      return { text: "running", tone: "running", icon: "loading", running: true };
+    case "completed":
+      if (s.signal) return { text: `killed by ${s.signal}`, tone: "error", icon: "error", running: false };
+      if (s.exit_code === 0) return { text: "exit 0", tone: "ok", icon: "pass", running: false };
+      if (s.exit_code === null) return { text: "ended", tone: "muted", icon: "circle-slash", running: false };
+      return { text: `exit ${s.exit_code}`, tone: "error", icon: "error", running: false };
+    case "cancelled":
+    case "aborted": {
+      const base = s.signal ? `${s.state} (killed by ${s.signal})` : s.state;
+      return { text: withReason(base), tone: "muted", icon: "circle-slash", running: false };
+    }
+    default:
+      return { text: String(s.state), tone: "muted", icon: "question", running: false };
+  }
+}
+
+/** Why a message waits in the inbox, in human words. */
+export function inboxReason(r: UndispatchedReason | string): string {
+  switch (r) {
+    case "unaddressed":
+      return "Sent without a recipient";
+    case "closed_session_continuation":
+      return "Its session was closed; pick another to continue";
+    case "correlated_continuation":
+      return "A reply to a conversation whose session is gone";
+    default:
+      return String(r);
+  }
+}
+
+/** The folder a session works in: its cwd, else its root (a plain string workspace is shown as is). */
+export function workspaceText(ws: Workspace | null | undefined): { path: string; branch: string | null } | null {
+  if (ws === null || ws === undefined) return null;
+  if (typeof ws === "string") return ws ? { path: ws, branch: null } : null;
+  if (typeof ws !== "object") return null;
+  const path = ws.cwd || ws.root;
+  return path ? { path, branch: ws.branch ?? null } : null;
+}
+
+/** A one-paragraph preview: whitespace collapsed and cut, so a 500 KB message costs nothing when folded. */
+export function previewText(s: string, max = 280): string {
+  const head = s.length > max * 2 ? s.slice(0, max * 2) : s;
+  const flat = head.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** Whether a text needs a "Show more" toggle to be read in full. */
+export function isLong(s: string, max = 140): boolean {
+  return s.length > max || /\n\s*\S/.test(s.trim());
+}
+
+/** A short label for aria-labels: the first line of the command, else the summary. */
+export function shortLabel(text: string, max = 60): string {
+  const first = text.split("\n", 1)[0]?.trim() ?? "";
+  return first.length > max ? `${first.slice(0, max - 1)}…` : first;
+}
+
+export function approvalSubject(a: Approval): string {
+  return shortLabel(a.command ?? a.summary);
+}
+
+export type DiffLineKind = "add" | "del" | "hunk" | "meta" | "ctx";
+export function classifyDiffLine(line: string): DiffLineKind {
+  if (line.startsWith("+++") || line.startsWith("---")) return "meta";
+  if (line.startsWith("+")) return "add";
+  if (line.startsWith("-")) return "del";
+  if (line.startsWith("@@")) return "hunk";
+  if (line.startsWith("diff ") || line.startsWith("index ") || line.startsWith("\\ ")) return "meta";
+  return "ctx";
+}
+
+/** Splits a diff into lines, at most `limit` of them; `total` is the full line count. */
+export function diffLines(diff: string, limit: number): { lines: string[]; total: number } {
+  const all = diff.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
+  return { lines: all.length > limit ? all.slice(0, limit) : all, total: all.length };
+}
+
+export interface ActionInfo {
+  label: string;
+  icon: string;
+  title: string;
+}
+export function actionInfo(a: ApprovalAction | string): ActionInfo {
+  switch (a) {
+    case "sh":
+      return { label: "sh", icon: "terminal", title: "sh: runs a command that may change things" };
+    case "env":
+      return { label: "env", icon: "eye", title: "env: runs a read-only command" };
+    case "edit":
+      return { label: "edit", icon: "edit", title: "edit: changes files" };
+    case "tool":
+      return { label: "tool", icon: "tools", title: "tool: calls an agent tool" };
+    default:
+      return { label: String(a), icon: "question", title: String(a) };
+  }
+}
+
+/** The codicon for a session kind. */
+export function kindIcon(kind: string): string {
+  switch (kind) {
+    case "vscode":
+      return "vscode";
+    case "pi":
+      return "sparkle";
+    case "cli":
+      return "terminal";
+    default:
+      return "robot";
+  }
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,268 @@
+// Templates for one item of each list. Every piece of agent-supplied text goes through a lit text or
+// attribute binding (textContent / setAttribute): never innerHTML, never unsafeHTML.
+import { html, nothing, type TemplateResult } from "lit";
+import { live } from "lit/directives/live.js";
+import type { Approval } from "../protocol/approvals.js";
+import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
+import type { StreamView } from "../protocol/streams.js";
+import type { WindowMessage } from "../protocol/webview.js";
+import {
+  absoluteTime,
+  actionInfo,
+  approvalSubject,
+  classifyDiffLine,
+  diffLines,
+  duration,
+  expiresIn,
+  inboxReason,
+  isLong,
+  kindIcon,
+  plural,
+  previewText,
+  relativeAge,
+  shortLabel,
+  streamStatus,
+  workspaceText,
+} from "./format.js";
+
+/** Diff lines shown while a diff is folded, and at most when it is unfolded (the rest: "Open diff"). */
+export const DIFF_FOLDED_LINES = 12;
+export const DIFF_MAX_LINES = 2000;
+
+export interface ItemContext {
+  readonly nowMs: number;
+  readonly selfId: string | null;
+  isExpanded(key: string): boolean;
+  toggleExpanded(key: string): void;
+  isBusy(key: string): boolean;
+  rejectDraft(approvalId: string): string | undefined;
+  approve(a: Approval): void;
+  startReject(a: Approval): void;
+  setRejectDraft(a: Approval, text: string): void;
+  confirmReject(a: Approval): void;
+  cancelReject(a: Approval): void;
+  showDiff(a: Approval): void;
+  route(item: UndispatchedItem): void;
+  dismiss(item: UndispatchedItem): void;
+  sendTo(ep: EndpointView): void;
+  openStream(s: StreamView): void;
+  stopStream(s: StreamView): void;
+  reply(m: WindowMessage): void;
+}
+
+/** An id usable in id/aria-controls attributes whatever characters the agent's id has. */
+export function domId(prefix: string, id: string): string {
+  return `${prefix}-${id.replace(/[^A-Za-z0-9_-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
+}
+
+const icon = (name: string, extra = "") => html`<span class="codicon codicon-${name} ${extra}" aria-hidden="true"></span>`;
+
+function age(iso: string, nowMs: number, prefix = ""): TemplateResult {
+  return html`<time class="age" datetime=${iso} title=${absoluteTime(iso)}>${prefix}${relativeAge(iso, nowMs)}</time>`;
+}
+
+/** Folded text with a "Show more" toggle; unfolded shows the full text, preserving line breaks. */
+function expandableText(key: string, idPrefix: string, id: string, text: string, ctx: ItemContext, what: string): TemplateResult {
+  const long = isLong(text);
+  const open = long && ctx.isExpanded(key);
+  const contentId = domId(idPrefix, id);
+  return html`<div class="content ${open ? "expanded" : long ? "folded" : "short"}" id=${contentId} @click=${long && !open ? () => ctx.toggleExpanded(key) : null}>${open ? text : long ? previewText(text) : text}</div>
+    ${long
+      ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${contentId} aria-label=${`${open ? "Show less" : "Show all"} of ${what}`} @click=${() => ctx.toggleExpanded(key)}>
+          ${icon(open ? "chevron-up" : "chevron-down")}${open ? "Show less" : "Show more"}
+        </button>`
+      : nothing}`;
+}
+
+// ---- approvals ---------------------------------------------------------------------------------
+
+export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
+  const info = actionInfo(a.action);
+  const subject = approvalSubject(a);
+  const from = a.session || a.endpoint_id;
+  const busy = ctx.isBusy(`approval:${a.approval_id}`);
+  const draft = ctx.rejectDraft(a.approval_id);
+  const expires = expiresIn(a.expires_at, ctx.nowMs);
+  return html`<article class="card approval action-${info.label}" tabindex="-1" data-id=${a.approval_id} aria-label=${`Approval: ${info.label} ${subject} from ${from}`}>
+    <div class="card-head">
+      <span class="action-badge action-${info.label}" title=${info.title}>${icon(info.icon)}<span>${info.label}</span></span>
+      <span class="session-name" title=${from}>${from}</span>
+      ${a.session_kind ? html`<span class="session-kind">${a.session_kind}</span>` : nothing}
+      ${age(a.created_at, ctx.nowMs)}
+    </div>
+    <p class="summary">${a.summary}</p>
+    ${a.command !== null && a.command !== "" ? html`<pre class="command" aria-label="Command"><code>${a.command}</code></pre>` : nothing}
+    ${a.cwd ? html`<div class="path-line" title=${a.cwd}>${icon("folder")}<span class="path">${a.cwd}</span></div>` : nothing}
+    ${a.detail ? expandableText(`detail:${a.approval_id}`, "detail", a.approval_id, a.detail, ctx, "the details") : nothing}
+    ${a.diff ? diffBlock(a, subject, ctx) : nothing}
+    ${a.execute === "editor" || expires
+      ? html`<div class="meta">
+          ${a.execute === "editor" ? html`<span>${icon("terminal")}Runs in this window's terminal</span>` : nothing}
+          ${expires ? html`<span class="expires">${icon("clock")}${expires}</span>` : nothing}
+        </div>`
+      : nothing}
+    ${draft === undefined
+      ? html`<div class="actions">
+          <vscode-button class="approve" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${busy ? "Sending…" : "Approve"}</vscode-button>
+          <vscode-button class="reject" secondary ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>Reject…</vscode-button>
+        </div>`
+      : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
+          <span class="field-label" aria-hidden="true">Why reject it? The agent is told (optional).</span>
+          <vscode-textfield
+            class="reason"
+            label=${`Reason for rejecting ${subject} (optional)`}
+            placeholder="Reason (optional)"
+            maxlength="2000"
+            .value=${live(draft)}
+            @input=${(e: Event) => ctx.setRejectDraft(a, (e.currentTarget as HTMLInputElement).value)}
+            @keydown=${(e: KeyboardEvent) => {
+              if (e.key === "Enter" && !e.isComposing) {
+                e.preventDefault();
+                ctx.setRejectDraft(a, (e.currentTarget as HTMLInputElement).value);
+                ctx.confirmReject(a);
+              } else if (e.key === "Escape") {
+                e.preventDefault();
+                e.stopPropagation();
+                ctx.cancelReject(a);
+              }
+            }}
+          ></vscode-textfield>
+          <div class="actions">
+            <vscode-button class="confirm-reject" ?disabled=${busy} aria-label=${`Confirm: reject ${subject}`} @click=${() => ctx.confirmReject(a)}>Reject</vscode-button>
+            <vscode-button class="cancel-reject" secondary aria-label="Cancel rejecting" @click=${() => ctx.cancelReject(a)}>Cancel</vscode-button>
+          </div>
+          <div class="hint">Enter rejects, Escape cancels</div>
+        </div>`}
+  </article>`;
+}
+
+function diffBlock(a: Approval, subject: string, ctx: ItemContext): TemplateResult {
+  const key = `diff:${a.approval_id}`;
+  const open = ctx.isExpanded(key);
+  const { lines, total } = diffLines(a.diff ?? "", open ? DIFF_MAX_LINES : DIFF_FOLDED_LINES);
+  const id = domId("diff", a.approval_id);
+  let added = 0;
+  let removed = 0;
+  if (total <= DIFF_MAX_LINES) {
+    for (const l of (a.diff ?? "").split("\n")) {
+      const k = classifyDiffLine(l);
+      if (k === "add") added++;
+      else if (k === "del") removed++;
+    }
+  }
+  return html`<div class="diff" role="group" aria-label=${`Proposed changes, ${plural(total, "line")}`}>
+    <div class="diff-lines ${open ? "open" : ""}" id=${id}>${lines.map((l) => html`<div class="dl dl-${classifyDiffLine(l)}">${l === "" ? " " : l}</div>`)}</div>
+    ${open && total > lines.length ? html`<div class="hint">${plural(total - lines.length, "more line")}: open the diff to see them.</div>` : nothing}
+    <div class="diff-actions">
+      ${total > DIFF_FOLDED_LINES
+        ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${id} @click=${() => ctx.toggleExpanded(key)}>
+            ${icon(open ? "chevron-up" : "chevron-down")}${open ? "Show less" : `Show all ${total} lines`}
+          </button>`
+        : nothing}
+      ${added || removed ? html`<span class="diff-stat"><span class="plus">+${added}</span> <span class="minus">−${removed}</span></span>` : nothing}
+      <vscode-button class="open-diff" secondary icon="diff" aria-label=${`Open diff of ${subject}`} @click=${() => ctx.showDiff(a)}>Open diff</vscode-button>
+    </div>
+  </div>`;
+}
+
+// ---- inbox -------------------------------------------------------------------------------------
+
+export function inboxItem(item: UndispatchedItem, ctx: ItemContext): TemplateResult {
+  const busy = ctx.isBusy(`inbox:${item.id}`);
+  const sender = item.sender_address || "unknown sender";
+  return html`<article class="card inbox-item" tabindex="-1" data-id=${item.id} aria-label=${`Message from ${sender}`}>
+    <div class="card-head">
+      ${icon("mail")}
+      <span class="sender" title=${sender}>${sender}</span>
+      ${age(item.arrived_at, ctx.nowMs)}
+    </div>
+    <div class="reason">${inboxReason(item.reason)}${item.content_type && item.content_type !== "text/plain" ? html` · <span class="ctype">${item.content_type}</span>` : nothing}</div>
+    ${expandableText(`inbox:${item.id}`, "inbox", item.id, item.content, ctx, `the message from ${sender}`)}
+    <div class="actions">
+      <vscode-button class="route" ?disabled=${busy} aria-label=${`Route the message from ${sender} to a session…`} @click=${() => ctx.route(item)}>Route to…</vscode-button>
+      <vscode-button class="dismiss" secondary ?disabled=${busy} aria-label=${`Dismiss the message from ${sender}`} @click=${() => ctx.dismiss(item)}>Dismiss</vscode-button>
+    </div>
+  </article>`;
+}
+
+// ---- sessions ----------------------------------------------------------------------------------
+
+export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult {
+  const self = ep.endpoint_id === ctx.selfId;
+  const ws = workspaceText(ep.workspace);
+  const label = ep.label || ep.session_name || ep.endpoint_id;
+  const stateIcon = ep.state === "active" ? "circle-filled" : ep.state === "reconnecting" ? "sync" : "circle-outline";
+  return html`<article class="card session state-${ep.state} ${self ? "self" : ""}" tabindex="-1" data-id=${ep.endpoint_id}
+      aria-label=${`Session ${label}, ${ep.kind}, ${ep.state}${self ? ", this window" : ""}`}>
+    <div class="card-head">
+      <span class="kind-icon" title=${`kind: ${ep.kind}`}>${icon(kindIcon(ep.kind))}</span>
+      <span class="session-label" title=${label}>${label}</span>
+      ${self ? html`<span class="self-tag" title="This VS Code window">this window</span>` : nothing}
+      <span class="state-pill state-${ep.state}">${icon(stateIcon, ep.state === "reconnecting" ? "codicon-modifier-spin" : "")}${ep.state}</span>
+    </div>
+    <div class="meta">
+      <span class="kind">${ep.kind}</span>
+      ${ep.session_name && ep.session_name !== label ? html`<span>${ep.session_name}</span>` : nothing}
+      <span>${age(ep.last_seen_at, ctx.nowMs, "seen ")}</span>
+      ${ep.buffered_count > 0 ? html`<span class="buffered">${icon("mail")}${plural(ep.buffered_count, "message")} waiting</span>` : nothing}
+    </div>
+    ${ws
+      ? html`<div class="path-line" title=${ws.path}>${icon("folder")}<span class="path">${ws.path}</span>${ws.branch ? html`<span class="branch">${icon("git-branch")}${ws.branch}</span>` : nothing}</div>`
+      : nothing}
+    ${ep.task_hint ? html`<div class="task" title=${ep.task_hint.slice(0, 500)}>${icon("tasklist")}<span>${previewText(ep.task_hint, 200)}</span></div>` : nothing}
+    ${self
+      ? nothing
+      : html`<div class="actions">
+          <vscode-button class="send" secondary icon="send" ?disabled=${ep.state === "closed"} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>Send message…</vscode-button>
+        </div>`}
+  </article>`;
+}
+
+// ---- streams -----------------------------------------------------------------------------------
+
+export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
+  const st = streamStatus(s);
+  const cmd = shortLabel(s.command, 80);
+  const busy = ctx.isBusy(`stream:${s.stream_id}`);
+  const took = st.running ? "" : duration(s.duration_ms);
+  return html`<article class="row stream tone-${st.tone}" tabindex="-1" data-id=${s.stream_id} aria-label=${`Stream ${cmd}, ${st.text}`}
+      @click=${(e: Event) => {
+        if (!(e.target as Element).closest("vscode-button, button")) ctx.openStream(s);
+      }}>
+    <span class="status-icon tone-${st.tone}" title=${st.text}>${icon(st.icon, st.running ? "codicon-modifier-spin" : "")}</span>
+    <div class="row-main">
+      <button class="stream-open" title=${s.command.slice(0, 500)} aria-label=${`Open the terminal of ${cmd} (${st.text})`} @click=${() => ctx.openStream(s)}>${cmd}</button>
+      <div class="meta">
+        <span class="status tone-${st.tone}">${st.text}</span>
+        <span class="session-name">${s.session || s.endpoint_id}</span>
+        <span>${age(s.ended_at ?? s.created_at, ctx.nowMs)}</span>
+        ${took ? html`<span>${took}</span>` : nothing}
+      </div>
+    </div>
+    ${st.running
+      ? html`<vscode-button class="stop" secondary icon="debug-stop" ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>Stop</vscode-button>`
+      : nothing}
+  </article>`;
+}
+
+// ---- messages ----------------------------------------------------------------------------------
+
+export function messageItem(m: WindowMessage, ctx: ItemContext): TemplateResult {
+  const from = m.from || "unknown sender";
+  const canReply = m.correlation_id !== null || m.source_endpoint_id !== null;
+  const busy = ctx.isBusy(`msg:${m.id}`);
+  return html`<article class="card message ${m.replied ? "replied" : ""}" tabindex="-1" data-id=${m.id} aria-label=${`Message from ${from}`}>
+    <div class="card-head">
+      ${icon("comment")}
+      <span class="sender" title=${from}>${from}</span>
+      ${m.replied ? html`<span class="tag">${icon("check")}replied</span>` : nothing}
+      ${age(m.received_at, ctx.nowMs)}
+    </div>
+    ${expandableText(`msg:${m.id}`, "msg", m.id, m.content, ctx, `the message from ${from}`)}
+    ${canReply
+      ? html`<div class="actions">
+          <vscode-button class="reply" secondary icon="reply" ?disabled=${busy} aria-label=${`Reply to ${from}…`} @click=${() => ctx.reply(m)}>Reply…</vscode-button>
+        </div>`
+      : nothing}
+  </article>`;
+}

@@ -1,0 +1,610 @@
+// The sidebar webview in Chromium, in a page that reproduces the extension host's HTML and CSP.
+// Needs `npm run build` (media/sidebar.js) and /usr/bin/chromium.
+//   node --import tsx --test test/webview/*.test.ts
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { SidebarState } from "../../src/protocol/webview.js";
+import { HOSTILE, approval, bigInboxState, emptyState, fixtureState, hostileState, message } from "./fixtures.js";
+import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
+
+let server: StaticServer;
+let browser: Browser;
+const pages: Sidebar[] = [];
+const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
+const TALL = 2200;
+
+async function open(opts: Parameters<typeof Sidebar.open>[2] = {}): Promise<Sidebar> {
+  const sb = await Sidebar.open(browser, server, opts);
+  pages.push(sb);
+  return sb;
+}
+
+/** A page showing the fixture state, with nothing posted yet but `ready`. */
+async function withFixture(state: SidebarState = fixtureState(), opts: Parameters<typeof Sidebar.open>[2] = {}): Promise<Sidebar> {
+  // Tall enough for every fixture item to be in the rendered window (the lists are virtualised; the
+  // 1,000-item test covers windowing in a sidebar-sized viewport).
+  const sb = await open({ height: TALL, ...opts });
+  await sb.state(state);
+  await sb.clearPosted();
+  return sb;
+}
+
+const later = (s: SidebarState, ms: number): SidebarState => ({ ...s, now: new Date(Date.parse(s.now) + ms).toISOString() });
+const squash = (s: string | null) => (s ?? "").replace(/\s+/g, " ").trim();
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe("sidebar webview", () => {
+  it("acquires the VS Code API once and posts ready on load", async () => {
+    const sb = await open();
+    const posted = await sb.posted();
+    assert.deepEqual(
+      posted.filter((m) => m.type === "ready"),
+      [{ type: "ready" }],
+    );
+    assert.equal(await sb.page.evaluate(() => (window as unknown as SbWindow).__sb.acquireCalls), 1);
+    assert.match(squash(await sb.page.locator("main").textContent()), /Waiting for the extension/);
+  });
+
+  it("renders every section from a fixture state", async () => {
+    const sb = await withFixture();
+    const p = sb.page;
+    assert.deepEqual(await p.locator("h2 .section-name").allTextContents(), ["Approvals", "Inbox", "Sessions", "Streams", "Messages"]);
+    // Counts: the decided approval and the closed session are not listed.
+    assert.deepEqual(await p.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.equal(squash(await p.locator("h2#h-approvals .sr-only").textContent()), ", 3 waiting");
+
+    // Header.
+    assert.equal(squash(await p.locator(".conn-phase").textContent()), "Connected");
+    assert.match(squash(await p.locator(".conn-detail").textContent()), /broker 0\.1\.0/);
+    assert.equal(await p.locator(".phase-connected .codicon-pass-filled").count(), 1);
+
+    // Approvals: session + kind, action badge, summary, command, cwd, age, buttons.
+    const ap1 = p.locator('#body-approvals li[data-key="ap-1"]');
+    assert.equal(squash(await ap1.locator(".session-name").textContent()), "agent-1");
+    assert.equal(squash(await ap1.locator(".session-kind").textContent()), "pi");
+    assert.equal(squash(await ap1.locator(".action-badge").textContent()), "sh");
+    assert.equal(squash(await ap1.locator(".summary").textContent()), "Run the unit tests");
+    assert.equal(await ap1.locator("pre.command").textContent(), "npm test");
+    assert.equal(squash(await ap1.locator(".path").textContent()), "/home/dev/project");
+    assert.equal(squash(await ap1.locator(".age").textContent()), "2 m ago");
+    assert.equal(await ap1.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).count(), 1);
+    assert.equal(await ap1.getByRole("button", { name: "Reject npm test from agent-1", exact: true }).count(), 1);
+    const badges = await p.locator("#body-approvals .action-badge").evaluateAll((els) => els.map((e) => [e.textContent?.trim(), getComputedStyle(e).color]));
+    assert.deepEqual(
+      badges.map((b) => b[0]),
+      ["sh", "edit", "env"],
+    );
+    assert.equal(new Set(badges.map((b) => b[1])).size, 3, "each action badge has its own colour");
+
+    // The edit approval's diff: +/- lines by class, folded to 12 lines, unfolded with aria-expanded.
+    const ap2 = p.locator('#body-approvals li[data-key="ap-2"]');
+    assert.equal(await ap2.locator("pre.command").count(), 0);
+    assert.equal(await ap2.locator(".dl").count(), 12);
+    assert.equal(await ap2.locator(".dl-add").count(), 2);
+    assert.equal(await ap2.locator(".dl-del").count(), 2);
+    assert.equal(await ap2.locator(".dl-hunk").count(), 2);
+    const addBg = await ap2.locator(".dl-add").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    const delBg = await ap2.locator(".dl-del").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.notEqual(addBg, delBg);
+    const unfold = ap2.getByRole("button", { name: "Show all 16 lines" });
+    assert.equal(await unfold.getAttribute("aria-expanded"), "false");
+    await unfold.click();
+    assert.equal(await ap2.locator(".dl").count(), 16);
+    assert.equal(await ap2.locator(".dl-add").count(), 3);
+    assert.equal(await ap2.getByRole("button", { name: "Show less" }).getAttribute("aria-expanded"), "true");
+    assert.equal(squash(await ap2.locator(".diff-stat").textContent()), "+3 −2");
+
+    const ap3 = p.locator('#body-approvals li[data-key="ap-3"]');
+    assert.match(squash(await ap3.locator(".meta").textContent()), /Runs in this window's terminal/);
+    assert.match(squash(await ap3.locator(".expires").textContent()), /^expires in \d+ s$/);
+    assert.equal(squash(await ap3.locator(".age").textContent()), "12 m ago");
+
+    // Inbox: sender, reason in words, preview, age.
+    const in1 = p.locator('#body-inbox li[data-key="in-1"]');
+    assert.equal(squash(await in1.locator(".sender").textContent()), "ci-bot");
+    assert.equal(squash(await in1.locator(".reason").textContent()), "Sent without a recipient");
+    assert.equal(squash(await in1.locator(".age").textContent()), "3 m ago");
+    const in2 = p.locator('#body-inbox li[data-key="in-2"]');
+    assert.match(squash(await in2.locator(".reason").textContent()), /session was closed/);
+    assert.equal(squash(await in2.locator(".age").textContent()), "1 h ago");
+    assert.equal(await in2.locator(".content.folded").count(), 1);
+
+    // Sessions: kind icons, states, workspace, task, last seen, self marked and not offered "Send".
+    const kinds = await p.locator("#body-sessions .kind-icon .codicon").evaluateAll((els) => els.map((e) => e.className));
+    assert.deepEqual(
+      kinds.map((c) => /codicon-(vscode|sparkle|terminal|robot)/.exec(c)?.[1]),
+      ["vscode", "sparkle", "terminal", "robot"],
+    );
+    const self = p.locator('#body-sessions li[data-key="ep-window"]');
+    assert.equal(squash(await self.locator(".self-tag").textContent()), "this window");
+    assert.equal(await self.getByRole("button", { name: /Send a message/ }).count(), 0);
+    const a1 = p.locator('#body-sessions li[data-key="ep-agent-1"]');
+    assert.equal(squash(await a1.locator(".state-pill").textContent()), "active");
+    assert.equal(squash(await a1.locator(".path").textContent()), "/home/dev/project/packages/api");
+    assert.match(squash(await a1.locator(".branch").textContent()), /feature\/login/);
+    assert.equal(squash(await a1.locator(".task").textContent()), "Fix the flaky router tests");
+    assert.equal(squash(await a1.locator(".meta .age").textContent()), "seen just now");
+    const a2 = p.locator('#body-sessions li[data-key="ep-agent-2"]');
+    assert.equal(squash(await a2.locator(".state-pill").textContent()), "reconnecting");
+    assert.equal(await a2.locator(".state-pill .codicon-sync.codicon-modifier-spin").count(), 1);
+    assert.equal(squash(await a2.locator(".path").textContent()), "/home/dev/other");
+    assert.equal(squash(await a2.locator(".meta .age").textContent()), "seen 3 m ago");
+    assert.match(squash(await a2.locator(".buffered").textContent()), /2 messages waiting/);
+    const activeColour = await a1.locator(".state-pill").evaluate((e) => getComputedStyle(e).color);
+    const reconnColour = await a2.locator(".state-pill").evaluate((e) => getComputedStyle(e).color);
+    assert.notEqual(activeColour, reconnColour);
+
+    // Streams: running first with a spinner, exit codes coloured, signal and cancellation in words.
+    const statuses = await p.locator("#body-streams .meta .status").evaluateAll((els) => els.map((e) => [e.textContent?.trim(), e.className]));
+    assert.deepEqual(
+      statuses.map((s) => s[0]),
+      ["running", "exit 0", "exit 3", "killed by SIGINT", "cancelled: stopped from VS Code"],
+    );
+    assert.match(statuses[1]![1]!, /tone-ok/);
+    assert.match(statuses[2]![1]!, /tone-error/);
+    assert.equal(await p.locator('#body-streams li[data-key="st-run"] .codicon-loading.codicon-modifier-spin').count(), 1);
+    assert.equal(await p.locator("#body-streams vscode-button.stop").count(), 1);
+    assert.equal(await p.locator('#body-streams li[data-key="st-run"] vscode-button.stop').count(), 1);
+
+    // Messages.
+    const m1 = p.locator('#body-messages li[data-key="m-1"]');
+    assert.equal(squash(await m1.locator(".sender").textContent()), "agent-2");
+    assert.equal(squash(await m1.locator(".age").textContent()), "5 m ago");
+    assert.equal(await m1.getByRole("button", { name: "Reply to agent-2…" }).count(), 1);
+    assert.equal(await p.locator('#body-messages li[data-key="m-2"]').getByRole("button", { name: /Reply/ }).count(), 0);
+  });
+
+  it("renders agent text literally, never as markup", async () => {
+    const sb = await open({ height: TALL });
+    const state = hostileState();
+    const long = `${HOSTILE}\n${"x".repeat(200)}\n${HOSTILE}`;
+    state.messages = [message({ id: "m-x", from: HOSTILE, content: long })];
+    await sb.state(state);
+    await sb.page.getByRole("button", { name: /Show all of the message from/ }).click();
+    await sb.page.waitForTimeout(100); // an onerror handler would have run by now
+    const r = await sb.page.evaluate(() => {
+      const q = (sel: string) => document.querySelector(sel)?.textContent ?? null;
+      return {
+        markup: document.querySelectorAll("#app img, #app script, #app b, #app [onerror]").length,
+        xss: (window as unknown as SbWindow).__xss ?? null,
+        approval: [q("#body-approvals .summary"), q("#body-approvals .command code"), q("#body-approvals .session-name"), q("#body-approvals .path")],
+        diff: q("#body-approvals .dl-add"),
+        approveLabel: document.querySelector("#body-approvals vscode-button.approve")?.getAttribute("aria-label") ?? null,
+        inbox: [q("#body-inbox .sender"), q("#body-inbox .content")],
+        sessions: [q("#body-sessions .session-label"), q("#body-sessions .task span:last-child"), q("#body-sessions .path")],
+        stream: q("#body-streams .stream-open"),
+        streamSession: q("#body-streams .session-name"),
+        messages: [q("#body-messages .sender"), q("#body-messages .content")],
+      };
+    });
+    assert.equal(r.markup, 0, "no element was created from agent text");
+    assert.equal(r.xss, null, "no agent script ran");
+    assert.deepEqual(r.approval, [HOSTILE, HOSTILE, HOSTILE, HOSTILE]);
+    assert.equal(r.diff, `+${HOSTILE}`);
+    assert.equal(r.approveLabel, `Approve ${HOSTILE.slice(0, 59)}… from ${HOSTILE}`);
+    assert.deepEqual(r.inbox, [HOSTILE, HOSTILE]);
+    assert.deepEqual(r.sessions, [HOSTILE, HOSTILE, HOSTILE]);
+    assert.ok(r.stream?.startsWith("<img src=x onerror="), r.stream ?? "");
+    assert.equal(r.streamSession, HOSTILE);
+    assert.deepEqual(r.messages, [HOSTILE, long]);
+  });
+
+  it("Approve posts approve with the approval id, waits for the result and shows it", async () => {
+    const sb = await withFixture();
+    const approve = sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true });
+    await approve.click();
+    const m = await sb.waitForPost("approve");
+    assert.equal(m.approvalId, "ap-1");
+    assert.equal(typeof m.requestId, "string");
+    assert.ok((m.requestId as string).length > 0 && (m.requestId as string).length <= 64);
+    // Disabled until the host answers: a second click posts nothing.
+    assert.equal(await approve.getAttribute("disabled"), "");
+    await approve.click({ force: true });
+    assert.equal((await sb.posted()).filter((x) => x.type === "approve").length, 1);
+
+    await sb.send({ type: "result", requestId: m.requestId as string, ok: true, message: "Approved npm test" });
+    assert.equal(squash(await sb.page.getByRole("status").filter({ hasText: "Approved" }).textContent()), "Approved npm test");
+    assert.equal(await approve.getAttribute("disabled"), null);
+
+    // The host's next state no longer lists it: the card goes, the count follows.
+    const s = fixtureState();
+    s.approvals = s.approvals.filter((a) => a.approval_id !== "ap-1");
+    await sb.state(s);
+    assert.equal(await sb.page.locator('#body-approvals li[data-key="ap-1"]').count(), 0);
+    assert.equal(await sb.page.locator("#h-approvals vscode-badge").textContent(), "2");
+  });
+
+  it("rejects with a reason using only the keyboard (Tab, Enter, typing, Enter)", async () => {
+    const sb = await withFixture();
+    await sb.tabTo("Reject npm test from agent-1");
+    await sb.page.keyboard.press("Enter");
+    assert.match(await sb.focused(), /^vscode-textfield/);
+    await sb.page.keyboard.type("Not in CI, please");
+    await sb.page.keyboard.press("Enter");
+    const m = await sb.waitForPost("reject");
+    assert.equal(m.approvalId, "ap-1");
+    assert.equal(m.reason, "Not in CI, please");
+    assert.equal((await sb.posted()).filter((x) => x.type === "approve").length, 0);
+  });
+
+  it("Escape cancels a reject and gives focus back to Reject; no reason posts no reason", async () => {
+    const sb = await withFixture();
+    await sb.tabTo("Reject npm test from agent-1");
+    await sb.page.keyboard.press("Space");
+    assert.match(await sb.focused(), /^vscode-textfield/);
+    await sb.page.keyboard.type("never mind");
+    await sb.page.keyboard.press("Escape");
+    assert.equal(await sb.page.locator("#body-approvals vscode-textfield").count(), 0);
+    assert.equal(await sb.focused(), "vscode-button:Reject npm test from agent-1");
+    assert.equal((await sb.posted()).length, 0);
+    // Opening it again starts empty; Tab leaves the field (no trap) to the confirm button.
+    await sb.page.keyboard.press("Enter");
+    assert.equal(await sb.page.locator("#body-approvals vscode-textfield").evaluate((e) => (e as HTMLInputElement).value), "");
+    await sb.page.keyboard.press("Tab");
+    assert.equal(await sb.focused(), "vscode-button:Confirm: reject npm test");
+    await sb.page.keyboard.press("Shift+Tab");
+    assert.match(await sb.focused(), /^vscode-textfield/);
+    await sb.page.keyboard.press("Enter");
+    const m = await sb.waitForPost("reject");
+    assert.deepEqual(Object.keys(m).sort(), ["approvalId", "requestId", "type"]);
+  });
+
+  it("keeps the reject draft, focus and expanded items across state updates", async () => {
+    const sb = await withFixture();
+    await sb.page.locator('#body-inbox li[data-key="in-2"]').getByRole("button", { name: /Show all/ }).click();
+    await sb.page.getByRole("button", { name: "Reject npm test from agent-1", exact: true }).click();
+    await sb.page.keyboard.type("half a reas");
+    let s = later(fixtureState(), 30_000);
+    s.approvals = [approval({ approval_id: "ap-0", summary: "A new one", command: "git push" }), ...s.approvals];
+    await sb.state(s);
+    s = later(s, 30_000);
+    await sb.state(s);
+    assert.match(await sb.focused(), /^vscode-textfield/);
+    assert.equal(await sb.page.locator("#body-approvals vscode-textfield").evaluate((e) => (e as HTMLInputElement).value), "half a reas");
+    assert.equal(await sb.page.locator('#body-inbox li[data-key="in-2"] .content.expanded').count(), 1);
+    await sb.page.keyboard.type("on");
+    await sb.page.keyboard.press("Enter");
+    const m = await sb.waitForPost("reject");
+    assert.equal(m.reason, "half a reason");
+    assert.equal(m.approvalId, "ap-1");
+  });
+
+  it("moves focus to the next card when the focused approval is decided elsewhere", async () => {
+    const sb = await withFixture();
+    await sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).focus();
+    const s = fixtureState();
+    s.approvals = s.approvals.filter((a) => a.approval_id !== "ap-1");
+    await sb.state(s);
+    const focusedKey = await sb.page.evaluate(() => (document.activeElement?.closest("li[data-key]") as HTMLElement | null)?.dataset.key ?? null);
+    assert.equal(focusedKey, "ap-2");
+    // The last one goes too: focus falls back to the section heading, not to <body>.
+    await sb.page.getByRole("button", { name: "Approve Make the port configurable from agent-2", exact: true }).focus();
+    await sb.state({ ...s, approvals: [] });
+    assert.match(squash(await sb.focused()), /^button:Approvals/);
+  });
+
+  it("Route posts route without a target, Dismiss posts dismiss, errors show as alerts", async () => {
+    const sb = await withFixture();
+    await sb.page.getByRole("button", { name: "Route the message from ci-bot to a session…" }).click();
+    const r = await sb.waitForPost("route");
+    assert.equal(r.itemId, "in-1");
+    assert.ok(!("endpointId" in r));
+    await sb.send({ type: "result", requestId: r.requestId as string, ok: false, message: "No open session can take it." });
+    const alert = sb.page.getByRole("alert");
+    assert.equal(squash(await alert.textContent()), "No open session can take it.");
+    await alert.getByRole("button", { name: "Close this notice" }).click();
+    assert.equal(squash(await alert.textContent()), "");
+
+    await sb.page.getByRole("button", { name: "Dismiss the message from slack:#ops" }).click();
+    const d = await sb.waitForPost("dismiss");
+    assert.equal(d.itemId, "in-2");
+
+    // Expanding a message is keyboard accessible and says so with aria-expanded.
+    const toggle = sb.page.getByRole("button", { name: "Show all of the message from slack:#ops" });
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    await toggle.focus();
+    await sb.page.keyboard.press("Enter");
+    const less = sb.page.getByRole("button", { name: "Show less of the message from slack:#ops" });
+    assert.equal(await less.getAttribute("aria-expanded"), "true");
+    assert.equal(await sb.page.locator('#body-inbox li[data-key="in-2"] .content').textContent(), fixtureState().inbox[1]!.content);
+  });
+
+  it("streams open their terminal on click or Enter; only running ones can be stopped", async () => {
+    const sb = await withFixture();
+    await sb.page.locator('#body-streams li[data-key="st-fail"] .meta').click();
+    assert.equal((await sb.waitForPost("openStream")).streamId, "st-fail");
+    await sb.clearPosted();
+    await sb.page.getByRole("button", { name: "Open the terminal of npm test (exit 0)" }).focus();
+    await sb.page.keyboard.press("Enter");
+    assert.deepEqual(await sb.waitForPost("openStream"), { type: "openStream", streamId: "st-ok" });
+    await sb.clearPosted();
+    await sb.page.getByRole("button", { name: "Stop npm run watch" }).click();
+    const stop = await sb.waitForPost("stopStream");
+    assert.equal(stop.streamId, "st-run");
+    assert.equal((await sb.posted()).filter((m) => m.type === "openStream").length, 0, "Stop does not also open the terminal");
+  });
+
+  it("sessions, messages and the header post their intents", async () => {
+    const sb = await withFixture();
+    await sb.page.getByRole("button", { name: "Send a message to agent-1…" }).click();
+    assert.equal((await sb.waitForPost("sendTo")).endpointId, "ep-agent-1");
+    await sb.page.getByRole("button", { name: "Reply to agent-2…" }).click();
+    assert.equal((await sb.waitForPost("reply")).messageId, "m-1");
+    await sb.page.getByRole("button", { name: "Open diff of Make the port configurable" }).click();
+    assert.deepEqual(await sb.waitForPost("showDiff"), { type: "showDiff", approvalId: "ap-2" });
+    await sb.clearPosted();
+    await sb.page.getByRole("button", { name: "Reconnect to the broker" }).click();
+    await sb.page.getByRole("button", { name: "Show the Switchboard logs" }).click();
+    await sb.page.getByRole("button", { name: "New pi session" }).click();
+    assert.deepEqual(
+      (await sb.posted()).map((m) => m.command),
+      ["reconnect", "showLogs", "newPiSession"],
+    );
+  });
+
+  it("shows the connection phase, with the reason and a way out when it is not connected", async () => {
+    const sb = await withFixture();
+    const s = fixtureState();
+    await sb.state({ ...s, connection: { ...s.connection, phase: "reconnecting", reason: "broker restarted (exit 1)" } });
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Reconnecting…");
+    assert.equal(squash(await sb.page.locator(".conn-detail").textContent()), "broker restarted (exit 1)");
+    assert.equal(await sb.page.locator(".conn .codicon-sync.codicon-modifier-spin").count(), 1);
+    await sb.state({ ...s, connection: { ...s.connection, phase: "disconnected", reason: "connect ECONNREFUSED 127.0.0.1:41237" } });
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Disconnected");
+    assert.equal(await sb.page.locator(".conn .codicon-debug-disconnect").count(), 1);
+    assert.equal(squash(await sb.page.locator(".banner .banner-reason").textContent()), "connect ECONNREFUSED 127.0.0.1:41237");
+    await sb.page.locator(".banner").getByRole("button", { name: "Restart broker" }).click();
+    await sb.page.locator(".banner").getByRole("button", { name: "Reconnect" }).click();
+    assert.deepEqual(
+      (await sb.posted()).map((m) => m.command),
+      ["restartBroker", "reconnect"],
+    );
+  });
+
+  it("reaches every action with Tab and has no keyboard trap", async () => {
+    const sb = await withFixture();
+    await sb.page.locator('#body-inbox li[data-key="in-2"]').getByRole("button", { name: /Show all/ }).click();
+    await sb.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const seen: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      await sb.page.keyboard.press("Tab");
+      const f = await sb.focused();
+      if (seen.length > 0 && f === seen[0]) break; // wrapped around: back at the start
+      seen.push(f);
+    }
+    const names = seen.join("\n");
+    for (const want of [
+      "Reconnect to the broker",
+      "Show the Switchboard logs",
+      "Approve npm test from agent-1",
+      "Reject npm test from agent-1",
+      "Approve Make the port configurable from agent-2",
+      "Open diff of Make the port configurable",
+      "Approve ls -la dist/ from agent-3",
+      "Route the message from ci-bot to a session…",
+      "Dismiss the message from ci-bot",
+      "Show less of the message from slack:#ops",
+      "New pi session",
+      "Send a message to agent-1…",
+      "Open the terminal of npm run watch (running)",
+      "Stop npm run watch",
+      "Open the terminal of sleep 100 (killed by SIGINT)",
+      "Reply to agent-2…",
+      "Show all of the message from ci-bot",
+    ]) {
+      assert.ok(names.includes(want), `Tab reaches "${want}"`);
+    }
+    for (const section of ["Approvals", "Inbox", "Sessions", "Streams", "Messages"]) {
+      assert.ok(seen.some((f) => f.startsWith(`button:${section}`)), `Tab reaches the ${section} heading`);
+    }
+    for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `Tab moved on from ${seen[i - 1]}`);
+    assert.ok(seen.length < 120, "Tab wraps around to the first control (no trap)");
+    // Shift+Tab walks back.
+    await sb.tabTo("Reply to agent-2…");
+    await sb.page.keyboard.press("Shift+Tab");
+    assert.notEqual(await sb.focused(), "vscode-button:Reply to agent-2…");
+    // Focus is visible: the focused control has an outline in the focusBorder colour.
+    await sb.tabTo("Route the message from ci-bot to a session…", 120);
+    const ring = await sb.page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const base = el.shadowRoot?.querySelector("[part=base]") ?? el;
+      const cs = getComputedStyle(base);
+      return { el: getComputedStyle(el).outlineStyle + getComputedStyle(el).outlineColor, base: cs.outlineStyle + cs.outlineColor };
+    });
+    assert.ok(/solid/.test(ring.el) || /solid/.test(ring.base), `visible focus ring: ${JSON.stringify(ring)}`);
+    const heading = await sb.tabTo(/^button:Sessions/, 120);
+    assert.ok(heading > 0);
+    const headingRing = await sb.page.evaluate(() => getComputedStyle(document.activeElement!).outlineColor);
+    assert.equal(headingRing, "rgb(0, 120, 212)"); // --vscode-focusBorder of the dark theme
+  });
+
+  it("folds sections, remembers the fold across a reload, and unfolds on a focus message", async () => {
+    const sb = await withFixture();
+    const toggle = sb.page.locator('button.section-toggle[data-section="inbox"]');
+    await toggle.click();
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+    assert.equal(await sb.page.locator("#body-inbox").getAttribute("hidden"), "");
+    assert.equal(await sb.page.locator("#body-inbox li").count(), 0);
+    await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.setStateCalls > 0);
+
+    await sb.page.reload();
+    await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.posted.some((m) => m.type === "ready"));
+    await sb.state(fixtureState());
+    assert.equal(await toggle.getAttribute("aria-expanded"), "false");
+
+    await sb.send({ type: "focus", section: "inbox" });
+    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+    assert.match(await sb.focused(), /^button:Inbox/);
+    await sb.send({ type: "focus", section: "streams", id: "st-fail" });
+    const key = await sb.page.evaluate(() => (document.activeElement?.closest("li[data-key]") as HTMLElement | null)?.dataset.key);
+    assert.equal(key, "st-fail");
+
+    // A focus that arrives before the first state (a view just created) is applied once it is shown.
+    await sb.page.reload();
+    await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.posted.some((m) => m.type === "ready"));
+    await sb.send({ type: "focus", section: "approvals", id: "ap-3" });
+    await sb.state(fixtureState());
+    const early = await sb.page.evaluate(() => (document.activeElement?.closest("li[data-key]") as HTMLElement | null)?.dataset.key);
+    assert.equal(early, "ap-3");
+  });
+
+  it("updates ages from a local timer between states", async () => {
+    const sb = await open({ clock: true, height: TALL });
+    await sb.state(fixtureState());
+    const age = sb.page.locator('#body-approvals li[data-key="ap-1"] .age');
+    assert.equal(squash(await age.textContent()), "2 m ago");
+    const expires = sb.page.locator('#body-approvals li[data-key="ap-3"] .expires');
+    assert.match(squash(await expires.textContent()), /^expires in 4[45] s$/);
+    // Near a deadline the countdown moves every second.
+    await sb.page.clock.runFor(2_000);
+    assert.match(squash(await expires.textContent()), /^expires in 4[23] s$/);
+    await sb.page.clock.runFor(5 * 60_000 + 15_000); // ticks are 15 s apart again once it expired
+    assert.equal(squash(await age.textContent()), "7 m ago");
+    assert.equal(squash(await expires.textContent()), "expiring");
+  });
+
+  it("survives a state it cannot show: says so, and renders the next good state", async () => {
+    const sb = await withFixture();
+    sb.expectConsoleErrors = true;
+    const bad = fixtureState();
+    (bad.approvals[0] as unknown as { summary: unknown; command: unknown }).summary = null;
+    (bad.approvals[0] as unknown as { summary: unknown; command: unknown }).command = null;
+    await sb.state(bad);
+    assert.match(squash(await sb.page.getByRole("alert").first().textContent()), /could not show the latest state/);
+    assert.equal(await sb.page.getByRole("button", { name: "Reconnect to the broker" }).count(), 1);
+    await sb.state(fixtureState());
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.equal(await sb.page.locator(".render-error").count(), 0);
+    await sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).click();
+    assert.equal((await sb.waitForPost("approve")).approvalId, "ap-1");
+  });
+
+  it("says what to do next when a section is empty", async () => {
+    const sb = await withFixture(emptyState());
+    const empty = async (id: string) => squash(await sb.page.locator(`#body-${id} .empty`).textContent());
+    assert.equal(await empty("approvals"), "No approvals waiting. Agents ask here before running commands; try switchboard run -- echo hello in a terminal.");
+    assert.match(await empty("inbox"), /Messages sent without a recipient wait here \(switchboard send "…"\)/);
+    assert.match(await empty("sessions"), /Start an agent session \(Switchboard: New pi Session\) or run switchboard run\./);
+    assert.match(await empty("streams"), /Approved commands stream their output here/);
+    assert.match(await empty("messages"), /switchboard send --to vscode-project/);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["0", "0", "0", "0", "0"]);
+    await sb.page.getByRole("button", { name: "Switchboard: New pi Session" }).click();
+    assert.equal((await sb.waitForPost("command")).command, "newPiSession");
+  });
+
+  it("renders 1,000 inbox items as a window of the list, reachable by scrolling, keyboard and focus", async (t) => {
+    const sb = await open();
+    const big = bigInboxState(1000);
+    const ms = await sb.page.evaluate(async (data) => {
+      const t0 = performance.now();
+      window.dispatchEvent(new MessageEvent("message", { data }));
+      for (let i = 0; i < 20; i++) await null;
+      void document.body.offsetHeight;
+      return performance.now() - t0;
+    }, { type: "state", state: big } as unknown);
+    t.diagnostic(`first render with 1,000 inbox items: ${ms.toFixed(1)} ms (the benchmark is bench/webview.ts)`);
+    const info = () =>
+      sb.page.evaluate(() => {
+        const lis = [...document.querySelectorAll<HTMLElement>("#body-inbox li[data-key]")];
+        return { count: lis.length, first: lis[0]?.getAttribute("aria-posinset"), last: lis.at(-1)?.getAttribute("aria-posinset"), setsize: lis[0]?.getAttribute("aria-setsize") };
+      });
+    const first = await info();
+    assert.equal(await sb.page.locator("#h-inbox vscode-badge").textContent(), "1000");
+    assert.ok(first.count > 0 && first.count < 60, `a window of the list is rendered (${first.count})`);
+    assert.equal(first.setsize, "1000");
+    assert.equal(first.first, "1");
+
+    // The list's padding stands in for the rest: the page is about as tall as all items.
+    const listHeight = await sb.page.locator("#body-inbox ol").evaluate((e) => e.getBoundingClientRect().height);
+    assert.ok(listHeight > 1000 * 60, `list height ${listHeight}`);
+
+    // Scroll to the end of the inbox: the last items are rendered there.
+    await sb.page.evaluate(() => {
+      const ol = document.querySelector("#body-inbox ol")!;
+      window.scrollTo(0, ol.getBoundingClientRect().bottom + window.scrollY - innerHeight);
+    });
+    await sb.page.waitForFunction(() => !!document.querySelector('#body-inbox li[data-key="in-0-999"]'));
+    // Measured heights settle: the last item ends where the list ends.
+    await sb.page.waitForFunction(() => {
+      const ol = document.querySelector("#body-inbox ol")?.getBoundingClientRect();
+      const li = document.querySelector('#body-inbox li[data-key="in-0-999"]')?.getBoundingClientRect();
+      return !!ol && !!li && Math.abs(ol.bottom - li.bottom) < 1 && li.bottom <= innerHeight + 1 && li.bottom > 0;
+    });
+    const end = await info();
+    assert.equal(end.last, "1000");
+    assert.ok(end.count < 60);
+
+    // A state update re-renders quickly and keeps the DOM of unchanged items.
+    await sb.page.evaluate(() => {
+      (document.querySelector('#body-inbox li[data-key="in-0-999"]') as HTMLElement & { __mark?: number }).__mark = 1;
+    });
+    await sb.state(later(big, 1000));
+    assert.equal(await sb.page.evaluate(() => (document.querySelector('#body-inbox li[data-key="in-0-999"]') as HTMLElement & { __mark?: number }).__mark), 1);
+
+    // Keyboard: tabbing through the list renders what comes next.
+    await sb.page.evaluate(() => window.scrollTo(0, 0));
+    await sb.page.waitForFunction(() => !!document.querySelector('#body-inbox li[data-key="in-0-0"]'));
+    await sb.tabTo("Dismiss the message from agent-0", 120);
+    for (let i = 0; i < 60; i++) await sb.page.keyboard.press("Tab");
+    const reached = await sb.page.evaluate(() => Number((document.activeElement?.closest("li[data-key]") as HTMLElement | null)?.getAttribute("aria-posinset")));
+    assert.ok(reached >= 20, `Tab reached item ${reached}`);
+
+    // A focus message for an item far down scrolls to it and focuses it.
+    await sb.send({ type: "focus", section: "inbox", id: "in-0-700" });
+    const focused = await sb.page.evaluate(() => (document.activeElement?.closest("li[data-key]") as HTMLElement | null)?.getAttribute("aria-posinset"));
+    assert.equal(focused, "701");
+  });
+
+  it("looks native in dark, light and high-contrast themes (screenshots)", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    for (const theme of ["dark", "light", "hc"] as const) {
+      const sb = await open({ theme, height: 2150 });
+      await sb.state(fixtureState());
+      await sb.page.getByRole("button", { name: "Reject ls -la dist/ from agent-3", exact: true }).click();
+      await sb.page.keyboard.type("Use the cached listing");
+      await sb.page.getByRole("button", { name: "Show all of the message from slack:#ops" }).click();
+      await sb.send({ type: "result", requestId: "r-1", ok: true, message: "Routed to agent-1" });
+      await sb.page.getByRole("button", { name: "Route the message from ci-bot to a session…" }).focus();
+      await sb.page.waitForTimeout(150);
+      const cls = await sb.page.evaluate(() => document.body.className);
+      assert.equal(cls, { dark: "vscode-dark", light: "vscode-light", hc: "vscode-high-contrast" }[theme]);
+      await sb.page.screenshot({ path: join(ARTIFACTS, `webview-${theme}.png`), fullPage: true });
+    }
+    // The same page follows a live theme change (VS Code swaps the variables and the body class).
+    const sb = await withFixture();
+    const before = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    await sb.setTheme("light");
+    const after = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.notEqual(before, after);
+    await sb.page.screenshot({ path: join(ARTIFACTS, "webview-light-switched.png") });
+  });
+
+  it("logged no CSP violation, console error or page error on any page", async () => {
+    // The detector works: an inline style attribute is refused and reported.
+    const probe = await Sidebar.open(browser, server, {});
+    await probe.page.evaluate(() => document.body.insertAdjacentHTML("beforeend", '<div style="color: red"></div>'));
+    await probe.page.waitForFunction(() => (window as unknown as SbWindow).__sb.violations.length > 0);
+    await probe.page.close();
+
+    for (const sb of pages) {
+      const url = sb.page.isClosed() ? "(closed)" : sb.page.url();
+      if (!sb.page.isClosed()) assert.deepEqual(await sb.violations(), [], `CSP violations on ${url}`);
+      if (sb.expectConsoleErrors) continue;
+      const bad = sb.console.filter((c) => c.type === "error" || c.type === "warning" || /Content Security Policy/i.test(c.text));
+      assert.deepEqual(bad, [], `console errors on ${url}`);
+      assert.deepEqual(sb.pageErrors, [], `page errors on ${url}`);
+    }
+  });
+});
+
