@@ -2,7 +2,7 @@
 // Each append is fsynced before the decision it records is acknowledged.
 import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import type { AuditRecord } from "../protocol/index.js";
-import { GENESIS, recordHash } from "../platform/audit-chain.js";
+import { GENESIS, parseAuditLines, recordHash } from "../platform/audit-chain.js";
 
 export type AuditFields = Omit<AuditRecord, "seq" | "prev" | "hash">;
 
@@ -60,17 +60,7 @@ export class AuditLog {
   /** The log exactly as it is on disk, so that tampering with the file shows up in verification. */
   async readRaw(): Promise<unknown[]> {
     await this.tail;
-    const text = await readFile(this.file, "utf8");
-    return text
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => {
-        try {
-          return JSON.parse(line);
-        } catch {
-          return { unparseable: line.slice(0, 200) };
-        }
-      });
+    return parseAuditLines(await readFile(this.file, "utf8"));
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { followStream } from "../client/follow.js";
-import { verifyChain } from "../platform/audit-chain.js";
+import { parseAuditLines, verifyChain } from "../platform/audit-chain.js";
 import type { Approval, StreamView } from "../protocol/index.js";
 import { CliError, UsageError, api, connect, json, out, type Command } from "./context.js";
 import { ago, preview, table } from "./format.js";
@@ -85,7 +85,7 @@ const audit: Command = async (ctx) => {
   const [sub = "verify"] = ctx.args;
   if (sub !== "verify" && sub !== "list") throw new UsageError(`Unknown audit command "${sub}"; use verify or list.`);
   const file = typeof ctx.values.file === "string" ? ctx.values.file : undefined;
-  const records = file ? parseLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`)))) : (await (await api(ctx)).audit()).records;
+  const records = file ? parseAuditLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`)))) : (await (await api(ctx)).audit()).records;
   if (sub === "list") {
     if (ctx.json) return json(records);
     out(records.map((r) => JSON.stringify(r)).join("\n") || "The audit log is empty.");
@@ -97,18 +97,5 @@ const audit: Command = async (ctx) => {
   else out(`The audit log is broken at record ${check.index + 1} (seq ${JSON.stringify(check.seq)}): it ${check.problem}.`);
   return check.ok ? 0 : 1;
 };
-
-function parseLines(text: string): unknown[] {
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      try {
-        return JSON.parse(line);
-      } catch {
-        return null;
-      }
-    });
-}
 
 export const HITL_COMMANDS: Record<string, Command> = { approvals, streams, audit };

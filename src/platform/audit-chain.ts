@@ -40,3 +40,17 @@ export function verifyChain(records: unknown[]): ChainCheck {
   }
   return { ok: true, count: records.length, head: prev };
 }
+
+/** The records of an audit file; a line that is not JSON stays in place (as a marker) so verification names it. */
+export function parseAuditLines(text: string): unknown[] {
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return { unparseable: line.slice(0, 200) };
+      }
+    });
+}

@@ -5,7 +5,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifyChain } from "../../src/platform/audit-chain.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 import { del, get, post } from "../helpers/calls.js";
 import { openFeed, openStream } from "../helpers/ws.js";
 
@@ -141,6 +143,14 @@ describe("approvals", () => {
     const check = verifyChain(audit.records);
     assert.equal(check.ok, true);
     assert.equal((check as { head: string }).head, audit.head);
+    const cli = (args: string[]) =>
+      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home.home } }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: any) => ({ code: e.code as number, stdout: e.stdout as string }),
+      );
+    const intact = await cli(["audit", "verify"]);
+    assert.equal(intact.code, 0);
+    assert.match(intact.stdout, /The audit log is intact: \d+ records/);
     const file = join(home.home, "broker", "audit", "audit.ndjson");
     const lines = (await readFile(file, "utf8")).trim().split("\n");
     const third = JSON.parse(lines[2]!);
@@ -151,6 +161,9 @@ describe("approvals", () => {
     assert.equal(tampered.ok, false);
     assert.equal((tampered as { seq: unknown }).seq, 3);
     assert.match((tampered as { problem: string }).problem, /content was changed/);
+    const broken = await cli(["audit", "verify"]);
+    assert.equal(broken.code, 1, "switchboard audit verify fails on a tampered log");
+    assert.match(broken.stdout, /broken at record 3 \(seq 3\): it does not match its own digest/);
   });
 });
 
