@@ -30,6 +30,17 @@ const node = {
 const builds = [
   build({ ...node, entryPoints: ["src/broker/main.ts"], outfile: "dist/broker.js" }),
   build({ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node\n" + node.banner.js } }),
+  // The pi extension (`pi -e dist/pi-extension.js`). pi loads extensions with jiti: under our
+  // "type": "module" package.json it imports this ESM natively; elsewhere jiti transpiles it to
+  // CommonJS first, so `require` is declared with `var` (which may redeclare jiti's wrapper parameter).
+  // pi itself is not bundled: the adapter imports the running pi's package at run time.
+  build({
+    ...node,
+    entryPoints: ["src/adapters/pi/extension.ts"],
+    outfile: "dist/pi-extension.js",
+    external: [...node.external, "@mariozechner/pi-coding-agent"],
+    banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; var require = __sbCreateRequire(import.meta.url);" },
+  }),
 ];
 if (existsSync("src/extension/extension.ts")) {
   // VS Code loads extensions as CommonJS; `vscode` is provided by the extension host.

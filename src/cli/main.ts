@@ -6,6 +6,7 @@ import { BrokerApi } from "../client/api.js";
 import { CliError, UsageError, connect, err, out, type Command, type Ctx } from "./context.js";
 import { HITL_COMMANDS } from "./hitl.js";
 import { run } from "./run.js";
+import { install } from "./install.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "../client/errors.js";
 import { stateHome } from "../platform/paths.js";
 import { ago, preview, table, workspaceLabel } from "./format.js";
@@ -33,6 +34,7 @@ Commands:
   streams show ID                  Print a stream's output (replay, then live) until it ends
   streams cancel ID                Ask the producer to stop the command
   audit verify [--file PATH]       Check the approval audit log's SHA-256 chain
+  install pi [--dir DIR] [--uninstall]  Add (or remove) the Switchboard extension to pi's extensions folder
 
 Options:
   --json         Machine-readable output
@@ -62,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
       summary: { type: "string" },
       execute: { type: "string" },
       timeout: { type: "string" },
+      dir: { type: "string" },
+      uninstall: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       version: { type: "boolean", short: "v", default: false },
     },
@@ -78,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
 const COMMANDS: Record<string, Command> = {
   ...HITL_COMMANDS,
   run,
+  install,
   async broker(ctx) {
     if (ctx.values.foreground) {
       const { startDaemon } = await import("../broker/daemon.js");
