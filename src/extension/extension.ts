@@ -11,6 +11,7 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
+import { openPiSession } from "./pi-session.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -123,6 +124,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       return item ? actions.route(item.id) : undefined;
     }),
     command("switchboard.sendMessage", () => actions.sendTo()),
+    command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;

@@ -14,6 +14,8 @@ export interface Settings {
   envTerminals: TerminalPolicy;
   recentStreams: number;
   recentMessages: number;
+  piCommand: string;
+  piArgs: string[];
 }
 
 const pick = <T extends string>(value: unknown, allowed: readonly T[], fallback: T): T =>
@@ -40,5 +42,7 @@ export function readSettings(): Settings {
     envTerminals: pick(c.get("terminals.env"), policies, "background"),
     recentStreams: count("retention.recentStreams", 20),
     recentMessages: count("retention.recentMessages", 100),
+    piCommand: text("pi.command") ?? "pi",
+    piArgs: (c.get<unknown[]>("pi.args", []) ?? []).filter((a): a is string => typeof a === "string"),
   };
 }

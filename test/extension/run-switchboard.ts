@@ -18,7 +18,8 @@ try {
     extensionDevelopmentPath: ROOT,
     testsDir: join(ROOT, "test/extension/switchboard"),
     workspace,
-    env: { SWITCHBOARD_HOME: home },
+    // pi from node_modules for "New pi Session"; its agent folder is a throwaway one.
+    env: { SWITCHBOARD_HOME: home, SWITCHBOARD_TEST_PI: join(ROOT, "node_modules/.bin/pi"), PI_CODING_AGENT_DIR: join(home, "pi-agent") },
     settings: { "switchboard.notifications.approvals": "off" },
     label: "extension host",
   });

@@ -149,6 +149,21 @@ suite("Agent Switchboard in a real VS Code", () => {
     }
   });
 
+  test("New pi Session opens pi in a terminal with the adapter, and it becomes an open session", async function () {
+    this.timeout(60_000);
+    const pi = process.env.SWITCHBOARD_TEST_PI;
+    assert.ok(pi, "the runner passes the pi executable from node_modules");
+    await vscode.workspace.getConfiguration("switchboard").update("pi.args", ["--offline", "--no-session"], vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration("switchboard").update("pi.command", pi, vscode.ConfigurationTarget.Global);
+    await until("settings applied", () => ext.switchboard.state().connection.phase === "connected");
+    await vscode.commands.executeCommand("switchboard.newPiSession");
+    const session = await until("a pi session", () => ext.switchboard.state().sessions.find((s) => s.kind === "pi" && s.plugin_pid !== sleeper.pid && s.state === "active"), 45_000);
+    assert.match(session.label, /^pi/);
+    assert.ok(vscode.window.terminals.some((t) => t.name === "pi · Switchboard"), "a terminal runs pi");
+    for (const t of vscode.window.terminals.filter((t) => t.name === "pi · Switchboard")) t.dispose();
+    await until("the pi session to close when its terminal closes", () => !ext.switchboard.state().sessions.some((s) => s.endpoint_id === session.endpoint_id) || undefined, 20_000);
+  });
+
   test("Restart Broker brings up a new broker and this window is back as a session", async () => {
     const before = record.pid;
     await vscode.commands.executeCommand("switchboard.restartBroker");
