@@ -1,0 +1,407 @@
+// Helpers for test/ui/switchboard.test.ts: the broker of a throwaway SWITCHBOARD_HOME, `switchboard`
+// CLI children, a stand-in agent session ("pi" endpoint in its own process), and the sidebar webview.
+// Every child process started here is tracked and killed by killAllChildren() (and on exit).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { FrameLocator, Locator, Page } from "playwright-core";
+import { BrokerApi } from "../../src/client/api.js";
+import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
+import { REPO_ROOT } from "../../scripts/vscode/server.js";
+import { runCommand, screenshot } from "./harness.js";
+
+export const CLI = join(REPO_ROOT, "dist/cli.js");
+export const VSIX = join(REPO_ROOT, "agent-switchboard.vsix");
+export const EXTENSION_ID = "agent-switchboard.agent-switchboard";
+/** Attribute filter for the Switchboard sidebar's webview iframe (see harness webviewFrame). */
+export const SIDEBAR_IFRAME = `[src*="extensionId=${EXTENSION_ID}"]`;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` with `what` and the last detail. */
+export async function until<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+// ---- child processes ----------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+/** Kills every child still running (CLI runs, agent stand-ins): SIGTERM, then SIGKILL after 2 s. */
+export async function killAllChildren(): Promise<void> {
+  const running = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of running) c.kill("SIGTERM");
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline && running.some((c) => c.exitCode === null && c.signalCode === null)) await sleep(50);
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** When it was spawned (Date.now()). */
+  spawnedAt: number;
+  /** Resolves with its exit; bounded: rejects after `timeoutMs` with what it printed. */
+  exit(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node dist/cli.js ARGS…` with SWITCHBOARD_HOME=home in `cwd` (not waited for). */
+export function spawnCli(args: string[], o: { home: string; cwd: string }): CliRun {
+  const spawnedAt = Date.now();
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: o.cwd,
+    env: { ...cleanEnv(), SWITCHBOARD_HOME: o.home },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("exit", (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return {
+    child,
+    spawnedAt,
+    stdout: () => out,
+    stderr: () => err,
+    async exit(timeoutMs = 30_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const r = await Promise.race([exited, new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), timeoutMs)))]);
+      clearTimeout(timer);
+      if (!r) throw new Error(`switchboard ${args.join(" ")} did not exit within ${timeoutMs / 1000} s; stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`);
+      return r;
+    },
+  };
+}
+
+/** Runs the CLI to completion (bounded) and returns its output; throws on a non-zero exit. */
+export function cliSync(args: string[], o: { home: string; cwd: string; timeoutMs?: number; env?: Record<string, string> }): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: o.cwd,
+    env: { ...cleanEnv(), ...o.env, SWITCHBOARD_HOME: o.home },
+    encoding: "utf8",
+    timeout: o.timeoutMs ?? 30_000,
+  });
+  if (r.status !== 0) throw new Error(`switchboard ${args.join(" ")} failed (status ${r.status}, signal ${r.signal}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** This process's environment without what node:test and tsx put there for their own children. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|NODE_TEST_CONTEXT|NODE_CHANNEL_FD)$/.test(k)) env[k] = v;
+  return env;
+}
+
+// ---- the broker of a throwaway home ---------------------------------------------------------------
+
+export function readRecord(home: string): DiscoveryRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(home, "broker/discovery.json"), "utf8")) as DiscoveryRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Last resort if this process exits without running `after` (an uncaught error, a signal the harness
+ * turns into exit): SIGTERM the broker of `home` synchronously and remove the throwaway dirs.
+ */
+export function cleanupOnExit(home: string, dirs: string[]): () => void {
+  const hook = () => {
+    const record = readRecord(home);
+    if (record) {
+      try {
+        process.kill(record.pid, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+    }
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
+  process.once("exit", hook);
+  return () => process.off("exit", hook);
+}
+
+/** SIGTERMs the broker named by home's discovery record (if any), then waits (bounded) for it to go. */
+export async function killBroker(home: string): Promise<number | undefined> {
+  const record = readRecord(home);
+  if (!record) return undefined;
+  const alive = () => {
+    try {
+      process.kill(record.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return undefined;
+  process.kill(record.pid, "SIGTERM");
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && alive()) await sleep(50);
+  if (alive()) process.kill(record.pid, "SIGKILL");
+  return record.pid;
+}
+
+/**
+ * Polls GET /v1/approvals (every 20 ms) until a pending approval matching `match` shows that is not in
+ * `known`. Returns it with the moment (this process's clock) it was first listed.
+ */
+export async function waitForApproval(api: BrokerApi, match: (a: Approval) => boolean, o: { known?: Set<string>; timeoutMs?: number } = {}): Promise<{ approval: Approval; listedAt: number }> {
+  const known = o.known ?? new Set<string>();
+  let seen: Approval[] = [];
+  try {
+    return await until(
+      "the approval to be listed by GET /v1/approvals",
+      async () => {
+        seen = await api.approvals("pending");
+        const a = seen.find((x) => !known.has(x.approval_id) && match(x));
+        return a ? { approval: a, listedAt: Date.now() } : undefined;
+      },
+      o.timeoutMs ?? 15_000,
+      20,
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; pending: ${JSON.stringify(seen.map((a) => [a.approval_id, a.command, a.summary]))}`);
+  }
+}
+
+// ---- a stand-in agent session --------------------------------------------------------------------
+
+/**
+ * A separate node process that plays an agent session: it opens the broker's /v1/stream WebSocket
+ * with its own pid, registers an endpoint (kind "pi") under that pid, acknowledges pushes and prints
+ * every frame as a JSON line. SIGTERM unregisters its endpoint and ends it.
+ */
+const PEER_SCRIPT = String.raw`
+import { createRequire } from "node:module";
+const require = createRequire(process.env.SB_REPO + "/package.json");
+const WebSocket = require("ws");
+const { SB_URL: url, SB_TOKEN: token, SB_NAME: name, SB_CWD: cwd } = process.env;
+const print = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+const ws = new WebSocket(url.replace(/^http/, "ws") + "/v1/stream", {
+  headers: { authorization: "Bearer " + token, "x-plugin-pid": String(process.pid), "x-masons-ipc-capabilities": "push_receipt_ack_v1" },
+});
+ws.on("message", (data) => {
+  const f = JSON.parse(data.toString());
+  if (f.push_id) ws.send(JSON.stringify({ event: "push_ack", push_id: f.push_id }));
+  print({ type: "frame", frame: f });
+});
+ws.on("close", (code) => { print({ type: "closed", code }); process.exit(0); });
+ws.on("error", (e) => { print({ type: "error", message: e.message }); process.exit(1); });
+await new Promise((resolve) => ws.once("open", resolve));
+const res = await fetch(url + "/v1/endpoint/register", {
+  method: "POST",
+  headers: { authorization: "Bearer " + token, "content-type": "application/json" },
+  body: JSON.stringify({ plugin_pid: process.pid, kind: "pi", session_name: name, workspace: { root: cwd, cwd }, task_hint: "stand-in agent for the UI test" }),
+});
+const body = await res.json();
+const registeredId = body.endpoint_id;
+print({ type: "registered", status: res.status, body });
+process.on("SIGTERM", async () => {
+  // Close the session explicitly: a stream that closes while this pid is still alive would leave it
+  // "reconnecting" for the broker's grace period.
+  if (registeredId) await fetch(url + "/v1/endpoint/" + registeredId, { method: "DELETE", headers: { authorization: "Bearer " + token } }).catch(() => {});
+  ws.close();
+  process.exit(0);
+});
+setInterval(() => {}, 1 << 30);
+`;
+
+export interface Peer {
+  pid: number;
+  endpointId: string;
+  /** message_received frames so far. */
+  messages: Array<{ endpoint_id: string; from: string; content: string; metadata: Record<string, unknown>; sourceMessageId: string }>;
+  waitForMessage(pred: (m: Peer["messages"][number]) => boolean, timeoutMs?: number): Promise<Peer["messages"][number]>;
+  stop(): Promise<void>;
+}
+
+export async function startPeer(record: DiscoveryRecord, name: string, cwd: string): Promise<Peer> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", PEER_SCRIPT], {
+    cwd,
+    env: { ...cleanEnv(), SB_REPO: REPO_ROOT, SB_URL: record.ipcUrl, SB_TOKEN: record.bearerToken, SB_NAME: name, SB_CWD: cwd },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  const lines: any[] = [];
+  let buf = "";
+  let stderr = "";
+  child.stderr!.on("data", (b: Buffer) => (stderr += b.toString()));
+  child.stdout!.on("data", (b: Buffer) => {
+    buf += b.toString();
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim()) lines.push(JSON.parse(line));
+    }
+  });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGTERM");
+    await Promise.race([gone, sleep(3000)]);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  let registered: any;
+  try {
+    registered = await until(`the stand-in session "${name}" to register`, () => {
+      if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${stderr}`);
+      return lines.find((l) => l.type === "registered");
+    }, 15_000);
+  } catch (e) {
+    await stop();
+    throw new Error(`${(e as Error).message}; output ${JSON.stringify(lines)}, stderr ${stderr}`);
+  }
+  if (registered.status !== 200 || !registered.body?.endpoint_id) {
+    await stop();
+    throw new Error(`registering "${name}" failed: HTTP ${registered.status} ${JSON.stringify(registered.body)}`);
+  }
+  const messages = () => lines.filter((l) => l.type === "frame" && l.frame.event === "message_received").map((l) => l.frame);
+  return {
+    pid: child.pid!,
+    endpointId: registered.body.endpoint_id as string,
+    get messages() {
+      return messages();
+    },
+    async waitForMessage(pred, timeoutMs = 15_000) {
+      try {
+        return await until(`a message_received frame at "${name}"`, () => messages().find(pred), timeoutMs);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}; frames so far: ${JSON.stringify(lines).slice(0, 1500)}`);
+      }
+    },
+    stop,
+  };
+}
+
+// ---- the sidebar webview ---------------------------------------------------------------------------
+
+export function sidebar(page: Page): FrameLocator {
+  // The harness's webviewFrame picks the last matching iframe; there is exactly one Switchboard webview.
+  return page.locator(`iframe.webview.ready${SIDEBAR_IFRAME}`).last().contentFrame().locator("#active-frame").contentFrame();
+}
+
+/** Opens the Switchboard sidebar and waits until it says Connected (bounded). */
+export async function openSidebar(page: Page, o: { timeoutMs?: number } = {}): Promise<FrameLocator> {
+  const timeoutMs = o.timeoutMs ?? 45_000;
+  const deadline = Date.now() + timeoutMs;
+  await page
+    .locator('.part.activitybar .action-item .action-label[aria-label^="Agent Switchboard"]')
+    .first()
+    .waitFor({ timeout: timeoutMs })
+    .catch(() => {
+      throw new Error(`the Agent Switchboard activity-bar entry did not show within ${timeoutMs / 1000} s (extension not installed or not loaded?)`);
+    });
+  await runCommand(page, "Switchboard: Open Sidebar", { timeoutMs: Math.max(5000, deadline - Date.now()) });
+  const frame = sidebar(page);
+  try {
+    await frame.locator("header.topbar.phase-connected").waitFor({ timeout: Math.max(5000, deadline - Date.now()) });
+  } catch {
+    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    throw new Error(`the sidebar did not show "Connected" within ${timeoutMs / 1000} s; it shows: ${text.slice(0, 500)}`);
+  }
+  return frame;
+}
+
+export function approvalCard(frame: FrameLocator, approvalId: string): Locator {
+  return frame.locator(`article.card.approval[data-id="${approvalId}"]`);
+}
+
+export function inboxCard(frame: FrameLocator, itemId: string): Locator {
+  return frame.locator(`article.card.inbox-item[data-id="${itemId}"]`);
+}
+
+/** Waits for a locator to be visible; the error says what and shows the sidebar's text. */
+export async function waitVisible(frame: FrameLocator, loc: Locator, what: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await loc.waitFor({ state: "visible", timeout: timeoutMs });
+  } catch {
+    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    throw new Error(`${what} did not show in the sidebar within ${timeoutMs / 1000} s; the sidebar shows:\n${text.slice(0, 1500)}`);
+  }
+}
+
+export async function waitGone(frame: FrameLocator, loc: Locator, what: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await loc.waitFor({ state: "detached", timeout: timeoutMs });
+  } catch {
+    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    throw new Error(`${what} was still in the sidebar after ${timeoutMs / 1000} s; the sidebar shows:\n${text.slice(0, 1500)}`);
+  }
+}
+
+/**
+ * Installs (in the webview's document) a MutationObserver that records, per approval id, the
+ * wall-clock time (Date.now(), the same clock as the broker's created_at on this machine) at which
+ * its card was first in the DOM and inside the viewport. Read back with cardSeenAt().
+ */
+export async function watchCards(frame: FrameLocator): Promise<void> {
+  // A string, not a function: tsx (esbuild keepNames) would wrap named inner functions in a __name()
+  // helper that does not exist in the page.
+  await frame.locator("#app").evaluate(`(() => {
+    if (window.__sbCardSeen) return;
+    const seen = (window.__sbCardSeen = {});
+    const check = () => {
+      const now = Date.now();
+      for (const el of document.querySelectorAll("article.card.approval[data-id]")) {
+        const id = el.dataset.id;
+        if (id in seen) continue;
+        const r = el.getBoundingClientRect();
+        if (r.height > 0 && r.bottom > 0 && r.top < window.innerHeight) seen[id] = now;
+      }
+    };
+    new MutationObserver(check).observe(document.body, { childList: true, subtree: true });
+    check();
+  })()`);
+}
+
+export async function cardSeenAt(frame: FrameLocator, approvalId: string): Promise<number | undefined> {
+  return frame
+    .locator("#app")
+    .evaluate((_el, id) => (window as unknown as { __sbCardSeen?: Record<string, number> }).__sbCardSeen?.[id], approvalId)
+    .catch(() => undefined);
+}
+
+/** Runs `body`; on failure saves a screenshot of each page (named `<name>-failure[-N]`) before rethrowing. */
+export async function withFailureShots<T>(pages: () => Array<Page | undefined>, name: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    const shots: string[] = [];
+    let i = 0;
+    for (const p of pages()) {
+      if (!p || p.isClosed()) continue;
+      const file = await screenshot(p, `${name}-failure${i++ ? `-${i}` : ""}`).catch(() => undefined);
+      if (file) shots.push(file);
+    }
+    if (shots.length && e instanceof Error) e.message += `\n(screenshots: ${shots.join(", ")})`;
+    throw e;
+  }
+}
+
+export { BrokerApi };
