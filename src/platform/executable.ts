@@ -1,4 +1,4 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
 
 /** A command name looked up on PATH, or a path checked as is; undefined unless it is executable. */
@@ -7,7 +7,7 @@ export function findExecutable(command: string, path = process.env.PATH ?? ""): 
   return candidates.find((c) => {
     try {
       accessSync(c, constants.X_OK);
-      return true;
+      return statSync(c).isFile(); // folders have x bits too
     } catch {
       return false;
     }
