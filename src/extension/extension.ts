@@ -30,8 +30,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const sb = new Switchboard(context.asAbsolutePath("dist/broker.js"), settings);
   const approvedHere = new Set<string>();
 
-  // eslint-disable-next-line prefer-const
-  let actions: Actions;
+  // Terminals and the editor runner call back into `actions`, which needs the runner: the callbacks
+  // only run later, after everything below is built.
   const terminals = new Terminals(
     () => sb.brokerRecord,
     (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
@@ -41,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     const p = policy(stream);
     terminals.show(stream, p === "reveal");
   });
-  actions = new Actions(sb, runner, (id) => approvedHere.add(id));
+  const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
   const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
   active = { sb, runner };
 
