@@ -43,7 +43,11 @@ if (existsSync(vsix)) figures.vsix_bytes = statSync(vsix).size;
 const result = {
   bench: "extension",
   when: new Date().toISOString(),
-  targets: { activation_to_registered_ms: "< 50 (extension-host time, broker running)", vsix_bytes: "< 500000" },
+  targets: {
+    activation_to_registered_ms: "wall clock from activate() to endpoint registered, broker running (includes waiting on the broker)",
+    activation_to_registered_cpu_ms: "< 50: extension-host (CPU) time in that span",
+    vsix_bytes: "< 500000",
+  },
   figures,
 };
 await mkdir(join(ROOT, ".bench-out"), { recursive: true });
