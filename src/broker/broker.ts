@@ -59,6 +59,8 @@ interface Connection {
 }
 
 const TASK_HINT_MAX = 200;
+/** How often a reconnecting endpoint's owner pid is checked. */
+const OWNER_CHECK_MS = 1000;
 const now = () => new Date().toISOString();
 // Ids need to be unique, not secret (owner tokens and approval ids are the secrets): a random
 // per-process prefix plus a counter is unique across restarts and far cheaper than random bytes per id.
@@ -70,6 +72,7 @@ export class Broker {
   readonly feed: Feed;
   private readonly conns = new Map<number, Connection>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly ownerWatches = new Map<string, NodeJS.Timeout>();
   private readonly ackWaiters = new Map<string, () => void>();
   private stopping = false;
   private readonly closeHooks: ((endpointId: string) => void)[] = [];
@@ -237,11 +240,22 @@ export class Broker {
     }, this.config.graceMs);
     timer.unref();
     this.graceTimers.set(id, timer);
+    // An owner that was still exiting when its stream closed (a terminal closed with SIGHUP, say) is
+    // not coming back: look again every second rather than waiting out the whole grace.
+    const watch = setInterval(() => {
+      const ep = this.store.endpoints.get(id);
+      if (!ep || ep.state !== "reconnecting") return this.cancelGrace(id);
+      if (!pidAlive(ep.plugin_pid)) this.apply(ep, { type: "owner_gone" });
+    }, OWNER_CHECK_MS);
+    watch.unref();
+    this.ownerWatches.set(id, watch);
   }
 
   private cancelGrace(id: string): void {
     clearTimeout(this.graceTimers.get(id));
     this.graceTimers.delete(id);
+    clearInterval(this.ownerWatches.get(id));
+    this.ownerWatches.delete(id);
   }
 
   private moveQueueToInbox(ep: EndpointRecord): void {
@@ -588,8 +602,7 @@ export class Broker {
 
   stop(): void {
     this.stopping = true;
-    for (const t of this.graceTimers.values()) clearTimeout(t);
-    this.graceTimers.clear();
+    for (const id of [...this.graceTimers.keys()]) this.cancelGrace(id);
     for (const conn of this.conns.values()) {
       this.sendJson(conn.ws, { event: "presence_changed", presence: "offline", reason: "broker_shutdown" });
       conn.ws.close(1001, "broker shutting down");

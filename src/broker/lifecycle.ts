@@ -8,6 +8,8 @@ export type EndpointEvent =
   | { type: "stream_replaced" }
   | { type: "reattach"; samePid: boolean; streamOpen: boolean }
   | { type: "grace_expired" }
+  /** While reconnecting, the owner process was found gone (it may still have been exiting when its stream closed). */
+  | { type: "owner_gone" }
   | { type: "unregister" }
   | { type: "restored"; pidAlive: boolean };
 
@@ -59,6 +61,8 @@ export function transition(state: EndpointState, event: EndpointEvent): Transiti
       return { next: "active", effects: [{ type: "cancel_grace" }, { type: "drain" }] };
     case "grace_expired":
       return state === "reconnecting" ? { next: "closed", effects: [{ type: "close", reason: "grace_timeout" }] } : stay(state);
+    case "owner_gone":
+      return state === "reconnecting" ? { next: "closed", effects: [{ type: "cancel_grace" }, { type: "close", reason: "plugin_exit" }] } : stay(state);
     case "unregister":
       return { next: "closed", effects: [{ type: "cancel_grace" }, { type: "close", reason: "explicit_unregister" }] };
   }

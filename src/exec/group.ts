@@ -9,7 +9,8 @@
  * micro-VM init shims), so on Linux a successful probe is confirmed by reading /proc: a group
  * whose remaining members are all zombies is treated as gone. They hold no pipes and run no code.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { isDeadState, pidAlive, procStat } from "../platform/process.js";
+import { readdirSync } from "node:fs";
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -27,23 +28,6 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** Reads "state" and "pgrp" from /proc/<pid>/stat; null if unreadable (gone, or no /proc). */
-function procStat(pid: string | number): { state: string; pgrp: number } | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return null;
-  }
-  // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  const pgrp = Number(fields[2]);
-  return state && Number.isInteger(pgrp) ? { state, pgrp } : null;
-}
-
-const DEAD_STATES = new Set(["Z", "X", "x"]);
-
 /** Linux only: does group `pgid` have a member that is not a zombie? null when /proc is unusable. */
 function groupHasLiveMemberProc(pgid: number): boolean | null {
   let entries: string[];
@@ -55,7 +39,7 @@ function groupHasLiveMemberProc(pgid: number): boolean | null {
   for (const name of entries) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
     const st = procStat(name);
-    if (st && st.pgrp === pgid && !DEAD_STATES.has(st.state)) return true;
+    if (st && st.pgrp === pgid && !isDeadState(st.state)) return true;
   }
   return false;
 }
@@ -68,14 +52,4 @@ export function groupAlive(pgid: number): boolean {
 }
 
 /** True while process `pid` exists and is not a zombie. */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if (errno(err) === "ESRCH") return false;
-    if (errno(err) !== "EPERM") throw err;
-  }
-  if (process.platform !== "linux") return true;
-  const st = procStat(pid);
-  return st === null ? true : !DEAD_STATES.has(st.state);
-}
+export { pidAlive };

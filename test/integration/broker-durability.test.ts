@@ -97,6 +97,31 @@ describe("broker lifecycle and durability", () => {
     }
   });
 
+  it("an owner that exits after its stream closed is noticed while reconnecting, long before the 10-minute grace", async () => {
+    const { home, cleanup } = await tempHome();
+    const b = await startBroker(home); // default grace: 10 minutes
+    const owner = sleeper();
+    try {
+      const s = await openStream(b.record, owner.pid);
+      const ep = await b.api.register({ plugin_pid: owner.pid, kind: "pi", session_name: "exiting" });
+      await s.close();
+      const state = async () => (await b.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.state;
+      for (let i = 0; i < 100 && (await state()) !== "reconnecting"; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await state(), "reconnecting", "the owner was alive when its stream closed");
+      owner.kill();
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        gone = (await state()) === undefined;
+      }
+      assert.ok(gone, "closed within 5 s of the owner exiting");
+    } finally {
+      owner.kill();
+      await b.stop();
+      await cleanup();
+    }
+  });
+
   it("a full inbox refuses with 503 inbox_full and keeps what it has", async () => {
     const { home, cleanup } = await tempHome();
     const b = await startBroker(home, { SWITCHBOARD_INBOX_MAX: "3" });

@@ -404,4 +404,114 @@ export async function withFailureShots<T>(pages: () => Array<Page | undefined>, 
   }
 }
 
+// ---- the integrated terminal (xterm's DOM renderer: set "terminal.integrated.gpuAcceleration": "off") ----
+
+export interface TerminalSpan {
+  text: string;
+  className: string;
+  color: string;
+}
+
+export interface TerminalRow {
+  text: string;
+  spans: TerminalSpan[];
+}
+
+/** The active terminal's rendered rows (its viewport only): per row its text and styled spans. */
+export async function terminalRows(page: Page): Promise<TerminalRow[]> {
+  return page.locator(".terminal-wrapper.active .xterm-rows").first().evaluate((rows) =>
+    [...rows.children].map((row) => ({
+      text: (row as HTMLElement).textContent ?? "",
+      spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
+    })),
+  );
+}
+
+/** Non-empty row texts, trailing blanks trimmed (for error messages). */
+export const rowTexts = (rows: TerminalRow[]) => rows.map((r) => r.text.trimEnd()).filter(Boolean);
+
+/** Polls the active terminal's rows until `pred` holds; the error lists what the terminal showed last. */
+export async function waitForTerminalRows(page: Page, what: string, pred: (rows: TerminalRow[]) => boolean, timeoutMs = 15_000): Promise<TerminalRow[]> {
+  let rows: TerminalRow[] = [];
+  try {
+    await until(
+      what,
+      async () => {
+        rows = await terminalRows(page);
+        return pred(rows);
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (e) {
+    const names = await terminalNames(page);
+    throw new Error(`${(e as Error).message}; terminals ${JSON.stringify(names)}; the active terminal shows: ${JSON.stringify(rowTexts(rows))}`);
+  }
+  return rows;
+}
+
+/** Names of the terminals in the panel (the tabs list, or the single tab when there is one). */
+export async function terminalNames(page: Page): Promise<string[]> {
+  return page
+    .locator(".part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab")
+    .allInnerTexts()
+    .then((t) => t.map((x) => x.trim()).filter(Boolean))
+    .catch(() => []);
+}
+
+/**
+ * Makes the terminal whose tab name contains `name` the active one by clicking its entry in the
+ * terminal tabs list (shown once there are two or more terminals), then waits until `isIt` holds for
+ * the active terminal's rows.
+ */
+export async function showTerminal(page: Page, name: string, isIt: (rows: TerminalRow[]) => boolean, timeoutMs = 15_000): Promise<TerminalRow[]> {
+  const entry = page.locator(".part.panel .terminal-tabs-entry", { hasText: name }).first();
+  await entry.waitFor({ state: "visible", timeout: timeoutMs }).catch(async () => {
+    throw new Error(`no terminal tab "${name}" within ${timeoutMs / 1000} s; terminals: ${JSON.stringify(await terminalNames(page))}`);
+  });
+  await entry.click();
+  return waitForTerminalRows(page, `the terminal "${name}" to be the active one`, isIt, timeoutMs);
+}
+
+function rgb(color: string): [number, number, number] | undefined {
+  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(color);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** A computed CSS colour that reads as red (the terminal theme's ANSI red). */
+export const isRed = (color: string) => {
+  const c = rgb(color);
+  return !!c && c[0] >= 150 && c[0] - c[1] >= 60 && c[0] - c[2] >= 60;
+};
+
+/** Whether process `pid` is alive (signal 0). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERMs a process this test did not spawn itself (e.g. pi below the VS Code pty host), SIGKILL after `graceMs`. */
+export async function terminate(pid: number, graceMs = 3000): Promise<boolean> {
+  if (!isAlive(pid)) return false;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return false;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && isAlive(pid)) await sleep(50);
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  return true;
+}
+
 export { BrokerApi };

@@ -12,6 +12,7 @@ const EVENTS: EndpointEvent[] = [
   { type: "reattach", samePid: false, streamOpen: true },
   { type: "reattach", samePid: true, streamOpen: false },
   { type: "grace_expired" },
+  { type: "owner_gone" },
   { type: "unregister" },
   { type: "restored", pidAlive: true },
   { type: "restored", pidAlive: false },
@@ -43,6 +44,14 @@ describe("endpoint lifecycle", () => {
     assert.equal(code("active", { type: "reattach", samePid: true, streamOpen: true }), undefined, "reattaching a rebound endpoint is idempotent");
     assert.deepEqual(transition("active", { type: "reattach", samePid: true, streamOpen: true }), { next: "active", effects: [] });
     assert.equal(code("closed", { type: "reattach", samePid: true, streamOpen: true })?.code, "endpoint_unknown");
+  });
+
+  it("an owner found gone while reconnecting closes the endpoint at once (no waiting out the grace)", () => {
+    assert.deepEqual(transition("reconnecting", { type: "owner_gone" }), {
+      next: "closed",
+      effects: [{ type: "cancel_grace" }, { type: "close", reason: "plugin_exit" }],
+    });
+    assert.deepEqual(transition("active", { type: "owner_gone" }), { next: "active", effects: [] });
   });
 
   it("grace expiry closes only a reconnecting endpoint", () => {
