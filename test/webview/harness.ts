@@ -13,20 +13,12 @@ import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { HostToWebview, SidebarState } from "../../src/protocol/webview.js";
 import { THEMES, type ThemeKind } from "./themes.js";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../../scripts/vscode/server.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MEDIA = join(REPO_ROOT, "media");
-export const CHROMIUM_PATH = process.env.SWITCHBOARD_CHROMIUM || "/usr/bin/chromium";
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+export { CHROMIUM_PATH };
+export const CHROMIUM_ARGS = [...CHROMIUM_FLAGS];
 
 const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
