@@ -19,6 +19,8 @@ export class Switchboard implements vscode.Disposable {
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private disposed = false;
+  /** How long the last start() took to connect and to register (milliseconds), for the log and benchmarks. */
+  timings: { connectMs: number; registerMs: number } | undefined;
 
   private readonly changed = new vscode.EventEmitter<void>();
   /** The sidebar state changed (feed, connection, messages). */
@@ -158,6 +160,7 @@ export class Switchboard implements vscode.Disposable {
     client.on("error", (e) => log().warn(e.message));
     try {
       await client.connect();
+      const connectedAt = performance.now();
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       this.self = await client.registerEndpoint({
         kind: "vscode",
@@ -165,6 +168,7 @@ export class Switchboard implements vscode.Disposable {
         ...(folder ? { workspace: { root: folder, cwd: folder } } : {}),
         runtime_capabilities: { editor_execute_v1: true },
       });
+      this.timings = { connectMs: connectedAt - started, registerMs: performance.now() - connectedAt };
       log().info(`registered this window as ${this.self.endpointId} ("${this.sessionName}") in ${Math.round(performance.now() - started)} ms; broker ${client.serverInfo.brokerUrl}${client.serverInfo.spawned ? " (started by this window)" : ""}`);
       this.setPhase("connected");
       this.connected.fire();
