@@ -11,9 +11,8 @@
 //  5. idle RSS after start-up and after the load settles, against the floor processes
 // --profile runs the main broker under `node --cpu-prof` and adds its hot spots to the output (numbers
 // measured in that mode carry profiler overhead).
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { machineInfo } from "./lib/machine.js";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
@@ -93,30 +92,6 @@ function metric(value: number | null, unit: string, target: number | null, op: M
   return m;
 }
 
-function machineInfo() {
-  let commit: string | null = null;
-  try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8", timeout: 2000 }).trim();
-  } catch {
-    commit = null;
-  }
-  const cpus = os.cpus();
-  return {
-    cpus: cpus.length,
-    available_parallelism: os.availableParallelism(),
-    cpu_model: cpus[0]?.model ?? null,
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${os.release()} ${process.arch}`,
-    total_mem_mb: Math.round(os.totalmem() / 2 ** 20),
-    loadavg_at_start: os.loadavg().map((x) => round(x, 2)),
-    tmpdir: os.tmpdir(),
-    git_commit: commit,
-    broker_bundle_bytes: statSync(BROKER_ENTRY).size,
-    broker_bundle_sha256: createHash("sha256").update(readFileSync(BROKER_ENTRY)).digest("hex").slice(0, 16),
-    broker_bundle_mtime: statSync(BROKER_ENTRY).mtime.toISOString(),
-  };
-}
 
 async function coldStart(dir: string, trials: number) {
   // One untimed start of each first, so that both measure a warm page cache.
@@ -191,7 +166,7 @@ async function main() {
   const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-"));
   tmpDir = tmp;
   const profDir = join(OUT_DIR, "prof");
-  const machine = machineInfo();
+  const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}${PROFILE ? " + profile" : ""}; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
 
   let broker: RunningServer | undefined;

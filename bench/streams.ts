@@ -18,9 +18,8 @@
 //     feeding StreamWriter) to the live observer process, which times every line.
 //  4. broker RSS (VmRSS every 100 ms) and CPU per MB during (2).
 // --profile runs the broker under `node --cpu-prof` and adds its hot spots (numbers then carry profiler overhead).
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { machineInfo } from "./lib/machine.js";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
@@ -110,35 +109,6 @@ function metric(value: number | null, unit: string, target: number | null, op: M
   return m;
 }
 
-function machineInfo() {
-  let commit: string | null = null;
-  let dirty: boolean | null = null;
-  try {
-    const git = (args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 2000, stdio: ["ignore", "pipe", "ignore"] }).trim();
-    commit = git(["rev-parse", "--short", "HEAD"]);
-    dirty = git(["status", "--porcelain", "--", "src"]) !== "";
-  } catch {
-    commit = null;
-  }
-  const cpus = os.cpus();
-  return {
-    cpus: cpus.length,
-    available_parallelism: os.availableParallelism(),
-    cpu_model: cpus[0]?.model ?? null,
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${os.release()} ${process.arch}`,
-    total_mem_mb: Math.round(os.totalmem() / 2 ** 20),
-    loadavg_at_start: os.loadavg().map((x) => round(x, 2)),
-    tmpdir: os.tmpdir(),
-    shell: process.env.SHELL ?? null,
-    git_commit: commit,
-    src_dirty: dirty,
-    broker_bundle_bytes: statSync(BROKER_ENTRY).size,
-    broker_bundle_sha256: createHash("sha256").update(readFileSync(BROKER_ENTRY)).digest("hex").slice(0, 16),
-    broker_bundle_mtime: statSync(BROKER_ENTRY).mtime.toISOString(),
-  };
-}
 
 // ---- targets: the broker and the relay floor, driven by the same client code ------------------------------
 
@@ -733,7 +703,7 @@ async function main() {
   tmpDir = tmp;
   await writeFile(join(tmp, "pacer.cjs"), PACER_JS);
   const profDir = join(OUT_DIR, "prof-streams");
-  const machine = machineInfo();
+  const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}${PROFILE ? " + profile" : ""}; parts ${[...ONLY].join(",")}; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
 
   let broker: RunningServer | undefined;
