@@ -42,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {
     const p = policy(stream);
-    terminals.show(stream, p === "reveal");
+    if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
   const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
@@ -92,7 +92,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
-    sb.onDidChange(() => terminals.autoOpen(sb.state().streams, (s) => (concernsThisWindow(s) ? policy(s) : "none"))),
+    // Only the streams are needed here: read them from the feed instead of building the whole state.
+    sb.onDidChange(() => terminals.autoOpen([...(sb.feed?.streams.values() ?? [])] as unknown as StreamView[], (s) => (concernsThisWindow(s) ? policy(s) : "none"))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("switchboard")) return;
       settings = readSettings();
