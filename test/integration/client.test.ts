@@ -30,35 +30,10 @@ import {
 import { BrokerApi } from "../../src/client/api.js";
 import { SWITCHBOARD_CAPABILITIES, type DiscoveryRecord } from "../../src/protocol/index.js";
 import { BROKER_ENTRY, ROOT, startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
+import { sleep, waitFor, within } from "../helpers/wait.js";
 
 // ---- helpers -----------------------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `p`, or a rejection naming `what` after `ms`; the timer never outlives the race. */
-async function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === "string" ? what : what()}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Everything a client emitted, for assertions. */
 function record(client: BrokerClient) {
