@@ -12,11 +12,11 @@
 // --profile runs the main broker under `node --cpu-prof` and adds its hot spots to the output (numbers
 // measured in that mode carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
-import { existsSync, rmSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
-import { summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
+import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
 import { startFloorServer, type FloorServer } from "./lib/floor.js";
 import { keepAliveAgent, postJson } from "./lib/http.js";
 import { fdatasyncFloor } from "./lib/disk.js";
@@ -151,12 +151,6 @@ async function withAgent<T>(maxSockets: number, fn: (agent: import("node:http").
   } finally {
     agent.destroy();
   }
-}
-
-async function newestProfile(dir: string): Promise<string | undefined> {
-  if (!existsSync(dir)) return undefined;
-  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f));
-  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 async function main() {

@@ -20,7 +20,7 @@
 // --profile runs the broker under `node --cpu-prof` and adds its hot spots (numbers then carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
 import { existsSync, rmSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -29,7 +29,7 @@ import { BrokerApi } from "../src/client/api.js";
 import { StreamWriter } from "../src/client/stream-writer.js";
 import { execCommand, type ExecResult } from "../src/exec/index.js";
 import { brokerPaths } from "../src/platform/paths.js";
-import { summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
+import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
 import { keepAliveAgent, postJson, type HttpTarget } from "./lib/http.js";
 import { pace } from "./lib/load.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
@@ -688,12 +688,6 @@ async function chunkLatency(t: Target, obs: ObserverProcess, path: LatencyRun["p
 let brokerHome: string | undefined;
 /** broker, relay floor and observer: "ours" when telling how busy the rest of the machine was */
 const ourPids: number[] = [];
-
-async function newestProfile(dir: string): Promise<string | undefined> {
-  if (!existsSync(dir)) return undefined;
-  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f));
-  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-}
 
 async function main() {
   const started = Date.now();

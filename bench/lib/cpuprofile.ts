@@ -1,8 +1,9 @@
 // Summarizes a V8 .cpuprofile (from `node --cpu-prof`): top functions by self and by total time,
 // with positions in dist/broker.js mapped back to src/ through its source map when there is one.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { SourceMap } from "node:module";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { round } from "./stats.js";
 
 interface CallFrame {
@@ -128,4 +129,11 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     top_total: rows(total, structural),
     by_area: Object.fromEntries([...area.entries()].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, round(us / 1000, 1)])),
   };
+}
+
+/** The most recent .cpuprofile file in `dir` (what node --cpu-prof wrote last). */
+export async function newestProfile(dir: string): Promise<string | undefined> {
+  if (!existsSync(dir)) return undefined;
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f));
+  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }

@@ -8,7 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { spawnTracked, type Tracked } from "./procs.js";
+import { spawnTracked, waitForPortLine, type Tracked } from "./procs.js";
 
 const FLOOR_SERVER_JS = String.raw`
 const http = require("node:http");
@@ -73,22 +73,6 @@ export async function startFloorServer(dir: string, timeoutMs = 10_000): Promise
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, BENCH_WS_PATH: wsPath },
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`floor server did not start within ${timeoutMs} ms: ${child.stderrTail()}`)), timeoutMs);
-    child.proc.stdout!.setEncoding("utf8");
-    child.proc.stdout!.on("data", (s: string) => {
-      out += s;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    void child.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`floor server exited (${code ?? signal}): ${child.stderrTail()}`));
-    });
-  });
+  const port = await waitForPortLine(child, "floor server", timeoutMs);
   return { port, child };
 }

@@ -122,3 +122,24 @@ export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
+
+/** Resolves with N once the child prints "PORT N" on stdout; rejects if it exits or `timeoutMs` passes. */
+export function waitForPortLine(child: Tracked, what: string, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms: ${child.stderrTail()}`)), timeoutMs);
+    child.proc.stdout!.setEncoding("utf8");
+    child.proc.stdout!.on("data", (s: string) => {
+      out += s;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    void child.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}): ${child.stderrTail()}`));
+    });
+  });
+}

@@ -19,7 +19,7 @@
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { spawnTracked, type Tracked } from "./procs.js";
+import { spawnTracked, waitForPortLine, type Tracked } from "./procs.js";
 
 const RELAY_FLOOR_JS = String.raw`
 const http = require("node:http");
@@ -183,23 +183,7 @@ export async function startRelayFloor(dir: string, nodeArgs: string[] = [], time
     env: { ...process.env, BENCH_WS_PATH: wsPath },
   });
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`relay floor did not start within ${timeoutMs} ms: ${child.stderrTail()}`)), timeoutMs);
-      child.proc.stdout!.setEncoding("utf8");
-      child.proc.stdout!.on("data", (s: string) => {
-        out += s;
-        const m = /PORT (\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      void child.exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        reject(new Error(`relay floor exited (${code ?? signal}): ${child.stderrTail()}`));
-      });
-    });
+    const port = await waitForPortLine(child, "relay floor", timeoutMs);
     return { port, child };
   } catch (err) {
     await child.stop(500);
