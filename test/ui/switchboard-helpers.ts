@@ -3,12 +3,12 @@
 // Every child process started here is tracked and killed by killAllChildren() (and on exit).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { FrameLocator, Locator, Page } from "playwright-core";
 import { BrokerApi } from "../../src/client/api.js";
 import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
-import { runCommand, screenshot } from "./harness.js";
+import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
 
 export const CLI = join(REPO_ROOT, "dist/cli.js");
 export const VSIX = join(REPO_ROOT, "agent-switchboard.vsix");
@@ -515,3 +515,33 @@ export async function terminate(pid: number, graceMs = 3000): Promise<boolean> {
 }
 
 export { BrokerApi };
+
+/**
+ * Starts VS Code with the packaged VSIX for a Switchboard UI test and waits until its sidebar shows
+ * this window as a session of the test's broker (`api`), so that a test starts from a connected window.
+ */
+export async function startSwitchboardWorkbench(o: {
+  vsix: string;
+  workspace: string;
+  settings: Record<string, unknown>;
+  env: Record<string, string>;
+  api: BrokerApi;
+  onDialog: (d: import("playwright-core").Dialog) => void;
+  shotName: string;
+}): Promise<VsCodeSession> {
+  const vscode = await startVsCode({ vsix: o.vsix, workspace: o.workspace, settings: o.settings, env: o.env, workbenchTimeoutMs: 60_000 });
+  vscode.page.on("dialog", o.onDialog);
+  const t = vscode.timings;
+  console.log(`timings: server (install VSIX + start) ${t.serverMs} ms, chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`);
+  const t0 = Date.now();
+  await withFailureShots(() => [vscode.page], o.shotName, async () => {
+    const frame = await openSidebar(vscode.page);
+    // This window is a session of the test's broker (not of some other broker).
+    const self = await until("this window's session at the test's broker", async () =>
+      (await o.api.endpoints()).find((e) => e.kind === "vscode" && e.session_name === basename(o.workspace)),
+    );
+    await waitVisible(frame, frame.locator(`article.card.session.self[data-id="${self.endpoint_id}"]`), "this window's own session card");
+  });
+  console.log(`sidebar connected ${Date.now() - t0} ms after the workbench shell`);
+  return vscode;
+}

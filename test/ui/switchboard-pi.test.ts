@@ -15,8 +15,9 @@ import type { Dialog } from "playwright-core";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
 import { messageText, startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
 import { piSandbox } from "../helpers/pi.js";
-import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {
+  startSwitchboardWorkbench,
   BrokerApi,
   VSIX,
   approvalCard,
@@ -26,7 +27,6 @@ import {
   isRed,
   killAllChildren,
   killBroker,
-  openSidebar,
   readRecord,
   rowTexts,
   showTerminal,
@@ -109,26 +109,7 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
       const record = readRecord(home);
       assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
       api = new BrokerApi(record);
-      vscode = await startVsCode({
-        vsix: VSIX,
-        workspace,
-        settings: SETTINGS,
-        // Inherited by the extension host and by the terminal pi runs in.
-        env: { SWITCHBOARD_HOME: home, PI_CODING_AGENT_DIR: sandbox.agentDir },
-        workbenchTimeoutMs: 60_000,
-      });
-      vscode.page.on("dialog", onDialog);
-      const t = vscode.timings;
-      console.log(`timings: server (install VSIX + start) ${t.serverMs} ms, chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`);
-      const t0 = Date.now();
-      await withFailureShots(pages, "switchboard-pi-0-startup", async () => {
-        const frame = await openSidebar(vscode!.page);
-        const self = await until("this window's session at the test's broker", async () =>
-          (await api.endpoints()).find((e) => e.kind === "vscode" && e.session_name === basename(workspace)),
-        );
-        await waitVisible(frame, frame.locator(`article.card.session.self[data-id="${self.endpoint_id}"]`), "this window's own session card");
-      });
-      console.log(`sidebar connected ${Date.now() - t0} ms after the workbench shell`);
+      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home, PI_CODING_AGENT_DIR: sandbox.agentDir }, api, onDialog, shotName: "switchboard-pi-0-startup" });
     },
     { timeout: 240_000 },
   );

@@ -11,8 +11,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog, Page } from "playwright-core";
-import { openSecondWindow, openWorkbench, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
+import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "./harness.js";
 import {
+  startSwitchboardWorkbench,
   BrokerApi,
   VSIX,
   approvalCard,
@@ -96,20 +97,7 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
       assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
       api = new BrokerApi(record);
       assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
-      vscode = await startVsCode({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home }, workbenchTimeoutMs: 60_000 });
-      vscode.page.on("dialog", onDialog);
-      const t = vscode.timings;
-      console.log(`timings: server (install VSIX + start) ${t.serverMs} ms, chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`);
-      const t0 = Date.now();
-      await withFailureShots(pages, "switchboard-0-startup", async () => {
-        const frame = await openSidebar(vscode!.page);
-        // This window is a session of the test's broker (not of some other broker).
-        const self = await until("this window's session at the test's broker", async () =>
-          (await api.endpoints()).find((e) => e.kind === "vscode" && e.session_name === basename(workspace)),
-        );
-        await waitVisible(frame, frame.locator(`article.card.session.self[data-id="${self.endpoint_id}"]`), "this window's own session card");
-      });
-      console.log(`sidebar connected ${Date.now() - t0} ms after the workbench shell`);
+      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "switchboard-0-startup" });
     },
     { timeout: 240_000 },
   );
