@@ -9,13 +9,13 @@
 //     the requester's /v1/stream gets approval_resolved. Sequential trials on keep-alive HTTP, beside the
 //     relay floor (lib/relay-floor.ts: the same routes and frames, no validation, journal or fsync).
 //  2. stream throughput: `yes LINE | head -c N` run by src/exec's execCommand, its output fed to a broker
-//     stream by StreamWriter over HTTP exactly as `switchboard run` does (and, as a variant, as
-//     stream_chunk frames on the producer's /v1/stream socket), one live observer in its own process
-//     counting bytes until `end`. Floors: the writer into /dev/null, the writer | cat, execCommand alone,
-//     and the same client code against the relay floor.
+//     stream by StreamWriter exactly as `switchboard run` does (binary frames on the producer's /v1/stream
+//     socket; as a variant, the HTTP fallback), one live observer in its own process following with
+//     binary chunk frames and counting bytes until `end`. Floors: the writer into /dev/null, the
+//     writer | cat, execCommand alone, and the same client code against the relay floor.
 //  3. chunk latency at 1 MB/s: 1 KiB lines stamped with the monotonic clock, one per ms, written through
-//     the broker (StreamWriter over HTTP, stream_chunk frames, and a child process run by execCommand
-//     feeding StreamWriter) to the live observer process, which times every line.
+//     the broker (StreamWriter over HTTP, StreamWriter with frames, and a child process run by execCommand
+//     feeding StreamWriter with frames, as switchboard run) to the live observer process, which times every line.
 //  4. broker RSS (VmRSS every 100 ms) and CPU per MB during (2).
 // --profile runs the broker under `node --cpu-prof` and adds its hot spots (numbers then carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
@@ -26,7 +26,7 @@ import os from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { BrokerApi } from "../src/client/api.js";
-import { StreamWriter } from "../src/client/stream-writer.js";
+import { StreamWriter, type FrameSender } from "../src/client/stream-writer.js";
 import { execCommand, type ExecResult } from "../src/exec/index.js";
 import { brokerPaths } from "../src/platform/paths.js";
 import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
@@ -39,7 +39,6 @@ import { cpuWindow, startSampler, type CpuWindow, type SamplerResult } from "./l
 import { BROKER_ENTRY, ROOT, startBroker, type RunningServer } from "./lib/servers.js";
 import { ratio, round, sleep, summarize, type Summary } from "./lib/stats.js";
 import type { ObserverResult } from "./lib/stream-observer.js";
-import { WsChunkWriter } from "./lib/ws-producer.js";
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
@@ -144,7 +143,8 @@ interface Target {
 
 function openWs(url: string, headers: Record<string, string>, timeoutMs = 5000): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    // Zero mask, as BrokerClient's /v1/stream socket (loopback, no proxy to protect).
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, generateMask: (m: Buffer) => void m.fill(0) });
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error(`WebSocket ${url} did not open within ${timeoutMs} ms`));
@@ -162,6 +162,15 @@ function openWs(url: string, headers: Record<string, string>, timeoutMs = 5000):
       reject(err);
     });
   });
+}
+
+/** The producer socket as StreamWriter's FrameSender, exactly as BrokerClient.sendStreamFrame. */
+function frameSender(ws: WebSocket): FrameSender {
+  return (frame, done) => {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(frame, { binary: true }, done);
+    return true;
+  };
 }
 
 async function connectTarget(name: Target["name"], port: number, token: string, pid: number, pidBase: number): Promise<Target> {
@@ -430,11 +439,10 @@ function instrumentedApi(api: BrokerApi): { api: BrokerApi; stats: BatchStats } 
 
 interface StreamRun {
   target: string;
-  path: "http" | "ws";
+  path: "http" | "frames";
   high_water_bytes: number | null;
   bytes_expected: number;
   bytes_read_by_exec: number;
-  bytes_sent_by_producer: number | null;
   bytes_observed: number;
   bytes_in_end_view: number | null;
   bytes_match: boolean;
@@ -456,25 +464,21 @@ interface StreamRun {
   stream_file_bytes: number | null;
 }
 
-async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | "ws", bytes: number, highWater?: number): Promise<StreamRun> {
-  let writer: StreamWriter | undefined;
-  let wsw: WsChunkWriter | undefined;
+async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | "frames", bytes: number): Promise<StreamRun> {
   let writerError: string | null = null;
-  let streamId: string;
   const command = writerCommand(bytes);
-  let batches: BatchStats | null = null;
-  if (path === "http") {
-    const inst = instrumentedApi(t.api);
-    batches = inst.stats;
-    writer = await StreamWriter.start(
-      { endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT },
-      { api: async () => inst.api, pluginPid: t.producerPid, ...(highWater ? { highWaterBytes: highWater } : {}), onError: (e) => (writerError ??= String(e.message ?? e)) },
-    );
-    streamId = writer.streamId;
-  } else {
-    streamId = (await t.api.startStream({ endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT })).stream_id;
-    wsw = new WsChunkWriter(t.producerWs, streamId);
-  }
+  const inst = instrumentedApi(t.api);
+  const batches: BatchStats = inst.stats;
+  const writer = await StreamWriter.start(
+    { endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT },
+    {
+      api: async () => inst.api,
+      pluginPid: t.producerPid,
+      ...(path === "frames" ? { frames: frameSender(t.producerWs) } : {}),
+      onError: (e) => (writerError ??= String(e.message ?? e)),
+    },
+  );
+  const streamId = writer.streamId;
   const follow = obs.follow({ wsBase: `ws://127.0.0.1:${t.port}`, token: t.token, streamId, mode: "count", timeoutMs: 60_000 });
   await Promise.race([follow.ready, sleep(10_000)]);
   t.oddFrames.length = 0;
@@ -484,32 +488,15 @@ async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | 
   const cpu0 = cpuSeconds(t.pid);
   const self0 = process.cpuUsage();
   const tSpawn = process.hrtime.bigint();
-  let result: ExecResult;
-  if (writer) {
-    const w = writer;
-    // Exactly as src/cli/run.ts runHere (minus the mirror to this terminal).
-    const handle = execCommand({ command, cwd: ROOT, onOutput: (channel, text) => w.write(channel, text) });
-    w.onDrain(function resume() {
-      handle.resume();
-      w.onDrain(resume);
-    });
-    result = await handle.done;
-  } else {
-    const w = wsw!;
-    const handle = execCommand({
-      command,
-      cwd: ROOT,
-      onOutput: (channel, text) => {
-        const more = w.write(channel, text);
-        if (!more) w.onDrain(() => handle.resume());
-        return more;
-      },
-    });
-    result = await handle.done;
-  }
+  // Exactly as src/cli/run.ts runHere (minus the mirror to this terminal).
+  const handle = execCommand({ command, cwd: ROOT, onOutput: (channel, text) => writer.write(channel, text) });
+  writer.onDrain(function resume() {
+    handle.resume();
+    writer.onDrain(resume);
+  });
+  const result: ExecResult = await handle.done;
   const tExec = process.hrtime.bigint();
-  if (writer) await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
-  else await t.api.completeStream(streamId, { exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms, last_seq: wsw!.lastSeq }, t.producerPid);
+  await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
   // A failed StreamWriter drops its output and never ends the stream: end it here so that the observer sees `end`.
   if (writerError) await t.api.abortStream(streamId, `bench: the StreamWriter failed: ${writerError}`.slice(0, 1000), t.producerPid).catch(() => {});
   const tComplete = process.hrtime.bigint();
@@ -524,7 +511,7 @@ async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | 
   const inView = endView?.channels?.["1"]?.bytes ?? null;
   let fileBytes: number | null = null;
   if (t.name === "broker") {
-    const file = join(brokerPaths(brokerHome!).brokerDir, "streams", `${streamId}.ndjson`);
+    const file = join(brokerPaths(brokerHome!).brokerDir, "streams", `${streamId}.out`);
     try {
       fileBytes = statSync(file).size;
       await rm(file, { force: true }); // keep the page cache and disk quiet for the next run
@@ -537,10 +524,9 @@ async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | 
   return {
     target: t.name,
     path,
-    high_water_bytes: path === "http" ? (highWater ?? 4 * 1024 * 1024) : 4 * 1024 * 1024,
+    high_water_bytes: 4 * 1024 * 1024,
     bytes_expected: bytes,
     bytes_read_by_exec: result.bytes[1],
-    bytes_sent_by_producer: wsw ? wsw.bytes : null,
     bytes_observed: seen.bytes,
     bytes_in_end_view: inView,
     bytes_match: seen.bytes === bytes && result.bytes[1] === bytes && inView === bytes && seen.seq_gaps === 0,
@@ -573,7 +559,7 @@ async function streamThroughput(t: Target, obs: ObserverProcess, path: "http" | 
 
 interface LatencyRun {
   target: string;
-  path: "http" | "ws" | "exec-http";
+  path: "http" | "frames" | "exec";
   lines_written: number;
   lines_observed: number;
   malformed_lines: number;
@@ -625,28 +611,25 @@ tick();
 async function chunkLatency(t: Target, obs: ObserverProcess, path: LatencyRun["path"], durationMs: number): Promise<LatencyRun> {
   const total = Math.round((durationMs / 1000) * LATENCY_RATE);
   let writerError: string | null = null;
-  const command = path === "exec-http" ? `'${process.execPath}' '${join(tmpDir!, "pacer.cjs")}' ${total}` : "bench latency pacer";
-  let writer: StreamWriter | undefined;
-  let wsw: WsChunkWriter | undefined;
-  let streamId: string;
-  if (path === "ws") {
-    streamId = (await t.api.startStream({ endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT })).stream_id;
-    wsw = new WsChunkWriter(t.producerWs, streamId);
-  } else {
-    writer = await StreamWriter.start(
-      { endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT },
-      { api: async () => t.api, pluginPid: t.producerPid, onError: (e) => (writerError ??= String(e.message ?? e)) },
-    );
-    streamId = writer.streamId;
-  }
+  const command = path === "exec" ? `'${process.execPath}' '${join(tmpDir!, "pacer.cjs")}' ${total}` : "bench latency pacer";
+  const writer = await StreamWriter.start(
+    { endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT },
+    {
+      api: async () => t.api,
+      pluginPid: t.producerPid,
+      ...(path === "http" ? {} : { frames: frameSender(t.producerWs) }),
+      onError: (e) => (writerError ??= String(e.message ?? e)),
+    },
+  );
+  const streamId = writer.streamId;
   const follow = obs.follow({ wsBase: `ws://127.0.0.1:${t.port}`, token: t.token, streamId, mode: "latency", timeoutMs: durationMs + 60_000 });
   await Promise.race([follow.ready, sleep(10_000)]);
   const win = cpuWindow(ourPids);
   const cpu0 = cpuSeconds(t.pid);
   let achieved: number | null = null;
   let lag: number | null = null;
-  if (path === "exec-http") {
-    const w = writer!;
+  if (path === "exec") {
+    const w = writer;
     const handle = execCommand({ command, cwd: ROOT, onOutput: (channel, text) => w.write(channel, text) });
     w.onDrain(function resume() {
       handle.resume();
@@ -655,12 +638,10 @@ async function chunkLatency(t: Target, obs: ObserverProcess, path: LatencyRun["p
     const r = await handle.done;
     await w.complete({ exit_code: r.exit_code, signal: r.signal, duration_ms: r.duration_ms });
   } else {
-    const write = writer ? (s: string) => void writer!.write(1, s) : (s: string) => void wsw!.write(1, s);
-    const paced = await pace(LATENCY_RATE, total, durationMs + 5000, () => write(stampedLine()));
+    const paced = await pace(LATENCY_RATE, total, durationMs + 5000, () => void writer.write(1, stampedLine()));
     achieved = paced.achievedRate;
     lag = paced.maxSendLagMs;
-    if (writer) await writer.complete({ exit_code: 0, signal: null });
-    else await t.api.completeStream(streamId, { exit_code: 0, signal: null, last_seq: wsw!.lastSeq }, t.producerPid);
+    await writer.complete({ exit_code: 0, signal: null });
   }
   const seen = await follow.done;
   const cpu1 = cpuSeconds(t.pid);
@@ -756,15 +737,14 @@ async function main() {
         `  floors: writer>/dev/null ${floors.writer_to_dev_null.mb_per_s} MB/s, writer|cat ${floors.writer_pipe_cat.mb_per_s} MB/s, ` +
           `execCommand only ${floors.exec_only.mb_per_s} MB/s (its login shell alone takes ${floors.exec_shell_startup_ms} ms)`,
       );
-      // "http" is StreamWriter exactly as switchboard run uses it (default 4 MiB high water); "http-512k" is the
-      // same writer with highWaterBytes 512 KiB, which keeps every batch under the broker's 1 MiB body limit.
-      const variants: Array<{ path: "http" | "ws"; hw?: number; key: string }> = [
+      // "frames" is StreamWriter exactly as switchboard run uses it (binary frames on its /v1/stream socket);
+      // "http" is the same writer without a socket: JSON batches over HTTP, its fallback.
+      const variants: Array<{ path: "http" | "frames"; key: string }> = [
+        { path: "frames", key: "frames" },
         { path: "http", key: "http" },
-        { path: "http", hw: 512 * 1024, key: "http_512k" },
-        { path: "ws", key: "ws" },
       ];
-      log(`  warm-up: ${P.warmupBytes / MB} MB through each target (http-512k and ws)`);
-      for (const t of targets) for (const v of variants.slice(1)) await streamThroughput(t, obs, v.path, P.warmupBytes, v.hw);
+      log(`  warm-up: ${P.warmupBytes / MB} MB through each target and variant`);
+      for (const t of targets) for (const v of variants) await streamThroughput(t, obs, v.path, P.warmupBytes);
       const runs: Array<StreamRun & { key: string }> = [];
       const show = (r: StreamRun & { key: string }) =>
         log(
@@ -774,21 +754,22 @@ async function main() {
       for (let rep = 0; rep < P.throughputReps; rep++)
         for (const v of variants)
           for (const t of targets) {
-            const r = { ...(await streamThroughput(t, obs, v.path, N, v.hw)), key: v.key };
+            const r = { ...(await streamThroughput(t, obs, v.path, N)), key: v.key };
             show(r);
             runs.push(r);
           }
       const pick = (target: string, key: string) => runs.filter((r) => r.target === target && r.key === key).sort((x, y) => y.mb_per_s - x.mb_per_s)[0]!;
       const floorCat = floors.writer_pipe_cat.mb_per_s;
       const what: Record<string, string> = {
-        http: "StreamWriter over HTTP exactly as switchboard run (default 4 MiB high water)",
-        http_512k: "StreamWriter over HTTP with highWaterBytes 512 KiB (batches stay under the 1 MiB body limit)",
-        ws: "stream_chunk frames on /v1/stream + POST complete {last_seq}",
+        frames: "StreamWriter exactly as switchboard run: binary frames on /v1/stream, POST complete {last_seq}",
+        http: "StreamWriter without a socket: JSON batches over HTTP (the fallback)",
       };
       for (const v of variants) {
         const r = pick("broker", v.key);
         const rf = pick("floor", v.key);
-        metrics[`stream_throughput_${v.key}`] = metric(r.bytes_match ? r.mb_per_s : null, "MB/s", 100, ">=", {
+        // The target is the product's path; the HTTP fallback is reported beside it.
+        const target = v.key === "frames" ? 100 : null;
+        metrics[`stream_throughput_${v.key}`] = metric(r.bytes_match ? r.mb_per_s : null, "MB/s", target, target === null ? null : ">=", {
           floor: floorCat,
           floor_name: "sh -c 'writer | cat > /dev/null'",
           note:
@@ -819,11 +800,11 @@ async function main() {
       const lat: LatencyRun[] = [];
       const plan: Array<[Target, LatencyRun["path"]]> = [
         [b, "http"],
-        [b, "ws"],
-        [b, "exec-http"],
+        [b, "frames"],
+        [b, "exec"],
         [f, "http"],
-        [f, "ws"],
-        [f, "exec-http"],
+        [f, "frames"],
+        [f, "exec"],
       ];
       for (const [t, p] of plan) {
         // The floor runs are for comparison only: half as long, to keep the bench short.
@@ -834,10 +815,10 @@ async function main() {
         lat.push(r);
       }
       const get = (target: string, p: string) => lat.find((r) => r.target === target && r.path === p)!;
-      for (const p of ["http", "ws", "exec-http"] as const) {
+      for (const p of ["http", "frames", "exec"] as const) {
         const r = get("broker", p);
         const fl = get("floor", p);
-        const what = { http: "StreamWriter over HTTP, written in this process", ws: "stream_chunk frames on /v1/stream", "exec-http": "a child process run by execCommand, fed to StreamWriter (as switchboard run)" }[p];
+        const what = { http: "StreamWriter over HTTP, written in this process", frames: "StreamWriter with binary frames on /v1/stream, written in this process", exec: "a child process run by execCommand, fed to StreamWriter with frames (as switchboard run)" }[p];
         for (const k of ["p50", "p99", "max"] as const)
           metrics[`chunk_latency_${p.replace("-", "_")}_${k}`] = metric(r.latency_ms[k], "ms", k === "p99" ? 20 : null, k === "p99" ? "<" : null, {
             ...(fl ? { floor: fl.latency_ms[k], floor_name: "relay floor, same path" } : {}),

@@ -12,9 +12,9 @@
 //   POST /v1/streams                      -> StreamView
 //   POST /v1/streams/:id/chunks           -> {last_seq}; every chunk relayed to the live followers
 //   POST /v1/streams/:id/complete         -> ended StreamView (waits for last_seq, as the broker does)
-//   WS   /v1/stream   (x-plugin-pid)      -> push_ack ignored; stream_chunk frames relayed like chunks
+//   WS   /v1/stream   (x-plugin-pid)      -> push_ack ignored; stream_chunk frames (JSON or binary) relayed like chunks
 //   WS   /v1/events                       -> a snapshot, then changes
-//   WS   /v1/streams/:id/live             -> hello, chunks as they come (no replay), end
+//   WS   /v1/streams/:id/live[?binary=1]  -> hello, chunks as they come (no replay, binary if asked), end
 // Plain CommonJS run by `node`, like bench/lib/floor.ts.
 import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -58,10 +58,16 @@ function append(s, chunk) {
   s.view.last_seq = seq;
   const ch = String(chunk.channel);
   const info = s.view.channels[ch] || (s.view.channels[ch] = { bytes: 0, truncated: false });
-  info.bytes += Buffer.byteLength(chunk.data);
-  if (s.followers.size) {
-    const t = JSON.stringify({ type: "chunk", channel: chunk.channel, seq, data: chunk.data });
-    for (const ws of s.followers) if (ws.readyState === 1) ws.send(t);
+  const bytes = typeof chunk.data === "string" ? Buffer.from(chunk.data) : chunk.data;
+  info.bytes += bytes.length;
+  let t, frame;
+  for (const ws of s.followers) {
+    if (ws.readyState !== 1) continue;
+    // binary follower frame: [1][channel][seq u48][data]; JSON otherwise, as the broker does
+    if (ws.binaryChunks) {
+      if (!frame) { frame = Buffer.allocUnsafe(8 + bytes.length); frame[0] = 1; frame[1] = chunk.channel; frame.writeUIntBE(seq, 2, 6); bytes.copy(frame, 8); }
+      ws.send(frame);
+    } else ws.send(t ??= JSON.stringify({ type: "chunk", channel: chunk.channel, seq, data: bytes.toString() }));
   }
   if (s.waiters.length) {
     const still = [];
@@ -150,13 +156,20 @@ server.on("upgrade", (req, socket, head) => {
       const s = streams.get(decodeURIComponent(live[1]));
       if (!s) return ws.close(4404, "unknown stream");
       ws.send(JSON.stringify({ type: "hello", stream: s.view }));
+      ws.binaryChunks = url.searchParams.get("binary") === "1";
       s.followers.add(ws);
       ws.on("close", () => s.followers.delete(ws));
       return;
     }
     const pid = Number(req.headers["x-plugin-pid"]);
     pidSockets.set(pid, ws);
-    ws.on("message", (d) => {
+    ws.on("message", (d, isBinary) => {
+      if (isBinary) {
+        // producer chunk frame: [1][channel][seq u48][id length][id][data]
+        const idLen = d[8], s = streams.get(d.toString("latin1", 9, 9 + idLen));
+        if (s) append(s, { channel: d[1], seq: d.readUIntBE(2, 6), data: d.subarray(9 + idLen) });
+        return;
+      }
       let f;
       try { f = JSON.parse(d.toString()); } catch { return; }
       if (f.event === "stream_chunk") { const s = streams.get(f.stream_id); if (s) append(s, f); }

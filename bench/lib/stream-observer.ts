@@ -1,7 +1,7 @@
 // A live stream observer in its own process (as a VS Code window would be), driven over IPC by
 // bench/streams.ts:  node --import tsx bench/lib/stream-observer.ts
 //
-// It follows GET /v1/streams/:id/live the way src/client/follow.ts does (one JSON.parse per frame,
+// It follows GET /v1/streams/:id/live?binary=1 the way src/client/follow.ts does (binary chunk frames decoded to text, JSON for the rest,
 // chunks with seq <= the last one seen are dropped), plus a `ready` signal once `hello` arrived, which
 // followStream does not expose and the relay floor (no replay) needs.
 //   parent -> child  {type:"follow", id, wsBase, token, streamId, mode:"count"|"latency", timeoutMs}
@@ -10,6 +10,7 @@
 // Times are process.hrtime.bigint() values as decimal strings: CLOCK_MONOTONIC, shared by every process
 // on Linux, so the parent can compare them with its own.
 import WebSocket from "ws";
+import { decodeFollowerChunk } from "../../src/protocol/binary-frames.js";
 
 export interface FollowCommand {
   type: "follow";
@@ -51,7 +52,7 @@ function reply(m: ObserverMessage): void {
 
 function follow(cmd: FollowCommand): void {
   const cpu0 = process.cpuUsage();
-  const url = `${cmd.wsBase}/v1/streams/${encodeURIComponent(cmd.streamId)}/live?from_seq=1`;
+  const url = `${cmd.wsBase}/v1/streams/${encodeURIComponent(cmd.streamId)}/live?from_seq=1&binary=1`;
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${cmd.token}` } });
   let lastSeq = 0;
   let bytes = 0;
@@ -77,10 +78,15 @@ function follow(cmd: FollowCommand): void {
     ws.terminate();
     reply({ type: "error", id: cmd.id, message });
   }
-  ws.on("message", (data: WebSocket.RawData) => {
+  ws.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
     const now = process.hrtime.bigint();
     frames++;
-    const f = JSON.parse(data.toString()) as { type: string; channel?: number; seq?: number; data?: string; from_seq?: number; stream?: unknown };
+    let f: { type: string; channel?: number; seq?: number; data?: string; from_seq?: number; stream?: unknown };
+    if (isBinary) {
+      const c = decodeFollowerChunk(data as Buffer);
+      if (!c) return fail("a binary frame that is not a chunk");
+      f = { type: "chunk", channel: c.channel, seq: c.seq, data: c.data.toString("utf8") };
+    } else f = JSON.parse(data.toString());
     if (f.type === "chunk") {
       const seq = f.seq!;
       if (seq <= lastSeq) {

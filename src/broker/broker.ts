@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type WebSocket from "ws";
 import {
   ClientFrame,
+  decodeProducerChunk,
   ProtocolError,
   Workspace,
   parseWith,
@@ -19,10 +20,6 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { pidAlive } from "../platform/process.js";
-import type { InferOutput } from "valibot";
-import type { StreamChunkFrame } from "../protocol/index.js";
-
-type StreamChunkFrameT = InferOutput<typeof StreamChunkFrame>;
 import { Feed } from "./feed.js";
 import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
 import type { Logger } from "./log.js";
@@ -79,7 +76,7 @@ export class Broker {
   /** Approvals and streams add their part of the observer snapshot (see daemon.ts). */
   snapshotExtras: () => Partial<Pick<FeedSnapshot, "approvals" | "streams">> = () => ({});
   /** Chunk frames from a producer's /v1/stream socket; returns a promise while the producer must wait. */
-  onChunkFrame: (frame: StreamChunkFrameT, pid: number) => Promise<void> | undefined = () => undefined;
+  onChunkFrame: (streamId: string, channel: number, seq: number | undefined, data: Buffer, pid: number) => Promise<void> | undefined = () => undefined;
   lastActivity = Date.now();
 
   constructor(
@@ -155,9 +152,10 @@ export class Broker {
   }
 
   private onFrame(conn: Connection, data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) return this.onBinaryFrame(conn, data as Buffer); // nodebuffer: the server's binaryType
     let frame: unknown;
     try {
-      frame = isBinary ? undefined : JSON.parse(data.toString());
+      frame = JSON.parse(data.toString());
     } catch {
       frame = undefined;
     }
@@ -171,12 +169,21 @@ export class Broker {
     }
     const f = parsed.value;
     if (f.event === "push_ack") return this.onAck(conn, f.push_id);
-    const wait = this.onChunkFrame(f, conn.pid);
-    if (wait) {
-      // Backpressure: stop reading this producer's socket until its output is written.
-      conn.ws.pause();
-      void wait.finally(() => conn.ws.resume());
-    }
+    this.backpressure(conn, this.onChunkFrame(f.stream_id, f.channel, f.seq, Buffer.from(f.data, "utf8"), conn.pid));
+  }
+
+  /** Stream output as raw bytes (capability stream_frames_v1): no JSON on the hot path. */
+  private onBinaryFrame(conn: Connection, data: Buffer): void {
+    const chunk = decodeProducerChunk(data);
+    if (typeof chunk === "string") return this.sendJson(conn.ws, { event: "error", error: "bad_frame", message: chunk });
+    this.backpressure(conn, this.onChunkFrame(chunk.streamId, chunk.channel, chunk.seq, chunk.data, conn.pid));
+  }
+
+  /** Stops reading a producer's socket until its output is written. */
+  private backpressure(conn: Connection, wait: Promise<void> | undefined): void {
+    if (!wait) return;
+    conn.ws.pause();
+    void wait.finally(() => conn.ws.resume());
   }
 
   private onAck(conn: Connection, pushId: string): void {

@@ -111,7 +111,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   const approvals = new ApprovalDesk(store, broker, audit, log);
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
   broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
-  broker.onChunkFrame = (f, pid) => streams.appendFrame(f.stream_id, { channel: f.channel, seq: f.seq, data: f.data }, pid);
+  broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
   approvals.restore();
   await streams.restore();

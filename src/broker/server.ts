@@ -273,7 +273,7 @@ export class BrokerServer {
         return refuseUpgrade(socket, 400, { error: "bad_request", message: "from_seq and channel must be positive integers." });
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.keepAlive(ws);
-        this.opts.streams.follow(ws, decodeURIComponent(live[1]!), Math.max(1, from ?? 1), channel);
+        this.opts.streams.follow(ws, decodeURIComponent(live[1]!), Math.max(1, from ?? 1), channel, url.searchParams.get("binary") === "1");
       });
       return;
     }

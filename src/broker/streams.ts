@@ -1,14 +1,25 @@
-// Output streams: chunks from the producer (HTTP or /v1/stream frames) are numbered, written to a
-// per-stream file (up to a cap), kept as head and tail per channel in memory, and fanned out to live
-// followers. A follower that falls behind is skipped until its socket drains, then gets a `resync`
-// marker and a replay from the file, so a slow consumer never blocks the producer or anyone else.
+// Output streams: chunks from the producer (binary /v1/stream frames, JSON frames or HTTP) are
+// numbered, cut on UTF-8 character boundaries, written to a per-stream file (up to a cap), kept as
+// head and tail per channel in memory, and fanned out to live followers. Output is handled as raw
+// bytes throughout; it becomes a string only for a JSON consumer. A follower that falls behind is
+// skipped until its socket drains, then gets a `resync` marker and a replay from the file, so a slow
+// consumer never blocks the producer or anyone else.
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import type WebSocket from "ws";
-import { ProtocolError, type Chunk, type CompleteRequest, type LiveFrame, type ReplayResponse, type StreamStartRequest, type StreamView } from "../protocol/index.js";
+import {
+  encodeFollowerChunk,
+  incompleteUtf8Tail,
+  ProtocolError,
+  type Chunk,
+  type CompleteRequest,
+  type LiveFrame,
+  type ReplayResponse,
+  type StreamStartRequest,
+  type StreamView,
+} from "../protocol/index.js";
+import { readRecords, RECORD_HEADER, recordHeader, type Piece } from "./stream-file.js";
 import type { ApprovalDesk } from "./approvals.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
@@ -30,14 +41,19 @@ const FOLLOWER_LOW_WATER = 256 * 1024;
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 /** How long `complete {last_seq}` waits for chunks still in flight on the producer's socket. */
 const COMPLETE_WAIT_MS = 10_000;
+/** The sparse seq -> file offset index gets an entry every this many bytes, so a replay from a seq seeks. */
+const INDEX_EVERY = 4 * 1024 * 1024;
 
 interface ChannelState {
   bytes: number;
   truncated: boolean;
-  head: string;
+  head: Buffer[];
+  headLen: number;
   /** The last output, as the chunks that hold it (O(1) per chunk); joined only when someone asks. */
-  tailParts: string[];
+  tailParts: Buffer[];
   tailLen: number;
+  /** An incomplete UTF-8 character at the end of the last chunk, held back for the next one. */
+  carry: Buffer | undefined;
 }
 
 interface Follower {
@@ -45,6 +61,8 @@ interface Follower {
   channel: number | undefined;
   sentSeq: number;
   behind: boolean;
+  /** Chunks go out as binary frames (`?binary=1`) instead of JSON text. */
+  binary: boolean;
 }
 
 interface Live {
@@ -53,8 +71,14 @@ interface Live {
   channels: Map<number, ChannelState>;
   file: FileHandle | undefined;
   fileBytes: number;
+  /** [seq, offset] pairs: the record of `seq` starts at `offset`. */
+  index: [number, number][];
+  /** Records waiting for the file, written as one buffer per round. */
+  unwritten: Buffer[];
   pendingBytes: number;
-  writes: Promise<void>;
+  /** Set while a write round runs; resolves when everything queued so far is in the file. */
+  writing: Promise<void> | undefined;
+  writeFailed: boolean;
   followers: Set<Follower>;
   /** Set when the stream starts ending; `finished` resolves once its final state is saved. */
   ended: boolean;
@@ -78,6 +102,16 @@ export class StreamHub {
     private readonly log: Logger,
   ) {
     this.dir = join(home, "streams");
+    // A producer whose endpoint closed (its process exited, its grace ran out, it unregistered) will
+    // never complete its streams: abort them now rather than leave them streaming until a restart.
+    broker.onEndpointClosed((endpointId) => {
+      for (const live of [...this.live.values()]) {
+        if (live.meta.endpoint_id !== endpointId) continue;
+        this.finish(live, { state: "aborted", reason: "the producing session ended before the command finished" }).catch((err) =>
+          this.log.error("aborting the stream of a closed endpoint failed", { stream_id: live.meta.stream_id, err: String(err) }),
+        );
+      }
+    });
   }
 
   /** After a restart, streams that were running have lost their producer connection: abort them. */
@@ -87,7 +121,7 @@ export class StreamHub {
       if (meta.state === "streaming") await this.finish(this.runtime(meta), { state: "aborted", reason: "the broker restarted while the command was running" });
     }
     // Output files of streams the store no longer remembers are garbage.
-    const keep = new Set([...this.store.streams.keys()].map((id) => `${id}.ndjson`));
+    const keep = new Set([...this.store.streams.keys()].map((id) => `${id}.out`));
     for (const f of await readdir(this.dir)) if (!keep.has(f)) await rm(join(this.dir, f), { force: true });
   }
 
@@ -145,30 +179,24 @@ export class StreamHub {
     }
     if (producerPid !== undefined && producerPid !== live.meta.producer_pid)
       throw new ProtocolError("stream_not_producer", "Only the process that started this stream can write to it.");
-    let lines = "";
-    for (const chunk of chunks) {
-      if (!chunk.data) continue;
-      const seq = chunk.seq ?? live.lastSeq + 1;
-      if (seq <= live.lastSeq) continue; // a retried chunk: already have it
-      live.lastSeq = seq;
-      const numbered = { channel: chunk.channel, seq, data: chunk.data };
-      const quoted = JSON.stringify(chunk.data); // escaped once, for the file line and every follower
-      this.keep(live, numbered);
-      lines += this.toFile(live, numbered, quoted);
-      this.fanOut(live, numbered, quoted);
-    }
-    if (lines) this.write(live, lines);
-    for (const w of [...live.seqWaiters]) if (live.lastSeq >= w.seq) w.wake();
-    if (live.pendingBytes > WRITE_HIGH_WATER) await live.writes;
+    for (const chunk of chunks) if (chunk.data) this.ingest(live, chunk.channel, chunk.seq ?? live.lastSeq + 1, Buffer.from(chunk.data, "utf8"));
+    this.afterIngest(live);
+    if (live.pendingBytes > WRITE_HIGH_WATER) await this.flushed(live);
     return { last_seq: live.lastSeq };
   }
 
-  /** The fast path: one chunk frame from the producer's /v1/stream socket. Returns false to pause reading. */
-  appendFrame(id: string, chunk: Chunk, producerPid: number): Promise<void> | undefined {
+  /**
+   * The fast path: one chunk frame from the producer's /v1/stream socket (binary or JSON). Returns a
+   * promise when the producer must wait (its socket is paused until then). Frames for a stream that
+   * ended or that the sender does not produce are dropped: the producer learns from `stream_cancelled`
+   * or from the answer to its `complete`.
+   */
+  appendFrame(id: string, channel: number, seq: number | undefined, data: Buffer, producerPid: number): Promise<void> | undefined {
     const live = this.live.get(id);
-    if (!live || live.meta.producer_pid !== producerPid) return undefined;
-    void this.append(id, [chunk], producerPid);
-    return live.pendingBytes > WRITE_HIGH_WATER ? live.writes : undefined;
+    if (!live || live.meta.producer_pid !== producerPid || !data.length) return undefined;
+    this.ingest(live, channel, seq ?? live.lastSeq + 1, data);
+    this.afterIngest(live);
+    return live.pendingBytes > WRITE_HIGH_WATER ? this.flushed(live) : undefined;
   }
 
   async complete(id: string, body: CompleteRequest, producerPid?: number): Promise<StreamView> {
@@ -207,25 +235,25 @@ export class StreamHub {
   async replay(id: string, channel?: number, fromSeq = 1): Promise<ReplayResponse> {
     const meta = this.meta(id);
     const live = this.live.get(id);
-    if (live) await live.writes;
+    if (live) await this.flushed(live);
     const chunks: ReplayResponse["chunks"] = [];
-    await this.readFile(id, fromSeq, channel, (c) => void chunks.push(c));
+    await this.readFile(id, live, fromSeq, channel, (c) => void chunks.push({ channel: c.channel, seq: c.seq, data: c.data.toString("utf8") }));
     const view = this.view(meta);
     const truncated = Object.values(view.channels).some((c) => c.truncated);
     const tail: Record<string, string> = {};
-    if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = st.tailParts.join("").slice(-this.limits.tailBytes);
+    if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = lastBytes(st.tailParts, this.limits.tailBytes);
     return { stream: view, chunks, truncated, tail };
   }
 
   /** A live follower socket: hello, replay from `fromSeq`, then chunks as they come, then end. */
-  follow(ws: WebSocket, id: string, fromSeq: number, channel: number | undefined): void {
+  follow(ws: WebSocket, id: string, fromSeq: number, channel: number | undefined, binary = false): void {
     const meta = this.store.streams.get(id);
     if (!meta) {
       ws.close(4404, "unknown stream");
       return;
     }
     const live = this.live.get(id);
-    const f: Follower = { ws, channel, sentSeq: fromSeq - 1, behind: true };
+    const f: Follower = { ws, channel, sentSeq: fromSeq - 1, behind: true, binary };
     send(ws, { type: "hello", stream: this.view(meta) });
     if (live) {
       live.followers.add(f);
@@ -238,7 +266,7 @@ export class StreamHub {
     const all = [...this.live.values()];
     for (const live of all) for (const f of live.followers) f.ws.close(1001, "broker shutting down");
     return Promise.all(all.map(async (l) => {
-      await l.writes;
+      await this.flushed(l);
       await l.file?.close();
     })).then(() => undefined);
   }
@@ -247,7 +275,7 @@ export class StreamHub {
 
   private runtime(meta: StreamMeta): Live {
     const channels = new Map<number, ChannelState>();
-    for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: "", tailParts: [], tailLen: 0 });
+    for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined });
     let markFinished!: () => void;
     const finished = new Promise<void>((r) => (markFinished = r));
     const live: Live = {
@@ -256,8 +284,11 @@ export class StreamHub {
       channels,
       file: undefined,
       fileBytes: 0,
+      index: [],
+      unwritten: [],
       pendingBytes: 0,
-      writes: Promise.resolve(),
+      writing: undefined,
+      writeFailed: false,
       followers: new Set(),
       ended: false,
       seqWaiters: new Set(),
@@ -324,53 +355,103 @@ export class StreamHub {
     return { ...rest, last_seq: live ? live.lastSeq : meta.last_seq, channels: live ? channels : meta.channels };
   }
 
-  private keep(live: Live, c: { channel: number; data: string }): void {
-    let st = live.channels.get(c.channel);
-    if (!st) live.channels.set(c.channel, (st = { bytes: 0, truncated: false, head: "", tailParts: [], tailLen: 0 }));
-    st.bytes += Buffer.byteLength(c.data);
-    if (st.head.length < this.limits.headBytes) st.head += c.data.slice(0, this.limits.headBytes - st.head.length);
-    st.tailParts.push(c.data);
-    st.tailLen += c.data.length;
-    while (st.tailParts.length > 1 && st.tailLen - st.tailParts[0]!.length >= this.limits.tailBytes) st.tailLen -= st.tailParts.shift()!.length;
-  }
-
-  private toFile(live: Live, c: { channel: number; seq: number; data: string }, quoted: string): string {
-    const line = `{"s":${c.seq},"c":${c.channel},"d":${quoted}}\n`;
-    if (live.fileBytes + line.length > this.limits.fileCapBytes) {
-      live.channels.get(c.channel)!.truncated = true;
-      return "";
+  /** Numbers one chunk, cuts it on a character boundary, and hands it to memory, the file and the followers. */
+  private ingest(live: Live, channel: number, seq: number, data: Buffer): void {
+    if (seq <= live.lastSeq) return; // a retried chunk: already have it
+    live.lastSeq = seq;
+    let st = live.channels.get(channel);
+    if (!st) live.channels.set(channel, (st = { bytes: 0, truncated: false, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined }));
+    if (st.carry) {
+      data = Buffer.concat([st.carry, data]);
+      st.carry = undefined;
     }
-    live.fileBytes += line.length;
-    return line;
+    const cut = incompleteUtf8Tail(data);
+    if (cut) {
+      st.carry = Buffer.from(data.subarray(data.length - cut));
+      data = data.subarray(0, data.length - cut);
+    }
+    if (data.length) this.take(live, st, { channel, seq, data });
   }
 
-  private write(live: Live, text: string): void {
-    const bytes = Buffer.byteLength(text);
-    live.pendingBytes += bytes;
-    const fh = live.file!;
-    live.writes = live.writes.then(async () => {
+  private take(live: Live, st: ChannelState, p: Piece): void {
+    st.bytes += p.data.length;
+    if (st.headLen < this.limits.headBytes) {
+      const part = p.data.subarray(0, this.limits.headBytes - st.headLen);
+      st.head.push(Buffer.from(part)); // a copy: a view would pin the whole frame
+      st.headLen += part.length;
+    }
+    st.tailParts.push(p.data);
+    st.tailLen += p.data.length;
+    while (st.tailParts.length > 1 && st.tailLen - st.tailParts[0]!.length >= this.limits.tailBytes) st.tailLen -= st.tailParts.shift()!.length;
+    this.toFile(live, st, p);
+    this.fanOut(live, p);
+  }
+
+  private afterIngest(live: Live): void {
+    if (live.unwritten.length && !live.writing) live.writing = this.writeRounds(live);
+    for (const w of [...live.seqWaiters]) if (live.lastSeq >= w.seq) w.wake();
+  }
+
+  /** Bytes held back at the end of a channel (a character the producer never finished) go out as they are. */
+  private flushCarries(live: Live): void {
+    for (const [channel, st] of live.channels) {
+      if (!st.carry) continue;
+      const data = st.carry;
+      st.carry = undefined;
+      this.take(live, st, { channel, seq: ++live.lastSeq, data });
+    }
+    this.afterIngest(live);
+  }
+
+  private toFile(live: Live, st: ChannelState, p: Piece): void {
+    const size = RECORD_HEADER + p.data.length;
+    if (live.fileBytes + size > this.limits.fileCapBytes) {
+      st.truncated = true;
+      return;
+    }
+    const last = live.index[live.index.length - 1];
+    if (live.fileBytes - (last ? last[1] : 0) >= INDEX_EVERY) live.index.push([p.seq, live.fileBytes]);
+    live.fileBytes += size;
+    live.pendingBytes += size;
+    live.unwritten.push(recordHeader(p.seq, p.channel, p.data.length), p.data);
+  }
+
+  /** Writes queued records in rounds (one buffer per round) until none are left. */
+  private async writeRounds(live: Live): Promise<void> {
+    while (live.unwritten.length) {
+      const round = Buffer.concat(live.unwritten);
+      live.unwritten = [];
       try {
-        await fh.write(text);
+        if (!live.writeFailed) await writeAll(live.file!, round);
       } catch (err) {
-        this.log.error("stream file write failed", { stream_id: live.meta.stream_id, err: String(err) });
+        // The output stays in memory (tail) and reaches live followers; only the replay loses it.
+        live.writeFailed = true;
+        this.log.error("stream file write failed; later output of this stream is not kept on disk", { stream_id: live.meta.stream_id, err: String(err) });
       } finally {
-        live.pendingBytes -= bytes;
+        live.pendingBytes -= round.length;
       }
-    });
+    }
+    live.writing = undefined;
   }
 
-  private fanOut(live: Live, c: { channel: number; seq: number; data: string }, quoted: string): void {
+  private flushed(live: Live): Promise<void> {
+    return live.writing ?? Promise.resolve();
+  }
+
+  private fanOut(live: Live, p: Piece): void {
     let text: string | undefined;
+    let frame: Buffer | undefined;
     for (const f of live.followers) {
-      if (f.behind || (f.channel !== undefined && f.channel !== c.channel)) continue;
+      if (f.behind || (f.channel !== undefined && f.channel !== p.channel)) continue;
       if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) {
         f.behind = true;
         void this.catchUp(live.meta.stream_id, live, f, true);
         continue;
       }
-      f.sentSeq = c.seq;
-      text ??= `{"type":"chunk","channel":${c.channel},"seq":${c.seq},"data":${quoted}}`;
-      if (f.ws.readyState === f.ws.OPEN) f.ws.send(text);
+      f.sentSeq = p.seq;
+      if (f.ws.readyState !== f.ws.OPEN) continue;
+      if (f.binary) f.ws.send((frame ??= encodeFollowerChunk(p.channel, p.seq, p.data)));
+      else f.ws.send((text ??= chunkText(p)));
     }
   }
 
@@ -381,12 +462,12 @@ export class StreamHub {
       if (f.ws.readyState !== f.ws.OPEN) return;
       // Taken at one synchronous point: `writes` then covers every chunk up to `target`.
       const target = live ? live.lastSeq : (this.store.streams.get(id)?.last_seq ?? 0);
-      if (live) await live.writes;
+      if (live) await this.flushed(live);
       if (resync) send(f.ws, { type: "resync", from_seq: f.sentSeq + 1 });
       resync = false;
-      await this.readFile(id, f.sentSeq + 1, f.channel, (c) => {
-        f.sentSeq = c.seq;
-        send(f.ws, { type: "chunk", ...c });
+      await this.readFile(id, live, f.sentSeq + 1, f.channel, (p) => {
+        f.sentSeq = p.seq;
+        if (f.ws.readyState === f.ws.OPEN) f.ws.send(f.binary ? encodeFollowerChunk(p.channel, p.seq, p.data) : chunkText(p));
       });
       f.sentSeq = Math.max(f.sentSeq, target);
       // More output may have arrived while reading; go round again until level.
@@ -401,29 +482,20 @@ export class StreamHub {
     }
   }
 
-  private async readFile(id: string, fromSeq: number, channel: number | undefined, each: (c: { channel: number; seq: number; data: string }) => void): Promise<void> {
-    const input = createReadStream(this.file(id), { encoding: "utf8" });
-    const done = new Promise<void>((resolve) => input.once("error", () => resolve()));
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    const reading = (async () => {
-      for await (const line of lines) {
-        if (!line) continue;
-        let rec: { s: number; c: number; d: string };
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          continue; // a line torn by a crash
-        }
-        if (rec.s >= fromSeq && (channel === undefined || rec.c === channel)) each({ channel: rec.c, seq: rec.s, data: rec.d });
-      }
-    })().catch(() => {});
-    await Promise.race([reading, done]);
+  private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void): Promise<void> {
+    let offset = 0;
+    for (const [seq, at] of live?.index ?? []) {
+      if (seq > fromSeq) break;
+      offset = at;
+    }
+    return readRecords(this.file(id), fromSeq, channel, each, offset);
   }
 
   private async finish(live: Live, end: Partial<StreamMeta> & { state: StreamMeta["state"] }): Promise<StreamView> {
+    this.flushCarries(live);
     this.live.delete(live.meta.stream_id);
     live.ended = true;
-    await live.writes;
+    await this.flushed(live);
     await live.file?.close().catch(() => {});
     const channels: StreamMeta["channels"] = {};
     for (const [ch, st] of live.channels) channels[ch] = { bytes: st.bytes, truncated: st.truncated };
@@ -450,8 +522,24 @@ export class StreamHub {
   }
 
   private file(id: string): string {
-    return join(this.dir, `${id}.ndjson`);
+    return join(this.dir, `${id}.out`);
   }
+}
+
+function chunkText(p: Piece): string {
+  return `{"type":"chunk","channel":${p.channel},"seq":${p.seq},"data":${JSON.stringify(p.data.toString("utf8"))}}`;
+}
+
+/** The last `max` bytes of `parts` as text, starting on a character boundary. */
+function lastBytes(parts: Buffer[], max: number): string {
+  const all = Buffer.concat(parts);
+  let from = Math.max(0, all.length - max);
+  while (from < all.length && (all[from]! & 0xc0) === 0x80) from++;
+  return all.toString("utf8", from);
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at)).bytesWritten;
 }
 
 function send(ws: WebSocket, frame: LiveFrame): void {

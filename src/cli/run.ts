@@ -114,6 +114,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
     {
       api: () => client.brokerApi("output_streams_v1"),
       pluginPid: client.pluginPid,
+      frames: (frame, done) => client.sendStreamFrame(frame, done),
       onError: (e) => err(`switchboard: output is no longer streamed to the broker: ${e.message}`),
     },
   );

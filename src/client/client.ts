@@ -605,6 +605,9 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       headers: { authorization: `Bearer ${record.bearerToken}`, "x-plugin-pid": String(this.pid), "x-masons-ipc-capabilities": STREAM_CAPABILITIES },
       perMessageDeflate: false,
       handshakeTimeout: 5000,
+      // Loopback to our own broker, never through a proxy: masking (RFC 6455 5.3 guards proxies
+      // against browser-made frames) would only cost an XOR pass over every byte of output.
+      generateMask: zeroMask,
     });
     let alive = true;
     let opened = false;
@@ -639,6 +642,19 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       ws.once("open", onOpen);
       ws.once("error", fail);
     });
+  }
+
+  /**
+   * Sends a binary stream frame (src/protocol/binary-frames.ts) on this client's /v1/stream socket.
+   * False, and `done` is never called, when the socket is not open or the broker lacks
+   * `stream_frames_v1`; otherwise `done` runs once the frame is handed to the OS, with an error if it
+   * never was (the socket closed first).
+   */
+  sendStreamFrame(frame: Buffer, done: (err?: Error) => void): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.caps.stream_frames_v1) return false;
+    ws.send(frame, { binary: true }, done);
+    return true;
   }
 
   /** Detaches the current stream (its close no longer counts as a drop) and closes it. */
@@ -1011,4 +1027,8 @@ function errorReason(err: unknown): string {
 function isBrokerGone(err: unknown): boolean {
   if (err instanceof BrokerUnreachableError || err instanceof DiscoveryError) return true;
   return err instanceof BrokerError && (err.code === "unauthorized" || err.code === "shutting_down");
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }

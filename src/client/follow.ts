@@ -1,7 +1,7 @@
 // Following one output stream live (`/v1/streams/:id/live`): replay from a sequence number, then
 // chunks as they come, then the end. Survives a dropped socket by resuming after the last chunk seen.
 import WebSocket from "ws";
-import type { DiscoveryRecord, LiveFrame, StreamView } from "../protocol/index.js";
+import { decodeFollowerChunk, type DiscoveryRecord, type LiveFrame, type StreamView } from "../protocol/index.js";
 
 export interface FollowOptions {
   fromSeq?: number;
@@ -25,13 +25,23 @@ export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerTok
   let attempts = 0;
   const done = new Promise<StreamView>((resolve, reject) => {
     const open = () => {
-      const q = new URLSearchParams({ from_seq: String(lastSeq + 1) });
+      // binary=1: chunks come as raw bytes (a broker without stream_frames_v1 ignores it and sends JSON).
+      const q = new URLSearchParams({ from_seq: String(lastSeq + 1), binary: "1" });
       if (opts.channel !== undefined) q.set("channel", String(opts.channel));
       ws = new WebSocket(`${record.ipcUrl.replace(/^http/, "ws")}/v1/streams/${encodeURIComponent(streamId)}/live?${q}`, {
         headers: { authorization: `Bearer ${record.bearerToken}` },
       });
-      ws.on("message", (data) => {
+      ws.on("message", (data, isBinary) => {
         attempts = 0;
+        if (isBinary) {
+          // The broker cuts chunks on character boundaries, so each one decodes on its own.
+          const c = decodeFollowerChunk(data as Buffer);
+          if (c && c.seq > lastSeq) {
+            lastSeq = c.seq;
+            opts.onChunk(c.channel, c.data.toString("utf8"), c.seq);
+          }
+          return;
+        }
         const f = JSON.parse(data.toString()) as LiveFrame;
         if (f.type === "chunk") {
           if (f.seq <= lastSeq) return; // already seen before a reconnect

@@ -19,5 +19,5 @@ export { BrokerError, BrokerUnreachableError, DiscoveryError, type DiscoveryFail
 export { CapabilityMissingError, ClientClosedError, NotConnectedError, ProtocolMismatchError, StreamInUseError } from "./client-errors.js";
 export { backoffMs, DEFAULT_BACKOFF, type BackoffOptions, type PublicPhase } from "./connection-state.js";
 export type { FeedEvent, FeedModel, FeedRecord } from "./feed-model.js";
-export { StreamWriter, type StreamWriterOptions } from "./stream-writer.js";
+export { StreamWriter, type FrameSender, type StreamWriterOptions } from "./stream-writer.js";
 export { followStream, type FollowOptions, type Following } from "./follow.js";

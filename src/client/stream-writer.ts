@@ -1,14 +1,24 @@
-// The producer side of an output stream: numbered chunks, sent in batches over HTTP, with bounded
-// buffering. write() returns false when the buffer is full; onDrain() says when to go on. This is how
-// a command runner (switchboard run, the VS Code window, the pi adapter) feeds a broker stream.
-import type { Chunk, CompleteRequest, StreamStartRequest, StreamView } from "../protocol/index.js";
+// The producer side of an output stream: numbered chunks with bounded buffering. write() returns false
+// when the buffer is full; onDrain() says when to go on. This is how a command runner (switchboard run,
+// the VS Code window, the pi adapter) feeds a broker stream.
+//
+// Output goes as binary frames on the producer's /v1/stream socket when it has one (`frames`), else
+// as JSON batches over HTTP. A frame the socket could not write is sent again over HTTP with its seq,
+// and from then on the stream stays on HTTP, so chunks never overtake each other (the broker drops a
+// seq it already has as a retry).
+import { encodeProducerChunk, MAX_FRAME_SEQ, type Chunk, type CompleteRequest, type StreamStartRequest, type StreamView } from "../protocol/index.js";
 import type { BrokerApi } from "./api.js";
 import { BrokerError } from "./errors.js";
+
+/** Sends one binary frame; false when it cannot (then `done` is never called). BrokerClient.sendStreamFrame is one. */
+export type FrameSender = (frame: Buffer, done: (err?: Error) => void) => boolean;
 
 export interface StreamWriterOptions {
   /** Returns the current API (after a broker restart it is another object). */
   api: () => Promise<BrokerApi>;
   pluginPid: number;
+  /** The producer's socket, for binary frames; it must belong to `pluginPid`. */
+  frames?: FrameSender;
   /** Bytes buffered before write() asks the producer to pause; default 4 MiB. */
   highWaterBytes?: number;
   /** Called when sending failed for good (the broker is gone or refused the stream); output is then dropped. */
@@ -20,9 +30,16 @@ const MAX_BATCH_BYTES = 768 * 1024;
 
 export class StreamWriter {
   private seq = 0;
+  /** Chunks waiting for HTTP, in seq order. */
   private queue: Chunk[] = [];
   private queuedBytes = 0;
   private flushing: Promise<void> | undefined;
+  /** Frames handed to the socket whose write has not finished yet. */
+  private framesInFlight = 0;
+  private frameBytes = 0;
+  /** Set for good once a frame could not be sent: HTTP only from then on. */
+  private httpOnly: boolean;
+  private idleWaiters: (() => void)[] = [];
   private drainListeners: (() => void)[] = [];
   private failed: Error | undefined;
   private readonly highWater: number;
@@ -32,6 +49,7 @@ export class StreamWriter {
     private readonly opts: StreamWriterOptions,
   ) {
     this.highWater = opts.highWaterBytes ?? 4 * 1024 * 1024;
+    this.httpOnly = !opts.frames;
   }
 
   static async start(req: StreamStartRequest, opts: StreamWriterOptions): Promise<StreamWriter> {
@@ -47,13 +65,23 @@ export class StreamWriter {
     return this.seq;
   }
 
-  /** Queues output; false means "pause until onDrain", so that memory stays bounded. */
-  write(channel: number, data: string): boolean {
-    if (!data || this.failed) return true;
-    this.queue.push({ channel, seq: ++this.seq, data });
-    this.queuedBytes += data.length;
+  /** Queues output (text, or bytes cut on UTF-8 character boundaries); false means "pause until onDrain". */
+  write(channel: number, data: string | Uint8Array): boolean {
+    if (!data.length || this.failed) return true;
+    const seq = ++this.seq;
+    if (!this.httpOnly && seq <= MAX_FRAME_SEQ) {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      const frame = encodeProducerChunk(this.streamId, channel, seq, bytes);
+      if (this.opts.frames!(frame, (err) => this.frameDone(frame.length, err ? { channel, seq, data: text(bytes) } : undefined))) {
+        this.framesInFlight++;
+        this.frameBytes += frame.length;
+        return this.roomLeft();
+      }
+      this.httpOnly = true;
+    }
+    this.enqueue({ channel, seq, data: text(data) });
     this.kick();
-    return this.queuedBytes < this.highWater;
+    return this.roomLeft();
   }
 
   onDrain(listener: () => void): void {
@@ -72,15 +100,48 @@ export class StreamWriter {
     return this.finish((api) => api.abortStream(this.streamId, reason, this.opts.pluginPid));
   }
 
+  /** Resolves once every chunk written so far has left: frames written out, HTTP batches answered. */
   async flush(): Promise<void> {
-    while (this.flushing || (this.queue.length && !this.failed)) {
-      this.kick();
-      await this.flushing;
+    for (;;) {
+      if (this.framesInFlight > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
+      else if (this.flushing || (this.queue.length && !this.failed)) {
+        this.kick();
+        await this.flushing;
+      } else return;
     }
   }
 
+  private roomLeft(): boolean {
+    return this.queuedBytes + this.frameBytes < this.highWater;
+  }
+
+  private enqueue(c: Chunk): void {
+    // Frames that failed come back with seqs below what was queued after them: keep seq order.
+    let at = this.queue.length;
+    while (at > 0 && this.queue[at - 1]!.seq! > c.seq!) at--;
+    this.queue.splice(at, 0, c);
+    this.queuedBytes += c.data.length;
+  }
+
+  private frameDone(size: number, unsent: Chunk | undefined): void {
+    this.framesInFlight--;
+    this.frameBytes -= size;
+    if (unsent && !this.failed) {
+      this.httpOnly = true;
+      this.enqueue(unsent);
+    }
+    if (this.framesInFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+      this.kick();
+    }
+    this.drained();
+  }
+
   private kick(): void {
-    if (this.flushing || !this.queue.length || this.failed) return;
+    // While frames are in flight one of them may still fail and need to go first.
+    if (this.flushing || !this.queue.length || this.failed || this.framesInFlight > 0) return;
     // A batch holds at most MAX_BATCH_BYTES of body: the broker refuses bodies over 1 MiB.
     let take = 0;
     let size = 0;
@@ -113,7 +174,7 @@ export class StreamWriter {
   }
 
   private drained(): void {
-    if (this.queuedBytes >= this.highWater) return;
+    if (!this.roomLeft() || !this.drainListeners.length) return;
     const listeners = this.drainListeners;
     this.drainListeners = [];
     for (const l of listeners) l();
@@ -149,4 +210,8 @@ export class StreamWriter {
     this.drained();
     this.opts.onError?.(err);
   }
+}
+
+function text(data: string | Uint8Array): string {
+  return typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
 }

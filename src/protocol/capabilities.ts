@@ -24,6 +24,8 @@ export const SWITCHBOARD_CAPABILITIES = {
   stream_rebind_v1: true,
   approvals_v1: true,
   output_streams_v1: true,
+  /** Binary stream chunk frames on /v1/stream and /v1/streams/:id/live?binary=1. */
+  stream_frames_v1: true,
 } as const;
 
 export type CapabilityName = keyof typeof MASONS_CAPABILITIES | keyof typeof SWITCHBOARD_CAPABILITIES;

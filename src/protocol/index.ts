@@ -6,4 +6,5 @@ export * from "./frames.js";
 export * from "./validate.js";
 export * from "./approvals.js";
 export * from "./streams.js";
+export * from "./binary-frames.js";
 export * from "./webview.js";

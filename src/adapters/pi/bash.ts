@@ -7,7 +7,7 @@
 // it exists is queued (bounded: past 4 MiB the command is paused until the stream is there).
 import type { BashOperations } from "@mariozechner/pi-coding-agent";
 import type { BrokerApi } from "../../client/api.js";
-import { StreamWriter } from "../../client/stream-writer.js";
+import { StreamWriter, type FrameSender } from "../../client/stream-writer.js";
 import { execCommand, type Channel, type ExecHandle } from "../../exec/index.js";
 
 export interface StreamedRun {
@@ -20,6 +20,8 @@ export interface StreamedRun {
 export interface StreamingBashOptions {
   api: () => Promise<BrokerApi>;
   pluginPid: number;
+  /** Binary frames on the adapter's /v1/stream socket (BrokerClient.sendStreamFrame). */
+  frames?: FrameSender;
   endpointId: () => string;
   approvalId: string;
   action: "sh" | "env";
@@ -82,7 +84,7 @@ export function streamingBashOperations(opts: StreamingBashOptions): { operation
 
         const stream = StreamWriter.start(
           { endpoint_id: opts.endpointId(), action: opts.action, command: opts.displayCommand, cwd, approval_id: opts.approvalId },
-          { api: opts.api, pluginPid: opts.pluginPid, onError: (e) => opts.log(`output of ${run.streamId ?? "a command"} is no longer streamed: ${e.message}`) },
+          { api: opts.api, pluginPid: opts.pluginPid, frames: opts.frames, onError: (e) => opts.log(`output of ${run.streamId ?? "a command"} is no longer streamed: ${e.message}`) },
         ).then(
           (w) => {
             writer = w;

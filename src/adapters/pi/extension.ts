@@ -439,6 +439,7 @@ class PiAdapter {
       const { operations, run } = streamingBashOperations({
         api: () => client.brokerApi("output_streams_v1"),
         pluginPid: client.pluginPid,
+        frames: (frame, done) => client.sendStreamFrame(frame, done),
         endpointId: () => client.resolveEndpointId(endpointId),
         approvalId: grant.approval.approval_id,
         action: grant.action,
