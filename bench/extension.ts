@@ -9,11 +9,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readDiscovery } from "../src/platform/discovery.js";
 import { brokerPaths } from "../src/platform/paths.js";
+import { attributeProfile, summarizeProfile } from "./lib/cpuprofile.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const home = await mkdtemp(join(tmpdir(), "sb-bench-ext-"));
 const workspace = await mkdtemp(join(tmpdir(), "sb-bench-ws-"));
 const figures: Record<string, unknown> = {};
+await mkdir(join(ROOT, ".bench-out"), { recursive: true });
+const profileFile = join(ROOT, ".bench-out/activation.cpuprofile");
+await rm(profileFile, { force: true });
 try {
   // A broker that is already running, as when a second window opens.
   const broker = spawn(process.execPath, [join(ROOT, "dist/broker.js")], { env: { ...process.env, SWITCHBOARD_HOME: home }, stdio: "ignore", detached: true });
@@ -21,7 +25,7 @@ try {
   for (let i = 0; i < 200 && (await readDiscovery(brokerPaths(home).discoveryFile)).kind !== "ok"; i++) await new Promise((r) => setTimeout(r, 25));
   const runner = spawn(
     process.execPath,
-    ["--import", "tsx", "-e", `import("${join(ROOT, "test/extension/run.ts")}").then(m => m.runExtensionTests({ extensionDevelopmentPath: ${JSON.stringify(ROOT)}, testsDir: ${JSON.stringify(join(ROOT, "bench/extension"))}, workspace: ${JSON.stringify(workspace)}, env: { SWITCHBOARD_HOME: ${JSON.stringify(home)} }, settings: { "switchboard.notifications.approvals": "off" }, label: "bench", timeoutMs: 240000 })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })`],
+    ["--import", "tsx", "-e", `import("${join(ROOT, "test/extension/run.ts")}").then(m => m.runExtensionTests({ extensionDevelopmentPath: ${JSON.stringify(ROOT)}, testsDir: ${JSON.stringify(join(ROOT, "bench/extension"))}, workspace: ${JSON.stringify(workspace)}, env: { SWITCHBOARD_HOME: ${JSON.stringify(home)}, SWITCHBOARD_ACTIVATION_PROFILE: ${JSON.stringify(profileFile)} }, settings: { "switchboard.notifications.approvals": "off" }, label: "bench", timeoutMs: 240000 })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })`],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
   let out = "";
@@ -32,6 +36,12 @@ try {
   const code = await new Promise<number | null>((r) => runner.once("exit", r));
   for (const m of out.matchAll(/FIGURE (\{.*\})/g)) Object.assign(figures, JSON.parse(m[1]!));
   if (code !== 0) figures.error = `the extension-host run failed (exit ${code})`;
+  if (existsSync(profileFile)) {
+    // The extension host also activates other extensions meanwhile: tell our time from theirs and from waiting.
+    const a = attributeProfile(profileFile, "/dist/extension.cjs");
+    figures.activation_ext_host_ms = { ours: a.ours_ms, other_extensions_and_host: a.other_ms, idle_waiting: a.idle_ms, span: a.total_ms };
+    figures.activation_profile_top = summarizeProfile(profileFile, 40).top_total.filter((r) => /extension\.cjs|src\/|node_modules\//.test(r.where)).slice(0, 12);
+  }
 } finally {
   const d = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
   if (d?.kind === "ok") process.kill(d.record.pid, "SIGTERM");
@@ -45,7 +55,8 @@ const result = {
   when: new Date().toISOString(),
   targets: {
     activation_to_registered_ms: "wall clock from activate() to endpoint registered, broker running (includes waiting on the broker)",
-    activation_to_registered_cpu_ms: "< 50: extension-host (CPU) time in that span",
+    activation_to_registered_cpu_ms: "CPU of the whole extension-host process in that span (other extensions activate at the same moment)",
+    "activation_ext_host_ms.ours": "< 50: the extension host's time in this extension's code in that span (CPU profile: samples with dist/extension.cjs on the stack)",
     vsix_bytes: "< 500000",
   },
   figures,

@@ -137,3 +137,44 @@ export async function newestProfile(dir: string): Promise<string | undefined> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile")).map((f) => join(dir, f));
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
+
+export interface Attribution {
+  total_ms: number;
+  idle_ms: number;
+  /** samples with a frame from a script whose URL contains the given text anywhere on the stack */
+  ours_ms: number;
+  /** busy, but not in our code: other extensions, the host itself, GC and compilation not under ours */
+  other_ms: number;
+}
+
+/** Splits a profile's time into idle, ours (a frame of `urlPart` on the stack) and everything else. */
+export function attributeProfile(file: string, urlPart: string): Attribution {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const ours = new Map<number, boolean>();
+  const isOurs = (id: number): boolean => {
+    const known = ours.get(id);
+    if (known !== undefined) return known;
+    const n = byId.get(id)!;
+    const p = parent.get(id);
+    const v = n.callFrame.url.includes(urlPart) || (p !== undefined && isOurs(p));
+    ours.set(id, v);
+    return v;
+  };
+  let total = 0;
+  let idle = 0;
+  let mine = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const d = prof.timeDeltas[i + 1] ?? 0;
+    const id = prof.samples[i]!;
+    total += d;
+    if (byId.get(id)!.callFrame.functionName === "(idle)") idle += d;
+    else if (isOurs(id)) mine += d;
+  }
+  return { total_ms: round(total / 1000, 1), idle_ms: round(idle / 1000, 1), ours_ms: round(mine / 1000, 1), other_ms: round((total - idle - mine) / 1000, 1) };
+}

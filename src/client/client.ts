@@ -49,7 +49,7 @@ import {
   type MachineOptions,
   type PublicPhase,
 } from "./connection-state.js";
-import { discover, type DiscoverOptions, type Discovered } from "./discover.js";
+import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
 import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel } from "./feed-model.js";
 import { RecentSet } from "./recent-set.js";
@@ -547,15 +547,18 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   private async openStream(gen: number, rediscover: boolean): Promise<void> {
     try {
       let api = this.api;
-      if (rediscover || !api || !(await probeHealth(api.baseUrl, 1000))) {
+      // The first connect usually finds a recorded broker that answers: let /v1/initialize prove it.
+      let init = !api && !this.opts.discoverFn ? await this.initializeRecorded() : undefined;
+      if (init) api = this.api;
+      else if (rediscover || !api || !(await probeHealth(api.baseUrl, 1000))) {
         if (this.state.gen !== gen) return;
         const found = await (this.opts.discoverFn ?? discover)(this.opts.discover);
         checkHealthProtocol(found.record.ipcUrl, found.health);
         this.discovered = found;
-        api = this.api = new BrokerApi(found.record, this.opts.requestTimeoutMs !== undefined ? { timeoutMs: this.opts.requestTimeoutMs } : {});
+        api = this.api = this.newApi(found.record);
       }
       if (this.state.gen !== gen) return;
-      const init = await this.initialize(api);
+      init ??= await this.initialize(api!);
       if (this.state.gen !== gen) return;
       this.init = init;
       const disabled = new Set(this.opts.disableCapabilities ?? []);
@@ -582,6 +585,31 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
         fatal: err instanceof ProtocolMismatchError,
       });
     }
+  }
+
+  private newApi(record: DiscoveryRecord): BrokerApi {
+    return new BrokerApi(record, this.opts.requestTimeoutMs !== undefined ? { timeoutMs: this.opts.requestTimeoutMs } : {});
+  }
+
+  /**
+   * Initializes against the recorded broker without probing /health first (one round trip less on
+   * the way to a registered endpoint). Undefined when there is no record or it does not answer
+   * within a second: the full discovery (which may start a broker) then takes over.
+   */
+  private async initializeRecorded(): Promise<InitializeResponse | undefined> {
+    const recorded = await readRecorded(this.opts.discover);
+    if (!recorded) return undefined;
+    let init: InitializeResponse;
+    try {
+      init = await this.initialize(new BrokerApi(recorded.record, { timeoutMs: 1000 }));
+    } catch (err) {
+      if (err instanceof ProtocolMismatchError) throw err;
+      return undefined;
+    }
+    const health: HealthResponse = { ok: true, version: init.server_version, protocol_version: init.server_protocol_version, capabilities: init.server_capabilities };
+    this.discovered = { ...recorded, health, spawned: false };
+    this.api = this.newApi(recorded.record);
+    return init;
   }
 
   private async initialize(api: BrokerApi): Promise<InitializeResponse> {

@@ -98,6 +98,18 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   );
 }
 
+/**
+ * The discovery record `discover` would look at first, without probing it: a client that is about
+ * to call /v1/initialize anyway can let that call prove the broker healthy and save a round trip.
+ */
+export async function readRecorded(opts: DiscoverOptions): Promise<Omit<Discovered, "health" | "spawned"> | undefined> {
+  const home = opts.home ?? stateHome();
+  const discoveryFile = opts.discoveryFile ? resolve(opts.discoveryFile) : brokerPaths(home).discoveryFile;
+  const read = await readDiscovery(discoveryFile).catch(() => undefined);
+  if (read?.kind !== "ok") return undefined;
+  return { record: read.record, discoveryFile, ...(opts.discoveryFile ? {} : { logFile: brokerPaths(home).logFile }) };
+}
+
 async function probeRecord(file: string, timeoutMs: number): Promise<Discovered> {
   const read = await readDiscovery(file).catch((err: Error) => ({ kind: "invalid" as const, message: err.message }));
   if (read.kind === "missing") throw new DiscoveryError("not_running", `No discovery record at ${file}; is the broker running?`);

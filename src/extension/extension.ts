@@ -1,6 +1,7 @@
 // Activation: wires the broker connection, the sidebar, terminals, notifications, the status bar and
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
+import { startActivationProfile } from "./activation-profile.js";
 import type { Approval, StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
@@ -29,8 +30,19 @@ let active: { sb: Switchboard; runner: EditorRunner } | undefined;
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
+  const stopProfile = startActivationProfile();
   let settings: Settings = readSettings();
   const sb = new Switchboard(context.asAbsolutePath("dist/broker.js"), settings);
+  const registered = new Promise<number>((resolve) => {
+    const sub = sb.onDidConnect(() => {
+      if (!sb.selfEndpointId) return;
+      sub.dispose();
+      resolve(performance.now() - started);
+    });
+  });
+  // Connect first: the UI below is built while the connection waits on the broker. Whatever it
+  // subscribes to renders the current state when it is created.
+  void sb.start();
   const approvedHere = new Set<string>();
 
   // Terminals and the editor runner call back into `actions`, which needs the runner: the callbacks
@@ -62,14 +74,6 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     const dir = !w ? undefined : typeof w === "string" ? w : (w.cwd ?? w.root);
     return !!dir && (vscode.workspace.workspaceFolders ?? []).some((f) => dir === f.uri.fsPath || dir.startsWith(f.uri.fsPath + "/"));
   };
-
-  const registered = new Promise<number>((resolve) => {
-    const sub = sb.onDidConnect(() => {
-      if (!sb.selfEndpointId) return;
-      sub.dispose();
-      resolve(performance.now() - started);
-    });
-  });
 
   const command = (id: string, run: (...args: unknown[]) => unknown) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -145,8 +149,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     const cpu = process.cpuUsage(cpuAtStart);
     return (cpu.user + cpu.system) / 1000;
   });
-  void sb.start();
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
+  if (stopProfile) void registered.then(stopProfile).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 
