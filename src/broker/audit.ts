@@ -1,13 +1,26 @@
 // Append-only audit log of approval outcomes (broker/audit/audit.ndjson), chained by SHA-256.
 // Each append is fsynced before the decision it records is acknowledged.
+//
+// Storage faults follow the journal (see journal.ts): a record is chained (seq, prev, hash) when it
+// is appended, so it can never be dropped without breaking the chain for every later record. A
+// failed write rejects that append but keeps the bytes, and the next append (or a retry every
+// RETRY_MS) writes them first, resuming exactly where the failed write stopped. A failed fdatasync
+// refuses every later append until the broker restarts.
 import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
 import type { AuditRecord } from "../protocol/index.js";
 import { GENESIS, parseAuditLines, recordHash } from "../platform/audit-chain.js";
 
 export type AuditFields = Omit<AuditRecord, "seq" | "prev" | "hash">;
 
+const RETRY_MS = 250;
+
 export class AuditLog {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Lines appended but not yet in the file, in order (the part before a failed write's stop is gone). */
+  private unwritten = Buffer.alloc(0);
+  private failing: unknown = undefined;
+  private broken: unknown = undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly file: string,
@@ -43,18 +56,47 @@ export class AuditLog {
     return this.head;
   }
 
+  /** The storage error while appends cannot be written; undefined when healthy. */
+  get failure(): unknown {
+    return this.broken ?? this.failing;
+  }
+
   /** Appends one record; resolves once it is on disk. Appends are serialized so the chain stays linear. */
   append(fields: AuditFields): Promise<AuditRecord> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
     const body = { ...fields, seq: ++this.seq, prev: this.head };
     const record = { ...body, hash: recordHash(this.head, body) } as AuditRecord;
     this.head = record.hash;
-    const write = this.tail.then(async () => {
-      await this.fh.write(JSON.stringify(record) + "\n");
-      await this.fh.datasync();
-      return record;
+    this.unwritten = Buffer.concat([this.unwritten, Buffer.from(JSON.stringify(record) + "\n")]);
+    return this.writeUnwritten().then(() => record);
+  }
+
+  /** One serialized round: write whatever is still unwritten (earlier failures first), then sync. */
+  private writeUnwritten(): Promise<void> {
+    const round = this.tail.then(async () => {
+      if (this.broken !== undefined) throw this.broken;
+      try {
+        while (this.unwritten.length > 0) {
+          const { bytesWritten } = await this.fh.write(this.unwritten, 0, this.unwritten.length);
+          this.unwritten = this.unwritten.subarray(bytesWritten);
+        }
+      } catch (err) {
+        this.failing ??= err;
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => void this.writeUnwritten().catch(() => {}), RETRY_MS);
+        this.retryTimer.unref();
+        throw err;
+      }
+      try {
+        await this.fh.datasync();
+      } catch (err) {
+        this.broken = err;
+        throw err;
+      }
+      this.failing = undefined;
     });
-    this.tail = write.catch(() => {});
-    return write;
+    this.tail = round.catch(() => {});
+    return round;
   }
 
   /** The log exactly as it is on disk, so that tampering with the file shows up in verification. */
@@ -64,6 +106,7 @@ export class AuditLog {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.retryTimer);
     await this.tail;
     await this.fh.close();
   }

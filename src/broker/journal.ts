@@ -8,6 +8,20 @@
 // Writes go through a single ordered queue of batches (group commit): every append made while a
 // write+fdatasync is in flight goes out in the next single write. Batches are written strictly in
 // order, so a resolved append implies every earlier append is durable too.
+//
+// Storage faults (disk full, read-only, I/O errors). The caller applies a record to its in-memory
+// state when it appends it, so a record must never be dropped once enqueued: memory and disk would
+// then disagree, and a later snapshot or a later record could make a change durable that was never
+// written in order. So:
+//   - A failed write (ENOSPC, EROFS, EDQUOT, ... from open or write) rejects the promises of every
+//     record queued at that moment (their requests are answered with an error, not acknowledged),
+//     but keeps their bytes queued, in order. The journal is then "failing" (`failure`): it retries
+//     the remaining bytes every RETRY_MS (and on every new append) from exactly where the failed
+//     write stopped, and becomes healthy again once they are on disk. A rejected append is thus like
+//     a request cut off by a crash: it may still take effect later, or (after a crash) not at all.
+//   - A failed fdatasync is different: after it, the kernel may have dropped the dirty pages and a
+//     second fdatasync can report success for data that is gone. The journal then refuses every
+//     further write (`failure` stays set) until the broker restarts and recovers from what is on disk.
 
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +30,8 @@ export interface JournalOptions {
   dir: string; // created with mode 0o700 if missing; files inside get mode 0o600
   fsync?: boolean; // default true: fdatasync before an append's promise resolves
   log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** Test hook: runs before each batch's fdatasync (a slow disk). */
+  beforeSync?: () => Promise<void>;
 }
 
 export interface Recovered<S, R> {
@@ -46,6 +62,8 @@ interface Waiter {
 interface Batch {
   seg: Segment; // a batch never spans segments
   data: string;
+  bytes: Buffer | undefined; // `data` encoded, once the writer took the batch
+  written: number; // bytes of `bytes` already in the file: a failed write resumes here
   count: number;
   sealed: boolean; // true once the writer took it; later appends start a new batch
   waiters: Waiter[];
@@ -57,6 +75,8 @@ const SEGMENT_RE = /^log-(\d+)\.ndjson$/;
 const FILE_MODE = 0o600;
 /** Longest a lazily appended record waits for a batch to ride along with. */
 const LAZY_MS = 200;
+/** While failing, how often the journal tries to write the bytes it still holds. */
+const RETRY_MS = 250;
 const DIR_MODE = 0o700;
 
 const segmentName = (n: number): string => `log-${String(n).padStart(10, "0")}.ndjson`;
@@ -70,13 +90,16 @@ export class Journal<S, R> {
   private readonly dir: string;
   private readonly fsync: boolean;
   private readonly log: Log;
+  private readonly beforeSync: (() => Promise<void>) | undefined;
   private nextSeq: number;
   private current: Segment;
   private readonly batches: Batch[] = []; // batches[0] may be in flight
   private scheduled = false;
   private lazyTimer: NodeJS.Timeout | undefined;
   private writing = false;
-  private broken: unknown = undefined; // first write error; the journal refuses everything after it
+  private failing: unknown = undefined; // last write error while bytes are still waiting; retried
+  private retryTimer: NodeJS.Timeout | undefined;
+  private broken: unknown = undefined; // a failed fdatasync: the journal refuses everything after it
   private closed = false;
   private closing: Promise<void> | undefined;
   private compactions: Promise<void> = Promise.resolve(); // tail of the compaction chain; never rejects
@@ -87,6 +110,7 @@ export class Journal<S, R> {
     this.dir = opts.dir;
     this.fsync = opts.fsync ?? true;
     this.log = opts.log ?? defaultLog;
+    this.beforeSync = opts.beforeSync;
     this.nextSeq = nextSeq;
     this.current = { n: segN, fh: undefined };
   }
@@ -228,6 +252,7 @@ export class Journal<S, R> {
   private enqueue(record: R, waiter: Waiter | undefined): unknown {
     if (this.closed) return new Error(`journal ${this.dir}: append after close`);
     if (this.broken !== undefined) return this.broken;
+    // While failing, records are still queued (never dropped) and the append tries the write again.
     let json: string | undefined;
     try {
       json = JSON.stringify(record);
@@ -240,7 +265,7 @@ export class Journal<S, R> {
     this.segBytes.set(seg.n, (this.segBytes.get(seg.n) ?? 0) + Buffer.byteLength(line));
     let batch = this.batches.at(-1);
     if (batch === undefined || batch.sealed || batch.seg !== seg) {
-      batch = { seg, data: "", count: 0, sealed: false, waiters: [] };
+      batch = { seg, data: "", bytes: undefined, written: 0, count: 0, sealed: false, waiters: [] };
       this.batches.push(batch);
     }
     batch.data += line;
@@ -249,9 +274,17 @@ export class Journal<S, R> {
     return undefined;
   }
 
-  /** Resolves when everything appended so far is durable; rejects if the journal is broken. */
+  /** Resolves when everything appended so far is durable; rejects if a write fails on the way. */
   flush(): Promise<void> {
     return this.barrier();
+  }
+
+  /**
+   * The storage error while the journal cannot write: records are being kept and retried (a failed
+   * write), or refused until a restart (a failed fdatasync). Undefined when healthy.
+   */
+  get failure(): unknown {
+    return this.broken ?? this.failing;
   }
 
   /** Bytes in log segments since the last completed snapshot, counted at enqueue time. */
@@ -273,7 +306,8 @@ export class Journal<S, R> {
    */
   compact(state: S): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`journal ${this.dir}: compact after close`));
-    if (this.broken !== undefined) return Promise.reject(this.broken);
+    // Not while writes fail: the snapshot would need the bytes that cannot be written yet.
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     let json: string | undefined;
     try {
       json = JSON.stringify(state);
@@ -318,6 +352,8 @@ export class Journal<S, R> {
 
   private async doClose(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.lazyTimer);
     try {
       await this.compactions;
       await this.barrier();
@@ -352,6 +388,7 @@ export class Journal<S, R> {
   }
 
   private async drain(): Promise<void> {
+    if (this.broken !== undefined) return;
     this.writing = true;
     try {
       while (this.batches.length > 0) {
@@ -360,11 +397,15 @@ export class Journal<S, R> {
         try {
           await this.writeBatch(batch);
         } catch (err) {
-          this.fail(err);
+          this.fail(err, batch);
           return;
         }
         this.batches.shift();
         for (const w of batch.waiters) w.resolve();
+      }
+      if (this.failing !== undefined) {
+        this.log("warn", "journal: writes succeed again; every kept record is on disk", { dir: this.dir });
+        this.failing = undefined;
       }
     } finally {
       this.writing = false;
@@ -378,35 +419,67 @@ export class Journal<S, R> {
       // The new directory entry must be durable too, or a synced file could vanish on power loss.
       if (this.fsync) await syncDir(this.dir);
     }
-    const buf = Buffer.from(batch.data, "utf8");
-    // One write call normally; loop only in case the OS accepts a short write.
-    for (let off = 0; off < buf.length; ) {
-      const { bytesWritten } = await seg.fh.write(buf, off, buf.length - off);
-      off += bytesWritten;
+    if (batch.bytes === undefined) {
+      batch.bytes = Buffer.from(batch.data, "utf8");
+      batch.data = "";
     }
-    if (this.fsync) await seg.fh.datasync();
+    const buf = batch.bytes;
+    // One write call normally; loop in case the OS accepts a short write. `written` survives a
+    // failure, so a retry appends exactly the missing bytes and the line comes out whole.
+    while (batch.written < buf.length) {
+      const { bytesWritten } = await seg.fh.write(buf, batch.written, buf.length - batch.written);
+      batch.written += bytesWritten;
+    }
+    if (this.fsync) {
+      await this.beforeSync?.();
+      try {
+        await seg.fh.datasync();
+      } catch (err) {
+        throw Object.assign(new Error(`journal ${this.dir}: fdatasync failed: ${String(err)}`, { cause: err }), { syncFailed: true, code: (err as NodeJS.ErrnoException).code });
+      }
+    }
     this.counters.batches++;
     this.counters.records += batch.count;
     this.counters.bytes += buf.length;
   }
 
-  // A failed write leaves the segment in an unknown state (possibly a partial line, which the next
-  // open cuts as a torn tail). Writing later records after it could acknowledge records that follow
-  // a hole, so the journal stops: the batch and everything queued behind it reject.
-  private fail(err: unknown): void {
-    this.broken = err;
-    this.log("error", "journal: write failed; journal is now unusable", { dir: this.dir, error: String(err) });
-    for (const b of this.batches.splice(0)) for (const w of b.waiters) w.reject(err);
+  // See "Storage faults" at the top. Either way, whoever waits for a queued record is told now.
+  private fail(err: unknown, batch: Batch): void {
+    for (const b of this.batches) for (const w of b.waiters.splice(0)) w.reject(err);
+    if ((err as { syncFailed?: boolean }).syncFailed) {
+      this.broken = err;
+      this.log("error", "journal: fdatasync failed; refusing further writes until the broker restarts", { dir: this.dir, error: String(err) });
+      return;
+    }
+    if (this.failing === undefined) this.log("error", "journal: write failed; keeping the records and retrying", { dir: this.dir, error: String(err) });
+    this.failing = err;
+    // The handle may be the cause (closed, on a file system gone read-only): open the file again.
+    const fh = batch.seg.fh;
+    batch.seg.fh = undefined;
+    fh?.close().catch(() => {});
+    clearTimeout(this.retryTimer);
+    if (this.closed) return; // shutting down: what is still queued was never acknowledged
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private async writeSnapshot(body: string): Promise<void> {
     const tmp = join(this.dir, SNAPSHOT_TMP);
-    const fh = await open(tmp, "w", FILE_MODE);
     try {
-      await fh.writeFile(body, "utf8");
-      if (this.fsync) await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, "w", FILE_MODE);
+      try {
+        await fh.writeFile(body, "utf8");
+        if (this.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      // Disk full, say: the old snapshot and the segments are untouched; give the space back.
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
     }
     await rename(tmp, join(this.dir, SNAPSHOT)); // the commit point
     if (this.fsync) await syncDir(this.dir); // make the rename durable before deleting segments

@@ -8,18 +8,40 @@ export interface Logger {
   close(): Promise<void>;
 }
 
+/** After a failed write (a full disk), lines are dropped for this long, then the file is opened again. */
+const REOPEN_MS = 1000;
+
 export function fileLogger(path: string, alsoStderr = false): Logger {
-  const out: WriteStream = createWriteStream(path, { flags: "a", mode: 0o600 });
-  out.on("error", () => {}); // logging must never take the broker down
+  let failedAt: number | undefined; // monotonic ms of the last write error
+  const openFile = (): WriteStream => {
+    const s = createWriteStream(path, { flags: "a", mode: 0o600 });
+    // Logging must never take the broker down. A stream that failed is dead, so drop lines until
+    // it is replaced: logging then resumes once the disk takes writes again.
+    s.on("error", () => {
+      if (s === out) failedAt = performance.now();
+    });
+    return s;
+  };
+  let out = openFile();
   const write = (level: string, msg: string, fields?: Record<string, unknown>) => {
     const line = JSON.stringify({ ts: new Date().toISOString(), level, pid: process.pid, msg, ...fields }) + "\n";
-    out.write(line);
+    if (failedAt !== undefined && performance.now() - failedAt >= REOPEN_MS) {
+      out.destroy();
+      out = openFile();
+      failedAt = undefined;
+    }
+    if (failedAt === undefined) out.write(line);
     if (alsoStderr) process.stderr.write(line);
   };
   return {
     info: (m, f) => write("info", m, f),
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
-    close: () => new Promise((resolve) => out.end(resolve)),
+    close: () =>
+      new Promise((resolve) => {
+        if (out.destroyed) return resolve();
+        out.once("close", () => resolve());
+        out.end();
+      }),
   };
 }

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { stateHome } from "../platform/paths.js";
 import { startDaemon } from "./daemon.js";
+import { storageError } from "./storage-errors.js";
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +45,9 @@ try {
   await daemon.stopped;
   process.exit(0);
 } catch (err) {
-  process.stderr.write(`switchboard broker: ${(err as Error).message}\n`);
+  // A state folder that takes no writes is the usual reason; say so in words, then the details.
+  const storage = storageError(err);
+  const why = storage ? `cannot start: ${storage.code === "storage_full" ? "the state folder is full" : storage.code === "storage_read_only" ? "the state folder is read-only" : "the state folder cannot be written"} (${(err as Error).message})` : (err as Error).message;
+  process.stderr.write(`switchboard broker: ${why}\n`);
   process.exit(1);
 }

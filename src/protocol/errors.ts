@@ -14,6 +14,10 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   internal_error: 500,
   shutting_down: 503,
+  // the state folder cannot take writes (nothing was acknowledged; retryable)
+  storage_full: 507,
+  storage_read_only: 507,
+  storage_unavailable: 503,
   // initialize
   protocol_version_mismatch: 400,
   // endpoints (MASONS names)
