@@ -5,6 +5,9 @@ import * as vscode from "vscode";
 import { followStream, type Following } from "../client/index.js";
 import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
 import { log } from "./log.js";
+import { terminalFooter, terminalHeader, terminalName, terminalNotice, toPty } from "./terminal-format.js";
+
+export { describeEnd, terminalName, toPty } from "./terminal-format.js";
 
 const FLUSH_MS = 16;
 /** The tail of what a terminal showed, kept for Copy Output and for tests. */
@@ -13,28 +16,7 @@ const FLUSH_BYTES = 256 * 1024;
 const RED = "\x1b[31m";
 const DEFAULT_FG = "\x1b[39m";
 const DIM = "\x1b[2m";
-const BOLD = "\x1b[1m";
 const NORMAL = "\x1b[22m";
-
-/** The pty wants CRLF; a lone LF would move down without returning to column 0. */
-export function toPty(text: string): string {
-  return text.replace(/\r?\n/g, "\r\n");
-}
-
-export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): { text: string; ok: boolean } {
-  const took = s.duration_ms !== null ? ` after ${(s.duration_ms / 1000).toFixed(s.duration_ms < 10_000 ? 1 : 0)} s` : "";
-  if (s.state === "completed") {
-    if (s.signal) return { text: `killed by ${s.signal}${took}`, ok: false };
-    return { text: `exit ${s.exit_code}${took}`, ok: s.exit_code === 0 };
-  }
-  const how = s.signal ? `, ${s.signal}` : s.exit_code !== null ? `, exit ${s.exit_code}` : "";
-  return { text: `${s.state}${s.reason ? `: ${s.reason}` : ""}${how}${took}`, ok: false };
-}
-
-export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
-  const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
-  return `${s.action}: ${cmd} · ${s.session}`;
-}
 
 export class StreamTerminal implements vscode.Pseudoterminal {
   private readonly writes = new vscode.EventEmitter<string>();
@@ -56,7 +38,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
 
   open(): void {
     const s = this.stream;
-    this.write(`${BOLD}$ ${s.command}${NORMAL}\r\n${DIM}${[s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ")}${NORMAL}\r\n\r\n`);
+    this.write(terminalHeader(s));
     const record = this.record();
     if (!record) {
       this.write(`${RED}Not connected to the broker; reconnect and open this terminal again.${DEFAULT_FG}\r\n`);
@@ -67,14 +49,14 @@ export class StreamTerminal implements vscode.Pseudoterminal {
     });
     this.following.done.then(
       (end) => this.finish(end),
-      (err: Error) => this.write(`\r\n${RED}[${err.message}]${DEFAULT_FG}\r\n`),
+      (err: Error) => this.write(terminalNotice(err.message, { leadingNewline: true })),
     );
   }
 
   handleInput(data: string): void {
     if (data.includes("\x03") && !this.ended) {
       this.write(`${DIM}^C stopping…${NORMAL}\r\n`);
-      void this.stop("Ctrl+C in the terminal").catch((e: Error) => this.write(`${RED}[could not stop: ${e.message}]${DEFAULT_FG}\r\n`));
+      void this.stop("Ctrl+C in the terminal").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
     }
   }
 
@@ -88,8 +70,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
 
   private finish(end: StreamView): void {
     this.ended = true;
-    const { text, ok } = describeEnd(end);
-    this.write(`\r\n${DIM}──${NORMAL} ${ok ? "\x1b[32m" : RED}${text}${DEFAULT_FG}\r\n`);
+    this.write(terminalFooter(end));
   }
 
   /** Pseudoterminal writes have no backpressure, so they are batched per frame. */

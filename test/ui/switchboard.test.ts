@@ -325,6 +325,39 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
     });
   });
 
+  it("3b. the sidebar's CSP in the real webview: nonce scripts only, so an inline script or inline handler does not run", { timeout: 60_000 }, async () => {
+    await withFailureShots(pages, "switchboard-3b", async () => {
+      const frame = sidebar(page());
+      await frame.locator("#app").waitFor({ timeout: 10_000 });
+      const r = await frame.locator("#app").evaluate(async () => {
+        const csps = [...document.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')].map((m) => m.getAttribute("content") ?? "");
+        const violations: string[] = [];
+        const onViolation = (e: SecurityPolicyViolationEvent) => violations.push(e.violatedDirective);
+        document.addEventListener("securitypolicyviolation", onViolation);
+        const w = window as unknown as { __sbCsp: string[] };
+        w.__sbCsp = [];
+        const script = document.createElement("script");
+        script.textContent = "window.__sbCsp.push('inline script')";
+        document.body.appendChild(script);
+        const button = document.createElement("button");
+        button.setAttribute("onclick", "window.__sbCsp.push('inline handler')");
+        document.body.appendChild(button);
+        button.click();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        script.remove();
+        button.remove();
+        document.removeEventListener("securitypolicyviolation", onViolation);
+        return { csps, ran: w.__sbCsp, violations };
+      });
+      const ours = r.csps.find((c) => c.includes("default-src 'none'"));
+      assert.ok(ours, `the webview document carries the sidebar's CSP: ${JSON.stringify(r.csps)}`);
+      assert.match(ours, /script-src 'nonce-[A-Za-z0-9+/=]+'/);
+      assert.doesNotMatch(ours, /unsafe-inline|unsafe-eval/);
+      assert.deepEqual(r.ran, [], `nothing ran: ${JSON.stringify(r.ran)}`);
+      assert.ok(r.violations.filter((v) => v.startsWith("script-src")).length >= 2, `the CSP refused both: ${JSON.stringify(r.violations)}`);
+    });
+  });
+
   it("4. two windows: the card shows in both; deciding it in one removes it from the other", { timeout: 240_000 }, async () => {
     try {
       await withFailureShots(pages, "switchboard-4", async () => {
