@@ -204,7 +204,7 @@ export class StreamHub {
     if (!live) return this.endedAlready(id, body);
     // Chunk frames on the producer's socket and this HTTP call are not ordered: wait for the rest.
     if (body.last_seq !== undefined && live.lastSeq < body.last_seq) await this.seqReached(live, body.last_seq, COMPLETE_WAIT_MS);
-    if (!this.live.has(id)) return this.get(id); // ended meanwhile (cancelled)
+    if (!this.live.has(id)) return this.endedAlready(id, body); // ended meanwhile (cancelled)
     const ok = body.exit_code === 0 && !body.signal;
     return this.finish(live, {
       state: "completed",
@@ -217,14 +217,17 @@ export class StreamHub {
 
   abort(id: string, reason: string | undefined, producerPid?: number): Promise<StreamView> {
     const live = this.liveFor(id, producerPid);
-    if (!live) return Promise.resolve(this.get(id));
+    if (!live) return this.broker.whenDurable().then(() => this.get(id)); // a repeat: answer once the end is durable
     return this.finish(live, { state: "aborted", reason: reason ?? "stopped by the producer" });
   }
 
   /** A consumer asks the producer to stop: the stream ends as cancelled (499) and the producer is told. */
   async cancel(id: string, reason: string | undefined): Promise<StreamView> {
     const live = this.live.get(id);
-    if (!live) return this.get(id);
+    if (!live) {
+      await this.broker.whenDurable(); // a repeat: answer once the end is durable
+      return this.get(id);
+    }
     const why = reason ?? "cancelled by a viewer";
     const view = await this.finish(live, { state: "cancelled", reason: why });
     this.broker.enqueueFrame(live.meta.endpoint_id, { event: "stream_cancelled", stream_id: id, reason: why });
@@ -344,7 +347,10 @@ export class StreamHub {
       await durable;
       return this.view(updated);
     }
-    return this.view(meta);
+    // A repeat (a producer retrying a complete whose answer it lost): the end it reports may still be
+    // on its way to disk, and answering now would acknowledge it early.
+    await this.broker.whenDurable();
+    return this.view(this.meta(id));
   }
 
   private view(meta: StreamMeta): StreamView {
