@@ -21,7 +21,7 @@ import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../src/b
 import { Journal } from "../../src/broker/journal.js";
 import { BrokerApi } from "../../src/client/api.js";
 import { ManualClock } from "../helpers/clock.js";
-import { makeRng, runSeed, summary } from "../helpers/faults.js";
+import { makeRng, runSeed, SOAK, summary } from "../helpers/faults.js";
 import { sleep, waitFor, within } from "../helpers/wait.js";
 import { openStream } from "../helpers/ws.js";
 
@@ -201,7 +201,7 @@ describe("faults: clock jumps and slow disks", () => {
         await sleep(rand.int(0, 25));
       },
     });
-    const N = 400;
+    const N = SOAK ? 4000 : 400;
     const resolved: number[] = [];
     const problems: string[] = [];
     const segment = () => join(dir, readdirSync(dir).find((f) => f.startsWith("log-"))!);

@@ -26,9 +26,12 @@ import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { spawnBrokerProcess, startBroker, type TestBroker } from "../helpers/broker.js";
 import { get, post } from "../helpers/calls.js";
-import { Owners, summary } from "../helpers/faults.js";
+import { Owners, SOAK, summary } from "../helpers/faults.js";
 import { waitFor, within } from "../helpers/wait.js";
 import { openStream, type Peer } from "../helpers/ws.js";
+
+/** Fill-and-free rounds on one running broker (the soak run does more). */
+const FULL_CYCLES = SOAK ? 5 : 1;
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
@@ -165,64 +168,73 @@ describe("faults: disk full and read-only state folder", () => {
     const b = await startBroker(home);
     brokers.push(b);
     const pid = owners.spawn();
-    const { acked, peer, ep, stream } = await makeState(b, pid, "full");
+    const { acked, peer, ep, stream: firstStream } = await makeState(b, pid, "full");
     const received = (id: string) => peer.frames.filter((f) => f.event === "message_received" && f.sourceMessageId === id).length > 0;
-    const filler = await fill(home);
-
-    // The first requests may still fit into a page a file already has; keep going until the journal's
-    // write fails. Those answered 2xx are acknowledged like any other.
     const maybe: string[] = []; // refused by the failing write itself: outcome unknown
-    for (let i = 0; ; i++) {
-      assert.ok(i < 500, "the journal never hit the full disk");
-      const content = `probe ${i}`;
-      const r = await b.api.ingress({ from: "disk", content, metadata: { target_endpoint_id: ep } }).catch((e: unknown) => e);
-      if (!(r instanceof BrokerError)) {
-        acked.delivered.push((r as { messageId: string }).messageId);
-        continue;
-      }
-      assertStorageError(r, "storage_full", "the request caught in the failing write");
-      maybe.push(content);
-      break;
-    }
-    // From now on the broker knows: every change is refused before it is made.
     const refused: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      refused.push(`refused ${i}`);
-      assertStorageError(await refusal(b.api.ingress({ from: "disk", content: `refused ${i}`, metadata: { target_endpoint_id: ep } })), "storage_full", "a send");
-      assertStorageError(await refusal(b.api.ingress({ from: "disk", content: `refused inbox ${i}` })), "storage_full", "an inbox message");
-      refused.push(`refused inbox ${i}`);
-    }
-    assertStorageError(await refusal(b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: "while full" })), "storage_full", "an approval");
-    assertStorageError(await refusal(b.api.decide(acked.pending, { decision: "reject", decided_by: "disk" })), "storage_full", "a decision");
-    assertStorageError(await refusal(b.api.startStream({ endpoint_id: ep, action: "sh", command: "x" })), "storage_full", "a new stream");
-    // Output of a running stream is still taken (its file write fails); the broker must survive it.
-    await b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "x".repeat(64 * 1024) }], pid);
-    assertStorageError(await refusal(b.api.completeStream(stream, { exit_code: 0 }, pid)), "storage_full", "ending a stream");
-    // Reads are served, the broker is up.
-    assert.equal((await b.api.health()).ok, true);
-    assert.equal((await b.api.approval(acked.pending)).state, "pending", "the refused decision changed nothing");
-    assert.ok((await b.api.endpoints()).some((e) => e.endpoint_id === ep));
-    assert.equal(b.proc.exitCode, null, "the broker is still running");
+    const recoveredMs: number[] = [];
+    let stream = firstStream;
+    for (let cycle = 0; cycle < FULL_CYCLES; cycle++) {
+      if (cycle > 0) {
+        stream = (await b.api.startStream({ endpoint_id: ep, action: "sh", command: `make ${cycle}` })).stream_id;
+        await b.api.appendChunks(stream, [{ channel: 1, seq: 1, data: "before the fault\n" }], pid);
+      }
+      const filler = await fill(home);
 
-    // Space returns: the broker writes what it kept and acknowledges again, without a restart.
-    const t0 = performance.now();
-    await unlink(filler);
-    const back = await waitFor(
-      () => b.api.ingress({ from: "disk", content: "after", metadata: { target_endpoint_id: ep } }).catch(() => undefined),
-      5000,
-      "the broker to acknowledge again",
-    );
-    report.full_recovered_ms = Math.round(performance.now() - t0);
-    acked.delivered.push(back.messageId);
-    assert.equal((await b.api.decide(acked.pending, { decision: "approve", decided_by: "disk" })).state, "approved");
-    acked.approved = acked.pending;
-    acked.pending = (await b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: "after" })).approval_id;
-    const done = await b.api.completeStream(stream, { exit_code: 0, last_seq: 2 }, pid);
-    assert.equal(done.state, "completed");
-    const replay = await b.api.replayStream(stream);
-    assert.equal(replay.chunks[0]?.data, "before the fault\n", "output written before the fault is kept");
-    await waitFor(() => received(back.messageId), 5000, "the push after recovery");
-    await checkState(b, acked, received);
+      // The first requests may still fit into a page a file already has; keep going until the journal's
+      // write fails. Those answered 2xx are acknowledged like any other.
+      for (let i = 0; ; i++) {
+        assert.ok(i < 500, "the journal never hit the full disk");
+        const content = `probe c${cycle} ${i}`;
+        const r = await b.api.ingress({ from: "disk", content, metadata: { target_endpoint_id: ep } }).catch((e: unknown) => e);
+        if (!(r instanceof BrokerError)) {
+          acked.delivered.push((r as { messageId: string }).messageId);
+          continue;
+        }
+        assertStorageError(r, "storage_full", "the request caught in the failing write");
+        maybe.push(content);
+        break;
+      }
+      // From now on the broker knows: every change is refused before it is made.
+      for (let i = 0; i < 5; i++) {
+        refused.push(`refused c${cycle} ${i}`);
+        assertStorageError(await refusal(b.api.ingress({ from: "disk", content: `refused c${cycle} ${i}`, metadata: { target_endpoint_id: ep } })), "storage_full", "a send");
+        assertStorageError(await refusal(b.api.ingress({ from: "disk", content: `refused inbox c${cycle} ${i}` })), "storage_full", "an inbox message");
+        refused.push(`refused inbox c${cycle} ${i}`);
+      }
+      assertStorageError(await refusal(b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: "while full" })), "storage_full", "an approval");
+      assertStorageError(await refusal(b.api.decide(acked.pending, { decision: "reject", decided_by: "disk" })), "storage_full", "a decision");
+      assertStorageError(await refusal(b.api.startStream({ endpoint_id: ep, action: "sh", command: "x" })), "storage_full", "a new stream");
+      // Output of a running stream is still taken (its file write fails); the broker must survive it.
+      await b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "x".repeat(64 * 1024) }], pid);
+      assertStorageError(await refusal(b.api.completeStream(stream, { exit_code: 0 }, pid)), "storage_full", "ending a stream");
+      // Reads are served, the broker is up.
+      assert.equal((await b.api.health()).ok, true);
+      assert.equal((await b.api.approval(acked.pending)).state, "pending", "the refused decision changed nothing");
+      assert.ok((await b.api.endpoints()).some((e) => e.endpoint_id === ep));
+      assert.equal(b.proc.exitCode, null, "the broker is still running");
+
+      // Space returns: the broker writes what it kept and acknowledges again, without a restart.
+      const t0 = performance.now();
+      await unlink(filler);
+      const back = await waitFor(
+        () => b.api.ingress({ from: "disk", content: `after c${cycle}`, metadata: { target_endpoint_id: ep } }).catch(() => undefined),
+        5000,
+        "the broker to acknowledge again",
+      );
+      recoveredMs.push(Math.round(performance.now() - t0));
+      acked.delivered.push(back.messageId);
+      assert.equal((await b.api.decide(acked.pending, { decision: "approve", decided_by: "disk" })).state, "approved");
+      acked.approved = acked.pending;
+      acked.pending = (await b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: `after c${cycle}` })).approval_id;
+      const done = await b.api.completeStream(stream, { exit_code: 0, last_seq: 2 }, pid);
+      assert.equal(done.state, "completed");
+      const replay = await b.api.replayStream(stream);
+      assert.equal(replay.chunks[0]?.data, "before the fault\n", "output written before the fault is kept");
+      await waitFor(() => received(back.messageId), 5000, "the push after recovery");
+      await checkState(b, acked, received);
+    }
+    report.full_recovered_ms = recoveredMs;
 
     // A crash now: everything acknowledged, and the kept bytes written after the fault, come back.
     await b.kill9();
@@ -246,7 +258,7 @@ describe("faults: disk full and read-only state folder", () => {
     assert.match(log, /journal: writes succeed again/);
     await peer2.close();
     await b2.stop();
-    Object.assign(report, { full_probe_acked: acked.delivered.length - 11, full_refused: refused.length + 6, full_unknown: maybe.length });
+    Object.assign(report, { full_cycles: FULL_CYCLES, full_probe_acked: acked.delivered.length - 10 - FULL_CYCLES, full_refused: refused.length + 6 * FULL_CYCLES, full_unknown: maybe.length });
   });
 
   it("disk full: compaction fails without harm and succeeds once there is space", { timeout: 30_000 }, async () => {

@@ -1,6 +1,6 @@
 // Torn journal: a real broker makes acknowledged state and is killed with SIGKILL; then its journal's
-// last record is cut at EVERY byte offset (each time on a fresh copy), as a crash in the middle of a
-// write would leave it. For every offset, recovery (Journal.open + Store replay, the code the daemon
+// last record (the last 12 in the soak run) is cut at EVERY byte offset (each time on a fresh copy),
+// as a crash in the middle of a write would leave it. For every offset, recovery (Journal.open + Store replay, the code the daemon
 // runs at start) must start, cut the torn line, rebuild exactly the state before that record (or
 // with it, when the line is whole), and take new appends cleanly after it. A real broker process is
 // started on a handful of those copies (first, second, middle, last-but-one and last byte) and must
@@ -18,11 +18,13 @@ import { Store, type JournalRecord, type StoreSnapshot } from "../../src/broker/
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { summary } from "../helpers/faults.js";
+import { SOAK, summary } from "../helpers/faults.js";
 import { sleep } from "../helpers/wait.js";
 import { openStream } from "../helpers/ws.js";
 
 const SEGMENT_RE = /^log-\d+\.ndjson$/;
+/** How many of the journal's last records are cut at every byte (the soak run does more). */
+const TEAR_RECORDS = SOAK ? 12 : 1;
 const quiet = () => {};
 
 /** Recovery as the daemon does it: the journal's recovered snapshot and records, replayed into a Store. */
@@ -85,37 +87,54 @@ describe("faults: torn journal", () => {
     const work = await mkdtemp(join(tmpdir(), "sb-torn-work-"));
     cleanups.push(() => rm(work, { recursive: true, force: true }));
 
-    // Expected states: with and without the last record.
-    const whole = await recover(pristine);
+    // Expected states: the store after every prefix of the records (as the daemon replays them).
+    const whole = await Journal.open<StoreSnapshot, JournalRecord>({ dir: pristine, log: quiet, fsync: false });
     await whole.journal.close();
-    const withLast = whole.state;
-    const withoutLast = JSON.parse(withLast) as StoreSnapshot;
-    withoutLast.inbox = withoutLast.inbox.filter((it) => it.id !== last.messageId);
-    const before = JSON.stringify(withoutLast);
-    assert.notEqual(before, withLast);
+    const all = whole.recovered.records;
+    const prefixState = (n: number) => {
+      const store = Store.fromSnapshot(whole.recovered.snapshot);
+      for (const rec of all.slice(0, n)) store.apply(rec);
+      return JSON.stringify(store.toSnapshot());
+    };
+    assert.notEqual(prefixState(all.length - 1), prefixState(all.length), "the last record changes the state");
 
+    // Lines of the last segment; the last TEAR_RECORDS of them are cut at every byte.
+    const starts = [0];
+    for (let at = bytes.indexOf(0x0a); at !== -1 && at + 1 < bytes.length; at = bytes.indexOf(0x0a, at + 1)) starts.push(at + 1);
+    starts.push(end);
+    const lines = starts.length - 1;
     let torn = 0;
-    for (let cut = start; cut <= end; cut++) {
-      const dir = join(work, `cut-${cut}`);
-      await cp(pristine, dir, { recursive: true });
-      await truncate(join(dir, lastSeg), cut);
-      const r = await recover(dir);
-      const isTorn = cut > start && cut < end;
-      assert.equal(r.tornTail, isTorn, `cut at ${cut}: torn tail reported`);
-      assert.equal(r.skipped, 0, `cut at ${cut}: nothing skipped`);
-      assert.equal(r.state, cut === end ? withLast : before, `cut at ${cut} of ${start}..${end}: recovered state`);
-      if (isTorn) torn++;
-      // The torn line is gone from disk, and new records follow cleanly.
-      if (isTorn) assert.equal((await readFile(join(dir, lastSeg))).length, start, `cut at ${cut}: the torn bytes were cut off`);
-      await r.journal.append({ t: "in_del", id: inbox[0]! });
-      await r.journal.close();
-      const again = await recover(dir);
-      await again.journal.close();
-      assert.equal(again.tornTail, false);
-      assert.equal(again.skipped, 0);
-      const snap = JSON.parse(again.state) as StoreSnapshot;
-      assert.ok(!snap.inbox.some((it) => it.id === inbox[0]), `cut at ${cut}: the record appended after recovery applies`);
-      await rm(dir, { recursive: true, force: true });
+    let offsets = 0;
+    for (let j = 0; j < Math.min(TEAR_RECORDS, lines); j++) {
+      const lineStart = starts[lines - 1 - j]!;
+      const lineEnd = starts[lines - j]!;
+      const kept = all.length - 1 - j; // records before the torn one
+      const expected = prefixState(kept);
+      const withIt = prefixState(kept + 1);
+      for (let cut = lineStart; cut <= lineEnd; cut++) {
+        if (cut === lineEnd && j > 0) continue; // the same file as the next record's first cut
+        offsets++;
+        const dir = join(work, `cut-${cut}`);
+        await cp(pristine, dir, { recursive: true });
+        await truncate(join(dir, lastSeg), cut);
+        const r = await recover(dir);
+        const isTorn = cut > lineStart && cut < lineEnd;
+        assert.equal(r.tornTail, isTorn, `cut at ${cut}: torn tail reported`);
+        assert.equal(r.skipped, 0, `cut at ${cut}: nothing skipped`);
+        assert.equal(r.state, cut === lineEnd ? withIt : expected, `cut at ${cut} in record ${kept + 1} (bytes ${lineStart}..${lineEnd}): recovered state`);
+        if (isTorn) torn++;
+        // The torn line is gone from disk, and new records follow cleanly.
+        if (isTorn) assert.equal((await readFile(join(dir, lastSeg))).length, lineStart, `cut at ${cut}: the torn bytes were cut off`);
+        await r.journal.append({ t: "in_del", id: inbox[0]! });
+        await r.journal.close();
+        const again = await recover(dir);
+        await again.journal.close();
+        assert.equal(again.tornTail, false);
+        assert.equal(again.skipped, 0);
+        const snap = JSON.parse(again.state) as StoreSnapshot;
+        assert.ok(!snap.inbox.some((it) => it.id === inbox[0]), `cut at ${cut}: the record appended after recovery applies`);
+        await rm(dir, { recursive: true, force: true });
+      }
     }
 
     // A real broker on a handful of cuts.
@@ -146,8 +165,9 @@ describe("faults: torn journal", () => {
     }
 
     Object.assign(report, {
-      record_bytes: end - start,
-      offsets_checked: end - start + 1,
+      records_torn: Math.min(TEAR_RECORDS, lines),
+      last_record_bytes: end - start,
+      offsets_checked: offsets,
       torn_tails_cut: torn,
       broker_offsets: sample.map((c) => c - start),
       journal_ms: Math.round(performance.now() - t0),
