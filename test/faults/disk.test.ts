@@ -217,6 +217,9 @@ describe("faults: disk full and read-only state folder", () => {
       // Space returns: the broker writes what it kept and acknowledges again, without a restart.
       const t0 = performance.now();
       await unlink(filler);
+      // A request that writes nothing new (the endpoint is active already) must not be answered with
+      // the failed write's old error once the journal is healthy again.
+      await waitFor(() => b.api.reattach(ep, pid).catch(() => undefined), 5000, "a repeated reattach to succeed");
       const back = await waitFor(
         () => b.api.ingress({ from: "disk", content: `after c${cycle}`, metadata: { target_endpoint_id: ep } }).catch(() => undefined),
         5000,
