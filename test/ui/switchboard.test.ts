@@ -332,8 +332,9 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
       const r = await frame.locator("#app").evaluate(async () => {
         const csps = [...document.querySelectorAll('meta[http-equiv="Content-Security-Policy"]')].map((m) => m.getAttribute("content") ?? "");
         const violations: string[] = [];
-        const onViolation = (e: SecurityPolicyViolationEvent) => violations.push(e.violatedDirective);
-        document.addEventListener("securitypolicyviolation", onViolation);
+        // (No named functions in here: tsx would wrap them in a __name helper the page does not have.)
+        const listening = new AbortController();
+        document.addEventListener("securitypolicyviolation", (e) => violations.push(e.violatedDirective), { signal: listening.signal });
         const w = window as unknown as { __sbCsp: string[] };
         w.__sbCsp = [];
         const script = document.createElement("script");
@@ -346,7 +347,7 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
         await new Promise((resolve) => setTimeout(resolve, 300));
         script.remove();
         button.remove();
-        document.removeEventListener("securitypolicyviolation", onViolation);
+        listening.abort();
         return { csps, ran: w.__sbCsp, violations };
       });
       const ours = r.csps.find((c) => c.includes("default-src 'none'"));
