@@ -17,6 +17,16 @@ const { values } = parseArgs({
 const num = (v: string | undefined) => (v === undefined || v === "" ? undefined : Number(v));
 const env = process.env;
 
+// Signal handlers go in before the daemon starts: its discovery record and /health answer before
+// startDaemon returns, and a SIGTERM in that window would otherwise end the process at once (no
+// final compaction, the record and the spawn lock left behind). A signal that early stops it once it is up.
+let stopDaemon: ((sig: string) => void) | undefined;
+let earlySignal: string | undefined;
+const onSignal = (sig: string) => (stopDaemon ? stopDaemon(sig) : (earlySignal ??= sig));
+process.on("SIGTERM", () => onSignal("SIGTERM"));
+process.on("SIGINT", () => onSignal("SIGINT"));
+process.on("SIGHUP", () => {}); // a detached broker outlives the terminal that started it
+
 try {
   const result = await startDaemon({
     home: values.home ?? stateHome(),
@@ -35,10 +45,8 @@ try {
     process.exit(0);
   }
   const { daemon } = result;
-  const onSignal = (sig: string) => void daemon.stop(sig);
-  process.on("SIGTERM", () => onSignal("SIGTERM"));
-  process.on("SIGINT", () => onSignal("SIGINT"));
-  process.on("SIGHUP", () => {}); // a detached broker outlives the terminal that started it
+  stopDaemon = (sig) => void daemon.stop(sig);
+  if (earlySignal) stopDaemon(earlySignal);
   process.on("uncaughtException", (err) => process.stderr.write(`uncaught: ${err?.stack ?? err}\n`));
   process.on("unhandledRejection", (err) => process.stderr.write(`unhandled rejection: ${String(err)}\n`));
   process.stdout.write(`Broker listening at ${daemon.record.ipcUrl} (pid ${process.pid}, home ${daemon.paths.home}).\n`);
