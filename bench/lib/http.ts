@@ -48,3 +48,23 @@ export function getStatusOnce(port: number, path: string, timeoutMs = 500): Prom
     req.on("error", () => resolve(0));
   });
 }
+
+/** GET over `agent`; the body as text and its size in bytes. Rejects on network errors and after `timeoutMs`. */
+export function getText(agent: Agent, target: HttpTarget, path: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpResult & { bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const all: Record<string, string> = { ...headers };
+    if (target.token) all.authorization = `Bearer ${target.token}`;
+    const req = request({ agent, host: "127.0.0.1", port: target.port, method: "GET", path, headers: all }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const buf = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, body: buf.toString("utf8"), bytes: buf.length });
+      });
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path} timed out after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

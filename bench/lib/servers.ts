@@ -33,10 +33,12 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-const discoveryPort = (home: string): PortReader => {
+/** `pid`: accept only the record this process wrote (a broker killed with -9 leaves its record behind). */
+const discoveryPort = (home: string, pid?: number): PortReader => {
   const file = brokerPaths(home).discoveryFile;
   return () => {
     const rec = readJson(file);
+    if (pid !== undefined && rec?.pid !== pid) return undefined;
     const m = typeof rec?.ipcUrl === "string" ? /:(\d+)$/.exec(rec.ipcUrl) : null;
     return m && typeof rec?.bearerToken === "string" ? { port: Number(m[1]), token: rec.bearerToken } : undefined;
   };
@@ -69,6 +71,33 @@ export async function startBroker(dir: string, nodeArgs: string[] = [], timeoutM
   });
   try {
     const { port, token, ms } = await waitHealthy(child, discoveryPort(home), t0, timeoutMs, pollMs);
+    return { child, port, token, home, startMs: ms };
+  } catch (err) {
+    await child.stop(500);
+    throw err;
+  }
+}
+
+export interface BrokerStartOptions {
+  nodeArgs?: string[];
+  /** Extra environment of the broker (SWITCHBOARD_INBOX_MAX, …). */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  pollMs?: number;
+}
+
+/**
+ * Spawns `node dist/broker.js` on an existing SWITCHBOARD_HOME (a restart: it recovers that home's
+ * journal). Healthy means: the discovery record written by this very process answers /health.
+ */
+export async function startBrokerIn(home: string, opts: BrokerStartOptions = {}): Promise<RunningServer> {
+  const t0 = process.hrtime.bigint();
+  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), BROKER_ENTRY], {
+    env: { ...process.env, ...opts.env, SWITCHBOARD_HOME: home },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  try {
+    const { port, token, ms } = await waitHealthy(child, discoveryPort(home, child.pid), t0, opts.timeoutMs ?? 10_000, opts.pollMs ?? 2);
     return { child, port, token, home, startMs: ms };
   } catch (err) {
     await child.stop(500);
