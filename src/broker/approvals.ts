@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
 import { approvalTransition, type ApprovalEvent } from "./approval-lifecycle.js";
+import { systemClock, type Clock } from "./clock.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
@@ -11,8 +12,20 @@ import type { Store } from "./store.js";
 /** Long-polls wait at most this long. */
 export const MAX_WAIT_MS = 60_000;
 
+/**
+ * How long a pending approval still has after a restart. Only wall time spans a restart, so this is
+ * `expires_at - now`, but never more than the approval's whole timeout: a clock set back while the
+ * broker was down must not keep it pending for days. (A clock set forward expires it at once; there
+ * is no way to tell that from time that really passed.)
+ */
+export function remainingAfterRestart(a: Pick<Approval, "created_at" | "expires_at">, now: number): number {
+  const expires = Date.parse(a.expires_at!);
+  const timeout = expires - Date.parse(a.created_at);
+  return Math.min(Math.max(0, expires - now), Math.max(0, timeout));
+}
+
 export class ApprovalDesk {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, () => void>(); // approval id -> cancel its timeout
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
@@ -20,6 +33,7 @@ export class ApprovalDesk {
     private readonly broker: Broker,
     private readonly audit: AuditLog,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     broker.onEndpointClosed((id) => {
       for (const a of this.pending()) if (a.endpoint_id === id) void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
@@ -31,7 +45,7 @@ export class ApprovalDesk {
     for (const a of this.pending()) {
       const ep = this.store.endpoints.get(a.endpoint_id);
       if (!ep || ep.state === "closed") void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
-      else if (a.expires_at) this.arm(a);
+      else if (a.expires_at) this.arm(a, remainingAfterRestart(a, this.clock.now()));
     }
   }
 
@@ -48,7 +62,7 @@ export class ApprovalDesk {
         return existing;
       }
     }
-    const now = Date.now();
+    const now = this.clock.now();
     const approval: Approval = {
       approval_id: `apr_${randomBytes(16).toString("base64url")}`,
       endpoint_id: ep.endpoint_id,
@@ -72,7 +86,7 @@ export class ApprovalDesk {
       stream_id: null,
     };
     const durable = this.save(approval);
-    if (approval.expires_at) this.arm(approval);
+    if (body.timeout_ms) this.arm(approval, body.timeout_ms);
     this.log.info("approval requested", { approval_id: approval.approval_id, action: approval.action, endpoint_id: ep.endpoint_id });
     await durable;
     return approval;
@@ -102,11 +116,11 @@ export class ApprovalDesk {
     if (a.state !== "pending" || waitMs <= 0) return a;
     await new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        cancel();
         this.waiters.get(id)?.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
+      const cancel = this.clock.after(Math.min(waitMs, MAX_WAIT_MS), done);
       let set = this.waiters.get(id);
       if (!set) this.waiters.set(id, (set = new Set()));
       set.add(done);
@@ -118,8 +132,12 @@ export class ApprovalDesk {
     return this.apply(this.get(id), { type: "decide", decision: body.decision }, body.reason ?? null, body.decided_by);
   }
 
-  withdraw(id: string): Promise<Approval> {
-    return this.apply(this.get(id), { type: "withdraw" }, "withdrawn by the requester", null);
+  /** `pid`: the caller's x-plugin-pid, if it sent one; only the requesting endpoint's process may withdraw. */
+  withdraw(id: string, pid?: number): Promise<Approval> {
+    const a = this.get(id);
+    if (pid !== undefined && this.store.endpoints.get(a.endpoint_id)?.plugin_pid !== pid)
+      throw new ProtocolError("ownership_mismatch", "Only the process that asked for this approval can withdraw it.", { state: a.state });
+    return this.apply(a, { type: "withdraw" }, "withdrawn by the requester", null);
   }
 
   /** Links an output stream to its approval, so the requester and every window can follow it. */
@@ -138,12 +156,12 @@ export class ApprovalDesk {
     const decided: Approval = {
       ...a,
       state: outcome.next,
-      decided_at: new Date().toISOString(),
+      decided_at: new Date(this.clock.now()).toISOString(),
       decision: event.type === "decide" ? event.decision : null,
       reason,
       decided_by: decidedBy,
     };
-    clearTimeout(this.timers.get(a.approval_id));
+    this.timers.get(a.approval_id)?.();
     this.timers.delete(a.approval_id);
     const durable = this.save(decided);
     const audited = this.audit.append({
@@ -172,19 +190,18 @@ export class ApprovalDesk {
     return durable;
   }
 
-  private arm(a: Approval): void {
-    const delay = Math.max(0, Date.parse(a.expires_at!) - Date.now());
-    const timer = setTimeout(() => {
+  /** Expires the approval after `delayMs` of monotonic time (wall-clock steps do not move it). */
+  private arm(a: Approval, delayMs: number): void {
+    const cancel = this.clock.after(delayMs, () => {
       this.timers.delete(a.approval_id);
       const current = this.store.approvals.get(a.approval_id);
       if (current) void this.apply(current, { type: "expire" }, "timed out", "broker").catch(() => {});
-    }, delay);
-    timer.unref();
-    this.timers.set(a.approval_id, timer);
+    });
+    this.timers.set(a.approval_id, cancel);
   }
 
   stop(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     for (const set of this.waiters.values()) for (const wake of set) wake();
   }

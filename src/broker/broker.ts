@@ -20,6 +20,7 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { pidAlive } from "../platform/process.js";
+import { systemClock, type Clock } from "./clock.js";
 import { Feed } from "./feed.js";
 import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
 import type { Logger } from "./log.js";
@@ -32,6 +33,14 @@ export interface BrokerConfig {
   endpointBufferMax: number;
   /** How long POST /v1/dispatch waits for the target's push_ack before answering "stored". */
   dispatchAckWaitMs: number;
+}
+
+/** What the daemon (or a test) plugs in besides the store and the journal. */
+export interface BrokerDeps {
+  /** Timers of the reconnect grace; the system clock unless a test injects one. */
+  clock?: Clock;
+  /** Resolves when everything committed so far is durable (the journal's flush). */
+  flush?: () => Promise<void>;
 }
 
 export const DEFAULT_CONFIG: BrokerConfig = {
@@ -68,7 +77,7 @@ const newId = (prefix: string) => `${prefix}_${ID_PREFIX}${(++idCounter).toStrin
 export class Broker {
   readonly feed: Feed;
   private readonly conns = new Map<number, Connection>();
-  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly graceTimers = new Map<string, () => void>(); // id -> cancel
   private readonly ownerWatches = new Map<string, NodeJS.Timeout>();
   private readonly ackWaiters = new Map<string, () => void>();
   private stopping = false;
@@ -79,12 +88,18 @@ export class Broker {
   onChunkFrame: (streamId: string, channel: number, seq: number | undefined, data: Buffer, pid: number) => Promise<void> | undefined = () => undefined;
   lastActivity = Date.now();
 
+  private readonly clock: Clock;
+  private readonly flush: (() => Promise<void>) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly commit: Commit,
     private readonly config: BrokerConfig,
     private readonly log: Logger,
+    deps: BrokerDeps = {},
   ) {
+    this.clock = deps.clock ?? systemClock;
+    this.flush = deps.flush;
     this.feed = new Feed(() => ({
       endpoints: this.store.openEndpoints().map((e) => this.store.view(e)),
       inbox: [...this.store.inbox.values()],
@@ -115,8 +130,10 @@ export class Broker {
     return this.persist(rec);
   }
 
+  /** Resolves once everything committed so far is durable. With `flush` it asks the journal, so that
+   * a write that failed earlier and succeeded on a retry does not keep answering with its old error. */
   whenDurable(): Promise<void> {
-    return this.durable;
+    return this.flush ? this.flush() : this.durable;
   }
 
   // ---- start-up -----------------------------------------------------------------------------------
@@ -240,13 +257,12 @@ export class Broker {
 
   private startGrace(id: string): void {
     this.cancelGrace(id);
-    const timer = setTimeout(() => {
+    const cancel = this.clock.after(this.config.graceMs, () => {
       this.graceTimers.delete(id);
       const ep = this.store.endpoints.get(id);
       if (ep) this.apply(ep, { type: "grace_expired" });
-    }, this.config.graceMs);
-    timer.unref();
-    this.graceTimers.set(id, timer);
+    });
+    this.graceTimers.set(id, cancel);
     // An owner that was still exiting when its stream closed (a terminal closed with SIGHUP, say) is
     // not coming back: look again every second rather than waiting out the whole grace.
     const watch = setInterval(() => {
@@ -259,7 +275,7 @@ export class Broker {
   }
 
   private cancelGrace(id: string): void {
-    clearTimeout(this.graceTimers.get(id));
+    this.graceTimers.get(id)?.();
     this.graceTimers.delete(id);
     clearInterval(this.ownerWatches.get(id));
     this.ownerWatches.delete(id);
@@ -347,13 +363,17 @@ export class Broker {
     const buffered = this.store.queue(id).length;
     const rejection = this.apply(ep, { type: "reattach", samePid: ep.plugin_pid === pid, streamOpen: this.conns.has(pid) });
     if (rejection) throw new ProtocolError(rejection.code, rejection.message);
-    await this.durable;
+    // A repeat (already active) writes nothing: ask the journal, not the last write's promise, which
+    // may hold the error of a write that has succeeded on a retry since.
+    await this.whenDurable();
     return { restored: true, reconnecting_buffer_count: wasReconnecting ? buffered : 0 };
   }
 
-  unregister(id: string): Promise<void> {
+  /** `pid`: the caller's x-plugin-pid, if it sent one; another process's endpoint is refused. */
+  unregister(id: string, pid?: number): Promise<void> {
     const ep = this.store.endpoints.get(id);
     if (!ep || ep.state === "closed") return Promise.resolve(); // idempotent, as in MASONS
+    if (pid !== undefined && ep.plugin_pid !== pid) throw new ProtocolError("ownership_mismatch", "Only the process that registered this endpoint can unregister it.");
     this.apply(ep, { type: "unregister" });
     return this.durable;
   }

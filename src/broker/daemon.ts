@@ -5,7 +5,8 @@ import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
-import { Journal } from "./journal.js";
+import { Journal, type JournalOptions } from "./journal.js";
+import type { Clock } from "./clock.js";
 import { fileLogger, type Logger } from "./log.js";
 import { BrokerServer } from "./server.js";
 import { ApprovalDesk } from "./approvals.js";
@@ -26,7 +27,14 @@ export interface DaemonOptions {
   /** Journal size that triggers compaction. */
   compactAfterBytes?: number;
   streamLimits?: Partial<StreamLimits>;
+  /** Timers of approvals and reconnect grace; tests inject a clock they move by hand. */
+  clock?: Clock;
+  /** Test hooks of the journal (a slow disk). */
+  journal?: Pick<JournalOptions, "beforeSync">;
 }
+
+/** After a failed compaction (a full disk, say), wait this long before trying again. */
+const COMPACT_RETRY_MS = 5000;
 
 export type StartResult =
   | { kind: "started"; daemon: RunningDaemon }
@@ -81,6 +89,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   const { journal, recovered } = await Journal.open<StoreSnapshot, JournalRecord>({
     dir: paths.journalDir,
     log: (level, msg, fields) => log[level](msg, fields),
+    ...opts.journal,
   });
   const store = Store.fromSnapshot(recovered.snapshot);
   for (const rec of recovered.records) store.apply(rec);
@@ -88,6 +97,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
 
   const compactAfter = opts.compactAfterBytes ?? 8 * 1024 * 1024;
   let compacting = false;
+  let compactNotBefore = 0; // monotonic ms
   const commit = (rec: JournalRecord, lazy = false) => {
     store.apply(rec);
     if (lazy) {
@@ -95,20 +105,25 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       return Promise.resolve();
     }
     const p = journal.append(rec);
-    if (!compacting && journal.pendingBytes > compactAfter) {
+    // Not while writes fail, and not at every commit after a compaction failed: each attempt
+    // serializes the whole store, which only makes sense once the disk takes writes again.
+    if (!compacting && journal.pendingBytes > compactAfter && journal.failure === undefined && performance.now() >= compactNotBefore) {
       compacting = true;
       journal
         .compact(store.toSnapshot())
-        .catch((err) => log.error("compaction failed", { err: String(err) }))
+        .catch((err) => {
+          compactNotBefore = performance.now() + COMPACT_RETRY_MS;
+          log.error("compaction failed; the journal keeps growing until it succeeds", { err: String(err) });
+        })
         .finally(() => (compacting = false));
     }
     return p;
   };
 
-  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log);
+  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush() });
   await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
-  const approvals = new ApprovalDesk(store, broker, audit, log);
+  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
   broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
@@ -117,7 +132,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure });
   const port = await server.listen(opts.port ?? 0);
   const record: DiscoveryRecord = {
     version: 1,
@@ -138,13 +153,16 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       clearInterval(idleTimer);
       broker.stop();
       approvals.stop();
-      await streams.stop();
+      // A full or read-only state folder must not keep the broker from stopping: what cannot be
+      // written now was never acknowledged, and the journal on disk is still a consistent prefix.
+      const step = (what: string, run: () => Promise<unknown>) => run().catch((err) => log.error(`${what} failed while stopping`, { err: String(err) }));
+      await step("closing streams", () => streams.stop());
       await server.close();
-      await journal.flush();
-      await journal.compact(store.toSnapshot()).catch((err) => log.error("final compaction failed", { err: String(err) }));
-      await journal.close();
-      await audit.close();
-      await removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token);
+      await step("journal flush", () => journal.flush());
+      await step("final compaction", () => journal.compact(store.toSnapshot()));
+      await step("journal close", () => journal.close());
+      await step("audit close", () => audit.close());
+      await step("removing the discovery record", () => removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token));
       log.info("broker stopped", { reason });
       await log.close();
       resolveStopped();
@@ -152,10 +170,10 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
 
   // Optional idle exit: nobody registered and nobody watching for N minutes.
   const idleMs = (opts.idleExitMinutes ?? 0) * 60_000;
-  let idleSince = Date.now();
+  let idleSince = performance.now(); // monotonic: a wall-clock step must not end the broker early
   const idleTimer = setInterval(() => {
-    if (broker.openEndpointCount > 0 || broker.feed.observerCount > 0 || broker.streamCount > 0) idleSince = Date.now();
-    else if (Date.now() - idleSince >= idleMs) void stop("idle");
+    if (broker.openEndpointCount > 0 || broker.feed.observerCount > 0 || broker.streamCount > 0) idleSince = performance.now();
+    else if (performance.now() - idleSince >= idleMs) void stop("idle");
   }, Math.min(30_000, Math.max(1000, idleMs / 4)));
   idleTimer.unref();
   if (!idleMs) clearInterval(idleTimer);

@@ -1,6 +1,6 @@
 // HTTP + WebSocket front door: Host/Origin/token checks, body limits, schema validation, routing.
 // Every route is a small function from a checked request to a JSON answer; errors become 4xx bodies.
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
@@ -38,6 +38,8 @@ import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { StreamHub } from "./streams.js";
 import type { Logger } from "./log.js";
+import { bearerChecker } from "./auth.js";
+import { storageError } from "./storage-errors.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -65,21 +67,39 @@ export interface ServerOptions {
   streams: StreamHub;
   audit: AuditLog;
   log: Logger;
+  /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
+  storageFailure?: () => unknown;
 }
+
+/** Requests that change nothing durable, so they are served while the state folder takes no writes. */
+const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks)$/;
 
 export class BrokerServer {
   readonly http: Server;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
-  private readonly token: Buffer;
+  private readonly authorizedHeader: (authorization: string | undefined) => boolean;
   private readonly routes: Route[];
   private port = 0;
 
   constructor(private readonly opts: ServerOptions) {
-    this.token = Buffer.from(opts.token);
+    this.authorizedHeader = bearerChecker(opts.token);
     this.routes = this.buildRoutes();
-    this.http = createServer((req, res) => void this.onRequest(req, res));
+    // No Host header is refused by rejectHostOrOrigin (403 host_forbidden), not by Node with an empty 400.
+    this.http = createServer({ requireHostHeader: false }, (req, res) => void this.onRequest(req, res));
     this.http.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.http.on("clientError", (_err, socket) => socket.destroy());
+    // Requests Node cannot parse (headers over its limit, a bad Content-Length, an unknown method) still get a JSON answer.
+    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+      const what = err.code === "HPE_HEADER_OVERFLOW" ? "its headers are too large" : `it is not valid HTTP/1.1 (${err.code ?? err.message})`;
+      refuseUpgrade(socket, 400, { error: "bad_request", message: `The request was refused: ${what}.` });
+    });
+    this.http.on("connect", (_req, socket) => refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "CONNECT is not allowed; this broker is no proxy." }));
+    // Upgrades that are no valid WebSocket handshake (no key, another version, not GET) get the JSON error body too.
+    this.wss.on("wsClientError", (err, socket) =>
+      err.message === "Invalid HTTP method"
+        ? refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "A WebSocket upgrade must be a GET request." })
+        : refuseUpgrade(socket, 400, { error: "bad_request", message: `The WebSocket handshake was refused: ${err.message}.` }),
+    );
     // Keep-alive sockets from clients should not hold a shutdown open for long.
     this.http.keepAliveTimeout = 5000;
   }
@@ -106,19 +126,21 @@ export class BrokerServer {
 
   /** DNS-rebinding and browser protection: only loopback Host names, and no browser Origin at all. */
   private rejectHostOrOrigin(req: IncomingMessage): ProtocolError | undefined {
-    const host = req.headers.host ?? "";
-    if (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`)
-      return new ProtocolError("host_forbidden", `Host "${host}" is not allowed; use 127.0.0.1:${this.port}.`);
+    // Exactly one Host header, compared case-insensitively (host names are); an absolute-form target
+    // ("GET http://attacker.example/…") would name another host than the header, so only paths are accepted.
+    const hosts = req.headersDistinct.host ?? [];
+    const host = (hosts[0] ?? "").toLowerCase();
+    if (hosts.length !== 1 || (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`))
+      return new ProtocolError("host_forbidden", `Host "${hosts.join(", ")}" is not allowed; use 127.0.0.1:${this.port}.`);
+    if (!(req.url ?? "").startsWith("/"))
+      return new ProtocolError("host_forbidden", `The request target must be a path; use http://127.0.0.1:${this.port}/….`);
     if (req.headers.origin !== undefined)
       return new ProtocolError("origin_forbidden", "Requests from web pages are not allowed (an Origin header was sent).");
     return undefined;
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? "";
-    const presented = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : header);
-    // The token's length is public (43 characters); its bytes are compared in constant time.
-    return presented.length === this.token.length && timingSafeEqual(presented, this.token);
+    return this.authorizedHeader(req.headers.authorization);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------------
@@ -127,7 +149,7 @@ export class BrokerServer {
     try {
       const denied = this.rejectHostOrOrigin(req);
       if (denied) return sendError(res, denied);
-      const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      const url = requestUrl(req);
       const { route, params, methodMismatch } = this.match(req.method ?? "GET", url.pathname);
       if (!route) {
         return methodMismatch
@@ -136,10 +158,20 @@ export class BrokerServer {
       }
       if (route.auth && !this.authorized(req)) return send(res, 401, { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." });
       const body = await readBody(req);
+      // While writes fail, refuse a change before making it, so that nothing of it happens; only the
+      // requests caught in the failing write itself are left with an unknown outcome.
+      const failure = route.method !== "GET" && !NO_WRITES.test(url.pathname) ? this.opts.storageFailure?.() : undefined;
+      if (failure !== undefined)
+        throw storageError(failure) ?? new ProtocolError("storage_unavailable", "The broker cannot write its state folder, so it takes no changes now; see its log.", { retryable: true });
       const result = await route.handler({ params, url, req, body });
       send(res, 200, result ?? { ok: true });
     } catch (err) {
       if (err instanceof ProtocolError) return sendError(res, err);
+      const storage = storageError(err);
+      if (storage) {
+        this.opts.log.warn("request refused: storage failure", { url: req.url, code: storage.code, err: String(err) });
+        return sendError(res, storage);
+      }
       this.opts.log.error("request failed", { url: req.url, err: String((err as Error)?.stack ?? err) });
       send(res, 500, { error: "internal_error", message: "The broker failed to handle this request; see its log." });
     }
@@ -154,7 +186,7 @@ export class BrokerServer {
         methodMismatch = true;
         continue;
       }
-      return { route, params: m.slice(1).map(decodeURIComponent), methodMismatch };
+      return { route, params: m.slice(1).map(decodePathParam), methodMismatch };
     }
     return { params: [], methodMismatch };
   }
@@ -204,8 +236,8 @@ export class BrokerServer {
         check(ReattachRequest, body, "plugin_pid_invalid");
         return b.reattach(params[0]!, pid);
       }),
-      r("DELETE", "/v1/endpoint/:id", async ({ params }) => {
-        await b.unregister(params[0]!);
+      r("DELETE", "/v1/endpoint/:id", async ({ params, req }) => {
+        await b.unregister(params[0]!, optionalPidHeader(req));
         return { ok: true };
       }),
       r("GET", "/v1/endpoints", () => ({ endpoints: b.listEndpoints() })),
@@ -236,7 +268,7 @@ export class BrokerServer {
       r("GET", "/v1/approvals/history", ({ url }) => ({ approvals: this.opts.approvals.history(intParam(url, "limit", 100, 1, 500)) })),
       r("GET", "/v1/approvals/:id", ({ params, url }) => this.opts.approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000))),
       r("POST", "/v1/approvals/:id/decision", ({ params, body }) => this.opts.approvals.decide(params[0]!, check(DecisionRequest, body, "bad_request"))),
-      r("DELETE", "/v1/approvals/:id", ({ params }) => this.opts.approvals.withdraw(params[0]!)),
+      r("DELETE", "/v1/approvals/:id", ({ params, req }) => this.opts.approvals.withdraw(params[0]!, optionalPidHeader(req))),
       r("GET", "/v1/audit", async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash })),
 
       // output streams
@@ -261,7 +293,12 @@ export class BrokerServer {
     socket.on("error", () => socket.destroy());
     const denied = this.rejectHostOrOrigin(req);
     if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    let url: URL;
+    try {
+      url = requestUrl(req);
+    } catch (err) {
+      return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
+    }
     const live = /^\/v1\/streams\/([^/]+)\/live$/.exec(url.pathname);
     if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events" && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
     if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
@@ -271,9 +308,15 @@ export class BrokerServer {
       const channel = parseSince(url.searchParams.get("channel"));
       if (from === null || channel === null || (channel !== undefined && (channel < 1 || channel > MAX_CHANNEL)))
         return refuseUpgrade(socket, 400, { error: "bad_request", message: "from_seq and channel must be positive integers." });
+      let streamId: string;
+      try {
+        streamId = decodePathParam(live[1]!);
+      } catch (err) {
+        return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.keepAlive(ws);
-        this.opts.streams.follow(ws, decodeURIComponent(live[1]!), Math.max(1, from ?? 1), channel, url.searchParams.get("binary") === "1");
+        this.opts.streams.follow(ws, streamId, Math.max(1, from ?? 1), channel, url.searchParams.get("binary") === "1");
       });
       return;
     }
@@ -312,6 +355,9 @@ export class BrokerServer {
     }, 30_000);
     timer.unref();
     ws.on("close", () => clearInterval(timer));
+    // A frame the WebSocket layer refuses (not UTF-8, over 1 MiB) closes the socket (1007, 1009) and
+    // emits "error": without a listener that error would be thrown as an uncaught exception.
+    ws.on("error", (err) => this.opts.log.warn("socket closed on a bad frame", { err: String(err) }));
   }
 }
 
@@ -348,6 +394,38 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
   return n;
 }
 
+/** The request target as a URL; a target no URL parser takes (e.g. "//[x") is the client's error. */
+function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? "/", "http://127.0.0.1");
+  } catch {
+    throw new ProtocolError("bad_request", "The request target is not a valid URL path.");
+  }
+}
+
+/** A percent-decoded path segment; broken percent-encoding (e.g. "%E0%A4%A") is the client's error. */
+function decodePathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ProtocolError("bad_request", `The path segment "${raw.slice(0, 100)}" is not valid percent-encoding.`);
+  }
+}
+
+/** Deeper than any real request nests. Beyond it, writing the body back out (the journal, an answer) would overflow the stack. */
+export const MAX_JSON_DEPTH = 100;
+
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function parseSince(raw: string | null): number | undefined | null {
   if (raw === null) return undefined;
   return /^\d{1,16}$/.test(raw) ? Number(raw) : null;
@@ -378,11 +456,14 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       if (failed) return;
       const text = Buffer.concat(chunks).toString("utf8").trim();
       if (!text) return resolve({});
+      let value: unknown;
       try {
-        resolve(JSON.parse(text));
+        value = JSON.parse(text);
       } catch (err) {
-        reject(new ProtocolError("invalid_json", `The request body is not valid JSON: ${(err as Error).message}`));
+        return reject(new ProtocolError("invalid_json", `The request body is not valid JSON: ${(err as Error).message}`));
       }
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return reject(new ProtocolError("bad_request", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+      resolve(value);
     });
   });
 }
@@ -394,14 +475,23 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** How long the rest of an oversized body is read (and dropped) after the 413, at most. */
+const OVERSIZE_LINGER_MS = 2000;
+
 function sendError(res: ServerResponse, err: ProtocolError): void {
-  // Oversized bodies: answer, then close, instead of reading the rest.
-  if (err.code === "payload_too_large") res.setHeader("connection", "close");
   send(res, err.status, err.toBody());
+  // Oversized bodies: answer at once, then read and drop the rest for a moment before closing. Closing
+  // while the client still sends would reset the connection under it before it reads the answer.
+  if (err.code === "payload_too_large" && !res.req.complete) {
+    res.req.resume();
+    const timer = setTimeout(() => res.req.socket.destroy(), OVERSIZE_LINGER_MS);
+    res.req.once("end", () => clearTimeout(timer));
+    res.req.once("close", () => clearTimeout(timer));
+  }
 }
 
 function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" }[status] ?? "Error";
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" }[status] ?? "Error";
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

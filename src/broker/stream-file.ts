@@ -22,9 +22,10 @@ export function recordHeader(seq: number, channel: number, length: number): Buff
 
 /**
  * Calls `each` for every record with seq >= fromSeq (and of `channel`, if given), starting at byte
- * `offset` (a record boundary, from the sparse index). A missing file reads as empty.
+ * `offset` (a record boundary, from the sparse index). A missing file reads as empty. When `each`
+ * returns a promise, reading waits for it (a consumer's backpressure).
  */
-export async function readRecords(path: string, fromSeq: number, channel: number | undefined, each: (p: Piece) => void, offset = 0): Promise<void> {
+export async function readRecords(path: string, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | Promise<void>, offset = 0): Promise<void> {
   let fh;
   try {
     fh = await open(path, "r");
@@ -47,7 +48,10 @@ export async function readRecords(path: string, fromSeq: number, channel: number
         const seq = buf.readUIntBE(at, 6);
         const ch = buf[at + 6]!;
         // A view into this read's own block, which is never reused.
-        if (seq >= fromSeq && (channel === undefined || ch === channel)) each({ channel: ch, seq, data: buf.subarray(at + RECORD_HEADER, at + RECORD_HEADER + len) });
+        if (seq >= fromSeq && (channel === undefined || ch === channel)) {
+          const wait = each({ channel: ch, seq, data: buf.subarray(at + RECORD_HEADER, at + RECORD_HEADER + len) });
+          if (wait) await wait;
+        }
         at += RECORD_HEADER + len;
       }
       carry = buf.subarray(at);

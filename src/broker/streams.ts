@@ -463,7 +463,7 @@ export class StreamHub {
 
   /** Waits until the follower's socket drains, then replays from the file what it missed, then goes live. */
   private async catchUp(id: string, live: Live | undefined, f: Follower, resync: boolean): Promise<void> {
-    while (f.ws.readyState === f.ws.OPEN && f.ws.bufferedAmount > FOLLOWER_LOW_WATER) await sleep(20);
+    await drained(f.ws);
     for (;;) {
       if (f.ws.readyState !== f.ws.OPEN) return;
       // Taken at one synchronous point: `writes` then covers every chunk up to `target`.
@@ -473,7 +473,10 @@ export class StreamHub {
       resync = false;
       await this.readFile(id, live, f.sentSeq + 1, f.channel, (p) => {
         f.sentSeq = p.seq;
-        if (f.ws.readyState === f.ws.OPEN) f.ws.send(f.binary ? encodeFollowerChunk(p.channel, p.seq, p.data) : chunkText(p));
+        if (f.ws.readyState !== f.ws.OPEN) return;
+        f.ws.send(f.binary ? encodeFollowerChunk(p.channel, p.seq, p.data) : chunkText(p));
+        // A replay never piles up more than the live path would: wait for a slow reader to drain.
+        if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) return drained(f.ws);
       });
       f.sentSeq = Math.max(f.sentSeq, target);
       // More output may have arrived while reading; go round again until level.
@@ -488,7 +491,7 @@ export class StreamHub {
     }
   }
 
-  private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void): Promise<void> {
+  private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | Promise<void>): Promise<void> {
     let offset = 0;
     for (const [seq, at] of live?.index ?? []) {
       if (seq > fromSeq) break;
@@ -553,3 +556,8 @@ function send(ws: WebSocket, frame: LiveFrame): void {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once the socket holds less than the low-water mark (or is closed). */
+async function drained(ws: WebSocket): Promise<void> {
+  while (ws.readyState === ws.OPEN && ws.bufferedAmount > FOLLOWER_LOW_WATER) await sleep(20);
+}

@@ -64,7 +64,7 @@ export const run: Command = async (ctx) => {
 
     const decided = await waitForDecision(requested, api, (stop) => (onInterrupt = stop));
     if (!decided) {
-      await (await api()).withdrawApproval(requested.approval_id).catch(() => {});
+      await (await api()).withdrawApproval(requested.approval_id, client.pluginPid).catch(() => {});
       err("switchboard: interrupted; the approval request was withdrawn.");
       return EXIT_INTERRUPTED;
     }

@@ -78,8 +78,9 @@ export class BrokerApi {
     return this.call("POST", `/v1/endpoint/${enc(endpointId)}/reattach`, ReattachResponse, { plugin_pid: pluginPid });
   }
 
-  unregister(endpointId: string) {
-    return this.call("DELETE", `/v1/endpoint/${enc(endpointId)}`, OkResponse);
+  /** `pluginPid`: the owner's pid; the broker refuses another process's endpoint (403 ownership_mismatch). */
+  unregister(endpointId: string, pluginPid?: number) {
+    return this.call("DELETE", `/v1/endpoint/${enc(endpointId)}`, OkResponse, undefined, pidHeader(pluginPid));
   }
 
   async endpoints() {
@@ -132,8 +133,9 @@ export class BrokerApi {
     return this.call("POST", `/v1/approvals/${enc(id)}/decision`, Approval, decision);
   }
 
-  withdrawApproval(id: string) {
-    return this.call("DELETE", `/v1/approvals/${enc(id)}`, Approval);
+  /** `pluginPid`: the requester's pid; the broker refuses another process's approval (403 ownership_mismatch). */
+  withdrawApproval(id: string, pluginPid?: number) {
+    return this.call("DELETE", `/v1/approvals/${enc(id)}`, Approval, undefined, pidHeader(pluginPid));
   }
 
   audit() {

@@ -373,7 +373,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   async unregisterEndpoint(endpointId: string): Promise<void> {
     const id = this.resolveEndpointId(endpointId);
     const api = await this.ready("unregisterEndpoint");
-    await api.unregister(id);
+    await api.unregister(id, this.pid);
     this.forget(id);
   }
 
@@ -754,7 +754,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
             continue;
           }
           // Bound to a dead socket for good (MASONS): retire it and start over.
-          await api.unregister(ep.endpointId).catch(() => {});
+          await api.unregister(ep.endpointId, this.pid).catch(() => {});
         } else if (err.code !== "endpoint_unknown" && err.code !== "reattach_pid_mismatch") {
           throw err;
         }
@@ -1008,7 +1008,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       // A short time limit: closing must not hang on a broker that went away.
       const api = new BrokerApi(record, { timeoutMs: 2000 });
       const ids = [...this.cache.keys()];
-      const results = await Promise.allSettled(ids.map((id) => api.unregister(id)));
+      const results = await Promise.allSettled(ids.map((id) => api.unregister(id, this.pid)));
       results.forEach((r, i) => r.status === "fulfilled" && this.forget(ids[i]!));
     }
     this.fire({ type: "close_requested" });

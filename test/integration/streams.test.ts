@@ -6,6 +6,7 @@ import WebSocket from "ws";
 import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 import { get, post } from "../helpers/calls.js";
 import { openStream, type Peer } from "../helpers/ws.js";
+import { waitFor } from "../helpers/wait.js";
 
 function follow(b: TestBroker, id: string, query = ""): Promise<{ frames: any[]; ended: Promise<any>; ws: WebSocket }> {
   const ws = new WebSocket(`${b.record.ipcUrl.replace("http", "ws")}/v1/streams/${id}/live${query}`, { headers: { authorization: `Bearer ${b.record.bearerToken}` } });
@@ -163,11 +164,14 @@ describe("slow and fast followers", () => {
       const ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi" })).endpoint_id;
       const s = await post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "yes" });
       const slow = await follow(b, s.stream_id);
-      slow.ws.pause(); // stop reading, so its socket and the kernel buffers fill up
       const fast = await follow(b, s.stream_id);
       const payload = "z".repeat(64 * 1024 - 10);
-      let expectedLength = 0;
-      for (let i = 0; i < 400; i++) {
+      let expectedLength = payload.length + 1;
+      // Both followers are live (past their first replay) once they have the first chunk.
+      producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: 1, data: payload + 0 }));
+      await waitFor(() => slow.frames.some((f) => f.type === "chunk") && fast.frames.some((f) => f.type === "chunk"), 5000, "the first chunk at both followers");
+      slow.ws.pause(); // stop reading, so its socket and the kernel buffers fill up
+      for (let i = 1; i < 400; i++) {
         expectedLength += payload.length + String(i).length;
         producer.ws.send(JSON.stringify({ event: "stream_chunk", stream_id: s.stream_id, channel: 1, seq: i + 1, data: payload + i }));
       }

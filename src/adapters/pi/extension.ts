@@ -408,7 +408,7 @@ class PiAdapter {
   }
 
   private withdraw(client: BrokerClient, approvalId: string): void {
-    this.track(client.brokerApi("approvals_v1").then((api) => api.withdrawApproval(approvalId)));
+    this.track(client.brokerApi("approvals_v1").then((api) => api.withdrawApproval(approvalId, client.pluginPid)));
   }
 
   forgetToolCall(toolCallId: string): void {
