@@ -26,13 +26,15 @@ import os from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { BrokerApi } from "../src/client/api.js";
-import { StreamWriter, type FrameSender } from "../src/client/stream-writer.js";
+import { StreamWriter } from "../src/client/stream-writer.js";
 import { execCommand, type ExecResult } from "../src/exec/index.js";
 import { brokerPaths } from "../src/platform/paths.js";
 import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
 import { keepAliveAgent, postJson, type HttpTarget } from "./lib/http.js";
 import { pace } from "./lib/load.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
+import { metric, type Metric } from "./lib/report.js";
+import { frameSender, openWs } from "./lib/ws.js";
 import { cpuSeconds, killAllSync, liveChildren, rssMb, spawnTracked } from "./lib/procs.js";
 import { startRelayFloor, type RelayFloor } from "./lib/relay-floor.js";
 import { cpuWindow, startSampler, type CpuWindow, type SamplerResult } from "./lib/sampler.js";
@@ -86,29 +88,6 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
 
 // ---- report shape ---------------------------------------------------------------------------------------
 
-interface Metric {
-  value: number | null;
-  unit: string;
-  target: number | null;
-  op: "<" | "<=" | ">=" | "==" | null;
-  pass: boolean | null;
-  floor?: number | null;
-  floor_name?: string;
-  ratio?: number | null;
-  note?: string;
-}
-
-function metric(value: number | null, unit: string, target: number | null, op: Metric["op"], extra: Partial<Metric> = {}): Metric {
-  let pass: boolean | null = null;
-  if (target !== null && op !== null && value !== null && Number.isFinite(value))
-    pass = op === "<" ? value < target : op === "<=" ? value <= target : op === "==" ? value === target : value >= target;
-  else if (target !== null) pass = false;
-  const m: Metric = { value, unit, target, op, pass, ...extra };
-  if (m.floor !== undefined && m.ratio === undefined) m.ratio = ratio(value, m.floor);
-  return m;
-}
-
-
 // ---- targets: the broker and the relay floor, driven by the same client code ------------------------------
 
 interface Frame {
@@ -139,38 +118,6 @@ interface Target {
   /** frames the bench did not expect (errors, stream_cancelled) */
   oddFrames: string[];
   close(): void;
-}
-
-function openWs(url: string, headers: Record<string, string>, timeoutMs = 5000): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    // Zero mask, as BrokerClient's /v1/stream socket (loopback, no proxy to protect).
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false, generateMask: (m: Buffer) => void m.fill(0) });
-    const timer = setTimeout(() => {
-      ws.terminate();
-      reject(new Error(`WebSocket ${url} did not open within ${timeoutMs} ms`));
-    }, timeoutMs);
-    ws.once("open", () => {
-      clearTimeout(timer);
-      resolve(ws);
-    });
-    ws.once("unexpected-response", (_req, res) => {
-      clearTimeout(timer);
-      reject(new Error(`WebSocket ${url} refused: HTTP ${res.statusCode}`));
-    });
-    ws.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-/** The producer socket as StreamWriter's FrameSender, exactly as BrokerClient.sendStreamFrame. */
-function frameSender(ws: WebSocket): FrameSender {
-  return (frame, done) => {
-    if (ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(frame, { binary: true }, done);
-    return true;
-  };
 }
 
 async function connectTarget(name: Target["name"], port: number, token: string, pid: number, pidBase: number): Promise<Target> {
