@@ -145,10 +145,15 @@ export interface Attribution {
   ours_ms: number;
   /** busy, but not in our code: other extensions, the host itself, GC and compilation not under ours */
   other_ms: number;
+  // idle_ms: waiting (idle samples, and gaps longer than the cap: the thread was not running)
 }
 
-/** Splits a profile's time into idle, ours (a frame of `urlPart` on the stack) and everything else. */
-export function attributeProfile(file: string, urlPart: string): Attribution {
+/**
+ * Splits a profile's time into idle, ours (a frame of `urlPart` on the stack) and everything else.
+ * A sample stands for at most `capUs` (a few sampling intervals): a longer gap means the thread was
+ * not running (descheduled on a busy machine, or waiting), which is nobody's CPU time.
+ */
+export function attributeProfile(file: string, urlPart: string, capUs = 1000): Attribution {
   const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -167,14 +172,16 @@ export function attributeProfile(file: string, urlPart: string): Attribution {
     return v;
   };
   let total = 0;
-  let idle = 0;
   let mine = 0;
+  let busyOther = 0;
   for (let i = 0; i < prof.samples.length; i++) {
-    const d = prof.timeDeltas[i + 1] ?? 0;
+    const gap = prof.timeDeltas[i + 1] ?? 0;
+    const d = Math.min(gap, capUs);
     const id = prof.samples[i]!;
-    total += d;
-    if (byId.get(id)!.callFrame.functionName === "(idle)") idle += d;
-    else if (isOurs(id)) mine += d;
+    total += gap;
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
+    if (isOurs(id)) mine += d;
+    else busyOther += d;
   }
-  return { total_ms: round(total / 1000, 1), idle_ms: round(idle / 1000, 1), ours_ms: round(mine / 1000, 1), other_ms: round((total - idle - mine) / 1000, 1) };
+  return { total_ms: round(total / 1000, 1), idle_ms: round((total - mine - busyOther) / 1000, 1), ours_ms: round(mine / 1000, 1), other_ms: round(busyOther / 1000, 1) };
 }
