@@ -17,8 +17,14 @@ export class UsageError extends Error {}
 /** A user-facing failure that is not about usage: printed as a sentence, exit 1. */
 export class CliError extends Error {}
 
-export function connect(ctx: Ctx): Promise<Discovered> {
-  return discover({ home: ctx.home, spawn: ctx.start, timeoutMs: 5000 });
+export async function connect(ctx: Ctx): Promise<Discovered> {
+  try {
+    return await discover({ home: ctx.home, spawn: ctx.start, timeoutMs: 5000 });
+  } catch (e) {
+    // The state folder cannot be used (it is a file, or not writable): say which, without a stack trace.
+    if (typeof (e as NodeJS.ErrnoException)?.syscall === "string") throw new CliError(`The state folder ${ctx.home} cannot be used: ${(e as Error).message}.`);
+    throw e;
+  }
 }
 
 export async function api(ctx: Ctx): Promise<BrokerApi> {

@@ -60,6 +60,7 @@ const streams: Command = async (ctx) => {
     out(table(all.map((s) => [s.stream_id, s.action, streamStatus(s), s.session, ago(s.created_at), preview(s.command, 50)]), ["ID", "ACTION", "STATUS", "SESSION", "STARTED", "COMMAND"]));
     return 0;
   }
+  if (sub !== "show" && sub !== "cancel") throw new UsageError(`Unknown streams command "${sub}"; use list, show or cancel.`);
   if (!id) throw new UsageError(`Usage: switchboard streams ${sub} ID`);
   if (sub === "show") {
     const found = await connect(ctx);
@@ -68,17 +69,16 @@ const streams: Command = async (ctx) => {
     const following = followStream(found.record, id, {
       onChunk: (channel, data) => (channel === 2 ? process.stderr : process.stdout).write(data),
     });
-    const end = await following.done;
+    // An unknown stream or a lost connection is a sentence, not a stack trace.
+    const end = await following.done.catch((e: Error) => Promise.reject(new CliError(e.message)));
     process.stderr.write(`[${streamStatus(end)}${end.duration_ms !== null ? ` after ${(end.duration_ms / 1000).toFixed(1)} s` : ""}]\n`);
     return 0;
   }
-  if (sub === "cancel") {
-    const s = await (await api(ctx)).cancelStream(id, typeof ctx.values.reason === "string" ? ctx.values.reason : "cancelled from the CLI");
-    if (ctx.json) return json(s);
-    out(`Stream ${id} is ${streamStatus(s)}.`);
-    return 0;
-  }
-  throw new UsageError(`Unknown streams command "${sub}"; use list, show or cancel.`);
+  // cancel
+  const s = await (await api(ctx)).cancelStream(id, typeof ctx.values.reason === "string" ? ctx.values.reason : "cancelled from the CLI");
+  if (ctx.json) return json(s);
+  out(`Stream ${id} is ${streamStatus(s)}.`);
+  return 0;
 };
 
 const audit: Command = async (ctx) => {

@@ -72,11 +72,42 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.version) return out(SWITCHBOARD_VERSION), 0;
   const [command, ...args] = positionals;
-  if (values.help || !command) return out(USAGE), values.help ? 0 : 2;
+  if (values.help) return out(USAGE), 0;
+  // No command: a usage error like any other, on stderr, with the usage to pick one from.
+  if (!command) return err(`switchboard: no command given.\n\n${USAGE}`), 2;
+  for (const [name, value] of Object.entries(values)) if (typeof value === "string" && !value.trim()) throw new UsageError(`--${name} needs a value.`);
+  if (values.timeout !== undefined && !(/^\d+(\.\d+)?$/.test(values.timeout) && Number(values.timeout) <= MAX_TIMEOUT_S))
+    throw new UsageError(`--timeout must be a number of seconds, at most ${MAX_TIMEOUT_S} (a week), not "${values.timeout}".`);
   const ctx: Ctx = { json: !!values.json, home: values.home ?? stateHome(), start: !values["no-start"], values, args };
   const run = COMMANDS[command];
   if (!run) throw new UsageError(`Unknown command "${command}".`);
+  checkArity(command, args);
   return run(ctx);
+}
+
+/** The broker's limit for an approval's timeout. */
+const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
+/** How many arguments a command (or each of its subcommands) takes; more is a usage error, not something to ignore. */
+const MAX_ARGS: Record<string, number | Record<string, number>> = {
+  status: 0,
+  sessions: 0,
+  broker: 0,
+  inbox: { list: 0, route: 2, dismiss: 1 },
+  approvals: { list: 0, history: 0, approve: 1, reject: 1 },
+  streams: { list: 0, show: 1, cancel: 1 },
+  audit: { verify: 0, list: 0 },
+};
+
+function checkArity(command: string, args: string[]): void {
+  const max = MAX_ARGS[command];
+  if (typeof max === "number") {
+    if (args.length > max) throw new UsageError(`${command} takes no arguments; "${args.join(" ")}" is not understood.`);
+    return;
+  }
+  const [sub, ...rest] = args;
+  const m = sub === undefined || max === undefined ? undefined : max[sub];
+  if (m !== undefined && rest.length > m) throw new UsageError(`${command} ${sub} takes ${m ? `at most ${m} argument${m === 1 ? "" : "s"}` : "no arguments"}; "${rest.slice(m).join(" ")}" is not understood.`);
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -88,7 +119,7 @@ const COMMANDS: Record<string, Command> = {
       const { startDaemon } = await import("../broker/daemon.js");
       const result = await startDaemon({ home: ctx.home, logToStderr: true });
       if (result.kind === "already_running") {
-        err(`A broker is already running at ${result.record.ipcUrl} (pid ${result.record.pid}); stop it first to run one in the foreground.`);
+        err(`switchboard: A broker is already running at ${result.record.ipcUrl} (pid ${result.record.pid}); stop it first to run one in the foreground.`);
         return 1;
       }
       out(`Broker listening at ${result.daemon.record.ipcUrl} (pid ${process.pid}). Press Ctrl+C to stop.`);
@@ -215,6 +246,8 @@ main(process.argv.slice(2)).then(
     }
     if (e instanceof BrokerError) err(`switchboard: ${e.message} (${e.code})`);
     else if (e instanceof DiscoveryError || e instanceof BrokerUnreachableError || e instanceof CliError) err(`switchboard: ${e.message}`);
+    // A file system or network failure (EACCES, ENOTDIR, …) explains itself; its stack would not help.
+    else if (typeof (e as NodeJS.ErrnoException)?.syscall === "string") err(`switchboard: ${(e as Error).message}.`);
     else err(`switchboard: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
     process.exit(1);
   },

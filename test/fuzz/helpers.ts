@@ -1,0 +1,240 @@
+// Shared pieces of the bad-input suites: run size and seed, a real broker with some state in it, raw
+// HTTP on a keep-alive agent, the wire contract's error codes, and a snapshot of what the broker stores.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { Agent, request, type OutgoingHttpHeaders } from "node:http";
+import { join } from "node:path";
+import { ERROR_STATUS } from "../../src/protocol/errors.js";
+import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { openFeed, openStream, type Peer } from "../helpers/ws.js";
+
+export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
+
+/** The seed of a suite: SWITCHBOARD_FUZZ_SEED when set (to replay a failure), else a fixed one per suite. */
+export function seedFor(suite: string): number {
+  const fromEnv = process.env.SWITCHBOARD_FUZZ_SEED;
+  if (fromEnv !== undefined && /^-?\d+$/.test(fromEnv)) return Number(fromEnv) | 0;
+  let h = 2166136261;
+  for (const ch of suite) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  return h | 0;
+}
+
+/** Every error code of the wire contract (src/protocol/errors.ts), with its HTTP status. */
+export const CODES: Readonly<Record<string, number>> = ERROR_STATUS;
+
+/**
+ * What is wrong with an error answer, or undefined if it is one: `{"error": <documented code whose
+ * status is this one>, "message": <a sentence>}`.
+ */
+export function errorBodyProblem(status: number, text: string): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return `the body is not JSON: ${JSON.stringify(text.slice(0, 200))}`;
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body)) return `the body is not an object: ${text.slice(0, 200)}`;
+  const { error, message } = body as { error?: unknown; message?: unknown };
+  if (typeof error !== "string" || !Object.hasOwn(CODES, error)) return `"error" is not a documented code: ${JSON.stringify(error)}`;
+  if (CODES[error] !== status) return `code ${error} belongs with status ${CODES[error]}, not ${status}`;
+  if (typeof message !== "string" || message.trim().length < 10 || !/\w+\s+\w+/.test(message)) return `"message" is not a sentence: ${JSON.stringify(message)}`;
+  return undefined;
+}
+
+// ---- raw HTTP -------------------------------------------------------------------------------------------
+
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[]>;
+  body?: string | Buffer;
+  /** Send the body in pieces with Transfer-Encoding: chunked instead of a Content-Length. */
+  chunked?: boolean;
+  /** Leave out the Host header entirely. */
+  noHost?: boolean;
+}
+
+export type RawResponse = { status: number; headers: Record<string, unknown>; text: string } | { failure: string };
+
+export class RawHttp {
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  constructor(readonly port: number) {}
+
+  send(r: RawRequest, timeoutMs = 15_000): Promise<RawResponse> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (x: RawResponse) => {
+        if (done) return;
+        done = true;
+        resolve(x);
+      };
+      // Node's client sends no Content-Length for a GET or DELETE body unless told: frame every body explicitly.
+      const headers: Record<string, string | string[]> = { ...r.headers };
+      if (r.body !== undefined && r.chunked) headers["transfer-encoding"] = "chunked";
+      else if (r.body !== undefined) headers["content-length"] = String(Buffer.byteLength(r.body));
+      if (!r.noHost && headers.host === undefined) headers.host = `127.0.0.1:${this.port}`;
+      // Raw header pairs, so that a header may be sent twice (two Host lines, two tokens).
+      const raw: string[] = [];
+      for (const [name, value] of Object.entries(headers)) for (const one of Array.isArray(value) ? value : [value]) raw.push(name, one);
+      let req: ReturnType<typeof request>;
+      try {
+        req = request({
+          host: "127.0.0.1",
+          port: this.port,
+          method: r.method,
+          path: r.path,
+          headers: raw as unknown as OutgoingHttpHeaders,
+          agent: this.agent,
+          setHost: false,
+        });
+      } catch (err) {
+        return finish({ failure: `the test could not build the request: ${(err as Error).message}` });
+      }
+      req.setTimeout(timeoutMs, () => {
+        finish({ failure: `no answer within ${timeoutMs} ms` });
+        req.destroy();
+      });
+      req.on("response", (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => finish({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", (err) => finish({ failure: `response broke off: ${err.message}` }));
+      });
+      req.on("error", (err) => finish({ failure: `request failed: ${err.message}` }));
+      if (r.body === undefined) return void req.end();
+      if (!r.chunked) return void req.end(r.body);
+      const buf = Buffer.from(r.body);
+      const step = 64 * 1024;
+      for (let i = 0; i < buf.length; i += step) req.write(buf.subarray(i, i + step));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// ---- a broker with one of everything ---------------------------------------------------------------------
+
+export interface Fixture {
+  b: TestBroker;
+  home: { home: string; cleanup(): Promise<void> };
+  port: number;
+  token: string;
+  /** The endpoint owner's /v1/stream (this test process's pid). */
+  owner: Peer;
+  ownerPid: number;
+  endpointId: string;
+  sessionName: string;
+  inboxId: string;
+  pendingApproval: string;
+  approvedApproval: string;
+  runningStream: string;
+  endedStream: string;
+  /** Observer feed opened after the set-up: every change frame on it is a change of state. */
+  feed: Peer;
+  /** Broker stderr (uncaught exceptions are written there). */
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+export async function brokerWithState(prefix: string): Promise<Fixture> {
+  const home = await tempHome(prefix);
+  const b = await startBroker(home.home);
+  let stderr = "";
+  b.proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const ownerPid = process.pid;
+  const owner = await openStream(b.record, ownerPid);
+  const sessionName = "fuzz-owner";
+  const { endpoint_id: endpointId } = await b.api.register({ plugin_pid: ownerPid, kind: "fuzz", session_name: sessionName, workspace: { root: home.home } });
+  const inbox = await b.api.ingress({ from: "fuzz", content: "waiting in the inbox" });
+  const pending = await b.api.requestApproval({ endpoint_id: endpointId, action: "sh", summary: "stays pending", command: "true" });
+  const approved = await b.api.requestApproval({ endpoint_id: endpointId, action: "env", summary: "was approved", command: "env" });
+  await b.api.decide(approved.approval_id, { decision: "approve", decided_by: "fuzz" });
+  const running = await b.api.startStream({ endpoint_id: endpointId, action: "sh", command: "sleep 1000" });
+  await b.api.appendChunks(running.stream_id, [{ channel: 1, data: "running output\n" }]);
+  const ended = await b.api.startStream({ endpoint_id: endpointId, action: "env", command: "env", approval_id: approved.approval_id });
+  await b.api.appendChunks(ended.stream_id, [{ channel: 1, data: "PATH=/bin\n" }, { channel: 2, data: "warning\n" }]);
+  await b.api.completeStream(ended.stream_id, { exit_code: 0, duration_ms: 5 });
+  // Let the approval push reach the owner and its ack come back before anything is compared.
+  await owner.next((f) => f.event === "approval_resolved");
+  await new Promise((r) => setTimeout(r, 100));
+  const feed = await openFeed(b.record);
+  await feed.next((f) => f.type === "snapshot");
+  return {
+    b,
+    home,
+    port: Number(new URL(b.record.ipcUrl).port),
+    token: b.record.bearerToken,
+    owner,
+    ownerPid,
+    endpointId,
+    sessionName,
+    inboxId: inbox.undispatched_id!,
+    pendingApproval: pending.approval_id,
+    approvedApproval: approved.approval_id,
+    runningStream: running.stream_id,
+    endedStream: ended.stream_id,
+    feed,
+    stderr: () => stderr,
+    async stop() {
+      await feed.close().catch(() => {});
+      await owner.close().catch(() => {});
+      if (b.proc.exitCode === null && b.proc.signalCode === null) await b.stop();
+      await home.cleanup();
+    },
+  };
+}
+
+/** Everything the broker stores that a client can read back. */
+export async function stateOf(fx: Fixture): Promise<unknown> {
+  const api = fx.b.api;
+  const streams = await api.streams();
+  return {
+    endpoints: await api.endpoints(),
+    inbox: await api.undispatched(fx.ownerPid),
+    approvals: await api.approvals(),
+    history: await api.approvalHistory(500),
+    streams,
+    output: await Promise.all(streams.map((s) => api.replayStream(s.stream_id))),
+    audit: await api.audit(),
+  };
+}
+
+/**
+ * The broker survived: its process runs, /health answers, nothing reached its uncaught-exception
+ * handler and it logged no failed request.
+ */
+export async function assertBrokerHealthy(fx: Fixture): Promise<{ crashes: number }> {
+  assert.equal(fx.b.proc.exitCode, null, "the broker process exited");
+  assert.equal(fx.b.proc.signalCode, null, "the broker process was killed");
+  assert.equal((await fx.b.api.health()).ok, true, "/health answers");
+  const uncaught = fx.stderr().split("\n").filter((l) => /^(uncaught|unhandled rejection)/.test(l));
+  assert.deepEqual(uncaught, [], `the broker hit its uncaught-exception handler:\n${fx.stderr().slice(0, 3000)}`);
+  const log = await readFile(join(fx.home.home, "broker/log/broker.log"), "utf8").catch(() => "");
+  const errors = log.split("\n").filter((l) => l.includes('"level":"error"'));
+  assert.deepEqual(errors.map((l) => l.slice(0, 600)), [], "the broker logged errors");
+  return { crashes: 0 };
+}
+
+/** Change frames the observer feed received since the set-up (each one is a change of state). */
+export function feedChanges(fx: Fixture): unknown[] {
+  return fx.feed.frames.filter((f) => f.type === "change");
+}
+
+/** Counts by key, for the summary line. */
+export class Tally {
+  readonly counts: Record<string, number> = {};
+  add(key: string | number, n = 1): void {
+    this.counts[key] = (this.counts[key] ?? 0) + n;
+  }
+  get total(): number {
+    return Object.values(this.counts).reduce((a, b) => a + b, 0);
+  }
+}
+
+/** The one summary line a suite prints at its end. */
+export function printSummary(summary: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(summary) + "\n");
+}
