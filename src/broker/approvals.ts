@@ -41,7 +41,38 @@ export class ApprovalDesk {
   }
 
   /** After a restart: re-arm timeouts, and cancel approvals whose requester did not come back. */
-  restore(): void {
+  /**
+   * After a restart: first make the journal and the audit log agree (a decision's journal record and
+   * its audit record are written side by side, so a crash can leave one without the other), then
+   * cancel what lost its requester and re-arm timeouts.
+   */
+  async restore(): Promise<void> {
+    const { from, outcomes } = this.audit.recent;
+    for (const a of [...this.store.approvals.values()]) {
+      const audited = outcomes.get(a.approval_id);
+      if (a.state === "pending" && audited) {
+        // Recorded in the audit log but not the journal: that outcome happened; keep it, never a second one.
+        const decision = audited.outcome === "approved" ? "approve" : audited.outcome === "rejected" ? "reject" : null;
+        await this.save({ ...a, state: audited.outcome, decided_at: audited.at, decision, reason: audited.reason, decided_by: audited.decided_by });
+        this.log.warn("approval outcome restored from the audit log", { approval_id: a.approval_id, state: audited.outcome });
+      } else if (a.state !== "pending" && !audited && a.decided_at && (from === undefined || a.decided_at >= from)) {
+        // In the journal but not the audit log: record it now, so the chain holds every outcome.
+        await this.audit.append({
+          at: a.decided_at,
+          approval_id: a.approval_id,
+          endpoint_id: a.endpoint_id,
+          session: a.session,
+          action: a.action,
+          summary: a.summary,
+          command: a.command,
+          cwd: a.cwd,
+          outcome: a.state,
+          reason: a.reason,
+          decided_by: a.decided_by,
+        });
+        this.log.warn("approval outcome added to the audit log after a crash", { approval_id: a.approval_id, state: a.state });
+      }
+    }
     for (const a of this.pending()) {
       const ep = this.store.endpoints.get(a.endpoint_id);
       if (!ep || ep.state === "closed") void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");

@@ -13,6 +13,15 @@ import { GENESIS, parseAuditLines, recordHash } from "../platform/audit-chain.js
 export type AuditFields = Omit<AuditRecord, "seq" | "prev" | "hash">;
 
 const RETRY_MS = 250;
+/** How much of the log's end `recent` covers: far more than the decisions of any crash window. */
+const RECENT_BYTES = 4 * 1024 * 1024;
+
+/** The outcomes recorded at the end of the log, for checking the journal against it after a crash. */
+export interface RecentOutcomes {
+  /** `at` of the first record covered; undefined when the whole log is covered. */
+  from: string | undefined;
+  outcomes: Map<string, AuditRecord>;
+}
 
 export class AuditLog {
   private tail: Promise<unknown> = Promise.resolve();
@@ -27,6 +36,7 @@ export class AuditLog {
     private readonly fh: FileHandle,
     private seq: number,
     private head: string,
+    readonly recent: RecentOutcomes,
   ) {}
 
   static async open(file: string): Promise<AuditLog> {
@@ -39,17 +49,22 @@ export class AuditLog {
     // A torn last line (crash mid-append) was never acknowledged: cut it off.
     const end = text.lastIndexOf("\n") + 1;
     if (end < text.length) await truncate(file, Buffer.byteLength(text.slice(0, end)));
-    const lines = text.slice(0, end).split("\n").filter(Boolean);
+    const whole = text.slice(0, end);
+    // Only the end is parsed: a crash can only have split the most recent decisions from the journal.
+    const cut = whole.length > RECENT_BYTES ? whole.indexOf("\n", whole.length - RECENT_BYTES) + 1 : 0;
+    const recent: RecentOutcomes = { from: undefined, outcomes: new Map() };
     let seq = 0;
     let head = GENESIS;
-    const last = lines.at(-1);
-    if (last) {
-      const rec = JSON.parse(last) as AuditRecord;
+    for (const line of whole.slice(cut).split("\n")) {
+      if (!line) continue;
+      const rec = JSON.parse(line) as AuditRecord;
+      if (cut > 0) recent.from ??= rec.at;
+      recent.outcomes.set(rec.approval_id, rec);
       seq = rec.seq;
       head = rec.hash;
     }
     const fh = await open(file, "a", 0o600);
-    return new AuditLog(file, fh, seq, head);
+    return new AuditLog(file, fh, seq, head, recent);
   }
 
   get headHash(): string {

@@ -128,7 +128,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
-  approvals.restore();
+  await approvals.restore();
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");

@@ -60,14 +60,14 @@ describe("stream file", () => {
       await writeFile(file, torn);
       const read = async (from: number, ch?: number) => {
         const got: string[] = [];
-        await readRecords(file, from, ch, (p: Piece) => got.push(`${p.seq}:${p.channel}:${p.data}`));
+        await readRecords(file, from, ch, (p: Piece) => void got.push(`${p.seq}:${p.channel}:${p.data}`));
         return got;
       };
       assert.deepEqual(await read(1), ["1:1:one\n", "2:2:two\n", "3:1:three\n"]);
       assert.deepEqual(await read(2, 1), ["3:1:three\n"]);
       assert.deepEqual(await read(1, 2), ["2:2:two\n"]);
       const none: string[] = [];
-      await readRecords(join(dir, "missing.out"), 1, undefined, (p) => none.push(String(p.seq)));
+      await readRecords(join(dir, "missing.out"), 1, undefined, (p) => void none.push(String(p.seq)));
       assert.deepEqual(none, []);
     } finally {
       await rm(dir, { recursive: true, force: true });
