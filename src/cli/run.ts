@@ -36,10 +36,16 @@ export const run: Command = async (ctx) => {
     clientVersion: SWITCHBOARD_VERSION,
   });
   let interrupted = false;
-  let onInterrupt = () => {
-    interrupted = true;
+  let onInterrupt = () => {};
+  // Each phase installs what Ctrl+C does in it; a Ctrl+C that came before the phase began acts at once.
+  const setInterrupt = (stop: () => void) => {
+    onInterrupt = stop;
+    if (interrupted) stop();
   };
-  const sigint = () => onInterrupt();
+  const sigint = () => {
+    interrupted = true;
+    onInterrupt();
+  };
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigint);
   try {
@@ -62,7 +68,7 @@ export const run: Command = async (ctx) => {
     err(`switchboard: waiting for approval of ${action} \`${command}\` (${requested.approval_id}).`);
     err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
 
-    const decided = await waitForDecision(requested, api, (stop) => (onInterrupt = stop));
+    const decided = await waitForDecision(requested, api, setInterrupt);
     if (!decided) {
       await (await api()).withdrawApproval(requested.approval_id, client.pluginPid).catch(() => {});
       err("switchboard: interrupted; the approval request was withdrawn.");
@@ -75,8 +81,8 @@ export const run: Command = async (ctx) => {
     }
     if (interrupted) return EXIT_INTERRUPTED;
     return execute === "agent"
-      ? await runHere(client, ep.endpointId, decided, command, cwd, (stop) => (onInterrupt = stop))
-      : await relayEditorRun(client, decided, api, (stop) => (onInterrupt = stop));
+      ? await runHere(client, ep.endpointId, decided, command, cwd, setInterrupt)
+      : await relayEditorRun(client, decided, api, setInterrupt);
   } finally {
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigint);
