@@ -319,19 +319,22 @@ function opArb(keys: string[]): fc.Arbitrary<Op> {
   );
 }
 
+/** A fresh copy of a generated value: fast-check may hand out one instance twice (a constant), and ops write into values. */
+const fresh = (value: unknown): unknown => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
 function applyOps(base: Record<string, unknown>, ops: Op[]): unknown {
   let body: unknown = structuredClone(base);
   for (const op of ops) {
-    if (op.t === "set") defineOwn(body, op.key, op.value);
+    if (op.t === "set") defineOwn(body, op.key, fresh(op.value));
     else if (op.t === "del" && body && typeof body === "object") delete (body as Record<string, unknown>)[op.key];
-    else if (op.t === "replace") body = op.value;
+    else if (op.t === "replace") body = fresh(op.value);
     else if (op.t === "wrap") {
       const outer = {};
       defineOwn(outer, op.key, body);
       body = outer;
     } else if (op.t === "inner" && body && typeof body === "object") {
       const inner = Object.hasOwn(body, op.key) ? (body as Record<string, unknown>)[op.key] : undefined;
-      defineOwn(inner, op.inner, op.value);
+      defineOwn(inner, op.inner, fresh(op.value));
     }
   }
   return body;

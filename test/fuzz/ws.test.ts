@@ -206,6 +206,13 @@ function textFrameArb(): fc.Arbitrary<Frame> {
     { weight: 3, arbitrary: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.anything({ maxDepth: 2 })).map((x) => ({ kind: "random_json", data: safeJson(x), binary: false })) },
     { weight: 2, arbitrary: fc.oneof(printable(40), fc.string({ unit: "binary", maxLength: 40 }), fc.constantFrom("{", "[", "{'event':1}", '{"event":}', "NaN", "", " ", "\u0000")).map((t) => ({ kind: "not_json", data: t, binary: false })) },
     { weight: 1, arbitrary: protoText.map((t) => ({ kind: "proto", data: t, binary: false })) },
+    // Events that are HTTP routes here (or belong to other protocols): no frame of that name exists.
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom("register", "heartbeat", "reattach", "unregister", "task_hint", "stream_end", "stream_start", "subscribe", "ping", "message_received", "error", "PUSH_ACK", "push-ack", "stream_chunk "), fc.dictionary(fc.constantFrom("endpoint_id", "plugin_pid", "push_id", "stream_id", "data", "kind"), weird, { maxKeys: 3 }))
+        .map(([event, rest]) => ({ kind: "other_event", data: JSON.stringify({ ...rest, event }), binary: false })),
+    },
     { weight: 1, arbitrary: fc.integer({ min: 1000, max: 100_000 }).map((d) => ({ kind: "deep", data: "[".repeat(d) + "]".repeat(d), binary: false })) },
   );
 }
