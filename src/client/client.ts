@@ -173,6 +173,7 @@ const streamOwners = new Map<string, BrokerClient>();
 
 export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   private readonly opts: BrokerClientOptions;
+  private observing: boolean;
   private readonly machine: MachineOptions;
   private state: ConnState = INITIAL_STATE;
   private readonly queue: ConnEvent[] = [];
@@ -211,6 +212,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   constructor(opts: BrokerClientOptions) {
     super();
     this.opts = opts;
+    this.observing = opts.observe ?? false;
     this.pid = opts.pluginPid ?? process.pid;
     this.clientKind = opts.clientKind;
     this.clientVersion = opts.clientVersion;
@@ -874,8 +876,17 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   // ---- observer feed --------------------------------------------------------------------------------------
 
+  /**
+   * Opens the observer feed now (and after every reconnect) if `observe` was not set: a window that
+   * first registers its endpoint and then observes keeps the snapshot off its path to registered.
+   */
+  startObserving(): void {
+    this.observing = true;
+    this.openFeed();
+  }
+
   private openFeed(): void {
-    if (!this.opts.observe || this.feedWs || this.state.phase !== "connected" || !this.discovered) return;
+    if (!this.observing || this.feedWs || this.state.phase !== "connected" || !this.discovered) return;
     if (!this.hasCapability("observer_feed_v1")) return;
     const record = this.discovered.record;
     const url = record.ipcUrl.replace(/^http/, "ws") + "/v1/events" + feedResumeQuery(this.feedModel);
@@ -893,7 +904,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   private scheduleFeedReopen(): void {
     clearTimeout(this.feedTimer);
-    if (this.state.phase === "closed" || !this.opts.observe) return;
+    if (this.state.phase === "closed" || !this.observing) return;
     // While reconnecting, the `connected` phase reopens it.
     this.feedTimer = setTimeout(() => {
       this.feedTimer = undefined;

@@ -118,7 +118,8 @@ export class Switchboard implements vscode.Disposable {
     const started = performance.now();
     const client = new BrokerClient({
       discover: { home: this.settings.brokerHome, spawn: this.settings.autoStart, brokerEntry: this.brokerEntry, timeoutMs: 10_000 },
-      observe: true,
+      // The feed opens once this window is registered (below), off the path to registered.
+      observe: false,
       clientKind: "vscode",
       clientVersion: SWITCHBOARD_VERSION,
     });
@@ -174,6 +175,7 @@ export class Switchboard implements vscode.Disposable {
         runtime_capabilities: { editor_execute_v1: true },
       });
       this.timings = { connectMs: connectedAt - started, registerMs: performance.now() - connectedAt };
+      client.startObserving();
       log().info(`registered this window as ${this.self.endpointId} ("${this.sessionName}") in ${Math.round(performance.now() - started)} ms; broker ${client.serverInfo.brokerUrl}${client.serverInfo.spawned ? " (started by this window)" : ""}`);
       this.setPhase("connected");
       this.connected.fire();

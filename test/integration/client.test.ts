@@ -369,6 +369,27 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     await proxy.close();
   });
 
+  it("startObserving opens the feed after registration, and it stays open across a dropped stream", async () => {
+    const proxy = await new CuttableProxy(Number(new URL(broker.record.ipcUrl).port)).start();
+    cleanups.unshift(() => proxy.close());
+    const file = await proxiedDiscovery(home, broker, proxy, "late-feed");
+    const { client, log } = await create({ discover: { discoveryFile: file, spawn: false } });
+    const ep = await client.registerEndpoint({ kind: "test", session_name: "late-feed" });
+    await sleep(100);
+    assert.equal(client.feed, undefined, "no feed before it is asked for");
+    assert.equal(log.feed.length, 0);
+    client.startObserving();
+    await waitFor(() => client.feed?.endpoints.get(ep.endpointId), 5000, "the snapshot with this endpoint");
+    proxy.cut();
+    await waitFor(() => client.phase === "reconnecting", 5000, "reconnecting");
+    const item = await api.ingress({ from: "tester", content: "while cut off" });
+    proxy.resume();
+    await waitFor(() => client.feed?.inbox.has(item.undispatched_id!), 10_000, "the feed to reopen and catch up");
+    await client.dismiss(item.undispatched_id!);
+    await client.close();
+    await proxy.close();
+  });
+
   it("grace expired while away: reattach refused as unknown -> re-register, endpoint_replaced maps old -> new", async () => {
     const h = await tempHome("sb-client-grace-");
     cleanups.push(h.cleanup);
