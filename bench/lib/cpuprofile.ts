@@ -52,7 +52,8 @@ function loadSourceMap(url: string): SourceMap | undefined {
 }
 
 export function summarizeProfile(file: string, top = 25): ProfileSummary {
-  const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const raw = JSON.parse(readFileSync(file, "utf8")) as CpuProfile | { profile: CpuProfile };
+  const prof = "profile" in raw ? raw.profile : raw;
   const byId = new Map<number, ProfileNode>();
   for (const n of prof.nodes) byId.set(n.id, n);
   const parent = new Map<number, number>();
@@ -154,7 +155,10 @@ export interface Attribution {
  * not running (descheduled on a busy machine, or waiting), which is nobody's CPU time.
  */
 export function attributeProfile(file: string, urlPart: string, capUs = 1000): Attribution {
-  const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  // Either a bare profile, or {window_us: [from, to], profile}: then only samples inside the window count.
+  const raw = JSON.parse(readFileSync(file, "utf8")) as CpuProfile | { window_us: [number, number]; profile: CpuProfile };
+  const prof = "profile" in raw ? raw.profile : raw;
+  const [from, to] = "window_us" in raw ? raw.window_us : [-Infinity, Infinity];
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of prof.nodes) {
@@ -174,8 +178,11 @@ export function attributeProfile(file: string, urlPart: string, capUs = 1000): A
   let total = 0;
   let mine = 0;
   let busyOther = 0;
+  let at = prof.startTime;
   for (let i = 0; i < prof.samples.length; i++) {
-    const gap = prof.timeDeltas[i + 1] ?? 0;
+    at += prof.timeDeltas[i] ?? 0; // this sample's timestamp
+    if (at < from || at >= to) continue;
+    const gap = Math.min(prof.timeDeltas[i + 1] ?? 0, to - at);
     const d = Math.min(gap, capUs);
     const id = prof.samples[i]!;
     total += gap;

@@ -26,11 +26,12 @@ export interface SwitchboardApi {
 }
 
 let active: { sb: Switchboard; runner: EditorRunner } | undefined;
+const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
-  const stopProfile = startActivationProfile();
+  profile?.start();
   let settings: Settings = readSettings();
   const sb = new Switchboard(context.asAbsolutePath("dist/broker.js"), settings);
   const registered = new Promise<number>((resolve) => {
@@ -150,7 +151,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     return (cpu.user + cpu.system) / 1000;
   });
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
-  if (stopProfile) void registered.then(stopProfile).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
+  if (profile) void registered.then(() => profile.stop()).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 
