@@ -599,7 +599,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
    * within a second: the full discovery (which may start a broker) then takes over.
    */
   private async initializeRecorded(): Promise<InitializeResponse | undefined> {
-    const recorded = await readRecorded(this.opts.discover);
+    const recorded = readRecorded(this.opts.discover);
     if (!recorded) return undefined;
     let init: InitializeResponse;
     try {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { DiscoveryRecord, HealthResponse } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, stateHome } from "../platform/paths.js";
-import { probeHealth, readDiscovery, tryLock } from "../platform/discovery.js";
+import { probeHealth, readDiscovery, readDiscoverySync, tryLock } from "../platform/discovery.js";
 import { DiscoveryError } from "./errors.js";
 
 export interface DiscoverOptions {
@@ -102,10 +102,15 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
  * The discovery record `discover` would look at first, without probing it: a client that is about
  * to call /v1/initialize anyway can let that call prove the broker healthy and save a round trip.
  */
-export async function readRecorded(opts: DiscoverOptions): Promise<Omit<Discovered, "health" | "spawned"> | undefined> {
+export function readRecorded(opts: DiscoverOptions): Omit<Discovered, "health" | "spawned"> | undefined {
   const home = opts.home ?? stateHome();
   const discoveryFile = opts.discoveryFile ? resolve(opts.discoveryFile) : brokerPaths(home).discoveryFile;
-  const read = await readDiscovery(discoveryFile).catch(() => undefined);
+  let read;
+  try {
+    read = readDiscoverySync(discoveryFile);
+  } catch {
+    return undefined;
+  }
   if (read?.kind !== "ok") return undefined;
   return { record: read.record, discoveryFile, ...(opts.discoveryFile ? {} : { logFile: brokerPaths(home).logFile }) };
 }

@@ -1,7 +1,7 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
 import { open, unlink, readFile, writeFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
-import { readJsonFile, writeFileAtomic } from "./files.js";
+import { readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
 import { httpRequest } from "./http.js";
 
@@ -11,7 +11,15 @@ export type DiscoveryRead =
   | { kind: "ok"; record: DiscoveryRecord };
 
 export async function readDiscovery(file: string): Promise<DiscoveryRead> {
-  const raw = await readJsonFile(file);
+  return checkDiscovery(await readJsonFile(file));
+}
+
+/** readDiscovery without the thread pool: the record is a few hundred bytes. */
+export function readDiscoverySync(file: string): DiscoveryRead {
+  return checkDiscovery(readJsonFileSync(file));
+}
+
+function checkDiscovery(raw: unknown): DiscoveryRead {
   if (raw === undefined) return { kind: "missing" };
   const parsed = parseWith(DiscoveryRecord, raw, "discovery");
   return parsed.ok ? { kind: "ok", record: parsed.value } : { kind: "invalid", message: parsed.message };

@@ -1,5 +1,6 @@
 // Small file helpers shared by the broker and its clients.
 import { mkdir, open, readFile, rename, unlink, chmod } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -48,6 +49,25 @@ export async function readJsonFile(path: string): Promise<unknown | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
+  return parseJsonText(text);
+}
+
+/**
+ * The same, read synchronously: for a tiny file on the way to something the caller waits for, where
+ * a turn through the thread pool (which other work may keep busy) costs more than the read.
+ */
+export function readJsonFileSync(path: string): unknown | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  return parseJsonText(text);
+}
+
+function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
