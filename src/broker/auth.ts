@@ -1,15 +1,20 @@
-// The bearer-token check for HTTP requests and WebSocket upgrades. Both the presented and the expected
-// token are hashed with SHA-256 first, so timingSafeEqual always compares two 32-byte digests: how long a
-// refusal takes depends neither on which bytes of the token were right nor on the presented length.
-import { createHash, timingSafeEqual } from "node:crypto";
-
-const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
+// The bearer-token check for HTTP requests and WebSocket upgrades. The presented token is copied into
+// a buffer of the expected token's length (cut or zero-padded) and compared with timingSafeEqual, and
+// the length is compared separately: how long a refusal takes does not depend on which bytes of the
+// token were right, and depends on the presented length only through the caller's own input (the
+// token's length, 43 characters, is public). No hashing per request: this runs on every call.
+import { timingSafeEqual } from "node:crypto";
 
 /** A predicate over an `Authorization` header: `Bearer <token>`, or the bare token (as in MASONS). */
 export function bearerChecker(token: string): (authorization: string | undefined) => boolean {
-  const expected = digest(token);
+  const expected = Buffer.from(token, "utf8");
+  const given = Buffer.alloc(expected.length);
   return (authorization) => {
     const header = authorization ?? "";
-    return timingSafeEqual(digest(header.startsWith("Bearer ") ? header.slice(7) : header), expected);
+    const presented = header.startsWith("Bearer ") ? header.slice(7) : header;
+    given.fill(0);
+    given.write(presented, "utf8");
+    const sameBytes = timingSafeEqual(given, expected);
+    return Buffer.byteLength(presented, "utf8") === expected.length && sameBytes;
   };
 }

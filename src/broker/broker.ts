@@ -67,7 +67,17 @@ interface Connection {
 const TASK_HINT_MAX = 200;
 /** How often a reconnecting endpoint's owner pid is checked. */
 const OWNER_CHECK_MS = 1000;
-const now = () => new Date().toISOString();
+// Timestamps repeat within a millisecond (several per message): format each millisecond once.
+let nowMs = 0;
+let nowIso = "";
+const now = () => {
+  const ms = Date.now();
+  if (ms !== nowMs) {
+    nowMs = ms;
+    nowIso = new Date(ms).toISOString();
+  }
+  return nowIso;
+};
 // Ids need to be unique, not secret (owner tokens and approval ids are the secrets): a random
 // per-process prefix plus a counter is unique across restarts and far cheaper than random bytes per id.
 const ID_PREFIX = randomBytes(9).toString("base64url");
@@ -178,7 +188,7 @@ export class Broker {
     }
     // The hot path: an ack is tiny and frequent, so it skips the schema machinery.
     const ack = frame as { event?: unknown; push_id?: unknown } | undefined;
-    if (ack?.event === "push_ack" && typeof ack.push_id === "string" && ack.push_id.length <= 128) return this.onAck(conn, ack.push_id);
+    if (ack?.event === "push_ack" && typeof ack.push_id === "string" && ack.push_id.length >= 1 && ack.push_id.length <= 128) return this.onAck(conn, ack.push_id);
     const parsed = parseWith(ClientFrame, frame, "frame");
     if (!parsed.ok) {
       this.sendJson(conn.ws, { event: "error", error: "bad_frame", message: frame === undefined ? "Frames must be JSON text." : parsed.message });

@@ -415,6 +415,16 @@ function decodePathParam(raw: string): string {
 /** Deeper than any real request nests. Beyond it, writing the body back out (the journal, an answer) would overflow the stack. */
 export const MAX_JSON_DEPTH = 100;
 
+/** A cheap upper bound first: a body with at most `max` brackets cannot nest deeper than `max`. */
+function mayNestDeeperThan(text: string, max: number): boolean {
+  let brackets = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 123 || c === 91) && ++brackets > max) return true; // { [
+  }
+  return false;
+}
+
 function nestedDeeperThan(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length) {
@@ -462,7 +472,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       } catch (err) {
         return reject(new ProtocolError("invalid_json", `The request body is not valid JSON: ${(err as Error).message}`));
       }
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return reject(new ProtocolError("bad_request", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+      if (mayNestDeeperThan(text, MAX_JSON_DEPTH) && nestedDeeperThan(value, MAX_JSON_DEPTH)) return reject(new ProtocolError("bad_request", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
       resolve(value);
     });
   });

@@ -262,10 +262,8 @@ function producerReaction(f: Frame): Reaction {
   } catch {
     return "error";
   }
+  // The ack fast path accepts exactly what the schema accepts.
   if (v.safeParse(ClientFrame, parsed).success) return "silent";
-  // The ack fast path takes any short string push_id, even one the schema would refuse (""): ignored either way.
-  const ack = parsed as { event?: unknown; push_id?: unknown } | null;
-  if (ack?.event === "push_ack" && typeof ack.push_id === "string" && ack.push_id.length <= 128) return "either";
   return "error";
 }
 
