@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readDiscovery } from "../src/platform/discovery.js";
 import { brokerPaths } from "../src/platform/paths.js";
+import { pidAlive } from "../src/platform/process.js";
 import { attributeProfile, summarizeProfile } from "./lib/cpuprofile.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -44,9 +45,13 @@ try {
   }
 } finally {
   const d = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
-  if (d?.kind === "ok") process.kill(d.record.pid, "SIGTERM");
-  await rm(home, { recursive: true, force: true });
-  await rm(workspace, { recursive: true, force: true });
+  if (d?.kind === "ok") {
+    process.kill(d.record.pid, "SIGTERM");
+    // Its last compaction writes into the home: let it finish before removing the folder.
+    for (let i = 0; i < 100 && pidAlive(d.record.pid); i++) await new Promise((r) => setTimeout(r, 50));
+  }
+  await rm(home, { recursive: true, force: true, maxRetries: 5 });
+  await rm(workspace, { recursive: true, force: true, maxRetries: 5 });
 }
 const vsix = join(ROOT, "agent-switchboard.vsix");
 if (existsSync(vsix)) figures.vsix_bytes = statSync(vsix).size;

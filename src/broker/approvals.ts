@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
 import { approvalTransition, type ApprovalEvent } from "./approval-lifecycle.js";
 import { systemClock, type Clock } from "./clock.js";
-import type { AuditLog } from "./audit.js";
+import type { AuditFields, AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store.js";
@@ -57,19 +57,7 @@ export class ApprovalDesk {
         this.log.warn("approval outcome restored from the audit log", { approval_id: a.approval_id, state: audited.outcome });
       } else if (a.state !== "pending" && !audited && a.decided_at && (from === undefined || a.decided_at >= from)) {
         // In the journal but not the audit log: record it now, so the chain holds every outcome.
-        await this.audit.append({
-          at: a.decided_at,
-          approval_id: a.approval_id,
-          endpoint_id: a.endpoint_id,
-          session: a.session,
-          action: a.action,
-          summary: a.summary,
-          command: a.command,
-          cwd: a.cwd,
-          outcome: a.state,
-          reason: a.reason,
-          decided_by: a.decided_by,
-        });
+        await this.audit.append(auditFields(a, a.state));
         this.log.warn("approval outcome added to the audit log after a crash", { approval_id: a.approval_id, state: a.state });
       }
     }
@@ -195,19 +183,7 @@ export class ApprovalDesk {
     this.timers.get(a.approval_id)?.();
     this.timers.delete(a.approval_id);
     const durable = this.save(decided);
-    const audited = this.audit.append({
-      at: decided.decided_at!,
-      approval_id: a.approval_id,
-      endpoint_id: a.endpoint_id,
-      session: a.session,
-      action: a.action,
-      summary: a.summary,
-      command: a.command,
-      cwd: a.cwd,
-      outcome: outcome.next,
-      reason,
-      decided_by: decidedBy,
-    });
+    const audited = this.audit.append(auditFields(decided, outcome.next));
     this.broker.enqueueFrame(a.endpoint_id, { event: "approval_resolved", approval: decided });
     for (const wake of this.waiters.get(a.approval_id) ?? []) wake();
     this.log.info("approval resolved", { approval_id: a.approval_id, state: outcome.next, decided_by: decidedBy });
@@ -236,4 +212,21 @@ export class ApprovalDesk {
     this.timers.clear();
     for (const set of this.waiters.values()) for (const wake of set) wake();
   }
+}
+
+/** The audit record of a decided approval. */
+function auditFields(a: Approval, outcome: AuditFields["outcome"]): AuditFields {
+  return {
+    at: a.decided_at!,
+    approval_id: a.approval_id,
+    endpoint_id: a.endpoint_id,
+    session: a.session,
+    action: a.action,
+    summary: a.summary,
+    command: a.command,
+    cwd: a.cwd,
+    outcome,
+    reason: a.reason,
+    decided_by: a.decided_by,
+  };
 }
