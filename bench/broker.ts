@@ -12,7 +12,9 @@
 // --profile runs the main broker under `node --cpu-prof` and adds its hot spots to the output (numbers
 // measured in that mode carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
-import { existsSync, rmSync } from "node:fs";
+import { benchLife } from "./lib/life.js";
+import { metric, type Metric } from "./lib/report.js";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
@@ -43,55 +45,10 @@ const CONTENT = "Please run the test suite again and report failures. ".repeat(2
 const OUT_DIR = join(ROOT, ".bench-out");
 const FAKE_PID_BASE = 2_100_000_000; // above any Linux pid_max: never a live process, and < 2^31
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-
-/** The bench's temporary folder (broker homes, floor script); removed on every way out. */
-let tmpDir: string | undefined;
-
-function cleanupSync(): void {
-  killAllSync();
-  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true, maxRetries: 3 });
-  tmpDir = undefined;
-}
-
-function fail(msg: string): never {
-  process.stderr.write(`[bench] error: ${msg}\n`);
-  cleanupSync();
-  process.exit(1);
-}
+const life = benchLife("bench");
+const { log, fail } = life;
 
 for (const a of args) if (a !== "--quick" && a !== "--profile") fail(`unknown argument ${a}; use --quick and/or --profile`);
-
-// Whatever happens, no child outlives the bench.
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-  process.on(sig, () => {
-    log(`${sig}: killing children`);
-    cleanupSync();
-    process.exit(130);
-  });
-
-interface Metric {
-  value: number | null;
-  unit: string;
-  target: number | null;
-  op: "<" | "<=" | ">=" | null;
-  pass: boolean | null;
-  floor?: number | null;
-  floor_name?: string;
-  ratio?: number | null;
-  note?: string;
-}
-
-function metric(value: number | null, unit: string, target: number | null, op: Metric["op"], extra: Partial<Metric> = {}): Metric {
-  let pass: boolean | null = null;
-  if (target !== null && op !== null && value !== null && Number.isFinite(value))
-    pass = op === "<" ? value < target : op === "<=" ? value <= target : value >= target;
-  else if (target !== null) pass = false;
-  const m: Metric = { value, unit, target, op, pass, ...extra };
-  if (m.floor !== undefined && m.ratio === undefined) m.ratio = ratio(value, m.floor);
-  return m;
-}
-
 
 async function coldStart(dir: string, trials: number) {
   // One untimed start of each first, so that both measure a warm page cache.
@@ -158,7 +115,7 @@ async function main() {
   if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
   const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
   const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-"));
-  tmpDir = tmp;
+  life.tmp = tmp;
   const profDir = join(OUT_DIR, "prof");
   const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}${PROFILE ? " + profile" : ""}; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
@@ -354,7 +311,7 @@ async function main() {
     await Promise.all([broker?.child.stop(2000), floor?.child.stop(1000), minimal?.child.stop(1000)]);
     if (liveChildren() > 0) killAllSync();
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    tmpDir = undefined;
+    life.tmp = undefined;
   }
 }
 

@@ -27,7 +27,7 @@
 // Fake pids lie above any Linux pid_max, so they are never live processes: the broker keeps their
 // endpoints while their socket is open (it checks pid liveness only when a socket closes or while an
 // endpoint is reconnecting), and closes them when the socket goes.
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
@@ -41,6 +41,7 @@ import { growth, growthNote, type Growth, type GrowthClass } from "./lib/growth.
 import { getText, keepAliveAgent, postJson, type HttpTarget } from "./lib/http.js";
 import { Receivers, type OnPush } from "./lib/load.js";
 import { machineInfo } from "./lib/machine.js";
+import { benchLife } from "./lib/life.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
 import { cpuSeconds, killAllSync, liveChildren, rssMb } from "./lib/procs.js";
 import { metric, targetSummary, type Metric } from "./lib/report.js";
@@ -91,30 +92,10 @@ const TRIAL_TIMEOUT_MS = 5000;
 const FAKE_PID_BASE = 2_120_000_000; // above any Linux pid_max: never a live process, and < 2^31
 const OUT_DIR = join(ROOT, ".bench-out");
 
-const log = (msg: string) => process.stderr.write(`[bench:scale] ${msg}\n`);
-
-let tmpDir: string | undefined;
-
-function cleanupSync(): void {
-  killAllSync();
-  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true, maxRetries: 3 });
-  tmpDir = undefined;
-}
-
-function fail(msg: string): never {
-  process.stderr.write(`[bench:scale] error: ${msg}\n`);
-  cleanupSync();
-  process.exit(1);
-}
+const life = benchLife("bench:scale");
+const { log, fail } = life;
 
 for (const a of argv) if (a !== "--quick") fail(`unknown argument ${a}; use --quick`);
-
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-  process.on(sig, () => {
-    log(`${sig}: killing children`);
-    cleanupSync();
-    process.exit(130);
-  });
 
 // ---- small helpers ----------------------------------------------------------------------------------------
 
@@ -912,7 +893,7 @@ async function main() {
   if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
   const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
   const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-scale-"));
-  tmpDir = tmp;
+  life.tmp = tmp;
   const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}; endpoints ${P.endpoints.join("/")}, inbox ${P.inbox.join("/")}, streams ${P.streamMb.join("/")} MB; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
   let floor: FloorServer | undefined;
@@ -972,7 +953,7 @@ async function main() {
     await floor?.child.stop(1000);
     if (liveChildren() > 0) killAllSync();
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    tmpDir = undefined;
+    life.tmp = undefined;
   }
 }
 

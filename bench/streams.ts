@@ -19,7 +19,8 @@
 //  4. broker RSS (VmRSS every 100 ms) and CPU per MB during (2).
 // --profile runs the broker under `node --cpu-prof` and adds its hot spots (numbers then carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
-import { existsSync, rmSync, statSync } from "node:fs";
+import { benchLife } from "./lib/life.js";
+import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
@@ -60,31 +61,11 @@ const OUT_DIR = join(ROOT, ".bench-out");
 const FAKE_PID_BASE = 2_110_000_000; // above any Linux pid_max: never a live process, and < 2^31
 const APPROVAL_TIMEOUT_MS = 5000;
 
-const log = (msg: string) => process.stderr.write(`[bench:streams] ${msg}\n`);
-
-let tmpDir: string | undefined;
-
-function cleanupSync(): void {
-  killAllSync();
-  if (tmpDir) rmSync(tmpDir, { recursive: true, force: true, maxRetries: 3 });
-  tmpDir = undefined;
-}
-
-function fail(msg: string): never {
-  process.stderr.write(`[bench:streams] error: ${msg}\n`);
-  cleanupSync();
-  process.exit(1);
-}
+const life = benchLife("bench:streams");
+const { log, fail } = life;
 
 for (const a of argv) if (a !== "--quick" && a !== "--profile" && !a.startsWith("--only=")) fail(`unknown argument ${a}; use --quick, --profile, --only=approvals,throughput,latency`);
 for (const o of ONLY) if (!["approvals", "throughput", "latency"].includes(o)) fail(`--only: unknown part ${o}`);
-
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
-  process.on(sig, () => {
-    log(`${sig}: killing children`);
-    cleanupSync();
-    process.exit(130);
-  });
 
 // ---- report shape ---------------------------------------------------------------------------------------
 
@@ -558,7 +539,7 @@ tick();
 async function chunkLatency(t: Target, obs: ObserverProcess, path: LatencyRun["path"], durationMs: number): Promise<LatencyRun> {
   const total = Math.round((durationMs / 1000) * LATENCY_RATE);
   let writerError: string | null = null;
-  const command = path === "exec" ? `'${process.execPath}' '${join(tmpDir!, "pacer.cjs")}' ${total}` : "bench latency pacer";
+  const command = path === "exec" ? `'${process.execPath}' '${join(life.tmp!, "pacer.cjs")}' ${total}` : "bench latency pacer";
   const writer = await StreamWriter.start(
     { endpoint_id: t.producerEp, action: "sh", command, cwd: ROOT },
     {
@@ -622,7 +603,7 @@ async function main() {
   if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
   const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
   const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-streams-"));
-  tmpDir = tmp;
+  life.tmp = tmp;
   await writeFile(join(tmp, "pacer.cjs"), PACER_JS);
   const profDir = join(OUT_DIR, "prof-streams");
   const machine = machineInfo(ROOT, BROKER_ENTRY);
@@ -841,7 +822,7 @@ async function main() {
     await Promise.all([broker?.child.stop(2000), floor?.child.stop(1000), obs?.stop()]);
     if (liveChildren() > 0) killAllSync();
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    tmpDir = undefined;
+    life.tmp = undefined;
   }
 }
 
