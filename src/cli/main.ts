@@ -32,7 +32,7 @@ Commands:
   approvals reject ID [--reason R] Reject it, telling the agent why
   streams [list]                   Running and recent output streams
   streams show ID                  Print a stream's output (replay, then live) until it ends
-  streams cancel ID                Ask the producer to stop the command
+  streams cancel ID [--reason R]   Ask the producer to stop the command
   audit verify [--file PATH]       Check the approval audit log's SHA-256 chain
   install pi [--dir DIR] [--uninstall]  Add (or remove) the Switchboard extension to pi's extensions folder
 
@@ -46,10 +46,11 @@ Options:
 
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
+    tokens: true,
     options: {
       json: { type: "boolean", default: false },
       home: { type: "string" },
@@ -82,7 +83,30 @@ async function main(argv: string[]): Promise<number> {
   const run = COMMANDS[command];
   if (!run) throw new UsageError(`Unknown command "${command}".`);
   checkArity(command, args);
+  checkOptions(command, tokens);
   return run(ctx);
+}
+
+/** Options every command takes. */
+const GLOBAL_OPTIONS = new Set(["json", "home", "no-start", "help", "version"]);
+/** The options each command understands besides those; any other is a usage error, not something to ignore. */
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  run: ["env", "session", "summary", "execute", "timeout"],
+  broker: ["foreground"],
+  send: ["to", "from"],
+  inbox: ["reason"],
+  approvals: ["reason"],
+  streams: ["reason"],
+  audit: ["file"],
+  install: ["dir", "uninstall"],
+};
+
+function checkOptions(command: string, tokens: ReadonlyArray<{ kind: string; name?: string }>): void {
+  const own = COMMAND_OPTIONS[command] ?? [];
+  for (const t of tokens) {
+    if (t.kind !== "option" || !t.name || GLOBAL_OPTIONS.has(t.name) || own.includes(t.name)) continue;
+    throw new UsageError(`--${t.name} does not apply to ${command}${own.length ? `, which takes ${own.map((o) => `--${o}`).join(", ")}` : ""}.`);
+  }
 }
 
 /** The broker's limit for an approval's timeout. */

@@ -99,6 +99,13 @@ describe("switchboard CLI", () => {
     assert.match(usage.stderr, /Unknown command "frobnicate"/);
     const badFlag = await cli(home.home, "status", "--bogus");
     assert.equal(badFlag.code, 2);
+    // An option another command takes is refused too, not silently ignored.
+    const wrongCommand = await cli(home.home, "status", "--to", "someone");
+    assert.equal(wrongCommand.code, 2);
+    assert.match(wrongCommand.stderr, /--to does not apply to status/);
+    const sendFlag = await cli(home.home, "send", "--reason", "x", "hello");
+    assert.equal(sendFlag.code, 2);
+    assert.match(sendFlag.stderr, /--reason does not apply to send, which takes --to, --from/);
     const noText = await cli(home.home, "send");
     assert.equal(noText.code, 2);
     const toNobody = await cli(home.home, "send", "--to", "nobody", "x");
