@@ -15,7 +15,7 @@ import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
 import { metric, type Metric } from "./lib/report.js";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
@@ -23,7 +23,7 @@ import { startFloorServer, type FloorServer } from "./lib/floor.js";
 import { keepAliveAgent, postJson } from "./lib/http.js";
 import { fdatasyncFloor } from "./lib/disk.js";
 import { Receivers, runEcho, runLatency, runThroughput, type ClientKind, type IngressLoad, type LatencyResult, type ThroughputResult } from "./lib/load.js";
-import { killAllSync, liveChildren, rssMb, type Rss } from "./lib/procs.js";
+import { rssMb, type Rss } from "./lib/procs.js";
 import { BROKER_ENTRY, ROOT, startBroker, startMinimalServer, type RunningServer } from "./lib/servers.js";
 import { ratio, round, sleep, summarize } from "./lib/stats.js";
 
@@ -282,6 +282,7 @@ async function main() {
       summary: {
         pass: targeted.every((m) => m.pass === true),
         passed: targeted.filter((m) => m.pass).length,
+        targeted: targeted.length,
         failed: Object.entries(metrics).filter(([, m]) => m.pass === false).map(([k]) => k),
         other_processes_cpu_pct_max: otherMax,
         quiet_machine: otherMax < 15,
@@ -300,22 +301,13 @@ async function main() {
       },
       ...(profile ? { profile } : {}),
     };
-    const text = JSON.stringify(result, null, 2);
-    await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(join(OUT_DIR, "broker.json"), text + "\n");
-    process.stdout.write(text + "\n");
-    log(`done in ${result.duration_s} s; ${result.summary.passed}/${targeted.length} targets met; wrote .bench-out/broker.json`);
+    await life.publish("broker", result);
   } finally {
     clearTimeout(watchdog);
     for (const r of receivers) r.close();
     await Promise.all([broker?.child.stop(2000), floor?.child.stop(1000), minimal?.child.stop(1000)]);
-    if (liveChildren() > 0) killAllSync();
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    life.tmp = undefined;
+    await life.release();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => fail(String((err as Error)?.stack ?? err)),
-);
+life.run(main);

@@ -28,7 +28,7 @@
 // endpoints while their socket is open (it checks pid liveness only when a socket closes or while an
 // endpoint is reconnecting), and closes them when the socket goes.
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -43,7 +43,7 @@ import { Receivers, type OnPush } from "./lib/load.js";
 import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
-import { cpuSeconds, killAllSync, liveChildren, rssMb } from "./lib/procs.js";
+import { cpuSeconds, rssMb } from "./lib/procs.js";
 import { metric, targetSummary, type Metric } from "./lib/report.js";
 import { cpuWindow, startSampler, type CpuWindow } from "./lib/sampler.js";
 import { BROKER_ENTRY, ROOT, startBroker, startBrokerIn, type RunningServer } from "./lib/servers.js";
@@ -90,7 +90,6 @@ const REGISTER_CONCURRENCY = 16;
 const FILL_CONCURRENCY = 32;
 const TRIAL_TIMEOUT_MS = 5000;
 const FAKE_PID_BASE = 2_120_000_000; // above any Linux pid_max: never a live process, and < 2^31
-const OUT_DIR = join(ROOT, ".bench-out");
 
 const life = benchLife("bench:scale");
 const { log, fail } = life;
@@ -943,21 +942,12 @@ async function main() {
       metrics,
       details: { growth: growths, endpoint_memory: mem, endpoints: e, inbox, recovery, streams: st, floor_idle_rss_mb: floorIdle, machine_load: load },
     };
-    const text = JSON.stringify(result, null, 2);
-    await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(join(OUT_DIR, "scale.json"), text + "\n");
-    process.stdout.write(text + "\n");
-    log(`done in ${result.duration_s} s; ${result.summary.passed}/${result.summary.targeted} targets met; wrote .bench-out/scale.json`);
+    await life.publish("scale", result);
   } finally {
     clearTimeout(watchdog);
     await floor?.child.stop(1000);
-    if (liveChildren() > 0) killAllSync();
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    life.tmp = undefined;
+    await life.release();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => fail(String((err as Error)?.stack ?? err)),
-);
+life.run(main);

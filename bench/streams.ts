@@ -21,7 +21,7 @@
 import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
 import { existsSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -36,7 +36,7 @@ import { pace } from "./lib/load.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
 import { metric, type Metric } from "./lib/report.js";
 import { frameSender, openWs } from "./lib/ws.js";
-import { cpuSeconds, killAllSync, liveChildren, rssMb, spawnTracked } from "./lib/procs.js";
+import { cpuSeconds, rssMb, spawnTracked } from "./lib/procs.js";
 import { startRelayFloor, type RelayFloor } from "./lib/relay-floor.js";
 import { cpuWindow, startSampler, type CpuWindow, type SamplerResult } from "./lib/sampler.js";
 import { BROKER_ENTRY, ROOT, startBroker, type RunningServer } from "./lib/servers.js";
@@ -811,22 +811,13 @@ async function main() {
       details,
       ...(profile ? { profile } : {}),
     };
-    const text = JSON.stringify(result, null, 2);
-    await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(join(OUT_DIR, "streams.json"), text + "\n");
-    process.stdout.write(text + "\n");
-    log(`done in ${result.duration_s} s; ${result.summary.passed}/${targeted.length} targets met; wrote .bench-out/streams.json`);
+    await life.publish("streams", result);
   } finally {
     clearTimeout(watchdog);
     for (const t of targets) t.close();
     await Promise.all([broker?.child.stop(2000), floor?.child.stop(1000), obs?.stop()]);
-    if (liveChildren() > 0) killAllSync();
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    life.tmp = undefined;
+    await life.release();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => fail(String((err as Error)?.stack ?? err)),
-);
+life.run(main);

@@ -1,7 +1,10 @@
 // What every bench does on its way out, whichever way that is (done, failed, Ctrl+C): kill the
 // children it started and remove its temporary folder, so nothing outlives a run.
 import { rmSync } from "node:fs";
-import { killAllSync } from "./procs.js";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { killAllSync, liveChildren } from "./procs.js";
+import { ROOT } from "./servers.js";
 
 export interface BenchLife {
   /** The run's temporary folder, once made; removed by cleanup(). */
@@ -10,6 +13,12 @@ export interface BenchLife {
   /** Prints the error, cleans up and exits 1. */
   fail(msg: string): never;
   cleanup(): void;
+  /** After a run: kills children still alive and removes the temporary folder. */
+  release(): Promise<void>;
+  /** Writes the report to .bench-out/NAME.json and stdout, and says so on stderr. */
+  publish(name: string, result: { duration_s: number; summary: { passed: number; targeted: number } }): Promise<void>;
+  /** Runs the bench's main and exits with 0, or fails with its error. */
+  run(main: () => Promise<void>): void;
 }
 
 export function benchLife(tag: string): BenchLife {
@@ -25,6 +34,25 @@ export function benchLife(tag: string): BenchLife {
       process.stderr.write(`[${tag}] error: ${msg}\n`);
       life.cleanup();
       process.exit(1);
+    },
+    async release() {
+      if (liveChildren() > 0) killAllSync();
+      if (life.tmp) await rm(life.tmp, { recursive: true, force: true }).catch(() => {});
+      life.tmp = undefined;
+    },
+    async publish(name, result) {
+      const text = JSON.stringify(result, null, 2);
+      const dir = join(ROOT, ".bench-out");
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, `${name}.json`), text + "\n");
+      process.stdout.write(text + "\n");
+      life.log(`done in ${result.duration_s} s; ${result.summary.passed}/${result.summary.targeted} targets met; wrote .bench-out/${name}.json`);
+    },
+    run(main) {
+      main().then(
+        () => process.exit(0),
+        (err: unknown) => life.fail(String((err as Error)?.stack ?? err)),
+      );
     },
   };
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
