@@ -13,7 +13,7 @@
 // measured in that mode carry profiler overhead).
 import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
-import { metric, type Metric } from "./lib/report.js";
+import { metric, targetSummary, type Metric } from "./lib/report.js";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -261,7 +261,6 @@ async function main() {
       note: `${P.settleMs / 1000} s after the last load; broker ${parts(rssAfter.broker)}, peak ${rssAfter.broker?.hwm ?? null} MB; floor ${parts(rssAfter.floor)}, peak ${rssAfter.floor?.hwm ?? null} MB`,
     });
 
-    const targeted = Object.values(metrics).filter((m) => m.pass !== null);
     const phases: Array<{ other_cpu_pct: number | null }> = [latBroker, latFloor, ...Object.values(tput).flatMap((t) => [t.broker, t.floor])];
     const otherMax = Math.max(0, ...phases.map((x) => x.other_cpu_pct ?? 0));
     const result = {
@@ -280,10 +279,7 @@ async function main() {
         note: "client and servers share the machine's cores; cpu_pct is % of one core",
       },
       summary: {
-        pass: targeted.every((m) => m.pass === true),
-        passed: targeted.filter((m) => m.pass).length,
-        targeted: targeted.length,
-        failed: Object.entries(metrics).filter(([, m]) => m.pass === false).map(([k]) => k),
+        ...targetSummary(metrics),
         other_processes_cpu_pct_max: otherMax,
         quiet_machine: otherMax < 15,
         loadavg_at_end: os.loadavg().map((x) => round(x, 2)),

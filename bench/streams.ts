@@ -34,7 +34,7 @@ import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpup
 import { keepAliveAgent, postJson, type HttpTarget } from "./lib/http.js";
 import { pace } from "./lib/load.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
-import { metric, type Metric } from "./lib/report.js";
+import { metric, targetSummary, type Metric } from "./lib/report.js";
 import { frameSender, openWs } from "./lib/ws.js";
 import { cpuSeconds, rssMb, spawnTracked } from "./lib/procs.js";
 import { startRelayFloor, type RelayFloor } from "./lib/relay-floor.js";
@@ -775,7 +775,6 @@ async function main() {
     }
     details.broker_exit = brokerExit;
 
-    const targeted = Object.values(metrics).filter((m) => m.pass !== null);
     const loads: number[] = [];
     const approvalsMachine = (details.approvals as { machine?: { other_pct: number | null } } | undefined)?.machine;
     if (approvalsMachine?.other_pct != null) loads.push(approvalsMachine.other_pct);
@@ -799,10 +798,7 @@ async function main() {
         note: "all processes share the machine's cores",
       },
       summary: {
-        pass: targeted.every((m) => m.pass === true),
-        passed: targeted.filter((m) => m.pass).length,
-        targeted: targeted.length,
-        failed: Object.entries(metrics).filter(([, m]) => m.pass === false).map(([k]) => k),
+        ...targetSummary(metrics),
         other_processes_cpu_pct_max: otherMax,
         quiet_machine: otherMax !== null && otherMax < 15,
         loadavg_at_end: os.loadavg().map((x) => round(x, 2)),
