@@ -22,6 +22,10 @@ CS_DIR="$CS_PREFIX/node_modules/code-server"
 CS_MARKER="$CS_PREFIX/.installed-$CODE_SERVER_VERSION-node$NODE_MAJOR"
 
 log() { printf '[vscode-install] %s\n' "$*"; }
+# Run under `npm start` / `npm test`, this script inherits npm's own npm_* variables. They must not
+# reach the nested installs: code-server's postinstall reads the Node version from
+# npm_config_user_agent ("node/v20…") and refuses, whatever node is first on PATH.
+for v in $(compgen -e | grep -i '^npm_' || true); do unset "$v"; done
 t_all=$SECONDS
 mkdir -p "$CACHE"
 log "cache: $CACHE"
