@@ -9,6 +9,7 @@ import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
 import { fileLogger, type Logger } from "./log.js";
 import { BrokerServer } from "./server.js";
+import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
@@ -31,6 +32,10 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
   journal?: Pick<JournalOptions, "beforeSync">;
+  /** Limits on connections that have not shown the token yet. */
+  admission?: Partial<AdmissionLimits>;
+  /** Listen on the Unix socket in the state folder too (default true; not on Windows). */
+  unixSocket?: boolean;
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -81,7 +86,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
 async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined> {
   const read = await readDiscovery(file).catch(() => undefined);
   if (read?.kind !== "ok") return undefined;
-  return (await probeHealth(read.record.ipcUrl, 1000)) ? read.record : undefined;
+  return (await probeHealth(read.record, 1000)) ? read.record : undefined;
 }
 
 async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDaemon> {
@@ -132,14 +137,16 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
   const port = await server.listen(opts.port ?? 0);
+  const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {
     version: 1,
     pid: process.pid,
     startedAt: new Date().toISOString(),
     ipcUrl: `http://127.0.0.1:${port}`,
     bearerToken: token,
+    ...(socket ? { ipcSocket: paths.socketFile } : {}),
   };
   await writeDiscovery(paths.discoveryFile, record);
   log.info("broker listening", { ipcUrl: record.ipcUrl, home: paths.home, endpoints: broker.openEndpointCount, inbox: store.inbox.size });

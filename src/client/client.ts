@@ -28,6 +28,7 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { probeHealth } from "../platform/discovery.js";
+import { wsTransport } from "../platform/transport.js";
 import { stateHome } from "../platform/paths.js";
 import { BrokerApi } from "./api.js";
 import {
@@ -552,7 +553,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       // The first connect usually finds a recorded broker that answers: let /v1/initialize prove it.
       let init = !api && !this.opts.discoverFn ? await this.initializeRecorded() : undefined;
       if (init) api = this.api;
-      else if (rediscover || !api || !(await probeHealth(api.baseUrl, 1000))) {
+      else if (rediscover || !api || !(await probeHealth({ ipcUrl: api.baseUrl, ipcSocket: api.ipcSocket }, 1000))) {
         if (this.state.gen !== gen) return;
         const found = await (this.opts.discoverFn ?? discover)(this.opts.discover);
         checkHealthProtocol(found.record.ipcUrl, found.health);
@@ -635,6 +636,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       headers: { authorization: `Bearer ${record.bearerToken}`, "x-plugin-pid": String(this.pid), "x-masons-ipc-capabilities": STREAM_CAPABILITIES },
       perMessageDeflate: false,
       handshakeTimeout: 5000,
+      ...wsTransport(record),
       // Loopback to our own broker, never through a proxy: masking (RFC 6455 5.3 guards proxies
       // against browser-made frames) would only cost an XOR pass over every byte of output.
       generateMask: zeroMask,
@@ -890,7 +892,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     if (!this.hasCapability("observer_feed_v1")) return;
     const record = this.discovered.record;
     const url = record.ipcUrl.replace(/^http/, "ws") + "/v1/events" + feedResumeQuery(this.feedModel);
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000 });
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000, ...wsTransport(record) });
     this.feedWs = ws;
     ws.on("error", () => {}); // the close that follows schedules a reopen
     ws.on("open", () => (this.feedFailures = 0));

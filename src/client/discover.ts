@@ -119,7 +119,7 @@ async function probeRecord(file: string, timeoutMs: number): Promise<Discovered>
   const read = await readDiscovery(file).catch((err: Error) => ({ kind: "invalid" as const, message: err.message }));
   if (read.kind === "missing") throw new DiscoveryError("not_running", `No discovery record at ${file}; is the broker running?`);
   if (read.kind === "invalid") throw new DiscoveryError("invalid_record", `The discovery record at ${file} is not valid: ${read.message}`);
-  const health = await probeHealth(read.record.ipcUrl, timeoutMs);
+  const health = await probeHealth(read.record, timeoutMs);
   if (!health)
     throw new DiscoveryError("unhealthy", `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health within ${timeoutMs / 1000} s.`);
   return { record: read.record, health, discoveryFile: file, spawned: false };
@@ -128,7 +128,7 @@ async function probeRecord(file: string, timeoutMs: number): Promise<Discovered>
 async function tryRecord(file: string, timeoutMs: number): Promise<Omit<Discovered, "logFile"> | undefined> {
   const read = await readDiscovery(file).catch(() => undefined);
   if (read?.kind !== "ok") return undefined;
-  const health = await probeHealth(read.record.ipcUrl, timeoutMs);
+  const health = await probeHealth(read.record, timeoutMs);
   return health ? { record: read.record, health, discoveryFile: file, spawned: false } : undefined;
 }
 

@@ -4,6 +4,7 @@ import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protoc
 import { readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
 import { httpRequest } from "./http.js";
+import { localSocket, type BrokerAddress } from "./transport.js";
 
 export type DiscoveryRead =
   | { kind: "missing" }
@@ -37,10 +38,14 @@ export async function removeDiscoveryIfOurs(file: string, pid: number, token: st
   return true;
 }
 
-/** GET /health with a short timeout; the parsed answer, or undefined if nothing healthy answered. */
-export async function probeHealth(ipcUrl: string, timeoutMs = 1000): Promise<HealthResponse | undefined> {
+/**
+ * GET /health with a short timeout; the parsed answer, or undefined if nothing healthy answered. Given
+ * a discovery record, over its Unix socket when it has one (a flood on the TCP port cannot stop it).
+ */
+export async function probeHealth(target: string | BrokerAddress, timeoutMs = 1000): Promise<HealthResponse | undefined> {
+  const address = typeof target === "string" ? { ipcUrl: target } : target;
   try {
-    const res = await httpRequest(`${ipcUrl}/health`, { timeoutMs });
+    const res = await httpRequest(`${address.ipcUrl}/health`, { timeoutMs, socketPath: localSocket(address) });
     if (res.status !== 200) return undefined;
     const parsed = parseWith(HealthResponse, JSON.parse(res.text));
     return parsed.ok && parsed.value.ok ? parsed.value : undefined;
