@@ -88,7 +88,7 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     // Another endpoint may use the same key for its own request.
     const other = await call("POST", "/v1/approvals", { endpoint_id: ep2, action: "sh", summary: "x", command: "rm -rf /", idempotency_key: "idem-1" });
     S.equal(other.status, 200, "keys are per endpoint");
-    S.ok(other.body.approval_id !== first.body.approval_id);
+    S.ok(other.body.approval_id !== first.body.approval_id, "…a new approval");
     await call("DELETE", `/v1/endpoint/${ep1}`);
     await call("DELETE", `/v1/endpoint/${ep2}`);
   });
