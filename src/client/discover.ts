@@ -6,7 +6,7 @@ import { openSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DiscoveryRecord, HealthResponse } from "../protocol/index.js";
-import { ensurePrivateDir } from "../platform/files.js";
+import { ensurePrivateDir, openNoFollowSync } from "../platform/files.js";
 import { brokerPaths, stateHome } from "../platform/paths.js";
 import { probeHealth, readDiscovery, readDiscoverySync, tryLock } from "../platform/discovery.js";
 import { DiscoveryError } from "./errors.js";
@@ -136,7 +136,7 @@ function startBroker(home: string, nonce: string, logDir: string, opts: Discover
   const entry = opts.brokerEntry ?? defaultBrokerEntry();
   const inElectron = !!process.versions.electron;
   const nodeBinary = opts.nodeBinary ?? process.execPath;
-  const errFd = openSync(join(logDir, "spawn.log"), "a", 0o600);
+  const errFd = openNoFollowSync(join(logDir, "spawn.log"), "a");
   try {
     return spawn(nodeBinary, [entry], {
       detached: true,

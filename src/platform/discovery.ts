@@ -1,7 +1,7 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
 import { open, unlink, readFile, writeFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
-import { readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
+import { openNoFollow, readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
 import { httpRequest } from "./http.js";
 import { localSocket, type BrokerAddress } from "./transport.js";
@@ -65,6 +65,15 @@ export interface LockHandle {
  * older than `staleMs`, is broken. A lock carrying `adoptNonce` was taken for us by the client that
  * spawned this process, so we adopt it. Returns undefined if another live holder keeps it.
  */
+async function writeNoFollow(path: string, text: string): Promise<void> {
+  const fh = await openNoFollow(path, "w");
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function tryLock(lockFile: string, opts: { adoptNonce?: string; staleMs?: number } = {}): Promise<LockHandle | undefined> {
   const content: SpawnLock = { pid: process.pid, createdAt: new Date().toISOString(), nonce: opts.adoptNonce };
   const handle: LockHandle = { release: () => releaseLock(lockFile, process.pid, opts.adoptNonce) };
@@ -80,7 +89,7 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
     const held = await readLock(lockFile);
     if (held.kind === "ok" && opts.adoptNonce && held.lock.nonce === opts.adoptNonce) {
       // Adopted: record our pid so the lock is not judged stale if the client that took it exits.
-      if (held.lock.pid !== process.pid) await writeFile(lockFile, JSON.stringify(content), { mode: 0o600 }).catch(() => {});
+      if (held.lock.pid !== process.pid) await writeNoFollow(lockFile, JSON.stringify(content)).catch(() => {});
       return handle;
     }
     const stale =
