@@ -57,8 +57,8 @@ const LOCK_WAIT_MS = 10_000;
 export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   const paths = brokerPaths(opts.home);
   await ensurePrivateDir(paths.home);
-  await ensurePrivateDir(paths.brokerDir);
-  await ensurePrivateDir(paths.logDir);
+  // Folders inside the state folder must be folders, not links to somewhere else (files are opened O_NOFOLLOW).
+  for (const dir of [paths.brokerDir, paths.logDir, paths.journalDir, join(paths.brokerDir, "audit"), join(paths.brokerDir, "streams")]) await ensurePrivateDir(dir, { noLink: true });
 
   const running = await healthyRecord(paths.discoveryFile);
   if (running) return { kind: "already_running", record: running };
@@ -126,8 +126,9 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   };
 
   const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush() });
-  await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
+  // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
+  if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
   broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });

@@ -23,6 +23,7 @@ import {
   parseWith,
   protocolMajor,
   serverCapabilities,
+  type BrokerWarning,
   type ErrorCode,
   type RouteBody,
   type RouteName,
@@ -205,6 +206,12 @@ export class BrokerServer {
     return undefined;
   }
 
+  /** What the user should hear about (in /v1/initialize, so `switchboard status` and every window see it). */
+  private warnings(): BrokerWarning[] {
+    const audit = this.opts.audit.chainWarning;
+    return audit ? [{ code: "audit_chain_broken", message: audit }] : [];
+  }
+
   private authorized(req: IncomingMessage): boolean {
     return this.authorizedHeader(req.headers.authorization);
   }
@@ -287,6 +294,7 @@ export class BrokerServer {
           session_id: randomUUID(),
           network_presence: "online",
           feed_epoch: b.feed.epoch,
+          warnings: this.warnings(),
         };
       },
       register: ({ body }) => b.register(body),
@@ -335,7 +343,7 @@ export class BrokerServer {
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
       decide: ({ params, body }) => approvals.decide(params[0]!, body),
       withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
-      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash }),
+      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) }),
 
       startStream: ({ body }) => streams.start(body),
       streams: () => ({ streams: streams.list() }),

@@ -21,6 +21,7 @@ const FLAGS = {
   r: constants.O_RDONLY,
   "r+": constants.O_RDWR,
   a: constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND,
+  "a+": constants.O_RDWR | constants.O_CREAT | constants.O_APPEND,
   w: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC,
   wx: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
 } as const;

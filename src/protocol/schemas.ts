@@ -48,7 +48,10 @@ export const InitializeResponse = v.looseObject({
   server_capabilities: Capabilities,
   session_id: v.string(),
   network_presence: v.picklist(["online", "reconnecting", "offline"]),
+  /** Switchboard: problems the user should hear about, e.g. `audit_chain_broken`. */
+  warnings: v.optional(v.array(v.looseObject({ code: v.string(), message: v.string() }))),
 });
+export type BrokerWarning = { code: string; message: string };
 export type InitializeResponse = v.InferOutput<typeof InitializeResponse>;
 
 // ---- endpoints ---------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ export function visibleLine(text: string, max = Infinity): string {
 export function visibleJson(value: unknown, indent?: number): string {
   // JSON.stringify already escapes C0 controls and lone surrogates inside strings, so a raw line feed
   // in its output is the indentation's; everything else hidden is inside a string.
-  return JSON.stringify(value, null, indent).replace(HIDDEN, (c) => {
+  return String(JSON.stringify(value, null, indent)).replace(HIDDEN, (c) => {
     const code = c.codePointAt(0)!;
     if (code < 0x20) return c;
     if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, "0")}`;
