@@ -10,10 +10,12 @@ import type { StreamView } from "../protocol/streams.js";
 import { visibleText } from "../protocol/visible-text.js";
 import type { SidebarState, WindowMessage } from "../protocol/webview.js";
 
-const line = (t: string): string => visibleText(t);
-const block = (t: string): string => visibleText(t, { keepLines: true });
-const lineOrNull = (t: string | null): string | null => (t === null ? null : line(t));
-const blockOrNull = (t: string | null): string | null => (t === null ? null : block(t));
+// A value that is not a string (a host bug) is passed on as it is: the renderer's own error handling
+// then says the state could not be shown, as it would without this step.
+const line = <T extends string | null>(t: T): T => (typeof t === "string" ? (visibleText(t) as T) : t);
+const block = <T extends string | null>(t: T): T => (typeof t === "string" ? (visibleText(t, { keepLines: true }) as T) : t);
+const lineOrNull = line;
+const blockOrNull = block;
 
 function approval(a: Approval): Approval {
   return {
@@ -64,6 +66,14 @@ function message(m: WindowMessage): WindowMessage {
 
 /** The state with every piece of agent (or broker) text made visible; ids unchanged. */
 export function visibleState(s: SidebarState): SidebarState {
+  try {
+    return mapState(s);
+  } catch {
+    return s; // not the shape of a state (a host bug): the renderer reports it and shows nothing of it
+  }
+}
+
+function mapState(s: SidebarState): SidebarState {
   return {
     ...s,
     connection: { ...s.connection, reason: lineOrNull(s.connection.reason), broker_url: lineOrNull(s.connection.broker_url), broker_version: lineOrNull(s.connection.broker_version) },
