@@ -204,6 +204,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       sessionId: init.session_id,
       feedEpoch: typeof init.feed_epoch === "string" ? init.feed_epoch : undefined,
       spawned: this.discovered?.spawned ?? false,
+      warnings: (init.warnings ?? []).map((w) => ({ code: w.code, message: w.message })),
     };
   }
 

@@ -440,7 +440,8 @@ export class App implements ItemContext {
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`
-        : nothing}`;
+        : nothing}
+      ${(this.state?.warnings ?? []).map((w) => html`<div class="banner broker-warning" role="alert"><p>${icon("warning")} ${w}</p></div>`)}`;
   }
 
   private section(id: SectionId, d: Derived): TemplateResult {

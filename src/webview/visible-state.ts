@@ -83,5 +83,6 @@ function mapState(s: SidebarState): SidebarState {
     sessions: s.sessions.map(session),
     streams: s.streams.map(stream),
     messages: s.messages.map(message),
+    ...(s.warnings ? { warnings: s.warnings.map(line) } : {}),
   };
 }

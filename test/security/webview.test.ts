@@ -248,6 +248,22 @@ describe("security/webview: hostile agent text in the sidebar", () => {
     }
   });
 
+  it("a broker warning (a broken audit chain) shows as an alert banner, its text made visible", async () => {
+    const sb = await Sidebar.open(browser, server, { height: 1200 });
+    try {
+      const message = "The approval audit log is broken at line 2 of /x/audit.ndjson\u202e: it is not an audit record.";
+      await sb.state({ ...fixtureState(), warnings: [message] });
+      const banner = sb.page.locator(".broker-warning");
+      await banner.waitFor({ timeout: 5000 });
+      S.equal((await banner.getAttribute("role")), "alert", "announced as an alert");
+      S.equal((await banner.textContent())?.trim(), visibleText(message), "the sentence, with the bidi control visible");
+      await sb.state(fixtureState());
+      S.equal(await sb.page.locator(".broker-warning").count(), 0, "gone when the broker no longer warns");
+    } finally {
+      await sb.page.close();
+    }
+  });
+
   it("hostile ids survive the round trip: Approve posts exactly the id it was given", async () => {
     const sb = await Sidebar.open(browser, server, { height: 2600 });
     try {
