@@ -370,7 +370,7 @@ export class Broker {
   async reattach(id: string, pid: number): Promise<{ restored: true; reconnecting_buffer_count: number }> {
     const ep = this.openEndpoint(id);
     const wasReconnecting = ep.state === "reconnecting";
-    const buffered = this.store.queue(id).length;
+    const buffered = this.store.queueSize(id);
     const rejection = this.apply(ep, { type: "reattach", samePid: ep.plugin_pid === pid, streamOpen: this.conns.has(pid) });
     if (rejection) throw new ProtocolError(rejection.code, rejection.message);
     // A repeat (already active) writes nothing: ask the journal, not the last write's promise, which
@@ -493,12 +493,12 @@ export class Broker {
   }
 
   /** Adds a message to an endpoint's queue (journaled) and pushes it when the endpoint is active. */
-  private enqueue(endpointId: string, msg: StoredMessage): DeliveryStatus {
-    return this.enqueuePush(endpointId, { push_id: `push_${randomUUID()}`, message: msg });
+  private enqueue(endpointId: string, msg: StoredMessage, pushId = `push_${randomUUID()}`): DeliveryStatus {
+    return this.enqueuePush(endpointId, { push_id: pushId, message: msg });
   }
 
   private enqueuePush(endpointId: string, push: QueuedPush): DeliveryStatus {
-    if (this.store.queue(endpointId).length >= this.config.endpointBufferMax)
+    if (this.store.queueSize(endpointId) >= this.config.endpointBufferMax)
       throw new ProtocolError("endpoint_buffer_full", `Endpoint ${endpointId} already holds ${this.config.endpointBufferMax} undelivered messages; try again later.`, {
         retryable: true,
       });
@@ -603,9 +603,9 @@ export class Broker {
     };
     // Enqueue first (it may refuse a full buffer), then take the item out of the inbox: a crash in
     // between can at worst leave a copy in both places, never in neither.
-    const status = this.enqueue(targetId, msg);
-    const push = this.store.queue(targetId).at(-1)!;
-    const acked = status === "delivered" ? this.waitForAck(push.push_id) : Promise.resolve(false);
+    const pushId = `push_${randomUUID()}`;
+    const status = this.enqueue(targetId, msg, pushId);
+    const acked = status === "delivered" ? this.waitForAck(pushId) : Promise.resolve(false);
     this.persist({ t: "in_del", id: item.id });
     this.feed.publish({ kind: "inbox_removed", id: item.id, reason: "dispatched", target_endpoint_id: targetId });
     this.log.info("dispatched", { id: item.id, target: targetId });

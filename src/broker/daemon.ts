@@ -4,6 +4,7 @@ import { DiscoveryRecord } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
+import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
@@ -72,9 +73,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   try {
     const again = await healthyRecord(paths.discoveryFile);
     if (again) return { kind: "already_running", record: again };
-    return { kind: "started", daemon: await boot(opts, paths) };
+    // The spawn lock only orders starts; this kernel lock is what makes a second writer impossible
+    // (a broker that is alive but not answering still holds it). See platform/state-lock.ts.
+    const state = await acquireStateLock(paths.stateLockFile);
+    if (state.kind === "held") throw new StateFolderBusy(paths.home, state.pid);
+    try {
+      return { kind: "started", daemon: await boot(opts, paths, state.lock) };
+    } catch (err) {
+      await state.lock.release();
+      throw err;
+    }
   } finally {
     await lock.release();
+  }
+}
+
+/** Another live broker holds the state folder's lock (it may be stopped or stalled). */
+export class StateFolderBusy extends Error {
+  constructor(
+    readonly home: string,
+    readonly pid: number | undefined,
+  ) {
+    const who = pid === undefined ? "Another broker" : `Another broker (pid ${pid})`;
+    super(`${who} holds the state folder ${home} but does not answer /health (it may be stopped or overloaded); refusing to start a second one. Wait for it, or stop it${pid === undefined ? "" : ` (kill ${pid})`} and start again.`);
   }
 }
 
@@ -84,7 +105,7 @@ async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined>
   return (await probeHealth(read.record.ipcUrl, 1000)) ? read.record : undefined;
 }
 
-async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDaemon> {
+async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLock): Promise<RunningDaemon> {
   const log = fileLogger(paths.logFile, opts.logToStderr);
   const { journal, recovered } = await Journal.open<StoreSnapshot, JournalRecord>({
     dir: paths.journalDir,
@@ -165,6 +186,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       await step("removing the discovery record", () => removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token));
       log.info("broker stopped", { reason });
       await log.close();
+      await stateLock.release(); // last: nothing of ours is written after this
       resolveStopped();
     })());
 
