@@ -25,6 +25,7 @@ import { Feed } from "./feed.js";
 import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
 import type { Logger } from "./log.js";
 import { route } from "./router.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { EndpointRecord, JournalRecord, QueuedPush, Store, StoredMessage } from "./store.js";
 
 export interface BrokerConfig {
@@ -41,6 +42,7 @@ export interface BrokerDeps {
   clock?: Clock;
   /** Resolves when everything committed so far is durable (the journal's flush). */
   flush?: () => Promise<void>;
+  limits?: Limits;
 }
 
 export const DEFAULT_CONFIG: BrokerConfig = {
@@ -100,6 +102,7 @@ export class Broker {
 
   private readonly clock: Clock;
   private readonly flush: (() => Promise<void>) | undefined;
+  private readonly limits: Limits;
 
   constructor(
     private readonly store: Store,
@@ -110,6 +113,7 @@ export class Broker {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.flush = deps.flush;
+    this.limits = deps.limits ?? DEFAULT_LIMITS;
     this.feed = new Feed(() => ({
       endpoints: this.store.openEndpoints().map((e) => this.store.view(e)),
       inbox: [...this.store.inbox.values()],
@@ -316,6 +320,8 @@ export class Broker {
   register(body: RegisterRequest): Promise<{ endpoint_id: string; endpoint_owner_token: string }> {
     if (!this.conns.has(body.plugin_pid))
       throw new ProtocolError("ipc_channel_missing", `Open the /v1/stream WebSocket with x-plugin-pid: ${body.plugin_pid} before registering.`);
+    if (this.endpointsOf(body.plugin_pid).length >= this.limits.endpointsPerPid)
+      throw limitReached("pid_endpoints_full", "endpointsPerPid", this.limits, `Process ${body.plugin_pid} already has as many open endpoints as it may; unregister some first`);
     let workspace: Workspace | null = null;
     if (body.workspace !== undefined && body.workspace !== null) {
       const ws = parseWith(Workspace, body.workspace, "workspace");

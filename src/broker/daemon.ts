@@ -15,6 +15,7 @@ import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
 import { Store, type JournalRecord, type StoreSnapshot } from "./store.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
 export interface DaemonOptions {
   home: string;
@@ -28,6 +29,8 @@ export interface DaemonOptions {
   /** Journal size that triggers compaction. */
   compactAfterBytes?: number;
   streamLimits?: Partial<StreamLimits>;
+  /** Bounds (see limits.ts); defaults for the rest. */
+  limits?: Partial<Limits>;
   /** Timers of approvals and reconnect grace; tests inject a clock they move by hand. */
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
@@ -128,7 +131,9 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
     const p = journal.append(rec);
     // Not while writes fail, and not at every commit after a compaction failed: each attempt
     // serializes the whole store, which only makes sense once the disk takes writes again.
-    if (!compacting && journal.pendingBytes > compactAfter && journal.failure === undefined && performance.now() >= compactNotBefore) {
+    // The threshold grows with the snapshot: rewriting a large state after every few records would make
+    // the total work grow with the square of the backlog.
+    if (!compacting && journal.pendingBytes > Math.max(compactAfter, journal.snapshotBytes) && journal.failure === undefined && performance.now() >= compactNotBefore) {
       compacting = true;
       journal
         .compact(store.toSnapshot())
@@ -141,19 +146,20 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
     return p;
   };
 
-  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush() });
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush(), limits });
   await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
-  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
-  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
-  broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
+  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
+  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits);
+  broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
   await approvals.restore();
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, storageFailure: () => journal.failure ?? audit.failure });
   const port = await server.listen(opts.port ?? 0);
   const record: DiscoveryRecord = {
     version: 1,

@@ -105,6 +105,8 @@ export class Journal<S, R> {
   private compactions: Promise<void> = Promise.resolve(); // tail of the compaction chain; never rejects
   private readonly segBytes = new Map<number, number>(); // live segment -> bytes (written or queued)
   private readonly counters: JournalStats = { batches: 0, records: 0, bytes: 0 };
+  /** Size of the last snapshot written or read: a compaction rewrites about this much. */
+  private snapshotSize = 0;
 
   private constructor(opts: JournalOptions, nextSeq: number, segN: number) {
     this.dir = opts.dir;
@@ -207,6 +209,7 @@ export class Journal<S, R> {
     entries.sort((a, b) => a.s - b.s);
     // New appends go to a fresh segment: never append after bytes we did not write in this run.
     const journal = new Journal<S, R>(opts, maxSeq + 1, (segs.at(-1) ?? 0) + 1);
+    journal.snapshotSize = snap?.size ?? 0;
     for (const [n, size] of live) journal.segBytes.set(n, size);
     const recovered: Recovered<S, R> = {
       snapshot: snap?.state as S | undefined,
@@ -292,6 +295,12 @@ export class Journal<S, R> {
     let total = 0;
     for (const b of this.segBytes.values()) total += b;
     return total;
+  }
+
+  /** Bytes of the last snapshot. Compacting only once the log has grown by as much keeps the cost of
+   * compaction amortised O(1) per appended byte, however large the state is. */
+  get snapshotBytes(): number {
+    return this.snapshotSize;
   }
 
   get stats(): JournalStats {
@@ -482,6 +491,7 @@ export class Journal<S, R> {
       throw err;
     }
     await rename(tmp, join(this.dir, SNAPSHOT)); // the commit point
+    this.snapshotSize = Buffer.byteLength(body);
     if (this.fsync) await syncDir(this.dir); // make the rename durable before deleting segments
   }
 
@@ -500,7 +510,7 @@ export class Journal<S, R> {
   }
 }
 
-async function readSnapshot(file: string, log: Log): Promise<{ seq: number; state: unknown } | undefined> {
+async function readSnapshot(file: string, log: Log): Promise<{ seq: number; state: unknown; size: number } | undefined> {
   const refuse = (why: string, cause?: unknown): never => {
     // Never start without it: the segments it replaced are gone, so ignoring it would lose data.
     log("error", "journal: snapshot unusable", { file, why });
@@ -526,7 +536,7 @@ async function readSnapshot(file: string, log: Log): Promise<{ seq: number; stat
   if (o.version !== 1) return refuse(`unsupported version ${JSON.stringify(o.version)}`);
   if (typeof o.seq !== "number" || !Number.isSafeInteger(o.seq) || o.seq < 0) return refuse("bad seq");
   if (!("state" in o)) return refuse("missing state");
-  return { seq: o.seq, state: o.state };
+  return { seq: o.seq, state: o.state, size: text.length };
 }
 
 function parseLine(text: string): { s: number; r: unknown } | undefined {

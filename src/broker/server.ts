@@ -36,7 +36,8 @@ import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
-import type { StreamHub } from "./streams.js";
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
 import { storageError } from "./storage-errors.js";
@@ -69,6 +70,7 @@ export interface ServerOptions {
   log: Logger;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
+  limits?: Limits;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
@@ -276,7 +278,7 @@ export class BrokerServer {
       r("GET", "/v1/streams", () => ({ streams: this.opts.streams.list() })),
       r("GET", "/v1/streams/:id", ({ params, url }) => {
         const channel = url.searchParams.has("channel") ? intParam(url, "channel", 1, 1, MAX_CHANNEL) : undefined;
-        return this.opts.streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
+        return this.opts.streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER), intParam(url, "max_bytes", REPLAY_PAGE_BYTES, 1, REPLAY_PAGE_MAX));
       }),
       r("POST", "/v1/streams/:id/chunks", ({ params, body, req }) =>
         this.opts.streams.append(params[0]!, check(ChunksRequest, body, "bad_request").chunks, optionalPidHeader(req)),
@@ -302,6 +304,12 @@ export class BrokerServer {
     const live = /^\/v1\/streams\/([^/]+)\/live$/.exec(url.pathname);
     if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events" && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
     if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
+    // Every open WebSocket holds a descriptor and buffers: bounded, with a sentence, like every limit.
+    const limits = this.opts.limits ?? DEFAULT_LIMITS;
+    if (this.wss.clients.size >= limits.sockets) {
+      const full = limitReached("connections_full", "sockets", limits, "The broker has as many open WebSockets as it may; close some (windows, followers) and try again");
+      return refuseUpgrade(socket, full.status, full.toBody());
+    }
 
     if (live) {
       const from = parseSince(url.searchParams.get("from_seq"));
@@ -501,6 +509,6 @@ function sendError(res: ServerResponse, err: ProtocolError): void {
 
 function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" }[status] ?? "Error";
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable" }[status] ?? "Error";
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

@@ -168,11 +168,26 @@ export class BrokerApi {
     return (await this.call("GET", "/v1/streams", StreamsResponse)).streams;
   }
 
-  replayStream(id: string, opts: { channel?: number; fromSeq?: number } = {}) {
-    const q = new URLSearchParams();
-    if (opts.channel !== undefined) q.set("channel", String(opts.channel));
-    if (opts.fromSeq !== undefined) q.set("from_seq", String(opts.fromSeq));
-    return this.call("GET", `/v1/streams/${enc(id)}${q.size ? `?${q}` : ""}`, ReplayResponse);
+  /**
+   * A stream's output from `fromSeq` on. The broker answers in pages (`max_bytes`, default 1 MiB);
+   * this follows `next_from_seq` and joins them unless `onePage` is set.
+   */
+  async replayStream(id: string, opts: { channel?: number; fromSeq?: number; maxBytes?: number; onePage?: boolean } = {}) {
+    const page = (fromSeq: number | undefined) => {
+      const q = new URLSearchParams();
+      if (opts.channel !== undefined) q.set("channel", String(opts.channel));
+      if (fromSeq !== undefined) q.set("from_seq", String(fromSeq));
+      if (opts.maxBytes !== undefined) q.set("max_bytes", String(opts.maxBytes));
+      return this.call("GET", `/v1/streams/${enc(id)}${q.size ? `?${q}` : ""}`, ReplayResponse);
+    };
+    const first = await page(opts.fromSeq);
+    if (opts.onePage) return first;
+    let last = first;
+    while (last.next_from_seq != null) {
+      last = await page(last.next_from_seq);
+      first.chunks.push(...last.chunks);
+    }
+    return { ...last, chunks: first.chunks, next_from_seq: null };
   }
 
   /** One request; exported for routes added by capability (approvals, streams) in later layers. */
