@@ -35,6 +35,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
   journal?: Pick<JournalOptions, "beforeSync">;
+  /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
+  streamFiles?: { beforeSync?: () => Promise<void> };
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -151,7 +153,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
-  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits);
+  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
   broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();

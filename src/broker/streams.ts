@@ -110,6 +110,8 @@ export class StreamHub {
     private readonly limits: StreamLimits,
     private readonly log: Logger,
     private readonly bounds: Limits = DEFAULT_LIMITS,
+    /** Test hook: runs before each fdatasync of an output file (a slow disk). */
+    private readonly beforeSync?: () => Promise<void>,
   ) {
     this.dir = join(home, "streams");
     // A producer whose endpoint closed (its process exited, its grace ran out, it unregistered) will
@@ -493,11 +495,18 @@ export class StreamHub {
       const round = live.unwritten.length ? Buffer.concat(live.unwritten) : undefined;
       live.unwritten = [];
       const upTo = live.writtenBytes + (round?.length ?? 0);
+      // Moved from pending to written in one step: an acknowledgement's target (written + pending)
+      // must never count a round twice.
+      const written = () => {
+        if (round) live.pendingBytes -= round.length;
+        live.writtenBytes = upTo;
+      };
       try {
         if (live.writeError === undefined) {
           if (round) await writeAll(live.file!, round);
-          live.writtenBytes = upTo;
+          written();
           if (live.syncHead < live.syncWaiters.length) {
+            await this.beforeSync?.();
             await live.file!.datasync();
             live.syncedBytes = upTo;
           }
@@ -507,9 +516,8 @@ export class StreamHub {
         // acknowledgement of this stream lose it, and are told so.
         live.writeError = err;
         this.log.error("stream file write failed; later output of this stream is not kept on disk", { stream_id: live.meta.stream_id, err: String(err) });
-      } finally {
-        if (round) live.pendingBytes -= round.length;
       }
+      if (live.writtenBytes !== upTo) written(); // not written (an error): not pending either
       this.settleWaiters(live);
     }
     live.writing = undefined;
