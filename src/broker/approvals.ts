@@ -220,7 +220,8 @@ export class ApprovalDesk {
     this.timers.delete(a.approval_id);
     const durable = this.save(decided);
     const audited = this.audit.append(auditFields(decided, outcome.next));
-    this.broker.enqueueFrame(a.endpoint_id, { event: "approval_resolved", approval: approvalPreview(decided) });
+    // The requester gets the whole approval: it may act on its text, which must never be a cut preview.
+    this.broker.enqueueFrame(a.endpoint_id, { event: "approval_resolved", approval: decided });
     for (const wake of this.waiters.get(a.approval_id) ?? []) wake();
     this.log.info("approval resolved", { approval_id: a.approval_id, state: outcome.next, decided_by: decidedBy });
     await Promise.all([durable, audited, this.broker.whenDurable()]);
@@ -228,7 +229,13 @@ export class ApprovalDesk {
   }
 
   private save(a: Approval): Promise<void> {
-    const durable = this.broker.journal({ t: "apr", a });
+    const before = this.store.approvals.get(a.approval_id);
+    // A known approval whose texts did not change is journaled as the fields that did.
+    const durable = this.broker.journal(
+      before && before.command === a.command && before.detail === a.detail && before.diff === a.diff && before.summary === a.summary
+        ? { t: "apr_upd", id: a.approval_id, set: { state: a.state, decided_at: a.decided_at, decision: a.decision, reason: a.reason, decided_by: a.decided_by, stream_id: a.stream_id } }
+        : { t: "apr", a },
+    );
     this.track(a);
     this.broker.feed.publish({ kind: "approval_upserted", approval: approvalPreview(a) });
     return durable;

@@ -138,7 +138,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
     if (!compacting && journal.pendingBytes > Math.max(compactAfter, journal.snapshotBytes) && journal.failure === undefined && performance.now() >= compactNotBefore) {
       compacting = true;
       journal
-        .compact(store.toSnapshot())
+        .compact(store.toSnapshot(), { sliced: true })
         .catch((err) => {
           compactNotBefore = performance.now() + COMPACT_RETRY_MS;
           log.error("compaction failed; the journal keeps growing until it succeeds", { err: String(err) });

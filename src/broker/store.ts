@@ -50,6 +50,9 @@ export type JournalRecord =
   | { t: "in_del"; id: string }
   | { t: "corr"; id: string; ep: string }
   | { t: "apr"; a: Approval }
+  /** An approval's state changed (decided, expired, cancelled, linked to a stream): only what changed,
+   * not its command and diff again, so that cancelling many large approvals writes little. */
+  | { t: "apr_upd"; id: string; set: Partial<Pick<Approval, "state" | "decided_at" | "decision" | "reason" | "decided_by" | "stream_id">> }
   | { t: "str"; s: StreamMeta };
 
 /** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
@@ -146,6 +149,11 @@ export class Store {
         this.approvals.set(rec.a.approval_id, rec.a);
         if (rec.a.state !== "pending") this.ended(this.endedApprovals, rec.a.approval_id, this.approvals, this.limits.approvalHistory);
         break;
+      case "apr_upd": {
+        const a = this.approvals.get(rec.id);
+        if (a) this.apply({ t: "apr", a: { ...a, ...rec.set } });
+        break;
+      }
       case "str":
         this.streams.delete(rec.s.stream_id);
         this.streams.set(rec.s.stream_id, rec.s);

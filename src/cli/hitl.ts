@@ -18,6 +18,15 @@ function describeApproval(a: Approval): string {
   const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${a.session} (${a.session_kind}), ${ago(a.created_at)}`, `  ${a.summary}`];
   if (a.command) lines.push(`  $ ${a.command}${a.cwd ? `   (in ${a.cwd})` : ""}`);
   if (a.decision) lines.push(`  ${a.decision}d by ${a.decided_by}${a.reason ? `: ${a.reason}` : ""}`);
+  if (a.truncated) lines.push(`  (long ${Object.keys(a.truncated).join(" and ")} cut short here; read all of it with: switchboard approvals show ${a.approval_id})`);
+  return lines.join("\n");
+}
+
+/** One approval with its whole command, detail and diff (listings carry previews of long ones). */
+function showApproval(a: Approval): string {
+  const lines = [describeApproval({ ...a, truncated: undefined })];
+  if (a.detail) lines.push("", "detail:", a.detail);
+  if (a.diff) lines.push("", "diff:", a.diff);
   return lines.join("\n");
 }
 
@@ -37,6 +46,13 @@ const approvals: Command = async (ctx) => {
     out(history.length ? history.map(describeApproval).join("\n\n") : "No approval has been decided yet.");
     return 0;
   }
+  if (sub === "show") {
+    if (!id) throw new UsageError("Usage: switchboard approvals show ID");
+    const full = await broker.approval(id);
+    if (ctx.json) return json(full);
+    out(showApproval(full));
+    return 0;
+  }
   if (sub === "approve" || sub === "reject") {
     if (!id) throw new UsageError(`Usage: switchboard approvals ${sub} ID${sub === "reject" ? " [--reason TEXT]" : ""}`);
     const decided = await broker.decide(id, {
@@ -48,7 +64,7 @@ const approvals: Command = async (ctx) => {
     out(`${sub === "approve" ? "Approved" : "Rejected"} ${decided.approval_id} (${decided.summary}).`);
     return 0;
   }
-  throw new UsageError(`Unknown approvals command "${sub}"; use list, history, approve or reject.`);
+  throw new UsageError(`Unknown approvals command "${sub}"; use list, history, show, approve or reject.`);
 };
 
 const streams: Command = async (ctx) => {

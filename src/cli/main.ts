@@ -28,6 +28,7 @@ Commands:
   inbox route ID SESSION           Route an inbox item to an open session (name or endpoint id)
   inbox dismiss ID [--reason R]    Remove an inbox item
   approvals [list|history]         Pending (or decided) approvals
+  approvals show ID                One approval with its whole command, detail and diff
   approvals approve ID             Approve a pending request
   approvals reject ID [--reason R] Reject it, telling the agent why
   streams [list]                   Running and recent output streams
@@ -118,7 +119,7 @@ const MAX_ARGS: Record<string, number | Record<string, number>> = {
   sessions: 0,
   broker: 0,
   inbox: { list: 0, route: 2, dismiss: 1 },
-  approvals: { list: 0, history: 0, approve: 1, reject: 1 },
+  approvals: { list: 0, history: 0, show: 1, approve: 1, reject: 1 },
   streams: { list: 0, show: 1, cancel: 1 },
   audit: { verify: 0, list: 0 },
 };

@@ -51,7 +51,7 @@ import {
 } from "./connection-state.js";
 import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
-import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel } from "./feed-model.js";
+import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel, type FeedRecord } from "./feed-model.js";
 import { RecentSet } from "./recent-set.js";
 
 // ---- public types ----------------------------------------------------------------------------------
@@ -138,6 +138,8 @@ export interface BrokerClientEvents {
   reattach: [reattached: EndpointReattached];
   /** Observer feed: a snapshot (after connecting, a broker restart or a gap), then ordered changes. */
   feed: [frame: FeedEvent];
+  /** The feed model changed without a frame: the full text of a pending approval whose feed copy was a preview arrived. */
+  feedText: [];
   /** Problems that do not stop the client (bad frames, failed heartbeats). Only emitted if someone listens. */
   error: [error: Error];
 }
@@ -934,6 +936,31 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     }
     this.feedModel = step.model;
     this.emit("feed", parsed.output);
+    this.fetchFullTexts(step.model);
+  }
+
+  private readonly fetchingText = new Set<string>();
+
+  /**
+   * Approvals in the feed are previews when their command, detail or diff is long (`truncated`); the
+   * person deciding must be able to read all of it, so fetch the whole approval once and put it in the
+   * model in the preview's place.
+   */
+  private fetchFullTexts(model: FeedModel): void {
+    for (const [id, a] of model.approvals) {
+      if (!a.truncated || this.fetchingText.has(id) || !this.api) continue;
+      this.fetchingText.add(id);
+      void this.api
+        .approval(id)
+        .then((full) => {
+          const now = this.feedModel?.approvals.get(id);
+          if (!this.feedModel || !now?.truncated || now.state !== full.state) return;
+          this.feedModel = { ...this.feedModel, approvals: new Map(this.feedModel.approvals).set(id, full as unknown as FeedRecord) };
+          this.emit("feedText");
+        })
+        .catch((err: unknown) => this.report(new Error(`Could not fetch the full text of approval ${id}: ${(err as Error)?.message ?? err}`)))
+        .finally(() => this.fetchingText.delete(id));
+    }
   }
 
   // ---- helpers ---------------------------------------------------------------------------------------------
