@@ -247,7 +247,15 @@ async function main(): Promise<void> {
     () => pool(DEFAULT_LIMITS.endpointsPerPid, 8, () => api.register({ plugin_pid: extra.pid, kind: "bench" })),
     () => api.register({ plugin_pid: extra.pid, kind: "bench" }),
   );
-  const prodEps = [eps[2]!, eps[3]!, ...(await api.endpoints()).filter((e) => e.plugin_pid === extra.pid).slice(0, 2).map((e) => e.endpoint_id)];
+  // Producers: as many processes as the total needs at the per-producer limit.
+  const producers = [owners[2]!, owners[3]!];
+  const prodEps = [eps[2]!, eps[3]!];
+  while (prodEps.length * DEFAULT_LIMITS.streamsPerProducer < DEFAULT_LIMITS.streamsTotal) {
+    const o = owner();
+    producers.push(o);
+    sockets.push(await openWs(srv, "/v1/stream", { "x-plugin-pid": String(o.pid) }));
+    prodEps.push((await api.register({ plugin_pid: o.pid, kind: "bench" })).endpoint_id);
+  }
   await atLimit(
     "running_streams",
     () => pool(DEFAULT_LIMITS.streamsTotal, 8, (i) => api.startStream({ endpoint_id: prodEps[i % prodEps.length]!, action: "sh", command: `s${i}` })),
