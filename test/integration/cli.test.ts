@@ -6,14 +6,14 @@ import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { CLI_ENTRY, tempHome } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, tempHome } from "../helpers/broker.js";
 import { openStream } from "../helpers/ws.js";
 
 const exec = promisify(execFile);
 
 async function cli(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home }, timeout: 15_000 });
+    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home }), timeout: 15_000 });
     return { code: 0, ...r };
   } catch (e: any) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
