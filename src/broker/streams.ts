@@ -181,7 +181,9 @@ export class StreamHub {
       throw new ProtocolError("stream_not_producer", "Only the process that started this stream can write to it.");
     for (const chunk of chunks) if (chunk.data) this.ingest(live, chunk.channel, chunk.seq ?? live.lastSeq + 1, Buffer.from(chunk.data, "utf8"));
     this.afterIngest(live);
-    if (live.pendingBytes > WRITE_HIGH_WATER) await this.flushed(live);
+    // The answer acknowledges the output: it is in the stream file first (a broker killed right after
+    // answering still replays it). Also the backpressure: the answer waits for any backlog.
+    await this.flushed(live);
     return { last_seq: live.lastSeq };
   }
 
