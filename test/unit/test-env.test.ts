@@ -28,7 +28,8 @@ describe("test environment", () => {
     };
     const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, env: caller, encoding: "utf8", timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
-    const { self, child, home, TEST_HOME } = JSON.parse(r.stdout) as Record<string, Record<string, string | undefined>> & { home: string; TEST_HOME: string };
+    type Env = Record<string, string | undefined>;
+    const { self, child, home, TEST_HOME } = JSON.parse(r.stdout) as { self: Env; child: Env; home: string; TEST_HOME: string };
     for (const env of [self, child]) {
       for (const k of ["SWITCHBOARD_PI_OFFLINE", "PI_CODING_AGENT_DIR", "XDG_DATA_HOME", "npm_config_user_agent", "HTTPS_PROXY"]) assert.equal(env[k], undefined, k);
       assert.equal(env.SWITCHBOARD_FUZZ_SEED, "7", "harness variables are kept");
