@@ -24,8 +24,7 @@ const HARNESS = new Set([
 ]);
 
 /** The caller's settings that change what the product or its agents do. */
-const CALLER_ONLY =
-  /^(SWITCHBOARD_.*|PI_.*|npm_.*|XDG_.*|VSCODE_.*|ELECTRON_.*|FORCE_COLOR|NO_COLOR|(HTTPS?|ALL|NO)_PROXY)$/i;
+const CALLER_ONLY = /^(SWITCHBOARD_.*|PI_.*|npm_.*|XDG_.*|VSCODE_.*|ELECTRON_.*|FORCE_COLOR|NO_COLOR|(HTTPS?|ALL|NO)_PROXY)$/i;
 
 /** Variables node:test and tsx set for their own children; never passed on. */
 const RUNNER_ONLY = /^(NODE_OPTIONS|NODE_TEST_CONTEXT|NODE_CHANNEL_FD)$/;
