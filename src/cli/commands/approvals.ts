@@ -3,7 +3,7 @@ import { userInfo } from "node:os";
 import { BrokerError } from "../../client/errors.js";
 import type { Approval } from "../../protocol/index.js";
 import { CliError, UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
-import { ago } from "../format.js";
+import { ago, preview } from "../format.js";
 
 const PAST = { approve: "approved", reject: "rejected" } as const;
 
@@ -19,8 +19,9 @@ function alreadyResolved(a: Approval): CliError {
   const when = a.decided_at ? ` ${ago(a.decided_at)}` : "";
   if (a.state === "expired") return new CliError(`Approval ${a.approval_id} expired${when} before anyone decided it; nothing was changed.`);
   if (a.state === "cancelled") return new CliError(`Approval ${a.approval_id} was withdrawn by its requester${when}; nothing was changed.`);
-  const why = a.reason ? ` (reason: ${a.reason})` : "";
-  return new CliError(`Approval ${a.approval_id} was already ${a.state} by ${a.decided_by ?? "someone"}${when}${why}; the first decision stands.`);
+  // Who decided and why are text from another window or user: one line, control characters made visible.
+  const why = a.reason ? ` (reason: ${preview(a.reason, 200)})` : "";
+  return new CliError(`Approval ${a.approval_id} was already ${a.state} by ${preview(a.decided_by ?? "someone", 80)}${when}${why}; the first decision stands.`);
 }
 
 async function approvals(ctx: Ctx): Promise<number> {
