@@ -8,7 +8,7 @@ import { BrokerError } from "../client/errors.js";
 import { followStream } from "../client/follow.js";
 import { StreamWriter } from "../client/stream-writer.js";
 import { execCommand, signalNumber } from "../exec/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../protocol/index.js";
+import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, type Approval, type StreamView } from "../protocol/index.js";
 import { UsageError, err, type Command } from "./context.js";
 import { streamStatus } from "./hitl.js";
 
@@ -54,6 +54,8 @@ export const run: Command = async (ctx) => {
       session_name: (ctx.values.session as string | undefined) ?? `run in ${basename(cwd) || cwd}`,
       workspace: { root: cwd, cwd },
       task_hint: command,
+      // It runs one command and reads no messages: the broker refuses to route any to it.
+      runtime_capabilities: { [MESSAGES_CAPABILITY]: false },
     });
     const api = () => client.brokerApi("approvals_v1");
     const requested = await (await api()).requestApproval({

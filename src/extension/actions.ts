@@ -48,12 +48,16 @@ export class Actions {
   async route(itemId: string, endpointId?: string): Promise<string | undefined> {
     const item = this.sb.state().inbox.find((i) => i.id === itemId);
     if (!item) throw new Error("This message is no longer in the inbox; another window may have routed or dismissed it.");
-    const target = endpointId ? this.session(endpointId) : await this.pickSession(`Route "${preview(item.content)}" to…`);
+    const target = endpointId ? this.session(endpointId, true) : await this.pickSession(`Route "${preview(item.content)}" to…`);
     if (!target) return undefined;
     const api = await this.sb.api("dispatch_any_v1");
     const res = await explain(api.dispatch(item.id, target.endpoint_id));
-    log().info(`routed ${item.id} to ${target.endpoint_id}`);
-    return res.status === "delivered" ? `Delivered to ${target.label}.` : `Routed to ${target.label}; it will be delivered when that session reconnects.`;
+    log().info(`routed ${item.id} to ${target.endpoint_id} (${res.status})`);
+    // The broker answers "delivered" only once the recipient acknowledged the push.
+    if (res.status === "delivered") return `Delivered to ${target.label}.`;
+    return target.state === "reconnecting"
+      ? `Routed to ${target.label}; it will be delivered when that session reconnects.`
+      : `Routed to ${target.label}, which has not confirmed it yet; it stays queued there until it does.`;
   }
 
   async dismiss(itemId: string): Promise<string> {
@@ -63,7 +67,7 @@ export class Actions {
   }
 
   async sendTo(endpointId?: string): Promise<string | undefined> {
-    const target = endpointId ? this.session(endpointId) : await this.pickSession("Send a message to…");
+    const target = endpointId ? this.session(endpointId, true) : await this.pickSession("Send a message to…");
     if (!target) return undefined;
     const text = await vscode.window.showInputBox({ title: `Message to ${target.label}`, prompt: `Sent to ${target.kind} session ${target.label}`, ignoreFocusOut: true });
     if (!text) return undefined;
@@ -103,15 +107,19 @@ export class Actions {
     await vscode.window.showTextDocument(doc, { preview: true });
   }
 
-  private session(endpointId: string): EndpointView {
+  private session(endpointId: string, forMessages = false): EndpointView {
     const s = this.sb.state().sessions.find((e) => e.endpoint_id === endpointId);
     if (!s) throw new Error("That session is no longer open.");
+    if (forMessages && s.accepts_messages === false) throw new Error(`${s.label} takes no messages (it only runs a command); pick another session.`);
     return s;
   }
 
+  /** Open sessions that take messages (`switchboard run` sessions don't), for Route to… and Send. */
   async pickSession(title: string): Promise<EndpointView | undefined> {
-    const sessions = this.sb.state().sessions;
-    if (!sessions.length) throw new Error("No session is open. Start an agent session first.");
+    const open = this.sb.state().sessions;
+    const sessions = open.filter((s) => s.accepts_messages !== false);
+    if (!sessions.length)
+      throw new Error(open.length ? "No open session takes messages (command runs don't). Start an agent session first." : "No session is open. Start an agent session first.");
     const self = this.sb.selfEndpointId;
     const picked = await vscode.window.showQuickPick(
       sessions.map((s) => ({

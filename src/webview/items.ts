@@ -210,7 +210,7 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
       ? html`<div class="path-line" title=${ws.path}>${icon("folder")}<span class="path">${ws.path}</span>${ws.branch ? html`<span class="branch">${icon("git-branch")}${ws.branch}</span>` : nothing}</div>`
       : nothing}
     ${ep.task_hint ? html`<div class="task" title=${ep.task_hint.slice(0, 500)}>${icon("tasklist")}<span>${previewText(ep.task_hint, 200)}</span></div>` : nothing}
-    ${self
+    ${self || ep.accepts_messages === false // (a command run takes no messages)
       ? nothing
       : html`<div class="actions">
           <vscode-button class="send" secondary icon="send" ?disabled=${ep.state === "closed"} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>Send message…</vscode-button>
