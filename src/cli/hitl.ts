@@ -4,14 +4,13 @@ import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { followStream } from "../client/follow.js";
 import { parseAuditLines, verifyChain } from "../platform/audit-chain.js";
-import type { Approval, StreamView } from "../protocol/index.js";
+import { streamOutcome, type Approval, type StreamEnd } from "../protocol/index.js";
 import { CliError, UsageError, api, connect, json, out, type Command } from "./context.js";
 import { ago, preview, table } from "./format.js";
 
-export function streamStatus(s: Pick<StreamView, "state" | "exit_code" | "signal" | "reason">): string {
-  if (s.state === "streaming") return "running";
-  if (s.state === "completed") return s.signal ? `killed by ${s.signal}` : `exit ${s.exit_code}`;
-  return `${s.state}${s.signal ? ` (${s.signal})` : s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}`;
+/** How a stream ended: the same words as the terminal footer and the sidebar (protocol/stream-outcome.ts). */
+export function streamStatus(s: StreamEnd): string {
+  return streamOutcome(s).text;
 }
 
 function describeApproval(a: Approval): string {
@@ -71,7 +70,7 @@ const streams: Command = async (ctx) => {
     });
     // An unknown stream or a lost connection is a sentence, not a stack trace.
     const end = await following.done.catch((e: Error) => Promise.reject(new CliError(e.message)));
-    process.stderr.write(`[${streamStatus(end)}${end.duration_ms !== null ? ` after ${(end.duration_ms / 1000).toFixed(1)} s` : ""}]\n`);
+    process.stderr.write(`[${streamStatus(end)}]\n`);
     return 0;
   }
   // cancel

@@ -182,6 +182,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${end.reason})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }

@@ -24,11 +24,26 @@ export class Actions {
     return this.sb.state().approvals;
   }
 
+  /**
+   * Throws the sentence that says what already happened to a request that is no longer pending
+   * ("Already approved by …", "Already rejected by …: reason"), so that a late click (a notification,
+   * a second window) never reads as if it had decided anything.
+   */
+  async assertPending(approvalId: string): Promise<void> {
+    if (this.sb.feed?.approvals.has(approvalId)) return; // the feed lists pending approvals only
+    const api = await this.sb.api("approvals_v1");
+    const a = await explain(api.approval(approvalId));
+    if (a.state !== "pending") throw new Error(decidedSentence(a));
+  }
+
   async approve(approvalId: string, decidedBy = this.decider): Promise<string> {
+    await this.assertPending(approvalId);
     const api = await this.sb.api("approvals_v1");
     // Marked before asking: the agent may start its stream before our answer comes back.
     this.onApproved(approvalId);
     const decided = await explain(api.decide(approvalId, { decision: "approve", decided_by: decidedBy }));
+    // The broker answers a repeated winning decision with the first one: someone else was first.
+    if (decided.decided_by !== decidedBy) throw new Error(decidedSentence(decided));
     log().info(`approved ${approvalId} (${decided.action}: ${decided.command ?? decided.summary})`);
     // An editor-executed request runs in the window whose decision won, and only there.
     if (decided.execute === "editor" && decided.decided_by === decidedBy) {
@@ -39,8 +54,10 @@ export class Actions {
   }
 
   async reject(approvalId: string, reason?: string): Promise<string> {
+    await this.assertPending(approvalId);
     const api = await this.sb.api("approvals_v1");
     const decided = await explain(api.decide(approvalId, { decision: "reject", decided_by: this.decider, ...(reason ? { reason } : {}) }));
+    if (decided.decided_by !== this.decider) throw new Error(decidedSentence(decided));
     log().info(`rejected ${approvalId}${reason ? `: ${reason}` : ""}`);
     return `Rejected: ${decided.summary}`;
   }
@@ -158,6 +175,23 @@ export function preview(text: string, max = 40): string {
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 }
 
+/** What happened to a request that is no longer pending, in one sentence. */
+export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reason">): string {
+  const by = a.decided_by ? ` by ${a.decided_by}` : "";
+  switch (a.state) {
+    case "approved":
+      return `Already approved${by}.`;
+    case "rejected":
+      return `Already rejected${by}${a.reason ? `: ${a.reason}` : ""}.`;
+    case "expired":
+      return "This request expired before it was decided.";
+    case "cancelled":
+      return "The agent withdrew this request.";
+    default:
+      return `This request is ${a.state}.`;
+  }
+}
+
 /** Turns broker refusals into sentences a person can act on. */
 async function explain<T>(p: Promise<T>): Promise<T> {
   try {
@@ -167,11 +201,9 @@ async function explain<T>(p: Promise<T>): Promise<T> {
     const a = err.extra.approval as Approval | undefined;
     switch (err.code) {
       case "approval_already_decided":
-        throw new Error(`Already ${a?.state ?? "decided"}${a?.decided_by ? ` by ${a.decided_by}` : ""}.`);
       case "approval_expired":
-        throw new Error("This approval expired before it was decided.");
       case "approval_cancelled":
-        throw new Error("The agent withdrew this request.");
+        throw new Error(a ? decidedSentence(a) : err.message);
       case "dispatch_failed":
         throw new Error(`Could not route it: ${err.message}`);
       default:

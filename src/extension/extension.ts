@@ -2,7 +2,7 @@
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
-import type { Approval, StreamView } from "../protocol/index.js";
+import type { StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
 import { EditorRunner } from "./editor-exec.js";
@@ -13,6 +13,7 @@ import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
 import { openPiSession } from "./pi-session.js";
+import { pickApproval } from "./approval-pick.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -66,7 +67,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (s) terminals.show(s, true);
     else void vscode.window.showInformationMessage("That output stream is no longer listed.");
   };
-  const showApproval = (a: Approval) => void sidebar.reveal("approvals", a.approval_id);
+  const showApproval = (approvalId: string) => void sidebar.reveal("approvals", approvalId);
   /** Terminals open on their own only for streams that concern this window. */
   const concernsThisWindow = (s: StreamView) => {
     if (s.endpoint_id === sb.selfEndpointId || (s.approval_id && approvedHere.has(s.approval_id))) return true;
@@ -85,11 +86,6 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
         void vscode.window.showErrorMessage((err as Error).message);
       }
     });
-  const oldest = () => {
-    const a = actions.pendingApprovals()[0];
-    if (!a) throw new Error("No approval is waiting.");
-    return a;
-  };
 
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW, sidebar),
@@ -122,9 +118,14 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       );
       return "Broker restarted.";
     }),
-    command("switchboard.approveOldest", () => actions.approve(oldest().approval_id)),
+    // By keyboard too, a decision shows what it decides first (a Quick Pick; Enter decides).
+    command("switchboard.approveOldest", async () => {
+      const a = await pickApproval(actions, "approve");
+      return a ? actions.approve(a.approval_id) : undefined;
+    }),
     command("switchboard.rejectOldest", async () => {
-      const a = oldest();
+      const a = await pickApproval(actions, "reject");
+      if (!a) return undefined;
       const reason = await vscode.window.showInputBox({ title: `Reject: ${a.summary}`, prompt: "Reason for the agent (optional)" });
       return reason === undefined ? undefined : actions.reject(a.approval_id, reason || undefined);
     }),
