@@ -52,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const terminals = new Terminals(
     () => sb.brokerRecord,
     (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
+    context.workspaceState,
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {
@@ -94,7 +95,12 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
-    sb.onDidChange(() => terminals.autoOpen([...(sb.feed?.streams.values() ?? [])] as unknown as StreamView[], (s) => (concernsThisWindow(s) ? policy(s) : "none"))),
+    sb.onDidChange(() => {
+      if (!sb.feed) return;
+      const streams = [...sb.feed.streams.values()] as unknown as StreamView[];
+      terminals.reopen(streams); // after a window reload: the terminals this window had open (once)
+      terminals.autoOpen(streams, (s) => (concernsThisWindow(s) ? policy(s) : "none"));
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("switchboard")) return;
       settings = readSettings();

@@ -1,7 +1,8 @@
 // The text of an approval notification. Pure (no vscode), so it is tested without VS Code.
 // VS Code turns `[label](command:…)` in a notification's text into a link that runs the command, so
-// agent text must never form one: control and bidi characters become visible escapes, and every
-// `](` in it is broken apart. Only our own action links stay links.
+// agent text must never form one, nor take part in one of ours (an unclosed `[` would swallow our
+// "[Approve]" into a label of its choosing): control and bidi characters become visible escapes, and
+// its square brackets are shown as fullwidth ［ ］. Only our own action links stay links.
 import type { Approval } from "../protocol/index.js";
 import { visibleText } from "./terminal-format.js";
 
@@ -9,7 +10,7 @@ const MAX_COMMAND = 120;
 
 /** Agent text as plain notification text: visible control characters, no link syntax. */
 export function notificationSafe(text: string): string {
-  return visibleText(text).replace(/\]\(/g, "] (");
+  return visibleText(text).replace(/\[/g, "［").replace(/\]/g, "］");
 }
 
 /**
