@@ -110,11 +110,22 @@ export class Actions {
     return `Replied to ${m.from}.`;
   }
 
-  async stopStream(streamId: string): Promise<string> {
-    if (this.runner.stop(streamId, "stopped from the sidebar")) return "Stopping the command (SIGINT, then SIGTERM, then SIGKILL).";
-    const api = await this.sb.api("output_streams_v1");
-    await explain(api.cancelStream(streamId, `stopped in ${this.sb.sessionName}`));
-    return "Asked the agent to stop the command.";
+  /**
+   * Stops a running command through the broker, whoever runs it, so that its stream ends the same way
+   * everywhere: cancelled, with the reason, the signal and the duration. (A command this window runs
+   * stops when the broker's stream_cancelled comes back; without a broker it is stopped here.)
+   */
+  async stopStream(streamId: string, why = "stopped"): Promise<string> {
+    const reason = `${why} in ${this.sb.sessionName}`;
+    const here = "Stopping the command (SIGINT, then SIGTERM, then SIGKILL).";
+    try {
+      const api = await this.sb.api("output_streams_v1");
+      await explain(api.cancelStream(streamId, reason));
+    } catch (err) {
+      if (this.runner.stop(streamId, reason)) return here;
+      throw err;
+    }
+    return this.runner.isRunning(streamId) ? here : "Asked the agent to stop the command.";
   }
 
   async showDiff(approvalId: string): Promise<void> {

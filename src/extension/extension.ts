@@ -51,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   // only run later, after everything below is built.
   const terminals = new Terminals(
     () => sb.brokerRecord,
-    (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
+    (streamId, reason) => actions.stopStream(streamId, reason),
     context.workspaceState,
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);

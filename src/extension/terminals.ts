@@ -56,7 +56,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
   handleInput(data: string): void {
     if (data.includes("\x03") && !this.ended) {
       this.write(`${DIM}^C stopping…${NORMAL}\r\n`);
-      void this.stop("Ctrl+C in the terminal").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
+      void this.stop("stopped with Ctrl+C").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
     }
   }
 
@@ -72,7 +72,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
 
   /** The person closed the terminal of a running command: "I don't want this", so stop it. */
   closedByUser(): void {
-    if (!this.ended) void this.stop("its terminal was closed").catch(() => {});
+    if (!this.ended) void this.stop("stopped by closing its terminal").catch(() => {});
   }
 
   private finish(end: StreamView): void {

@@ -5,7 +5,7 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-window.test.ts
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
@@ -232,7 +232,9 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       // Start from a panel that holds only stream terminals (test 4's, ended).
       const tag = `reload-${Date.now()}`;
       const known = new Set((await api.approvals("pending")).map((a) => a.approval_id));
-      const run = cli(["run", "--no-start", "--", "sh", "-c", `echo ${tag}-before; read line < /tmp/never-${tag} 2>/dev/null || sleep 120`]);
+      // It prints once, then waits for a file this test creates after the reload, then prints again.
+      const flag = join(workspace, `${tag}.flag`);
+      const run = cli(["run", "--no-start", "--", "sh", "-c", `echo ${tag}-before; while [ ! -e ${flag} ]; do sleep 0.1; done; echo ${tag}-after; sleep 120`]);
       const { approval } = await waitForApproval(api, (a) => !!a.command?.includes(tag), { known });
       await approvalCard(frame, approval.approval_id).locator("vscode-button.approve").click();
       await waitForTerminalRows(page(), "the output before the reload", (rows) => rows.some((r) => r.text.trim() === `${tag}-before`));
@@ -263,10 +265,14 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       assert.equal((await api.approval(approval.approval_id)).state, "approved");
       const streamId = (await api.approval(approval.approval_id)).stream_id!;
       assert.equal((await api.replayStream(streamId)).stream.state, "streaming", "still running");
-      // Live after the replay: stopping it shows the end in the reopened terminal.
-      await sidebar(page()).locator(`article.row.stream[data-id="${streamId}"] vscode-button.stop`).click();
-      await waitForTerminalRows(page(), "the footer in the reopened terminal", (rs) => rs.some((r) => /cancelled \(/.test(r.text)), 20_000);
-      await run.exit(15_000);
+      // Live after the replay.
+      writeFileSync(flag, "");
+      await waitForTerminalRows(page(), "live output in the reopened terminal", (rs) => rs.some((r) => r.text.trim() === `${tag}-after`));
+      // The reload did not stop the command; closing its terminal (the person's doing) does.
+      await runCommand(page(), "Terminal: Kill the Active Terminal Instance");
+      const exit = await run.exit(15_000);
+      assert.equal(exit.code, 130, `closing the terminal stops the command; stderr: ${run.stderr()}`);
+      assert.equal((await api.replayStream(streamId)).stream.state, "cancelled");
     });
   });
 });
