@@ -43,8 +43,9 @@ export function watchApprovals(sb: Switchboard, actions: Actions, settings: () =
       if (what === "show") return show(id);
       // The decision is what matters now: close the notification whatever the broker answers.
       const sentence = what === "approve" ? await actions.approve(id) : await rejectWithReason(actions, id);
+      if (sentence === undefined) return; // Escape in the reason box: still pending, the notification stays
       open.get(id)?.();
-      if (sentence) vscode.window.setStatusBarMessage(`$(check) ${sentence}`, 4000);
+      vscode.window.setStatusBarMessage(`$(check) ${sentence}`, 4000);
     } catch (err) {
       open.get(id)?.();
       void vscode.window.showInformationMessage((err as Error).message);
