@@ -25,6 +25,7 @@ import {
   ChunksRequest,
   CompleteRequest,
   ReasonRequest,
+  AbortRequest,
   MAX_CHANNEL,
   parseWith,
   protocolMajor,
@@ -282,7 +283,7 @@ export class BrokerServer {
         this.opts.streams.append(params[0]!, check(ChunksRequest, body, "bad_request").chunks, optionalPidHeader(req)),
       ),
       r("POST", "/v1/streams/:id/complete", ({ params, body, req }) => this.opts.streams.complete(params[0]!, check(CompleteRequest, body, "bad_request"), optionalPidHeader(req))),
-      r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(ReasonRequest, body, "bad_request").reason, optionalPidHeader(req))),
+      r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(AbortRequest, body, "bad_request"), optionalPidHeader(req))),
       r("POST", "/v1/streams/:id/cancel", ({ params, body }) => this.opts.streams.cancel(params[0]!, check(ReasonRequest, body, "bad_request").reason)),
     ];
   }

@@ -13,6 +13,7 @@ import {
   incompleteUtf8Tail,
   ProtocolError,
   type Chunk,
+  type AbortRequest,
   type CompleteRequest,
   type LiveFrame,
   type ReplayResponse,
@@ -229,13 +230,16 @@ export class StreamHub {
     });
   }
 
-  abort(id: string, reason: string | undefined, producerPid?: number): Promise<StreamView> {
+  abort(id: string, body: AbortRequest, producerPid?: number): Promise<StreamView> {
     const live = this.liveFor(id, producerPid);
+    const ended = { exit_code: body.exit_code ?? null, signal: body.signal ?? null, duration_ms: body.duration_ms ?? null };
     if (!live) {
-      this.reports.get(id)?.release(); // after a cancel: the producer has nothing more to report
+      // After a cancel: record how the process ended, if the producer says so, and let followers go.
+      if (ended.exit_code !== null || ended.signal !== null) return this.endedAlready(id, { exit_code: ended.exit_code, signal: ended.signal, duration_ms: body.duration_ms });
+      this.reports.get(id)?.release();
       return this.broker.whenDurable().then(() => this.get(id)); // a repeat: answer once the end is durable
     }
-    return this.finish(live, { state: "aborted", reason: reason ?? "stopped by the producer" });
+    return this.finish(live, { state: "aborted", reason: body.reason ?? "stopped by the producer", ...ended });
   }
 
   /** A consumer asks the producer to stop: the stream ends as cancelled (499) and the producer is told. */

@@ -153,7 +153,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   client.on("frame", onFrame);
   try {
     const result = await handle.done;
-    if (stopReason === "interrupted") await writer.abort(`interrupted with Ctrl+C (${result.signal ?? `exit ${result.exit_code}`})`);
+    if (stopReason === "interrupted") await writer.abort("interrupted with Ctrl+C", { exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     else await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     if (stopReason === "interrupted") return EXIT_INTERRUPTED;
     return result.code;

@@ -27,6 +27,7 @@ import {
   type ApprovalRequest,
   type ApprovalState,
   type Chunk,
+  type AbortRequest,
   type CompleteRequest,
   type DecisionRequest,
   type StreamStartRequest,
@@ -156,8 +157,9 @@ export class BrokerApi {
     return this.call("POST", `/v1/streams/${enc(id)}/complete`, StreamView, end, pidHeader(pluginPid));
   }
 
-  abortStream(id: string, reason?: string, pluginPid?: number) {
-    return this.call("POST", `/v1/streams/${enc(id)}/abort`, StreamView, reason ? { reason } : {}, pidHeader(pluginPid));
+  /** `ended`: how the process ended, when the producer knows (e.g. it was interrupted). */
+  abortStream(id: string, reason?: string, pluginPid?: number, ended: Omit<AbortRequest, "reason"> = {}) {
+    return this.call("POST", `/v1/streams/${enc(id)}/abort`, StreamView, { ...(reason ? { reason } : {}), ...ended }, pidHeader(pluginPid));
   }
 
   cancelStream(id: string, reason?: string) {
