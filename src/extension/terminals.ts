@@ -119,8 +119,8 @@ interface Remembered {
 
 /**
  * Stream terminals of this window. They are Pseudoterminals, which VS Code cannot restore after a
- * window reload, so the window remembers which were open (workspaceState) and reopens those whose
- * stream still runs, replayed from the start. VS Code also opens a fresh default shell at start-up
+ * window reload, so the window remembers which were open (workspaceState) and reopens them, replayed
+ * from the start (then live, for a stream that still runs). VS Code also opens a fresh default shell at start-up
  * when its terminal panel was visible but nothing was restored: if the panel held only stream
  * terminals, that shell is not the user's, and it is closed as soon as they are back.
  */
@@ -163,8 +163,8 @@ export class Terminals implements vscode.Disposable {
   }
 
   /**
-   * After activation, once the broker's streams are known: reopens the terminals of this window's
-   * streams that still run (once), then closes a start-up shell that replaced them.
+   * After activation, once the broker's streams are known: reopens (once) the terminals this window
+   * had open, for the streams the broker still lists, then closes a start-up shell that replaced them.
    */
   reopen(streams: readonly StreamView[]): void {
     if (this.reopened) return;
@@ -172,11 +172,12 @@ export class Terminals implements vscode.Disposable {
     const before = this.previous;
     this.previous = undefined;
     if (!before?.streams.length) return this.remember();
-    const running = streams.filter((s) => s.state === "streaming" && before.streams.includes(s.stream_id));
-    for (const s of running) this.show(s, false);
-    log().info(`reopened ${running.length} stream terminal(s) after a reload`);
-    if (running.length && before.onlyOurs) {
-      const last = this.open.get(running.at(-1)!.stream_id);
+    // Those the broker still lists: running ones replay and go on live; ended ones replay to their footer.
+    const back = before.streams.map((id) => streams.find((s) => s.stream_id === id)).filter((s): s is StreamView => !!s);
+    for (const s of back) this.show(s, false);
+    log().info(`reopened ${back.length} stream terminal(s) after a reload`);
+    if (back.length && before.onlyOurs) {
+      const last = this.open.get(back.at(-1)!.stream_id);
       for (const t of this.startupTerminals) {
         if (!isBlankShell(t)) continue;
         log().info(`closing the shell VS Code opened at start-up in place of the stream terminals ("${t.name}")`);
