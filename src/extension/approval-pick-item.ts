@@ -2,7 +2,7 @@
 // Everything in it comes from the agent: control and bidi characters become visible escapes (a
 // command cannot hide a part of itself or reorder what is shown), and `$(` cannot turn into an icon.
 import type { Approval } from "../protocol/index.js";
-import { visibleText } from "./terminal-format.js";
+import { visibleText } from "../protocol/visible-text.js";
 
 const ICON: Record<string, string> = { sh: "terminal", env: "eye", edit: "edit", tool: "tools" };
 

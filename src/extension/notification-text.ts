@@ -4,13 +4,16 @@
 // "[Approve]" into a label of its choosing): control and bidi characters become visible escapes, and
 // its square brackets are shown as fullwidth ［ ］. Only our own action links stay links.
 import type { Approval } from "../protocol/index.js";
-import { visibleText } from "./terminal-format.js";
+import { visibleLine, visibleText } from "../protocol/visible-text.js";
 
 const MAX_COMMAND = 120;
 
+/** Square brackets shown as fullwidth ［ ］, so that text cannot open or close a link. */
+const noLinks = (text: string) => text.replace(/\[/g, "［").replace(/\]/g, "］");
+
 /** Agent text as plain notification text: visible control characters, no link syntax. */
 export function notificationSafe(text: string): string {
-  return visibleText(text).replace(/\[/g, "［").replace(/\]/g, "］");
+  return noLinks(visibleText(text));
 }
 
 /**
@@ -18,11 +21,10 @@ export function notificationSafe(text: string): string {
  * each running `command` with `[approvalId, "approve" | "reject" | "show"]`.
  */
 export function notificationText(a: Pick<Approval, "approval_id" | "session" | "action" | "command" | "summary">, command = ""): { title: string; actions: string } {
-  const cmd = a.command && a.command.length > MAX_COMMAND ? a.command.slice(0, MAX_COMMAND - 1) + "…" : a.command;
-  const what = cmd ? `\`${notificationSafe(cmd)}\`` : notificationSafe(a.summary);
+  const what = a.command ? `\`${noLinks(visibleLine(a.command, MAX_COMMAND))}\`` : noLinks(visibleLine(a.summary, MAX_COMMAND));
   const link = (label: string, what: string) => `[${label}](command:${command}?${encodeURIComponent(JSON.stringify([a.approval_id, what]))})`;
   return {
-    title: `${notificationSafe(a.session)} asks to run (${a.action}): ${what}`,
+    title: `${noLinks(visibleLine(a.session, 60))} asks to run (${a.action}): ${what}`,
     actions: `${link("Approve", "approve")} · ${link("Reject…", "reject")} · ${link("Show", "show")}`,
   };
 }

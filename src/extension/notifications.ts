@@ -9,7 +9,7 @@
 // pending state; its actions are command links in the message. A click that still comes too late
 // says what already happened (Actions turns it into "Already approved by …").
 import * as vscode from "vscode";
-import type { Approval } from "../protocol/index.js";
+import { visibleLine, type Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
 import type { Switchboard } from "./controller.js";
 import { log } from "./log.js";
@@ -72,7 +72,11 @@ export function watchApprovals(sb: Switchboard, actions: Actions, settings: () =
     vscode.commands.registerCommand(NOTIFICATION_COMMAND, (id: unknown, what: unknown) => {
       if (typeof id === "string" && (what === "approve" || what === "reject" || what === "show")) return run(id, what);
     }),
-    { dispose: () => [...open.values()].forEach((close) => close()) },
+    {
+      dispose: () => {
+        for (const close of [...open.values()]) close();
+      },
+    },
   );
 }
 
@@ -80,6 +84,6 @@ async function rejectWithReason(actions: Actions, id: string): Promise<string | 
   // Said before asking for a reason, so nobody types one for a request that is already decided.
   await actions.assertPending(id);
   const a = actions.pendingApprovals().find((x) => x.approval_id === id);
-  const reason = await vscode.window.showInputBox({ title: `Reject: ${a?.summary ?? id}`, prompt: "Reason for the agent (optional)" });
+  const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a?.summary ?? id, 120)}`, prompt: "Reason for the agent (optional)" });
   return reason === undefined ? undefined : actions.reject(id, reason || undefined);
 }

@@ -9,3 +9,5 @@ export * from "./streams.js";
 export * from "./stream-outcome.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
+export * from "./visible-text.js";
+export * from "./routes.js";

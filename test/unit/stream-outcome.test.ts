@@ -2,7 +2,7 @@
 // streamOutcome's text (issue 11 §2.3: Stop and Ctrl+C were reported two ways).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { streamStatus as cliStatus } from "../../src/cli/hitl.js";
+import { streamStatus as cliStatus } from "../../src/cli/format.js";
 import { terminalFooter } from "../../src/extension/terminal-format.js";
 import { streamOutcome, type StreamView } from "../../src/protocol/index.js";
 import { streamStatus as sidebarStatus } from "../../src/webview/format.js";
