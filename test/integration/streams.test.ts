@@ -115,6 +115,43 @@ describe("output streams", () => {
     assert.equal(after.signal, "SIGINT", "how the process ended is still recorded");
   });
 
+  it("after a cancel, followers' end waits for the producer's report: cancelled, with its signal and duration, the same as the stream's view", async () => {
+    const s = await start();
+    const live = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "working\n" }] }, pidHdr());
+    const c = await post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stopped in demo" });
+    assert.equal(c.state, "cancelled");
+    await producer.next((f) => f.event === "stream_cancelled" && f.stream_id === s.stream_id);
+    // Until the producer reports, the follower has no end (it would have no signal and no duration).
+    await get(b.api, `/v1/streams/${s.stream_id}`);
+    assert.ok(!live.frames.some((f) => f.type === "end"), `no end before the producer's report: ${JSON.stringify(live.frames)}`);
+    // A follower that connects in between waits for the same report.
+    const late = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, signal: "SIGINT", duration_ms: 14_200 }, pidHdr());
+    for (const f of [live, late]) {
+      const end = (await f.ended).stream;
+      assert.equal(end.state, "cancelled");
+      assert.equal(end.status, 499);
+      assert.equal(end.signal, "SIGINT");
+      assert.equal(end.duration_ms, 14_200);
+      assert.equal(end.reason, "stopped in demo");
+      f.ws.close();
+    }
+    const listed = (await get(b.api, `/v1/streams/${s.stream_id}`)).stream;
+    assert.deepEqual([listed.state, listed.signal, listed.duration_ms], ["cancelled", "SIGINT", 14_200]);
+  });
+
+  it("after a cancel whose producer aborts instead of completing, followers get the end at once", async () => {
+    const s = await start();
+    const live = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stop" });
+    await post(b.api, `/v1/streams/${s.stream_id}/abort`, { reason: "gave up" }, pidHdr());
+    const end = (await live.ended).stream;
+    assert.equal(end.state, "cancelled");
+    assert.equal(end.reason, "stop");
+    live.ws.close();
+  });
+
   it("the producer can abort; only the producer may write", async () => {
     const s = await start();
     await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, { "x-plugin-pid": "1" }), (e: any) => e.code === "stream_not_producer");
