@@ -244,6 +244,8 @@ export class App implements ItemContext {
       if (msg.ok) setTimeout(() => this.closeNotice(n.id), NOTICE_MS);
     }
     this.renderNow();
+    // Notices sit above the lists: an error that arrives while the user is scrolled down is brought into view.
+    if (!msg.ok) this.root.querySelector(".notice.error:last-child")?.scrollIntoView({ block: "nearest" });
   }
 
   private closeNotice(id: number): void {
@@ -311,7 +313,14 @@ export class App implements ItemContext {
     } catch (e) {
       // A state the view cannot show must not leave a dead sidebar: say so, keep the header working.
       console.error("Agent Switchboard: could not render the sidebar", e);
-      render(html`${this.header()}<p class="render-error" role="alert">The sidebar could not show the latest state. Show the logs for details.</p>`, this.root);
+      render(
+        html`${this.header()}
+          <p class="render-error" role="alert">
+            The sidebar could not show the latest state.
+            <button class="link-btn inline" @click=${() => this.command("showLogs")}>Show the logs</button> for details.
+          </p>`,
+        this.root,
+      );
     } finally {
       this.rendering = false;
     }
@@ -393,11 +402,13 @@ export class App implements ItemContext {
     const d = this.derived;
     const top = this.root.getBoundingClientRect?.().top;
     this.cursor = (Number.isFinite(top) ? top : 0) + (this.state?.connection.phase === "disconnected" ? 110 : 30);
-    return html`${this.header()}
-      <main class="sections ${this.notices.length > 0 ? "has-notices" : ""}" aria-label="Agent Switchboard">
+    // Notices sit in the page's flow under the header (never over the list); their height moves the
+    // estimated start of the sections.
+    this.cursor += this.notices.length * 34;
+    return html`${this.header()} ${this.noticesView()}
+      <main class="sections" aria-label="Agent Switchboard">
         ${d ? SECTIONS.map((id) => this.section(id, d)) : html`<p class="loading">${icon("loading", "codicon-modifier-spin")} Waiting for the extension…</p>`}
-      </main>
-      ${this.noticesView()}`;
+      </main>`;
   }
 
   private header(): TemplateResult {
@@ -409,25 +420,19 @@ export class App implements ItemContext {
       reconnecting: { icon: "sync", spin: true, text: "Reconnecting…" },
       disconnected: { icon: "debug-disconnect", spin: false, text: "Disconnected" },
     }[phase] ?? { icon: "question", spin: false, text: String(phase) };
-    let detail = "";
+    // Broker version and address as separate pieces that wrap to a second line in a narrow sidebar
+    // rather than being cut off. (Reconnect and Show Logs are in the view's own title bar.)
+    let details: string[] = [];
     if (phase === "connected") {
-      const parts = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""];
-      detail = parts.filter(Boolean).join(" · ");
-    } else if (c?.reason) detail = c.reason;
+      details = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""].filter(Boolean);
+    } else if (c?.reason) details = [c.reason];
     return html`<header class="topbar phase-${phase}">
         <h1 class="sr-only">Agent Switchboard</h1>
         <div class="conn" role="status" aria-live="polite" title=${c?.broker_url ?? ""}>
-          <span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span>
-          <span class="conn-phase">${spec.text}</span>
-          ${detail ? html`<span class="conn-detail" title=${detail}>${detail}</span>` : nothing}
-        </div>
-        <div class="toolbar">
-          <button class="icon-btn" data-command="reconnect" aria-label="Reconnect to the broker" title="Reconnect" @click=${() => this.command("reconnect")}>
-            ${icon("refresh")}
-          </button>
-          <button class="icon-btn" data-command="showLogs" aria-label="Show the Switchboard logs" title="Show logs" @click=${() => this.command("showLogs")}>
-            ${icon("output")}
-          </button>
+          <span class="conn-state"><span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span><span class="conn-phase">${spec.text}</span></span>
+          ${details.length
+            ? html`<span class="conn-detail">${details.map((d, i) => html`${i ? html`<span class="sep" aria-hidden="true"> · </span>` : nothing}<span class="conn-part">${d}</span>`)}</span>`
+            : nothing}
         </div>
       </header>
       ${phase === "disconnected"
@@ -454,7 +459,7 @@ export class App implements ItemContext {
           <button class="section-toggle" data-section=${id} aria-expanded=${collapsed ? "false" : "true"} aria-controls=${`body-${id}`} @click=${() => this.toggleSection(id)}>
             ${icon(collapsed ? "chevron-right" : "chevron-down")}
             <span class="section-name">${TITLES[id]}</span>
-            <vscode-badge variant="counter" class="count ${n === 0 ? "zero" : ""} ${id === "approvals" && n > 0 ? "attention" : ""}" aria-hidden="true">${n}</vscode-badge>
+            <vscode-badge variant="counter" class="count ${id === "approvals" && n > 0 ? "attention" : ""}" aria-hidden="true">${n}</vscode-badge>
             <span class="sr-only">, ${countText}</span>
           </button>
         </h2>
