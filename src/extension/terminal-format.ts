@@ -48,7 +48,10 @@ export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal"
 /** The terminal's tab name. */
 export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
   const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
-  return visibleText(`${s.action}: ${cmd} · ${s.session}`);
+  // A `switchboard run` session is named after its command: "sh: npm test", not "sh: npm test · npm test".
+  const named = s.session.replace(/…$/, "");
+  const repeats = named !== "" && s.command.replace(/\s+/g, " ").trim().startsWith(named);
+  return visibleText(repeats ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
 /** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
