@@ -4,6 +4,7 @@
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
 import type { StreamView } from "../protocol/index.js";
+import { sessionRepeatsCommand } from "../protocol/naming.js";
 
 const RED = "\x1b[31m";
 const GREEN = "\x1b[32m";
@@ -49,9 +50,7 @@ export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal"
 export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
   const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
   // A `switchboard run` session is named after its command: "sh: npm test", not "sh: npm test · npm test".
-  const named = s.session.replace(/…$/, "");
-  const repeats = named !== "" && s.command.replace(/\s+/g, " ").trim().startsWith(named);
-  return visibleText(repeats ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
+  return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
 /** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */

@@ -148,7 +148,9 @@ export function foldCommand(command: string, maxLines: number): { folded: string
  */
 export function breakPoints(text: string): string[] {
   if (text.length > 20_000) return [text];
-  const parts = text.split(/(?<=[/=&,;|:])(?=[^/=&,;|:\s])/);
+  // After a separator run that follows a word character and precedes one ("a/b", "k=v", "x,y"),
+  // not after a leading one ("at /home" stays "/home").
+  const parts = text.split(/(?<=[^\s/=&,;|:][/=&,;|:]+)(?=[^/=&,;|:\s])/);
   return parts.length > 4000 ? [text] : parts;
 }
 

@@ -4,6 +4,7 @@ import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
 import type { Approval } from "../protocol/approvals.js";
 import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
+import { sessionRepeatsCommand } from "../protocol/naming.js";
 import type { StreamView } from "../protocol/streams.js";
 import type { WindowMessage } from "../protocol/webview.js";
 import {
@@ -210,7 +211,7 @@ export function inboxItem(item: UndispatchedItem, ctx: ItemContext): TemplateRes
       <span class="sender" title=${sender}>${sender}</span>
       ${age(item.arrived_at, ctx.nowMs)}
     </div>
-    <div class="reason">${inboxReason(item.reason)}${item.content_type && item.content_type !== "text/plain" ? html` · <span class="ctype">${item.content_type}</span>` : nothing}</div>
+    <div class="reason">${inboxReason(item.reason)}${item.content_type && item.content_type !== "text/plain" && item.content_type !== "text" ? html` · <span class="ctype">${item.content_type}</span>` : nothing}</div>
     ${expandableText(`inbox:${item.id}`, "inbox", item.id, item.content, ctx, `the message from ${sender}`)}
     <div class="actions">
       <vscode-button class="route" ?disabled=${busy} aria-label=${`Route the message from ${sender} to a session…`} @click=${() => ctx.route(item)}>Route to…</vscode-button>
@@ -268,7 +269,7 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
       <button class="stream-open" title=${s.command.slice(0, 500)} aria-label=${`Open the terminal of ${cmd} (${st.text})`} @click=${() => ctx.openStream(s)}>${cmd}</button>
       <div class="meta">
         <span class="status tone-${st.tone}" title=${st.text}>${st.text}</span>
-        <span class="session-name" title=${s.session || s.endpoint_id}>${s.session || s.endpoint_id}</span>
+        ${sessionRepeatsCommand(s.session, s.command) ? nothing : html`<span class="session-name" title=${s.session || s.endpoint_id}>${s.session || s.endpoint_id}</span>`}
         ${age(s.ended_at ?? s.created_at, ctx.nowMs)}
         ${took ? html`<span class="took">${took}</span>` : nothing}
       </div>

@@ -210,7 +210,7 @@ export function hostileState(): SidebarState {
     approvals: [approval({ approval_id: "ap-x", session: HOSTILE, summary: `Summary: ${HOSTILE}`, command: HOSTILE, cwd: HOSTILE, diff: `+${HOSTILE}` })],
     inbox: [inboxItem({ id: "in-x", sender_address: HOSTILE, content: HOSTILE })],
     sessions: [session({ endpoint_id: "ep-x", label: HOSTILE, task_hint: HOSTILE, workspace: HOSTILE })],
-    streams: [stream({ stream_id: "st-x", command: HOSTILE, session: HOSTILE })],
+    streams: [stream({ stream_id: "st-x", command: HOSTILE, session: `agent ${HOSTILE}` })],
     messages: [message({ id: "m-x", from: HOSTILE, content: HOSTILE })],
   };
 }

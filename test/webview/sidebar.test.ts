@@ -6,7 +6,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
-import { HOSTILE, approval, bigInboxState, emptyState, fixtureState, hostileState, message } from "./fixtures.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "./contrast.js";
+import { HOSTILE, NOW, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
+import { LAYOUT_PROBE } from "./layout.js";
 import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
 
 let server: StaticServer;
@@ -14,6 +16,8 @@ let browser: Browser;
 const pages: Sidebar[] = [];
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
 const TALL = 2200;
+const LONG_COMMAND =
+  "sh -c 'echo warning: the build cache at /home/developer/projects/switchboard/node_modules/.cache/esbuild is stale; npm run build -- --minify --sourcemap=external && npm test -- --reporter=spec'";
 
 async function open(opts: Parameters<typeof Sidebar.open>[2] = {}): Promise<Sidebar> {
   const sb = await Sidebar.open(browser, server, opts);
@@ -202,7 +206,7 @@ describe("sidebar webview", () => {
     assert.deepEqual(r.inbox, [HOSTILE, HOSTILE]);
     assert.deepEqual(r.sessions, [HOSTILE, HOSTILE, HOSTILE]);
     assert.ok(r.stream?.startsWith("<img src=x onerror="), r.stream ?? "");
-    assert.equal(r.streamSession, HOSTILE);
+    assert.equal(r.streamSession, `agent ${HOSTILE}`);
     assert.deepEqual(r.messages, [HOSTILE, long]);
   });
 
@@ -593,6 +597,65 @@ describe("sidebar webview", () => {
     const after = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
     assert.notEqual(before, after);
     await sb.page.screenshot({ path: join(ARTIFACTS, "webview-light-switched.png") });
+  });
+
+  it("in Light Modern, Dark Modern and Dark High Contrast, at 360 and 250 px: nothing cut off or covered, text on badges and buttons meets WCAG AA (screenshots)", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const state = fixtureState();
+    state.approvals.unshift(approval({ approval_id: "ap-long", summary: LONG_COMMAND, command: LONG_COMMAND }));
+    state.streams.push(
+      stream({ stream_id: "st-long", command: "npm run deploy", state: "cancelled", status: 499, signal: "SIGINT", reason: "stopped in switchboard-demo", ended_at: NOW, duration_ms: 14_000 }),
+    );
+    for (const theme of ["light", "dark", "hc"] as const) {
+      for (const width of [360, 250]) {
+        const sb = await open({ theme, width, height: 2600 });
+        await sb.state(state);
+        await sb.send({ type: "result", requestId: "r-1", ok: true, message: "Routed to agent-1." });
+        await sb.page.waitForTimeout(50);
+        const problems = (await sb.page.evaluate(LAYOUT_PROBE)) as string[];
+        await sb.page.screenshot({ path: join(ARTIFACTS, `webview-${theme}-${width}.png`), fullPage: true });
+        assert.deepEqual(problems, [], `${theme} at ${width} px`);
+        const samples = (await sb.page.evaluate(CONTRAST_PROBE)) as ContrastSample[];
+        assert.ok(samples.length > 20, `measured ${samples.length} badges and buttons`);
+        for (const want of ["button Approve npm test", "badge sh", "count badge", "button Reject npm test", "button Send a message to agent-1"]) {
+          assert.ok(samples.some((x) => x.what.startsWith(want)), `${want} was measured`);
+        }
+        assert.deepEqual(
+          samples.filter((x) => x.ratio < AA_TEXT),
+          [],
+          `text below ${AA_TEXT}:1 in ${theme}`,
+        );
+        // The summary that only repeats the command is not shown; the long command is folded.
+        const long = sb.page.locator('#body-approvals li[data-key="ap-long"]');
+        assert.equal(await long.locator(".summary").count(), 0);
+        assert.match((await long.locator("pre.command").getAttribute("class")) ?? "", /\bfolded\b/);
+        await sb.page.close();
+      }
+    }
+  });
+
+  it("folds a long command to a few lines with Show all; the full text is one click away", async () => {
+    const sb = await open({ width: 250, height: 1200 });
+    const state = fixtureState();
+    const multi = ["set -e", "npm ci", "npm run build -- --minify", "npm test", "npm run package", "scp agent-switchboard.vsix deploy@host:/srv/"].join("\n");
+    state.approvals = [approval({ approval_id: "ap-long", command: LONG_COMMAND, summary: LONG_COMMAND }), approval({ approval_id: "ap-multi", command: multi, summary: "Release" })];
+    await sb.state(state);
+    const one = sb.page.locator('#body-approvals li[data-key="ap-long"]');
+    const pre = one.locator("pre.command");
+    const folded = (await pre.boundingBox())!.height;
+    const lineHeight = await pre.evaluate((e) => parseFloat(getComputedStyle(e).lineHeight));
+    assert.ok(folded <= lineHeight * 4 + 12, `folded to 4 lines (${folded} px)`);
+    await one.getByRole("button", { name: "Show all of the command" }).click();
+    assert.equal(await pre.textContent(), LONG_COMMAND);
+    assert.ok((await pre.boundingBox())!.height > folded);
+    assert.equal(await one.getByRole("button", { name: "Show less of the command" }).getAttribute("aria-expanded"), "true");
+    const two = sb.page.locator('#body-approvals li[data-key="ap-multi"]');
+    assert.equal(await two.locator("pre.command").textContent(), multi.split("\n").slice(0, 4).join("\n"));
+    await two.getByRole("button", { name: "Show all of the command" }).click();
+    assert.equal(await two.locator("pre.command").textContent(), multi);
+    assert.equal(squash(await two.locator(".summary").textContent()), "Release");
+    // Still no word broken in the middle, and no scroll box, when unfolded at 250 px.
+    assert.deepEqual(await sb.page.evaluate(LAYOUT_PROBE), []);
   });
 
   it("logged no CSP violation, console error or page error on any page", async () => {
