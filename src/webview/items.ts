@@ -255,6 +255,14 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
 
 // ---- streams -----------------------------------------------------------------------------------
 
+/** The status's first word kept whole, the rest free to end in an ellipsis in a narrow sidebar. */
+function statusWords(text: string): TemplateResult {
+  const cut = text.search(/[\s:]/);
+  return cut <= 0
+    ? html`<span class="status-head" title=${text}>${text}</span>`
+    : html`<span class="status-head" title=${text}>${text.slice(0, cut)}</span><span class="status-rest" title=${text}>${text.slice(cut)}</span>`;
+}
+
 export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
   const st = streamStatus(s);
   const cmd = shortLabel(s.command, 80);
@@ -268,7 +276,7 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
     <div class="row-main">
       <button class="stream-open" title=${s.command.slice(0, 500)} aria-label=${`Open the terminal of ${cmd} (${st.text})`} @click=${() => ctx.openStream(s)}>${cmd}</button>
       <div class="meta">
-        <span class="status tone-${st.tone}" title=${st.text}>${st.text}</span>
+        <span class="status tone-${st.tone}">${statusWords(st.text)}</span>
         ${sessionRepeatsCommand(s.session, s.command) ? nothing : html`<span class="session-name" title=${s.session || s.endpoint_id}>${s.session || s.endpoint_id}</span>`}
         ${age(s.ended_at ?? s.created_at, ctx.nowMs)}
         ${took ? html`<span class="took">${took}</span>` : nothing}

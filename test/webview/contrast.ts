@@ -17,7 +17,7 @@ export const AA_TEXT = 4.5;
 /**
  * Source of a function run in the page (a string: tsx would wrap named functions in a __name helper
  * that does not exist there). Returns ContrastSample[] for every visible, enabled badge and button
- * that shows text. The backdrop of an element is its own background composited over its ancestors'
+ * that shows text, and of the status words of streams and sessions. The backdrop of an element is its own background composited over its ancestors'
  * (through shadow roots) down to the sidebar's background, which VS Code paints behind the webview.
  */
 export const CONTRAST_PROBE = `(() => {
@@ -61,6 +61,7 @@ export const CONTRAST_PROBE = `(() => {
   const label = (el) => (el.getAttribute("aria-label") || el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60);
   for (const b of document.querySelectorAll("vscode-badge")) { const root = b.shadowRoot && b.shadowRoot.querySelector(".root"); if (root) sample("count badge " + label(b), root, root); }
   for (const b of document.querySelectorAll(".action-badge, .self-tag")) sample("badge " + label(b), b, b);
+  for (const st of document.querySelectorAll(".meta .status-head, .session-state")) sample("status " + label(st), st, st);
   for (const b of document.querySelectorAll("vscode-button:not([disabled])")) {
     const base = b.shadowRoot && b.shadowRoot.querySelector(".base");
     if (base && (b.textContent || "").trim()) sample("button " + label(b), base, base);

@@ -19,6 +19,9 @@ export const LAYOUT_PROBE = `(() => {
         const heights = [...m.children].map((c) => c.getBoundingClientRect().height);
         const line = parseFloat(getComputedStyle(m).fontSize) * 1.4;
         if (m.getBoundingClientRect().height > Math.max(...heights) + 2 || heights.some((h) => h > line * 1.5)) problems.push("a stream row wraps: " + m.textContent.replace(/\\s+/g, " ").trim());
+        // The status's first word ("running", "cancelled", "exit 3"'s "exit") is always whole.
+        const head = m.querySelector(".status-head");
+        if (head && (cut(head) || head.getBoundingClientRect().right > m.getBoundingClientRect().right + 1)) problems.push("a stream's status is cut off: " + head.textContent);
       }
       for (const pre of document.querySelectorAll("pre.command")) {
         const o = getComputedStyle(pre);

@@ -614,6 +614,7 @@ describe("sidebar webview", () => {
         await sb.page.waitForTimeout(50);
         const problems = (await sb.page.evaluate(LAYOUT_PROBE)) as string[];
         await sb.page.screenshot({ path: join(ARTIFACTS, `webview-${theme}-${width}.png`), fullPage: true });
+        await sb.page.locator("section.sec-streams").screenshot({ path: join(ARTIFACTS, `webview-${theme}-${width}-streams.png`) });
         assert.deepEqual(problems, [], `${theme} at ${width} px`);
         const samples = (await sb.page.evaluate(CONTRAST_PROBE)) as ContrastSample[];
         assert.ok(samples.length > 20, `measured ${samples.length} badges and buttons`);
