@@ -30,6 +30,7 @@ const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
+  const activatedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
   profile?.start();
   let settings: Settings = readSettings();
@@ -58,7 +59,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {

@@ -10,7 +10,7 @@ import type { HostToWebview, SidebarState, WebviewToHost, WindowMessage } from "
 import { plural } from "./format.js";
 import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
 import { VirtualList } from "./virtual-list.js";
-import { SECTIONS, asHostMessage, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
+import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
 
 type Command = Extract<WebviewToHost, { type: "command" }>["command"];
 
@@ -41,6 +41,8 @@ const NOTICE_MS = 5_000;
 /** Ages are re-rendered this often; every second while an approval is about to expire. */
 const TICK_MS = 15_000;
 const FAST_TICK_MS = 1_000;
+/** The last live state is saved (for the next load to paint at once) at most this often. */
+const SAVE_LAST_MS = 1_000;
 
 const TITLES: Record<SectionId, string> = {
   approvals: "Approvals",
@@ -116,6 +118,10 @@ export class App implements ItemContext {
   private tickTimer: ReturnType<typeof setTimeout> | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private scrollRestored = false;
+  /** Showing the last known state from the previous load, until the host sends the live one. */
+  private stale = false;
+  private painted = { last: false, live: false };
+  private saveLastTimer: ReturnType<typeof setTimeout> | undefined;
   /** While rendering: the list item kept still at the viewport's top, if any (see captureAnchor). */
   private anchor: { section: SectionId; key: string; within: number } | null = null;
   private pendingFocus: { section: SectionId; id: string | undefined } | null = null;
@@ -160,7 +166,12 @@ export class App implements ItemContext {
       this.schedule();
     });
     this.tick();
-    this.renderNow();
+    // Paint the last known state at once (buttons disabled, "Connecting…"); the live one follows.
+    const last = this.ui.last;
+    if (last) {
+      this.stale = true;
+      this.setState({ ...last, connection: { ...last.connection, phase: "connecting", reason: null }, now: new Date().toISOString() });
+    } else this.renderNow();
     this.host.post({ type: "ready" });
   }
 
@@ -187,7 +198,9 @@ export class App implements ItemContext {
     if (!msg) return;
     switch (msg.type) {
       case "state":
+        this.stale = false;
         this.setState(msg.state);
+        if (msg.state.connection.phase === "connected") this.saveLastSoon();
         break;
       case "result":
         this.onResult(msg);
@@ -228,6 +241,30 @@ export class App implements ItemContext {
       this.pendingFocus = null;
       this.focusSection(section, id);
     }
+    this.reportPaint();
+  }
+
+  /** Tells the host (once per load) when the last known state and the first live state were painted. */
+  private reportPaint(): void {
+    const live = !this.stale && this.state?.connection.phase === "connected";
+    const which = this.stale ? "last" : live ? "live" : null;
+    if (!which || this.painted[which]) return;
+    this.painted[which] = true;
+    // The callback of the next animation frame runs before that frame is painted; a task queued
+    // from it runs after.
+    requestAnimationFrame(() => setTimeout(() => this.host.post({ type: "painted", live, at: Date.now() }), 0));
+  }
+
+  private saveLastSoon(): void {
+    if (this.saveLastTimer !== undefined) return;
+    this.saveLastTimer = setTimeout(() => {
+      this.saveLastTimer = undefined;
+      if (!this.state || this.stale || this.state.connection.phase !== "connected") return;
+      this.ui.last = lastKnown(this.state);
+      this.ui.expanded = [...this.expanded];
+      this.ui.scrollY = window.scrollY;
+      this.host.saveUi(this.ui);
+    }, SAVE_LAST_MS);
   }
 
   private onResult(msg: Extract<HostToWebview, { type: "result" }>): void {
@@ -426,6 +463,7 @@ export class App implements ItemContext {
     if (phase === "connected") {
       details = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""].filter(Boolean);
     } else if (c?.reason) details = [c.reason];
+    else if (this.stale) details = ["showing the last known state"];
     return html`<header class="topbar phase-${phase}">
         <h1 class="sr-only">Agent Switchboard</h1>
         <div class="conn" role="status" aria-live="polite" title=${c?.broker_url ?? ""}>
@@ -572,8 +610,13 @@ export class App implements ItemContext {
     this.renderNow();
   }
 
+  get readOnly(): boolean {
+    return this.stale;
+  }
+
   isBusy(key: string): boolean {
-    return this.busy.has(key);
+    // The last known state is for reading only: its buttons wait for the live state.
+    return this.stale || this.busy.has(key);
   }
 
   rejectDraft(approvalId: string): string | undefined {

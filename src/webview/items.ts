@@ -39,6 +39,8 @@ export const COMMAND_FOLDED_LINES = 4;
 export interface ItemContext {
   readonly nowMs: number;
   readonly selfId: string | null;
+  /** Showing the last known state until the live one arrives: buttons are disabled. */
+  readonly readOnly: boolean;
   isExpanded(key: string): boolean;
   toggleExpanded(key: string): void;
   isBusy(key: string): boolean;
@@ -116,7 +118,7 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
       : nothing}
     ${draft === undefined
       ? html`<div class="actions">
-          <vscode-button class="approve" icon="check" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${busy ? "Sending…" : "Approve"}</vscode-button>
+          <vscode-button class="approve" icon="check" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
           <vscode-button class="reject" secondary icon="close" ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>Reject…</vscode-button>
         </div>`
       : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
@@ -248,7 +250,7 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
     ${self
       ? nothing
       : html`<div class="actions">
-          <vscode-button class="send" secondary icon="send" ?disabled=${ep.state === "closed"} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>Send message…</vscode-button>
+          <vscode-button class="send" secondary icon="send" ?disabled=${ep.state === "closed" || ctx.readOnly} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>Send message…</vscode-button>
         </div>`}
   </article>`;
 }

@@ -8,3 +8,6 @@ import { Host } from "./vscode.js";
 
 const root = document.getElementById("app");
 if (root) new App(new Host(), root).start();
+// The icon font's style sheet comes in as "print" so that it does not hold up the first paint (see
+// src/extension/sidebar-html.ts); now that the first state is on screen it applies.
+document.getElementById("vscode-codicon-stylesheet")?.setAttribute("media", "all");

@@ -659,6 +659,38 @@ describe("sidebar webview", () => {
     assert.deepEqual(await sb.page.evaluate(LAYOUT_PROBE), []);
   });
 
+  it("paints the last known state at once on the next load, read-only until the live state arrives, and reports both paints", async () => {
+    const sb = await open({ height: TALL });
+    await sb.state(fixtureState());
+    const first = await sb.waitForPost("painted");
+    assert.equal(first.live, true);
+    assert.equal(typeof first.at, "number");
+    // The live state is kept (at most once a second) for the next load.
+    await sb.page.waitForFunction(() => JSON.parse(sessionStorage.getItem("sb-webview-state") ?? "{}").last !== undefined, undefined, { timeout: 5000 });
+    await sb.page.reload();
+    await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.posted.some((m) => m.type === "ready"));
+    // Before any state from the host: the last known lists, "Connecting…", every button disabled.
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connecting…");
+    assert.match(squash(await sb.page.locator(".conn-detail").textContent()), /last known state/);
+    const approve = sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true });
+    assert.equal(await approve.getAttribute("disabled"), "");
+    assert.equal(squash(await approve.textContent()), "Approve");
+    const cached = await sb.waitForPost("painted");
+    assert.equal(cached.live, false);
+    await sb.clearPosted();
+    // The live state: buttons work again, and the live paint is reported.
+    const live = fixtureState();
+    live.approvals = live.approvals.filter((a) => a.approval_id !== "ap-3");
+    await sb.state(live);
+    assert.equal((await sb.waitForPost("painted")).live, true);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["2", "2", "4", "5", "2"]);
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connected");
+    assert.equal(await approve.getAttribute("disabled"), null);
+    await approve.click();
+    assert.equal((await sb.waitForPost("approve")).approvalId, "ap-1");
+  });
+
   it("logged no CSP violation, console error or page error on any page", async () => {
     // The detector works: an inline style attribute is refused and reported.
     const probe = await Sidebar.open(browser, server, {});
