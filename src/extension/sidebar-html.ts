@@ -1,24 +1,26 @@
 // The sidebar webview's HTML. Pure (no vscode): the webview test harness builds the very same page.
 //
-// Time to first paint: the style sheet and the script are inlined (each file fetched through the
-// webview's service worker costs a round trip, and far more while VS Code is starting), carrying the
-// CSP nonce like everything else. The codicon style sheet stays a link (the @vscode-elements icon
-// component looks it up by id and loads it into its own shadow roots) but does not hold up the first
-// paint: it starts as media="print" and the page's script switches it on.
+// Time to usable: VS Code shows a webview's frame, and hands it the messages sent so far, when the
+// page's load event fires (or 200 ms after its HTML is written). So the page loads nothing before
+// that: the style sheets and the script are inlined (carrying the CSP nonce like everything else),
+// and the icon font, the one file left, is added by the script once the page has loaded (the
+// codicon rules are inlined without their @font-face; icons appear when the font arrives).
 
 export interface SidebarAssets {
   /** media/sidebar.css */
   css: string;
   /** media/sidebar.js */
   js: string;
+  /** media/codicon.css */
+  codicons: string;
 }
 
 export interface SidebarPage {
   /** The webview's cspSource (the origin its resources are served from). */
   cspSource: string;
   nonce: string;
-  /** URL of media/codicon.css as the webview loads it. */
-  codiconCss: string;
+  /** URL of media/codicon.ttf as the webview loads it. */
+  codiconFont: string;
   assets: SidebarAssets;
 }
 
@@ -37,13 +39,20 @@ function inline(text: string, tag: "style" | "script"): string {
   return text;
 }
 
+/** The codicon rules without their @font-face (the page adds the font itself, see above). */
+export function codiconRules(css: string): string {
+  return css.replace(/@font-face\s*\{[^}]*\}/g, "");
+}
+
 export function sidebarHtml(p: SidebarPage): string {
   return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${SIDEBAR_CSP(p.cspSource, p.nonce)};">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${p.codiconCss}" nonce="${p.nonce}" id="vscode-codicon-stylesheet" media="print">
+<style nonce="${p.nonce}">${inline(codiconRules(p.assets.codicons), "style")}</style>
 <style nonce="${p.nonce}">${inline(p.assets.css, "style")}</style>
 <title>Agent Switchboard</title></head>
-<body><div id="app" role="application" aria-label="Agent Switchboard"></div>
+<body><div id="app" role="application" aria-label="Agent Switchboard" data-codicon-font="${attr(p.codiconFont)}"></div>
 <script nonce="${p.nonce}">${inline(p.assets.js, "script")}</script></body></html>`;
 }
+
+const attr = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

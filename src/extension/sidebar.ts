@@ -20,6 +20,8 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastPush = 0;
+  /** Date.now() of the page's milestones since activation (the time-to-usable log line and bench). */
+  private readonly marks: Record<string, number> = {};
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Read while the extension activates, so that the page is ready to send when VS Code asks for it. */
   private readonly assets: Promise<SidebarAssets>;
@@ -34,11 +36,12 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
   ) {
     this.subscriptions.push(sb.onDidChange(() => this.schedule()));
     const media = (f: string) => readFile(vscode.Uri.joinPath(extensionUri, "media", f).fsPath, "utf8");
-    this.assets = Promise.all([media("sidebar.css"), media("sidebar.js")]).then(([css, js]) => ({ css, js }));
+    this.assets = Promise.all([media("sidebar.css"), media("sidebar.js"), media("codicon.css")]).then(([css, js, codicons]) => ({ css, js, codicons }));
     this.assets.catch(() => {}); // reported when the view asks for its page
   }
 
   async resolveWebviewView(view: vscode.WebviewView): Promise<void> {
+    this.marks.resolve ??= Date.now();
     this.view = view;
     const media = vscode.Uri.joinPath(this.extensionUri, "media");
     view.webview.options = { enableScripts: true, localResourceRoots: [media] };
@@ -53,7 +56,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
       view.webview.html = sidebarHtml({
         cspSource: view.webview.cspSource,
         nonce: randomBytes(16).toString("base64"),
-        codiconCss: view.webview.asWebviewUri(vscode.Uri.joinPath(media, "codicon.css")).toString(),
+        codiconFont: view.webview.asWebviewUri(vscode.Uri.joinPath(media, "codicon.ttf")).toString(),
         assets: await this.assets,
       });
     } catch (err) {
@@ -61,6 +64,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
       view.webview.html = `<!DOCTYPE html><html lang="en"><body><p>The Agent Switchboard sidebar could not load (${escapeHtml((err as Error).message)}). Reinstall the extension.</p></body></html>`;
       return;
     }
+    this.marks.html ??= Date.now();
     // Held by VS Code until the page has loaded: it arrives right after the last known state is painted.
     if (this.sb.isConnected) this.push();
   }
@@ -86,7 +90,9 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
   private push(): void {
     if (!this.view?.visible) return;
     this.lastPush = Date.now();
-    this.post({ type: "state", state: this.sb.state() });
+    const state = this.sb.state();
+    if (state.connection.phase === "connected") this.marks.live ??= this.lastPush;
+    this.post({ type: "state", state });
   }
 
   private post(message: HostToWebview): void {
@@ -106,7 +112,10 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
       return;
     }
     const m = parsed.output;
-    if (m.type === "ready") return this.push();
+    if (m.type === "ready") {
+      this.marks.ready ??= Date.now();
+      return this.push();
+    }
     if (m.type === "painted") return this.painted(m.live, m.at);
     if (m.type === "openStream") return this.openStream(m.streamId);
     if (m.type === "showDiff") return void this.actions.showDiff(m.approvalId).catch((e: Error) => vscode.window.showErrorMessage(e.message));
@@ -139,10 +148,17 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
 
   /** The page painted its last known state or the first live one: log how long after activation. */
   private painted(live: boolean, at: number): void {
-    const ms = at - this.activatedAt;
-    log().info(`sidebar showed ${live ? "the live state" : "the last known state"} ${ms} ms after activation`);
+    const since = (t: number | undefined) => (t === undefined ? "-" : `${t - this.activatedAt}`);
+    log().info(
+      `sidebar showed ${live ? "the live state" : "the last known state"} ${at - this.activatedAt} ms after activation ` +
+        `(ms since activation: view resolved ${since(this.marks.resolve)}, page sent ${since(this.marks.html)}, page ready ${since(this.marks.ready)}, ` +
+        `live state sent ${since(this.marks.live)})`,
+    );
     const file = process.env.SWITCHBOARD_TIMING_FILE;
-    if (file) void appendFile(file, JSON.stringify({ ext: "switchboard", pid: process.pid, activated: this.activatedAt, [live ? "live" : "last"]: at }) + "\n").catch(() => {});
+    if (file) {
+      const line = { ext: "switchboard", pid: process.pid, activated: this.activatedAt, [live ? "live" : "last"]: at, marks: this.marks };
+      void appendFile(file, JSON.stringify(line) + "\n").catch(() => {});
+    }
   }
 
   dispose(): void {

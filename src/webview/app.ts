@@ -8,7 +8,7 @@ import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
 import type { StreamView } from "../protocol/streams.js";
 import type { HostToWebview, SidebarState, WebviewToHost, WindowMessage } from "../protocol/webview.js";
 import { plural } from "./format.js";
-import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
+import { approvalItem, buttonIcon, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
 import { VirtualList } from "./virtual-list.js";
 import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
 
@@ -478,7 +478,7 @@ export class App implements ItemContext {
             <p>${icon("warning")} Not connected to the broker: what you see may be out of date.</p>
             ${c?.reason ? html`<p class="banner-reason">${c.reason}</p>` : nothing}
             <div class="actions">
-              <vscode-button class="banner-reconnect" icon="refresh" @click=${() => this.command("reconnect")}>Reconnect</vscode-button>
+              <vscode-button class="banner-reconnect" @click=${() => this.command("reconnect")}>${buttonIcon("refresh")}Reconnect</vscode-button>
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`

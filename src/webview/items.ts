@@ -66,6 +66,13 @@ export function domId(prefix: string, id: string): string {
 
 const icon = (name: string, extra = "") => html`<span class="codicon codicon-${name} ${extra}" aria-hidden="true"></span>`;
 
+/**
+ * A button's icon as a codicon in its slot, styled by the page's own codicon rules (the button's
+ * `icon` attribute would load the codicon style sheet again into every button's shadow root, each a
+ * fetch that holds up the page's load event and so the moment VS Code shows the view).
+ */
+export const buttonIcon = (name: string) => html`<span class="codicon codicon-${name} button-icon" aria-hidden="true"></span>`;
+
 /** Text with <wbr> break opportunities after separators (text bindings only: still rendered as text). */
 function breakable(text: string): TemplateResult[] | string {
   const parts = breakPoints(text);
@@ -118,8 +125,8 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
       : nothing}
     ${draft === undefined
       ? html`<div class="actions">
-          <vscode-button class="approve" icon="check" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
-          <vscode-button class="reject" secondary icon="close" ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>Reject…</vscode-button>
+          <vscode-button class="approve" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${buttonIcon("check")}${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
+          <vscode-button class="reject" secondary ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>${buttonIcon("close")}Reject…</vscode-button>
         </div>`
       : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
           <span class="field-label" aria-hidden="true">Why reject it? The agent is told (optional).</span>
@@ -197,7 +204,7 @@ function diffBlock(a: Approval, subject: string, ctx: ItemContext): TemplateResu
           </button>`
         : nothing}
       ${added || removed ? html`<span class="diff-stat"><span class="plus">+${added}</span> <span class="minus">−${removed}</span></span>` : nothing}
-      <vscode-button class="open-diff" secondary icon="diff" aria-label=${`Open diff of ${subject}`} @click=${() => ctx.showDiff(a)}>Open diff</vscode-button>
+      <vscode-button class="open-diff" secondary aria-label=${`Open diff of ${subject}`} @click=${() => ctx.showDiff(a)}>${buttonIcon("diff")}Open diff</vscode-button>
     </div>
   </div>`;
 }
@@ -250,7 +257,7 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
     ${self
       ? nothing
       : html`<div class="actions">
-          <vscode-button class="send" secondary icon="send" ?disabled=${ep.state === "closed" || ctx.readOnly} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>Send message…</vscode-button>
+          <vscode-button class="send" secondary ?disabled=${ep.state === "closed" || ctx.readOnly} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>${buttonIcon("send")}Send message…</vscode-button>
         </div>`}
   </article>`;
 }
@@ -285,7 +292,7 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
       </div>
     </div>
     ${st.running
-      ? html`<vscode-button class="stop" secondary icon="debug-stop" ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>Stop</vscode-button>`
+      ? html`<vscode-button class="stop" secondary ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>${buttonIcon("debug-stop")}Stop</vscode-button>`
       : nothing}
   </article>`;
 }
@@ -306,7 +313,7 @@ export function messageItem(m: WindowMessage, ctx: ItemContext): TemplateResult 
     ${expandableText(`msg:${m.id}`, "msg", m.id, m.content, ctx, `the message from ${from}`)}
     ${canReply
       ? html`<div class="actions">
-          <vscode-button class="reply" secondary icon="reply" ?disabled=${busy} aria-label=${`Reply to ${from}…`} @click=${() => ctx.reply(m)}>Reply…</vscode-button>
+          <vscode-button class="reply" secondary ?disabled=${busy} aria-label=${`Reply to ${from}…`} @click=${() => ctx.reply(m)}>${buttonIcon("reply")}Reply…</vscode-button>
         </div>`
       : nothing}
   </article>`;

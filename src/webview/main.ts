@@ -8,6 +8,16 @@ import { Host } from "./vscode.js";
 
 const root = document.getElementById("app");
 if (root) new App(new Host(), root).start();
-// The icon font's style sheet comes in as "print" so that it does not hold up the first paint (see
-// src/extension/sidebar-html.ts); now that the first state is on screen it applies.
-document.getElementById("vscode-codicon-stylesheet")?.setAttribute("media", "all");
+
+// The icon font, once the page has loaded: VS Code shows the view (and hands it the live state) at
+// the load event, which the font would otherwise hold up (see src/extension/sidebar-html.ts).
+const font = root?.dataset.codiconFont;
+if (font) {
+  const addFont = () =>
+    void new FontFace("codicon", `url("${font.replace(/["\\]/g, "")}") format("truetype")`, { display: "block" })
+      .load()
+      .then((f) => document.fonts.add(f))
+      .catch((e: Error) => console.error(`Agent Switchboard: the icon font did not load: ${e.message}`));
+  if (document.readyState === "complete") addFont();
+  else window.addEventListener("load", addFont, { once: true });
+}

@@ -92,8 +92,12 @@ export function pageHtml(origin: string, nonce: string, theme: ThemeKind): strin
   const page = sidebarHtml({
     cspSource: origin,
     nonce,
-    codiconCss: `${origin}/media/codicon.css`,
-    assets: { css: readFileSync(join(MEDIA, "sidebar.css"), "utf8"), js: readFileSync(join(MEDIA, "sidebar.js"), "utf8") },
+    codiconFont: `${origin}/media/codicon.ttf`,
+    assets: {
+      css: readFileSync(join(MEDIA, "sidebar.css"), "utf8"),
+      js: readFileSync(join(MEDIA, "sidebar.js"), "utf8"),
+      codicons: readFileSync(join(MEDIA, "codicon.css"), "utf8"),
+    },
   });
   const injected = `<style nonce="${nonce}" id="_defaultStyles">${VSCODE_DEFAULT_STYLES}</style>\n<script nonce="${nonce}">${stubScript(theme)}</script>\n`;
   return page.replace("<head>", `<head>${injected}`);
