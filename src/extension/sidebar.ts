@@ -116,7 +116,11 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
       this.marks.ready ??= Date.now();
       return this.push();
     }
-    if (m.type === "painted") return this.painted(m.live, m.at);
+    if (m.type === "painted") {
+      if (m.script !== undefined) this.marks.script ??= m.script;
+      if (m.loaded !== undefined) this.marks.loaded ??= m.loaded;
+      return this.painted(m.live, m.at);
+    }
     if (m.type === "openStream") return this.openStream(m.streamId);
     if (m.type === "showDiff") return void this.actions.showDiff(m.approvalId).catch((e: Error) => vscode.window.showErrorMessage(e.message));
     if (m.type === "command") return void vscode.commands.executeCommand(`switchboard.${m.command}`);
@@ -151,7 +155,8 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     const since = (t: number | undefined) => (t === undefined ? "-" : `${t - this.activatedAt}`);
     log().info(
       `sidebar showed ${live ? "the live state" : "the last known state"} ${at - this.activatedAt} ms after activation ` +
-        `(ms since activation: view resolved ${since(this.marks.resolve)}, page sent ${since(this.marks.html)}, page ready ${since(this.marks.ready)}, ` +
+        `(ms since activation: view resolved ${since(this.marks.resolve)}, page sent ${since(this.marks.html)}, its script ran ${since(this.marks.script)}, ` +
+        `it loaded ${since(this.marks.loaded)}, its ready came ${since(this.marks.ready)}, ` +
         `live state sent ${since(this.marks.live)})`,
     );
     const file = process.env.SWITCHBOARD_TIMING_FILE;

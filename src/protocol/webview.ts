@@ -74,6 +74,13 @@ export const WebviewToHost = v.variant("type", [
    * Date.now() after that frame; the host logs the time since activation (and the time-to-usable
    * bench reads it).
    */
-  v.object({ type: v.literal("painted"), live: v.boolean(), at: v.pipe(v.number(), v.finite()) }),
+  v.object({
+    type: v.literal("painted"),
+    live: v.boolean(),
+    at: v.pipe(v.number(), v.finite()),
+    /** Date.now() when the page's script began and when its load event fired (if it has). */
+    script: v.optional(v.pipe(v.number(), v.finite())),
+    loaded: v.optional(v.pipe(v.number(), v.finite())),
+  }),
 ]);
 export type WebviewToHost = v.InferOutput<typeof WebviewToHost>;

@@ -59,6 +59,9 @@ const ESTIMATES: Record<SectionId, number> = { approvals: 170, inbox: 110, sessi
 const SECTION_HEADER_PX = 27;
 const EMPTY_PX = 60;
 
+/** When the page's script began and its load event fired (Date.now()), reported with the paints. */
+export const pageMarks: { script?: number; loaded?: number } = {};
+
 const icon = (name: string, extra = "") => html`<span class="codicon codicon-${name} ${extra}" aria-hidden="true"></span>`;
 
 function dedupe<T>(items: readonly T[], key: (t: T) => string): T[] {
@@ -252,7 +255,7 @@ export class App implements ItemContext {
     this.painted[which] = true;
     // The callback of the next animation frame runs before that frame is painted; a task queued
     // from it runs after.
-    requestAnimationFrame(() => setTimeout(() => this.host.post({ type: "painted", live, at: Date.now() }), 0));
+    requestAnimationFrame(() => setTimeout(() => this.host.post({ type: "painted", live, at: Date.now(), ...pageMarks }), 0));
   }
 
   private saveLastSoon(): void {

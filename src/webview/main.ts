@@ -3,9 +3,11 @@
 import "@vscode-elements/elements/dist/vscode-badge/index.js";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-textfield/index.js";
-import { App } from "./app.js";
+import { App, pageMarks } from "./app.js";
 import { Host } from "./vscode.js";
 
+pageMarks.script = Date.now();
+window.addEventListener("load", () => (pageMarks.loaded = Date.now()), { once: true });
 const root = document.getElementById("app");
 if (root) new App(new Host(), root).start();
 
