@@ -41,6 +41,8 @@ const NOTICE_MS = 5_000;
 /** Ages are re-rendered this often; every second while an approval is about to expire. */
 const TICK_MS = 15_000;
 const FAST_TICK_MS = 1_000;
+/** After the page's load event, how long a live state may take to arrive before the last known one is painted. */
+const LAST_STATE_GRACE_MS = 30;
 /** The last live state is saved (for the next load to paint at once) at most this often. */
 const SAVE_LAST_MS = 1_000;
 
@@ -169,13 +171,21 @@ export class App implements ItemContext {
       this.schedule();
     });
     this.tick();
-    // Paint the last known state at once (buttons disabled, "Connecting…"); the live one follows.
+    this.renderNow();
+    this.host.post({ type: "ready" });
+    // The last known state (buttons disabled, "Connecting…") until the live one comes. VS Code shows
+    // the page, and hands it the messages sent so far, at its load event: a live state the host sent
+    // early arrives right then, so the last known one is painted only if none came just after it.
     const last = this.ui.last;
-    if (last) {
+    if (!last) return;
+    const paintLast = () => {
+      if (this.state) return;
       this.stale = true;
       this.setState({ ...last, connection: { ...last.connection, phase: "connecting", reason: null }, now: new Date().toISOString() });
-    } else this.renderNow();
-    this.host.post({ type: "ready" });
+    };
+    const soon = () => setTimeout(paintLast, LAST_STATE_GRACE_MS);
+    if (document.readyState === "complete") soon();
+    else window.addEventListener("load", soon, { once: true });
   }
 
   /** The local clock: ages ("2 m ago") and deadlines move on between states. Re-armed on each state. */

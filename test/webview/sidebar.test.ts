@@ -669,6 +669,8 @@ describe("sidebar webview", () => {
     await sb.page.waitForFunction(() => JSON.parse(sessionStorage.getItem("sb-webview-state") ?? "{}").last !== undefined, undefined, { timeout: 5000 });
     await sb.page.reload();
     await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.posted.some((m) => m.type === "ready"));
+    const cached = await sb.waitForPost("painted");
+    assert.equal(cached.live, false);
     // Before any state from the host: the last known lists, "Connecting…", every button disabled.
     assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
     assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connecting…");
@@ -676,8 +678,6 @@ describe("sidebar webview", () => {
     const approve = sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true });
     assert.equal(await approve.getAttribute("disabled"), "");
     assert.equal(squash(await approve.textContent()), "Approve");
-    const cached = await sb.waitForPost("painted");
-    assert.equal(cached.live, false);
     await sb.clearPosted();
     // The live state: buttons work again, and the live paint is reported.
     const live = fixtureState();
