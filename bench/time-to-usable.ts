@@ -150,6 +150,7 @@ life.run(async () => {
     await rm(floor, { force: true });
   }
 
+  const medianMark = (ext: Ext, name: string) => median(marks[ext].map((m) => m[name]).filter((x): x is number => typeof x === "number"));
   const floorMs = median(samples.hello);
   const oursMs = median(samples.switchboard);
   const over = floorMs !== null && oursMs !== null ? oursMs - floorMs : null;
@@ -167,6 +168,16 @@ life.run(async () => {
       floor: median(scriptToPaint.hello),
       floor_name: "trivial webview view: its script → first paint",
       note: "our page: parse and run sidebar.js, paint the last known state, the load event, the live state's message, its paint",
+    }),
+    activate_returned_ms: metric(medianMark("switchboard", "activated"), "ms", null, null, {
+      floor: medianMark("hello", "activated"),
+      floor_name: "trivial webview view: activate() returned",
+      note: "activate()'s synchronous part (VS Code resolves the view after it)",
+    }),
+    activated_to_view_resolved_ms: metric(medianMark("switchboard", "resolve"), "ms", null, null, {
+      floor: medianMark("hello", "resolve"),
+      floor_name: "trivial webview view: VS Code asked for its view",
+      note: "when VS Code called resolveWebviewView, since activate() began",
     }),
     resolve_to_page_sent_ms: metric(median(marks.switchboard.map((m) => (m.html ?? NaN) - (m.resolve ?? NaN)).filter(Number.isFinite)), "ms", null, null, {
       note: "VS Code asked for the view → its HTML set (reading the assets is started at activation)",

@@ -153,6 +153,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   });
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
   if (profile) void registered.then(() => profile.stop()).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
+  sidebar.marks.activated = Date.now();
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 

@@ -21,7 +21,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private lastPush = 0;
   /** Date.now() of the page's milestones since activation (the time-to-usable log line and bench). */
-  private readonly marks: Record<string, number> = {};
+  readonly marks: Record<string, number> = {};
   private readonly subscriptions: vscode.Disposable[] = [];
   /** Read while the extension activates, so that the page is ready to send when VS Code asks for it. */
   private readonly assets: Promise<SidebarAssets>;
@@ -155,7 +155,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     const since = (t: number | undefined) => (t === undefined ? "-" : `${t - this.activatedAt}`);
     log().info(
       `sidebar showed ${live ? "the live state" : "the last known state"} ${at - this.activatedAt} ms after activation ` +
-        `(ms since activation: view resolved ${since(this.marks.resolve)}, page sent ${since(this.marks.html)}, its script ran ${since(this.marks.script)}, ` +
+        `(ms since activation: activate() returned ${since(this.marks.activated)}, view resolved ${since(this.marks.resolve)}, page sent ${since(this.marks.html)}, its script ran ${since(this.marks.script)}, ` +
         `it loaded ${since(this.marks.loaded)}, its ready came ${since(this.marks.ready)}, ` +
         `live state sent ${since(this.marks.live)})`,
     );
