@@ -1,44 +1,44 @@
 // HTTP + WebSocket front door: Host/Origin/token checks, body limits, schema validation, routing.
 // Every route is a small function from a checked request to a JSON answer; errors become 4xx bodies.
 import { randomUUID } from "node:crypto";
+import { lstat, chmod, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import {
   DismissRequest,
-  DispatchRequest,
-  IngressRequest,
-  InitializeRequest,
   PROTOCOL_MAJOR,
   PROTOCOL_VERSION,
   PUSH_RECEIPT_ACK,
   ProtocolError,
+  ROUTES,
   ReattachRequest,
-  RegisterRequest,
+  SOCKETS,
+  matchPath,
   SWITCHBOARD_VERSION,
-  SendRequest,
   TaskHintRequest,
-  ApprovalRequest,
   ApprovalState,
-  DecisionRequest,
-  StreamStartRequest,
-  ChunksRequest,
-  CompleteRequest,
-  ReasonRequest,
   MAX_CHANNEL,
   parseWith,
   protocolMajor,
   serverCapabilities,
+  type BrokerWarning,
   type ErrorCode,
+  type RouteBody,
+  type RouteName,
+  type RouteSpec,
   type Schema,
 } from "../protocol/index.js";
 import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
-import type { StreamHub } from "./streams.js";
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
+import { ConnectionGuard, DEFAULT_ADMISSION, type AdmissionLimits } from "./admission.js";
 import { storageError } from "./storage-errors.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -46,13 +46,14 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** /health's `version`. Not plain semver on purpose: the MASONS SDK kills a broker whose semver `version` is below its own. */
 export const HEALTH_VERSION = `agent-switchboard/${SWITCHBOARD_VERSION}`;
 
-interface Ctx {
+interface Ctx<Body = unknown> {
   params: string[];
   url: URL;
   req: IncomingMessage;
-  body: unknown;
+  body: Body;
 }
-type Handler = (ctx: Ctx) => unknown | Promise<unknown>;
+/** A route's handler: its checked body in, its answer (or a ProtocolError) out. */
+type Handler<R extends RouteSpec = RouteSpec> = (ctx: Ctx<RouteBody<R>>) => unknown | Promise<unknown>;
 interface Route {
   method: string;
   pattern: RegExp;
@@ -69,39 +70,99 @@ export interface ServerOptions {
   log: Logger;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
+  /** Limits on connections that have not shown the token yet (per listener). */
+  admission?: Partial<AdmissionLimits>;
+  limits?: Limits;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
 const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks)$/;
 
 export class BrokerServer {
+  /** The loopback TCP listener (MASONS clients, and any client without the socket). */
   readonly http: Server;
+  /** The Unix socket listener in the state folder, once `listenSocket` succeeded: only this user can reach it. */
+  private local: Server | undefined;
+  private socketPath: string | undefined;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   private readonly authorizedHeader: (authorization: string | undefined) => boolean;
   private readonly routes: Route[];
+  private readonly admission: AdmissionLimits;
+  private readonly guards: ConnectionGuard[] = [];
   private port = 0;
 
   constructor(private readonly opts: ServerOptions) {
     this.authorizedHeader = bearerChecker(opts.token);
     this.routes = this.buildRoutes();
-    // No Host header is refused by rejectHostOrOrigin (403 host_forbidden), not by Node with an empty 400.
-    this.http = createServer({ requireHostHeader: false }, (req, res) => void this.onRequest(req, res));
-    this.http.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
-    // Requests Node cannot parse (headers over its limit, a bad Content-Length, an unknown method) still get a JSON answer.
-    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
-      const what = err.code === "HPE_HEADER_OVERFLOW" ? "its headers are too large" : `it is not valid HTTP/1.1 (${err.code ?? err.message})`;
-      refuseUpgrade(socket, 400, { error: "bad_request", message: `The request was refused: ${what}.` });
-    });
-    this.http.on("connect", (_req, socket) => refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "CONNECT is not allowed; this broker is no proxy." }));
+    this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
+    this.http = this.createListener();
     // Upgrades that are no valid WebSocket handshake (no key, another version, not GET) get the JSON error body too.
     this.wss.on("wsClientError", (err, socket) =>
       err.message === "Invalid HTTP method"
         ? refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "A WebSocket upgrade must be a GET request." })
         : refuseUpgrade(socket, 400, { error: "bad_request", message: `The WebSocket handshake was refused: ${err.message}.` }),
     );
+  }
+
+  /** One HTTP server with every handler; each listener has its own admission guard, so a flood on the TCP port never touches the socket's connections. */
+  private createListener(): Server {
+    const guard = new ConnectionGuard(this.admission);
+    this.guards.push(guard);
+    // No Host header is refused by rejectHostOrOrigin (403 host_forbidden), not by Node with an empty 400.
+    const server = createServer({ requireHostHeader: false }, (req, res) => void this.onRequest(req, res, guard));
+    server.on("connection", (socket: Socket) => guard.admit(socket));
+    server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head, guard));
+    // Requests Node cannot parse (headers over its limit, a bad Content-Length, an unknown method) still get a JSON answer.
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+      const what = err.code === "HPE_HEADER_OVERFLOW" ? "its headers are too large" : `it is not valid HTTP/1.1 (${err.code ?? err.message})`;
+      refuseUpgrade(socket, 400, { error: "bad_request", message: `The request was refused: ${what}.` });
+    });
+    server.on("connect", (_req, socket) => refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "CONNECT is not allowed; this broker is no proxy." }));
     // Keep-alive sockets from clients should not hold a shutdown open for long.
-    this.http.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = 5000;
+    return server;
+  }
+
+  /** Unauthenticated connections held now, per listener (TCP first). */
+  get admissionCounts() {
+    return this.guards.map((g) => g.counts);
+  }
+
+  /**
+   * Also listens on a Unix socket at `path` (in the 0700 state folder, mode 0600): other users cannot
+   * connect at all, so they cannot crowd out this user's clients. Call after `listen` (requests carry
+   * the TCP port's Host). A leftover socket file from a dead broker is replaced; anything else at the
+   * path (a file, a link) is left alone and the socket is not used. Returns whether it listens.
+   */
+  async listenSocket(path: string): Promise<boolean> {
+    if (process.platform === "win32") return false;
+    // sun_path holds 108 bytes on Linux, 104 on macOS, with the terminating NUL.
+    if (Buffer.byteLength(path) > 103) {
+      this.opts.log.warn("no Unix socket: its path is too long; clients use the TCP port", { path });
+      return false;
+    }
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing && !existing.isSocket()) {
+      this.opts.log.warn("no Unix socket: something else is at its path; clients use the TCP port", { path });
+      return false;
+    }
+    if (existing) await unlink(path);
+    const server = this.createListener();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => (server.off("error", reject), resolve()));
+      });
+      await chmod(path, 0o600);
+    } catch (err) {
+      server.close();
+      this.opts.log.warn("no Unix socket: listening failed; clients use the TCP port", { path, err: String(err) });
+      return false;
+    }
+    this.local = server;
+    this.socketPath = path;
+    return true;
   }
 
   listen(port = 0): Promise<number> {
@@ -115,11 +176,19 @@ export class BrokerServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-      for (const ws of this.wss.clients) ws.terminate();
-    });
+    for (const g of this.guards) g.stop();
+    const servers = [this.http, ...(this.local ? [this.local] : [])];
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+            for (const ws of this.wss.clients) ws.terminate();
+          }),
+      ),
+    );
+    if (this.socketPath) await unlink(this.socketPath).catch(() => {});
   }
 
   // ---- checks shared by HTTP and upgrades ------------------------------------------------------------
@@ -139,24 +208,38 @@ export class BrokerServer {
     return undefined;
   }
 
+  /** What the user should hear about (in /v1/initialize, so `switchboard status` and every window see it). */
+  private warnings(): BrokerWarning[] {
+    const audit = this.opts.audit.chainWarning;
+    return audit ? [{ code: "audit_chain_broken", message: audit }] : [];
+  }
+
   private authorized(req: IncomingMessage): boolean {
     return this.authorizedHeader(req.headers.authorization);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------------
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async onRequest(req: IncomingMessage, res: ServerResponse, guard: ConnectionGuard): Promise<void> {
     try {
+      // A connection that has not shown the token is not kept open after its answer (see admission.ts).
+      if (!guard.isTrusted(req.socket)) res.setHeader("connection", "close");
       const denied = this.rejectHostOrOrigin(req);
       if (denied) return sendError(res, denied);
       const url = requestUrl(req);
       const { route, params, methodMismatch } = this.match(req.method ?? "GET", url.pathname);
+      // The token before routing: without it, every request but those of an open route (GET /health)
+      // answers 401 alike, so which routes and methods exist says nothing to a caller without the token.
+      if (route?.auth !== false) {
+        if (!this.authorized(req)) return send(res, 401, UNAUTHORIZED);
+        guard.authenticate(req.socket);
+        res.removeHeader("connection");
+      }
       if (!route) {
         return methodMismatch
           ? sendError(res, new ProtocolError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}.`))
           : send(res, 404, { error: "not_found", message: `No route ${url.pathname}.`, path: url.pathname });
       }
-      if (route.auth && !this.authorized(req)) return send(res, 401, { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." });
       const body = await readBody(req);
       // While writes fail, refuse a change before making it, so that nothing of it happens; only the
       // requests caught in the failing write itself are left with an unknown outcome.
@@ -191,23 +274,19 @@ export class BrokerServer {
     return { params: [], methodMismatch };
   }
 
-  private buildRoutes(): Route[] {
+  /** The handler of every route in ROUTES (src/protocol/routes.ts); the body arrives checked against the route's schema. */
+  private handlers(): { [K in RouteName]: Handler<(typeof ROUTES)[K]> } {
     const b = this.opts.broker;
-    const r = (method: string, path: string, handler: Handler, auth = true): Route => ({
-      method,
-      pattern: new RegExp(`^${path.replace(/:\w+/g, "([^/]+)")}$`),
-      auth,
-      handler,
-    });
-    return [
-      r("GET", "/health", () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }), false),
-      r("POST", "/v1/initialize", ({ body }) => {
-        const req = check(InitializeRequest, body, "bad_request");
-        const major = protocolMajor(req.client_protocol_version);
+    const approvals = this.opts.approvals;
+    const streams = this.opts.streams;
+    return {
+      health: () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }),
+      initialize: ({ body }) => {
+        const major = protocolMajor(body.client_protocol_version);
         if (major !== PROTOCOL_MAJOR)
           throw new ProtocolError(
             "protocol_version_mismatch",
-            `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${req.client_protocol_version}. Update the client or the broker so that their major versions match.`,
+            `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${body.client_protocol_version}. Update the client or the broker so that their major versions match.`,
             { server_protocol_version: PROTOCOL_VERSION },
           );
         return {
@@ -217,79 +296,88 @@ export class BrokerServer {
           session_id: randomUUID(),
           network_presence: "online",
           feed_epoch: b.feed.epoch,
+          warnings: this.warnings(),
         };
-      }),
-      r("POST", "/v1/endpoint/register", ({ body }) => b.register(check(RegisterRequest, body, "bad_request"))),
-      r("POST", "/v1/endpoint/:id/heartbeat", ({ params }) => {
+      },
+      register: ({ body }) => b.register(body),
+      heartbeat: ({ params }) => {
         b.heartbeat(params[0]!);
         return { ok: true };
-      }),
-      r("POST", "/v1/endpoint/:id/task-hint", async ({ params, body }) => {
-        const req = checkPid(body);
+      },
+      taskHint: async ({ params, body }) => {
+        const pid = checkPid(body);
         const parsed = parseWith(TaskHintRequest, body);
         if (!parsed.ok) throw new ProtocolError("task_hint_invalid", `task_hint must be a string: ${parsed.message}`);
-        await b.taskHint(params[0]!, req, parsed.value.task_hint);
+        await b.taskHint(params[0]!, pid, parsed.value.task_hint);
         return { ok: true };
-      }),
-      r("POST", "/v1/endpoint/:id/reattach", ({ params, body }) => {
+      },
+      reattach: ({ params, body }) => {
         const pid = checkPid(body);
         check(ReattachRequest, body, "plugin_pid_invalid");
         return b.reattach(params[0]!, pid);
-      }),
-      r("DELETE", "/v1/endpoint/:id", async ({ params, req }) => {
+      },
+      unregister: async ({ params, req }) => {
         await b.unregister(params[0]!, optionalPidHeader(req));
         return { ok: true };
-      }),
-      r("GET", "/v1/endpoints", () => ({ endpoints: b.listEndpoints() })),
-      r("POST", "/v1/send", ({ body }) => b.send(check(SendRequest, body, "bad_request"))),
-      r("POST", "/v1/messages", ({ body }) => b.ingress(check(IngressRequest, body, "bad_request"))),
-      r("GET", "/v1/undispatched", ({ req }) => {
+      },
+      endpoints: () => ({ endpoints: b.listEndpoints() }),
+      send: ({ body }) => b.send(body),
+      ingress: ({ body }) => b.ingress(body),
+      undispatched: ({ req }) => {
         pidHeader(req);
         return { items: b.listUndispatched() };
-      }),
-      r("DELETE", "/v1/undispatched/:id", async ({ params, body, url }) => {
+      },
+      dismiss: async ({ params, body, url }) => {
         const req = check(DismissRequest, body, "bad_request");
         await b.dismiss(params[0]!, req.reason ?? url.searchParams.get("reason") ?? undefined);
         return { ok: true };
-      }),
-      r("POST", "/v1/dispatch", ({ body }) => {
-        const req = check(DispatchRequest, body, "dispatch_body_invalid");
-        return b.dispatch(req.undispatched_id, req.target_endpoint_id);
-      }),
+      },
+      dispatch: ({ body }) => b.dispatch(body.undispatched_id, body.target_endpoint_id),
 
-      // approvals
-      r("POST", "/v1/approvals", ({ body }) => this.opts.approvals.request(check(ApprovalRequest, body, "bad_request"))),
-      r("GET", "/v1/approvals", ({ url }) => {
+      requestApproval: ({ body }) => approvals.request(body),
+      approvals: ({ url }) => {
         const state = url.searchParams.get("state");
         if (state !== null && !parseWith(ApprovalState, state).ok)
           throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
-        return { approvals: this.opts.approvals.list((state ?? undefined) as ApprovalState | undefined) };
-      }),
-      r("GET", "/v1/approvals/history", ({ url }) => ({ approvals: this.opts.approvals.history(intParam(url, "limit", 100, 1, 500)) })),
-      r("GET", "/v1/approvals/:id", ({ params, url }) => this.opts.approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000))),
-      r("POST", "/v1/approvals/:id/decision", ({ params, body }) => this.opts.approvals.decide(params[0]!, check(DecisionRequest, body, "bad_request"))),
-      r("DELETE", "/v1/approvals/:id", ({ params, req }) => this.opts.approvals.withdraw(params[0]!, optionalPidHeader(req))),
-      r("GET", "/v1/audit", async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash })),
+        return { approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) };
+      },
+      approvalHistory: ({ url }) => ({ approvals: approvals.history(intParam(url, "limit", 100, 1, 500)) }),
+      approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
+      decide: ({ params, body }) => approvals.decide(params[0]!, body),
+      withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
+      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) }),
 
-      // output streams
-      r("POST", "/v1/streams", ({ body }) => this.opts.streams.start(check(StreamStartRequest, body, "bad_request"))),
-      r("GET", "/v1/streams", () => ({ streams: this.opts.streams.list() })),
-      r("GET", "/v1/streams/:id", ({ params, url }) => {
+      startStream: ({ body }) => streams.start(body),
+      streams: () => ({ streams: streams.list() }),
+      replayStream: ({ params, url }) => {
         const channel = url.searchParams.has("channel") ? intParam(url, "channel", 1, 1, MAX_CHANNEL) : undefined;
-        return this.opts.streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
-      }),
-      r("POST", "/v1/streams/:id/chunks", ({ params, body, req }) =>
-        this.opts.streams.append(params[0]!, check(ChunksRequest, body, "bad_request").chunks, optionalPidHeader(req)),
-      ),
-      r("POST", "/v1/streams/:id/complete", ({ params, body, req }) => this.opts.streams.complete(params[0]!, check(CompleteRequest, body, "bad_request"), optionalPidHeader(req))),
-      r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(ReasonRequest, body, "bad_request").reason, optionalPidHeader(req))),
-      r("POST", "/v1/streams/:id/cancel", ({ params, body }) => this.opts.streams.cancel(params[0]!, check(ReasonRequest, body, "bad_request").reason)),
-    ];
+        return streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER), intParam(url, "max_bytes", REPLAY_PAGE_BYTES, 1, REPLAY_PAGE_MAX));
+      },
+      appendChunks: ({ params, body, req }) => streams.append(params[0]!, body.chunks, optionalPidHeader(req)),
+      completeStream: ({ params, body, req }) => streams.complete(params[0]!, body, optionalPidHeader(req)),
+      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body.reason, optionalPidHeader(req)),
+      cancelStream: ({ params, body }) => streams.cancel(params[0]!, body.reason),
+    };
+  }
+
+  /** The route table: each route of ROUTES with its path as a pattern, its body check and its handler. */
+  private buildRoutes(): Route[] {
+    const handlers = this.handlers() as Record<RouteName, Handler<RouteSpec>>;
+    return (Object.keys(ROUTES) as RouteName[]).map((name) => {
+      const spec: RouteSpec = ROUTES[name];
+      const handler = handlers[name];
+      return {
+        method: spec.method,
+        pattern: new RegExp(`^${spec.path.replace(/:\w+/g, "([^/]+)")}$`),
+        auth: spec.auth,
+        handler: spec.request ? (ctx) => handler({ ...ctx, body: check(spec.request!, ctx.body, spec.invalidBody) }) : handler,
+      };
+    });
   }
 
   // ---- WebSocket upgrades ------------------------------------------------------------------------------
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, guard: ConnectionGuard): void {
     socket.on("error", () => socket.destroy());
     const denied = this.rejectHostOrOrigin(req);
     if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
@@ -299,9 +387,17 @@ export class BrokerServer {
     } catch (err) {
       return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
     }
-    const live = /^\/v1\/streams\/([^/]+)\/live$/.exec(url.pathname);
-    if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events" && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
-    if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
+    // The token first, as for requests: without it every path answers 401 alike.
+    if (!this.authorized(req)) return refuseUpgrade(socket, 401, UNAUTHORIZED);
+    guard.authenticate(socket as Socket);
+    const live = matchPath(SOCKETS.live, url.pathname);
+    if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    // Every open WebSocket holds a descriptor and buffers: bounded, with a sentence, like every limit.
+    const limits = this.opts.limits ?? DEFAULT_LIMITS;
+    if (this.wss.clients.size >= limits.sockets) {
+      const full = limitReached("connections_full", "sockets", limits, "The broker has as many open WebSockets as it may; close some (windows, followers) and try again");
+      return refuseUpgrade(socket, full.status, full.toBody());
+    }
 
     if (live) {
       const from = parseSince(url.searchParams.get("from_seq"));
@@ -310,7 +406,7 @@ export class BrokerServer {
         return refuseUpgrade(socket, 400, { error: "bad_request", message: "from_seq and channel must be positive integers." });
       let streamId: string;
       try {
-        streamId = decodePathParam(live[1]!);
+        streamId = decodePathParam(live[0]!);
       } catch (err) {
         return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
       }
@@ -321,7 +417,7 @@ export class BrokerServer {
       return;
     }
 
-    if (url.pathname === "/v1/events") {
+    if (url.pathname === SOCKETS.events.path) {
       const since = parseSince(url.searchParams.get("since"));
       if (since === null) return refuseUpgrade(socket, 400, { error: "bad_request", message: "since must be a non-negative integer." });
       const epoch = url.searchParams.get("epoch") ?? undefined;
@@ -362,6 +458,8 @@ export class BrokerServer {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------------
+
+const UNAUTHORIZED = { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." };
 
 function check<S extends Schema>(schema: S, body: unknown, code: ErrorCode): InferOutput<S> {
   const parsed = parseWith(schema, body);
@@ -501,6 +599,6 @@ function sendError(res: ServerResponse, err: ProtocolError): void {
 
 function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" }[status] ?? "Error";
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable" }[status] ?? "Error";
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

@@ -98,15 +98,16 @@ export class Switchboard implements vscode.Disposable {
       self: selfId ? { endpoint_id: selfId, session_name: this.sessionName } : undefined,
       messages: this.messages,
       recentStreams: this.settings.recentStreams,
+      warnings: info?.warnings.map((w) => w.message),
     });
   }
 
-  /** The typed API of the current broker, for approvals, streams, inbox and sessions. */
   /** Binary stream output on this window's /v1/stream socket; false when there is none. */
   sendStreamFrame(frame: Buffer, done: (err?: Error) => void): boolean {
     return this.client?.sendStreamFrame(frame, done) ?? false;
   }
 
+  /** The typed API of the current broker, for approvals, streams, inbox and sessions. */
   api(capability?: string): Promise<BrokerApi> {
     if (!this.client) return Promise.reject(new Error("Not connected to the Switchboard broker; run Switchboard: Reconnect."));
     return this.client.brokerApi(capability);
@@ -141,6 +142,12 @@ export class Switchboard implements vscode.Disposable {
         if (fresh.length) this.approvalsArrived.fire(fresh);
       }
       this.lastFeed = model;
+      this.changed.fire();
+    });
+    // A long approval's full text replaced its preview in the model.
+    client.on("feedText", () => {
+      if (this.client !== client) return;
+      this.lastFeed = client.feed;
       this.changed.fire();
     });
     client.on("message", (m) => {

@@ -12,9 +12,13 @@ export interface BrokerPaths {
   brokerDir: string;
   discoveryFile: string;
   lockFile: string;
+  /** Held (flock) by the running broker for its whole life: one writer per state folder. */
+  stateLockFile: string;
   journalDir: string;
   logDir: string;
   logFile: string;
+  /** The broker's Unix socket (beside the loopback port; only this user can reach it). */
+  socketFile: string;
 }
 
 export function brokerPaths(home: string = stateHome()): BrokerPaths {
@@ -25,8 +29,10 @@ export function brokerPaths(home: string = stateHome()): BrokerPaths {
     brokerDir,
     discoveryFile: join(brokerDir, "discovery.json"),
     lockFile: join(brokerDir, "discovery.json.lock"),
+    stateLockFile: join(brokerDir, "broker.lock"),
     journalDir: join(brokerDir, "journal"),
     logDir,
     logFile: join(logDir, "broker.log"),
+    socketFile: join(brokerDir, "broker.sock"),
   };
 }

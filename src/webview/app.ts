@@ -11,6 +11,7 @@ import { plural } from "./format.js";
 import { approvalItem, buttonIcon, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
 import { VirtualList } from "./virtual-list.js";
 import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
+import { visibleState } from "./visible-state.js";
 
 type Command = Extract<WebviewToHost, { type: "command" }>["command"];
 
@@ -181,7 +182,8 @@ export class App implements ItemContext {
     const paintLast = () => {
       if (this.state) return;
       this.stale = true;
-      this.setState({ ...last, connection: { ...last.connection, phase: "connecting", reason: null }, now: new Date().toISOString() });
+      // Kept by this page, but read back from storage: agent text is made visible again.
+      this.setState(visibleState({ ...last, connection: { ...last.connection, phase: "connecting", reason: null }, now: new Date().toISOString() }));
     };
     const soon = () => setTimeout(paintLast, LAST_STATE_GRACE_MS);
     if (document.readyState === "complete") soon();
@@ -212,7 +214,7 @@ export class App implements ItemContext {
     switch (msg.type) {
       case "state":
         this.stale = false;
-        this.setState(msg.state);
+        this.setState(visibleState(msg.state)); // agent text with hidden characters made visible
         if (msg.state.connection.phase === "connected") this.saveLastSoon();
         break;
       case "result":
@@ -495,7 +497,8 @@ export class App implements ItemContext {
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`
-        : nothing}`;
+        : nothing}
+      ${(this.state?.warnings ?? []).map((w) => html`<div class="banner broker-warning" role="alert"><p>${icon("warning")} ${w}</p></div>`)}`;
   }
 
   private section(id: SectionId, d: Derived): TemplateResult {

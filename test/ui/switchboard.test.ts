@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog, Page } from "playwright-core";
 import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "./harness.js";
-import { runSessionName } from "../../src/cli/run.js";
+import { runSessionName } from "../../src/cli/commands/run.js";
 import { terminalName } from "../../src/extension/terminal-format.js";
 import {
   startSwitchboardWorkbench,

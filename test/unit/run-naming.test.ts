@@ -1,7 +1,7 @@
 // Names of `switchboard run` sessions and of their terminals: what they run, told apart.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { runSessionName } from "../../src/cli/run.js";
+import { runSessionName } from "../../src/cli/commands/run.js";
 import { terminalName } from "../../src/extension/terminal-format.js";
 
 describe("switchboard run session names", () => {

@@ -2,14 +2,14 @@
 // (--execute agent) with its output streamed to the broker and mirrored to this terminal, or let the
 // approving VS Code window run it (--execute editor) and relay its output. Exit codes: the command's
 // own, 128+signal when it was killed, 126 when the request was not approved, 130 on Ctrl+C.
-import { BrokerClient } from "../client/client.js";
-import { BrokerError } from "../client/errors.js";
-import { followStream } from "../client/follow.js";
-import { StreamWriter } from "../client/stream-writer.js";
-import { execCommand, signalNumber } from "../exec/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../protocol/index.js";
-import { UsageError, err, type Command } from "./context.js";
-import { streamStatus } from "./hitl.js";
+import { BrokerClient } from "../../client/client.js";
+import { BrokerError } from "../../client/errors.js";
+import { followStream } from "../../client/follow.js";
+import { StreamWriter } from "../../client/stream-writer.js";
+import { execCommand, signalNumber } from "../../exec/index.js";
+import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
+import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
+import { shown, streamStatus } from "../format.js";
 
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
@@ -32,7 +32,7 @@ export function runSessionName(command: string, taken: readonly string[]): strin
   for (let n = 2; ; n++) if (!used.has(`${base} (${n})`)) return `${base} (${n})`;
 }
 
-export const run: Command = async (ctx) => {
+async function run(ctx: Ctx): Promise<number> {
   if (!ctx.args.length) throw new UsageError("Usage: switchboard run [--env] [--session NAME] [--summary TEXT] [--execute agent|editor] [--timeout S] -- CMD ARGS…");
   const command = ctx.args.length === 1 ? ctx.args[0]! : ctx.args.map(shellQuote).join(" ");
   const action = ctx.values.env ? "env" : "sh";
@@ -81,7 +81,7 @@ export const run: Command = async (ctx) => {
       execute,
       ...(timeoutS ? { timeout_ms: Math.round(timeoutS * 1000) } : {}),
     });
-    err(`switchboard: waiting for approval of ${action} \`${command}\` (${requested.approval_id}).`);
+    err(`switchboard: waiting for approval of ${action} \`${shown(command)}\` (${requested.approval_id}).`);
     err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
 
     const decided = await waitForDecision(requested, api, setInterrupt);
@@ -91,8 +91,8 @@ export const run: Command = async (ctx) => {
       return EXIT_INTERRUPTED;
     }
     if (decided.state !== "approved") {
-      const who = decided.decided_by ? ` by ${decided.decided_by}` : "";
-      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${decided.reason}` : "."}`);
+      const who = decided.decided_by ? ` by ${shown(decided.decided_by)}` : "";
+      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${shown(decided.reason)}` : "."}`);
       return EXIT_NOT_APPROVED;
     }
     if (interrupted) return EXIT_INTERRUPTED;
@@ -104,10 +104,22 @@ export const run: Command = async (ctx) => {
     process.off("SIGTERM", sigint);
     await client.close();
   }
+}
+
+export const spec: CommandSpec = {
+  name: "run",
+  usage: `  run [options] -- CMD ARGS…       Ask for approval, then run CMD with its output streamed to VS Code
+      --env                        Read-only command (asks as env instead of sh)
+      --session NAME               Session name shown in VS Code
+      --summary TEXT               What the approver sees (default: the command)
+      --execute agent|editor       Run it here (default) or in the approving VS Code window
+      --timeout S                  Give up if nobody decides within S seconds`,
+  options: { env: { type: "boolean" }, session: { type: "string" }, summary: { type: "string" }, execute: { type: "string" }, timeout: { type: "string" } },
+  run,
 };
 
 /** Long-polls until decided; resolves undefined if the user pressed Ctrl+C first. */
-async function waitForDecision(a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<Approval | undefined> {
+async function waitForDecision(a: Approval, api: () => Promise<import("../../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<Approval | undefined> {
   let stopped = false;
   let wake: () => void = () => {};
   setInterrupt(() => {
@@ -160,7 +172,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   const onFrame = (f: { event: string; stream_id?: unknown; reason?: unknown }) => {
     if (f.event === "stream_cancelled" && f.stream_id === writer.streamId) {
       stopReason ??= "cancelled";
-      err(`switchboard: stopping: ${typeof f.reason === "string" ? f.reason : "cancelled from VS Code"}`);
+      err(`switchboard: stopping: ${typeof f.reason === "string" ? shown(f.reason) : "cancelled from VS Code"}`);
       void handle.stop("cancelled by a viewer").catch(() => {});
     }
   };
@@ -177,7 +189,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
 }
 
 /** --execute editor: the approving window runs the command; relay its stream here. */
-async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
+async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
   err("switchboard: approved; the VS Code window that approved it runs the command.");
   let streamId = a.stream_id;
   const deadline = Date.now() + 30_000;
@@ -196,6 +208,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${end.reason})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${shown(end.reason)})` : ""}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }
