@@ -18,7 +18,8 @@ export const AA_TEXT = 4.5;
  * Source of a function run in the page (a string: tsx would wrap named functions in a __name helper
  * that does not exist there). Returns ContrastSample[] for every visible, enabled badge and button
  * that shows text, and of the status words of streams and sessions. The backdrop of an element is its own background composited over its ancestors'
- * (through shadow roots) down to the sidebar's background, which VS Code paints behind the webview.
+ * (through shadow roots) down to the sidebar's background, which VS Code paints behind the webview; an
+ * ancestor's opacity fades text and background into what is behind it.
  */
 export const CONTRAST_PROBE = `(() => {
   const parse = (c) => {
@@ -49,12 +50,20 @@ export const CONTRAST_PROBE = `(() => {
   };
   const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
   const out = [];
+  // An ancestor with opacity < 1 (a faded badge) blends text and background alike into what is behind it.
+  const faded = (el) => {
+    let op = 1, top = null;
+    for (let e = el; e; e = parentOf(e)) { const o = parseFloat(getComputedStyle(e).opacity); if (o < 1) { op *= o; top = e; } }
+    return { op, behind: top && parentOf(top) ? backdrop(parentOf(top)) : null };
+  };
   const sample = (what, textEl, boxEl) => {
     if (!visible(boxEl)) return;
-    const bg = backdrop(boxEl);
+    let bg = backdrop(boxEl);
     const fgRaw = parse(getComputedStyle(textEl).color);
     if (!fgRaw) return;
-    const fg = over(fgRaw, bg);
+    let fg = over(fgRaw, bg);
+    const f = faded(textEl);
+    if (f.behind) { fg = over([fg[0], fg[1], fg[2], f.op], f.behind); bg = over([bg[0], bg[1], bg[2], f.op], f.behind); }
     const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
     out.push({ what, fg: hex(fg), bg: hex(bg), ratio: Math.round(((a + 0.05) / (b + 0.05)) * 100) / 100 });
   };

@@ -626,6 +626,13 @@ describe("sidebar webview", () => {
           [],
           `text below ${AA_TEXT}:1 in ${theme}`,
         );
+        // Approve and Reject differ at a glance (in High Contrast both used to be outlined alike).
+        const look = (sel: string) =>
+          sb.page.locator(sel).first().evaluate((b) => {
+            const st = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
+            return `${st.backgroundColor} ${st.color}`;
+          });
+        assert.notEqual(await look("vscode-button.approve"), await look("vscode-button.reject"), `Approve and Reject look different in ${theme}`);
         // The summary that only repeats the command is not shown; the long command is folded.
         const long = sb.page.locator('#body-approvals li[data-key="ap-long"]');
         assert.equal(await long.locator(".summary").count(), 0);
