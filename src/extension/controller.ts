@@ -90,7 +90,8 @@ export class Switchboard implements vscode.Disposable {
     const info = this.client && this.phase !== "disconnected" ? safe(() => this.client!.serverInfo) : undefined;
     const selfId = this.selfEndpointId;
     return sidebarState(this.feed, {
-      phase: this.phase,
+      // "Connected" in the sidebar means its lists are the broker's: not before the feed's snapshot.
+      phase: this.phase === "connected" && !this.feed ? "connecting" : this.phase,
       reason: this.reason,
       brokerUrl: info?.brokerUrl,
       brokerVersion: info?.serverVersion,

@@ -31,6 +31,7 @@ const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
+  const activatedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
   profile?.start();
   let settings: Settings = readSettings();
@@ -60,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -159,6 +160,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   });
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
   if (profile) void registered.then(() => profile.stop()).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
+  sidebar.marks.activated = Date.now();
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 

@@ -4,6 +4,7 @@
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
 import { streamOutcome, type StreamEnd, type StreamView } from "../protocol/index.js";
+import { sessionRepeatsCommand } from "../protocol/naming.js";
 import { visibleText } from "../protocol/visible-text.js";
 
 const RED = "\x1b[31m";
@@ -34,7 +35,8 @@ export function describeEnd(s: StreamEnd): { text: string; ok: boolean } {
 /** The terminal's tab name. */
 export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
   const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
-  return visibleText(`${s.action}: ${cmd} · ${s.session}`);
+  // A `switchboard run` session is named after its command: "sh: npm test", not "sh: npm test · npm test".
+  return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
 /** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
