@@ -5,7 +5,7 @@
 // skipped until its socket drains, then gets a `resync` marker and a replay from the file, so a slow
 // consumer never blocks the producer or anyone else.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, readdir, rm, type FileHandle } from "node:fs/promises";
 import { openNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 import type WebSocket from "ws";
