@@ -41,6 +41,9 @@ const builds = [
     external: [...node.external, "@mariozechner/pi-coding-agent"],
     banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; var require = __sbCreateRequire(import.meta.url);" },
   }),
+  // Claude Code's hooks: a small entry run for every hook event, and the per-session companion it starts.
+  build({ ...node, entryPoints: ["src/adapters/claude/hook-main.ts"], outfile: "dist/claude-hook.js" }),
+  build({ ...node, entryPoints: ["src/adapters/claude/companion-main.ts"], outfile: "dist/claude-companion.js" }),
 ];
 if (existsSync("src/extension/extension.ts")) {
   // VS Code loads extensions as CommonJS; `vscode` is provided by the extension host.
