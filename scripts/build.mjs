@@ -16,6 +16,8 @@ const common = {
   legalComments: "none",
   logLevel: "warning",
   define: { __SWITCHBOARD_VERSION__: JSON.stringify(pkg.version) },
+  // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
+  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
 };
 const node = {
   ...common,
