@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { applyEdits, modify, parse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import { applyEdits, format, modify, parse, printParseErrorCode, type ParseError } from "jsonc-parser";
 
 /** Claude Code kills a hook after this many seconds; approvals expire 20 s before it. */
 export const HOOK_TIMEOUT_S = 900;
@@ -86,34 +86,73 @@ export function mergeSettingsText(text: string, hooks: HooksObject | undefined, 
   if (!root || typeof root !== "object" || Array.isArray(root)) throw new Error(`${file} does not hold a JSON object; fix it first.`);
   const existing = (root as { hooks?: unknown }).hooks;
   if (existing !== undefined && (typeof existing !== "object" || existing === null || Array.isArray(existing))) throw new Error(`${file}: "hooks" is not an object; fix it first.`);
+  // Nothing to change (also: installed already): the text stays exactly as it is.
+  if (JSON.stringify(semanticMerge(existing, hooks)) === JSON.stringify(existing ?? {})) return text;
+  if (!text.trim()) return `${JSON.stringify({ hooks: semanticMerge(undefined, hooks) }, null, 2)}\n`;
   const fmt = detectFormat(text);
-  let out = text.trim() ? text : "{}\n";
-  const set = (path: (string | number)[], value: unknown) => {
-    out = applyEdits(out, modify(out, path, value, { formattingOptions: fmt }));
+  let out = text;
+  // Edits are made unformatted and only the inserted text is formatted afterwards: jsonc-parser's
+  // own formatting of an edit reformats the whole lines around it, which would rewrite user entries.
+  const set = (path: (string | number)[], value: unknown, isArrayInsertion = false) => {
+    for (const e of modify(out, path, value, { isArrayInsertion })) {
+      out = applyEdits(out, [e]);
+      let end = e.offset + e.content.length;
+      while (end < out.length && out[end] !== "\n" && out[end] !== "\r") end++;
+      out = applyEdits(out, format(out, { offset: e.offset, length: end - e.offset }, { ...fmt, keepLines: false }));
+    }
   };
   const current = (existing ?? {}) as Record<string, unknown>;
   const events = new Set([...Object.keys(current), ...Object.keys(hooks ?? {})]);
   for (const event of events) {
     const groups = Array.isArray(current[event]) ? (current[event] as unknown[]) : undefined;
     if (current[event] !== undefined && !groups) continue; // not ours to fix
-    const kept: unknown[] = [];
-    for (const g of groups ?? []) {
+    // Take out our entries one by one, last first so that earlier paths stay valid; a group left
+    // empty by that goes too. The user's entries are never rewritten.
+    let left = groups?.length ?? 0;
+    for (let gi = (groups?.length ?? 0) - 1; gi >= 0; gi--) {
+      const g = groups![gi];
       const list = g && typeof g === "object" && Array.isArray((g as MatcherGroup).hooks) ? (g as MatcherGroup).hooks : undefined;
-      if (!list || !list.some(isOurs)) {
-        kept.push(g);
-        continue;
-      }
-      const rest = list.filter((h) => !isOurs(h));
-      if (rest.length) kept.push({ ...(g as object), hooks: rest });
+      if (!list || !list.some(isOurs)) continue;
+      if (list.every(isOurs)) {
+        set(["hooks", event, gi], undefined);
+        left--;
+      } else for (let hi = list.length - 1; hi >= 0; hi--) if (isOurs(list[hi])) set(["hooks", event, gi, "hooks", hi], undefined);
     }
-    const next = [...kept, ...(hooks?.[event] ?? [])];
-    if (JSON.stringify(next) === JSON.stringify(groups ?? [])) continue;
-    set(["hooks", event], next.length ? next : undefined);
+    const add = hooks?.[event] ?? [];
+    if (!groups && add.length) set(["hooks", event], add);
+    else {
+      add.forEach((group, i) => {
+        set(["hooks", event, left + i], group, true);
+      });
+      if (groups && groups.length > 0 && left + add.length === 0) set(["hooks", event], undefined);
+    }
   }
   // Remove a `hooks` object that is empty because of us (not one the user had empty).
   const after = parse(out, [], { allowTrailingComma: true }) as { hooks?: Record<string, unknown> };
   const userHadEmpty = existing !== undefined && Object.keys(current).length === 0;
   if (after.hooks && Object.keys(after.hooks).length === 0 && !userHadEmpty) set(["hooks"], undefined);
+  return out;
+}
+
+/** The `hooks` object the merge produces: each event's entries without Switchboard's, then Switchboard's. */
+function semanticMerge(existing: unknown, hooks: HooksObject | undefined): Record<string, unknown> {
+  const current = (existing ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const event of new Set([...Object.keys(current), ...Object.keys(hooks ?? {})])) {
+    const groups = current[event];
+    if (groups !== undefined && !Array.isArray(groups)) {
+      out[event] = groups;
+      continue;
+    }
+    const kept: unknown[] = [];
+    for (const g of (groups as unknown[] | undefined) ?? []) {
+      const list = g && typeof g === "object" && Array.isArray((g as MatcherGroup).hooks) ? (g as MatcherGroup).hooks : undefined;
+      if (!list || !list.some(isOurs)) kept.push(g);
+      else if (!list.every(isOurs)) kept.push({ ...(g as object), hooks: list.filter((h) => !isOurs(h)) });
+    }
+    const next = [...kept, ...(hooks?.[event] ?? [])];
+    if (next.length || (Array.isArray(groups) && groups.length === 0)) out[event] = next;
+  }
   return out;
 }
 

@@ -1,0 +1,107 @@
+// `switchboard install claude`: merging Switchboard's hooks into Claude Code's settings keeps the rest
+// of the file byte for byte, is idempotent, and --uninstall removes only what it added. Plus the pure
+// pieces of the adapter: edit diffs with Claude Code's semantics, the task hint, failure parsing.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { hookCommand, installClaudeHooks, mergeSettingsText, shellQuote, switchboardHooks } from "../../src/adapters/claude/install.js";
+import { hintText, parseFailure } from "../../src/adapters/claude/protocol.js";
+import { applyClaudeEdits, editsRequest } from "../../src/adapters/claude/requests.js";
+
+const CMD = hookCommand({ hookEntry: "/opt/sb/dist/claude-hook.js", node: "/usr/bin/node" });
+
+describe("install claude: settings merge", () => {
+  const userFile = `{
+    // my own settings, with a comment
+    "model": "opus",
+    "permissions": { "allow": ["Bash(npm test)"] },
+    "hooks": {
+        "PreToolUse": [
+            { "matcher": "Bash", "hooks": [ { "type": "command", "command": "my-linter --check" } ] }
+        ]
+    }
+}
+`;
+
+  it("adds every hook event, keeps the user's text byte for byte, and is idempotent", () => {
+    const once = mergeSettingsText(userFile, switchboardHooks(CMD));
+    assert.ok(once.startsWith('{\n    // my own settings, with a comment\n    "model": "opus",\n    "permissions": { "allow": ["Bash(npm test)"] },'), once);
+    assert.match(once, /"command": "my-linter --check"/);
+    for (const event of ["SessionStart", "UserPromptSubmit", "Notification", "Stop", "SessionEnd", "PreToolUse", "PostToolUse", "PostToolUseFailure"]) assert.match(once, new RegExp(`"${event}"`));
+    assert.equal(mergeSettingsText(once, switchboardHooks(CMD)), once, "a second install changes nothing");
+    const moved = mergeSettingsText(once, switchboardHooks(hookCommand({ hookEntry: "/new/place/dist/claude-hook.js", node: "/usr/bin/node" })));
+    assert.equal(moved.match(/claude-hook\.js/g)?.length, 8, "a reinstall from elsewhere replaces the entries instead of adding more");
+    assert.doesNotMatch(moved, /\/opt\/sb/);
+  });
+
+  it("uninstall removes only what install added", () => {
+    const installed = mergeSettingsText(userFile, switchboardHooks(CMD));
+    assert.equal(mergeSettingsText(installed, undefined), userFile);
+    const fresh = mergeSettingsText("", switchboardHooks(CMD));
+    assert.equal(mergeSettingsText(fresh, undefined).replace(/\s/g, ""), "{}");
+  });
+
+  it("refuses a file that is not a JSON object, with a sentence", () => {
+    assert.throws(() => mergeSettingsText("[1,2]", switchboardHooks(CMD), "x.json"), /x\.json does not hold a JSON object/);
+    assert.throws(() => mergeSettingsText("{ nope", switchboardHooks(CMD), "x.json"), /x\.json is not valid JSON/);
+    assert.throws(() => mergeSettingsText('{"hooks": 3}', switchboardHooks(CMD), "x.json"), /"hooks" is not an object/);
+  });
+
+  it("writes only when something changes; uninstall of a missing file does nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sb-claude-install-"));
+    try {
+      const file = join(dir, ".claude", "settings.local.json");
+      assert.deepEqual(await installClaudeHooks(file, CMD, { uninstall: true }), { file, changed: false, created: false });
+      assert.equal((await installClaudeHooks(file, CMD)).created, true);
+      const text = await readFile(file, "utf8");
+      assert.equal(JSON.parse(text).hooks.PreToolUse[0].matcher, "Bash|Write|Edit|MultiEdit|NotebookEdit");
+      assert.equal((await installClaudeHooks(file, CMD)).changed, false);
+      const mine = `{\n  "theme": "dark",\n  "env": { "A": "1" }\n}\n`;
+      await writeFile(file, mine);
+      await installClaudeHooks(file, CMD);
+      await installClaudeHooks(file, CMD, { uninstall: true });
+      assert.equal(await readFile(file, "utf8"), mine);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("quotes paths for the shell Claude Code runs hooks with", () => {
+    assert.equal(shellQuote("/a b/it's"), `'/a b/it'\\''s'`);
+    assert.equal(hookCommand({ hookEntry: "/x/claude-hook.js", node: "/n", home: "/h h" }), "/n /x/claude-hook.js --hook-timeout 900 --home '/h h'");
+  });
+});
+
+describe("Claude Code edit requests", () => {
+  it("applies edits in order with replace_all, as Claude Code does", () => {
+    assert.deepEqual(applyClaudeEdits("a b a", [{ old_string: "a", new_string: "x", replace_all: true }]), { ok: true, text: "x b x" });
+    assert.equal(applyClaudeEdits("a b a", [{ old_string: "a", new_string: "x" }]).ok, false);
+    assert.deepEqual(applyClaudeEdits("one two", [{ old_string: "one", new_string: "1" }, { old_string: "1 two", new_string: "12" }]), { ok: true, text: "12" });
+  });
+
+  it("shows a unified diff against the file, or replacement blocks with the reason", () => {
+    const ok = editsRequest("/p/f.txt", [{ old_string: "beta", new_string: "gamma" }], "/p", { kind: "text", text: "alpha\nbeta\n" });
+    assert.equal(ok.action, "edit");
+    assert.equal(ok.summary, "edit f.txt (1 replacement)");
+    assert.match(ok.diff ?? "", /-beta\n\+gamma/);
+    const bad = editsRequest("/p/f.txt", [{ old_string: "zzz", new_string: "y" }], "/p", { kind: "text", text: "alpha\n" });
+    assert.match(bad.detail ?? "", /old_string is not in the file/);
+    assert.match(bad.diff ?? "", /@@ replacement @@\n-zzz\n\+y/);
+  });
+});
+
+describe("Claude Code adapter pieces", () => {
+  it("task hint: state, task, queued messages; bounded", () => {
+    assert.equal(hintText("idle", undefined, "fix the build", 0), "[idle] fix the build");
+    assert.equal(hintText("waiting for you", "Claude needs your permission\nmore", "", 2), "[waiting for you: Claude needs your permission] (2 messages queued)");
+    assert.equal([...hintText("working", undefined, "x".repeat(500), 1)].length, 200);
+  });
+
+  it("a failed Bash call's error text gives the exit status and output", () => {
+    assert.deepEqual(parseFailure("Exit code 3\npartial"), { exitCode: 3, output: "partial" });
+    assert.deepEqual(parseFailure("Exit code 1"), { exitCode: 1, output: "" });
+    assert.deepEqual(parseFailure("Command timed out\nafter 2m"), { output: "", reason: "Command timed out" });
+  });
+});
