@@ -200,4 +200,35 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       await sender.close();
     }
   });
+
+  it("6b. a queued message survives kill -9 of the session's companion: the next hook starts a new one that delivers it", async () => {
+    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    try {
+      const replies: ClientMessage[] = [];
+      sender.on("message", (m) => void replies.push(m));
+      const me = await sender.registerEndpoint({ kind: "test", session_name: "sender-6b" });
+      let release: () => void = () => {};
+      const released = new Promise<void>((r) => (release = r));
+      const before0 = fake.requests.length;
+      fake.enqueue({ text: "first answer", before: () => released }, { text: "answered after the restart" });
+      const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: "say something", env: env() });
+      await waitFor(() => fake.requests.slice(before0).some((r) => r.main), 20_000, "Claude's first model request");
+      const [ep] = await sessions();
+      const sent = await sender.send({ endpoint_id: me.endpointId, to: ep!.endpoint_id, content: "survive the crash" });
+      await waitFor(async () => ((await sessions())[0]?.task_hint ?? "").includes("1 message queued"), 10_000, "the message to be queued");
+      process.kill(ep!.plugin_pid, "SIGKILL");
+      await waitFor(async () => !(await sessions()).some((s) => s.endpoint_id === ep!.endpoint_id), 10_000, "the old endpoint to close");
+      release();
+      await run.exited;
+      assert.ok(
+        fake.requests.slice(before0).some((r) => r.main && requestText(r).includes("survive the crash")),
+        "the model saw the message that was queued when the companion died",
+      );
+      const reply = await waitFor(() => replies[0], 10_000, "the reply to the sender");
+      assert.equal(reply.content, "answered after the restart");
+      assert.equal(reply.metadata.in_reply_to, sent.correlation_id);
+    } finally {
+      await sender.close();
+    }
+  });
 });
