@@ -38,6 +38,8 @@ export interface ClaudeEvent {
 export interface ClaudeRun {
   proc: ChildProcess;
   events: ClaudeEvent[];
+  /** performance.now() when each event was read, same index as `events`. */
+  times: number[];
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   alive(): boolean;
@@ -90,17 +92,20 @@ export function startClaude(o: StartClaudeOptions): ClaudeRun {
   });
   live.add(proc);
   const events: ClaudeEvent[] = [];
+  const times: number[] = [];
   let buf = "";
   let err = "";
   proc.stdout!.setEncoding("utf8");
   proc.stdout!.on("data", (d: string) => {
     buf += d;
+    const now = performance.now();
     for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       if (!line.trim()) continue;
       try {
         events.push(JSON.parse(line) as ClaudeEvent);
+        times.push(now);
       } catch {
         err += `[unparsable stdout] ${line}\n`;
       }
@@ -117,6 +122,7 @@ export function startClaude(o: StartClaudeOptions): ClaudeRun {
   return {
     proc,
     events,
+    times,
     stderr: () => err,
     exited,
     alive: () => proc.exitCode === null && proc.signalCode === null,

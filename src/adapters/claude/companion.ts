@@ -23,6 +23,7 @@ import { offlineDenial } from "../shared/offline.js";
 import { formatForClaude, hintText, parseFailure, type HookAnswer, type HookCall } from "./protocol.js";
 import { MessageQueue, type QueuedMessage } from "./queue.js";
 import { isGatedTool, toolRequest } from "./requests.js";
+import { TranscriptTail } from "./transcript.js";
 import { companionFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
 
 export interface CompanionOptions {
@@ -67,9 +68,12 @@ export class Companion {
   private watchTimer: NodeJS.Timeout | undefined;
   private readonly server = createServer((req, res) => void this.onRequest(req, res));
   private readonly waits = new Set<AbortController>();
+  private tail: TranscriptTail | undefined;
+  private transcriptPath: string | undefined;
 
   constructor(private readonly opts: CompanionOptions) {
     ensureSessionDir(opts.home, opts.sessionId);
+    this.transcriptPath = opts.transcriptPath;
     this.queue = new MessageQueue(queueDir(opts.home, opts.sessionId));
   }
 
@@ -213,6 +217,7 @@ export class Companion {
       case "SubagentStop": {
         if (e.hook_event_name === "SubagentStop") return {};
         this.answerActive(typeof e.last_assistant_message === "string" ? e.last_assistant_message : "");
+        this.tail?.read(); // results written just before the turn ended
         this.endOpenStreams("Claude Code ended its turn without running it");
         const due = this.takeQueued(1);
         if (due.length) {
@@ -246,6 +251,7 @@ export class Companion {
     const e = call.event;
     const tool = e.tool_name;
     if (!isGatedTool(tool)) return {};
+    if (typeof e.transcript_path === "string" && e.transcript_path) this.transcriptPath = e.transcript_path;
     this.setStatus("working");
     const input = (e.tool_input && typeof e.tool_input === "object" ? e.tool_input : {}) as Record<string, unknown>;
     const cwd = typeof e.cwd === "string" && e.cwd ? e.cwd : this.opts.cwd;
@@ -338,9 +344,17 @@ export class Companion {
         approval_id: approval.approval_id,
       });
       this.streams.set(toolUseId, { streamId: view.stream_id, startedAt: Date.now() });
+      this.followTranscript();
     } catch (err) {
       this.log(`no stream for ${toolUseId}: ${errText(err)}`);
     }
+  }
+
+  /** Starts reading tool results from the transcript (from its current end: the call has not run yet). */
+  private followTranscript(): void {
+    if (this.tail || !this.transcriptPath) return;
+    this.tail = new TranscriptTail(this.transcriptPath, (e) => void this.publish({ event: { ...e, session_id: this.opts.sessionId }, offline: "block", approvalTimeoutMs: 0 }));
+    this.tail.start();
   }
 
   /** PostToolUse(Failure) of a Bash call: the output Claude got, stdout on 1 and stderr on 2, then how it ended. */
@@ -472,6 +486,7 @@ export class Companion {
     this.log(`stopping: ${why}`);
     clearInterval(this.watchTimer);
     for (const w of this.waits) w.abort();
+    this.tail?.stop();
     this.endOpenStreams(`the Claude Code session ended (${why})`);
     this.answerActive("(The Claude Code session ended before it answered.)");
     const client = this.client ?? (await bounded(this.connect(), 3000));

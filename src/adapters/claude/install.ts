@@ -61,8 +61,8 @@ export function switchboardHooks(command: string): HooksObject {
     Stop: [{ hooks: entry() }],
     SessionEnd: [{ hooks: entry() }],
     PreToolUse: [{ matcher: GATED_MATCHER, hooks: entry() }],
-    PostToolUse: [{ matcher: "Bash", hooks: entry() }],
-    PostToolUseFailure: [{ matcher: "Bash", hooks: entry() }],
+    // No PostToolUse: the companion reads approved commands' output from the transcript instead of
+    // making Claude start one more hook process per tool call (see transcript.ts).
   };
 }
 
