@@ -43,7 +43,8 @@ const LOST_GRACE_MS = 15_000;
 const CHUNK_CHARS = 64 * 1024;
 
 interface OpenStream {
-  streamId: string;
+  /** The stream's id once the broker made it (undefined if it could not). */
+  stream: Promise<string | undefined>;
   startedAt: number;
 }
 
@@ -310,7 +311,7 @@ export class Companion {
           continue;
         case "approved":
           this.log(`${approval.approval_id} approved`);
-          if (tool === "Bash") await this.openStream(client, approval, request.action === "env" ? "env" : "sh", String(input.command ?? ""), cwd, toolUseId);
+          if (tool === "Bash") this.openStream(client, approval, request.action === "env" ? "env" : "sh", String(input.command ?? ""), cwd, toolUseId);
           return allow(`Approved in Switchboard${approval.decided_by ? ` by ${approval.decided_by}` : ""}.`);
         case "rejected":
           return deny(`Rejected in Switchboard${approval.decided_by ? ` by ${approval.decided_by}` : ""}: ${approval.reason?.trim() || "no reason given"}`);
@@ -333,21 +334,25 @@ export class Companion {
 
   // ---- output streams -----------------------------------------------------------------------------
 
-  private async openStream(client: BrokerClient, approval: Approval, action: "sh" | "env", command: string, cwd: string, toolUseId: string): Promise<void> {
-    try {
-      const api = await client.brokerApi("output_streams_v1");
-      const view = await api.startStream({
-        endpoint_id: client.resolveEndpointId(this.endpointId!),
-        action,
-        command: command || "(empty command)",
-        cwd,
-        approval_id: approval.approval_id,
-      });
-      this.streams.set(toolUseId, { streamId: view.stream_id, startedAt: Date.now() });
-      this.followTranscript();
-    } catch (err) {
-      this.log(`no stream for ${toolUseId}: ${errText(err)}`);
-    }
+  /**
+   * Opens the approved command's stream without making Claude wait for it: Claude is told "allow" at
+   * once, and the output (read from the transcript when the call ends) waits for the stream instead.
+   */
+  private openStream(client: BrokerClient, approval: Approval, action: "sh" | "env", command: string, cwd: string, toolUseId: string): void {
+    const stream = client
+      .brokerApi("output_streams_v1")
+      .then((api) =>
+        api.startStream({ endpoint_id: client.resolveEndpointId(this.endpointId!), action, command: command || "(empty command)", cwd, approval_id: approval.approval_id }),
+      )
+      .then(
+        (view) => view.stream_id,
+        (err: unknown) => {
+          this.log(`no stream for ${toolUseId}: ${errText(err)}`);
+          return undefined;
+        },
+      );
+    this.streams.set(toolUseId, { stream, startedAt: Date.now() });
+    this.followTranscript();
   }
 
   /** Starts reading tool results from the transcript (from its current end: the call has not run yet). */
@@ -365,27 +370,29 @@ export class Companion {
     if (!open || !this.client) return;
     this.streams.delete(id);
     const pid = this.client.pluginPid;
+    const streamId = await open.stream;
+    if (!streamId) return;
     try {
       const api = await this.client.brokerApi("output_streams_v1");
       const write = async (channel: number, text: string) => {
-        for (let i = 0; i < text.length; i += CHUNK_CHARS) await api.appendChunks(open.streamId, [{ channel, data: text.slice(i, i + CHUNK_CHARS) }], pid);
+        for (let i = 0; i < text.length; i += CHUNK_CHARS) await api.appendChunks(streamId, [{ channel, data: text.slice(i, i + CHUNK_CHARS) }], pid);
       };
       const duration_ms = Date.now() - open.startedAt;
       if (e.hook_event_name === "PostToolUse") {
         const r = (e.tool_response ?? {}) as Record<string, unknown>;
         if (typeof r.stdout === "string" && r.stdout) await write(1, withNewline(r.stdout));
         if (typeof r.stderr === "string" && r.stderr) await write(2, withNewline(r.stderr));
-        if (r.interrupted === true) await api.abortStream(open.streamId, "interrupted in Claude Code", pid);
-        else if (typeof r.backgroundTaskId === "string") await api.abortStream(open.streamId, `running in the background in Claude Code (task ${r.backgroundTaskId}); its output is not captured`, pid);
-        else await api.completeStream(open.streamId, { exit_code: 0, duration_ms }, pid);
+        if (r.interrupted === true) await api.abortStream(streamId, "interrupted in Claude Code", pid);
+        else if (typeof r.backgroundTaskId === "string") await api.abortStream(streamId, `running in the background in Claude Code (task ${r.backgroundTaskId}); its output is not captured`, pid);
+        else await api.completeStream(streamId, { exit_code: 0, duration_ms }, pid);
       } else {
         const f = parseFailure(typeof e.error === "string" ? e.error : "");
         if (f.output) await write(1, withNewline(f.output));
-        if (f.exitCode !== undefined) await api.completeStream(open.streamId, { exit_code: f.exitCode, duration_ms }, pid);
-        else await api.abortStream(open.streamId, (f.reason || (e.is_interrupt === true ? "interrupted in Claude Code" : "failed in Claude Code")).slice(0, 1900), pid);
+        if (f.exitCode !== undefined) await api.completeStream(streamId, { exit_code: f.exitCode, duration_ms }, pid);
+        else await api.abortStream(streamId, (f.reason || (e.is_interrupt === true ? "interrupted in Claude Code" : "failed in Claude Code")).slice(0, 1900), pid);
       }
     } catch (err) {
-      this.log(`publishing ${open.streamId} failed: ${errText(err)}`);
+      this.log(`publishing ${streamId} failed: ${errText(err)}`);
     }
   }
 
@@ -393,7 +400,12 @@ export class Companion {
     const client = this.client;
     for (const [id, s] of this.streams) {
       this.streams.delete(id);
-      if (client) void client.brokerApi("output_streams_v1").then((api) => api.abortStream(s.streamId, reason, client.pluginPid)).catch(() => {});
+      if (client)
+        void s.stream
+          .then(async (streamId) => {
+            if (streamId) await (await client.brokerApi("output_streams_v1")).abortStream(streamId, reason, client.pluginPid);
+          })
+          .catch(() => {});
     }
   }
 
