@@ -69,3 +69,5 @@ if (existsSync("src/webview/main.ts")) {
   await copyFile("node_modules/@vscode/codicons/dist/codicon.ttf", "media/codicon.ttf");
 }
 await Promise.all(builds);
+// The Claude Code hook's shell fast path (it hands PreToolUse to a running companion with curl).
+await copyFile("src/adapters/claude/claude-hook.sh", "dist/claude-hook.sh");

@@ -20,11 +20,11 @@ import { pidAlive } from "../../platform/process.js";
 import { stateHome } from "../../platform/paths.js";
 import { SWITCHBOARD_VERSION, type Approval } from "../../protocol/index.js";
 import { offlineDenial } from "../shared/offline.js";
-import { formatForClaude, hintText, parseFailure, type HookAnswer, type HookCall } from "./protocol.js";
+import { approvalTimeoutMs, formatForClaude, hintText, parseFailure, type HookAnswer, type HookCall } from "./protocol.js";
 import { MessageQueue, type QueuedMessage } from "./queue.js";
 import { isGatedTool, toolRequest } from "./requests.js";
 import { TranscriptTail } from "./transcript.js";
-import { companionFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
+import { companionFile, curlConfigFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
 
 export interface CompanionOptions {
   home: string;
@@ -98,7 +98,10 @@ export class Companion {
       sessionId: this.opts.sessionId,
       startedAt: new Date().toISOString(),
     };
-    writeDurable(companionFile(this.opts.home, this.opts.sessionId), JSON.stringify(record), dirname(companionFile(this.opts.home, this.opts.sessionId)));
+    const dir = dirname(companionFile(this.opts.home, this.opts.sessionId));
+    // For claude-hook.sh: the same address and token as a curl config (curl -K).
+    writeDurable(curlConfigFile(this.opts.home, this.opts.sessionId), `url = "http://127.0.0.1:${record.port}/hook-raw"\nheader = "Authorization: Bearer ${this.token}"\n`, dir);
+    writeDurable(companionFile(this.opts.home, this.opts.sessionId), JSON.stringify(record), dir);
     this.watchTimer = setInterval(() => {
       if (!pidAlive(this.opts.claudePid)) void this.stop("claude exited");
     }, WATCH_MS);
@@ -177,6 +180,27 @@ export class Companion {
       if (req.url === "/confirm") {
         this.confirm(Array.isArray(body.ids) ? body.ids.filter((x): x is string => typeof x === "string") : []);
         return send(200, { ok: true });
+      }
+      if (req.url === "/hook-raw") {
+        // claude-hook.sh's fast path: the body is Claude's PreToolUse event itself, the answer is what to print.
+        const event = body as unknown as HookCall["event"];
+        if (event.hook_event_name !== "PreToolUse") return send(409, { error: "not_pre_tool_use" });
+        const offline = String(req.headers["x-switchboard-offline"] ?? "").trim().toLowerCase() === "allow" ? "allow" : "block";
+        const timeoutS = Number(req.headers["x-switchboard-hook-timeout"]);
+        const abort = new AbortController();
+        res.once("close", () => abort.abort());
+        this.waits.add(abort);
+        try {
+          const answer = await this.onHook({ event, offline, approvalTimeoutMs: approvalTimeoutMs(Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : 600) }, abort.signal);
+          if (!answer.stdout) return send(500, { error: "no_decision" });
+          if (!res.writableEnded) {
+            res.writeHead(200, { "content-type": "application/json" });
+            res.end(JSON.stringify(answer.stdout));
+          }
+        } finally {
+          this.waits.delete(abort);
+        }
+        return;
       }
       if (req.url !== "/hook") return send(404, { error: "not_found" });
       const abort = new AbortController();

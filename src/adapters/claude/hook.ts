@@ -15,14 +15,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stateHome } from "../../platform/paths.js";
 import { pidAlive } from "../../platform/process.js";
-import type { ClaudeHookEvent, HookAnswer, HookCall } from "./protocol.js";
+import { approvalTimeoutMs, type ClaudeHookEvent, type HookAnswer, type HookCall } from "./protocol.js";
 import { ensureSessionDir, readCompanion, sessionDir, validSessionId, type CompanionRecord } from "./session-files.js";
 
 export const OFFLINE_VAR = "SWITCHBOARD_CLAUDE_OFFLINE";
 /** Claude Code's default hook timeout, used when the settings entry does not say. */
 export const DEFAULT_HOOK_TIMEOUT_S = 600;
-/** The approval expires this long before Claude Code would kill the hook. */
-const APPROVAL_MARGIN_MS = 20_000;
 const COMPANION_START_MS = 8000;
 
 export interface HookOptions {
@@ -185,7 +183,7 @@ export async function runHook(input: string, opts: HookOptions = {}): Promise<Ho
       rec = readCompanion(home, event.session_id);
       if (!rec || !pidAlive(rec.pid)) return { stdout: "", stderr: "", exitCode: 0 };
     } else rec = await ensureCompanion(home, event, env, entry);
-    const call: HookCall = { event, offline, approvalTimeoutMs: Math.max(1000, hookTimeoutMs - APPROVAL_MARGIN_MS) };
+    const call: HookCall = { event, offline, approvalTimeoutMs: approvalTimeoutMs(hookTimeoutMs / 1000) };
     // Claude kills a hook at its timeout; answer (deny) a little before that instead.
     const answer = await Promise.race([
       post(rec, "/hook", call),

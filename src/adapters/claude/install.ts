@@ -37,6 +37,8 @@ export function shellQuote(s: string): string {
 export interface HookCommandOptions {
   /** dist/claude-hook.js */
   hookEntry: string;
+  /** dist/claude-hook.sh, the shell fast path in front of it (POSIX only); none: Node for every call. */
+  shellEntry?: string | undefined;
   /** The runtime for it; default this process's node. */
   node?: string;
   /** A broker state folder baked in (default: $SWITCHBOARD_HOME or the per-user data folder, when the hook runs). */
@@ -47,6 +49,7 @@ export interface HookCommandOptions {
 
 export function hookCommand(o: HookCommandOptions): string {
   const parts = [shellQuote(o.node ?? process.execPath), shellQuote(resolve(o.hookEntry)), "--hook-timeout", String(HOOK_TIMEOUT_S)];
+  if (o.shellEntry) parts.unshift("/bin/sh", shellQuote(resolve(o.shellEntry)));
   if (o.home) parts.push("--home", shellQuote(o.home));
   return `${o.envPrefix ? `${o.envPrefix} ` : ""}${parts.join(" ")}`;
 }

@@ -62,3 +62,8 @@ export function parseFailure(error: string): { exitCode?: number; output: string
   if (m) return { exitCode: Number(m[1]), output: m[2] ?? "" };
   return { output: "", reason: error.split("\n")[0] ?? "" };
 }
+
+/** The approval must expire before Claude Code kills the hook (at `hookTimeoutS`): 20 s before it. */
+export function approvalTimeoutMs(hookTimeoutS: number): number {
+  return Math.max(1000, hookTimeoutS * 1000 - 20_000);
+}

@@ -28,6 +28,11 @@ export function companionFile(home: string, sessionId: string): string {
   return join(sessionDir(home, sessionId), "companion.json");
 }
 
+/** The companion's address and token as a curl config, for the shell fast path (claude-hook.sh). */
+export function curlConfigFile(home: string, sessionId: string): string {
+  return join(sessionDir(home, sessionId), "companion.curl");
+}
+
 export function queueDir(home: string, sessionId: string): string {
   return join(sessionDir(home, sessionId), "queue");
 }
@@ -74,11 +79,12 @@ export function readCompanion(home: string, sessionId: string): CompanionRecord 
 export function removeCompanion(home: string, sessionId: string, pid: number): void {
   const r = readCompanion(home, sessionId);
   if (r && r.pid !== pid) return; // a newer companion took over
-  try {
-    unlinkSync(companionFile(home, sessionId));
-  } catch {
-    // already gone
-  }
+  for (const f of [companionFile(home, sessionId), curlConfigFile(home, sessionId)])
+    try {
+      unlinkSync(f);
+    } catch {
+      // already gone
+    }
 }
 
 export function removeSessionDirIfEmpty(home: string, sessionId: string): void {

@@ -29,7 +29,9 @@ export const installClaude: Command = async (ctx) => {
   const file = settingsPath(project !== undefined ? { project } : { user: true });
   const home = typeof ctx.values.home === "string" ? ctx.values.home : undefined;
   const uninstall = !!ctx.values.uninstall;
-  const command = uninstall ? "" : hookCommand({ hookEntry: claudeHookEntry(), home });
+  const hookEntry = uninstall ? "" : claudeHookEntry();
+  const shellEntry = join(dirname(hookEntry), "claude-hook.sh");
+  const command = uninstall ? "" : hookCommand({ hookEntry, home, ...(process.platform !== "win32" && existsSync(shellEntry) ? { shellEntry } : {}) });
   const res = await installClaudeHooks(file, command, { uninstall }).catch((e: Error) => Promise.reject(new CliError(e.message)));
   if (ctx.json) return json({ ...res, command: command || undefined });
   if (uninstall) out(res.changed ? `Removed Switchboard's hooks from ${file}.` : `${file} holds no Switchboard hooks; nothing to remove.`);
