@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
@@ -13,7 +13,8 @@ import type { ClientMessage } from "../../src/client/client-types.js";
 import type { Approval } from "../../src/protocol/index.js";
 import { requestText, startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { claudeSandbox, ensureClaude, runClaude, startClaude } from "../helpers/claude.js";
+import { CLAUDE_HOOK, claudeSandbox, ensureClaude, runClaude, startClaude } from "../helpers/claude.js";
+import { hookCommand, switchboardHooks } from "../../src/adapters/claude/install.js";
 import { waitFor } from "../helpers/wait.js";
 
 const exec = promisify(execFile);
@@ -125,6 +126,21 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     const [result] = run.toolResults();
     assert.ok(result?.isError);
     assert.match(result.text, /Rejected in Switchboard by test-reviewer: not in this folder, please/);
+  });
+
+  it("3b. an approval nobody decides expires before Claude Code's hook timeout, and the call is denied", async () => {
+    // A project whose hooks say 22 s: the approval expires 20 s before that, after 2 s.
+    const project = join(box.root, "short-timeout");
+    await mkdir(join(project, ".claude"), { recursive: true });
+    const command = hookCommand({ hookEntry: CLAUDE_HOOK, shellEntry: CLAUDE_HOOK.replace(/\.js$/, ".sh"), timeoutS: 22 });
+    await writeFile(join(project, ".claude", "settings.local.json"), JSON.stringify({ hooks: switchboardHooks(command, 22) }));
+    const run = await runClaude({ cwd: project, home: box.home, baseUrl: fake.baseUrl, prompt: "bash: touch side-effect-3b", env: env() });
+    assert.equal(existsSync(join(project, "side-effect-3b")), false);
+    const [result] = run.toolResults();
+    assert.ok(result?.isError);
+    assert.match(result.text, /Not run: nobody decided on this in Switchboard before the approval timed out\./);
+    const expired = (await api().approvalHistory(20)).find((a) => a.command === "touch side-effect-3b");
+    assert.equal(expired?.state, "expired");
   });
 
   it("4. a read-only command is raised as env; a Write as edit with the diff against the file on disk", async () => {

@@ -45,18 +45,20 @@ export interface HookCommandOptions {
   home?: string | undefined;
   /** Prefix for runtimes that need it, e.g. `ELECTRON_RUN_AS_NODE=1` for VS Code's own runtime. */
   envPrefix?: string;
+  /** The hook timeout the command is told (must match the settings entry's `timeout`); default HOOK_TIMEOUT_S. */
+  timeoutS?: number;
 }
 
 export function hookCommand(o: HookCommandOptions): string {
-  const parts = [shellQuote(o.node ?? process.execPath), shellQuote(resolve(o.hookEntry)), "--hook-timeout", String(HOOK_TIMEOUT_S)];
+  const parts = [shellQuote(o.node ?? process.execPath), shellQuote(resolve(o.hookEntry)), "--hook-timeout", String(o.timeoutS ?? HOOK_TIMEOUT_S)];
   if (o.shellEntry) parts.unshift("/bin/sh", shellQuote(resolve(o.shellEntry)));
   if (o.home) parts.push("--home", shellQuote(o.home));
   return `${o.envPrefix ? `${o.envPrefix} ` : ""}${parts.join(" ")}`;
 }
 
 /** The `hooks` settings Switchboard needs, all running `command`. */
-export function switchboardHooks(command: string): HooksObject {
-  const entry = (): HookEntry[] => [{ type: "command", command, timeout: HOOK_TIMEOUT_S }];
+export function switchboardHooks(command: string, timeoutS = HOOK_TIMEOUT_S): HooksObject {
+  const entry = (): HookEntry[] => [{ type: "command", command, timeout: timeoutS }];
   return {
     SessionStart: [{ hooks: entry() }],
     UserPromptSubmit: [{ hooks: entry() }],

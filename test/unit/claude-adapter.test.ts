@@ -1,4 +1,4 @@
-// `switchboard install claude`: merging Switchboard's hooks into Claude Code's settings keeps the rest
+// The Claude Code adapter without Claude: `switchboard install claude` merging Switchboard's hooks into Claude Code's settings keeps the rest
 // of the file byte for byte, is idempotent, and --uninstall removes only what it added. Plus the pure
 // pieces of the adapter: edit diffs with Claude Code's semantics, the task hint, failure parsing.
 import assert from "node:assert/strict";
@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { hookCommand, installClaudeHooks, mergeSettingsText, shellQuote, switchboardHooks } from "../../src/adapters/claude/install.js";
-import { hintText, parseFailure } from "../../src/adapters/claude/protocol.js";
+import { runHook } from "../../src/adapters/claude/hook.js";
+import { approvalTimeoutMs, hintText, parseFailure } from "../../src/adapters/claude/protocol.js";
 import { applyClaudeEdits, editsRequest } from "../../src/adapters/claude/requests.js";
 
 const CMD = hookCommand({ hookEntry: "/opt/sb/dist/claude-hook.js", node: "/usr/bin/node" });
@@ -103,5 +104,39 @@ describe("Claude Code adapter pieces", () => {
     assert.deepEqual(parseFailure("Exit code 3\npartial"), { exitCode: 3, output: "partial" });
     assert.deepEqual(parseFailure("Exit code 1"), { exitCode: 1, output: "" });
     assert.deepEqual(parseFailure("Command timed out\nafter 2m"), { output: "", reason: "Command timed out" });
+  });
+});
+
+describe("the hook fails closed", () => {
+  const pre = (sid: string) => JSON.stringify({ session_id: sid, hook_event_name: "PreToolUse", tool_name: "Bash", tool_input: { command: "rm -rf x" }, cwd: "/tmp" });
+  const decision = (stdout: string) => JSON.parse(stdout).hookSpecificOutput as { permissionDecision: string; permissionDecisionReason: string };
+
+  it("input that is not an event denies a PreToolUse, with how to fix it", async () => {
+    const r = await runHook('{"hook_event_name":"PreToolUse", broken', { env: {} });
+    assert.equal(r.exitCode, 0);
+    assert.equal(decision(r.stdout).permissionDecision, "deny");
+    assert.match(decision(r.stdout).permissionDecisionReason, /^Not run: Switchboard must approve this call but .+\. Start the broker .* or set SWITCHBOARD_CLAUDE_OFFLINE=allow/);
+  });
+
+  it("a companion that cannot start denies; SWITCHBOARD_CLAUDE_OFFLINE=allow allows; other events never block", async () => {
+    const home = await mkdtemp(join(tmpdir(), "sb-claude-hook-"));
+    try {
+      const opts = { home, companionEntry: join(home, "missing-companion.js") };
+      const denied = await runHook(pre("s1"), { ...opts, env: {} });
+      assert.equal(decision(denied.stdout).permissionDecision, "deny");
+      assert.match(decision(denied.stdout).permissionDecisionReason, /session companion exited at start/);
+      const allowed = await runHook(pre("s2"), { ...opts, env: { SWITCHBOARD_CLAUDE_OFFLINE: "allow" } });
+      assert.equal(decision(allowed.stdout).permissionDecision, "allow");
+      const stop = await runHook(JSON.stringify({ session_id: "s3", hook_event_name: "Stop" }), { ...opts, env: {} });
+      assert.deepEqual([stop.stdout, stop.exitCode], ["", 0]);
+      assert.match(stop.stderr, /^Switchboard: /);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("the approval expires 20 s before Claude Code's hook timeout", () => {
+    assert.equal(approvalTimeoutMs(900), 880_000);
+    assert.ok(approvalTimeoutMs(5) >= 1000);
   });
 });
