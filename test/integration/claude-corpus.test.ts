@@ -15,7 +15,7 @@ import { claudeSandbox, ensureClaude, runClaude } from "../helpers/claude.js";
 
 const exec = promisify(execFile);
 
-export const CORPUS: string[] = [
+const CORPUS: string[] = [
   "mkdir -p w && cd w && basename \"$PWD\"",
   "basename \"$PWD\"",
   `echo 'single "double" $HOME' "double 'single' \\$x" $'ansi\\ttab'`,

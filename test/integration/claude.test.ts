@@ -43,7 +43,6 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
   });
 
   const env = (extra: Record<string, string> = {}) => ({ SWITCHBOARD_HOME: home.home, ...extra });
-  const claude = (prompt: string, extra: Record<string, string> = {}) => runClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt, env: env(extra) });
   const pending = (match: (a: Approval) => boolean, what: string) =>
     waitFor(async () => (await api().approvals("pending")).find(match), 30_000, `a pending approval for ${what}`);
   const sessions = async () => (await api().endpoints()).filter((e) => e.kind === "claude-code");

@@ -117,7 +117,7 @@ export function mergeSettingsText(text: string, hooks: HooksObject | undefined, 
     for (let gi = (groups?.length ?? 0) - 1; gi >= 0; gi--) {
       const g = groups![gi];
       const list = g && typeof g === "object" && Array.isArray((g as MatcherGroup).hooks) ? (g as MatcherGroup).hooks : undefined;
-      if (!list || !list.some(isOurs)) continue;
+      if (!list?.some(isOurs)) continue;
       if (list.every(isOurs)) {
         set(["hooks", event, gi], undefined);
         left--;
@@ -152,7 +152,7 @@ function semanticMerge(existing: unknown, hooks: HooksObject | undefined): Recor
     const kept: unknown[] = [];
     for (const g of (groups as unknown[] | undefined) ?? []) {
       const list = g && typeof g === "object" && Array.isArray((g as MatcherGroup).hooks) ? (g as MatcherGroup).hooks : undefined;
-      if (!list || !list.some(isOurs)) kept.push(g);
+      if (!list?.some(isOurs)) kept.push(g);
       else if (!list.every(isOurs)) kept.push({ ...(g as object), hooks: list.filter((h) => !isOurs(h)) });
     }
     const next = [...kept, ...(hooks?.[event] ?? [])];
