@@ -158,6 +158,7 @@ export class StreamHub {
       reason: null,
       last_seq: 0,
       channels: {},
+      ...(body.note ? { note: body.note } : {}),
     };
     const live = this.runtime(meta);
     live.file = await open(this.file(meta.stream_id), "a", 0o600);

@@ -89,6 +89,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.exit_code, 0);
     assert.equal(replay.stream.command, command);
+    assert.match(replay.stream.note ?? "", /its output appears here when the call ends/, "the terminal header says the output is not live");
     const ch = (n: number) => replay.chunks.filter((c) => c.channel === n).map((c) => c.data).join("");
     // Claude Code 2.1.332 hands its Bash tool stdout and stderr as one text (tool_response.stderr is
     // empty); the stream carries exactly what Claude got, on the channels Claude reported them on.

@@ -41,6 +41,8 @@ export interface CompanionOptions {
 const WATCH_MS = 250;
 const LOST_GRACE_MS = 15_000;
 const CHUNK_CHARS = 64 * 1024;
+/** What the terminal header says: this output is not live. */
+export const STREAM_NOTE = "Claude Code runs this command itself: its output appears here when the call ends, as Claude Code reports it (stdout and stderr together).";
 
 interface OpenStream {
   /** The stream's id once the broker made it (undefined if it could not). */
@@ -366,7 +368,7 @@ export class Companion {
     const stream = client
       .brokerApi("output_streams_v1")
       .then((api) =>
-        api.startStream({ endpoint_id: client.resolveEndpointId(this.endpointId!), action, command: command || "(empty command)", cwd, approval_id: approval.approval_id }),
+        api.startStream({ endpoint_id: client.resolveEndpointId(this.endpointId!), action, command: command || "(empty command)", cwd, approval_id: approval.approval_id, note: STREAM_NOTE }),
       )
       .then(
         (view) => view.stream_id,
