@@ -247,4 +247,26 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       await sender.close();
     }
   });
+
+  it("6c. a message still queued when claude is killed goes back to the inbox, not lost", async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    const before0 = fake.requests.length;
+    fake.enqueue({ text: "never sent", before: () => released });
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: "say something", env: env() });
+    try {
+      await waitFor(() => fake.requests.slice(before0).some((r) => r.main), 20_000, "Claude's first model request");
+      const [ep] = await sessions();
+      const sent = await api().ingress({ from: "ci-bot", to: ep!.endpoint_id, content: "do not lose me" });
+      assert.equal(sent.status, "delivered");
+      await waitFor(async () => ((await sessions())[0]?.task_hint ?? "").includes("1 message queued"), 10_000, "the message to be queued");
+      run.kill("SIGKILL");
+      await run.exited;
+      const item = await waitFor(async () => (await api().undispatched(process.pid)).find((i) => i.content === "do not lose me"), 15_000, "the message back in the inbox");
+      assert.equal(item.sender_address, "ci-bot");
+      await waitFor(async () => (await sessions()).length === 0, 10_000, "the session to close");
+    } finally {
+      release();
+    }
+  });
 });

@@ -10,6 +10,9 @@ import { hookCommand, installClaudeHooks, mergeSettingsText, shellQuote, switchb
 import { runHook } from "../../src/adapters/claude/hook.js";
 import { approvalTimeoutMs, hintText, parseFailure } from "../../src/adapters/claude/protocol.js";
 import { applyClaudeEdits, editsRequest } from "../../src/adapters/claude/requests.js";
+import type { FeedModel } from "../../src/client/index.js";
+import { newlyWaiting } from "../../src/extension/state.js";
+import type { EndpointView } from "../../src/protocol/index.js";
 
 const CMD = hookCommand({ hookEntry: "/opt/sb/dist/claude-hook.js", node: "/usr/bin/node" });
 
@@ -138,5 +141,20 @@ describe("the hook fails closed", () => {
   it("the approval expires 20 s before Claude Code's hook timeout", () => {
     assert.equal(approvalTimeoutMs(900), 880_000);
     assert.ok(approvalTimeoutMs(5) >= 1000);
+  });
+});
+
+describe("VS Code: sessions that start waiting for their user", () => {
+  const ep = (id: string, hint: string | null): EndpointView =>
+    ({ endpoint_id: id, kind: "claude-code", label: id, session_name: id, task_hint: hint }) as unknown as EndpointView;
+  const feed = (...eps: EndpointView[]): FeedModel =>
+    ({ epoch: "e", seq: 1, endpoints: new Map(eps.map((e) => [e.endpoint_id, e])), inbox: new Map(), approvals: new Map(), streams: new Map() }) as FeedModel;
+
+  it("notifies once per wait, again for a new reason, never for other hints", () => {
+    const working = feed(ep("a", "[working] fix it"), ep("b", null));
+    const waiting = feed(ep("a", "[waiting for you: Claude needs your permission] fix it"), ep("b", "plain hint"));
+    assert.deepEqual(newlyWaiting(working, waiting).map((e) => e.endpoint_id), ["a"]);
+    assert.deepEqual(newlyWaiting(waiting, waiting), []);
+    assert.deepEqual(newlyWaiting(waiting, feed(ep("a", "[waiting for you: idle for 60 s] fix it"))).map((e) => e.endpoint_id), ["a"]);
   });
 });
