@@ -14,6 +14,8 @@
 //   overhead      = median(call time - reviewer time, with hooks) - median(call time, plain)
 // Prints one JSON report (progress on stderr) and writes .bench-out/claude.json.
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
@@ -140,12 +142,27 @@ async function main() {
     await exec(process.execPath, ["-e", ""]);
     nodeStart.push(performance.now() - t0);
   }
+  // The floor of the installed hook's fast path: sh starting curl, which posts to a local server that answers at once.
+  const floorServer = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.end("{}"));
+  });
+  await new Promise<void>((r) => floorServer.listen(0, "127.0.0.1", () => r()));
+  const floorPort = (floorServer.address() as AddressInfo).port;
+  const shCurl: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    await exec("/bin/sh", ["-c", `printf '{}' | curl -sS --fail --data-binary @- http://127.0.0.1:${floorPort}/`]);
+    shCurl.push(performance.now() - t0);
+  }
+  floorServer.close();
   const companionRss = peak.rss;
   const plainS = summarize(plain);
   const hookedS = summarize(hooked);
   const overheadP50 = round(hookedS.p50 - plainS.p50);
   const metrics = {
     hook_overhead_p50_ms: metric(overheadP50, "ms", TARGET_MS, "<", { floor: round(plainS.p50), floor_name: "Claude Code without hooks: one Bash call, p50" }),
+    sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, { note: "sh + curl posting to a local server that answers at once: the process cost of the installed hook's fast path" }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
     hook_overhead_p90_ms: metric(round(hookedS.p90 - plainS.p90), "ms", null, null, { floor: round(plainS.p90), floor_name: "Claude Code without hooks: one Bash call, p90" }),
     companion_rss_mb: metric(companionRss?.rss ?? null, "MB", null, null, { floor: bare?.rss ?? null, floor_name: "a bare node process with a timer", note: companionRss ? `anon ${companionRss.anon} MB, file-backed (shared node binary) ${companionRss.file} MB` : "not sampled" }),

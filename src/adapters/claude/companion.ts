@@ -8,7 +8,7 @@
 // as soon as that process is gone, also after `kill -9` when no SessionEnd hook runs. If the companion
 // itself is killed, the broker closes the endpoint (its pid is dead), the next hook starts a new one,
 // and the queue on disk is delivered from there.
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, join } from "node:path";
@@ -171,7 +171,10 @@ export class Companion {
       res.end(JSON.stringify(body));
     };
     try {
-      if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, { error: "unauthorized" });
+      // As the broker does: no web page (Origin), no DNS rebinding (Host), then the token in constant time.
+      const port = (this.server.address() as AddressInfo).port;
+      if (req.headers.origin !== undefined || (req.headers.host !== `127.0.0.1:${port}` && req.headers.host !== `localhost:${port}`)) return send(403, { error: "forbidden" });
+      if (!tokenMatches(req.headers.authorization, `Bearer ${this.token}`)) return send(401, { error: "unauthorized" });
       let raw = "";
       req.setEncoding("utf8");
       for await (const chunk of req) {
@@ -554,6 +557,12 @@ export class Companion {
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
+
+function tokenMatches(presented: string | undefined, expected: string): boolean {
+  const a = Buffer.from(presented ?? "");
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 function withNewline(s: string): string {
   return s.endsWith("\n") ? s : `${s}\n`;
