@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as vscode from "vscode";
 import { hookCommand, switchboardHooks } from "../adapters/claude/install.js";
 import { findExecutable } from "../platform/executable.js";
+import { visibleText } from "../protocol/visible-text.js";
 import type { Switchboard } from "./controller.js";
 import type { Settings } from "./settings.js";
 
@@ -51,8 +52,9 @@ export function watchWaitingSessions(sb: Switchboard): vscode.Disposable {
   return sb.onSessionsWaiting((sessions) => {
     for (const ep of sessions) {
       const what = /^\[waiting for you(?::\s*(.*?))?\]/.exec(ep.task_hint ?? "")?.[1];
-      const who = ep.kind === "claude-code" ? `Claude Code session "${ep.label}"` : `Session "${ep.label}"`;
-      void vscode.window.showInformationMessage(`${who} is waiting for you${what ? `: ${what}` : "."}`, "Show").then((choice) => {
+      // Agent text (the session name, Claude's message) with control and bidi characters made visible.
+      const who = ep.kind === "claude-code" ? `Claude Code session "${visibleText(ep.label)}"` : `Session "${visibleText(ep.label)}"`;
+      void vscode.window.showInformationMessage(`${who} is waiting for you${what ? `: ${visibleText(what)}` : "."}`, "Show").then((choice) => {
         if (choice === "Show") void vscode.commands.executeCommand("switchboard.focus");
       });
     }
