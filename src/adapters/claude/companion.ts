@@ -132,12 +132,13 @@ export class Companion {
         if (f.event === "stream_cancelled") this.log(`stream ${String(f.stream_id)} cancelled in VS Code; Claude Code runs the command itself and cannot be stopped from here`);
       });
       client.on("error", (e) => this.log(`client: ${e.message}`));
+      const hint = this.hintValue();
       const ep = await client.registerEndpoint({
         kind: "claude-code",
         session_name: this.sessionName,
         workspace: { root: this.opts.cwd, cwd: this.opts.cwd },
         runtime_capabilities: {},
-        ...(this.hintValue() ? { task_hint: this.hintValue() } : {}),
+        task_hint: hint,
       });
       if (this.stopping) {
         await client.close();
@@ -145,7 +146,8 @@ export class Companion {
       }
       this.client = client;
       this.endpointId = ep.endpointId;
-      this.hintSent = this.hintValue();
+      this.hintSent = hint;
+      this.pushHint(); // what changed while registering
       this.log(`registered ${ep.endpointId} as "${this.sessionName}"`);
       return client;
     } catch (err) {
@@ -511,13 +513,26 @@ export class Companion {
     return hintText(this.status, this.statusNote, this.hint, this.queue.size);
   }
 
+  /** Sends the task hint when it changed; one update at a time, so that the broker ends with the latest. */
   private pushHint(): void {
+    if (this.hintBusy) return;
     const value = this.hintValue();
     const client = this.client;
     if (!client || !this.endpointId || value === this.hintSent) return;
-    this.hintSent = value;
-    void client.setTaskHint(this.endpointId, value).catch((err: unknown) => this.log(`task hint: ${errText(err)}`));
+    this.hintBusy = true;
+    client
+      .setTaskHint(this.endpointId, value)
+      .then(
+        () => (this.hintSent = value),
+        (err: unknown) => this.log(`task hint: ${errText(err)}`),
+      )
+      .finally(() => {
+        this.hintBusy = false;
+        if (this.hintValue() !== this.hintSent) this.pushHint();
+      });
   }
+
+  private hintBusy = false;
 
   // ---- the end ------------------------------------------------------------------------------------
 
