@@ -60,6 +60,14 @@ async function main() {
   const fake = await startFakeAnthropic();
   const plainBox = await claudeSandbox();
   const hookedBox = await claudeSandbox();
+  // Claude Code with a do-nothing PreToolUse hook (sh answering allow at once): what any command hook costs inside Claude.
+  const trivialBox = await claudeSandbox();
+  await mkdir(join(trivialBox.project, ".claude"), { recursive: true });
+  const allow = JSON.stringify({ hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "allow" } });
+  await writeFile(
+    join(trivialBox.project, ".claude", "settings.local.json"),
+    JSON.stringify({ hooks: { PreToolUse: [{ matcher: "Bash|Write|Edit|MultiEdit|NotebookEdit", hooks: [{ type: "command", command: `cat > /dev/null; printf '%s' '${allow}'` }] }] } }),
+  );
   await exec(process.execPath, [CLI_ENTRY, "install", "claude", "--project", hookedBox.project], { env: { PATH: process.env.PATH ?? "" } });
 
   const reviewer = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "bench-reviewer", observe: true });
@@ -82,6 +90,7 @@ async function main() {
   });
 
   const plain: number[] = [];
+  const trivial: number[] = [];
   const hooked: number[] = [];
   const reviewerMs: number[] = [];
   const peak: { rss: ReturnType<typeof rssMb> } = { rss: null };
@@ -93,6 +102,12 @@ async function main() {
       const pt = callTimes(p);
       if (pt.length !== CALLS) throw new Error(`plain run made ${pt.length} calls, not ${CALLS}: ${p.stderr().slice(0, 500)}`);
       plain.push(...pt.slice(1).map((t) => t.ms)); // the first call of a session warms Claude's shell up
+
+      script();
+      const tr = await runClaude({ cwd: trivialBox.project, home: trivialBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] }, 300_000);
+      const tt = callTimes(tr);
+      if (tt.length !== CALLS) throw new Error(`trivial-hook run made ${tt.length} calls, not ${CALLS}: ${tr.stderr().slice(0, 500)}`);
+      trivial.push(...tt.slice(1).map((t) => t.ms));
 
       script();
       const before = decided.length;
@@ -122,6 +137,7 @@ async function main() {
     await fake.close();
     await plainBox.cleanup();
     await hookedBox.cleanup();
+    await trivialBox.cleanup();
     await home.cleanup();
   }
 
@@ -158,12 +174,17 @@ async function main() {
   floorServer.close();
   const companionRss = peak.rss;
   const plainS = summarize(plain);
+  const trivialS = summarize(trivial);
   const hookedS = summarize(hooked);
   const overheadP50 = round(hookedS.p50 - plainS.p50);
   const metrics = {
     hook_overhead_p50_ms: metric(overheadP50, "ms", TARGET_MS, "<", { floor: round(plainS.p50), floor_name: "Claude Code without hooks: one Bash call, p50" }),
     sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, { note: "sh + curl posting to a local server that answers at once: the process cost of the installed hook's fast path" }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
+    switchboard_beyond_a_trivial_hook_p50_ms: metric(round(hookedS.p50 - trivialS.p50), "ms", null, null, {
+      floor: round(trivialS.p50 - plainS.p50),
+      floor_name: "what a do-nothing command hook (sh answering allow) adds to a Bash call inside Claude Code, p50",
+    }),
     hook_overhead_p90_ms: metric(round(hookedS.p90 - plainS.p90), "ms", null, null, { floor: round(plainS.p90), floor_name: "Claude Code without hooks: one Bash call, p90" }),
     companion_rss_mb: metric(companionRss?.rss ?? null, "MB", null, null, { floor: bare?.rss ?? null, floor_name: "a bare node process with a timer", note: companionRss ? `anon ${companionRss.anon} MB, file-backed (shared node binary) ${companionRss.file} MB` : "not sampled" }),
   };
@@ -176,6 +197,7 @@ async function main() {
       "call = Claude's tool_use -> tool_result on its stream-json stdout; hooked calls minus reviewer time (decided_at - created_at, broker clock, 1 ms resolution); overhead = p50(hooked - reviewer) - p50(plain); the first call of each run is left out (shell warm-up); companion RSS = peak VmRSS sampled every 200 ms",
     machine: { cpus: os.cpus().length, node: process.version, loadavg: os.loadavg().map((x) => round(x, 2)) },
     plain_call_ms: plainS,
+    trivial_hook_call_ms: trivialS,
     hooked_call_minus_reviewer_ms: hookedS,
     reviewer_ms: summarize(reviewerMs),
     metrics,

@@ -293,6 +293,7 @@ export class Companion {
     const offline = (why: string): HookAnswer =>
       call.offline === "allow" ? allow(`Switchboard is offline (${why}); running unreviewed because SWITCHBOARD_CLAUDE_OFFLINE=allow.`) : deny(offlineDenial(why, "SWITCHBOARD_CLAUDE_OFFLINE"));
 
+    const t0 = performance.now();
     const request = await toolRequest(tool, input, cwd);
     const client = await this.ensureClient();
     if (!client || !this.endpointId) return offline(this.lastConnectError);
@@ -319,7 +320,7 @@ export class Companion {
             ...(request.detail !== undefined ? { detail: request.detail } : {}),
             ...(request.diff !== undefined ? { diff: request.diff } : {}),
           });
-          this.log(`asked ${approval.approval_id} (${request.action}) for ${toolUseId}`);
+          this.log(`asked ${approval.approval_id} (${request.action}) for ${toolUseId} in ${Math.round(performance.now() - t0)} ms`);
         } else {
           approval = await waitAbortable(api.approval(approval.approval_id, 25_000), signal);
           if (!approval) continue;
@@ -341,7 +342,7 @@ export class Companion {
         case "pending":
           continue;
         case "approved":
-          this.log(`${approval.approval_id} approved`);
+          this.log(`${approval.approval_id} approved; answering ${Math.round(performance.now() - t0)} ms after the hook called`);
           if (tool === "Bash") this.openStream(client, approval, request.action === "env" ? "env" : "sh", String(input.command ?? ""), cwd, toolUseId);
           return allow(`Approved in Switchboard${approval.decided_by ? ` by ${approval.decided_by}` : ""}.`);
         case "rejected":
