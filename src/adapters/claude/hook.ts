@@ -84,7 +84,12 @@ async function ensureCompanion(home: string, event: ClaudeHookEvent, env: NodeJS
       fd = openSync(lock, "wx", 0o600);
     } catch {
       // Another hook is starting it; a lock whose owner died is stale.
-      const owner = Number(readFileSync(lock, "utf8").trim() || "0");
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(lock, "utf8").trim() || "0");
+      } catch {
+        owner = 0; // released meanwhile: try again
+      }
       if (owner && !pidAlive(owner)) {
         try {
           unlinkSync(lock);
