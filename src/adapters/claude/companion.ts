@@ -546,7 +546,8 @@ export class Companion {
     this.tail?.stop();
     this.endOpenStreams(`the Claude Code session ended (${why})`);
     this.answerActive("(The Claude Code session ended before it answered.)");
-    const client = this.client ?? (await bounded(this.connect(), 3000));
+    // Connect only if something must go back to the inbox.
+    const client = this.client ?? (this.queue.size ? await bounded(this.connect(), 3000) : undefined);
     // What Claude never took up goes back to the inbox, so that someone can route it elsewhere.
     if (client) {
       for (const { message: m } of this.queue.list()) {
