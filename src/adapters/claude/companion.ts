@@ -24,7 +24,7 @@ import { approvalTimeoutMs, formatForClaude, hintText, parseFailure, type HookAn
 import { MessageQueue, type QueuedMessage } from "./queue.js";
 import { isGatedTool, toolRequest } from "./requests.js";
 import { TranscriptTail } from "./transcript.js";
-import { companionFile, curlConfigFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
+import { addrFile, companionFile, curlConfigFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
 
 export interface CompanionOptions {
   home: string;
@@ -101,7 +101,8 @@ export class Companion {
       startedAt: new Date().toISOString(),
     };
     const dir = dirname(companionFile(this.opts.home, this.opts.sessionId));
-    // For claude-hook.sh: the same address and token as a curl config (curl -K).
+    // For claude-hook.sh: the same address and token as "PORT TOKEN" (bash /dev/tcp) and as a curl config (curl -K).
+    writeDurable(addrFile(this.opts.home, this.opts.sessionId), `${record.port} ${this.token}\n`, dir);
     writeDurable(curlConfigFile(this.opts.home, this.opts.sessionId), `url = "http://127.0.0.1:${record.port}/hook-raw"\nheader = "Authorization: Bearer ${this.token}"\n`, dir);
     writeDurable(companionFile(this.opts.home, this.opts.sessionId), JSON.stringify(record), dir);
     this.watchTimer = setInterval(() => {
@@ -201,8 +202,9 @@ export class Companion {
           const answer = await this.onHook({ event, offline, approvalTimeoutMs: approvalTimeoutMs(Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : 600) }, abort.signal);
           if (!answer.stdout) return send(500, { error: "no_decision" });
           if (!res.writableEnded) {
-            res.writeHead(200, { "content-type": "application/json" });
-            res.end(JSON.stringify(answer.stdout));
+            const text = Buffer.from(JSON.stringify(answer.stdout));
+            res.writeHead(200, { "content-type": "application/json", "content-length": text.length });
+            res.end(text);
           }
         } finally {
           this.waits.delete(abort);

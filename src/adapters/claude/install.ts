@@ -37,7 +37,7 @@ export function shellQuote(s: string): string {
 export interface HookCommandOptions {
   /** dist/claude-hook.js */
   hookEntry: string;
-  /** dist/claude-hook.sh, the shell fast path in front of it (POSIX only); none: Node for every call. */
+  /** dist/claude-hook.sh, the shell fast path in front of it (POSIX only, run by bash when there is one); none: Node for every call. */
   shellEntry?: string | undefined;
   /** The runtime for it; default this process's node. */
   node?: string;
@@ -51,7 +51,8 @@ export interface HookCommandOptions {
 
 export function hookCommand(o: HookCommandOptions): string {
   const parts = [shellQuote(o.node ?? process.execPath), shellQuote(resolve(o.hookEntry)), "--hook-timeout", String(o.timeoutS ?? HOOK_TIMEOUT_S)];
-  if (o.shellEntry) parts.unshift("/bin/sh", shellQuote(resolve(o.shellEntry)));
+  // bash runs the fast path without starting any other process (/dev/tcp); plain sh uses curl.
+  if (o.shellEntry) parts.unshift(existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh", shellQuote(resolve(o.shellEntry)));
   if (o.home) parts.push("--home", shellQuote(o.home));
   return `${o.envPrefix ? `${o.envPrefix} ` : ""}${parts.join(" ")}`;
 }

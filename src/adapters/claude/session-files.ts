@@ -33,6 +33,11 @@ export function curlConfigFile(home: string, sessionId: string): string {
   return join(sessionDir(home, sessionId), "companion.curl");
 }
 
+/** The companion's port and token as "PORT TOKEN", for the shell fast path under bash (/dev/tcp). */
+export function addrFile(home: string, sessionId: string): string {
+  return join(sessionDir(home, sessionId), "companion.addr");
+}
+
 export function queueDir(home: string, sessionId: string): string {
   return join(sessionDir(home, sessionId), "queue");
 }
@@ -79,7 +84,7 @@ export function readCompanion(home: string, sessionId: string): CompanionRecord 
 export function removeCompanion(home: string, sessionId: string, pid: number): void {
   const r = readCompanion(home, sessionId);
   if (r && r.pid !== pid) return; // a newer companion took over
-  for (const f of [companionFile(home, sessionId), curlConfigFile(home, sessionId)])
+  for (const f of [companionFile(home, sessionId), curlConfigFile(home, sessionId), addrFile(home, sessionId)])
     try {
       unlinkSync(f);
     } catch {
