@@ -158,7 +158,7 @@ async function main() {
     await exec(process.execPath, ["-e", ""]);
     nodeStart.push(performance.now() - t0);
   }
-  // The floor of the installed hook's fast path: sh starting curl, which posts to a local server that answers at once.
+  // The process cost of the fast path's curl variant (plain sh): sh starting curl, which posts to a local server that answers at once.
   const floorServer = createServer((req, res) => {
     req.resume();
     req.on("end", () => res.end("{}"));
@@ -179,7 +179,7 @@ async function main() {
   const overheadP50 = round(hookedS.p50 - plainS.p50);
   const metrics = {
     hook_overhead_p50_ms: metric(overheadP50, "ms", TARGET_MS, "<", { floor: round(plainS.p50), floor_name: "Claude Code without hooks: one Bash call, p50" }),
-    sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, { note: "sh + curl posting to a local server that answers at once: the process cost of the installed hook's fast path" }),
+    sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, { note: "sh + curl posting to a local server that answers at once: the process cost of the fast path's curl variant (under bash it uses /dev/tcp and starts no process)" }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
     switchboard_beyond_a_trivial_hook_p50_ms: metric(round(hookedS.p50 - trivialS.p50), "ms", null, null, {
       floor: round(trivialS.p50 - plainS.p50),
