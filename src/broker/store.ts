@@ -77,6 +77,8 @@ export interface StreamMeta {
   /** Final figures, journaled when the stream ends (live values are kept by the stream hub). */
   last_seq: number;
   channels: Record<string, { bytes: number; truncated: boolean }>;
+  /** The producer's note for viewers (how the output arrives); absent when none was given. */
+  note?: string;
 }
 
 export interface StoreLimits {

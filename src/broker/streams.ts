@@ -207,6 +207,7 @@ export class StreamHub {
       reason: null,
       last_seq: 0,
       channels: {},
+      ...(body.note ? { note: body.note } : {}),
     };
     const live = this.runtime(meta);
     live.file = await openNoFollow(this.file(meta.stream_id), "a");

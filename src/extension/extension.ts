@@ -12,6 +12,7 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
+import { openClaudeSession, watchWaitingSessions } from "./claude-session.js";
 import { openPiSession } from "./pi-session.js";
 import { pickApproval } from "./approval-pick.js";
 
@@ -95,6 +96,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
+    watchWaitingSessions(sb),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
     sb.onDidChange(() => {
       if (!sb.feed) return;
@@ -142,6 +144,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     }),
     command("switchboard.sendMessage", () => actions.sendTo()),
     command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
+    command("switchboard.newClaudeSession", () => void openClaudeSession(context.extensionPath, settings)),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;

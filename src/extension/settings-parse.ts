@@ -17,6 +17,8 @@ export interface Settings {
   recentMessages: number;
   piCommand: string;
   piArgs: string[];
+  claudeCommand: string;
+  claudeArgs: string[];
 }
 
 /** A setting's value by its key below `switchboard.` (e.g. "broker.home"); undefined when it is not set. */
@@ -94,5 +96,7 @@ export function parseSettings(get: SettingGetter, warn: (message: string) => voi
     recentMessages: count("retention.recentMessages", 100, 1000),
     piCommand: text("pi.command") ?? "pi",
     piArgs: strings("pi.args"),
+    claudeCommand: text("claude.command") ?? "claude",
+    claudeArgs: strings("claude.args"),
   };
 }

@@ -17,6 +17,8 @@ export const StreamStartRequest = v.object({
   command: v.pipe(v.string(), v.minLength(1), v.maxLength(64 * 1024)),
   cwd: v.optional(v.pipe(v.string(), v.maxLength(4096))),
   approval_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  /** A sentence for the terminal header about how the output arrives (e.g. "shown when the command ends"). */
+  note: v.optional(v.pipe(v.string(), v.maxLength(500))),
 });
 export type StreamStartRequest = v.InferOutput<typeof StreamStartRequest>;
 
@@ -63,6 +65,8 @@ export const StreamView = v.object({
   reason: v.nullable(v.string()),
   last_seq: v.number(),
   channels: v.record(v.string(), ChannelInfo),
+  /** The producer's note from StreamStartRequest, if any. */
+  note: v.optional(v.string()),
 });
 export type StreamView = v.InferOutput<typeof StreamView>;
 
