@@ -52,8 +52,8 @@ export function terminalName(s: Pick<StreamView, "action" | "command" | "session
 }
 
 /** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">): string {
-  const where = [s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ");
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "output_merged">): string {
+  const where = [s.cwd, `${s.action} · ${s.session}`, s.output_merged ? "stdout and stderr merged by the agent" : ""].filter(Boolean).join(" · ");
   return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n\r\n`;
 }
 
