@@ -29,14 +29,15 @@ export interface AgentExit {
   signal: NodeJS.Signals | null;
 }
 
+// dash's `kill` takes no `--`: `kill -TERM -PGID` is the form that reaches a group in every sh.
 const WATCHDOG = [
   'trap "" INT HUP TERM QUIT',
   'IFS= read -r line',
   '[ "$line" = done ] && exit 0',
-  'kill -TERM -- "-$1" 2>/dev/null || exit 0',
+  'kill -TERM "-$1" 2>/dev/null || exit 0',
   "i=0",
-  'while [ "$i" -lt 30 ] && kill -0 -- "-$1" 2>/dev/null; do sleep 0.1; i=$((i+1)); done',
-  'kill -KILL -- "-$1" 2>/dev/null',
+  'while [ "$i" -lt 30 ] && kill -0 "-$1" 2>/dev/null; do sleep 0.1; i=$((i+1)); done',
+  'kill -KILL "-$1" 2>/dev/null',
   "exit 0",
 ].join("\n");
 
