@@ -13,6 +13,7 @@ import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
 import { openPiSession } from "./pi-session.js";
+import { pickAndOpenAgentSession } from "./agent-session.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -134,6 +135,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     }),
     command("switchboard.sendMessage", () => actions.sendTo()),
     command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
+    command("switchboard.newAgentSession", async () => void (await pickAndOpenAgentSession(context.extensionPath, settings))),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;

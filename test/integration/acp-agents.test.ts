@@ -4,7 +4,7 @@
 // VS Code would. SWITCHBOARD_ACP_AGENTS=claude,gemini limits the agents (default: all four).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
@@ -146,19 +146,25 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         run = undefined;
       });
 
+      // claude-agent-acp writes itself (a new file here: Claude refuses to overwrite a file it has not
+      // read); gemini writes through the client's fs/write_text_file (an existing file here: for a
+      // missing one it takes fs/read_text_file's "not found" error for a failure).
       if (name === "claude" || name === "gemini")
-        it("an edit raises an `edit` approval with the diff of the write", async () => {
+        it("an edit raises an `edit` approval with the diff of the write, and the approved write lands", async () => {
+          const file = join(box.cwd, "edited.txt");
+          const existing = name === "gemini" ? "old line\n" : undefined;
+          if (existing !== undefined) await writeFile(file, existing);
           run = startAcp(home.home, agent, box.cwd);
           const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
-          const file = join(box.cwd, "edited.txt");
           // Multi-line, so routed rather than typed (a typed line is one prompt).
           await broker.api.ingress({ from: "test", to: ep.endpoint_id, content: `write: ${file}\nwritten by ${name}\n` });
           const a = await pending(ep.endpoint_id);
           assert.equal(a.action, "edit");
           assert.match(a.summary, /edited\.txt/);
-          assert.match(a.diff ?? "", /^--- \/dev\/null\n\+\+\+ b\/edited\.txt\n@@ -0,0 \+1(,1)? @@\n\+written by /m);
+          if (existing === undefined) assert.match(a.diff ?? "", /^--- \/dev\/null\n\+\+\+ b\/edited\.txt\n@@ -0,0 \+1(,1)? @@\n\+written by claude/);
+          else assert.match(a.diff ?? "", /^--- a\/edited\.txt\n\+\+\+ b\/edited\.txt\n@@ -1 \+1 @@\n-old line\n\+written by gemini/);
           await broker.api.decide(a.approval_id, { decision: "approve", decided_by: "test" });
-          await waitFor("the file written", () => existsSync(file), TURN_MS);
+          await waitFor("the file written", async () => existsSync(file) && (await readFile(file, "utf8")).includes("written by"), TURN_MS);
           assert.equal((await readFile(file, "utf8")).trim(), `written by ${name}`);
           await waitFor("the turn to end", async () => (await endpointOf(agent.kind))?.task_hint === "idle", TURN_MS);
           // No second approval: the write the reviewer approved is not asked again (gemini writes through fs/write_text_file).

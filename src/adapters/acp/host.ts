@@ -256,6 +256,7 @@ export class AcpHost {
   // ---- routed messages -------------------------------------------------------------------------------
 
   private onMessage(m: ClientMessage): void {
+    this.log(`message ${m.sourceMessageId} from ${m.from} (push ${m.push_id ?? "-"})`);
     const text = m.content;
     const source = typeof m.metadata.source_endpoint_id === "string" ? m.metadata.source_endpoint_id : undefined;
     const correlation = typeof m.metadata.correlation_id === "string" ? m.metadata.correlation_id : undefined;
