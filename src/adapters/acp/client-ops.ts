@@ -35,7 +35,9 @@ import { diffsOf, shellQuote, type AcpGateRequest, type Verdict } from "./permis
 
 export interface ClientOpsDeps {
   cwd: string;
-  ask(req: AcpGateRequest, key: string, signal: AbortSignal): Promise<Verdict>;
+  ask(req: AcpGateRequest, key: string, signal: AbortSignal, created?: (approvalId: string) => void): Promise<Verdict>;
+  /** A terminal runs the command of this approval: its tool call gets no stream of its own. */
+  terminalFor(approvalId: string): void;
   startStream(req: Omit<StreamStartRequest, "endpoint_id">): Promise<StreamWriter>;
   log(msg: string): void;
   note(msg: string): void;
@@ -54,18 +56,41 @@ interface Term {
 }
 
 const DEFAULT_OUTPUT_LIMIT = 1024 * 1024;
+/** How long an approved command may wait for the agent's terminal/create. */
+const GRANT_TTL_MS = 60_000;
 
 export class ClientOps {
   private readonly terms = new Map<string, Term>();
   private nextId = 1;
   /** Edits the reviewer approved through session/request_permission: path → approved new text. */
   private readonly approvedWrites = new Map<string, string>();
+  /** Commands the reviewer approved through session/request_permission, each usable once by terminal/create. */
+  private grants: { command: string; approvalId: string; at: number }[] = [];
 
   constructor(private readonly deps: ClientOpsDeps) {}
 
   /** An edit permission was approved: its diffs' new texts may be written without asking again. */
   editApproved(call: ToolCallUpdate): void {
     for (const d of diffsOf(call)) this.approvedWrites.set(this.abs(d.path), d.newText);
+  }
+
+  /** An execute permission was approved: a terminal/create for the same command runs under it. */
+  executeApproved(command: string, approvalId: string): void {
+    const now = Date.now();
+    this.grants = this.grants.filter((g) => now - g.at < GRANT_TTL_MS).slice(-20);
+    this.grants.push({ command, approvalId, at: now });
+  }
+
+  /** The approval a terminal/create may run under: the same command, given as is or as `sh -c COMMAND`. */
+  private takeGrant(p: CreateTerminalRequest, quoted: string): string | undefined {
+    const args = p.args ?? [];
+    const forms = new Set([quoted, p.command]);
+    if (args.length === 2 && /(^|\/)(ba|z|da|k)?sh$/.test(p.command) && /^-l?c$/.test(args[0]!)) forms.add(args[1]!);
+    if (args.length) forms.delete(p.command);
+    const now = Date.now();
+    const i = this.grants.findIndex((g) => now - g.at < GRANT_TTL_MS && forms.has(g.command));
+    if (i < 0) return undefined;
+    return this.grants.splice(i, 1)[0]!.approvalId;
   }
 
   private abs(path: string): string {
@@ -112,15 +137,24 @@ export class ClientOps {
     const cwd = p.cwd ? this.abs(p.cwd) : this.deps.cwd;
     const c = classifyCommand(command);
     const action = c.readOnly ? "env" : "sh";
-    const abort = new AbortController();
-    const verdict = await this.deps.ask({ action, summary: command.slice(0, 300) || "(empty command)", command, cwd, detail: `${c.reason}\nThe agent asked the editor to run this (terminal/create).` }, `term-${this.nextId}-${Date.now()}`, abort.signal);
-    if (verdict.decision !== "approve") throw RequestError.internalError(undefined, verdict.decision === "reject" ? (verdict.reason ?? "Rejected in Switchboard.") : "The approval was withdrawn.");
+    let approvalId = this.takeGrant(p, command);
+    if (approvalId) this.deps.terminalFor(approvalId);
+    else {
+      const abort = new AbortController();
+      const verdict = await this.deps.ask(
+        { action, summary: command.slice(0, 300) || "(empty command)", command, cwd, detail: `${c.reason}\nThe agent asked the editor to run this (terminal/create).` },
+        `term-${this.nextId}-${Date.now()}`,
+        abort.signal,
+        (id) => (approvalId = id),
+      );
+      if (verdict.decision !== "approve") throw RequestError.internalError(undefined, verdict.decision === "reject" ? (verdict.reason ?? "Rejected in Switchboard.") : "The approval was withdrawn.");
+    }
     const env = { ...process.env };
     for (const e of p.env ?? []) env[e.name] = e.value;
     const id = `term_${this.nextId++}`;
     const limit = p.outputByteLimit ?? DEFAULT_OUTPUT_LIMIT;
     let term!: Term;
-    const writer = this.deps.startStream({ action, command, cwd }).catch((err: Error) => {
+    const writer = this.deps.startStream({ action, command, cwd, ...(approvalId ? { approval_id: approvalId } : {}) }).catch((err: Error) => {
       this.deps.log(`no stream for ${command}: ${err.message}`);
       return undefined;
     });

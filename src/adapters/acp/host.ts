@@ -142,7 +142,8 @@ export class AcpHost {
 
     this.ops = new ClientOps({
       cwd: o.cwd,
-      ask: (req, key, signal) => this.ask(req, key, signal),
+      ask: (req, key, signal, created) => this.ask(req, key, signal, created),
+      terminalFor: (approvalId) => this.streams?.skipApproval(approvalId),
       startStream: (req) => this.startStream(req),
       log: (m) => this.log(m),
       note: (m) => this.view.note(m),
@@ -344,7 +345,10 @@ export class AcpHost {
     mark.decisionSeen = performance.now();
     const { outcome, note } = permissionOutcome(params.options, verdict);
     const approved = verdict.decision === "approve" && outcome.outcome === "selected" && params.options.some((o) => o.optionId === outcome.optionId && o.kind.startsWith("allow"));
-    if (req.action === "sh" || req.action === "env") this.streams?.decided(call, pending.approvalId, req.action, req.command ?? "", approved);
+    if (req.action === "sh" || req.action === "env") {
+      this.streams?.decided(call, pending.approvalId, req.action, req.command ?? "", approved);
+      if (approved && pending.approvalId) this.ops?.executeApproved(req.command ?? "", pending.approvalId);
+    }
     if (req.action === "edit" && approved) this.ops?.editApproved(call);
     this.view.note(approved ? "approved" : verdict.decision === "cancelled" ? "approval withdrawn" : `rejected${note ? `: ${note}` : ""}`, approved ? "info" : "warn");
     if (this.pending.size === 0 && this.queue.busy) this.setActivity("working");

@@ -104,6 +104,11 @@ export class ToolStreams {
     t.rejected = !approved;
   }
 
+  /** The command of this approval runs in a client terminal (terminal/create), which has its own stream. */
+  skipApproval(approvalId: string): void {
+    for (const t of this.calls.values()) if (t.approvalId === approvalId && !t.writer) t.ended = true;
+  }
+
   /** A tool_call or tool_call_update, already merged with what was known (`call`). */
   update(u: ToolCallUpdate, call: ToolCallUpdate, command: string, action: "sh" | "env"): void {
     if (call.kind !== "execute") return;
