@@ -3,6 +3,7 @@
 // runtime) in the workspace, so the agent becomes a session with approvals, streams and messages.
 import { join } from "node:path";
 import * as vscode from "vscode";
+import { ACP_NODE_FLAGS } from "../adapters/acp/node-flags.js";
 import { agentChoices, type AgentChoice } from "./agent-choices.js";
 import type { Settings } from "./settings.js";
 
@@ -29,7 +30,7 @@ export function openAgentSession(extensionPath: string, settings: Settings, agen
   const terminal = vscode.window.createTerminal({
     name: `${agent.name} · Switchboard`,
     shellPath: process.execPath,
-    shellArgs: [join(extensionPath, "dist", "cli.js"), "acp", "--", agent.path ?? agent.command, ...agent.args],
+    shellArgs: [...ACP_NODE_FLAGS, join(extensionPath, "dist", "cli.js"), "acp", "--", agent.path ?? agent.command, ...agent.args],
     ...(cwd ? { cwd } : {}),
     env: {
       ...agent.env,
