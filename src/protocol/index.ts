@@ -8,3 +8,4 @@ export * from "./approvals.js";
 export * from "./streams.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
+export * from "./routes.js";
