@@ -138,8 +138,8 @@ process.on("exit", () => {
 });
 
 /** `node dist/cli.js acp --home HOME [--session NAME] -- CMD ARGS…` in `cwd`, stdin a pipe. */
-export function startAcp(home: string, agent: AgentSetup, cwd: string, opts: { session?: string; debug?: boolean } = {}): AcpRun {
-  const args = [CLI_ENTRY, "acp", "--home", home, ...(opts.session ? ["--session", opts.session] : []), "--", agent.command, ...agent.args];
+export function startAcp(home: string, agent: AgentSetup, cwd: string, opts: { session?: string; debug?: boolean; noStart?: boolean } = {}): AcpRun {
+  const args = [CLI_ENTRY, "acp", "--home", home, ...(opts.noStart ? ["--no-start"] : []), ...(opts.session ? ["--session", opts.session] : []), "--", agent.command, ...agent.args];
   const proc = spawn(process.execPath, args, {
     cwd,
     env: { ...agent.env, SWITCHBOARD_HOME: home, ...(opts.debug || process.env.SWITCHBOARD_ACP_DEBUG ? { SWITCHBOARD_ACP_DEBUG: "1" } : {}) },

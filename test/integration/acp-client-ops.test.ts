@@ -7,6 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
 import { processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentSetup } from "../helpers/acp.js";
 import { ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
@@ -108,5 +109,50 @@ describe("switchboard acp: the client side of terminal/* and fs/*, and Ctrl+C", 
     assert.equal(exit.code, 130);
     await waitFor("the session closed", async () => !(await broker.api.endpoints()).some((e) => e.endpoint_id === ep.endpoint_id), 10_000);
     await waitFor("no agent process left", () => processesWith(box.root).length === 0, 10_000);
+  });
+});
+
+describe("switchboard acp: routed messages survive a broker killed with -9", { concurrency: false }, () => {
+  it("a running and a queued message are both answered once, in order, after the broker restarts", async () => {
+    const home = await tempHome("sb-acp-crash-home-");
+    let broker = await startBroker(home.home);
+    const box = await sandbox("sb-acp-crash-");
+    const agent: AgentSetup = { name: "claude", kind: "script-agent", command: process.execPath, args: ["--import", TSX, SCRIPT_AGENT], env: { PATH: process.env.PATH, HOME: box.root } };
+    // --no-start: the test restarts the broker itself.
+    const run = startAcp(home.home, agent, box.cwd, { noStart: true });
+    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    try {
+      const ep = await waitFor("the session", async () => (await broker.api.endpoints()).find((e) => e.kind === "script-agent"), 30_000);
+      const me = await sender.registerEndpoint({ kind: "tester", session_name: "tester" });
+      const replies: ClientMessage[] = [];
+      sender.on("message", (m) => void replies.push(m));
+      const hint = async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint ?? "";
+      const m1 = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "slow: 2500\nfirst answer" });
+      await waitFor("the first turn", async () => (await hint()).startsWith("working"), 10_000);
+      const m2 = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "second" });
+      await waitFor("the second queued", async () => (await hint()).includes("(1 queued)"), 10_000);
+      await broker.kill9();
+      broker = await broker.restart();
+      await waitFor("both replies", () => replies.length >= 2, 30_000);
+      assert.deepEqual(
+        replies.map((r) => [r.content, r.metadata.in_reply_to]),
+        [
+          ["first answer", m1.correlation_id],
+          ["echo: second", m2.correlation_id],
+        ],
+      );
+      assert.equal(run.output().match(/echo: second/g)?.length, 1, "the re-pushed message did not start a second turn");
+      // Both acknowledged once answered: nothing left queued at the broker, nothing in the inbox.
+      await waitFor("the queue empty", async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.buffered_count === 0, 10_000);
+      assert.equal((await broker.api.undispatched(process.pid)).length, 0);
+    } finally {
+      run.proc.kill("SIGTERM");
+      await run.exited;
+      await sender.close().catch(() => {});
+      await broker.stop();
+      await waitFor("no agent process left", () => processesWith(box.root).length === 0, 10_000);
+      await box.cleanup();
+      await home.cleanup();
+    }
   });
 });
