@@ -133,7 +133,8 @@ export class AcpHost {
     this.agent = await AgentProcess.start({ command: o.command, args: o.args, cwd: o.cwd, env: o.env });
     const agent = this.agent;
     void agent.exited.then((exit) => {
-      if (this.stopping) return;
+      // While starting, start() itself reports it.
+      if (this.stopping || !this.endpointId) return;
       const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
       const tail = agent.stderr.trim().split("\n").slice(-5).join("\n");
       this.view.note(`the agent ${how}.${tail ? `\n${tail}` : ""}`, exit.code === 0 ? "info" : "error");
@@ -167,6 +168,20 @@ export class AcpHost {
     });
 
     const startMs = o.startTimeoutMs ?? 120_000;
+    // An agent that dies while starting: say how, with the end of what it wrote to stderr.
+    const died = agent.exited.then((exit) => {
+      const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      const tail = agent.stderr.trim().split("\n").slice(-5).join("\n");
+      throw new Error(`${o.command} ${how} before it started an ACP session${tail ? `:\n${tail}` : ""}`);
+    });
+    died.catch(() => {});
+    const starting = (what: string, p: Promise<unknown>) =>
+      Promise.race([p, died]).catch(async (err: unknown) => {
+        // A broken pipe comes before the exit: give the exit a moment to arrive.
+        const gone = await Promise.race([agent.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]);
+        if (gone) return died;
+        throw new Error(`${o.command} answered ${what} with an error (is it an ACP agent, started in ACP mode?): ${errText(err)}`);
+      });
     const init = await withTimeout(
       this.conn.agent.request(methods.agent.initialize, {
         protocolVersion: acp.PROTOCOL_VERSION,
@@ -175,11 +190,17 @@ export class AcpHost {
       }),
       startMs,
       "the agent (initialize)",
+    ).then(
+      (r) => r,
+      (err: unknown) => starting("initialize", Promise.reject(err)) as never,
     );
     const info = init.agentInfo;
     this.agentName = info?.name?.trim() || basename(o.command);
     this.agentTitle = info?.title?.trim() || this.agentName;
-    const session = await withTimeout(this.conn.agent.request(methods.agent.session.new, { cwd: o.cwd, mcpServers: [] }), startMs, "the agent (session/new)");
+    const session = await withTimeout(this.conn.agent.request(methods.agent.session.new, { cwd: o.cwd, mcpServers: [] }), startMs, "the agent (session/new)").then(
+      (r) => r,
+      (err: unknown) => starting("session/new", Promise.reject(err)) as never,
+    );
     this.sessionId = session.sessionId;
 
     const ep = await client.registerEndpoint({

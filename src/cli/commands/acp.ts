@@ -35,7 +35,7 @@ async function run(ctx: Ctx): Promise<number> {
       await host.start();
     } catch (e) {
       await host.stop(1);
-      throw new CliError(`switchboard acp: ${(e as Error).message}`);
+      throw new CliError((e as Error).message);
     }
     return await host.done;
   } finally {
