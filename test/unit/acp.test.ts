@@ -7,7 +7,7 @@ import type { PermissionOption, ToolCallUpdate } from "@agentclientprotocol/sdk"
 import { approvalRequestFor, commandOf, mergeToolCall, permissionOutcome } from "../../src/adapters/acp/permission.js";
 import { finalOutcome, liveExit, liveOutput, unfence } from "../../src/adapters/acp/tool-streams.js";
 import { AnswerText, MAX_QUEUED, TurnQueue, replyText, type Turn } from "../../src/adapters/acp/turns.js";
-import { visibleChatText, visibleLine } from "../../src/adapters/shared/visible-text.js";
+import { ChatView } from "../../src/adapters/acp/chat-view.js";
 
 const opt = (optionId: string, kind: PermissionOption["kind"]): PermissionOption => ({ optionId, name: optionId, kind });
 const CLAUDE = [opt("allow_always", "allow_always"), opt("allow", "allow_once"), opt("reject", "reject_once")];
@@ -142,9 +142,12 @@ describe("acp tool output", () => {
 });
 
 describe("agent text in the terminal", () => {
-  it("control and bidi characters become visible; line breaks stay in chat text", () => {
-    assert.equal(visibleChatText("a\x1b[31mb\nc\u202ed\r"), "a\\x1b[31mb\nc\\u202ed\\r");
-    assert.equal(visibleLine("a\nb\tc\x07"), "a\\nb\\tc\\x07");
+  it("the chat shows control and bidi characters as escapes, keeps line breaks, and titles stay on one line", () => {
+    let out = "";
+    const view = new ChatView({ write: (t) => void (out += t), color: false });
+    view.update({ sessionUpdate: "agent_message_chunk", content: { type: "text", text: "a\x1b[31mb\nc\u202ed\r" } });
+    view.update({ sessionUpdate: "tool_call", toolCallId: "t", title: "x\ny\x07", kind: "execute", status: "pending" });
+    assert.equal(out, "a\\x1b[31mb\nc\\u202ed\\r\n… execute: x\\ny\\x07 (pending)\n");
   });
 });
 

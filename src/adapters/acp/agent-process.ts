@@ -6,14 +6,13 @@
 //   Ctrl+C away from the agent: Ctrl+C means "cancel the turn" here, not "kill the agent".
 // - Normal exit, Ctrl+C twice, SIGTERM, SIGHUP: stop() sends SIGTERM to the group, SIGKILL after a
 //   grace, and waits until no member is left.
-// - kill -9 of `switchboard acp`: no code of ours runs, so a watchdog does it. It is `/bin/sh` (about
-//   1 MB, not a second Node), in its own group (so Ctrl+C and the group kill do not reach it), blocked
-//   reading a pipe from us. When we die the kernel closes the pipe, `read` sees end of file, and the
-//   watchdog kills the agent's group (TERM, then KILL). On a normal stop we write `done` first, so it
-//   exits without touching a group id that could have been reused. The agent's stdin closing too makes
-//   most agents exit by themselves; the watchdog covers those that do not, and their children.
+// - kill -9 of `switchboard acp`: no code of ours runs, so src/exec's group watchdog does it (a
+//   `/bin/sh` blocked reading a pipe only we hold; our death closes it, and it kills the group). The
+//   agent's stdin closing too makes most agents exit by themselves; the watchdog covers those that do
+//   not, and their children.
 import { spawn, type ChildProcess } from "node:child_process";
 import { groupAlive, signalGroup } from "../../exec/index.js";
+import { watchGroup, type GroupWatchdog } from "../../exec/watchdog.js";
 
 export interface AgentProcessOptions {
   command: string;
@@ -29,23 +28,11 @@ export interface AgentExit {
   signal: NodeJS.Signals | null;
 }
 
-// dash's `kill` takes no `--`: `kill -TERM -PGID` is the form that reaches a group in every sh.
-const WATCHDOG = [
-  'trap "" INT HUP TERM QUIT',
-  'IFS= read -r line',
-  '[ "$line" = done ] && exit 0',
-  'kill -TERM "-$1" 2>/dev/null || exit 0',
-  "i=0",
-  'while [ "$i" -lt 30 ] && kill -0 "-$1" 2>/dev/null; do sleep 0.1; i=$((i+1)); done',
-  'kill -KILL "-$1" 2>/dev/null',
-  "exit 0",
-].join("\n");
-
 export class AgentProcess {
   readonly child: ChildProcess;
   readonly pid: number;
   readonly exited: Promise<AgentExit>;
-  private readonly watchdog: ChildProcess | undefined;
+  private readonly watchdog: GroupWatchdog;
   private stopping: Promise<void> | undefined;
   private stderrTail = "";
 
@@ -56,16 +43,8 @@ export class AgentProcess {
     child.stderr?.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-4000);
     });
-    try {
-      this.watchdog = spawn("/bin/sh", ["-c", WATCHDOG, "switchboard-acp-watchdog", String(this.pid)], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
-      this.watchdog.on("error", () => {});
-      this.watchdog.stdin!.on("error", () => {});
-      // Neither the watchdog nor its pipe keeps our event loop alive.
-      this.watchdog.unref();
-      (this.watchdog.stdin as unknown as { unref?: () => void }).unref?.();
-    } catch {
-      this.watchdog = undefined;
-    }
+    // Before anything else can happen: from here on, our death takes the agent's group with it.
+    this.watchdog = watchGroup(this.pid);
   }
 
   /** Spawns the agent; rejects with a sentence when it cannot be started. */
@@ -105,13 +84,7 @@ export class AgentProcess {
       const hard = Date.now() + 2000;
       while (groupAlive(this.pid) && Date.now() < hard) await new Promise((r) => setTimeout(r, 25));
     }
-    this.releaseWatchdog();
-  }
-
-  /** The group is gone: tell the watchdog to leave without killing anything. */
-  private releaseWatchdog(): void {
-    const w = this.watchdog;
-    if (!w?.stdin || w.stdin.destroyed) return;
-    w.stdin.end("done\n");
+    // The group is gone: the watchdog leaves without signalling a group id that could be reused.
+    this.watchdog.release();
   }
 }

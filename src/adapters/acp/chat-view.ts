@@ -1,7 +1,11 @@
 // The terminal side of `switchboard acp`: what the agent says and does, as readable lines. Every piece
-// of agent text goes through visibleChatText/visibleLine, so it cannot drive the terminal.
+// of agent text goes through the shared visibleText (line breaks kept) or visibleLine, so it cannot
+// drive the terminal.
 import type { PlanEntry, SessionUpdate, ToolCallUpdate } from "@agentclientprotocol/sdk";
-import { visibleChatText, visibleLine } from "../shared/visible-text.js";
+import { visibleLine, visibleText } from "../../protocol/visible-text.js";
+
+/** Agent text for the chat: hidden characters made visible, line breaks and tabs kept. */
+const visibleChatText = (text: string) => visibleText(text, { keepLines: true });
 
 export interface ChatOutput {
   write(text: string): void;
