@@ -27,11 +27,11 @@ import type {
 } from "@agentclientprotocol/sdk";
 import { RequestError } from "@agentclientprotocol/sdk";
 import type { StreamWriter } from "../../client/stream-writer.js";
-import { execCommand, type ExecHandle } from "../../exec/index.js";
+import { execCommand, shellQuote, type ExecHandle } from "../../exec/index.js";
 import type { StreamStartRequest } from "../../protocol/index.js";
 import { classifyCommand } from "../shared/classify.js";
 import { readExisting, writeRequest } from "../shared/requests.js";
-import { diffsOf, shellQuote, type AcpGateRequest, type Verdict } from "./permission.js";
+import { diffsOf, type AcpGateRequest, type Verdict } from "./permission.js";
 
 export interface ClientOpsDeps {
   cwd: string;

@@ -12,6 +12,7 @@
 // as a rejection or as `cancelled`, never as an approval.
 import type { PermissionOption, RequestPermissionOutcome, ToolCallContent, ToolCallUpdate } from "@agentclientprotocol/sdk";
 import { isAbsolute, relative } from "node:path";
+import { shellQuote } from "../../exec/index.js";
 import { classifyCommand } from "../shared/classify.js";
 import { unifiedDiff } from "../shared/diff.js";
 import { LIMITS, clip, oneLine } from "../shared/requests.js";
@@ -23,11 +24,6 @@ export interface AcpGateRequest {
   cwd: string;
   detail?: string;
   diff?: string;
-}
-
-/** Quotes one argument for a POSIX shell, only when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 const SHELLS = /(^|\/)(ba|z|da|k)?sh$/;

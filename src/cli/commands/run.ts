@@ -7,7 +7,7 @@ import { BrokerClient } from "../../client/client.js";
 import { BrokerError } from "../../client/errors.js";
 import { followStream } from "../../client/follow.js";
 import { StreamWriter } from "../../client/stream-writer.js";
-import { execCommand, signalNumber } from "../../exec/index.js";
+import { execCommand, shellQuote, signalNumber } from "../../exec/index.js";
 import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
 import { shown, streamStatus } from "../format.js";
@@ -15,10 +15,7 @@ import { shown, streamStatus } from "../format.js";
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
 
-/** Quotes one argument for a POSIX shell, only when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 async function run(ctx: Ctx): Promise<number> {
   if (!ctx.args.length) throw new UsageError("Usage: switchboard run [--env] [--session NAME] [--summary TEXT] [--execute agent|editor] [--timeout S] -- CMD ARGS…");
