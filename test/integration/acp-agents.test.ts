@@ -63,12 +63,17 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         await home?.cleanup();
       });
 
+      /** A new `switchboard acp`; one a failed test left running is killed first, so each test starts clean. */
+      const fresh = () => {
+        run?.proc.kill("SIGKILL");
+        return startAcp(home.home, agent, box.cwd);
+      };
       const endpointOf = async (kind: string): Promise<EndpointView | undefined> => (await broker.api.endpoints()).find((e) => e.kind === kind);
       const pending = (endpointId: string) =>
         waitFor("a pending approval", async () => (await broker.api.approvals("pending")).find((a: Approval) => a.endpoint_id === endpointId), TURN_MS);
 
       it("registers a session with the agent's kind, gates a shell command (approve runs it and streams its output; reject does not run it and the agent is told), turns routed messages into queued turns answered to the sender, and leaves nothing behind", async () => {
-        run = startAcp(home.home, agent, box.cwd);
+        run = fresh();
         const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
         assert.equal(ep.kind, agent.kind);
         assert.match(ep.label, /: work$/);
@@ -129,7 +134,7 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
       });
 
       it("kill -9 of switchboard acp: the agent's whole process group goes, and a queued message is not lost (it moves to the inbox)", async () => {
-        run = startAcp(home.home, agent, box.cwd);
+        run = fresh();
         const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
         sender ??= await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
         const me = sender.endpoints[0] ?? (await sender.registerEndpoint({ kind: "tester", session_name: `tester-${name}` }));
@@ -154,7 +159,7 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
           const file = join(box.cwd, "edited.txt");
           const existing = name === "gemini" ? "old line\n" : undefined;
           if (existing !== undefined) await writeFile(file, existing);
-          run = startAcp(home.home, agent, box.cwd);
+          run = fresh();
           const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
           // Multi-line, so routed rather than typed (a typed line is one prompt).
           await broker.api.ingress({ from: "test", to: ep.endpoint_id, content: `write: ${file}\nwritten by ${name}\n` });

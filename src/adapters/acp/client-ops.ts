@@ -72,6 +72,8 @@ export class ClientOps {
   /** An edit permission was approved: its diffs' new texts may be written without asking again. */
   editApproved(call: ToolCallUpdate): void {
     for (const d of diffsOf(call)) this.approvedWrites.set(this.abs(d.path), d.newText);
+    // Edits the agent then made itself are never written through here: keep only the latest few.
+    while (this.approvedWrites.size > 100) this.approvedWrites.delete(this.approvedWrites.keys().next().value!);
   }
 
   /** An execute permission was approved: a terminal/create for the same command runs under it. */

@@ -97,18 +97,22 @@ export class AcpHost {
   private readonly resolvedWaiters = new Map<string, (a: Approval) => void>();
   private readonly background = new Set<Promise<unknown>>();
   private cancelling = false;
+  private asked = 0;
   private activity: Activity = "starting";
   private hintSent: string | undefined;
   private stopping: Promise<number> | undefined;
   private exitCode = 0;
   private finished!: (code: number) => void;
   readonly done: Promise<number>;
-  /** performance.now() marks for the bench: permission request in, approval created, decision seen, answer out. */
-  readonly marks: { requestIn: number; approvalCreated: number; decisionSeen: number; answerOut: number }[] = [];
+
+  /** Resolved once the endpoint is registered (replies need its id). */
+  private readonly registered: Promise<void>;
+  private registeredNow!: () => void;
 
   constructor(private readonly opts: AcpHostOptions) {
     this.view = new ChatView(opts.output);
     this.done = new Promise((r) => (this.finished = r));
+    this.registered = new Promise((r) => (this.registeredNow = r));
   }
 
   // ---- start ---------------------------------------------------------------------------------------
@@ -203,6 +207,9 @@ export class AcpHost {
     );
     this.sessionId = session.sessionId;
 
+    // Listening before registering: the broker may push a message for the new endpoint before the
+    // answer to the registration arrives here.
+    client.on("message", (m) => this.onMessage(m));
     const ep = await client.registerEndpoint({
       kind: this.agentName.slice(0, 64),
       session_name: (o.sessionName ?? `${this.agentTitle}: ${basename(o.cwd) || o.cwd}`).slice(0, 200),
@@ -212,8 +219,10 @@ export class AcpHost {
     });
     this.endpointId = ep.endpointId;
     this.hintSent = "idle";
-    this.activity = "idle";
-    client.on("message", (m) => this.onMessage(m));
+    if (this.activity === "starting") this.activity = "idle";
+    this.registeredNow();
+    // A message that came before the answer started a turn already: show it.
+    if (this.queue.busy) this.refreshHint();
     this.view.note(`${this.agentTitle}${info?.version ? ` ${info.version}` : ""} is session "${ep.registration.session_name}". Type a prompt; Ctrl+C cancels a turn, twice exits.`);
     this.readInput();
   }
@@ -301,6 +310,7 @@ export class AcpHost {
   }
 
   private async reply(m: RoutedMessage, content: string): Promise<void> {
+    await this.registered;
     const client = this.client;
     const endpointId = this.endpointId;
     if (!client || !endpointId) return;
@@ -345,7 +355,6 @@ export class AcpHost {
   // ---- approvals ------------------------------------------------------------------------------------
 
   private async onPermission(params: RequestPermissionRequest, signal: AbortSignal): Promise<RequestPermissionResponse> {
-    const mark = { requestIn: performance.now(), approvalCreated: 0, decisionSeen: 0, answerOut: 0 };
     const call = mergeToolCall(this.toolCalls.get(params.toolCall.toolCallId), params.toolCall);
     this.toolCalls.set(call.toolCallId, call);
     const req = approvalRequestFor(call, this.opts.cwd, this.agentTitle);
@@ -358,12 +367,11 @@ export class AcpHost {
     this.view.note(`waiting for approval (${req.action}): ${req.summary}`);
     let verdict: Verdict;
     try {
-      verdict = await this.ask(req, `perm-${call.toolCallId}`, pending.abort.signal, (id) => ((pending.approvalId = id), (mark.approvalCreated = performance.now())));
+      verdict = await this.ask(req, `perm-${++this.asked}-${call.toolCallId}`, pending.abort.signal, (id) => (pending.approvalId = id));
     } finally {
       signal.removeEventListener("abort", onAbort);
       this.pending.delete(pending);
     }
-    mark.decisionSeen = performance.now();
     const { outcome, note } = permissionOutcome(params.options, verdict);
     const approved = verdict.decision === "approve" && outcome.outcome === "selected" && params.options.some((o) => o.optionId === outcome.optionId && o.kind.startsWith("allow"));
     if (req.action === "sh" || req.action === "env") {
@@ -373,8 +381,6 @@ export class AcpHost {
     if (req.action === "edit" && approved) this.ops?.editApproved(call);
     this.view.note(approved ? "approved" : verdict.decision === "cancelled" ? "approval withdrawn" : `rejected${note ? `: ${note}` : ""}`, approved ? "info" : "warn");
     if (this.pending.size === 0 && this.queue.busy) this.setActivity("working");
-    mark.answerOut = performance.now();
-    if (mark.approvalCreated) this.marks.push(mark);
     return { outcome };
   }
 

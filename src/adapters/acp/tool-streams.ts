@@ -122,7 +122,11 @@ export class ToolStreams {
       t.command = command;
       t.action = action;
     }
-    if (t.ended || t.rejected) return;
+    const status = u.status ?? undefined;
+    if (t.ended || t.rejected) {
+      if (status === "completed" || status === "failed") this.calls.delete(u.toolCallId);
+      return;
+    }
     const data = liveOutput(u);
     if (data !== undefined) {
       t.live = true;
@@ -130,7 +134,6 @@ export class ToolStreams {
       if (data) this.deps.track(w.then((s) => s?.write(1, data)));
     }
     const exit = liveExit(u);
-    const status = u.status ?? undefined;
     if (exit && t.live) return this.end(t, { output: [], merged: true, ...exit });
     if (status === "completed" || status === "failed") {
       if (t.live) return this.end(t, { output: [], merged: true, exitCode: status === "completed" ? 0 : null, signal: null });
