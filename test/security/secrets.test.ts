@@ -42,7 +42,7 @@ async function walk(root: string): Promise<Tree> {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await visit(p);
-      else {
+      else if (e.isFile()) {
         const st = await stat(p);
         tree.files.push({ path: p, mode: st.mode & 0o777, size: st.size, text: await readFile(p, "utf8") });
       }
