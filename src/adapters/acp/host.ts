@@ -231,7 +231,8 @@ export class AcpHost {
 
   private offer(turn: Turn): void {
     const r = this.queue.offer(turn);
-    if (r.kind === "start") void this.runTurn(r.turn);
+    // A line typed into a terminal is already on screen when it starts at once.
+    if (r.kind === "start") void this.runTurn(r.turn, !(turn.origin === "user" && this.opts.interactive));
     else if (r.kind === "queued") {
       this.view.note(`${turn.origin === "message" ? `message from ${turn.message.from}` : "prompt"} queued (${r.position} waiting)`);
       this.refreshHint();
@@ -243,14 +244,14 @@ export class AcpHost {
     }
   }
 
-  private async runTurn(turn: Turn): Promise<void> {
+  private async runTurn(turn: Turn, echo = true): Promise<void> {
     const conn = this.conn;
     const sessionId = this.sessionId;
     if (!conn || !sessionId) return;
     this.answer = new AnswerText();
     this.cancelling = false;
     this.setActivity("working");
-    this.view.prompt(turn.origin === "message" ? turn.message.from : "you", turn.text);
+    if (echo) this.view.prompt(turn.origin === "message" ? turn.message.from : "you", turn.text);
     let stopReason: string | undefined;
     let error: string | undefined;
     try {
