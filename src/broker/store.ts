@@ -66,6 +66,8 @@ export interface StreamMeta {
   command: string;
   cwd: string | null;
   approval_id: string | null;
+  /** stdout and stderr arrive merged on channel 1 (absent: kept apart). */
+  output_merged?: boolean;
   state: "streaming" | "completed" | "aborted" | "cancelled";
   status: 102 | 200 | 500 | 499;
   created_at: string;

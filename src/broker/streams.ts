@@ -197,6 +197,7 @@ export class StreamHub {
       command: body.command,
       cwd: body.cwd ?? null,
       approval_id: body.approval_id ?? null,
+      ...(body.output_merged ? { output_merged: true } : {}),
       state: "streaming",
       status: 102,
       created_at: new Date().toISOString(),

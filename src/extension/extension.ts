@@ -15,6 +15,7 @@ import { Terminals } from "./terminals.js";
 import { openClaudeSession, watchWaitingSessions } from "./claude-session.js";
 import { openPiSession } from "./pi-session.js";
 import { pickApproval } from "./approval-pick.js";
+import { pickAndOpenAgentSession } from "./agent-session.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -145,6 +146,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     command("switchboard.sendMessage", () => actions.sendTo()),
     command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
     command("switchboard.newClaudeSession", () => void openClaudeSession(context.extensionPath, settings)),
+    command("switchboard.newAgentSession", async () => void (await pickAndOpenAgentSession(context.extensionPath, settings))),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;

@@ -2,6 +2,8 @@
 // package.json declares for it. A wrong value (a string where a number belongs, an unknown choice, null,
 // an array) never throws: the setting falls back to its default and a warning names it.
 
+import { parseAgentsSetting, type ConfiguredAgent } from "./agent-choices.js";
+
 export type NotifyLevel = "all" | "sh-only" | "off";
 export type TerminalPolicy = "reveal" | "background" | "none";
 
@@ -19,6 +21,8 @@ export interface Settings {
   piArgs: string[];
   claudeCommand: string;
   claudeArgs: string[];
+  /** switchboard.agents: ACP agents for New Agent Session…, besides those found on PATH. */
+  agents: ConfiguredAgent[];
 }
 
 /** A setting's value by its key below `switchboard.` (e.g. "broker.home"); undefined when it is not set. */
@@ -98,5 +102,6 @@ export function parseSettings(get: SettingGetter, warn: (message: string) => voi
     piArgs: strings("pi.args"),
     claudeCommand: text("claude.command") ?? "claude",
     claudeArgs: strings("claude.args"),
+    agents: parseAgentsSetting(read("agents"), warn),
   };
 }

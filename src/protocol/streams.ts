@@ -19,6 +19,8 @@ export const StreamStartRequest = v.object({
   approval_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
   /** A sentence for the terminal header about how the output arrives (e.g. "shown when the command ends"). */
   note: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  /** The producer only has stdout and stderr mixed into one text (e.g. an ACP agent's tool output), sent on channel 1. */
+  output_merged: v.optional(v.boolean()),
 });
 export type StreamStartRequest = v.InferOutput<typeof StreamStartRequest>;
 
@@ -55,6 +57,8 @@ export const StreamView = v.object({
   command: v.string(),
   cwd: v.nullable(v.string()),
   approval_id: v.nullable(v.string()),
+  /** Present (true) when stdout and stderr arrive merged on channel 1. */
+  output_merged: v.optional(v.boolean()),
   state: StreamState,
   status: v.picklist([102, 200, 500, 499]),
   created_at: v.string(),
