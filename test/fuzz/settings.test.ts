@@ -48,6 +48,8 @@ const FIELDS: Record<string, { field: keyof Settings; land: (v: any) => unknown 
   "retention.recentMessages": { field: "recentMessages", land: (v) => v },
   "pi.command": { field: "piCommand", land: (v: string) => v.trim() || "pi" },
   "pi.args": { field: "piArgs", land: (v) => v },
+  "claude.command": { field: "claudeCommand", land: (v: string) => v.trim() || "claude" },
+  "claude.args": { field: "claudeArgs", land: (v) => v },
   agents: { field: "agents", land: (v: Record<string, any>[]) => v.map(landAgent) },
 };
 
