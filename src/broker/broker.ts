@@ -282,7 +282,7 @@ export class Broker {
     // not coming back: look again every second rather than waiting out the whole grace.
     const look = () => {
       const ep = this.store.endpoints.get(id);
-      if (!ep || ep.state !== "reconnecting") return this.cancelGrace(id);
+      if (ep?.state !== "reconnecting") return this.cancelGrace(id);
       if (!pidAlive(ep.plugin_pid)) return this.apply(ep, { type: "owner_gone" });
       this.ownerWatches.set(id, this.clock.after(OWNER_CHECK_MS, look));
     };

@@ -1,6 +1,6 @@
 // Starting and stopping one broker: single instance via the spawn lock, journal recovery, discovery record.
 import { randomBytes } from "node:crypto";
-import { DiscoveryRecord } from "../protocol/index.js";
+import type { DiscoveryRecord } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
@@ -8,7 +8,7 @@ import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
-import { fileLogger, type Logger } from "./log.js";
+import { fileLogger, } from "./log.js";
 import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";

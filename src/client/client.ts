@@ -47,7 +47,7 @@ import {
   type MachineOptions,
   type PublicPhase,
 } from "./connection-state.js";
-import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
+import { discover, readRecorded, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
 import type { FeedModel, FeedRecord } from "./feed-model.js";
 import { ObserverFeed } from "./observer-feed.js";
@@ -865,7 +865,9 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       const api = new BrokerApi(record, { timeoutMs: 2000 });
       const ids = [...this.cache.keys()];
       const results = await Promise.allSettled(ids.map((id) => api.unregister(id, this.pid)));
-      results.forEach((r, i) => r.status === "fulfilled" && this.forget(ids[i]!));
+      results.forEach((r, i) => {
+        if (r.status === "fulfilled") this.forget(ids[i]!);
+      });
     }
     this.fire({ type: "close_requested" });
     this.observer.close();

@@ -158,7 +158,7 @@ async function waitForLiveBroker(paths: ReturnType<typeof brokerPaths>, deadline
 export function readRecorded(opts: DiscoverOptions): Omit<Discovered, "health" | "spawned"> | undefined {
   const home = opts.home ?? stateHome();
   const discoveryFile = opts.discoveryFile ? resolve(opts.discoveryFile) : brokerPaths(home).discoveryFile;
-  let read;
+  let read: ReturnType<typeof readDiscoverySync>;
   try {
     read = readDiscoverySync(discoveryFile);
   } catch {

@@ -34,7 +34,7 @@ function baseName(path: string): string {
 }
 
 function usable(path: string | undefined, isExecutable: (path: string) => boolean): path is string {
-  if (!path || !path.startsWith("/")) return false;
+  if (!path?.startsWith("/")) return false;
   if (PLACEHOLDER_SHELLS.has(baseName(path))) return false;
   return isExecutable(path);
 }

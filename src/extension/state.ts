@@ -49,7 +49,7 @@ export function newlyPending(before: FeedModel | undefined, after: FeedModel): A
     const approval = a as unknown as Approval;
     if (approval.state !== "pending") continue;
     const prev = before?.approvals.get(id) as unknown as Approval | undefined;
-    if (!prev || prev.state !== "pending") out.push(approval);
+    if (prev?.state !== "pending") out.push(approval);
   }
   return out;
 }

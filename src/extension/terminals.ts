@@ -21,7 +21,7 @@ const NORMAL = "\x1b[22m";
 export class StreamTerminal implements vscode.Pseudoterminal {
   private readonly writes = new vscode.EventEmitter<string>();
   readonly onDidWrite = this.writes.event;
-  private readonly closes = new vscode.EventEmitter<number | void>();
+  private readonly closes = new vscode.EventEmitter<number | undefined>();
   readonly onDidClose = this.closes.event;
   private pending: string[] = [];
   private pendingBytes = 0;

@@ -103,7 +103,7 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
 }
 
 async function readLock(lockFile: string): Promise<{ kind: "missing" } | { kind: "invalid"; mtimeMs: number } | { kind: "ok"; lock: SpawnLock }> {
-  let fh;
+  let fh: import("node:fs/promises").FileHandle | undefined;
   try {
     fh = await open(lockFile, "r");
   } catch {

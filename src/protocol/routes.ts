@@ -7,7 +7,6 @@ import * as v from "valibot";
 import { Approval, ApprovalRequest, ApprovalsResponse, AuditResponse, DecisionRequest } from "./approvals.js";
 import type { ErrorCode } from "./errors.js";
 import {
-  DismissRequest,
   DispatchRequest,
   DispatchResponse,
   EndpointsResponse,
@@ -21,7 +20,6 @@ import {
   RegisterResponse,
   SendRequest,
   SendResponse,
-  TaskHintRequest,
   UndispatchedResponse,
 } from "./schemas.js";
 import { AbortRequest, ChunksRequest, CompleteRequest, ReasonRequest, ReplayResponse, StreamStartRequest, StreamView, StreamsResponse } from "./streams.js";

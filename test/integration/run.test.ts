@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { BrokerApi } from "../../src/client/api.js";
+import type { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
 import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 

@@ -10,7 +10,7 @@
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, stat, } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog, FrameLocator, Page } from "playwright-core";
+import type { Dialog, FrameLocator, } from "playwright-core";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
 import { LAYOUT_PROBE } from "../webview/layout.js";
 import { ARTIFACTS_DIR, runCommand, screenshot, type VsCodeSession } from "./harness.js";

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { Dialog, Page } from "playwright-core";
+import type { Dialog, } from "playwright-core";
 import { openWorkbench, runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {
   BrokerApi,
