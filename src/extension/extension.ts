@@ -2,7 +2,7 @@
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
-import { visibleLine, type StreamView } from "../protocol/index.js";
+import type { StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
 import { EditorRunner } from "./editor-exec.js";
@@ -12,10 +12,8 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
-import { openClaudeSession, watchWaitingSessions } from "./claude-session.js";
-import { openPiSession } from "./pi-session.js";
-import { pickApproval } from "./approval-pick.js";
-import { pickAndOpenAgentSession } from "./agent-session.js";
+import { watchWaitingSessions } from "./claude-session.js";
+import { registerCommands } from "./commands.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -81,16 +79,6 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     return !!dir && (vscode.workspace.workspaceFolders ?? []).some((f) => dir === f.uri.fsPath || dir.startsWith(f.uri.fsPath + "/"));
   };
 
-  const command = (id: string, run: (...args: unknown[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        const message = await run(...args);
-        if (typeof message === "string") vscode.window.setStatusBarMessage(`$(check) ${message}`, 4000);
-      } catch (err) {
-        void vscode.window.showErrorMessage((err as Error).message);
-      }
-    });
-
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW, sidebar),
     sidebar,
@@ -110,53 +98,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       settings = readSettings();
       sb.updateSettings(settings);
     }),
-    command("switchboard.focus", () => sidebar.reveal()),
-    command("switchboard.showLogs", () => log().show()),
-    command("switchboard.reconnect", () => sb.restart("Switchboard: Reconnect")),
-    command("switchboard.restartBroker", async () => {
-      const record = sb.brokerRecord;
-      if (record) {
-        log().info(`stopping the broker (pid ${record.pid}) for a restart`);
-        try {
-          process.kill(record.pid, "SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Restarting the Switchboard broker…" }, () =>
-        sb.restart("Switchboard: Restart Broker"),
-      );
-      return "Broker restarted.";
-    }),
-    // By keyboard too, a decision shows what it decides first (a Quick Pick; Enter decides).
-    command("switchboard.approveOldest", async () => {
-      const a = await pickApproval(actions, "approve");
-      return a ? actions.approve(a.approval_id) : undefined;
-    }),
-    command("switchboard.rejectOldest", async () => {
-      const a = await pickApproval(actions, "reject");
-      if (!a) return undefined;
-      const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a.summary, 120)}`, prompt: "Reason for the agent (optional)" });
-      return reason === undefined ? undefined : actions.reject(a.approval_id, reason || undefined);
-    }),
-    command("switchboard.routeInboxItem", async () => {
-      const item = await actions.pickInboxItem();
-      return item ? actions.route(item.id) : undefined;
-    }),
-    command("switchboard.sendMessage", () => actions.sendTo()),
-    command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
-    command("switchboard.newClaudeSession", () => void openClaudeSession(context.extensionPath, settings)),
-    command("switchboard.newAgentSession", async () => void (await pickAndOpenAgentSession(context.extensionPath, settings))),
-    command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
-      if (typeof streamId === "string") return openStream(streamId);
-      const streams = sb.state().streams;
-      if (!streams.length) throw new Error("No output streams yet.");
-      const picked = await vscode.window.showQuickPick(
-        streams.map((s) => ({ label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${visibleLine(s.command, 100)}`, description: `${s.action} · ${visibleLine(s.session, 60)}`, stream: s })),
-        { title: "Open the terminal of an output stream" },
-      );
-      if (picked) openStream(picked.stream.stream_id);
-    }),
+    ...registerCommands({ extensionPath: context.extensionPath, sb, actions, sidebar, settings: () => settings, openStream }),
   );
 
   const registeredCpuMs = registered.then(() => {

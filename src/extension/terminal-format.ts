@@ -6,13 +6,8 @@
 import { streamOutcome, type StreamEnd, type StreamView } from "../protocol/index.js";
 import { sessionRepeatsCommand } from "../protocol/naming.js";
 import { visibleText } from "../protocol/visible-text.js";
+import { BOLD, DEFAULT_FG, DIM, GREEN, NORMAL, RED } from "./ansi.js";
 
-const RED = "\x1b[31m";
-const GREEN = "\x1b[32m";
-const DEFAULT_FG = "\x1b[39m";
-const DIM = "\x1b[2m";
-const BOLD = "\x1b[1m";
-const NORMAL = "\x1b[22m";
 /**
  * Written before anything of ours that follows output: CAN aborts an escape or OSC/DCS string the output
  * left open (which would swallow our text), SGR 0 drops colours and attributes it left on (say, hidden).

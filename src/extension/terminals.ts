@@ -6,6 +6,7 @@ import { followStream, type Following } from "../client/index.js";
 import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
 import { log } from "./log.js";
 import { terminalFooter, terminalHeader, terminalName, terminalNotice, toPty } from "./terminal-format.js";
+import { DEFAULT_FG, DIM, NORMAL, RED } from "./ansi.js";
 
 export { describeEnd, terminalName, toPty } from "./terminal-format.js";
 
@@ -13,10 +14,6 @@ const FLUSH_MS = 16;
 /** The tail of what a terminal showed, kept for Copy Output and for tests. */
 const TRANSCRIPT_CHARS = 64 * 1024;
 const FLUSH_BYTES = 256 * 1024;
-const RED = "\x1b[31m";
-const DEFAULT_FG = "\x1b[39m";
-const DIM = "\x1b[2m";
-const NORMAL = "\x1b[22m";
 
 export class StreamTerminal implements vscode.Pseudoterminal {
   private readonly writes = new vscode.EventEmitter<string>();
