@@ -13,17 +13,7 @@ import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { BrokerClient, type ClientMessage, type FeedEvent, type StreamEventFrame } from "../../src/client/index.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(probe: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { waitFor } from "../helpers/wait.js";
 
 const endpoint = (id: string) => ({
   endpoint_id: id,

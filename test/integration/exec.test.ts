@@ -20,6 +20,7 @@ import {
   type ExecHandle,
   type ExecOptions,
 } from "../../src/exec/index.js";
+import { until } from "../helpers/wait.js";
 
 const NODE = process.execPath;
 let dir = "";
@@ -70,13 +71,7 @@ function run(command: string, opts: Partial<ExecOptions> = {}, onOutput?: (c: Ch
   return r;
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const waitFor = (what: string, cond: () => boolean, timeoutMs = 5000) => until(what, cond, timeoutMs, 10);
 
 function settledWithin<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -11,6 +11,7 @@ import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
 import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
 import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../helpers/pi.js";
+import { until } from "../helpers/wait.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,15 +37,6 @@ async function terminate(pid: number): Promise<void> {
   }
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 const pendingFor = (api: () => BrokerApi, command: string) =>
   until(`a pending approval for ${command}`, async () => (await api().approvals("pending")).find((a) => a.command === command || a.summary.includes(command)));

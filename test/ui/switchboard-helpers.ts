@@ -17,25 +17,10 @@ export const EXTENSION_ID = "agent-switchboard.agent-switchboard";
 /** Attribute filter for the Switchboard sidebar's webview iframe (see harness webviewFrame). */
 export const SIDEBAR_IFRAME = `[src*="extensionId=${EXTENSION_ID}"]`;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep, until } from "../helpers/wait.js";
+import { pidAlive as isAlive } from "../../src/platform/process.js";
 
-/** Polls `probe` until it returns a truthy value; fails after `timeoutMs` with `what` and the last detail. */
-export async function until<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    }
-    await sleep(everyMs);
-  }
-}
+export { isAlive, sleep, until };
 
 // ---- child processes ----------------------------------------------------------------------------
 
@@ -479,14 +464,6 @@ export const isRed = (color: string) => {
 };
 
 /** Whether process `pid` is alive (signal 0). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** SIGTERMs a process this test did not spawn itself (e.g. pi below the VS Code pty host), SIGKILL after `graceMs`. */
 export async function terminate(pid: number, graceMs = 3000): Promise<boolean> {
