@@ -4,13 +4,13 @@
 import * as vscode from "vscode";
 import { BrokerError } from "../client/index.js";
 import { visibleLine, type Approval, type EndpointView, type UndispatchedItem } from "../protocol/index.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import type { EditorRunner } from "./editor-exec.js";
 import { log } from "./log.js";
 
 export class Actions {
   constructor(
-    private readonly sb: Switchboard,
+    private readonly sb: BrokerLink,
     private readonly runner: EditorRunner,
     private readonly onApproved: (approvalId: string) => void = () => {},
   ) {}

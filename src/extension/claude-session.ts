@@ -8,7 +8,7 @@ import * as vscode from "vscode";
 import { hookCommand, switchboardHooks } from "../adapters/claude/install.js";
 import { findExecutable } from "../platform/executable.js";
 import { visibleText } from "../protocol/visible-text.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import type { Settings } from "./settings.js";
 
 /** The `--settings` JSON for a Claude Code started from this window. */
@@ -48,7 +48,7 @@ export function openClaudeSession(extensionPath: string, settings: Settings): vs
 }
 
 /** "Claude Code session <name> is waiting for you: <what it said>", with a button to open the sidebar. */
-export function watchWaitingSessions(sb: Switchboard): vscode.Disposable {
+export function watchWaitingSessions(sb: BrokerLink): vscode.Disposable {
   return sb.onSessionsWaiting((sessions) => {
     for (const ep of sessions) {
       const what = /^\[waiting for you(?::\s*(.*?))?\]/.exec(ep.task_hint ?? "")?.[1];

@@ -6,7 +6,7 @@ import type { Actions } from "./actions.js";
 import { pickAndOpenAgentSession } from "./agent-session.js";
 import { pickApproval } from "./approval-pick.js";
 import { openClaudeSession } from "./claude-session.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
 import { openPiSession } from "./pi-session.js";
 import type { Settings } from "./settings.js";
@@ -14,7 +14,7 @@ import type { Sidebar } from "./sidebar.js";
 
 export interface CommandDeps {
   extensionPath: string;
-  sb: Switchboard;
+  sb: BrokerLink;
   actions: Actions;
   sidebar: Sidebar;
   /** The settings as they are now (they change while the window runs). */

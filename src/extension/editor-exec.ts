@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { StreamWriter } from "../client/index.js";
 import { execCommand, type ExecHandle } from "../exec/index.js";
 import type { Approval, StreamView } from "../protocol/index.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
 
 interface Run {
@@ -21,7 +21,7 @@ export class EditorRunner implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
 
   constructor(
-    private readonly sb: Switchboard,
+    private readonly sb: BrokerLink,
     private readonly onStarted: (stream: StreamView) => void,
   ) {
     this.subscription = sb.onFrame((f) => {

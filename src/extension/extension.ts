@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
 import type { StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
-import { Switchboard } from "./controller.js";
+import { BrokerLink } from "./broker-link.js";
 import { EditorRunner } from "./editor-exec.js";
 import { log } from "./log.js";
 import { watchApprovals } from "./notifications.js";
@@ -17,7 +17,7 @@ import { registerCommands } from "./commands.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
-  switchboard: Switchboard;
+  switchboard: BrokerLink;
   actions: Actions;
   terminals: Terminals;
   /** Resolves once this window's endpoint is registered (with the ms from activate() start). */
@@ -26,7 +26,7 @@ export interface SwitchboardApi {
   registeredCpuMs: Promise<number>;
 }
 
-let active: { sb: Switchboard; runner: EditorRunner } | undefined;
+let active: { sb: BrokerLink; runner: EditorRunner } | undefined;
 const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const cpuAtStart = process.cpuUsage();
   profile?.start();
   let settings: Settings = readSettings();
-  const sb = new Switchboard(context.asAbsolutePath("dist/broker.js"), settings);
+  const sb = new BrokerLink(context.asAbsolutePath("dist/broker.js"), settings);
   const registered = new Promise<number>((resolve) => {
     const sub = sb.onDidConnect(() => {
       if (!sb.selfEndpointId) return;

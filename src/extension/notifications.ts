@@ -11,7 +11,7 @@
 import * as vscode from "vscode";
 import { visibleLine, type Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
 import { notificationText } from "./notification-text.js";
 import type { Settings } from "./settings.js";
@@ -19,7 +19,7 @@ import type { Settings } from "./settings.js";
 /** The command the notification's links run: `[approvalId, "approve" | "reject" | "show"]`. */
 export const NOTIFICATION_COMMAND = "switchboard.approvalNotificationAction";
 
-export function watchApprovals(sb: Switchboard, actions: Actions, settings: () => Settings, show: (id: string) => void): vscode.Disposable {
+export function watchApprovals(sb: BrokerLink, actions: Actions, settings: () => Settings, show: (id: string) => void): vscode.Disposable {
   /** Open notifications by approval id: calling the value closes that notification. */
   const open = new Map<string, () => void>();
   const closeIfDecided = () => {

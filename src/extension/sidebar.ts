@@ -9,7 +9,7 @@ import * as v from "valibot";
 import * as vscode from "vscode";
 import { WebviewToHost, type HostToWebview } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
 import { sidebarHtml, type SidebarAssets } from "./sidebar-html.js";
 
@@ -29,7 +29,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
   /** `activatedAt`: Date.now() when activate() began, for the time-to-usable log line. */
   constructor(
     private readonly extensionUri: vscode.Uri,
-    private readonly sb: Switchboard,
+    private readonly sb: BrokerLink,
     private readonly actions: Actions,
     private readonly openStream: (streamId: string) => void,
     private readonly activatedAt = Date.now(),

@@ -1,8 +1,8 @@
 // The status-bar item: broker state and pending approvals; clicking it opens the sidebar.
 import * as vscode from "vscode";
-import type { Switchboard } from "./controller.js";
+import type { BrokerLink } from "./broker-link.js";
 
-export function statusBar(sb: Switchboard): vscode.Disposable {
+export function statusBar(sb: BrokerLink): vscode.Disposable {
   const item = vscode.window.createStatusBarItem("switchboard.status", vscode.StatusBarAlignment.Left, 50);
   item.name = "Agent Switchboard";
   item.command = "switchboard.focus";

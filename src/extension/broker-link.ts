@@ -9,7 +9,7 @@ import { newlyPending, newlyWaiting, sidebarState } from "./state.js";
 
 const RETRY_MS = [2000, 5000, 10_000, 30_000];
 
-export class Switchboard implements vscode.Disposable {
+export class BrokerLink implements vscode.Disposable {
   private client: BrokerClient | undefined;
   private self: RegisteredEndpoint | undefined;
   private messages: WindowMessage[] = [];
