@@ -12,6 +12,21 @@ export interface Ctx {
 
 export type Command = (ctx: Ctx) => Promise<number>;
 
+/** The options a command takes, as node:util parseArgs spells them. */
+export type OptionSpecs = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
+/** One `switchboard` command: its help text, options and argument counts beside its handler. */
+export interface CommandSpec {
+  name: string;
+  /** Lines for `switchboard --help`, each "  usage    what it does". */
+  usage: string;
+  /** Options this command takes besides the global ones (--json, --home, --no-start). */
+  options?: OptionSpecs;
+  /** How many arguments it takes, or per subcommand how many follow the subcommand; more is a usage error. */
+  maxArgs?: number | Record<string, number>;
+  run: Command;
+}
+
 /** Wrong usage: printed with a hint to --help, exit 2. */
 export class UsageError extends Error {}
 /** A user-facing failure that is not about usage: printed as a sentence, exit 1. */
@@ -42,4 +57,14 @@ export function err(text: string): void {
 export function json(value: unknown): number {
   out(JSON.stringify(value, null, 2));
   return 0;
+}
+
+/** An open session by endpoint id, or by a name that only one session has. */
+export function resolveSession<T extends { endpoint_id: string; label: string; session_name: string | null }>(endpoints: T[], name: string): T {
+  const byId = endpoints.find((e) => e.endpoint_id === name);
+  if (byId) return byId;
+  const matches = endpoints.filter((e) => e.session_name === name || e.label === name);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new CliError(`${matches.length} open sessions are named "${name}"; use an endpoint id: ${matches.map((m) => m.endpoint_id).join(", ")}.`);
+  throw new CliError(`No open session is named "${name}". List them with: switchboard sessions`);
 }

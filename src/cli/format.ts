@@ -1,4 +1,5 @@
-// Plain-text output helpers for the CLI: aligned tables and relative times.
+// Plain-text output helpers for the CLI: aligned tables, relative times, stream outcomes.
+import type { StreamView } from "../protocol/index.js";
 
 export function table(rows: string[][], header: string[]): string {
   const all = [header, ...rows];
@@ -25,4 +26,11 @@ export function workspaceLabel(ws: unknown): string {
   if (typeof ws === "string") return ws;
   const w = ws as { root?: string; cwd?: string };
   return w.cwd ?? w.root ?? "-";
+}
+
+/** A stream's state in a few words: running, exit N, killed by SIG, cancelled (SIG)… */
+export function streamStatus(s: Pick<StreamView, "state" | "exit_code" | "signal" | "reason">): string {
+  if (s.state === "streaming") return "running";
+  if (s.state === "completed") return s.signal ? `killed by ${s.signal}` : `exit ${s.exit_code}`;
+  return `${s.state}${s.signal ? ` (${s.signal})` : s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}`;
 }

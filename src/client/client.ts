@@ -6,7 +6,6 @@
 // Pushes are delivered to `message` listeners once (deduplicated by push_id and sourceMessageId) and
 // acknowledged only after the listeners returned.
 import { EventEmitter } from "node:events";
-import { resolve as resolvePath } from "node:path";
 import * as v from "valibot";
 import WebSocket from "ws";
 import {
@@ -28,21 +27,18 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { probeHealth } from "../platform/discovery.js";
-import { stateHome } from "../platform/paths.js";
 import { BrokerApi } from "./api.js";
 import {
   CapabilityMissingError,
   ClientClosedError,
   NotConnectedError,
   ProtocolMismatchError,
-  StreamInUseError,
 } from "./client-errors.js";
+import { snapshotOf, type BrokerClientEvents, type BrokerClientOptions, type CachedEndpoint, type ClientIdentity, type ConnectionChange, type EndpointRegistration, type RegisteredEndpoint, type ServerInfo } from "./client-types.js";
 import {
   DEFAULT_BACKOFF,
   INITIAL_STATE,
-  backoffMs,
   transition,
-  type BackoffOptions,
   type ConnEffect,
   type ConnEvent,
   type ConnState,
@@ -51,129 +47,31 @@ import {
 } from "./connection-state.js";
 import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
-import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel } from "./feed-model.js";
-import { RecentSet } from "./recent-set.js";
+import type { FeedModel } from "./feed-model.js";
+import { ObserverFeed } from "./observer-feed.js";
+import { PushDedup } from "./push-dedup.js";
+import { reattachStep } from "./reattach-policy.js";
+import { SocketCloser, rawToString, zeroMask } from "./sockets.js";
+import { acquireStreamGuard, releaseStreamGuard } from "./stream-guard.js";
 
-// ---- public types ----------------------------------------------------------------------------------
-
-export interface ClientIdentity {
-  /** The pid the broker ties endpoints to; default process.pid. It must be a live process. */
-  pluginPid?: number;
-  clientKind: string;
-  clientVersion?: string;
-}
-
-export interface BrokerClientOptions extends Partial<ClientIdentity> {
-  /** How to find (or start) the broker, on the first connect and after it went away. */
-  discover: DiscoverOptions;
-  /** Open the observer feed (/v1/events) when the broker offers observer_feed_v1. Default false. */
-  observe?: boolean;
-  /** Heartbeat interval per endpoint; default 30 s. */
-  heartbeatMs?: number;
-  /** WebSocket ping interval; a missed pong drops the stream. Default 15 s. */
-  pingMs?: number;
-  /** Reconnect backoff; default base 50 ms, cap 500 ms. `maxAttempts` gives up (phase disconnected). */
-  reconnect?: Partial<BackoffOptions> & { maxAttempts?: number };
-  /** Per HTTP request time limit; default 10 s. */
-  requestTimeoutMs?: number;
-  /** How long a call made while reconnecting waits for the connection; default 5 s. */
-  callWaitMs?: number;
-  /** Behave as if the broker lacked these capabilities (e.g. to act like a MASONS client). */
-  disableCapabilities?: readonly string[];
-  /** Endpoints left by an earlier client of this pid (close({unregister:false})): reattached on connect. */
-  endpoints?: readonly RegisteredEndpoint[];
-  /** How many recent push ids / message ids are remembered to drop duplicates; default 10 000 messages. */
-  dedupeCapacity?: number;
-  /** Injection points for tests. */
-  random?: () => number;
-  discoverFn?: (opts: DiscoverOptions) => Promise<Discovered>;
-}
-
-/** The body of POST /v1/endpoint/register without the fields the client fills in. */
-export type EndpointRegistration = Omit<RegisterRequest, "plugin_pid" | "client_kind" | "client_version">;
-
-export interface RegisteredEndpoint {
-  endpointId: string;
-  ownerToken: string;
-  registration: EndpointRegistration;
-}
-
-/** A push for one of this client's endpoints. `endpointId` is its current id (after any re-registration). */
-export type ClientMessage = MessageReceivedFrame & { endpointId: string | undefined };
-
-/** Any other event frame on the stream (approval_resolved, stream_cancelled, …), as sent, plus `endpointId`. */
-export type StreamEventFrame = { event: string; endpointId: string | undefined; push_id?: string; [key: string]: unknown };
-
-export interface ConnectionChange {
-  phase: PublicPhase;
-  /** Why the connection was lost or the last attempt failed. */
-  reason?: string;
-  /** The attempt about to be made (reconnecting), or the one that succeeded (connected), 1-based. */
-  attempt?: number;
-  /** The error behind `reason`, when there is one. */
-  error?: Error;
-}
-
-export interface EndpointReplaced {
-  oldId: string;
-  newId: string;
-  /** The broker's answer that forced re-registration, e.g. "endpoint_unknown". */
-  reason: string;
-}
-
-export interface EndpointReattached {
-  endpointId: string;
-  /** reattached: was reconnecting, now active (buffer drained); rebound: the broker had already moved it to the new stream. */
-  outcome: "reattached" | "rebound" | "reregistered";
-  buffered?: number;
-}
-
-export interface BrokerClientEvents {
-  message: [message: ClientMessage];
-  /** Stream events other than messages and presence; acknowledged after the listeners ran, like messages. */
-  frame: [frame: StreamEventFrame];
-  presence: [presence: PresenceChangedFrame];
-  connection: [change: ConnectionChange];
-  endpoint_replaced: [replaced: EndpointReplaced];
-  reattach: [reattached: EndpointReattached];
-  /** Observer feed: a snapshot (after connecting, a broker restart or a gap), then ordered changes. */
-  feed: [frame: FeedEvent];
-  /** Problems that do not stop the client (bad frames, failed heartbeats). Only emitted if someone listens. */
-  error: [error: Error];
-}
-
-export interface ServerInfo {
-  brokerUrl: string;
-  serverVersion: string;
-  serverProtocolVersion: string;
-  capabilities: Readonly<Record<string, boolean>>;
-  sessionId: string;
-  feedEpoch: string | undefined;
-  spawned: boolean;
-}
-
-// ---- internals -------------------------------------------------------------------------------------
-
-interface CachedEndpoint {
-  endpointId: string;
-  ownerToken: string;
-  registration: EndpointRegistration;
-  /** Generation of the stream this endpoint is attached to. */
-  attachedGen: number;
-}
+export type {
+  BrokerClientEvents,
+  BrokerClientOptions,
+  ClientIdentity,
+  ClientMessage,
+  ConnectionChange,
+  EndpointReattached,
+  EndpointRegistration,
+  EndpointReplaced,
+  RegisteredEndpoint,
+  ServerInfo,
+  StreamEventFrame,
+} from "./client-types.js";
 
 const STREAM_CAPABILITIES = PUSH_RECEIPT_ACK;
-/** On a broker without stream_rebind_v1, how often a 409 endpoint_not_reconnecting is retried before re-registering. */
-const NOT_RECONNECTING_RETRIES = 10;
-const NOT_RECONNECTING_DELAY_MS = 100;
-const CLOSE_WAIT_MS = 1000;
-
-/** One stream per (pid, broker home) in this process: two clients would keep replacing each other's stream. */
-const streamOwners = new Map<string, BrokerClient>();
 
 export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   private readonly opts: BrokerClientOptions;
-  private observing: boolean;
   private readonly machine: MachineOptions;
   private state: ConnState = INITIAL_STATE;
   private readonly queue: ConnEvent[] = [];
@@ -193,26 +91,22 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   private ws: WebSocket | undefined;
   private readonly cache = new Map<string, CachedEndpoint>();
   private readonly aliases = new Map<string, string>();
-  private readonly seen: RecentSet;
+  private readonly pushes: PushDedup;
 
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly delays = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private readonly waiters = new Set<{ resolve: () => void; reject: (err: Error) => void; timer?: NodeJS.Timeout }>();
-  private readonly pendingCloses = new Set<Promise<void>>();
+  private readonly sockets = new SocketCloser();
   private readonly inflight = new Set<Promise<void>>();
   private guardKey: string | undefined;
   private closing: Promise<void> | undefined;
 
-  private feedWs: WebSocket | undefined;
-  private feedModel: FeedModel | undefined;
-  private feedTimer: NodeJS.Timeout | undefined;
-  private feedFailures = 0;
+  private readonly observer: ObserverFeed;
 
   constructor(opts: BrokerClientOptions) {
     super();
     this.opts = opts;
-    this.observing = opts.observe ?? false;
     this.pid = opts.pluginPid ?? process.pid;
     this.clientKind = opts.clientKind;
     this.clientVersion = opts.clientVersion;
@@ -221,7 +115,18 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       random: opts.random ?? Math.random,
       ...(opts.reconnect?.maxAttempts !== undefined ? { maxAttempts: opts.reconnect.maxAttempts } : {}),
     };
-    this.seen = new RecentSet(2 * (opts.dedupeCapacity ?? 10_000));
+    this.pushes = new PushDedup(2 * (opts.dedupeCapacity ?? 10_000));
+    this.observer = new ObserverFeed(
+      {
+        target: () => (this.state.phase === "connected" && this.discovered && this.hasCapability("observer_feed_v1") ? this.discovered.record : undefined),
+        closed: () => this.state.phase === "closed",
+        backoff: { ...this.machine.backoff, random: this.machine.random },
+        onEvent: (frame) => this.emit("feed", frame),
+        report: (err) => this.report(err),
+        closeSocket: (ws) => this.closeSocket(ws),
+      },
+      opts.observe ?? false,
+    );
     for (const ep of opts.endpoints ?? []) this.cache.set(ep.endpointId, { ...ep, registration: { ...ep.registration }, attachedGen: -1 });
   }
 
@@ -336,7 +241,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   /** The observer feed's current state (after the last snapshot and changes), if observing. */
   get feed(): FeedModel | undefined {
-    return this.feedModel;
+    return this.observer.model;
   }
 
   /**
@@ -517,7 +422,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     if ((phase === "reconnecting" || phase === "disconnected") && this.lastError && reason === errorReason(this.lastError)) change.error = this.lastError;
     if (phase === "connected") {
       this.settleWaiters();
-      this.openFeed();
+      this.observer.open();
     } else if (phase === "disconnected" || phase === "closed") {
       this.releaseStreamGuard();
       this.settleWaiters(phase === "closed" ? new ClientClosedError() : (this.lastError ?? new NotConnectedError(phase, reason)));
@@ -635,8 +540,6 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       headers: { authorization: `Bearer ${record.bearerToken}`, "x-plugin-pid": String(this.pid), "x-masons-ipc-capabilities": STREAM_CAPABILITIES },
       perMessageDeflate: false,
       handshakeTimeout: 5000,
-      // Loopback to our own broker, never through a proxy: masking (RFC 6455 5.3 guards proxies
-      // against browser-made frames) would only cost an XOR pass over every byte of output.
       generateMask: zeroMask,
     });
     let alive = true;
@@ -695,19 +598,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   }
 
   private closeSocket(ws: WebSocket, code = 1000, reason = "client_close"): Promise<void> {
-    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
-    const p = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => ws.terminate(), CLOSE_WAIT_MS);
-      ws.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      if (ws.listenerCount("error") === 0) ws.on("error", () => {});
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else if (ws.readyState === WebSocket.OPEN) ws.close(code, reason);
-    }).finally(() => this.pendingCloses.delete(p));
-    this.pendingCloses.add(p);
-    return p;
+    return this.sockets.close(ws, code, reason);
   }
 
   // ---- reattach ------------------------------------------------------------------------------------------
@@ -734,7 +625,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   private async reattachOne(ep: CachedEndpoint, gen: number): Promise<void> {
     const api = this.api!;
-    for (let i = 0; ; i++) {
+    for (let attempt = 0; ; attempt++) {
       if (this.state.gen !== gen || this.state.phase === "closed") return;
       try {
         const res = await api.reattach(ep.endpointId, this.pid);
@@ -743,25 +634,22 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
         return;
       } catch (err) {
         if (!(err instanceof BrokerError)) throw err;
-        if (err.code === "endpoint_not_reconnecting") {
-          // Still active: our broker already moved it to the new stream (stream_rebind_v1); a MASONS
-          // broker may simply not have noticed the old stream closing yet.
-          if (this.hasCapability("stream_rebind_v1")) {
+        const step = reattachStep(err.code, attempt, this.hasCapability("stream_rebind_v1"));
+        switch (step.kind) {
+          case "rebound":
             ep.attachedGen = gen;
             this.emitSafely("reattach", { endpointId: ep.endpointId, outcome: "rebound" });
             return;
-          }
-          if (i < NOT_RECONNECTING_RETRIES) {
-            await this.delay(NOT_RECONNECTING_DELAY_MS);
+          case "retry":
+            await this.delay(step.delayMs);
             continue;
-          }
-          // Bound to a dead socket for good (MASONS): retire it and start over.
-          await api.unregister(ep.endpointId, this.pid).catch(() => {});
-        } else if (err.code !== "endpoint_unknown" && err.code !== "reattach_pid_mismatch") {
-          throw err;
+          case "reregister":
+            if (step.unregisterFirst) await api.unregister(ep.endpointId, this.pid).catch(() => {});
+            await this.reregister(ep, gen, err.code);
+            return;
+          case "fail":
+            throw err;
         }
-        await this.reregister(ep, gen, err.code);
-        return;
       }
     }
   }
@@ -835,7 +723,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       if (!parsed.success) return this.report(new Error(`Ignored a bad message_received frame: ${describeIssues(parsed.issues, "frame")}`));
       const m = parsed.output;
       const endpointId = this.endpointOf(m.endpoint_id ?? m.metadata.target_endpoint_id);
-      this.deliver([`m:${m.sourceMessageId}`, ...(pushId ? [`p:${pushId}`] : [])], () => this.emit("message", { ...m, endpointId }));
+      this.pushes.deliver([`m:${m.sourceMessageId}`, ...(pushId ? [`p:${pushId}`] : [])], () => this.emit("message", { ...m, endpointId }));
     } else if (event === "presence_changed") {
       const parsed = v.safeParse(PresenceChangedFrame, frame);
       if (!parsed.success) return this.report(new Error(`Ignored a bad presence_changed frame: ${describeIssues(parsed.issues, "frame")}`));
@@ -843,26 +731,10 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       this.emit("presence", parsed.output);
     } else {
       const endpointId = this.endpointOf(frame.endpoint_id);
-      this.deliver(pushId ? [`p:${pushId}`] : [], () => this.emit("frame", { ...frame, event, endpointId }));
+      this.pushes.deliver(pushId ? [`p:${pushId}`] : [], () => this.emit("frame", { ...frame, event, endpointId }));
     }
     // Acknowledge only after the listeners ran; a duplicate too (its first ack may have been lost).
     if (pushId && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ event: "push_ack", push_id: pushId }));
-  }
-
-  /**
-   * Hands a push to the application once: `keys` already seen means a re-push (after a reattach, a
-   * stream rebind or a broker restart) of something delivered before. If a listener throws, the push is
-   * not acknowledged and not remembered, so the broker keeps it and pushes it again.
-   */
-  private deliver(keys: string[], emit: () => void): void {
-    if (keys.some((k) => this.seen.has(k))) return;
-    for (const k of keys) this.seen.add(k);
-    try {
-      emit();
-    } catch (err) {
-      for (const k of keys) this.seen.delete(k);
-      throw err;
-    }
   }
 
   private endpointOf(raw: unknown): string | undefined {
@@ -881,59 +753,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
    * first registers its endpoint and then observes keeps the snapshot off its path to registered.
    */
   startObserving(): void {
-    this.observing = true;
-    this.openFeed();
-  }
-
-  private openFeed(): void {
-    if (!this.observing || this.feedWs || this.state.phase !== "connected" || !this.discovered) return;
-    if (!this.hasCapability("observer_feed_v1")) return;
-    const record = this.discovered.record;
-    const url = record.ipcUrl.replace(/^http/, "ws") + "/v1/events" + feedResumeQuery(this.feedModel);
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000 });
-    this.feedWs = ws;
-    ws.on("error", () => {}); // the close that follows schedules a reopen
-    ws.on("open", () => (this.feedFailures = 0));
-    ws.on("message", (data, isBinary) => this.onFeedFrame(ws, data, isBinary));
-    ws.on("close", () => {
-      if (this.feedWs !== ws) return;
-      this.feedWs = undefined;
-      this.scheduleFeedReopen();
-    });
-  }
-
-  private scheduleFeedReopen(): void {
-    clearTimeout(this.feedTimer);
-    if (this.state.phase === "closed" || !this.observing) return;
-    // While reconnecting, the `connected` phase reopens it.
-    this.feedTimer = setTimeout(() => {
-      this.feedTimer = undefined;
-      this.openFeed();
-    }, backoffMs(this.feedFailures++, { ...this.machine.backoff, random: this.machine.random }));
-  }
-
-  private onFeedFrame(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
-    if (this.feedWs !== ws) return;
-    let raw: unknown;
-    try {
-      raw = isBinary ? undefined : JSON.parse(rawToString(data));
-    } catch {
-      raw = undefined;
-    }
-    const parsed = v.safeParse(FeedEnvelope, raw);
-    if (!parsed.success) return this.report(new Error(`Ignored a bad observer feed frame: ${describeIssues(parsed.issues, "frame")}`));
-    const step = applyFeedFrame(this.feedModel, parsed.output);
-    if (step.kind === "stale") return;
-    if (step.kind === "gap") {
-      // Missed changes: start over from a snapshot.
-      this.feedModel = undefined;
-      this.feedWs = undefined;
-      void this.closeSocket(ws);
-      this.openFeed();
-      return;
-    }
-    this.feedModel = step.model;
-    this.emit("feed", parsed.output);
+    this.observer.start();
   }
 
   // ---- helpers ---------------------------------------------------------------------------------------------
@@ -995,21 +815,12 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     if (this.listenerCount("error") > 0) this.emit("error", err);
   }
 
-  private get guardTarget(): string {
-    const d = this.opts.discover;
-    return d.discoveryFile ? `file:${resolvePath(d.discoveryFile)}` : `home:${resolvePath(d.home ?? stateHome())}`;
-  }
-
   private acquireStreamGuard(): void {
-    const key = `${this.pid}@${this.guardTarget}`;
-    const owner = streamOwners.get(key);
-    if (owner && owner !== this) throw new StreamInUseError(this.pid, this.guardTarget.replace(/^\w+:/, ""));
-    streamOwners.set(key, this);
-    this.guardKey = key;
+    this.guardKey = acquireStreamGuard(this, this.pid, this.opts.discover);
   }
 
   private releaseStreamGuard(): void {
-    if (this.guardKey && streamOwners.get(this.guardKey) === this) streamOwners.delete(this.guardKey);
+    releaseStreamGuard(this, this.guardKey);
     this.guardKey = undefined;
   }
 
@@ -1023,11 +834,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       results.forEach((r, i) => r.status === "fulfilled" && this.forget(ids[i]!));
     }
     this.fire({ type: "close_requested" });
-    clearTimeout(this.feedTimer);
-    this.feedTimer = undefined;
-    const feed = this.feedWs;
-    this.feedWs = undefined;
-    if (feed) void this.closeSocket(feed);
+    this.observer.close();
     for (const d of this.delays) {
       clearTimeout(d.timer);
       d.resolve();
@@ -1035,22 +842,13 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     this.delays.clear();
     // Attempts in flight notice the new generation and stop; wait for them and for every socket to close.
     await Promise.allSettled([...this.inflight]);
-    await Promise.allSettled([...this.pendingCloses]);
+    await this.sockets.settled();
     this.releaseStreamGuard();
   }
 }
 
 // ---- module helpers ----------------------------------------------------------------------------------------
 
-function snapshotOf(ep: CachedEndpoint): RegisteredEndpoint {
-  return { endpointId: ep.endpointId, ownerToken: ep.ownerToken, registration: { ...ep.registration } };
-}
-
-function rawToString(data: WebSocket.RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
-  return data.toString("utf8");
-}
 
 function checkHealthProtocol(url: string, health: HealthResponse): void {
   const major = protocolMajor(health.protocol_version);
@@ -1066,8 +864,4 @@ function errorReason(err: unknown): string {
 function isBrokerGone(err: unknown): boolean {
   if (err instanceof BrokerUnreachableError || err instanceof DiscoveryError) return true;
   return err instanceof BrokerError && (err.code === "unauthorized" || err.code === "shutting_down");
-}
-
-function zeroMask(mask: Buffer): void {
-  mask.fill(0);
 }

@@ -24,7 +24,8 @@ import { SWITCHBOARD_VERSION, type Approval } from "../../protocol/index.js";
 import { streamingBashOperations, type StreamedRun } from "./bash.js";
 import { loadPiRuntime, type PiRuntime } from "./pi-runtime.js";
 import { ReplyTracker, contentText, type DueReply } from "./replies.js";
-import { bashRequest, fileToolRequest, type GateRequest } from "./requests.js";
+import { offlineDenial } from "../shared/offline.js";
+import { bashRequest, fileToolRequest, type GateRequest } from "../shared/requests.js";
 import { readPiSettingsFiles, resolveSettings, type AdapterSettings, type OfflinePolicy } from "./settings.js";
 
 export interface SwitchboardPiOptions {
@@ -320,7 +321,7 @@ class PiAdapter {
         }
         return {
           block: true,
-          reason: `Not run: Switchboard approval is required, but the broker cannot be reached (${outcome.why}). Start it (VS Code with Agent Switchboard, or \`switchboard broker\`), or set SWITCHBOARD_PI_OFFLINE=allow.`,
+          reason: offlineDenial(outcome.why, "SWITCHBOARD_PI_OFFLINE"),
         };
     }
   }

@@ -4,8 +4,9 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { parseOfflinePolicy, type OfflinePolicy } from "../shared/offline.js";
 
-export type OfflinePolicy = "block" | "allow";
+export type { OfflinePolicy };
 
 export interface AdapterSettings {
   /** Off: the adapter does nothing. */
@@ -68,8 +69,8 @@ export function resolveSettings(env: NodeJS.ProcessEnv, layers: { source: string
       else s.enabled = b;
     }
     if (l.offline !== undefined) {
-      const v = typeof l.offline === "string" ? l.offline.trim().toLowerCase() : l.offline;
-      if (v === "block" || v === "allow") s.offline = v;
+      const v = parseOfflinePolicy(l.offline);
+      if (v) s.offline = v;
       else bad("offline", l.offline, '"block" or "allow"');
     }
     if (l.home !== undefined) {

@@ -3,14 +3,14 @@
 // approving VS Code window run it (--execute editor) and relay its output. Exit codes: the command's
 // own, 128+signal when it was killed, 126 when the request was not approved, 130 on Ctrl+C.
 import { basename } from "node:path";
-import { BrokerClient } from "../client/client.js";
-import { BrokerError } from "../client/errors.js";
-import { followStream } from "../client/follow.js";
-import { StreamWriter } from "../client/stream-writer.js";
-import { execCommand, signalNumber } from "../exec/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../protocol/index.js";
-import { UsageError, err, type Command } from "./context.js";
-import { streamStatus } from "./hitl.js";
+import { BrokerClient } from "../../client/client.js";
+import { BrokerError } from "../../client/errors.js";
+import { followStream } from "../../client/follow.js";
+import { StreamWriter } from "../../client/stream-writer.js";
+import { execCommand, signalNumber } from "../../exec/index.js";
+import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
+import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
+import { streamStatus } from "../format.js";
 
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
@@ -20,7 +20,7 @@ export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export const run: Command = async (ctx) => {
+async function run(ctx: Ctx): Promise<number> {
   if (!ctx.args.length) throw new UsageError("Usage: switchboard run [--env] [--session NAME] [--summary TEXT] [--execute agent|editor] [--timeout S] -- CMD ARGS…");
   const command = ctx.args.length === 1 ? ctx.args[0]! : ctx.args.map(shellQuote).join(" ");
   const action = ctx.values.env ? "env" : "sh";
@@ -88,10 +88,22 @@ export const run: Command = async (ctx) => {
     process.off("SIGTERM", sigint);
     await client.close();
   }
+}
+
+export const spec: CommandSpec = {
+  name: "run",
+  usage: `  run [options] -- CMD ARGS…       Ask for approval, then run CMD with its output streamed to VS Code
+      --env                        Read-only command (asks as env instead of sh)
+      --session NAME               Session name shown in VS Code
+      --summary TEXT               What the approver sees (default: the command)
+      --execute agent|editor       Run it here (default) or in the approving VS Code window
+      --timeout S                  Give up if nobody decides within S seconds`,
+  options: { env: { type: "boolean" }, session: { type: "string" }, summary: { type: "string" }, execute: { type: "string" }, timeout: { type: "string" } },
+  run,
 };
 
 /** Long-polls until decided; resolves undefined if the user pressed Ctrl+C first. */
-async function waitForDecision(a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<Approval | undefined> {
+async function waitForDecision(a: Approval, api: () => Promise<import("../../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<Approval | undefined> {
   let stopped = false;
   let wake: () => void = () => {};
   setInterrupt(() => {
@@ -161,7 +173,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
 }
 
 /** --execute editor: the approving window runs the command; relay its stream here. */
-async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
+async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
   err("switchboard: approved; the VS Code window that approved it runs the command.");
   let streamId = a.stream_id;
   const deadline = Date.now() + 30_000;

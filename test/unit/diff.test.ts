@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { myersOps, unifiedDiff } from "../../src/adapters/pi/diff.js";
+import { myersOps, unifiedDiff } from "../../src/adapters/shared/diff.js";
 
 /** Applies a unified diff produced by unifiedDiff (strictly: context must match). */
 function applyPatch(oldText: string, patch: string): string {

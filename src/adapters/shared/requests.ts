@@ -1,4 +1,4 @@
-// What the reviewer sees for a gated pi tool call: the approval request (action, summary, command,
+// What the reviewer sees for a gated agent tool call, for every adapter: the approval request (action, summary, command,
 // detail, diff). The builders are pure; fileToolRequest reads the file being written or edited.
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -36,7 +36,7 @@ function oneLine(text: string, max = 300): string {
 export function bashRequest(command: string, cwd: string, timeoutSeconds?: number): GateRequest {
   const c = classifyCommand(command);
   const details = [c.reason];
-  if (timeoutSeconds) details.push(`pi stops it after ${timeoutSeconds} s.`);
+  if (timeoutSeconds) details.push(`The agent stops it after ${timeoutSeconds} s.`);
   if (command.length > LIMITS.command) details.push(`The command is ${command.length} characters long; the start is shown.`);
   return {
     action: c.readOnly ? "env" : "sh",
@@ -47,7 +47,7 @@ export function bashRequest(command: string, cwd: string, timeoutSeconds?: numbe
   };
 }
 
-/** pi's own rule for tool paths: a leading @ is dropped, ~ is the home folder, relative is to cwd. */
+/** The tool-path rule of pi (and a superset of Claude Code's absolute paths): a leading @ is dropped, ~ is the home folder, relative is to cwd. */
 export function resolveToolPath(path: string, cwd: string): string {
   let p = path.startsWith("@") ? path.slice(1) : path;
   p = p.replace(/[\u00A0\u2000-\u200A\u202F\u205F\u3000]/g, " ");
@@ -89,12 +89,12 @@ export function applyEditsExactly(content: string, edits: EditBlock[]): { ok: tr
     const oldText = e.oldText.replace(/\r\n/g, "\n");
     if (!oldText) return { ok: false, why: `edits[${i}] has an empty oldText` };
     const at = content.indexOf(oldText);
-    if (at < 0) return { ok: false, why: `edits[${i}].oldText is not in the file exactly as written (pi may still match it loosely)` };
-    if (content.indexOf(oldText, at + 1) >= 0) return { ok: false, why: `edits[${i}].oldText occurs more than once (pi will refuse it)` };
+    if (at < 0) return { ok: false, why: `edits[${i}].oldText is not in the file exactly as written (the agent may still match it loosely)` };
+    if (content.indexOf(oldText, at + 1) >= 0) return { ok: false, why: `edits[${i}].oldText occurs more than once (the agent will refuse it)` };
     found.push({ at, len: oldText.length, newText: e.newText.replace(/\r\n/g, "\n") });
   }
   found.sort((a, b) => a.at - b.at);
-  for (let i = 1; i < found.length; i++) if (found[i - 1]!.at + found[i - 1]!.len > found[i]!.at) return { ok: false, why: "two edits overlap (pi will refuse them)" };
+  for (let i = 1; i < found.length; i++) if (found[i - 1]!.at + found[i - 1]!.len > found[i]!.at) return { ok: false, why: "two edits overlap (the agent will refuse them)" };
   let text = content;
   for (const f of [...found].reverse()) text = text.slice(0, f.at) + f.newText + text.slice(f.at + f.len);
   return { ok: true, text };
@@ -106,7 +106,7 @@ export function editRequest(path: string, edits: EditBlock[], cwd: string, exist
   const summary = clip(`edit ${name} (${edits.length} replacement${edits.length === 1 ? "" : "s"})`, LIMITS.summary);
   const base = { action: "edit" as const, cwd, summary };
   if (existing.kind !== "text") {
-    const why = existing.kind === "missing" ? "the file does not exist, so pi will report an error" : existing.why;
+    const why = existing.kind === "missing" ? "the file does not exist, so the agent will report an error" : existing.why;
     return { ...base, detail: `edit ${abs}\nNo diff: ${why}.`, diff: clip(blockDiff(name, edits), LIMITS.diff, "diff") };
   }
   // pi edits with LF line ends and without a BOM, and restores them when writing.

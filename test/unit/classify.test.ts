@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classifyCommand } from "../../src/adapters/pi/classify.js";
+import { classifyCommand } from "../../src/adapters/shared/classify.js";
 
 const ro = (cmd: string) => classifyCommand(cmd).readOnly;
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { stubSource } from "../../src/adapters/pi/install.js";
 import { piPackageCandidates } from "../../src/adapters/pi/pi-runtime.js";
-import { applyEditsExactly, bashRequest, editRequest, fileToolRequest, resolveToolPath, writeRequest } from "../../src/adapters/pi/requests.js";
+import { applyEditsExactly, bashRequest, editRequest, fileToolRequest, resolveToolPath, writeRequest } from "../../src/adapters/shared/requests.js";
 import { builtinBashDisabled, firstLine } from "../../src/adapters/pi/extension.js";
 import { PI_CLI } from "../helpers/pi.js";
 

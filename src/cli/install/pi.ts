@@ -6,16 +6,16 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { installPiExtension, uninstallPiExtension } from "../adapters/pi/install.js";
-import { SWITCHBOARD_VERSION } from "../protocol/index.js";
-import { CliError, UsageError, json, out, type Command } from "./context.js";
+import { installPiExtension, uninstallPiExtension } from "../../adapters/pi/install.js";
+import { SWITCHBOARD_VERSION } from "../../protocol/index.js";
+import { CliError, UsageError, json, out, type Command } from "../context.js";
 
-const USAGE = "Usage: switchboard install pi [--dir EXTENSIONS_DIR] [--home DIR] [--uninstall]";
+export const USAGE = "Usage: switchboard install pi [--dir EXTENSIONS_DIR] [--home DIR] [--uninstall]";
 
 /** dist/pi-extension.js: beside this bundle (dist/cli.js), or the repository's dist when run from source. */
 export function piExtensionBundle(): string {
   const here = dirname(typeof __filename === "string" ? __filename : fileURLToPath(import.meta.url));
-  const candidates = [join(here, "pi-extension.js"), join(here, "..", "..", "dist", "pi-extension.js")];
+  const candidates = [join(here, "pi-extension.js"), join(here, "..", "..", "..", "dist", "pi-extension.js")];
   const found = candidates.find((c) => existsSync(c));
   if (!found) throw new CliError(`The pi extension bundle is missing (looked for ${candidates.join(" and ")}); build Switchboard with npm run build.`);
   return found;
@@ -23,9 +23,8 @@ export function piExtensionBundle(): string {
 
 declare const __filename: string | undefined;
 
-export const install: Command = async (ctx) => {
-  const [target, ...rest] = ctx.args;
-  if (target !== "pi" || rest.length) throw new UsageError(target ? `Unknown install target "${[target, ...rest].join(" ")}"; only pi can be installed. ${USAGE}` : USAGE);
+export const installPi: Command = async (ctx) => {
+  if (ctx.args.length > 1) throw new UsageError(USAGE);
   const dir = typeof ctx.values.dir === "string" ? ctx.values.dir : undefined;
   if (ctx.values.uninstall) {
     const res = await uninstallPiExtension(dir ? { extensionsDir: dir } : {}).catch((e: Error) => Promise.reject(new CliError(e.message)));

@@ -1,0 +1,52 @@
+// `switchboard approvals`: the human side of the loop from a terminal (list, history, approve, reject).
+import { userInfo } from "node:os";
+import type { Approval } from "../../protocol/index.js";
+import { UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
+import { ago } from "../format.js";
+
+function describeApproval(a: Approval): string {
+  const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${a.session} (${a.session_kind}), ${ago(a.created_at)}`, `  ${a.summary}`];
+  if (a.command) lines.push(`  $ ${a.command}${a.cwd ? `   (in ${a.cwd})` : ""}`);
+  if (a.decision) lines.push(`  ${a.decision}d by ${a.decided_by}${a.reason ? `: ${a.reason}` : ""}`);
+  return lines.join("\n");
+}
+
+async function approvals(ctx: Ctx): Promise<number> {
+  const [sub = "list", id] = ctx.args;
+  const broker = await api(ctx);
+  if (sub === "list") {
+    const pending = await broker.approvals("pending");
+    if (ctx.json) return json(pending);
+    if (!pending.length) return out("No approvals are pending."), 0;
+    out(pending.map(describeApproval).join("\n\n"));
+    return 0;
+  }
+  if (sub === "history") {
+    const history = await broker.approvalHistory(50);
+    if (ctx.json) return json(history);
+    out(history.length ? history.map(describeApproval).join("\n\n") : "No approval has been decided yet.");
+    return 0;
+  }
+  if (sub === "approve" || sub === "reject") {
+    if (!id) throw new UsageError(`Usage: switchboard approvals ${sub} ID${sub === "reject" ? " [--reason TEXT]" : ""}`);
+    const decided = await broker.decide(id, {
+      decision: sub,
+      decided_by: `cli:${userInfo().username}`,
+      ...(typeof ctx.values.reason === "string" ? { reason: ctx.values.reason } : {}),
+    });
+    if (ctx.json) return json(decided);
+    out(`${sub === "approve" ? "Approved" : "Rejected"} ${decided.approval_id} (${decided.summary}).`);
+    return 0;
+  }
+  throw new UsageError(`Unknown approvals command "${sub}"; use list, history, approve or reject.`);
+}
+
+export const spec: CommandSpec = {
+  name: "approvals",
+  usage: `  approvals [list|history]         Pending (or decided) approvals
+  approvals approve ID             Approve a pending request
+  approvals reject ID [--reason R] Reject it, telling the agent why`,
+  options: { reason: { type: "string" } },
+  maxArgs: { list: 0, history: 0, approve: 1, reject: 1 },
+  run: approvals,
+};

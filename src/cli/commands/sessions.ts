@@ -1,0 +1,25 @@
+// `switchboard sessions`: the open sessions (endpoints) the broker knows.
+import { BrokerApi } from "../../client/api.js";
+import { connect, out, type CommandSpec, type Ctx } from "../context.js";
+import { ago, preview, table, workspaceLabel } from "../format.js";
+
+async function sessions(ctx: Ctx): Promise<number> {
+  const api = new BrokerApi((await connect(ctx)).record);
+  const endpoints = await api.endpoints();
+  if (ctx.json) return out(JSON.stringify(endpoints, null, 2)), 0;
+  if (!endpoints.length) return out("No open sessions. Start an agent with the Switchboard adapter, or open a VS Code window with the extension."), 0;
+  out(
+    table(
+      endpoints.map((e) => [e.label, e.kind, e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", ago(e.last_seen_at), e.endpoint_id]),
+      ["SESSION", "KIND", "STATE", "WORKSPACE", "TASK", "SEEN", "ID"],
+    ),
+  );
+  return 0;
+}
+
+export const spec: CommandSpec = {
+  name: "sessions",
+  usage: `  sessions                         List open sessions (endpoints)`,
+  maxArgs: 0,
+  run: sessions,
+};
