@@ -142,11 +142,15 @@ export class Policy {
       return;
     }
     const { runs, scripts } = unwrap(cmd.words, cmd.assignments);
-    for (const run of runs) ctx.parts.push(part(label(run, cmd) + where, this.run(run, cmd, where, req, ctx)));
+    for (const run of runs) {
+      const writes: PartVerdict[] = [];
+      ctx.parts.push(part(label(run, cmd) + where, this.run(run, where, req, ctx, writes)));
+      ctx.parts.push(...writes);
+    }
     for (const s of scripts) this.script(s.source, [...cmd.via, s.via], req, ctx, depth + 1);
   }
 
-  private run(run: Run, cmd: SimpleCommand, where: string, req: PolicyRequest, ctx: Ctx): Verdict {
+  private run(run: Run, where: string, req: PolicyRequest, ctx: Ctx, writeParts: PartVerdict[]): Verdict {
     const name = run.words[0];
     if (!name || name.value === null) {
       return { decision: "ask", rule: null, reason: `the command name \`${name?.raw ?? ""}\` is computed by the shell, so no rule can allow it` };
@@ -164,9 +168,8 @@ export class Policy {
     if (verdict.decision === "allow" && run.problems.length) verdict = { decision: "ask", rule: null, reason: `${run.problems.join("; ")}${allowedBy}` };
     for (const target of writes ?? []) {
       const w = target.value === null ? ({ decision: "ask", rule: null, reason: "writes to a file the shell computes" } as Verdict) : this.path(target.value, req, ctx, true);
-      ctx.parts.push(part(`${program} writes ${target.raw}${where}`, w));
+      writeParts.push(part(`${program} writes ${target.raw}${where}`, w));
     }
-    void cmd;
     return verdict;
   }
 

@@ -6,10 +6,11 @@ import { spec as audit } from "./audit.js";
 import { spec as broker } from "./broker.js";
 import { spec as inbox } from "./inbox.js";
 import { spec as install } from "./install.js";
+import { spec as policy } from "./policy.js";
 import { spec as run } from "./run.js";
 import { spec as send } from "./send.js";
 import { spec as sessions } from "./sessions.js";
 import { spec as status } from "./status.js";
 import { spec as streams } from "./streams.js";
 
-export const COMMANDS: readonly CommandSpec[] = [run, broker, status, sessions, send, inbox, approvals, streams, audit, install];
+export const COMMANDS: readonly CommandSpec[] = [run, broker, status, sessions, send, inbox, approvals, streams, audit, install, policy];
