@@ -102,6 +102,8 @@ export function analyzeShell(parser: ShellParser, source: string, via: string[] 
   const out: ShellAnalysis = { commands: [], problems: [] };
   const lc = lineContinuationInWord(source);
   if (lc) out.problems.push(lc);
+  // tree-sitter takes these for blank space; bash keeps them in the word.
+  if (/[\r\v\f]/.test(source)) out.problems.push("a carriage return, vertical tab or form feed (bash keeps them inside words)");
   const tree = parser.parse(source);
   try {
     const root = tree.rootNode;
