@@ -16,7 +16,7 @@ export function proposeRule(
 ): Rule | string {
   if (req.command) {
     const analysis = analyzeShell(parser, req.command);
-    const first = analysis.commands.find((c) => c.words.length > 0);
+    const first = analysis.commands.find((c) => c.words.length > 0 && c.via.length === 0) ?? analysis.commands.find((c) => c.words.length > 0);
     if (!first) return "the command runs nothing a rule could name";
     const run = unwrap(first.words, first.assignments).runs[0];
     const words = run?.words ?? [];
