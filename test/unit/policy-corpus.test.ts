@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { checkWithFiles } from "../../src/cli/commands/policy.ts";
-import { CORPUS } from "../policy/corpus.ts";
+import { checkWithFiles } from "../../src/cli/commands/policy.js";
+import { CORPUS } from "../policy/corpus.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const RULES = join(ROOT, "test/policy/corpus-rules.json");

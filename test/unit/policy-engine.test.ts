@@ -1,7 +1,7 @@
 // The policy engine's rules: patterns, examples checked at load, scopes and trust, edits, proposals.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadRulesText, loadShellParser, Policy, proposeRule, READ_ONLY, type RuleSource } from "../../src/policy/index.ts";
+import { loadRulesText, loadShellParser, Policy, proposeRule, READ_ONLY, type RuleSource } from "../../src/policy/index.js";
 
 const parser = await loadShellParser();
 const WS = "/w";

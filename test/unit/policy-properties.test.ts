@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { loadShellParser, Policy } from "../../src/policy/index.ts";
-import type { Rule } from "../../src/protocol/policy.ts";
+import { loadShellParser, Policy } from "../../src/policy/index.js";
+import type { Rule } from "../../src/protocol/policy.js";
 
 const parser = await loadShellParser();
 const WS = "/w";
