@@ -8,6 +8,12 @@ import type { AuditFields, AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store.js";
+import { decidedByRule } from "./policy-desk.js";
+
+/** The approval policy as the desk uses it: a verdict for each new request (see policy-desk.ts). */
+export interface ApprovalPolicyJudge {
+  judge(a: Approval): NonNullable<Approval["policy"]>;
+}
 
 /** Long-polls wait at most this long. */
 export const MAX_WAIT_MS = 60_000;
@@ -34,6 +40,8 @@ export class ApprovalDesk {
     private readonly audit: AuditLog,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    /** Applied to every request before anyone sees it; unset, every request asks a person. */
+    public policy?: ApprovalPolicyJudge,
   ) {
     broker.onEndpointClosed((id) => {
       for (const a of this.pending()) if (a.endpoint_id === id) void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
@@ -103,7 +111,16 @@ export class ApprovalDesk {
       reason: null,
       decided_by: null,
       stream_id: null,
+      path: body.path ?? null,
     };
+    if (this.policy) {
+      // Judged before anyone sees it: a rule's allow or deny is recorded like a person's decision.
+      approval.policy = this.policy.judge(approval);
+      if (approval.policy.decision !== "ask") {
+        this.log.info("approval decided by the policy", { approval_id: approval.approval_id, decision: approval.policy.decision, rule: approval.policy.rule });
+        return this.apply(approval, { type: "decide", decision: approval.policy.decision === "allow" ? "approve" : "reject" }, approval.policy.reason, decidedByRule(approval.policy));
+      }
+    }
     const durable = this.save(approval);
     if (body.timeout_ms) this.arm(approval, body.timeout_ms);
     this.log.info("approval requested", { approval_id: approval.approval_id, action: approval.action, endpoint_id: ep.endpoint_id });
@@ -157,6 +174,26 @@ export class ApprovalDesk {
     if (pid !== undefined && this.store.endpoints.get(a.endpoint_id)?.plugin_pid !== pid)
       throw new ProtocolError("ownership_mismatch", "Only the process that asked for this approval can withdraw it.", { state: a.state });
     return this.apply(a, { type: "withdraw" }, "withdrawn by the requester", null);
+  }
+
+  /**
+   * Judges the pending approvals again (after a rule was added, a workspace file accepted…) and decides
+   * those a rule now allows or denies. Answers the ids it decided.
+   */
+  async applyPolicy(): Promise<string[]> {
+    if (!this.policy) return [];
+    const decided: string[] = [];
+    for (const a of this.pending()) {
+      const verdict = this.policy.judge(a);
+      if (verdict.decision === "ask") continue;
+      try {
+        await this.apply({ ...a, policy: verdict }, { type: "decide", decision: verdict.decision === "allow" ? "approve" : "reject" }, verdict.reason, decidedByRule(verdict));
+        decided.push(a.approval_id);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err; // decided meanwhile by someone else
+      }
+    }
+    return decided;
   }
 
   /** Links an output stream to its approval, so the requester and every window can follow it. */

@@ -10,6 +10,8 @@ import type { Clock } from "./clock.js";
 import { fileLogger, type Logger } from "./log.js";
 import { BrokerServer } from "./server.js";
 import { ApprovalDesk } from "./approvals.js";
+import { PolicyDesk } from "./policy-desk.js";
+import { loadShellParser } from "../policy/index.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
@@ -124,6 +126,9 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
+  // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
+  const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
+  approvals.policy = policy;
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
   broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
@@ -132,7 +137,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, policy, storageFailure: () => journal.failure ?? audit.failure });
   const port = await server.listen(opts.port ?? 0);
   const record: DiscoveryRecord = {
     version: 1,

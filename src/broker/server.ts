@@ -34,6 +34,8 @@ import {
 } from "../protocol/index.js";
 import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
+import type { PolicyDesk } from "./policy-desk.js";
+import { AcceptWorkspaceRequest, AddRuleRequest, BuiltinSettingsRequest, CheckRequest, PreviewRequest } from "../protocol/policy.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { StreamHub } from "./streams.js";
@@ -67,12 +69,14 @@ export interface ServerOptions {
   streams: StreamHub;
   audit: AuditLog;
   log: Logger;
+  /** The approval policy (section 11 of docs/protocol.md). */
+  policy?: PolicyDesk;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
-const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks)$/;
+const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks|policy\/(check|preview))$/;
 
 export class BrokerServer {
   readonly http: Server;
@@ -271,6 +275,9 @@ export class BrokerServer {
       r("DELETE", "/v1/approvals/:id", ({ params, req }) => this.opts.approvals.withdraw(params[0]!, optionalPidHeader(req))),
       r("GET", "/v1/audit", async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash })),
 
+      // the approval policy
+      ...this.policyRoutes(r),
+
       // output streams
       r("POST", "/v1/streams", ({ body }) => this.opts.streams.start(check(StreamStartRequest, body, "bad_request"))),
       r("GET", "/v1/streams", () => ({ streams: this.opts.streams.list() })),
@@ -284,6 +291,38 @@ export class BrokerServer {
       r("POST", "/v1/streams/:id/complete", ({ params, body, req }) => this.opts.streams.complete(params[0]!, check(CompleteRequest, body, "bad_request"), optionalPidHeader(req))),
       r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(ReasonRequest, body, "bad_request").reason, optionalPidHeader(req))),
       r("POST", "/v1/streams/:id/cancel", ({ params, body }) => this.opts.streams.cancel(params[0]!, check(ReasonRequest, body, "bad_request").reason)),
+    ];
+  }
+
+  private policyRoutes(r: (method: string, path: string, handler: Handler) => Route): Route[] {
+    const desk = () => {
+      if (!this.opts.policy) throw new ProtocolError("not_found", "This broker has no approval policy.");
+      return this.opts.policy;
+    };
+    const approvals = this.opts.approvals;
+    return [
+      r("GET", "/v1/policy", ({ url }) => desk().view(url.searchParams.getAll("root"))),
+      r("POST", "/v1/policy/rules", async ({ body }) => {
+        const rule = await desk().add(check(AddRuleRequest, body, "bad_request"));
+        // Saving a rule decides the pending requests it now allows or denies, at once.
+        return { rule, decided: await approvals.applyPolicy() };
+      }),
+      r("DELETE", "/v1/policy/rules/:id", async ({ params, url }) => {
+        const q = url.searchParams;
+        return { removed: await desk().remove(params[0]!, { scope: q.get("scope"), endpoint_id: q.get("endpoint_id"), root: q.get("root") }) };
+      }),
+      r("POST", "/v1/policy/check", ({ body }) => desk().check(check(CheckRequest, body, "bad_request"))),
+      r("POST", "/v1/policy/preview", ({ body }) => desk().preview(check(PreviewRequest, body, "bad_request"), approvals.history(100), approvals.pending())),
+      r("GET", "/v1/policy/propose/:id", ({ params }) => {
+        const a = approvals.get(params[0]!);
+        const rule = desk().propose(a);
+        return { rule, preview: desk().preview({ rule }, approvals.history(100), approvals.pending()) };
+      }),
+      r("POST", "/v1/policy/workspace/accept", async ({ body }) => {
+        const req = check(AcceptWorkspaceRequest, body, "bad_request");
+        return { workspace: await desk().accept(req.root, req.sha256), decided: await approvals.applyPolicy() };
+      }),
+      r("POST", "/v1/policy/builtin", async ({ body }) => ({ builtin: await desk().setBuiltin(check(BuiltinSettingsRequest, body, "bad_request")), decided: await approvals.applyPolicy() })),
     ];
   }
 

@@ -1,6 +1,7 @@
 // The broker's durable state and the journal records that change it. `applyRecord` is the only
 // writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
 import type { Approval, EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+import type { Rule } from "../protocol/policy.js";
 
 export interface StoredMessage {
   message_id: string;
@@ -50,7 +51,10 @@ export type JournalRecord =
   | { t: "in_del"; id: string }
   | { t: "corr"; id: string; ep: string }
   | { t: "apr"; a: Approval }
-  | { t: "str"; s: StreamMeta };
+  | { t: "str"; s: StreamMeta }
+  /** A session's approval rule (it ends with the session); `rule_del` removes one. */
+  | { t: "rule_add"; ep: string; rule: Rule }
+  | { t: "rule_del"; ep: string; id: string };
 
 /** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
 export interface StreamMeta {
@@ -94,6 +98,8 @@ export class Store {
   readonly correlations = new Map<string, string>();
   readonly approvals = new Map<string, Approval>();
   readonly streams = new Map<string, StreamMeta>();
+  /** Session rules of the policy, by endpoint: they last as long as the session. */
+  readonly sessionRules = new Map<string, Rule[]>();
   private readonly closedOrder: string[] = [];
 
   constructor(private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
@@ -104,6 +110,7 @@ export class Store {
         this.endpoints.set(rec.ep.endpoint_id, rec.ep);
         if (rec.ep.state === "closed") {
           this.queues.delete(rec.ep.endpoint_id);
+          this.sessionRules.delete(rec.ep.endpoint_id);
           if (!this.closedOrder.includes(rec.ep.endpoint_id)) this.closedOrder.push(rec.ep.endpoint_id);
           while (this.closedOrder.length > this.limits.closedEndpoints) this.endpoints.delete(this.closedOrder.shift()!);
         }
@@ -112,7 +119,22 @@ export class Store {
       case "ep_forget":
         this.endpoints.delete(rec.id);
         this.queues.delete(rec.id);
+        this.sessionRules.delete(rec.id);
         break;
+      case "rule_add": {
+        const ep = this.endpoints.get(rec.ep);
+        if (!ep || ep.state === "closed") break;
+        const rules = (this.sessionRules.get(rec.ep) ?? []).filter((r) => r.id !== rec.rule.id);
+        rules.push(rec.rule);
+        this.sessionRules.set(rec.ep, rules);
+        break;
+      }
+      case "rule_del": {
+        const rules = (this.sessionRules.get(rec.ep) ?? []).filter((r) => r.id !== rec.id);
+        if (rules.length) this.sessionRules.set(rec.ep, rules);
+        else this.sessionRules.delete(rec.ep);
+        break;
+      }
       case "q_add": {
         let q = this.queues.get(rec.ep);
         if (!q) this.queues.set(rec.ep, (q = []));
@@ -186,6 +208,7 @@ export class Store {
       closedOrder: [...this.closedOrder],
       approvals: [...this.approvals.values()],
       streams: [...this.streams.values()],
+      sessionRules: [...this.sessionRules.entries()],
     };
   }
 
@@ -199,6 +222,7 @@ export class Store {
     store.closedOrder.push(...s.closedOrder);
     for (const a of s.approvals ?? []) store.approvals.set(a.approval_id, a);
     for (const x of s.streams ?? []) store.streams.set(x.stream_id, x);
+    for (const [ep, rules] of s.sessionRules ?? []) store.sessionRules.set(ep, rules);
     return store;
   }
 }
@@ -211,6 +235,7 @@ export interface StoreSnapshot {
   closedOrder: string[];
   approvals?: Approval[];
   streams?: StreamMeta[];
+  sessionRules?: [string, Rule[]][];
 }
 
 /** Drops the oldest entries matching `ended` until at most `keep` of them remain. */

@@ -51,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const terminals = new Terminals(
     () => sb.brokerRecord,
     (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
+    (approvalId) => sb.decidedBy(approvalId),
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {

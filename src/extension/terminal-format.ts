@@ -51,10 +51,14 @@ export function terminalName(s: Pick<StreamView, "action" | "command" | "session
   return visibleText(`${s.action}: ${cmd} · ${s.session}`);
 }
 
-/** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">): string {
+/**
+ * `$ command` in bold, then `cwd · action · session` dimmed, then who approved it when a rule did
+ * ("approved by rule <id> (<where>)"), then a blank line.
+ */
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">, decidedBy: string | null = null): string {
   const where = [s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ");
-  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n\r\n`;
+  const rule = decidedBy?.startsWith("rule ") ? `${DIM}approved by ${visibleText(decidedBy)}${NORMAL}\r\n` : "";
+  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${rule}\r\n`;
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */

@@ -42,7 +42,10 @@ const READ_ONLY_PROGRAMS = [
 const READ_ONLY_GIT = ["status", "diff", "log", "show", "rev-parse", "ls-files", "blame", "describe", "shortlog", "grep"];
 
 export const READ_ONLY: Rule[] = [
-  ...READ_ONLY_PROGRAMS.flatMap((p) => [allow(p, `${p}`), allow(`${p}-args`, `${p} *`)]),
+  ...READ_ONLY_PROGRAMS.flatMap((p) => {
+    const id = p === "[" ? "test-bracket" : p;
+    return [allow(id, p), allow(`${id}-args`, `${p} *`)];
+  }),
   ...READ_ONLY_GIT.map((s) => allow(`git-${s}`, `git ${s} *`)),
   allow("git-branch", "git branch"),
   allow("git-branch-show-current", "git branch --show-current"),

@@ -54,6 +54,10 @@ export const ERROR_STATUS = {
   stream_not_producer: 403,
   stream_ended: 409,
   approval_not_approved: 409,
+  // the approval policy
+  rule_invalid: 400,
+  rule_unknown: 404,
+  workspace_rules_changed: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -109,3 +109,11 @@ test("every decision explains itself, part by part", () => {
     ["rm -rf x", "deny", "rm"],
   ]);
 });
+
+test("built-in rules are valid rules (ids, patterns)", async () => {
+  const v = await import("valibot");
+  const { Rule } = await import("../../src/protocol/policy.js");
+  const { GUARDS } = await import("../../src/policy/index.js");
+  for (const r of [...READ_ONLY, ...GUARDS]) assert.ok(v.safeParse(Rule, r).success, r.id);
+  assert.equal(new Set([...READ_ONLY, ...GUARDS].map((r) => r.id)).size, READ_ONLY.length + GUARDS.length);
+});

@@ -7,7 +7,7 @@ import { ago } from "../format.js";
 function describeApproval(a: Approval): string {
   const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${a.session} (${a.session_kind}), ${ago(a.created_at)}`, `  ${a.summary}`];
   if (a.command) lines.push(`  $ ${a.command}${a.cwd ? `   (in ${a.cwd})` : ""}`);
-  if (a.decision) lines.push(`  ${a.decision}d by ${a.decided_by}${a.reason ? `: ${a.reason}` : ""}`);
+  if (a.decision) lines.push(`  ${a.state} by ${a.decided_by}${a.reason ? `: ${a.reason}` : ""}`);
   return lines.join("\n");
 }
 
