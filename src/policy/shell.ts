@@ -6,7 +6,8 @@
 // removal, or null when the shell would compute them (expansions, substitutions, globs, braces, ~).
 // Anything this module does not understand is a `problem`: the policy then never allows the whole.
 // Wrappers, `eval` and `bash -c` are unwrapped later (unwrap.ts), because they work on word values.
-import type { ShellParser, SyntaxNode } from "./parser.js";
+import type { ShellParser } from "./parser.js";
+import { parseToPlain, type SyntaxNode } from "./syntax.js";
 
 export interface ShellWord {
   /** the source text */
@@ -98,20 +99,35 @@ const ARITHMETIC = new Set([
   "subscript",
 ]);
 
+/**
+ * Recent analyses by source: the broker judges a request again when rules change and previews a
+ * proposed rule over the last hundred requests. Analyses are never changed once made.
+ */
+const recent = new Map<string, ShellAnalysis>();
+const RECENT_MAX = 512;
+const RECENT_MAX_SOURCE = 16 * 1024;
+
 export function analyzeShell(parser: ShellParser, source: string, via: string[] = []): ShellAnalysis {
+  const key = via.length ? `${via.join("\u0000")}\u0001${source}` : source;
+  const hit = recent.get(key);
+  if (hit) return hit;
+  const out = analyzeUncached(parser, source, via);
+  if (source.length <= RECENT_MAX_SOURCE) {
+    if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+    recent.set(key, out);
+  }
+  return out;
+}
+
+function analyzeUncached(parser: ShellParser, source: string, via: string[]): ShellAnalysis {
   const out: ShellAnalysis = { commands: [], problems: [] };
   const lc = lineContinuationInWord(source);
   if (lc) out.problems.push(lc);
   // tree-sitter takes these for blank space; bash keeps them in the word.
   if (/[\r\v\f]/.test(source)) out.problems.push("a carriage return, vertical tab or form feed (bash keeps them inside words)");
-  const tree = parser.parse(source);
-  try {
-    const root = tree.rootNode;
-    if (root.hasError) out.problems.push(`the shell parser could not parse ${describeError(root)}`);
-    new Walker(out, via).statement(root, 0);
-  } finally {
-    tree.delete();
-  }
+  const { root, hasError } = parseToPlain(parser, source);
+  if (hasError) out.problems.push(`the shell parser could not parse ${describeError(root)}`);
+  new Walker(out, via).statement(root, 0);
   return out;
 }
 
@@ -201,7 +217,7 @@ class Walker {
     const body = node.childForFieldName("body");
     const redirects: ShellRedirect[] = [];
     for (const c of node.namedChildren) {
-      if (!c || c === body || c.id === body?.id) continue;
+      if (!c || c === body) continue;
       if (isRedirect(c)) redirects.push(...this.redirect(c, depth, via));
       else this.statement(c, depth + 1, via);
     }
