@@ -1,6 +1,9 @@
-// New approvals raise a notification with Approve / Reject / Show (setting switchboard.notifications.approvals),
-// and read-only `env` requests can be approved automatically (switchboard.approvals.autoApproveEnv, off by default).
+// New approvals raise a notification with Approve / Reject / Show (setting switchboard.notifications.approvals).
+// switchboard.approvals.autoApproveEnv (off by default) turns on the broker's built-in read-only rules
+// (approval policy, capability policy_v1), judged by the same engine as every rule; a broker without
+// the policy gets the old behaviour: this window approves `env` requests itself.
 import * as vscode from "vscode";
+import * as v from "valibot";
 import type { Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
 import type { Switchboard } from "./controller.js";
@@ -8,10 +11,26 @@ import { log } from "./log.js";
 import type { Settings } from "./settings.js";
 
 export function watchApprovals(sb: Switchboard, actions: Actions, settings: () => Settings, show: (a: Approval) => void): vscode.Disposable {
-  return sb.onNewApprovals((approvals) => {
+  let brokerHasPolicy = false;
+  const sync = () =>
+    void sb.api("policy_v1").then(
+      async (api) => {
+        brokerHasPolicy = true;
+        await api.call("POST", "/v1/policy/builtin", v.any(), { read_only: settings().autoApproveEnv });
+      },
+      () => (brokerHasPolicy = false),
+    ).catch((e: Error) => log().info(`could not set the read-only rules: ${e.message}`));
+  let last = settings().autoApproveEnv;
+  const subs = [
+    sb.onDidConnect(sync),
+    sb.onDidChange(() => {
+      if (settings().autoApproveEnv !== last) (last = settings().autoApproveEnv), sync();
+    }),
+  ];
+  const arrivals = sb.onNewApprovals((approvals) => {
     for (const a of approvals) {
       const s = settings();
-      if (a.action === "env" && s.autoApproveEnv) {
+      if (a.action === "env" && s.autoApproveEnv && !brokerHasPolicy) {
         // Every window may do this; the broker keeps exactly one decision, so the race is harmless.
         actions.approve(a.approval_id, `auto-approve env (${actions.decider})`).then(
           () => log().info(`auto-approved env request ${a.approval_id}: ${a.command ?? a.summary}`),
@@ -23,6 +42,7 @@ export function watchApprovals(sb: Switchboard, actions: Actions, settings: () =
       void notify(a, actions, show);
     }
   });
+  return vscode.Disposable.from(arrivals, ...subs);
 }
 
 async function notify(a: Approval, actions: Actions, show: (a: Approval) => void): Promise<void> {
