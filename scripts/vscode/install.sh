@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what running the extension in a real VS Code needs on this kind of machine
-# (see shared/reference/real-vscode.md): Debian chromium + libkrb5-dev, Node 24 from the npm
+# (scripts/vscode/README.md): Debian chromium + libkrb5-dev, Node 24 from the npm
 # registry, and code-server@4.139.1 (VS Code 1.139.1 with the Node extension host).
 #
 # Idempotent and cached: every step checks a version or a marker first and is skipped when done.

@@ -1,5 +1,6 @@
 // Starts a REAL VS Code (1.139.1, inside code-server 4.139.1) on 127.0.0.1 and a headless Debian
-// Chromium to drive it. See shared/reference/real-vscode.md for why it is done this way.
+// Chromium to drive it: no desktop VS Code can be downloaded on these machines, but the npm package
+// code-server carries the full workbench with the normal Node extension host (scripts/vscode/README.md).
 //
 // Library:
 //   const server = await startServer({ workspace, vsix, settings });   // -> { url, stop(), ... }

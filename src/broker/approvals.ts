@@ -48,7 +48,6 @@ export class ApprovalDesk {
     });
   }
 
-  /** After a restart: re-arm timeouts, and cancel approvals whose requester did not come back. */
   /**
    * After a restart: first make the journal and the audit log agree (a decision's journal record and
    * its audit record are written side by side, so a crash can leave one without the other), then

@@ -88,7 +88,7 @@ export class Broker {
   readonly feed: Feed;
   private readonly conns = new Map<number, Connection>();
   private readonly graceTimers = new Map<string, () => void>(); // id -> cancel
-  private readonly ownerWatches = new Map<string, NodeJS.Timeout>();
+  private readonly ownerWatches = new Map<string, () => void>();
   private readonly ackWaiters = new Map<string, () => void>();
   private stopping = false;
   private readonly closeHooks: ((endpointId: string) => void)[] = [];
@@ -275,19 +275,19 @@ export class Broker {
     this.graceTimers.set(id, cancel);
     // An owner that was still exiting when its stream closed (a terminal closed with SIGHUP, say) is
     // not coming back: look again every second rather than waiting out the whole grace.
-    const watch = setInterval(() => {
+    const look = () => {
       const ep = this.store.endpoints.get(id);
       if (!ep || ep.state !== "reconnecting") return this.cancelGrace(id);
-      if (!pidAlive(ep.plugin_pid)) this.apply(ep, { type: "owner_gone" });
-    }, OWNER_CHECK_MS);
-    watch.unref();
-    this.ownerWatches.set(id, watch);
+      if (!pidAlive(ep.plugin_pid)) return this.apply(ep, { type: "owner_gone" });
+      this.ownerWatches.set(id, this.clock.after(OWNER_CHECK_MS, look));
+    };
+    this.ownerWatches.set(id, this.clock.after(OWNER_CHECK_MS, look));
   }
 
   private cancelGrace(id: string): void {
     this.graceTimers.get(id)?.();
     this.graceTimers.delete(id);
-    clearInterval(this.ownerWatches.get(id));
+    this.ownerWatches.get(id)?.();
     this.ownerWatches.delete(id);
   }
 
@@ -354,7 +354,7 @@ export class Broker {
 
   heartbeat(id: string): void {
     const ep = this.openEndpoint(id);
-    ep.last_seen_at = now(); // not journaled: it is a hint, and a restart resets it anyway
+    this.store.touch(ep, now());
     this.lastActivity = Date.now();
   }
 
@@ -414,7 +414,7 @@ export class Broker {
     meta.require_live = body.require_live ?? false;
     meta.target_endpoint_id = target; // a closed target makes the router file it as a continuation
     if (!inReplyTo) this.persist({ t: "corr", id: correlationId, ep: sender.endpoint_id });
-    sender.last_seen_at = now();
+    this.store.touch(sender, now());
 
     const msg = this.message(this.store.view(sender).label, body.content, body.contentType, meta);
     const res = await this.accept(msg);
@@ -615,12 +615,12 @@ export class Broker {
 
   private waitForAck(pushId: string): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const cancel = this.clock.after(this.config.dispatchAckWaitMs, () => {
         this.ackWaiters.delete(pushId);
         resolve(false);
-      }, this.config.dispatchAckWaitMs);
+      });
       this.ackWaiters.set(pushId, () => {
-        clearTimeout(timer);
+        cancel();
         this.ackWaiters.delete(pushId);
         resolve(true);
       });

@@ -6,36 +6,30 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import {
   DismissRequest,
-  DispatchRequest,
-  IngressRequest,
-  InitializeRequest,
   PROTOCOL_MAJOR,
   PROTOCOL_VERSION,
   PUSH_RECEIPT_ACK,
   ProtocolError,
+  ROUTES,
   ReattachRequest,
-  RegisterRequest,
+  SOCKETS,
+  matchPath,
   SWITCHBOARD_VERSION,
-  SendRequest,
   TaskHintRequest,
-  ApprovalRequest,
   ApprovalState,
-  DecisionRequest,
-  StreamStartRequest,
-  ChunksRequest,
-  CompleteRequest,
-  ReasonRequest,
   MAX_CHANNEL,
   parseWith,
   protocolMajor,
   serverCapabilities,
   type ErrorCode,
+  type RouteBody,
+  type RouteName,
+  type RouteSpec,
   type Schema,
 } from "../protocol/index.js";
 import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
 import type { PolicyDesk } from "./policy-desk.js";
-import { AcceptWorkspaceRequest, AddRuleRequest, BuiltinSettingsRequest, CheckRequest, PreviewRequest } from "../protocol/policy.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import type { StreamHub } from "./streams.js";
@@ -48,13 +42,14 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** /health's `version`. Not plain semver on purpose: the MASONS SDK kills a broker whose semver `version` is below its own. */
 export const HEALTH_VERSION = `agent-switchboard/${SWITCHBOARD_VERSION}`;
 
-interface Ctx {
+interface Ctx<Body = unknown> {
   params: string[];
   url: URL;
   req: IncomingMessage;
-  body: unknown;
+  body: Body;
 }
-type Handler = (ctx: Ctx) => unknown | Promise<unknown>;
+/** A route's handler: its checked body in, its answer (or a ProtocolError) out. */
+type Handler<R extends RouteSpec = RouteSpec> = (ctx: Ctx<RouteBody<R>>) => unknown | Promise<unknown>;
 interface Route {
   method: string;
   pattern: RegExp;
@@ -195,23 +190,23 @@ export class BrokerServer {
     return { params: [], methodMismatch };
   }
 
-  private buildRoutes(): Route[] {
+  /** The handler of every route in ROUTES (src/protocol/routes.ts); the body arrives checked against the route's schema. */
+  private handlers(): { [K in RouteName]: Handler<(typeof ROUTES)[K]> } {
     const b = this.opts.broker;
-    const r = (method: string, path: string, handler: Handler, auth = true): Route => ({
-      method,
-      pattern: new RegExp(`^${path.replace(/:\w+/g, "([^/]+)")}$`),
-      auth,
-      handler,
-    });
-    return [
-      r("GET", "/health", () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }), false),
-      r("POST", "/v1/initialize", ({ body }) => {
-        const req = check(InitializeRequest, body, "bad_request");
-        const major = protocolMajor(req.client_protocol_version);
+    const approvals = this.opts.approvals;
+    const streams = this.opts.streams;
+    const policyDesk = () => {
+      if (!this.opts.policy) throw new ProtocolError("not_found", "This broker has no approval policy.");
+      return this.opts.policy;
+    };
+    return {
+      health: () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }),
+      initialize: ({ body }) => {
+        const major = protocolMajor(body.client_protocol_version);
         if (major !== PROTOCOL_MAJOR)
           throw new ProtocolError(
             "protocol_version_mismatch",
-            `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${req.client_protocol_version}. Update the client or the broker so that their major versions match.`,
+            `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${body.client_protocol_version}. Update the client or the broker so that their major versions match.`,
             { server_protocol_version: PROTOCOL_VERSION },
           );
         return {
@@ -222,108 +217,98 @@ export class BrokerServer {
           network_presence: "online",
           feed_epoch: b.feed.epoch,
         };
-      }),
-      r("POST", "/v1/endpoint/register", ({ body }) => b.register(check(RegisterRequest, body, "bad_request"))),
-      r("POST", "/v1/endpoint/:id/heartbeat", ({ params }) => {
+      },
+      register: ({ body }) => b.register(body),
+      heartbeat: ({ params }) => {
         b.heartbeat(params[0]!);
         return { ok: true };
-      }),
-      r("POST", "/v1/endpoint/:id/task-hint", async ({ params, body }) => {
-        const req = checkPid(body);
+      },
+      taskHint: async ({ params, body }) => {
+        const pid = checkPid(body);
         const parsed = parseWith(TaskHintRequest, body);
         if (!parsed.ok) throw new ProtocolError("task_hint_invalid", `task_hint must be a string: ${parsed.message}`);
-        await b.taskHint(params[0]!, req, parsed.value.task_hint);
+        await b.taskHint(params[0]!, pid, parsed.value.task_hint);
         return { ok: true };
-      }),
-      r("POST", "/v1/endpoint/:id/reattach", ({ params, body }) => {
+      },
+      reattach: ({ params, body }) => {
         const pid = checkPid(body);
         check(ReattachRequest, body, "plugin_pid_invalid");
         return b.reattach(params[0]!, pid);
-      }),
-      r("DELETE", "/v1/endpoint/:id", async ({ params, req }) => {
+      },
+      unregister: async ({ params, req }) => {
         await b.unregister(params[0]!, optionalPidHeader(req));
         return { ok: true };
-      }),
-      r("GET", "/v1/endpoints", () => ({ endpoints: b.listEndpoints() })),
-      r("POST", "/v1/send", ({ body }) => b.send(check(SendRequest, body, "bad_request"))),
-      r("POST", "/v1/messages", ({ body }) => b.ingress(check(IngressRequest, body, "bad_request"))),
-      r("GET", "/v1/undispatched", ({ req }) => {
+      },
+      endpoints: () => ({ endpoints: b.listEndpoints() }),
+      send: ({ body }) => b.send(body),
+      ingress: ({ body }) => b.ingress(body),
+      undispatched: ({ req }) => {
         pidHeader(req);
         return { items: b.listUndispatched() };
-      }),
-      r("DELETE", "/v1/undispatched/:id", async ({ params, body, url }) => {
+      },
+      dismiss: async ({ params, body, url }) => {
         const req = check(DismissRequest, body, "bad_request");
         await b.dismiss(params[0]!, req.reason ?? url.searchParams.get("reason") ?? undefined);
         return { ok: true };
-      }),
-      r("POST", "/v1/dispatch", ({ body }) => {
-        const req = check(DispatchRequest, body, "dispatch_body_invalid");
-        return b.dispatch(req.undispatched_id, req.target_endpoint_id);
-      }),
+      },
+      dispatch: ({ body }) => b.dispatch(body.undispatched_id, body.target_endpoint_id),
 
-      // approvals
-      r("POST", "/v1/approvals", ({ body }) => this.opts.approvals.request(check(ApprovalRequest, body, "bad_request"))),
-      r("GET", "/v1/approvals", ({ url }) => {
+      requestApproval: ({ body }) => approvals.request(body),
+      approvals: ({ url }) => {
         const state = url.searchParams.get("state");
         if (state !== null && !parseWith(ApprovalState, state).ok)
           throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
-        return { approvals: this.opts.approvals.list((state ?? undefined) as ApprovalState | undefined) };
-      }),
-      r("GET", "/v1/approvals/history", ({ url }) => ({ approvals: this.opts.approvals.history(intParam(url, "limit", 100, 1, 500)) })),
-      r("GET", "/v1/approvals/:id", ({ params, url }) => this.opts.approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000))),
-      r("POST", "/v1/approvals/:id/decision", ({ params, body }) => this.opts.approvals.decide(params[0]!, check(DecisionRequest, body, "bad_request"))),
-      r("DELETE", "/v1/approvals/:id", ({ params, req }) => this.opts.approvals.withdraw(params[0]!, optionalPidHeader(req))),
-      r("GET", "/v1/audit", async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash })),
+        return { approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) };
+      },
+      approvalHistory: ({ url }) => ({ approvals: approvals.history(intParam(url, "limit", 100, 1, 500)) }),
+      approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
+      decide: ({ params, body }) => approvals.decide(params[0]!, body),
+      withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
+      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash }),
 
-      // the approval policy
-      ...this.policyRoutes(r),
+      // the approval policy; saving a rule (or accepting a workspace file, or turning on the read-only
+      // set) decides the pending requests it now allows or denies, at once
+      policy: ({ url }) => policyDesk().view(url.searchParams.getAll("root")),
+      addRule: async ({ body }) => ({ rule: await policyDesk().add(body), decided: await approvals.applyPolicy() }),
+      removeRule: async ({ params, url }) => {
+        const q = url.searchParams;
+        return { removed: await policyDesk().remove(params[0]!, { scope: q.get("scope"), endpoint_id: q.get("endpoint_id"), root: q.get("root") }) };
+      },
+      checkPolicy: ({ body }) => policyDesk().check(body),
+      previewRule: ({ body }) => policyDesk().preview(body, approvals.history(100), approvals.pending()),
+      proposeRule: ({ params }) => {
+        const rule = policyDesk().propose(approvals.get(params[0]!));
+        return { rule, preview: policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
+      },
+      acceptWorkspaceRules: async ({ body }) => ({ workspace: await policyDesk().accept(body.root, body.sha256), decided: await approvals.applyPolicy() }),
+      builtinRules: async ({ body }) => ({ builtin: await policyDesk().setBuiltin(body), decided: await approvals.applyPolicy() }),
 
-      // output streams
-      r("POST", "/v1/streams", ({ body }) => this.opts.streams.start(check(StreamStartRequest, body, "bad_request"))),
-      r("GET", "/v1/streams", () => ({ streams: this.opts.streams.list() })),
-      r("GET", "/v1/streams/:id", ({ params, url }) => {
+      startStream: ({ body }) => streams.start(body),
+      streams: () => ({ streams: streams.list() }),
+      replayStream: ({ params, url }) => {
         const channel = url.searchParams.has("channel") ? intParam(url, "channel", 1, 1, MAX_CHANNEL) : undefined;
-        return this.opts.streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
-      }),
-      r("POST", "/v1/streams/:id/chunks", ({ params, body, req }) =>
-        this.opts.streams.append(params[0]!, check(ChunksRequest, body, "bad_request").chunks, optionalPidHeader(req)),
-      ),
-      r("POST", "/v1/streams/:id/complete", ({ params, body, req }) => this.opts.streams.complete(params[0]!, check(CompleteRequest, body, "bad_request"), optionalPidHeader(req))),
-      r("POST", "/v1/streams/:id/abort", ({ params, body, req }) => this.opts.streams.abort(params[0]!, check(ReasonRequest, body, "bad_request").reason, optionalPidHeader(req))),
-      r("POST", "/v1/streams/:id/cancel", ({ params, body }) => this.opts.streams.cancel(params[0]!, check(ReasonRequest, body, "bad_request").reason)),
-    ];
+        return streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
+      },
+      appendChunks: ({ params, body, req }) => streams.append(params[0]!, body.chunks, optionalPidHeader(req)),
+      completeStream: ({ params, body, req }) => streams.complete(params[0]!, body, optionalPidHeader(req)),
+      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body.reason, optionalPidHeader(req)),
+      cancelStream: ({ params, body }) => streams.cancel(params[0]!, body.reason),
+    };
   }
 
-  private policyRoutes(r: (method: string, path: string, handler: Handler) => Route): Route[] {
-    const desk = () => {
-      if (!this.opts.policy) throw new ProtocolError("not_found", "This broker has no approval policy.");
-      return this.opts.policy;
-    };
-    const approvals = this.opts.approvals;
-    return [
-      r("GET", "/v1/policy", ({ url }) => desk().view(url.searchParams.getAll("root"))),
-      r("POST", "/v1/policy/rules", async ({ body }) => {
-        const rule = await desk().add(check(AddRuleRequest, body, "bad_request"));
-        // Saving a rule decides the pending requests it now allows or denies, at once.
-        return { rule, decided: await approvals.applyPolicy() };
-      }),
-      r("DELETE", "/v1/policy/rules/:id", async ({ params, url }) => {
-        const q = url.searchParams;
-        return { removed: await desk().remove(params[0]!, { scope: q.get("scope"), endpoint_id: q.get("endpoint_id"), root: q.get("root") }) };
-      }),
-      r("POST", "/v1/policy/check", ({ body }) => desk().check(check(CheckRequest, body, "bad_request"))),
-      r("POST", "/v1/policy/preview", ({ body }) => desk().preview(check(PreviewRequest, body, "bad_request"), approvals.history(100), approvals.pending())),
-      r("GET", "/v1/policy/propose/:id", ({ params }) => {
-        const a = approvals.get(params[0]!);
-        const rule = desk().propose(a);
-        return { rule, preview: desk().preview({ rule }, approvals.history(100), approvals.pending()) };
-      }),
-      r("POST", "/v1/policy/workspace/accept", async ({ body }) => {
-        const req = check(AcceptWorkspaceRequest, body, "bad_request");
-        return { workspace: await desk().accept(req.root, req.sha256), decided: await approvals.applyPolicy() };
-      }),
-      r("POST", "/v1/policy/builtin", async ({ body }) => ({ builtin: await desk().setBuiltin(check(BuiltinSettingsRequest, body, "bad_request")), decided: await approvals.applyPolicy() })),
-    ];
+  /** The route table: each route of ROUTES with its path as a pattern, its body check and its handler. */
+  private buildRoutes(): Route[] {
+    const handlers = this.handlers() as Record<RouteName, Handler<RouteSpec>>;
+    return (Object.keys(ROUTES) as RouteName[]).map((name) => {
+      const spec: RouteSpec = ROUTES[name];
+      const handler = handlers[name];
+      return {
+        method: spec.method,
+        pattern: new RegExp(`^${spec.path.replace(/:\w+/g, "([^/]+)")}$`),
+        auth: spec.auth,
+        handler: spec.request ? (ctx) => handler({ ...ctx, body: check(spec.request!, ctx.body, spec.invalidBody) }) : handler,
+      };
+    });
   }
 
   // ---- WebSocket upgrades ------------------------------------------------------------------------------
@@ -338,8 +323,8 @@ export class BrokerServer {
     } catch (err) {
       return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
     }
-    const live = /^\/v1\/streams\/([^/]+)\/live$/.exec(url.pathname);
-    if (url.pathname !== "/v1/stream" && url.pathname !== "/v1/events" && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    const live = matchPath(SOCKETS.live, url.pathname);
+    if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
     if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
 
     if (live) {
@@ -349,7 +334,7 @@ export class BrokerServer {
         return refuseUpgrade(socket, 400, { error: "bad_request", message: "from_seq and channel must be positive integers." });
       let streamId: string;
       try {
-        streamId = decodePathParam(live[1]!);
+        streamId = decodePathParam(live[0]!);
       } catch (err) {
         return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
       }
@@ -360,7 +345,7 @@ export class BrokerServer {
       return;
     }
 
-    if (url.pathname === "/v1/events") {
+    if (url.pathname === SOCKETS.events.path) {
       const since = parseSince(url.searchParams.get("since"));
       if (since === null) return refuseUpgrade(socket, 400, { error: "bad_request", message: "since must be a non-negative integer." });
       const epoch = url.searchParams.get("epoch") ?? undefined;

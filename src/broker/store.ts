@@ -177,6 +177,11 @@ export class Store {
     return this.queues.get(endpointId) ?? [];
   }
 
+  /** Records that an open endpoint was just heard from. Not journaled: it is a hint, and a restart resets it anyway. */
+  touch(ep: EndpointRecord, at: string): void {
+    ep.last_seen_at = at;
+  }
+
   openEndpoints(): EndpointRecord[] {
     return [...this.endpoints.values()].filter((e) => e.state !== "closed");
   }

@@ -1,29 +1,18 @@
-// Typed HTTP calls for every broker route. Each returns the parsed answer or throws BrokerError with
+// Typed HTTP calls for every broker route, derived from the route table of src/protocol/routes.ts. Each returns the parsed answer or throws BrokerError with
 // the broker's error code; a broker that cannot be reached gives BrokerUnreachableError.
 import * as v from "valibot";
 import {
-  DispatchResponse,
-  EndpointsResponse,
-  HealthResponse,
-  InitializeResponse,
-  OkResponse,
   PROTOCOL_VERSION,
-  ReattachResponse,
-  RegisterResponse,
-  SendResponse,
-  UndispatchedResponse,
+  ROUTES,
   describeIssues,
+  routePath,
+  type RouteAnswer,
+  type RouteSpec,
   type DiscoveryRecord,
   type IngressRequest,
   type RegisterRequest,
   type Schema,
   type SendRequest,
-  Approval,
-  ApprovalsResponse,
-  AuditResponse,
-  ReplayResponse,
-  StreamView,
-  StreamsResponse,
   type ApprovalRequest,
   type ApprovalState,
   type Chunk,
@@ -33,6 +22,15 @@ import {
 } from "../protocol/index.js";
 import { BrokerError, BrokerUnreachableError } from "./errors.js";
 import { httpRequest, type HttpAnswer } from "../platform/http.js";
+
+/** What a call of one route takes besides the route itself. */
+export interface RouteCall<R extends RouteSpec> {
+  params?: readonly string[];
+  body?: R["request"] extends Schema ? v.InferInput<R["request"]> : unknown;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  extraTimeoutMs?: number;
+}
 
 export interface ApiOptions {
   /** Per-request time limit; default 10 s. */
@@ -51,128 +49,132 @@ export class BrokerApi {
   }
 
   health() {
-    return this.call("GET", "/health", HealthResponse);
+    return this.route(ROUTES.health);
   }
 
   initialize(clientKind: string, clientVersion?: string, protocolVersion = PROTOCOL_VERSION) {
-    return this.call("POST", "/v1/initialize", InitializeResponse, {
-      client_protocol_version: protocolVersion,
-      client_kind: clientKind,
-      ...(clientVersion ? { client_version: clientVersion } : {}),
+    return this.route(ROUTES.initialize, {
+      body: { client_protocol_version: protocolVersion, client_kind: clientKind, ...(clientVersion ? { client_version: clientVersion } : {}) },
     });
   }
 
   register(body: RegisterRequest) {
-    return this.call("POST", "/v1/endpoint/register", RegisterResponse, body);
+    return this.route(ROUTES.register, { body });
   }
 
   heartbeat(endpointId: string) {
-    return this.call("POST", `/v1/endpoint/${enc(endpointId)}/heartbeat`, OkResponse, {});
+    return this.route(ROUTES.heartbeat, { params: [endpointId], body: {} });
   }
 
   taskHint(endpointId: string, pluginPid: number, taskHint: string) {
-    return this.call("POST", `/v1/endpoint/${enc(endpointId)}/task-hint`, OkResponse, { plugin_pid: pluginPid, task_hint: taskHint });
+    return this.route(ROUTES.taskHint, { params: [endpointId], body: { plugin_pid: pluginPid, task_hint: taskHint } });
   }
 
   reattach(endpointId: string, pluginPid: number) {
-    return this.call("POST", `/v1/endpoint/${enc(endpointId)}/reattach`, ReattachResponse, { plugin_pid: pluginPid });
+    return this.route(ROUTES.reattach, { params: [endpointId], body: { plugin_pid: pluginPid } });
   }
 
   /** `pluginPid`: the owner's pid; the broker refuses another process's endpoint (403 ownership_mismatch). */
   unregister(endpointId: string, pluginPid?: number) {
-    return this.call("DELETE", `/v1/endpoint/${enc(endpointId)}`, OkResponse, undefined, pidHeader(pluginPid));
+    return this.route(ROUTES.unregister, { params: [endpointId], headers: pidHeader(pluginPid) });
   }
 
   async endpoints() {
-    return (await this.call("GET", "/v1/endpoints", EndpointsResponse)).endpoints;
+    return (await this.route(ROUTES.endpoints)).endpoints;
   }
 
   send(body: SendRequest) {
-    return this.call("POST", "/v1/send", SendResponse, body);
+    return this.route(ROUTES.send, { body });
   }
 
   /** Message ingress for producers without an endpoint (CLI, scripts). */
   ingress(body: IngressRequest) {
-    return this.call("POST", "/v1/messages", SendResponse, body);
+    return this.route(ROUTES.ingress, { body });
   }
 
   /** `endpointId` picks which of the pid's endpoints asks (MASONS answers 409 ambiguous_endpoint without it when the pid owns several). */
   async undispatched(pluginPid: number, endpointId?: string) {
-    const query = endpointId ? `?endpoint_id=${enc(endpointId)}` : "";
-    return (await this.call("GET", `/v1/undispatched${query}`, UndispatchedResponse, undefined, { "x-plugin-pid": String(pluginPid) })).items;
+    return (await this.route(ROUTES.undispatched, { query: endpointId ? { endpoint_id: endpointId } : {}, headers: { "x-plugin-pid": String(pluginPid) } })).items;
   }
 
   dispatch(undispatchedId: string, targetEndpointId: string) {
-    return this.call("POST", "/v1/dispatch", DispatchResponse, { undispatched_id: undispatchedId, target_endpoint_id: targetEndpointId });
+    return this.route(ROUTES.dispatch, { body: { undispatched_id: undispatchedId, target_endpoint_id: targetEndpointId } });
   }
 
   dismiss(undispatchedId: string, reason?: string) {
-    return this.call("DELETE", `/v1/undispatched/${enc(undispatchedId)}`, OkResponse, reason ? { reason } : {});
+    return this.route(ROUTES.dismiss, { params: [undispatchedId], body: reason ? { reason } : {} });
   }
 
   // ---- approvals (capability approvals_v1) ----
 
   requestApproval(body: ApprovalRequest) {
-    return this.call("POST", "/v1/approvals", Approval, body);
+    return this.route(ROUTES.requestApproval, { body });
   }
 
   async approvals(state?: ApprovalState) {
-    return (await this.call("GET", `/v1/approvals${state ? `?state=${state}` : ""}`, ApprovalsResponse)).approvals;
+    return (await this.route(ROUTES.approvals, { query: state ? { state } : {} })).approvals;
   }
 
   async approvalHistory(limit = 100) {
-    return (await this.call("GET", `/v1/approvals/history?limit=${limit}`, ApprovalsResponse)).approvals;
+    return (await this.route(ROUTES.approvalHistory, { query: { limit: String(limit) } })).approvals;
   }
 
   /** The approval; while it is pending, waits up to `waitMs` (at most 60 s) for a decision. */
   approval(id: string, waitMs = 0) {
-    return this.call("GET", `/v1/approvals/${enc(id)}${waitMs > 0 ? `?wait_ms=${Math.min(60_000, Math.round(waitMs))}` : ""}`, Approval, undefined, {}, waitMs);
+    return this.route(ROUTES.approval, { params: [id], query: waitMs > 0 ? { wait_ms: String(Math.min(60_000, Math.round(waitMs))) } : {}, extraTimeoutMs: waitMs });
   }
 
   decide(id: string, decision: DecisionRequest) {
-    return this.call("POST", `/v1/approvals/${enc(id)}/decision`, Approval, decision);
+    return this.route(ROUTES.decide, { params: [id], body: decision });
   }
 
   /** `pluginPid`: the requester's pid; the broker refuses another process's approval (403 ownership_mismatch). */
   withdrawApproval(id: string, pluginPid?: number) {
-    return this.call("DELETE", `/v1/approvals/${enc(id)}`, Approval, undefined, pidHeader(pluginPid));
+    return this.route(ROUTES.withdrawApproval, { params: [id], headers: pidHeader(pluginPid) });
   }
 
   audit() {
-    return this.call("GET", "/v1/audit", AuditResponse);
+    return this.route(ROUTES.audit);
   }
 
   // ---- output streams (capability output_streams_v1) ----
 
   startStream(body: StreamStartRequest) {
-    return this.call("POST", "/v1/streams", StreamView, body);
+    return this.route(ROUTES.startStream, { body });
   }
 
   appendChunks(id: string, chunks: Chunk[], pluginPid?: number) {
-    return this.call("POST", `/v1/streams/${enc(id)}/chunks`, v.object({ last_seq: v.number() }), { chunks }, pidHeader(pluginPid));
+    return this.route(ROUTES.appendChunks, { params: [id], body: { chunks }, headers: pidHeader(pluginPid) });
   }
 
   completeStream(id: string, end: CompleteRequest, pluginPid?: number) {
-    return this.call("POST", `/v1/streams/${enc(id)}/complete`, StreamView, end, pidHeader(pluginPid));
+    return this.route(ROUTES.completeStream, { params: [id], body: end, headers: pidHeader(pluginPid) });
   }
 
   abortStream(id: string, reason?: string, pluginPid?: number) {
-    return this.call("POST", `/v1/streams/${enc(id)}/abort`, StreamView, reason ? { reason } : {}, pidHeader(pluginPid));
+    return this.route(ROUTES.abortStream, { params: [id], body: reason ? { reason } : {}, headers: pidHeader(pluginPid) });
   }
 
   cancelStream(id: string, reason?: string) {
-    return this.call("POST", `/v1/streams/${enc(id)}/cancel`, StreamView, reason ? { reason } : {});
+    return this.route(ROUTES.cancelStream, { params: [id], body: reason ? { reason } : {} });
   }
 
   async streams() {
-    return (await this.call("GET", "/v1/streams", StreamsResponse)).streams;
+    return (await this.route(ROUTES.streams)).streams;
   }
 
   replayStream(id: string, opts: { channel?: number; fromSeq?: number } = {}) {
-    const q = new URLSearchParams();
-    if (opts.channel !== undefined) q.set("channel", String(opts.channel));
-    if (opts.fromSeq !== undefined) q.set("from_seq", String(opts.fromSeq));
-    return this.call("GET", `/v1/streams/${enc(id)}${q.size ? `?${q}` : ""}`, ReplayResponse);
+    const query: Record<string, string> = {};
+    if (opts.channel !== undefined) query.channel = String(opts.channel);
+    if (opts.fromSeq !== undefined) query.from_seq = String(opts.fromSeq);
+    return this.route(ROUTES.replayStream, { params: [id], query });
+  }
+
+  /** One request to a route of ROUTES: its path with `params` filled in, its answer checked against its schema. */
+  route<R extends RouteSpec>(spec: R, opts: RouteCall<R> = {}): Promise<RouteAnswer<R>> {
+    const query = new URLSearchParams(opts.query ?? {});
+    const path = routePath(spec, opts.params) + (query.size ? `?${query}` : "");
+    return this.call(spec.method, path, spec.response, opts.body, opts.headers, opts.extraTimeoutMs);
   }
 
   /** One request; exported for routes added by capability (approvals, streams) in later layers. */
@@ -216,5 +218,4 @@ export class BrokerApi {
   }
 }
 
-const enc = encodeURIComponent;
 const pidHeader = (pid?: number): Record<string, string> => (pid ? { "x-plugin-pid": String(pid) } : {});

@@ -14,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   PUSH_RECEIPT_ACK,
   PresenceChangedFrame,
+  SOCKETS,
   describeIssues,
   protocolMajor,
   type DiscoveryRecord,
@@ -535,7 +536,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   }
 
   private openSocket(record: DiscoveryRecord, gen: number): Promise<WebSocket> {
-    const url = record.ipcUrl.replace(/^http/, "ws") + "/v1/stream";
+    const url = record.ipcUrl.replace(/^http/, "ws") + SOCKETS.stream.path;
     const ws = new WebSocket(url, {
       headers: { authorization: `Bearer ${record.bearerToken}`, "x-plugin-pid": String(this.pid), "x-masons-ipc-capabilities": STREAM_CAPABILITIES },
       perMessageDeflate: false,

@@ -1,7 +1,7 @@
 // Following one output stream live (`/v1/streams/:id/live`): replay from a sequence number, then
 // chunks as they come, then the end. Survives a dropped socket by resuming after the last chunk seen.
 import WebSocket from "ws";
-import { decodeFollowerChunk, type DiscoveryRecord, type LiveFrame, type StreamView } from "../protocol/index.js";
+import { SOCKETS, decodeFollowerChunk, routePath, type DiscoveryRecord, type LiveFrame, type StreamView } from "../protocol/index.js";
 
 export interface FollowOptions {
   fromSeq?: number;
@@ -28,7 +28,7 @@ export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerTok
       // binary=1: chunks come as raw bytes (a broker without stream_frames_v1 ignores it and sends JSON).
       const q = new URLSearchParams({ from_seq: String(lastSeq + 1), binary: "1" });
       if (opts.channel !== undefined) q.set("channel", String(opts.channel));
-      ws = new WebSocket(`${record.ipcUrl.replace(/^http/, "ws")}/v1/streams/${encodeURIComponent(streamId)}/live?${q}`, {
+      ws = new WebSocket(`${record.ipcUrl.replace(/^http/, "ws")}${routePath(SOCKETS.live, [streamId])}?${q}`, {
         headers: { authorization: `Bearer ${record.bearerToken}` },
       });
       ws.on("message", (data, isBinary) => {

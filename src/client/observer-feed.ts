@@ -3,7 +3,7 @@
 // after a reconnect, started over from a snapshot after a gap, reopened with backoff when it drops.
 import * as v from "valibot";
 import WebSocket from "ws";
-import { describeIssues, type DiscoveryRecord } from "../protocol/index.js";
+import { SOCKETS, describeIssues, type DiscoveryRecord } from "../protocol/index.js";
 import { backoffMs, type BackoffOptions } from "./connection-state.js";
 import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel } from "./feed-model.js";
 import { rawToString } from "./sockets.js";
@@ -50,7 +50,7 @@ export class ObserverFeed {
     if (!this.observing || this.ws) return;
     const record = this.host.target();
     if (!record) return;
-    const url = record.ipcUrl.replace(/^http/, "ws") + "/v1/events" + feedResumeQuery(this.current);
+    const url = record.ipcUrl.replace(/^http/, "ws") + SOCKETS.events.path + feedResumeQuery(this.current);
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000 });
     this.ws = ws;
     ws.on("error", () => {}); // the close that follows schedules a reopen

@@ -106,12 +106,12 @@ export class Switchboard implements vscode.Disposable {
     });
   }
 
-  /** The typed API of the current broker, for approvals, streams, inbox and sessions. */
   /** Binary stream output on this window's /v1/stream socket; false when there is none. */
   sendStreamFrame(frame: Buffer, done: (err?: Error) => void): boolean {
     return this.client?.sendStreamFrame(frame, done) ?? false;
   }
 
+  /** The typed API of the current broker, for approvals, streams, inbox and sessions. */
   api(capability?: string): Promise<BrokerApi> {
     if (!this.client) return Promise.reject(new Error("Not connected to the Switchboard broker; run Switchboard: Reconnect."));
     return this.client.brokerApi(capability);

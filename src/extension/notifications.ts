@@ -3,8 +3,7 @@
 // (approval policy, capability policy_v1), judged by the same engine as every rule; a broker without
 // the policy gets the old behaviour: this window approves `env` requests itself.
 import * as vscode from "vscode";
-import * as v from "valibot";
-import type { Approval } from "../protocol/index.js";
+import { ROUTES, type Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
 import type { Switchboard } from "./controller.js";
 import { log } from "./log.js";
@@ -16,7 +15,7 @@ export function watchApprovals(sb: Switchboard, actions: Actions, settings: () =
     void sb.api("policy_v1").then(
       async (api) => {
         brokerHasPolicy = true;
-        await api.call("POST", "/v1/policy/builtin", v.any(), { read_only: settings().autoApproveEnv });
+        await api.route(ROUTES.builtinRules, { body: { read_only: settings().autoApproveEnv } });
       },
       () => (brokerHasPolicy = false),
     ).catch((e: Error) => log().info(`could not set the read-only rules: ${e.message}`));

@@ -9,3 +9,4 @@ export * from "./policy.js";
 export * from "./streams.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
+export * from "./routes.js";

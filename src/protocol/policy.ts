@@ -125,3 +125,13 @@ export const AcceptWorkspaceRequest = v.object({
 });
 
 export const BuiltinSettingsRequest = v.object({ read_only: v.boolean() });
+
+// ---- answers of the /v1/policy routes ----
+
+export const PreviewItem = v.object({ approval_id: v.string(), session: v.string(), summary: v.string(), state: v.string() });
+export const PreviewResponse = v.object({ decided: v.array(PreviewItem), pending: v.array(PreviewItem) });
+export const AddRuleResponse = v.object({ rule: RuleView, decided: v.array(v.string()) });
+export const RemoveRuleResponse = v.object({ removed: v.array(RuleView) });
+export const ProposeResponse = v.object({ rule: Rule, preview: PreviewResponse });
+export const AcceptWorkspaceResponse = v.object({ workspace: WorkspaceRulesView, decided: v.array(v.string()) });
+export const BuiltinSettingsResponse = v.object({ builtin: v.object({ read_only: v.boolean() }), decided: v.array(v.string()) });

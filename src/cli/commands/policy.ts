@@ -3,7 +3,8 @@
 // broker judges with every rule in force (user, workspace, session, built-in).
 import { readFile } from "node:fs/promises";
 import * as v from "valibot";
-import { PolicyResult, PolicyView, Rule, RuleView, type PolicyDecision } from "../../protocol/policy.js";
+import { ROUTES } from "../../protocol/index.js";
+import { Rule, type AddRuleRequest, type PolicyDecision, type PolicyResult } from "../../protocol/policy.js";
 import { loadRulesText, loadShellParser, Policy, type RuleSource } from "../../policy/index.js";
 import { CliError, UsageError, api, json, out, resolveSession, type CommandSpec, type Ctx } from "../context.js";
 
@@ -58,11 +59,7 @@ async function check(ctx: Ctx): Promise<number> {
     result = await checkWithFiles(files, { ...req, cwd: process.cwd() });
   } else {
     const broker = await api(ctx);
-    result = await broker.call("POST", "/v1/policy/check", PolicyResult, {
-      ...req,
-      cwd: process.cwd(),
-      ...(ctx.values.session ? { session: ctx.values.session } : {}),
-    });
+    result = await broker.route(ROUTES.checkPolicy, { body: { ...req, cwd: process.cwd(), ...(ctx.values.session ? { session: String(ctx.values.session) } : {}) } });
   }
   if (ctx.json) return json(result);
   out(formatResult(result));
@@ -83,13 +80,13 @@ async function add(ctx: Ctx): Promise<number> {
   const scope = (ctx.values.scope as string | undefined) ?? (ctx.values.session ? "session" : "user");
   if (!["user", "session", "workspace"].includes(scope)) throw new UsageError(`--scope is user, session or workspace, not "${scope}".`);
   const broker = await api(ctx);
-  const body: Record<string, unknown> = { scope, rule: rule.output, decided_by: "cli" };
+  const body: AddRuleRequest = { scope: scope as AddRuleRequest["scope"], rule: rule.output, decided_by: "cli" };
   if (scope === "session") {
     if (!ctx.values.session) throw new UsageError("A session rule needs --session NAME.");
     body.endpoint_id = await sessionEndpoint(broker, String(ctx.values.session));
   }
   if (scope === "workspace") body.root = process.cwd();
-  const answer = await broker.call("POST", "/v1/policy/rules", v.object({ rule: RuleView, decided: v.array(v.string()) }), body);
+  const answer = await broker.route(ROUTES.addRule, { body });
   if (ctx.json) return json(answer);
   out(`Added rule ${answer.rule.rule.id} (${answer.rule.where}).${answer.decided.length ? ` It decided ${answer.decided.length} pending request${answer.decided.length === 1 ? "" : "s"}.` : ""}`);
   return 0;
@@ -103,11 +100,11 @@ async function remove(ctx: Ctx): Promise<number> {
   const [, id] = ctx.args;
   if (!id) throw new UsageError("Usage: switchboard policy remove ID [--scope user|session|workspace] [--session NAME]");
   const broker = await api(ctx);
-  const q = new URLSearchParams();
-  if (ctx.values.scope) q.set("scope", String(ctx.values.scope));
-  if (ctx.values.session) q.set("endpoint_id", await sessionEndpoint(broker, String(ctx.values.session)));
-  if (ctx.values.scope === "workspace") q.set("root", process.cwd());
-  const answer = await broker.call("DELETE", `/v1/policy/rules/${encodeURIComponent(id)}${q.size ? `?${q}` : ""}`, v.object({ removed: v.array(RuleView) }));
+  const query: Record<string, string> = {};
+  if (ctx.values.scope) query.scope = String(ctx.values.scope);
+  if (ctx.values.session) query.endpoint_id = await sessionEndpoint(broker, String(ctx.values.session));
+  if (ctx.values.scope === "workspace") query.root = process.cwd();
+  const answer = await broker.route(ROUTES.removeRule, { params: [id], query });
   if (ctx.json) return json(answer);
   out(`Removed ${answer.removed.map((r) => `${r.rule.id} (${r.where})`).join(", ")}.`);
   return 0;
@@ -115,7 +112,7 @@ async function remove(ctx: Ctx): Promise<number> {
 
 async function list(ctx: Ctx): Promise<number> {
   const broker = await api(ctx);
-  const view = await broker.call("GET", `/v1/policy?root=${encodeURIComponent(process.cwd())}`, PolicyView);
+  const view = await broker.route(ROUTES.policy, { query: { root: process.cwd() } });
   if (ctx.json) return json(view);
   const lines = [`User rules: ${view.user_file}`, `Read-only built-in rules (autoApproveEnv): ${view.builtin.read_only ? "on" : "off"}`];
   for (const w of view.workspaces) lines.push(`Workspace rules: ${w.file} ${w.error ? `(${w.error})` : w.accepted ? "(accepted)" : "(not accepted: its allow rules are ignored)"}`);
