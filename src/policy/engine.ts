@@ -70,7 +70,9 @@ export function compileRule(rule: Rule, scope: RuleScope, where: string, trusted
 }
 
 export class Policy {
+  /** command rules by their first word, and by their first two words when both are exact */
   private readonly byHead = new Map<string, Compiled[]>();
+  private readonly byHead2 = new Map<string, Compiled[]>();
   private readonly wildHead: Compiled[] = [];
   private readonly edits: Compiled[] = [];
 
@@ -86,7 +88,12 @@ export class Policy {
         const c = compileRule(rule, s.scope, s.where, s.trusted);
         if (typeof c === "string") continue;
         if (c.edit) this.edits.push(c);
-        else if (c.command!.head !== null) {
+        else if (c.command!.second !== null) {
+          const key = `${c.command!.head}\u0000${c.command!.second}`;
+          let list = this.byHead2.get(key);
+          if (!list) this.byHead2.set(key, (list = []));
+          list.push(c);
+        } else if (c.command!.head !== null) {
           let list = this.byHead.get(c.command!.head);
           if (!list) this.byHead.set(c.command!.head, (list = []));
           list.push(c);
@@ -175,9 +182,10 @@ export class Policy {
 
   private matchCommand(words: ShellWord[], ctx: Ctx): Verdict {
     const head = words[0]!.value!;
-    const candidates = [...(this.byHead.get(head) ?? []), ...this.wildHead];
+    const second = words[1]?.value;
+    const lists = [this.byHead.get(head), second != null ? this.byHead2.get(`${head}\u0000${second}`) : undefined, this.wildHead];
     let best: Verdict | null = null;
-    for (const c of candidates) {
+    for (const list of lists) for (const c of list ?? []) {
       if (!matchCommand(c.command!, words)) continue;
       if (c.rule.decision === "allow" && !c.trusted) {
         ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);

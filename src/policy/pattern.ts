@@ -11,6 +11,12 @@ export interface CommandPattern {
   words: PatternWord[];
   /** the first word, when it is exact (rules are indexed by it) */
   head: string | null;
+  /** the second word, when it is exact (and the first is): a finer index */
+  second: string | null;
+  /** no lone `*` but possibly a last one: matched word by word without backtracking */
+  linear: boolean;
+  /** it ends with a lone `*` */
+  open: boolean;
 }
 
 /** Splits a pattern into words: blanks separate, '…' and "…" quote, `\*` is a literal star. */
@@ -60,12 +66,32 @@ export function compileCommandPattern(pattern: string): CommandPattern | string 
   if (words.length === 0) return "the pattern has no words";
   if (words[0]!.kind === "any") return "the pattern cannot start with `*` (it would match every command)";
   const first = words[0]!;
-  return { words, head: first.kind === "exact" ? first.text : null };
+  const second = words[1];
+  const open = words[words.length - 1]!.kind === "any";
+  const linear = words.slice(0, -1).every((w) => w.kind !== "any");
+  return {
+    words,
+    head: first.kind === "exact" ? first.text : null,
+    second: first.kind === "exact" && second?.kind === "exact" ? second.text : null,
+    linear,
+    open,
+  };
 }
 
 /** Whether the command's words match the pattern (backtracking over lone `*`s; patterns are short). */
 export function matchCommand(pattern: CommandPattern, words: readonly ShellWord[]): boolean {
   const p = pattern.words;
+  if (pattern.linear) {
+    const fixed = pattern.open ? p.length - 1 : p.length;
+    if (pattern.open ? words.length < fixed : words.length !== fixed) return false;
+    for (let i = 0; i < fixed; i++) {
+      const pw = p[i]!;
+      const w = words[i]!;
+      if (w.value === null) return false;
+      if (pw.kind === "exact" ? w.value !== pw.text : !(pw as { re: RegExp }).re.test(w.value)) return false;
+    }
+    return true;
+  }
   const memo = new Set<number>();
   const go = (i: number, j: number): boolean => {
     if (i === p.length) return j === words.length;
