@@ -117,3 +117,28 @@ test("built-in rules are valid rules (ids, patterns)", async () => {
   for (const r of [...READ_ONLY, ...GUARDS]) assert.ok(v.safeParse(Rule, r).success, r.id);
   assert.equal(new Set([...READ_ONLY, ...GUARDS].map((r) => r.id)).size, READ_ONLY.length + GUARDS.length);
 });
+
+test("command patterns: exact words, a lone * for any words (last or not), * inside a word, computed words only match a lone *", async () => {
+  const { compileCommandPattern, matchCommand } = await import("../../src/policy/pattern.js");
+  const w = (...xs: (string | null)[]) => xs.map((value) => ({ raw: value ?? "$x", value }));
+  const m = (pattern: string, words: ReturnType<typeof w>) => {
+    const p = compileCommandPattern(pattern);
+    assert.ok(typeof p !== "string", String(p));
+    return matchCommand(p, words);
+  };
+  assert.ok(m("git status", w("git", "status")));
+  assert.ok(!m("git status", w("git", "status", "-s")));
+  assert.ok(m("git log *", w("git", "log")));
+  assert.ok(m("git log *", w("git", "log", null, "x")));
+  assert.ok(!m("git log", w("git", null)));
+  assert.ok(m("npm run test:*", w("npm", "run", "test:unit")));
+  assert.ok(!m("npm run test:*", w("npm", "run", null)));
+  assert.ok(!m("npm run test:*", w("npm", "run", "test:unit", "x")));
+  assert.ok(m("git * --output* *", w("git", "log", "-p", "--output=x", "y")));
+  assert.ok(m("git * --output* *", w("git", "--output", "x")));
+  assert.ok(!m("git * --output* *", w("git", "log", "-p")));
+  assert.ok(m("echo 'a b' *", w("echo", "a b", "c")));
+  assert.ok(m("echo \\* *", w("echo", "*")));
+  assert.ok(!m("echo \\*", w("echo", "x")));
+  assert.equal(typeof compileCommandPattern("'unterminated"), "string");
+});
