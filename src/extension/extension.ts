@@ -9,6 +9,7 @@ import { EditorRunner } from "./editor-exec.js";
 import { log } from "./log.js";
 import { watchApprovals } from "./notifications.js";
 import { readSettings, type Settings } from "./settings.js";
+import { PolicyUi } from "./policy-ui.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
@@ -59,7 +60,13 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
+  const policyUi = new PolicyUi(sb);
+  const allowSimilar = (id: string) =>
+    void policyUi.allowSimilar(id).then(
+      (msg: string | undefined) => msg && vscode.window.setStatusBarMessage(msg, 6000),
+      (e: Error) => vscode.window.showErrorMessage(e.message),
+    );
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), allowSimilar);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -107,6 +114,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     }),
     command("switchboard.focus", () => sidebar.reveal()),
     command("switchboard.showLogs", () => log().show()),
+    command("switchboard.showApprovalRules", () => policyUi.showRules()),
     command("switchboard.reconnect", () => sb.restart("Switchboard: Reconnect")),
     command("switchboard.restartBroker", async () => {
       const record = sb.brokerRecord;
