@@ -6,6 +6,7 @@
 // consumer never blocks the producer or anyone else.
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
+import { openNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 import type WebSocket from "ws";
 import {
@@ -160,7 +161,7 @@ export class StreamHub {
       channels: {},
     };
     const live = this.runtime(meta);
-    live.file = await open(this.file(meta.stream_id), "a", 0o600);
+    live.file = await openNoFollow(this.file(meta.stream_id), "a");
     const durable = this.save(live);
     if (body.approval_id) this.approvals.linkStream(body.approval_id, meta.stream_id);
     this.log.info("stream started", { stream_id: meta.stream_id, action: meta.action, endpoint_id: ep.endpoint_id });

@@ -15,6 +15,8 @@ export interface BrokerPaths {
   journalDir: string;
   logDir: string;
   logFile: string;
+  /** The broker's Unix socket (beside the loopback port; only this user can reach it). */
+  socketFile: string;
 }
 
 export function brokerPaths(home: string = stateHome()): BrokerPaths {
@@ -28,5 +30,6 @@ export function brokerPaths(home: string = stateHome()): BrokerPaths {
     journalDir: join(brokerDir, "journal"),
     logDir,
     logFile: join(logDir, "broker.log"),
+    socketFile: join(brokerDir, "broker.sock"),
   };
 }

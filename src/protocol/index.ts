@@ -9,4 +9,5 @@ export * from "./policy.js";
 export * from "./streams.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
+export * from "./visible-text.js";
 export * from "./routes.js";

@@ -7,16 +7,15 @@ import { ROUTES } from "../../protocol/index.js";
 import { Rule, type AddRuleRequest, type PolicyDecision, type PolicyResult } from "../../protocol/policy.js";
 import { loadRulesText, loadShellParser, Policy, type RuleSource } from "../../policy/index.js";
 import { CliError, UsageError, api, json, out, resolveSession, type CommandSpec, type Ctx } from "../context.js";
+import { shown } from "../format.js";
 
 /** Quotes argv words back into one shell string (for `check -- CMD ARGS…`). */
 export function shellJoin(words: string[]): string {
   return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
 
-function visible(text: string): string {
-  // Agent text in a terminal: control and bidi characters shown as escapes.
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
-}
+/** Agent text in a terminal: control and bidi characters shown as visible escapes. */
+const visible = (text: string) => shown(text);
 
 export function formatResult(r: PolicyResult): string {
   const lines = [`${r.decision}: ${visible(r.reason)}`, `  rule: ${r.rule ? `${r.rule} (${r.where})` : "none"}`];

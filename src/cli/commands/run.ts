@@ -10,7 +10,7 @@ import { StreamWriter } from "../../client/stream-writer.js";
 import { execCommand, signalNumber } from "../../exec/index.js";
 import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
-import { streamStatus } from "../format.js";
+import { shown, streamStatus } from "../format.js";
 
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
@@ -66,21 +66,21 @@ async function run(ctx: Ctx): Promise<number> {
       ...(timeoutS ? { timeout_ms: Math.round(timeoutS * 1000) } : {}),
     });
     if (requested.state === "pending") {
-      err(`switchboard: waiting for approval of ${action} \`${command}\` (${requested.approval_id}).`);
+      err(`switchboard: waiting for approval of ${action} \`${shown(command)}\` (${requested.approval_id}).`);
       err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
     }
 
     const decided = requested.state === "pending" ? await waitForDecision(requested, api, setInterrupt) : requested;
     // The approval policy decided it (before or while waiting): say which rule.
-    if (decided?.state === "approved" && decided.decided_by?.startsWith("rule ")) err(`switchboard: approved by ${decided.decided_by}.`);
+    if (decided?.state === "approved" && decided.decided_by?.startsWith("rule ")) err(`switchboard: approved by ${shown(decided.decided_by)}.`);
     if (!decided) {
       await (await api()).withdrawApproval(requested.approval_id, client.pluginPid).catch(() => {});
       err("switchboard: interrupted; the approval request was withdrawn.");
       return EXIT_INTERRUPTED;
     }
     if (decided.state !== "approved") {
-      const who = decided.decided_by ? ` by ${decided.decided_by}` : "";
-      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${decided.reason}` : "."}`);
+      const who = decided.decided_by ? ` by ${shown(decided.decided_by)}` : "";
+      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${shown(decided.reason)}` : "."}`);
       return EXIT_NOT_APPROVED;
     }
     if (interrupted) return EXIT_INTERRUPTED;
@@ -160,7 +160,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   const onFrame = (f: { event: string; stream_id?: unknown; reason?: unknown }) => {
     if (f.event === "stream_cancelled" && f.stream_id === writer.streamId) {
       stopReason ??= "cancelled";
-      err(`switchboard: stopping: ${typeof f.reason === "string" ? f.reason : "cancelled from VS Code"}`);
+      err(`switchboard: stopping: ${typeof f.reason === "string" ? shown(f.reason) : "cancelled from VS Code"}`);
       void handle.stop("cancelled by a viewer").catch(() => {});
     }
   };
@@ -196,6 +196,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${end.reason})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${shown(end.reason)})` : ""}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }
