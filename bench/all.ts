@@ -2,7 +2,7 @@
 // once), then one summary: .bench-out/summary.json and the table in docs/performance.md. Each bench
 // measures its figures beside a physical floor in the same run; this file only runs them and collects.
 //
-//   node --import tsx bench/all.ts [--quick] [--only=broker,client,streams,scale,webview,extension,pi] [--no-write-docs]
+//   node --import tsx bench/all.ts [--quick] [--only=broker,client,streams,scale,webview,extension,pi,policy] [--no-write-docs]
 //
 // The extension bench needs a real VS Code (scripts/vscode/install.sh) and packages the VSIX first for
 // its size; the pi bench needs pi from npm (a devDependency). A bench that fails is reported as such and
@@ -17,7 +17,7 @@ import { BROKER_ENTRY, ROOT } from "./lib/servers.js";
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const WRITE_DOCS = !argv.includes("--no-write-docs");
-const ALL = ["broker", "client", "streams", "scale", "webview", "extension", "pi"] as const;
+const ALL = ["broker", "client", "streams", "scale", "webview", "extension", "pi", "policy"] as const;
 type BenchName = (typeof ALL)[number];
 const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 for (const a of argv) if (a !== "--quick" && a !== "--no-write-docs" && !a.startsWith("--only=")) fail(`unknown argument ${a}`);
@@ -60,6 +60,7 @@ const PLAN: Record<BenchName, { args: string[]; prepare?: string[][]; file: stri
   webview: { args: ["bench/webview.ts"], file: "webview.json", timeoutS: 180 },
   extension: { args: ["bench/extension.ts"], prepare: [["npm", "run", "--silent", "package"]], file: "extension.json", timeoutS: 420 },
   pi: { args: ["bench/pi.ts", ...(QUICK ? ["--quick"] : [])], file: "pi.json", timeoutS: 300 },
+  policy: { args: ["bench/policy.ts", ...(QUICK ? ["--iterations", "500"] : [])], file: "policy.json", timeoutS: 300 },
 };
 
 function run(cmd: string, args: string[], timeoutS: number, tag: string): Promise<{ code: number | null; stdout: string }> {
@@ -144,6 +145,7 @@ const ROWS: Record<BenchName, (j: any) => Row[]> = {
       { area: "extension", figure: "vsix_size", value: f.vsix_bytes ?? null, unit: "bytes", target: "< 500000", pass: typeof f.vsix_bytes === "number" ? f.vsix_bytes < 500_000 : null },
     ];
   },
+  policy: (j) => metricRows("approval policy", j.metrics),
   pi: (j) => [{ area: "pi adapter", figure: "approval_gate_overhead_p50", value: j.overhead_p50_ms ?? null, unit: "ms", target: `< ${j.target_overhead_ms ?? 20}`, pass: j.pass ?? null }],
 };
 
