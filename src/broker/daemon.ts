@@ -1,13 +1,14 @@
 // Starting and stopping one broker: single instance via the spawn lock, journal recovery, discovery record.
 import { randomBytes } from "node:crypto";
-import { DiscoveryRecord } from "../protocol/index.js";
+import type { DiscoveryRecord } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
+import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
-import { fileLogger, type Logger } from "./log.js";
+import { fileLogger, } from "./log.js";
 import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
@@ -17,6 +18,7 @@ import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
 import { Store, type JournalRecord, type StoreSnapshot } from "./store.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
 export interface DaemonOptions {
   home: string;
@@ -30,6 +32,8 @@ export interface DaemonOptions {
   /** Journal size that triggers compaction. */
   compactAfterBytes?: number;
   streamLimits?: Partial<StreamLimits>;
+  /** Bounds (see limits.ts); defaults for the rest. */
+  limits?: Partial<Limits>;
   /** Timers of approvals and reconnect grace; tests inject a clock they move by hand. */
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
@@ -38,6 +42,8 @@ export interface DaemonOptions {
   admission?: Partial<AdmissionLimits>;
   /** Listen on the Unix socket in the state folder too (default true; not on Windows). */
   unixSocket?: boolean;
+  /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
+  streamFiles?: { beforeSync?: () => Promise<void> };
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -79,9 +85,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   try {
     const again = await healthyRecord(paths.discoveryFile);
     if (again) return { kind: "already_running", record: again };
-    return { kind: "started", daemon: await boot(opts, paths) };
+    // The spawn lock only orders starts; this kernel lock is what makes a second writer impossible
+    // (a broker that is alive but not answering still holds it). See platform/state-lock.ts.
+    const state = await acquireStateLock(paths.stateLockFile);
+    if (state.kind === "held") throw new StateFolderBusy(paths.home, state.pid);
+    try {
+      return { kind: "started", daemon: await boot(opts, paths, state.lock) };
+    } catch (err) {
+      await state.lock.release();
+      throw err;
+    }
   } finally {
     await lock.release();
+  }
+}
+
+/** Another live broker holds the state folder's lock (it may be stopped or stalled). */
+export class StateFolderBusy extends Error {
+  constructor(
+    readonly home: string,
+    readonly pid: number | undefined,
+  ) {
+    const who = pid === undefined ? "Another broker" : `Another broker (pid ${pid})`;
+    super(`${who} holds the state folder ${home} but does not answer /health (it may be stopped or overloaded); refusing to start a second one. Wait for it, or stop it${pid === undefined ? "" : ` (kill ${pid})`} and start again.`);
   }
 }
 
@@ -91,7 +117,7 @@ async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined>
   return (await probeHealth(read.record, 1000)) ? read.record : undefined;
 }
 
-async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDaemon> {
+async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLock): Promise<RunningDaemon> {
   const log = fileLogger(paths.logFile, opts.logToStderr);
   const { journal, recovered } = await Journal.open<StoreSnapshot, JournalRecord>({
     dir: paths.journalDir,
@@ -114,10 +140,12 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
     const p = journal.append(rec);
     // Not while writes fail, and not at every commit after a compaction failed: each attempt
     // serializes the whole store, which only makes sense once the disk takes writes again.
-    if (!compacting && journal.pendingBytes > compactAfter && journal.failure === undefined && performance.now() >= compactNotBefore) {
+    // The threshold grows with the snapshot: rewriting a large state after every few records would make
+    // the total work grow with the square of the backlog.
+    if (!compacting && journal.pendingBytes > Math.max(compactAfter, journal.snapshotBytes) && journal.failure === undefined && performance.now() >= compactNotBefore) {
       compacting = true;
       journal
-        .compact(store.toSnapshot())
+        .compact(store.toSnapshot(), { sliced: true })
         .catch((err) => {
           compactNotBefore = performance.now() + COMPACT_RETRY_MS;
           log.error("compaction failed; the journal keeps growing until it succeeds", { err: String(err) });
@@ -127,23 +155,25 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
     return p;
   };
 
-  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush() });
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush(), limits });
+  await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
   // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
-  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
+  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
   // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
   const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
   approvals.policy = policy;
-  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
-  broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
+  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
+  broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
   await approvals.restore();
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, policy, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, policy, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
   const port = await server.listen(opts.port ?? 0);
   const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {
@@ -178,6 +208,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       await step("removing the discovery record", () => removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token));
       log.info("broker stopped", { reason });
       await log.close();
+      await stateLock.release(); // last: nothing of ours is written after this
       resolveStopped();
     })());
 

@@ -38,6 +38,7 @@ export const ERROR_STATUS = {
   // routing and inbox (Switchboard additions)
   recipient_unknown: 404,
   recipient_ambiguous: 409,
+  recipient_takes_no_messages: 409,
   inbox_full: 503,
   endpoint_buffer_full: 503,
   // dispatch (MASONS names)
@@ -59,6 +60,14 @@ export const ERROR_STATUS = {
   rule_invalid: 400,
   rule_unknown: 404,
   workspace_rules_changed: 409,
+  // bounds (Switchboard): a documented limit was reached; `limit` says which value, `setting` which variable
+  approval_too_large: 413,
+  session_approvals_full: 429,
+  approvals_full: 429,
+  pid_endpoints_full: 429,
+  producer_streams_full: 429,
+  streams_full: 429,
+  connections_full: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -7,6 +7,7 @@ export * from "./validate.js";
 export * from "./approvals.js";
 export * from "./policy.js";
 export * from "./streams.js";
+export * from "./stream-outcome.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
 export * from "./visible-text.js";

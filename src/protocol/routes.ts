@@ -7,7 +7,6 @@ import * as v from "valibot";
 import { Approval, ApprovalRequest, ApprovalsResponse, AuditResponse, DecisionRequest } from "./approvals.js";
 import type { ErrorCode } from "./errors.js";
 import {
-  DismissRequest,
   DispatchRequest,
   DispatchResponse,
   EndpointsResponse,
@@ -21,10 +20,9 @@ import {
   RegisterResponse,
   SendRequest,
   SendResponse,
-  TaskHintRequest,
   UndispatchedResponse,
 } from "./schemas.js";
-import { ChunksRequest, CompleteRequest, ReasonRequest, ReplayResponse, StreamStartRequest, StreamView, StreamsResponse } from "./streams.js";
+import { AbortRequest, ChunksRequest, CompleteRequest, ReasonRequest, ReplayResponse, StreamStartRequest, StreamView, StreamsResponse } from "./streams.js";
 import type { Schema } from "./validate.js";
 import {
   AcceptWorkspaceRequest,
@@ -73,7 +71,7 @@ export const ROUTES = {
   // ---- MASONS-compatible (docs/protocol.md §3) ----
   health: route({ method: "GET", path: "/health", auth: false, request: undefined, response: HealthResponse }),
   initialize: route({ method: "POST", path: "/v1/initialize", request: InitializeRequest, response: InitializeResponse, errors: ["protocol_version_mismatch"] }),
-  register: route({ method: "POST", path: "/v1/endpoint/register", request: RegisterRequest, response: RegisterResponse, errors: ["ipc_channel_missing", "plugin_pid_invalid"] }),
+  register: route({ method: "POST", path: "/v1/endpoint/register", request: RegisterRequest, response: RegisterResponse, errors: ["ipc_channel_missing", "plugin_pid_invalid", "pid_endpoints_full"] }),
   heartbeat: route({ method: "POST", path: "/v1/endpoint/:id/heartbeat", request: undefined, response: OkResponse, errors: ["endpoint_unknown"] }),
   // The pid is checked before the hint, so that a bad pid is plugin_pid_invalid as in MASONS: the handler checks the body.
   taskHint: route({ method: "POST", path: "/v1/endpoint/:id/task-hint", request: undefined, response: OkResponse, errors: ["plugin_pid_invalid", "task_hint_invalid", "endpoint_unknown", "ownership_mismatch"] }),
@@ -85,16 +83,16 @@ export const ROUTES = {
     path: "/v1/send",
     request: SendRequest,
     response: SendResponse,
-    errors: ["unknown_endpoint", "endpoint_not_active", "correlation_id_forbidden", "target_endpoint_id_forbidden", "source_endpoint_id_mismatch", "recipient_unknown", "recipient_ambiguous", "inbox_full", "endpoint_buffer_full"],
+    errors: ["unknown_endpoint", "endpoint_not_active", "correlation_id_forbidden", "target_endpoint_id_forbidden", "source_endpoint_id_mismatch", "recipient_unknown", "recipient_ambiguous", "recipient_takes_no_messages", "inbox_full", "endpoint_buffer_full"],
   }),
-  ingress: route({ method: "POST", path: "/v1/messages", request: IngressRequest, response: SendResponse, capability: "message_ingress_v1", errors: ["recipient_unknown", "recipient_ambiguous", "inbox_full", "endpoint_buffer_full"] }),
+  ingress: route({ method: "POST", path: "/v1/messages", request: IngressRequest, response: SendResponse, capability: "message_ingress_v1", errors: ["recipient_unknown", "recipient_ambiguous", "recipient_takes_no_messages", "inbox_full", "endpoint_buffer_full"] }),
   undispatched: route({ method: "GET", path: "/v1/undispatched", request: undefined, response: UndispatchedResponse, errors: ["plugin_pid_invalid"] }),
   // The body is optional (`?reason=` also works): the handler checks it.
   dismiss: route({ method: "DELETE", path: "/v1/undispatched/:id", request: undefined, response: OkResponse, capability: "undispatched_dismiss_v1", errors: ["undispatched_unknown"] }),
-  dispatch: route({ method: "POST", path: "/v1/dispatch", request: DispatchRequest, invalidBody: "dispatch_body_invalid", response: DispatchResponse, errors: ["undispatched_unknown", "endpoint_unknown", "dispatch_failed"] }),
+  dispatch: route({ method: "POST", path: "/v1/dispatch", request: DispatchRequest, invalidBody: "dispatch_body_invalid", response: DispatchResponse, errors: ["undispatched_unknown", "endpoint_unknown", "dispatch_failed", "recipient_takes_no_messages"] }),
 
   // ---- approvals (§9) ----
-  requestApproval: route({ method: "POST", path: "/v1/approvals", request: ApprovalRequest, response: Approval, capability: "approvals_v1", errors: ["unknown_endpoint"] }),
+  requestApproval: route({ method: "POST", path: "/v1/approvals", request: ApprovalRequest, response: Approval, capability: "approvals_v1", errors: ["unknown_endpoint", "approval_too_large", "session_approvals_full", "approvals_full"] }),
   approvals: route({ method: "GET", path: "/v1/approvals", request: undefined, response: ApprovalsResponse, capability: "approvals_v1" }),
   approvalHistory: route({ method: "GET", path: "/v1/approvals/history", request: undefined, response: ApprovalsResponse, capability: "approvals_v1" }),
   approval: route({ method: "GET", path: "/v1/approvals/:id", request: undefined, response: Approval, capability: "approvals_v1", errors: ["approval_unknown"] }),
@@ -120,12 +118,12 @@ export const ROUTES = {
   builtinRules: route({ method: "POST", path: "/v1/policy/builtin", request: BuiltinSettingsRequest, response: BuiltinSettingsResponse, capability: "policy_v1" }),
 
   // ---- output streams (§10) ----
-  startStream: route({ method: "POST", path: "/v1/streams", request: StreamStartRequest, response: StreamView, capability: "output_streams_v1", errors: ["unknown_endpoint", "approval_unknown", "approval_not_approved"] }),
+  startStream: route({ method: "POST", path: "/v1/streams", request: StreamStartRequest, response: StreamView, capability: "output_streams_v1", errors: ["unknown_endpoint", "approval_unknown", "approval_not_approved", "producer_streams_full", "streams_full"] }),
   streams: route({ method: "GET", path: "/v1/streams", request: undefined, response: StreamsResponse, capability: "output_streams_v1" }),
   replayStream: route({ method: "GET", path: "/v1/streams/:id", request: undefined, response: ReplayResponse, capability: "output_streams_v1", errors: ["stream_unknown"] }),
-  appendChunks: route({ method: "POST", path: "/v1/streams/:id/chunks", request: ChunksRequest, response: AppendResponse, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended"] }),
+  appendChunks: route({ method: "POST", path: "/v1/streams/:id/chunks", request: ChunksRequest, response: AppendResponse, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended", "storage_full", "storage_unavailable"] }),
   completeStream: route({ method: "POST", path: "/v1/streams/:id/complete", request: CompleteRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended"] }),
-  abortStream: route({ method: "POST", path: "/v1/streams/:id/abort", request: ReasonRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer"] }),
+  abortStream: route({ method: "POST", path: "/v1/streams/:id/abort", request: AbortRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer"] }),
   cancelStream: route({ method: "POST", path: "/v1/streams/:id/cancel", request: ReasonRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown"] }),
 } as const;
 
