@@ -9,6 +9,12 @@ import type { Broker } from "./broker.js";
 import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store.js";
+import { decidedByRule } from "./policy-desk.js";
+
+/** The approval policy as the desk uses it: a verdict for each new request (see policy-desk.ts). */
+export interface ApprovalPolicyJudge {
+  judge(a: Approval): NonNullable<Approval["policy"]>;
+}
 
 /** Work done per turn of the event loop when many approvals are cancelled at once (a session with a
  * thousand pending ones exits): /health and everyone else get a turn in between. */
@@ -47,6 +53,8 @@ export class ApprovalDesk {
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
     private readonly limits: Limits = DEFAULT_LIMITS,
+    /** Applied to every request before anyone sees it; unset, every request asks a person. */
+    public policy?: ApprovalPolicyJudge,
   ) {
     for (const a of store.approvals.values()) this.track(a);
     broker.onEndpointClosed((id) => this.cancelLater(this.pendingBy.get(id)));
@@ -144,7 +152,16 @@ export class ApprovalDesk {
       reason: null,
       decided_by: null,
       stream_id: null,
+      path: body.path ?? null,
     };
+    if (this.policy) {
+      // Judged before anyone sees it: a rule's allow or deny is recorded like a person's decision.
+      approval.policy = this.policy.judge(approval);
+      if (approval.policy.decision !== "ask") {
+        this.log.info("approval decided by the policy", { approval_id: approval.approval_id, decision: approval.policy.decision, rule: approval.policy.rule });
+        return this.apply(approval, { type: "decide", decision: approval.policy.decision === "allow" ? "approve" : "reject" }, approval.policy.reason, decidedByRule(approval.policy));
+      }
+    }
     const durable = this.save(approval);
     if (body.timeout_ms) this.arm(approval, body.timeout_ms);
     this.log.info("approval requested", { approval_id: approval.approval_id, action: approval.action, endpoint_id: ep.endpoint_id });
@@ -202,6 +219,26 @@ export class ApprovalDesk {
     return this.apply(a, { type: "withdraw" }, "withdrawn by the requester", null);
   }
 
+  /**
+   * Judges the pending approvals again (after a rule was added, a workspace file accepted…) and decides
+   * those a rule now allows or denies. Answers the ids it decided.
+   */
+  async applyPolicy(): Promise<string[]> {
+    if (!this.policy) return [];
+    const decided: string[] = [];
+    for (const a of this.pending()) {
+      const verdict = this.policy.judge(a);
+      if (verdict.decision === "ask") continue;
+      try {
+        await this.apply({ ...a, policy: verdict }, { type: "decide", decision: verdict.decision === "allow" ? "approve" : "reject" }, verdict.reason, decidedByRule(verdict));
+        decided.push(a.approval_id);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err; // decided meanwhile by someone else
+      }
+    }
+    return decided;
+  }
+
   /** Links an output stream to its approval, so the requester and every window can follow it. */
   linkStream(id: string, streamId: string): void {
     const a = this.store.approvals.get(id);
@@ -240,7 +277,7 @@ export class ApprovalDesk {
     // A known approval whose texts did not change is journaled as the fields that did.
     const durable = this.broker.journal(
       before && before.command === a.command && before.detail === a.detail && before.diff === a.diff && before.summary === a.summary
-        ? { t: "apr_upd", id: a.approval_id, set: { state: a.state, decided_at: a.decided_at, decision: a.decision, reason: a.reason, decided_by: a.decided_by, stream_id: a.stream_id } }
+        ? { t: "apr_upd", id: a.approval_id, set: { state: a.state, decided_at: a.decided_at, decision: a.decision, reason: a.reason, decided_by: a.decided_by, stream_id: a.stream_id, ...(a.policy ? { policy: a.policy } : {}) } }
         : { t: "apr", a },
     );
     this.track(a);

@@ -12,6 +12,8 @@ import { fileLogger, } from "./log.js";
 import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
+import { PolicyDesk } from "./policy-desk.js";
+import { loadShellParser } from "../policy/index.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
@@ -160,6 +162,9 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
+  // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
+  const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
+  approvals.policy = policy;
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
   broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
@@ -168,7 +173,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, policy, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
   const port = await server.listen(opts.port ?? 0);
   const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {

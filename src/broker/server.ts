@@ -32,6 +32,7 @@ import {
 } from "../protocol/index.js";
 import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
+import type { PolicyDesk } from "./policy-desk.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js";
@@ -70,6 +71,8 @@ export interface ServerOptions {
   streams: StreamHub;
   audit: AuditLog;
   log: Logger;
+  /** The approval policy (section 11 of docs/protocol.md). */
+  policy?: PolicyDesk;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
   /** Limits on connections that have not shown the token yet (per listener). */
@@ -78,7 +81,7 @@ export interface ServerOptions {
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
-const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks)$/;
+const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks|policy\/(check|preview))$/;
 
 export class BrokerServer {
   /** The loopback TCP listener (MASONS clients, and any client without the socket). */
@@ -307,6 +310,10 @@ export class BrokerServer {
     const b = this.opts.broker;
     const approvals = this.opts.approvals;
     const streams = this.opts.streams;
+    const policyDesk = () => {
+      if (!this.opts.policy) throw new ProtocolError("not_found", "This broker has no approval policy.");
+      return this.opts.policy;
+    };
     return {
       // The same answer every time: serialized once.
       health: () => this.healthAnswer,
@@ -368,6 +375,23 @@ export class BrokerServer {
       decide: ({ params, body }) => approvals.decide(params[0]!, body),
       withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
       audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) }),
+
+      // the approval policy; saving a rule (or accepting a workspace file, or turning on the read-only
+      // set) decides the pending requests it now allows or denies, at once
+      policy: ({ url }) => policyDesk().view(url.searchParams.getAll("root")),
+      addRule: async ({ body }) => ({ rule: await policyDesk().add(body), decided: await approvals.applyPolicy() }),
+      removeRule: async ({ params, url }) => {
+        const q = url.searchParams;
+        return { removed: await policyDesk().remove(params[0]!, { scope: q.get("scope"), endpoint_id: q.get("endpoint_id"), root: q.get("root") }) };
+      },
+      checkPolicy: ({ body }) => policyDesk().check(body),
+      previewRule: ({ body }) => policyDesk().preview(body, approvals.history(100), approvals.pending()),
+      proposeRule: ({ params }) => {
+        const rule = policyDesk().propose(approvals.get(params[0]!));
+        return { rule, preview: policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
+      },
+      acceptWorkspaceRules: async ({ body }) => ({ workspace: await policyDesk().accept(body.root, body.sha256), decided: await approvals.applyPolicy() }),
+      builtinRules: async ({ body }) => ({ builtin: await policyDesk().setBuiltin(body), decided: await approvals.applyPolicy() }),
 
       startStream: ({ body }) => streams.start(body),
       streams: () => ({ streams: streams.list() }),

@@ -1,6 +1,7 @@
 // The broker's durable state and the journal records that change it. `applyRecord` is the only
 // writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
 import type { Approval, EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+import type { Rule } from "../protocol/policy.js";
 import { takesMessages } from "../protocol/capabilities.js";
 
 export interface StoredMessage {
@@ -53,8 +54,11 @@ export type JournalRecord =
   | { t: "apr"; a: Approval }
   /** An approval's state changed (decided, expired, cancelled, linked to a stream): only what changed,
    * not its command and diff again, so that cancelling many large approvals writes little. */
-  | { t: "apr_upd"; id: string; set: Partial<Pick<Approval, "state" | "decided_at" | "decision" | "reason" | "decided_by" | "stream_id">> }
-  | { t: "str"; s: StreamMeta };
+  | { t: "apr_upd"; id: string; set: Partial<Pick<Approval, "state" | "decided_at" | "decision" | "reason" | "decided_by" | "stream_id" | "policy">> }
+  | { t: "str"; s: StreamMeta }
+  /** A session's approval rule (it ends with the session); `rule_del` removes one. */
+  | { t: "rule_add"; ep: string; rule: Rule }
+  | { t: "rule_del"; ep: string; id: string };
 
 /** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
 export interface StreamMeta {
@@ -103,6 +107,8 @@ export class Store {
   readonly correlations = new Map<string, string>();
   readonly approvals = new Map<string, Approval>();
   readonly streams = new Map<string, StreamMeta>();
+  /** Session rules of the policy, by endpoint: they last as long as the session. */
+  readonly sessionRules = new Map<string, Rule[]>();
   /** Closed endpoints, oldest first (a Set: O(1) to test, add and drop the oldest). */
   private readonly closedOrder = new Set<string>();
   /** Ended approvals and streams, least recently changed first: history is trimmed from the front. */
@@ -117,6 +123,7 @@ export class Store {
         this.endpoints.set(rec.ep.endpoint_id, rec.ep);
         if (rec.ep.state === "closed") {
           this.queues.delete(rec.ep.endpoint_id);
+          this.sessionRules.delete(rec.ep.endpoint_id);
           this.closedOrder.add(rec.ep.endpoint_id);
           dropOldest(this.closedOrder, this.limits.closedEndpoints, (id) => this.endpoints.delete(id));
         }
@@ -125,7 +132,22 @@ export class Store {
       case "ep_forget":
         this.endpoints.delete(rec.id);
         this.queues.delete(rec.id);
+        this.sessionRules.delete(rec.id);
         break;
+      case "rule_add": {
+        const ep = this.endpoints.get(rec.ep);
+        if (!ep || ep.state === "closed") break;
+        const rules = (this.sessionRules.get(rec.ep) ?? []).filter((r) => r.id !== rec.rule.id);
+        rules.push(rec.rule);
+        this.sessionRules.set(rec.ep, rules);
+        break;
+      }
+      case "rule_del": {
+        const rules = (this.sessionRules.get(rec.ep) ?? []).filter((r) => r.id !== rec.id);
+        if (rules.length) this.sessionRules.set(rec.ep, rules);
+        else this.sessionRules.delete(rec.ep);
+        break;
+      }
       case "q_add": {
         let q = this.queues.get(rec.ep);
         if (!q) this.queues.set(rec.ep, (q = new Map()));
@@ -220,6 +242,7 @@ export class Store {
       closedOrder: [...this.closedOrder],
       approvals: [...this.approvals.values()],
       streams: [...this.streams.values()],
+      sessionRules: [...this.sessionRules.entries()],
     };
   }
 
@@ -239,6 +262,7 @@ export class Store {
       store.streams.set(x.stream_id, x);
       if (x.state !== "streaming") store.endedStreams.add(x.stream_id);
     }
+    for (const [ep, rules] of s.sessionRules ?? []) store.sessionRules.set(ep, rules);
     return store;
   }
 }
@@ -251,6 +275,7 @@ export interface StoreSnapshot {
   closedOrder: string[];
   approvals?: Approval[];
   streams?: StreamMeta[];
+  sessionRules?: [string, Rule[]][];
 }
 
 /** Drops the oldest members of an insertion-ordered set beyond `keep`, telling `drop` each one. */

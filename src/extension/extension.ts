@@ -14,6 +14,7 @@ import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
 import { watchWaitingSessions } from "./claude-session.js";
 import { registerCommands } from "./commands.js";
+import { PolicyUi } from "./policy-ui.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -54,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     () => sb.brokerRecord,
     (streamId, reason) => actions.stopStream(streamId, reason),
     context.workspaceState,
+    (approvalId) => sb.decidedBy(approvalId),
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {
@@ -61,7 +63,13 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt);
+  const policyUi = new PolicyUi(sb);
+  const allowSimilar = (id: string) =>
+    void policyUi.allowSimilar(id).then(
+      (msg: string | undefined) => msg && vscode.window.setStatusBarMessage(msg, 6000),
+      (e: Error) => vscode.window.showErrorMessage(e.message),
+    );
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt, allowSimilar);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -99,6 +107,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       sb.updateSettings(settings);
     }),
     ...registerCommands({ extensionPath: context.extensionPath, sb, actions, sidebar, settings: () => settings, openStream }),
+    vscode.commands.registerCommand("switchboard.showApprovalRules", () => policyUi.showRules().catch((e: Error) => void vscode.window.showErrorMessage(e.message))),
   );
 
   const registeredCpuMs = registered.then(() => {

@@ -9,7 +9,7 @@
 // pending state; its actions are command links in the message. A click that still comes too late
 // says what already happened (Actions turns it into "Already approved by …").
 import * as vscode from "vscode";
-import { visibleLine, type Approval } from "../protocol/index.js";
+import { ROUTES, visibleLine, type Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
 import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
@@ -52,11 +52,32 @@ export function watchApprovals(sb: BrokerLink, actions: Actions, settings: () =>
     }
   };
 
+  // autoApproveEnv turns on the broker's built-in read-only rules (approval policy, capability
+  // policy_v1), judged like every rule; a broker without the policy gets the old behaviour: this window
+  // approves `env` requests itself.
+  let brokerHasPolicy = false;
+  const syncReadOnly = () =>
+    void sb
+      .api("policy_v1")
+      .then(
+        async (api) => {
+          brokerHasPolicy = true;
+          await api.route(ROUTES.builtinRules, { body: { read_only: settings().autoApproveEnv } });
+        },
+        () => (brokerHasPolicy = false),
+      )
+      .catch((e: Error) => log().info(`could not set the read-only rules: ${e.message}`));
+  let lastReadOnly = settings().autoApproveEnv;
+
   return vscode.Disposable.from(
+    sb.onDidConnect(syncReadOnly),
+    sb.onDidChange(() => {
+      if (settings().autoApproveEnv !== lastReadOnly) (lastReadOnly = settings().autoApproveEnv), syncReadOnly();
+    }),
     sb.onNewApprovals((approvals) => {
       for (const a of approvals) {
         const s = settings();
-        if (a.action === "env" && s.autoApproveEnv) {
+        if (a.action === "env" && s.autoApproveEnv && !brokerHasPolicy) {
           // Every window may do this; the broker keeps exactly one decision, so the race is harmless.
           actions.approve(a.approval_id, `auto-approve env (${actions.decider})`).then(
             () => log().info(`auto-approved env request ${a.approval_id}: ${a.command ?? a.summary}`),

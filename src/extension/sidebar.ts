@@ -33,6 +33,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     private readonly actions: Actions,
     private readonly openStream: (streamId: string) => void,
     private readonly activatedAt = Date.now(),
+    private readonly allowSimilar: (approvalId: string) => void = () => {},
   ) {
     this.subscriptions.push(sb.onDidChange(() => this.schedule()));
     const media = (f: string) => readFile(vscode.Uri.joinPath(extensionUri, "media", f).fsPath, "utf8");
@@ -123,6 +124,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     }
     if (m.type === "openStream") return this.openStream(m.streamId);
     if (m.type === "showDiff") return void this.actions.showDiff(m.approvalId).catch((e: Error) => vscode.window.showErrorMessage(e.message));
+    if (m.type === "allowSimilar") return this.allowSimilar(m.approvalId);
     if (m.type === "command") return void vscode.commands.executeCommand(`switchboard.${m.command}`);
     const run = (): Promise<string | undefined> => {
       switch (m.type) {

@@ -34,11 +34,16 @@ export function terminalName(s: Pick<StreamView, "action" | "command" | "session
   return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
-/** `$ command` in bold, then `cwd · action · session` dimmed (and whether the agent merged stdout and stderr), the producer's note (if any) dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "note" | "output_merged">): string {
+/**
+ * `$ command` in bold, then `cwd · action · session` dimmed (and whether the agent merged stdout and
+ * stderr), the producer's note (if any) dimmed, who approved it when a rule did ("approved by rule
+ * <id> (<where>)"), then a blank line.
+ */
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "note" | "output_merged">, decidedBy: string | null = null): string {
   const where = [s.cwd, `${s.action} · ${s.session}`, s.output_merged ? "stdout and stderr merged by the agent" : ""].filter(Boolean).join(" · ");
   const note = s.note ? `${DIM}${visibleText(s.note)}${NORMAL}\r\n` : "";
-  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${note}\r\n`;
+  const rule = decidedBy?.startsWith("rule ") ? `${DIM}approved by ${visibleText(decidedBy)}${NORMAL}\r\n` : "";
+  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${note}${rule}\r\n`;
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */

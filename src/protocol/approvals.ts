@@ -1,5 +1,6 @@
 // Human-in-the-loop approvals (vocabulary of gizmo's /approvals and ACP's permission requests).
 import * as v from "valibot";
+import { PartVerdict, PolicyDecision } from "./policy.js";
 
 export const ApprovalAction = v.picklist(["sh", "env", "edit", "tool"]);
 export type ApprovalAction = v.InferOutput<typeof ApprovalAction>;
@@ -9,6 +10,16 @@ export const Decision = v.picklist(["approve", "reject"]);
 export type Decision = v.InferOutput<typeof Decision>;
 
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+
+/** The policy's verdict as kept on an approval (parts capped at 50). */
+export const ApprovalPolicy = v.object({
+  decision: PolicyDecision,
+  rule: v.nullable(v.string()),
+  where: v.nullable(v.string()),
+  reason: v.string(),
+  parts: v.array(PartVerdict),
+});
+export type ApprovalPolicy = v.InferOutput<typeof ApprovalPolicy>;
 
 export const ApprovalRequest = v.object({
   endpoint_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
@@ -23,6 +34,8 @@ export const ApprovalRequest = v.object({
   timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   execute: v.optional(v.picklist(["agent", "editor"])),
   idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  /** `edit`: the file's absolute path (or relative to `cwd`), judged by the policy's edit rules. */
+  path: v.optional(text(4096)),
 });
 export type ApprovalRequest = v.InferOutput<typeof ApprovalRequest>;
 
@@ -55,6 +68,10 @@ export const Approval = v.object({
   decided_by: v.nullable(v.string()),
   /** The output stream started for this approval, once there is one. */
   stream_id: v.nullable(v.string()),
+  /** `edit`: the file it changes. */
+  path: v.optional(v.nullable(v.string())),
+  /** How the approval policy judged it (section 11): the rule that decided it, or why a person is asked. */
+  policy: v.optional(v.nullable(ApprovalPolicy)),
   /**
    * Present on a preview (listings, observer snapshots and changes, pushes): the fields that were cut
    * to APPROVAL_PREVIEW_BYTES, each with its full size in UTF-8 bytes. `GET /v1/approvals/:id` has the full text.

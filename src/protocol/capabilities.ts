@@ -23,6 +23,8 @@ export const SWITCHBOARD_CAPABILITIES = {
   observer_feed_v1: true,
   stream_rebind_v1: true,
   approvals_v1: true,
+  /** The approval policy: rules decide requests before people see them (docs/protocol.md section 11). */
+  policy_v1: true,
   output_streams_v1: true,
   /** Binary stream chunk frames on /v1/stream and /v1/streams/:id/live?binary=1. */
   stream_frames_v1: true,

@@ -56,6 +56,10 @@ export const ERROR_STATUS = {
   stream_not_producer: 403,
   stream_ended: 409,
   approval_not_approved: 409,
+  // the approval policy
+  rule_invalid: 400,
+  rule_unknown: 404,
+  workspace_rules_changed: 409,
   // bounds (Switchboard): a documented limit was reached; `limit` says which value, `setting` which variable
   approval_too_large: 413,
   session_approvals_full: 429,

@@ -5,6 +5,7 @@ export * from "./schemas.js";
 export * from "./frames.js";
 export * from "./validate.js";
 export * from "./approvals.js";
+export * from "./policy.js";
 export * from "./streams.js";
 export * from "./stream-outcome.js";
 export * from "./binary-frames.js";

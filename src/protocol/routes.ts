@@ -24,6 +24,21 @@ import {
 } from "./schemas.js";
 import { AbortRequest, ChunksRequest, CompleteRequest, ReasonRequest, ReplayResponse, StreamStartRequest, StreamView, StreamsResponse } from "./streams.js";
 import type { Schema } from "./validate.js";
+import {
+  AcceptWorkspaceRequest,
+  AcceptWorkspaceResponse,
+  AddRuleRequest,
+  AddRuleResponse,
+  BuiltinSettingsRequest,
+  BuiltinSettingsResponse,
+  CheckRequest,
+  PolicyResult,
+  PolicyView,
+  PreviewRequest,
+  PreviewResponse,
+  ProposeResponse,
+  RemoveRuleResponse,
+} from "./policy.js";
 
 export type HttpMethod = "GET" | "POST" | "DELETE";
 
@@ -91,6 +106,16 @@ export const ROUTES = {
   }),
   withdrawApproval: route({ method: "DELETE", path: "/v1/approvals/:id", request: undefined, response: Approval, capability: "approvals_v1", errors: ["approval_unknown", "ownership_mismatch"] }),
   audit: route({ method: "GET", path: "/v1/audit", request: undefined, response: AuditResponse, capability: "approvals_v1" }),
+
+  // ---- the approval policy (§11) ----
+  policy: route({ method: "GET", path: "/v1/policy", request: undefined, response: PolicyView, capability: "policy_v1" }),
+  addRule: route({ method: "POST", path: "/v1/policy/rules", request: AddRuleRequest, response: AddRuleResponse, capability: "policy_v1", errors: ["rule_invalid", "unknown_endpoint"] }),
+  removeRule: route({ method: "DELETE", path: "/v1/policy/rules/:id", request: undefined, response: RemoveRuleResponse, capability: "policy_v1", errors: ["rule_unknown"] }),
+  checkPolicy: route({ method: "POST", path: "/v1/policy/check", request: CheckRequest, response: PolicyResult, capability: "policy_v1", errors: ["recipient_unknown", "recipient_ambiguous"] }),
+  previewRule: route({ method: "POST", path: "/v1/policy/preview", request: PreviewRequest, response: PreviewResponse, capability: "policy_v1", errors: ["rule_invalid"] }),
+  proposeRule: route({ method: "GET", path: "/v1/policy/propose/:id", request: undefined, response: ProposeResponse, capability: "policy_v1", errors: ["approval_unknown", "rule_invalid"] }),
+  acceptWorkspaceRules: route({ method: "POST", path: "/v1/policy/workspace/accept", request: AcceptWorkspaceRequest, response: AcceptWorkspaceResponse, capability: "policy_v1", errors: ["rule_unknown", "workspace_rules_changed"] }),
+  builtinRules: route({ method: "POST", path: "/v1/policy/builtin", request: BuiltinSettingsRequest, response: BuiltinSettingsResponse, capability: "policy_v1" }),
 
   // ---- output streams (§10) ----
   startStream: route({ method: "POST", path: "/v1/streams", request: StreamStartRequest, response: StreamView, capability: "output_streams_v1", errors: ["unknown_endpoint", "approval_unknown", "approval_not_approved", "producer_streams_full", "streams_full"] }),

@@ -713,6 +713,10 @@ export class App implements ItemContext {
     this.host.post({ type: "showDiff", approvalId: a.approval_id });
   }
 
+  allowSimilar(a: Approval): void {
+    this.host.post({ type: "allowSimilar", approvalId: a.approval_id });
+  }
+
   route(item: UndispatchedItem): void {
     this.request((requestId) => ({ type: "route", requestId, itemId: item.id }), null);
   }

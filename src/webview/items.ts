@@ -50,6 +50,7 @@ export interface ItemContext {
   confirmReject(a: Approval): void;
   cancelReject(a: Approval): void;
   showDiff(a: Approval): void;
+  allowSimilar(a: Approval): void;
   route(item: UndispatchedItem): void;
   dismiss(item: UndispatchedItem): void;
   sendTo(ep: EndpointView): void;
@@ -116,6 +117,7 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
     ${a.cwd ? html`<div class="path-line" title=${a.cwd}>${icon("folder")}<span class="path">${a.cwd}</span></div>` : nothing}
     ${a.detail ? expandableText(`detail:${a.approval_id}`, "detail", a.approval_id, a.detail, ctx, "the details") : nothing}
     ${a.diff ? diffBlock(a, subject, ctx) : nothing}
+    ${a.policy && a.policy.decision === "ask" ? html`<div class="policy-line" title="How the approval rules judged it">${icon("law")}<span>${a.policy.reason}</span></div>` : nothing}
     ${a.execute === "editor" || expires
       ? html`<div class="meta">
           ${a.execute === "editor" ? html`<span>${icon("terminal")}Runs in this window's terminal</span>` : nothing}
@@ -126,6 +128,7 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
       ? html`<div class="actions">
           <vscode-button class="approve" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${buttonIcon("check")}${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
           <vscode-button class="reject" secondary ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>${buttonIcon("close")}Reject…</vscode-button>
+          ${a.action !== "tool" ? html`<vscode-button class="allow-similar" secondary ?disabled=${busy} aria-label=${`Allow requests similar to ${subject}…`} @click=${() => ctx.allowSimilar(a)}>Allow similar…</vscode-button>` : nothing}
         </div>`
       : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
           <span class="field-label" aria-hidden="true">Why reject it? The agent is told (optional).</span>

@@ -107,6 +107,9 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
       S.equal(lines[1], `${visibleText(text)} · sh · ${visibleText(text)}`, `${name}: the second line`);
       S.deepEqual(lines.slice(2), ["", ""]);
     }
+    const ruled = terminalHeader(stream({}), "rule x\x1b[2J (user rules)");
+    S.ok(ruled.includes("approved by rule x\\x1b[2J (user rules)"), "the deciding rule is shown, its text made visible");
+    S.ok(!terminalHeader(stream({}), "vscode:alice").includes("approved by"), "a person's decision adds no line");
     const normal = terminalHeader(stream({}));
     S.equal(normal, "\x1b[1m$ npm test\x1b[22m\r\n\x1b[2m/home/dev/project · sh · agent-1\x1b[22m\r\n\r\n", "an ordinary header is bold command, dim details");
     for (const [name, text] of Object.entries(HOSTILE)) {
@@ -151,7 +154,7 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
   it("terminals.ts writes agent text only through the formatting functions", async () => {
     const src = await readFile(join(ROOT, "src/extension/terminals.ts"), "utf8");
     S.ok(/from "\.\/terminal-format\.js"/.test(src), "terminals.ts imports terminal-format.ts");
-    S.ok(/this\.write\(terminalHeader\(s\)\)/.test(src), "the header comes from terminalHeader");
+    S.ok(/this\.write\(terminalHeader\(s(, this\.decidedBy)?\)\)/.test(src), "the header comes from terminalHeader");
     S.ok(/this\.write\(terminalFooter\(end\)\)/.test(src), "the footer comes from terminalFooter");
     const writes = src.split("\n").filter((l) => l.includes("this.write("));
     S.ok(writes.length >= 5, "the writes were found");

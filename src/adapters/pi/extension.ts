@@ -355,6 +355,7 @@ class PiAdapter {
             ...(req.command !== undefined ? { command: req.command } : {}),
             ...(req.detail !== undefined ? { detail: req.detail } : {}),
             ...(req.diff !== undefined ? { diff: req.diff } : {}),
+            ...(req.path !== undefined ? { path: req.path } : {}),
             ...(this.settings.approvalTimeoutMs ? { timeout_ms: this.settings.approvalTimeoutMs } : {}),
           });
           this.log(`asked ${approval.approval_id} (${req.action}): ${req.summary}`);

@@ -13,6 +13,8 @@ export interface GateRequest {
   cwd: string;
   detail?: string;
   diff?: string;
+  /** `edit`: the file's absolute path, judged by the approval policy's edit rules. */
+  path?: string;
 }
 
 /** Limits of the broker's approval schema. */
@@ -69,7 +71,7 @@ export function writeRequest(path: string, content: string, cwd: string, existin
   const name = label(abs, cwd);
   const lines = content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0);
   const count = `${lines} line${lines === 1 ? "" : "s"}`;
-  const base = { action: "edit" as const, cwd, detail: `write ${abs}` };
+  const base = { action: "edit" as const, cwd, path: abs, detail: `write ${abs}` };
   if (existing.kind === "unreadable") return { ...base, summary: clip(`overwrite ${name} (${count})`, LIMITS.summary), detail: `${base.detail}\nNo diff: ${existing.why}.` };
   const old = existing.kind === "text" ? existing.text : "";
   const diff = unifiedDiff(old, content, existing.kind === "missing" ? "/dev/null" : `a/${name}`, `b/${name}`, { maxBytes: LIMITS.diff - 1024 });
@@ -104,7 +106,7 @@ export function editRequest(path: string, edits: EditBlock[], cwd: string, exist
   const abs = resolveToolPath(path, cwd);
   const name = label(abs, cwd);
   const summary = clip(`edit ${name} (${edits.length} replacement${edits.length === 1 ? "" : "s"})`, LIMITS.summary);
-  const base = { action: "edit" as const, cwd, summary };
+  const base = { action: "edit" as const, cwd, path: abs, summary };
   if (existing.kind !== "text") {
     const why = existing.kind === "missing" ? "the file does not exist, so the agent will report an error" : existing.why;
     return { ...base, detail: `edit ${abs}\nNo diff: ${why}.`, diff: clip(blockDiff(name, edits), LIMITS.diff, "diff") };

@@ -5,13 +5,11 @@ import { visibleText, type Approval } from "../../protocol/index.js";
 import { CliError, UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
 import { ago, preview, shown } from "../format.js";
 
-const PAST = { approve: "approved", reject: "rejected" } as const;
-
 /** An approval for the approver: every agent-supplied field shown with its hidden characters visible, so what is read is what runs. */
 function describeApproval(a: Approval): string {
   const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${shown(a.session)} (${shown(a.session_kind)}), ${ago(a.created_at)}`, `  ${shown(a.summary)}`];
   if (a.command) lines.push(`  $ ${shown(a.command)}${a.cwd ? `   (in ${shown(a.cwd)})` : ""}`);
-  if (a.decision) lines.push(`  ${PAST[a.decision]} by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
+  if (a.decision) lines.push(`  ${a.state} by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
   if (a.truncated) lines.push(`  (long ${Object.keys(a.truncated).join(" and ")} cut short here; read all of it with: switchboard approvals show ${a.approval_id})`);
   return lines.join("\n");
 }

@@ -8,10 +8,11 @@ import { spec as broker } from "./broker.js";
 import { spec as hook } from "./hook.js";
 import { spec as inbox } from "./inbox.js";
 import { spec as install } from "./install.js";
+import { spec as policy } from "./policy.js";
 import { spec as run } from "./run.js";
 import { spec as send } from "./send.js";
 import { spec as sessions } from "./sessions.js";
 import { spec as status } from "./status.js";
 import { spec as streams } from "./streams.js";
 
-export const COMMANDS: readonly CommandSpec[] = [run, acp, broker, status, sessions, send, inbox, approvals, streams, audit, install, hook];
+export const COMMANDS: readonly CommandSpec[] = [run, acp, broker, status, sessions, send, inbox, approvals, streams, audit, install, hook, policy];

@@ -80,10 +80,14 @@ async function run(ctx: Ctx): Promise<number> {
       execute,
       ...(timeoutS ? { timeout_ms: Math.round(timeoutS * 1000) } : {}),
     });
-    err(`switchboard: waiting for approval of ${action} \`${shown(command)}\` (${requested.approval_id}).`);
-    err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
+    if (requested.state === "pending") {
+      err(`switchboard: waiting for approval of ${action} \`${shown(command)}\` (${requested.approval_id}).`);
+      err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
+    }
 
-    const decided = await waitForDecision(requested, api, setInterrupt);
+    const decided = requested.state === "pending" ? await waitForDecision(requested, api, setInterrupt) : requested;
+    // The approval policy decided it (before or while waiting): say which rule.
+    if (decided?.state === "approved" && decided.decided_by?.startsWith("rule ")) err(`switchboard: approved by ${shown(decided.decided_by)}.`);
     if (!decided) {
       await (await api()).withdrawApproval(requested.approval_id, client.pluginPid).catch(() => {});
       err("switchboard: interrupted; the approval request was withdrawn.");

@@ -1,0 +1,134 @@
+// The approval policy in VS Code: "Allow similar…" on an approval card (a proposed rule, what it would
+// have matched, the scope), the rules in force (remove one, open its file) and accepting a workspace's
+// rules file exactly as shown. The broker holds the rules (docs/protocol.md section 11); this is UI.
+import * as vscode from "vscode";
+import { BrokerError } from "../client/index.js";
+import { ROUTES, type Approval, type Rule, type RuleView } from "../protocol/index.js";
+import type { BrokerLink } from "./broker-link.js";
+import { log } from "./log.js";
+
+type Scope = "session" | "workspace" | "user";
+
+export class PolicyUi {
+  constructor(private readonly sb: BrokerLink) {}
+
+  /** "Allow similar…": returns the confirmation sentence, or undefined if the person cancelled. */
+  async allowSimilar(approvalId: string): Promise<string | undefined> {
+    const api = await this.sb.api("policy_v1");
+    const a = (this.sb.state().approvals as Approval[]).find((x) => x.approval_id === approvalId);
+    const proposal = await explain(api.route(ROUTES.proposeRule, { params: [approvalId] }));
+    const isEdit = proposal.rule.edit !== undefined;
+    const pattern = await vscode.window.showInputBox({
+      title: `Allow similar: ${isEdit ? "files (glob relative to the workspace)" : "commands (words; a last * takes any arguments, * inside a word matches within it)"}`,
+      value: isEdit ? proposal.rule.edit : proposal.rule.command,
+      prompt: a ? `From: ${a.command ?? a.summary}` : undefined,
+      validateInput: (v) => (v.trim() ? undefined : "A rule needs a pattern."),
+    });
+    if (pattern === undefined) return undefined;
+    const rule: Rule = { id: slug(`allow-${pattern}`), decision: "allow", ...(isEdit ? { edit: pattern.trim() } : { command: pattern.trim() }) };
+    const preview = await explain(api.route(ROUTES.previewRule, { body: { rule } }));
+    const matched = `Would decide ${preview.pending.length} pending request${preview.pending.length === 1 ? "" : "s"} now; would have matched ${preview.decided.length} of the recent ones.`;
+    const examples = [...preview.pending, ...preview.decided].slice(0, 4).map((x) => x.summary).join(" · ");
+    const endpoint = a ? this.sb.state().sessions.find((s) => s.endpoint_id === a.endpoint_id) : undefined;
+    const root = endpoint && typeof endpoint.workspace === "object" && endpoint.workspace ? endpoint.workspace.root : typeof endpoint?.workspace === "string" ? endpoint.workspace : undefined;
+    const scopes: (vscode.QuickPickItem & { scope: Scope })[] = [
+      { scope: "session", label: "This session", description: a?.session, detail: `${matched} Ends with the session.` },
+      ...(root ? [{ scope: "workspace" as const, label: "This workspace", description: root, detail: `${matched} Saved in .switchboard/policy.json.` }] : []),
+      { scope: "user", label: "All my sessions", description: "user rules", detail: matched },
+    ];
+    const picked = await vscode.window.showQuickPick(scopes, { title: `Allow \`${pattern.trim()}\` for…`, placeHolder: examples ? `Matches: ${examples}` : "It matches no recent request", matchOnDetail: true });
+    if (!picked) return undefined;
+    const saved = await explain(
+      api.route(ROUTES.addRule, {
+        body: { scope: picked.scope, rule, ...(a && picked.scope !== "user" ? { endpoint_id: a.endpoint_id } : {}), ...(picked.scope === "workspace" && root ? { root } : {}) },
+      }),
+    );
+    log().info(`saved rule ${rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request(s)`);
+    return `Saved rule ${rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request${saved.decided.length === 1 ? "" : "s"}.`;
+  }
+
+  /** The rules in force: pick one to remove it or open its file; accept a workspace file waiting for it. */
+  async showRules(): Promise<void> {
+    const api = await this.sb.api("policy_v1");
+    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const view = await explain(api.route(ROUTES.policy, { query: roots.length ? { root: roots[0]! } : {} }));
+    type Item = vscode.QuickPickItem & { rule?: RuleView; accept?: (typeof view.workspaces)[number]; file?: string };
+    const remove = { iconPath: new vscode.ThemeIcon("trash"), tooltip: "Remove this rule" };
+    const open = { iconPath: new vscode.ThemeIcon("go-to-file"), tooltip: "Open its file" };
+    const items: Item[] = [];
+    for (const w of view.workspaces)
+      if (!w.accepted && w.sha256) items.push({ label: "$(shield) Accept workspace rules…", description: w.file, detail: "Its allow rules are ignored until you accept this exact file.", accept: w });
+    for (const r of view.rules) {
+      if (r.scope === "builtin" && !r.active) continue;
+      const pattern = r.rule.command !== undefined ? r.rule.command : `edit ${r.rule.edit}`;
+      items.push({
+        label: `${r.rule.decision === "allow" ? "$(check)" : r.rule.decision === "deny" ? "$(circle-slash)" : "$(question)"} ${pattern}`,
+        description: `${r.rule.id} · ${r.scope}${r.active ? "" : " · ignored (not accepted)"}`,
+        detail: r.where,
+        rule: r,
+        file: r.scope === "user" ? view.user_file : r.scope === "workspace" ? r.where.replace(/^workspace rules \((.*)\)$/, "$1") : undefined,
+        buttons: r.scope === "builtin" ? [] : r.scope === "session" ? [remove] : [remove, open],
+      });
+    }
+    const qp = vscode.window.createQuickPick<Item>();
+    qp.title = "Approval rules in force (deny > ask > allow)";
+    qp.placeholder = `User rules: ${view.user_file}`;
+    qp.items = items;
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    qp.onDidTriggerItemButton(async (e) => {
+      const r = e.item.rule;
+      if (!r) return;
+      if (e.button === open && e.item.file) {
+        qp.hide();
+        await vscode.window.showTextDocument(vscode.Uri.file(e.item.file));
+        return;
+      }
+      try {
+        const query: Record<string, string> = { scope: r.scope };
+        if (r.endpoint_id) query.endpoint_id = r.endpoint_id;
+        if (r.scope === "workspace" && e.item.file) query.root = e.item.file.replace(/[\\/]\.switchboard[\\/]policy\.json$/, "");
+        await explain(api.route(ROUTES.removeRule, { params: [r.rule.id], query }));
+        qp.items = qp.items.filter((i) => i !== e.item);
+        vscode.window.setStatusBarMessage(`Removed rule ${r.rule.id}.`, 4000);
+      } catch (err) {
+        void vscode.window.showErrorMessage((err as Error).message);
+      }
+    });
+    qp.onDidAccept(async () => {
+      const item = qp.selectedItems[0];
+      qp.hide();
+      if (item?.accept) await this.acceptWorkspace(item.accept.root, item.accept.file, item.accept.sha256!);
+      else if (item?.file) await vscode.window.showTextDocument(vscode.Uri.file(item.file));
+    });
+    qp.onDidHide(() => qp.dispose());
+    qp.show();
+  }
+
+  /** Shows the file, then asks; accepts exactly the bytes shown (the broker refuses a changed file). */
+  async acceptWorkspace(root: string, file: string, sha256: string): Promise<void> {
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    const choice = await vscode.window.showWarningMessage(
+      `Accept the approval rules of ${root}? Their allow rules will approve requests without asking you. Accept only rules you have read: a repository you cloned wrote this file.`,
+      { modal: true, detail: `SHA-256 ${sha256}` },
+      "Accept These Rules",
+    );
+    if (choice !== "Accept These Rules") return;
+    const api = await this.sb.api("policy_v1");
+    const res = await explain(api.route(ROUTES.acceptWorkspaceRules, { body: { root, sha256 } }));
+    vscode.window.setStatusBarMessage(`Accepted ${file}; it decided ${res.decided.length} pending request(s).`, 6000);
+  }
+}
+
+function slug(text: string): string {
+  return text.replace(/\*+/g, "any").replace(/[^A-Za-z0-9_.:@/+-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "").slice(0, 100) || "rule";
+}
+
+async function explain<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof BrokerError) throw new Error(err.message);
+    throw err;
+  }
+}
