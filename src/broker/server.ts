@@ -355,7 +355,7 @@ export class BrokerServer {
       },
       appendChunks: ({ params, body, req }) => streams.append(params[0]!, body.chunks, optionalPidHeader(req)),
       completeStream: ({ params, body, req }) => streams.complete(params[0]!, body, optionalPidHeader(req)),
-      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body.reason, optionalPidHeader(req)),
+      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body, optionalPidHeader(req)),
       cancelStream: ({ params, body }) => streams.cancel(params[0]!, body.reason),
     };
   }

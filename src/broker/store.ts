@@ -1,6 +1,7 @@
 // The broker's durable state and the journal records that change it. `applyRecord` is the only
 // writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
 import type { Approval, EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+import { takesMessages } from "../protocol/capabilities.js";
 
 export interface StoredMessage {
   message_id: string;
@@ -202,6 +203,7 @@ export class Store {
       registered_at: ep.registered_at,
       last_seen_at: ep.last_seen_at,
       buffered_count: this.queueSize(ep.endpoint_id),
+      accepts_messages: takesMessages(ep.runtime_capabilities),
     };
   }
 

@@ -2,7 +2,7 @@
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
-import { visibleLine, type Approval, type StreamView } from "../protocol/index.js";
+import { visibleLine, type StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
 import { EditorRunner } from "./editor-exec.js";
@@ -13,6 +13,7 @@ import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
 import { openPiSession } from "./pi-session.js";
+import { pickApproval } from "./approval-pick.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -51,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   // only run later, after everything below is built.
   const terminals = new Terminals(
     () => sb.brokerRecord,
-    (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
+    (streamId, reason) => actions.stopStream(streamId, reason),
+    context.workspaceState,
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {
@@ -67,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (s) terminals.show(s, true);
     else void vscode.window.showInformationMessage("That output stream is no longer listed.");
   };
-  const showApproval = (a: Approval) => void sidebar.reveal("approvals", a.approval_id);
+  const showApproval = (approvalId: string) => void sidebar.reveal("approvals", approvalId);
   /** Terminals open on their own only for streams that concern this window. */
   const concernsThisWindow = (s: StreamView) => {
     if (s.endpoint_id === sb.selfEndpointId || (s.approval_id && approvedHere.has(s.approval_id))) return true;
@@ -86,11 +88,6 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
         void vscode.window.showErrorMessage((err as Error).message);
       }
     });
-  const oldest = () => {
-    const a = actions.pendingApprovals()[0];
-    if (!a) throw new Error("No approval is waiting.");
-    return a;
-  };
 
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW, sidebar),
@@ -99,7 +96,12 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
-    sb.onDidChange(() => terminals.autoOpen([...(sb.feed?.streams.values() ?? [])] as unknown as StreamView[], (s) => (concernsThisWindow(s) ? policy(s) : "none"))),
+    sb.onDidChange(() => {
+      if (!sb.feed) return;
+      const streams = [...sb.feed.streams.values()] as unknown as StreamView[];
+      terminals.reopen(streams); // after a window reload: the terminals this window had open (once)
+      terminals.autoOpen(streams, (s) => (concernsThisWindow(s) ? policy(s) : "none"));
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("switchboard")) return;
       settings = readSettings();
@@ -123,9 +125,14 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       );
       return "Broker restarted.";
     }),
-    command("switchboard.approveOldest", () => actions.approve(oldest().approval_id)),
+    // By keyboard too, a decision shows what it decides first (a Quick Pick; Enter decides).
+    command("switchboard.approveOldest", async () => {
+      const a = await pickApproval(actions, "approve");
+      return a ? actions.approve(a.approval_id) : undefined;
+    }),
     command("switchboard.rejectOldest", async () => {
-      const a = oldest();
+      const a = await pickApproval(actions, "reject");
+      if (!a) return undefined;
       const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a.summary, 120)}`, prompt: "Reason for the agent (optional)" });
       return reason === undefined ? undefined : actions.reject(a.approval_id, reason || undefined);
     }),

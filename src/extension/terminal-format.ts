@@ -3,7 +3,7 @@
 // Everything in them comes from the agent (command, cwd, session name, end reason), so control
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
-import type { StreamView } from "../protocol/index.js";
+import { streamOutcome, type StreamEnd, type StreamView } from "../protocol/index.js";
 import { sessionRepeatsCommand } from "../protocol/naming.js";
 import { visibleText } from "../protocol/visible-text.js";
 
@@ -27,14 +27,9 @@ export function toPty(text: string): string {
   return text.replace(/\r?\n/g, "\r\n");
 }
 
-export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): { text: string; ok: boolean } {
-  const took = s.duration_ms !== null ? ` after ${(s.duration_ms / 1000).toFixed(s.duration_ms < 10_000 ? 1 : 0)} s` : "";
-  if (s.state === "completed") {
-    if (s.signal) return { text: `killed by ${s.signal}${took}`, ok: false };
-    return { text: `exit ${s.exit_code}${took}`, ok: s.exit_code === 0 };
-  }
-  const how = s.signal ? `, ${s.signal}` : s.exit_code !== null ? `, exit ${s.exit_code}` : "";
-  return { text: `${s.state}${s.reason ? `: ${s.reason}` : ""}${how}${took}`, ok: false };
+/** How the stream ended: the same words as the sidebar and the CLI (protocol/stream-outcome.ts). */
+export function describeEnd(s: StreamEnd): { text: string; ok: boolean } {
+  return streamOutcome(s);
 }
 
 /** The terminal's tab name. */
@@ -51,7 +46,7 @@ export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" 
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */
-export function terminalFooter(end: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): string {
+export function terminalFooter(end: StreamEnd): string {
   const { text, ok } = describeEnd(end);
   return `${SANE}\r\n${DIM}──${NORMAL} ${ok ? GREEN : RED}${visibleText(text)}${DEFAULT_FG}\r\n`;
 }

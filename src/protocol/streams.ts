@@ -34,6 +34,14 @@ export const CompleteRequest = v.object({
 });
 export type CompleteRequest = v.InferOutput<typeof CompleteRequest>;
 export const ReasonRequest = v.object({ reason });
+/** The producer stops its stream; it may say how the process ended (say, it was interrupted with Ctrl+C). */
+export const AbortRequest = v.object({
+  reason,
+  exit_code: v.optional(v.nullable(v.pipe(v.number(), v.integer()))),
+  signal: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(32)))),
+  duration_ms: v.optional(v.pipe(v.number(), v.minValue(0))),
+});
+export type AbortRequest = v.InferOutput<typeof AbortRequest>;
 
 export const ChannelInfo = v.object({ bytes: v.number(), truncated: v.boolean() });
 

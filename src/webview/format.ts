@@ -3,6 +3,7 @@
 import type { Approval, ApprovalAction } from "../protocol/approvals.js";
 import type { UndispatchedReason, Workspace } from "../protocol/schemas.js";
 import type { StreamView } from "../protocol/streams.js";
+import { formatDuration, streamOutcome } from "../protocol/stream-outcome.js";
 
 /** "just now", "2 m ago", "3 h ago", "4 d ago" (empty for an unparsable time). */
 export function relativeAge(iso: string, nowMs: number): string {
@@ -46,12 +47,7 @@ export function absoluteTime(iso: string): string {
 }
 
 export function duration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms) || ms < 0) return "";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} m ${Math.round(s - m * 60)} s`;
+  return formatDuration(ms);
 }
 
 export type Tone = "running" | "ok" | "error" | "muted";
@@ -64,20 +60,20 @@ export interface StreamStatus {
 
 /** The status of an output stream in a few words, per the rummy contract (102 / 200 / 500 / 499). */
 export function streamStatus(s: StreamView): StreamStatus {
-  const withReason = (base: string) => (s.reason ? `${base}: ${s.reason}` : base);
   switch (s.state) {
     case "streaming":
       return { text: "running", tone: "running", icon: "loading", running: true };
-    case "completed":
-      if (s.signal) return { text: `killed by ${s.signal}`, tone: "error", icon: "error", running: false };
-      if (s.exit_code === 0) return { text: "exit 0", tone: "ok", icon: "pass", running: false };
-      if (s.exit_code === null) return { text: "ended", tone: "muted", icon: "circle-slash", running: false };
-      return { text: `exit ${s.exit_code}`, tone: "error", icon: "error", running: false };
-    case "cancelled":
-    case "aborted": {
-      const base = s.signal ? `${s.state} (killed by ${s.signal})` : s.state;
-      return { text: withReason(base), tone: "muted", icon: "circle-slash", running: false };
+    // The words are the terminal footer's and the CLI's (protocol/stream-outcome.ts), duration included.
+    case "completed": {
+      const text = streamOutcome(s).text;
+      if (s.signal) return { text, tone: "error", icon: "error", running: false };
+      if (s.exit_code === 0) return { text, tone: "ok", icon: "pass", running: false };
+      if (s.exit_code === null) return { text, tone: "muted", icon: "circle-slash", running: false };
+      return { text, tone: "error", icon: "error", running: false };
     }
+    case "cancelled":
+    case "aborted":
+      return { text: streamOutcome(s).text, tone: "muted", icon: "circle-slash", running: false };
     default:
       return { text: String(s.state), tone: "muted", icon: "question", running: false };
   }

@@ -13,7 +13,6 @@ import {
   approvalSubject,
   classifyDiffLine,
   diffLines,
-  duration,
   expiresIn,
   inboxReason,
   breakPoints,
@@ -254,7 +253,7 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
       ? html`<div class="path-line" title=${ws.path}>${icon("folder")}<span class="path">${ws.path}</span>${ws.branch ? html`<span class="branch">${icon("git-branch")}${ws.branch}</span>` : nothing}</div>`
       : nothing}
     ${ep.task_hint ? html`<div class="task" title=${ep.task_hint.slice(0, 500)}>${icon("tasklist")}<span>${previewText(ep.task_hint, 200)}</span></div>` : nothing}
-    ${self
+    ${self || ep.accepts_messages === false // (a command run takes no messages)
       ? nothing
       : html`<div class="actions">
           <vscode-button class="send" secondary ?disabled=${ep.state === "closed" || ctx.readOnly} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>${buttonIcon("send")}Send message…</vscode-button>
@@ -276,7 +275,6 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
   const st = streamStatus(s);
   const cmd = shortLabel(s.command, 80);
   const busy = ctx.isBusy(`stream:${s.stream_id}`);
-  const took = st.running ? "" : duration(s.duration_ms);
   return html`<article class="row stream tone-${st.tone}" tabindex="-1" data-id=${s.stream_id} aria-label=${`Stream ${cmd}, ${st.text}`}
       @click=${(e: Event) => {
         if (!(e.target as Element).closest("vscode-button, button")) ctx.openStream(s);
@@ -288,7 +286,6 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
         <span class="status tone-${st.tone}">${statusWords(st.text)}</span>
         ${sessionRepeatsCommand(s.session, s.command) ? nothing : html`<span class="session-name" title=${s.session || s.endpoint_id}>${s.session || s.endpoint_id}</span>`}
         ${age(s.ended_at ?? s.created_at, ctx.nowMs)}
-        ${took ? html`<span class="took">${took}</span>` : nothing}
       </div>
     </div>
     ${st.running

@@ -159,7 +159,7 @@ describe("sidebar webview", () => {
     const statuses = await p.locator("#body-streams .meta .status").evaluateAll((els) => els.map((e) => [e.textContent?.trim(), e.className]));
     assert.deepEqual(
       statuses.map((s) => s[0]),
-      ["running", "exit 0", "exit 3", "killed by SIGINT", "cancelled: stopped from VS Code"],
+      ["running", "exit 0 after 5.3 s", "exit 3 after 1.2 s", "killed by SIGINT", "cancelled: stopped from VS Code"],
     );
     assert.match(statuses[1]![1]!, /tone-ok/);
     assert.match(statuses[2]![1]!, /tone-error/);
@@ -335,7 +335,7 @@ describe("sidebar webview", () => {
     await sb.page.locator('#body-streams li[data-key="st-fail"] .meta').click();
     assert.equal((await sb.waitForPost("openStream")).streamId, "st-fail");
     await sb.clearPosted();
-    await sb.page.getByRole("button", { name: "Open the terminal of npm test (exit 0)" }).focus();
+    await sb.page.getByRole("button", { name: "Open the terminal of npm test (exit 0 after 5.3 s)" }).focus();
     await sb.page.keyboard.press("Enter");
     assert.deepEqual(await sb.waitForPost("openStream"), { type: "openStream", streamId: "st-ok" });
     await sb.clearPosted();

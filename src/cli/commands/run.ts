@@ -7,7 +7,7 @@ import { BrokerError } from "../../client/errors.js";
 import { followStream } from "../../client/follow.js";
 import { StreamWriter } from "../../client/stream-writer.js";
 import { execCommand, signalNumber } from "../../exec/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
+import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
 import { shown, streamStatus } from "../format.js";
 
@@ -68,6 +68,8 @@ async function run(ctx: Ctx): Promise<number> {
       session_name: given ?? runSessionName(command, taken),
       workspace: { root: cwd, cwd },
       task_hint: command,
+      // It runs one command and reads no messages: the broker refuses to route any to it.
+      runtime_capabilities: { [MESSAGES_CAPABILITY]: false },
     });
     const api = () => client.brokerApi("approvals_v1");
     const requested = await (await api()).requestApproval({
@@ -179,7 +181,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   client.on("frame", onFrame);
   try {
     const result = await handle.done;
-    if (stopReason === "interrupted") await writer.abort(`interrupted with Ctrl+C (${result.signal ?? `exit ${result.exit_code}`})`);
+    if (stopReason === "interrupted") await writer.abort("interrupted with Ctrl+C", { exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     else await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     if (stopReason === "interrupted") return EXIT_INTERRUPTED;
     return result.code;
@@ -208,6 +210,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${shown(end.reason)})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }
