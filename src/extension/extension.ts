@@ -12,8 +12,10 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
+import { openClaudeSession, watchWaitingSessions } from "./claude-session.js";
 import { openPiSession } from "./pi-session.js";
 import { pickApproval } from "./approval-pick.js";
+import { pickAndOpenAgentSession } from "./agent-session.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -95,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
+    watchWaitingSessions(sb),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
     sb.onDidChange(() => {
       if (!sb.feed) return;
@@ -142,6 +145,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     }),
     command("switchboard.sendMessage", () => actions.sendTo()),
     command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
+    command("switchboard.newClaudeSession", () => void openClaudeSession(context.extensionPath, settings)),
+    command("switchboard.newAgentSession", async () => void (await pickAndOpenAgentSession(context.extensionPath, settings))),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;

@@ -39,10 +39,11 @@ export function terminalName(s: Pick<StreamView, "action" | "command" | "session
   return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
-/** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">): string {
-  const where = [s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ");
-  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n\r\n`;
+/** `$ command` in bold, then `cwd · action · session` dimmed (and whether the agent merged stdout and stderr), the producer's note (if any) dimmed, then a blank line. */
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "note" | "output_merged">): string {
+  const where = [s.cwd, `${s.action} · ${s.session}`, s.output_merged ? "stdout and stderr merged by the agent" : ""].filter(Boolean).join(" · ");
+  const note = s.note ? `${DIM}${visibleText(s.note)}${NORMAL}\r\n` : "";
+  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${note}\r\n`;
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */

@@ -6,7 +6,7 @@ import { BrokerClient } from "../../client/client.js";
 import { BrokerError } from "../../client/errors.js";
 import { followStream } from "../../client/follow.js";
 import { StreamWriter } from "../../client/stream-writer.js";
-import { execCommand, signalNumber } from "../../exec/index.js";
+import { execCommand, shellQuote, signalNumber } from "../../exec/index.js";
 import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
 import { shown, streamStatus } from "../format.js";
@@ -14,10 +14,7 @@ import { shown, streamStatus } from "../format.js";
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
 
-/** Quotes one argument for a POSIX shell, only when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };
 
 /**
  * The session name of a run without --session: what it runs (first line, spaces squashed, cut at 40
