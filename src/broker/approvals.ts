@@ -1,13 +1,18 @@
 // The approval desk: requests, long-polls, decisions, withdrawals and timeouts. The pure
 // approvalTransition decides; this shell journals, audits, publishes and tells the requester.
 import { randomBytes } from "node:crypto";
-import { ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
+import { APPROVAL_PREVIEW_BYTES, ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
 import { approvalTransition, type ApprovalEvent } from "./approval-lifecycle.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AuditFields, AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store.js";
+
+/** Work done per turn of the event loop when many approvals are cancelled at once (a session with a
+ * thousand pending ones exits): /health and everyone else get a turn in between. */
+const SLICE_MS = 5;
 
 /** Long-polls wait at most this long. */
 export const MAX_WAIT_MS = 60_000;
@@ -27,6 +32,13 @@ export function remainingAfterRestart(a: Pick<Approval, "created_at" | "expires_
 export class ApprovalDesk {
   private readonly timers = new Map<string, () => void>(); // approval id -> cancel its timeout
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Pending approval ids by requesting endpoint, and their total: O(1) bounds and cancellation. */
+  private readonly pendingBy = new Map<string, Set<string>>();
+  private pendingTotal = 0;
+  /** Approvals whose requester closed, cancelled a slice at a time (a FIFO: `cancelHead` is its front). */
+  private cancelQueue: string[] = [];
+  private cancelHead = 0;
+  private cancelScheduled = false;
 
   constructor(
     private readonly store: Store,
@@ -34,10 +46,10 @@ export class ApprovalDesk {
     private readonly audit: AuditLog,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    private readonly limits: Limits = DEFAULT_LIMITS,
   ) {
-    broker.onEndpointClosed((id) => {
-      for (const a of this.pending()) if (a.endpoint_id === id) void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
-    });
+    for (const a of store.approvals.values()) this.track(a);
+    broker.onEndpointClosed((id) => this.cancelLater(this.pendingBy.get(id)));
   }
 
   /**
@@ -62,7 +74,7 @@ export class ApprovalDesk {
     }
     for (const a of this.pending()) {
       const ep = this.store.endpoints.get(a.endpoint_id);
-      if (!ep || ep.state === "closed") void this.apply(a, { type: "requester_closed" }, "requester closed", "broker");
+      if (!ep || ep.state === "closed") this.cancelLater([a.approval_id]);
       else if (a.expires_at) this.arm(a, remainingAfterRestart(a, this.clock.now()));
     }
   }
@@ -71,8 +83,26 @@ export class ApprovalDesk {
     return [...this.store.approvals.values()].filter((a) => a.state === "pending");
   }
 
+  /** Pending approvals as previews, oldest first: what observer snapshots carry. */
+  pendingPreviews(): Approval[] {
+    return this.pending().map(approvalPreview);
+  }
+
+  get pendingCount(): number {
+    return this.pendingTotal;
+  }
+
   async request(body: ApprovalRequest): Promise<Approval> {
     const ep = this.broker.requireOpenEndpoint(body.endpoint_id);
+    for (const [field, max, setting] of [
+      ["command", this.limits.approvalCommandBytes, "approvalCommandBytes"],
+      ["detail", this.limits.approvalDetailBytes, "approvalDetailBytes"],
+      ["diff", this.limits.approvalDiffBytes, "approvalDiffBytes"],
+    ] as const) {
+      const text = body[field];
+      if (text !== undefined && text.length > max / 3 && Buffer.byteLength(text) > max)
+        throw limitReached("approval_too_large", setting, this.limits, `The approval's ${field} is ${Buffer.byteLength(text)} bytes, more than this broker takes; shorten it or write it to a file and name the file`);
+    }
     if (body.idempotency_key) {
       const existing = [...this.store.approvals.values()].find((a) => a.endpoint_id === ep.endpoint_id && a.idempotency_key === body.idempotency_key);
       if (existing) {
@@ -88,6 +118,10 @@ export class ApprovalDesk {
         return existing;
       }
     }
+    if ((this.pendingBy.get(ep.endpoint_id)?.size ?? 0) >= this.limits.approvalsPerSession)
+      throw limitReached("session_approvals_full", "approvalsPerSession", this.limits, "This session already has as many pending approvals as it may; wait until some are decided or withdraw them");
+    if (this.pendingTotal >= this.limits.approvalsTotal)
+      throw limitReached("approvals_full", "approvalsTotal", this.limits, "The broker already holds as many pending approvals as it may; decide or withdraw some first");
     const now = this.clock.now();
     const approval: Approval = {
       approval_id: `apr_${randomBytes(16).toString("base64url")}`,
@@ -118,16 +152,18 @@ export class ApprovalDesk {
     return approval;
   }
 
+  /** Previews (long texts cut; `GET /v1/approvals/:id` has them whole), oldest first. */
   list(state?: ApprovalState): Approval[] {
     const all = [...this.store.approvals.values()];
-    return (state ? all.filter((a) => a.state === state) : all).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    return (state ? all.filter((a) => a.state === state) : all).sort((a, b) => a.created_at.localeCompare(b.created_at)).map(approvalPreview);
   }
 
   history(limit = 100): Approval[] {
     return [...this.store.approvals.values()]
       .filter((a) => a.state !== "pending")
       .sort((a, b) => (b.decided_at ?? "").localeCompare(a.decided_at ?? ""))
-      .slice(0, limit);
+      .slice(0, limit)
+      .map(approvalPreview);
   }
 
   get(id: string): Approval {
@@ -191,6 +227,7 @@ export class ApprovalDesk {
     this.timers.delete(a.approval_id);
     const durable = this.save(decided);
     const audited = this.audit.append(auditFields(decided, outcome.next));
+    // The requester gets the whole approval: it may act on its text, which must never be a cut preview.
     this.broker.enqueueFrame(a.endpoint_id, { event: "approval_resolved", approval: decided });
     for (const wake of this.waiters.get(a.approval_id) ?? []) wake();
     this.log.info("approval resolved", { approval_id: a.approval_id, state: outcome.next, decided_by: decidedBy });
@@ -199,9 +236,52 @@ export class ApprovalDesk {
   }
 
   private save(a: Approval): Promise<void> {
-    const durable = this.broker.journal({ t: "apr", a });
-    this.broker.feed.publish({ kind: "approval_upserted", approval: a });
+    const before = this.store.approvals.get(a.approval_id);
+    // A known approval whose texts did not change is journaled as the fields that did.
+    const durable = this.broker.journal(
+      before && before.command === a.command && before.detail === a.detail && before.diff === a.diff && before.summary === a.summary
+        ? { t: "apr_upd", id: a.approval_id, set: { state: a.state, decided_at: a.decided_at, decision: a.decision, reason: a.reason, decided_by: a.decided_by, stream_id: a.stream_id } }
+        : { t: "apr", a },
+    );
+    this.track(a);
+    this.broker.feed.publish({ kind: "approval_upserted", approval: approvalPreview(a) });
     return durable;
+  }
+
+  /** Keeps the pending index in step with an approval's state. */
+  private track(a: Approval): void {
+    let set = this.pendingBy.get(a.endpoint_id);
+    if (a.state === "pending") {
+      if (!set) this.pendingBy.set(a.endpoint_id, (set = new Set()));
+      if (!set.has(a.approval_id)) {
+        set.add(a.approval_id);
+        this.pendingTotal++;
+      }
+    } else if (set?.delete(a.approval_id)) {
+      this.pendingTotal--;
+      if (set.size === 0) this.pendingBy.delete(a.endpoint_id);
+    }
+  }
+
+  /** Cancels these approvals (their requester closed) a slice at a time, oldest first. */
+  private cancelLater(ids: Iterable<string> | undefined): void {
+    if (!ids) return;
+    for (const id of ids) this.cancelQueue.push(id);
+    if (this.cancelScheduled) return;
+    this.cancelScheduled = true;
+    this.cancelSlice(); // the first slice now: a few approvals are cancelled before the close is answered
+  }
+
+  private cancelSlice(): void {
+    const until = performance.now() + SLICE_MS;
+    while (this.cancelHead < this.cancelQueue.length && performance.now() < until) {
+      const a = this.store.approvals.get(this.cancelQueue[this.cancelHead++]!);
+      if (a?.state === "pending") void this.apply(a, { type: "requester_closed" }, "requester closed", "broker").catch(() => {});
+    }
+    if (this.cancelHead < this.cancelQueue.length) return void setImmediate(() => this.cancelSlice());
+    this.cancelQueue = [];
+    this.cancelHead = 0;
+    this.cancelScheduled = false;
   }
 
   /** Expires the approval after `delayMs` of monotonic time (wall-clock steps do not move it). */
@@ -253,4 +333,25 @@ export function differentRequest(existing: Approval, body: ApprovalRequest): str
     execute: body.execute ?? "agent",
   };
   return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
+}
+
+/** `a` with long texts cut to a preview (on a character boundary) and `truncated` saying what was cut. */
+export function approvalPreview(a: Approval): Approval {
+  let truncated: Record<string, number> | undefined;
+  const cut = (field: "command" | "detail" | "diff"): string | null => {
+    const text = a[field];
+    // A string of n UTF-16 units has at most 3n UTF-8 bytes: most texts need no measuring at all.
+    if (text === null || text.length * 3 <= APPROVAL_PREVIEW_BYTES) return text;
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= APPROVAL_PREVIEW_BYTES) return text;
+    (truncated ??= {})[field] = bytes;
+    const buf = Buffer.from(text.slice(0, APPROVAL_PREVIEW_BYTES));
+    let end = Math.min(buf.length, APPROVAL_PREVIEW_BYTES);
+    while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // not inside a character
+    return buf.toString("utf8", 0, end);
+  };
+  const command = cut("command");
+  const detail = cut("detail");
+  const diff = cut("diff");
+  return truncated ? { ...a, command, detail, diff, truncated } : a;
 }

@@ -35,8 +35,16 @@ export interface RecentOutcomes {
 
 export class AuditLog {
   private tail: Promise<unknown> = Promise.resolve();
-  /** Lines appended but not yet in the file, in order (the part before a failed write's stop is gone). */
-  private unwritten = Buffer.alloc(0);
+  /**
+   * Lines appended but not yet taken by a write round, in order. A list, joined once per round: each
+   * byte is copied once however many appends wait (concatenating on every append was quadratic).
+   */
+  private queued: Buffer[] = [];
+  /** What a failed write left unwritten (the part before its stop is in the file); written first. */
+  private carry: Buffer = Buffer.alloc(0);
+  /** Appends made, and appends known to be on disk: a round with nothing new neither writes nor syncs. */
+  private appended = 0;
+  private synced = 0;
   private failing: unknown = undefined;
   private broken: unknown = undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -123,7 +131,8 @@ export class AuditLog {
     const body = { ...fields, seq: ++this.seq, prev: this.head };
     const record = { ...body, hash: recordHash(this.head, body) } as AuditRecord;
     this.head = record.hash;
-    this.unwritten = Buffer.concat([this.unwritten, Buffer.from(JSON.stringify(record) + "\n")]);
+    this.queued.push(Buffer.from(JSON.stringify(record) + "\n"));
+    this.appended++;
     return this.writeUnwritten().then(() => record);
   }
 
@@ -131,12 +140,19 @@ export class AuditLog {
   private writeUnwritten(): Promise<void> {
     const round = this.tail.then(async () => {
       if (this.broken !== undefined) throw this.broken;
+      // Group commit: an earlier round already wrote and synced this append along with its own.
+      if (this.synced >= this.appended && this.carry.length === 0) return;
+      const upTo = this.appended;
+      let buf = this.queued.length === 0 ? this.carry : Buffer.concat(this.carry.length ? [this.carry, ...this.queued] : this.queued);
+      this.queued = [];
+      this.carry = Buffer.alloc(0);
       try {
-        while (this.unwritten.length > 0) {
-          const { bytesWritten } = await this.fh.write(this.unwritten, 0, this.unwritten.length);
-          this.unwritten = this.unwritten.subarray(bytesWritten);
+        while (buf.length > 0) {
+          const { bytesWritten } = await this.fh.write(buf, 0, buf.length);
+          buf = buf.subarray(bytesWritten);
         }
       } catch (err) {
+        this.carry = buf;
         this.failing ??= err;
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => void this.writeUnwritten().catch(() => {}), RETRY_MS);
@@ -149,6 +165,7 @@ export class AuditLog {
         this.broken = err;
         throw err;
       }
+      this.synced = upTo;
       this.failing = undefined;
     });
     this.tail = round.catch(() => {});

@@ -26,6 +26,7 @@ import { Feed } from "./feed.js";
 import { transition, type EndpointEffect, type EndpointEvent } from "./lifecycle.js";
 import type { Logger } from "./log.js";
 import { route } from "./router.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { EndpointRecord, JournalRecord, QueuedPush, Store, StoredMessage } from "./store.js";
 
 export interface BrokerConfig {
@@ -42,6 +43,7 @@ export interface BrokerDeps {
   clock?: Clock;
   /** Resolves when everything committed so far is durable (the journal's flush). */
   flush?: () => Promise<void>;
+  limits?: Limits;
 }
 
 export const DEFAULT_CONFIG: BrokerConfig = {
@@ -101,6 +103,7 @@ export class Broker {
 
   private readonly clock: Clock;
   private readonly flush: (() => Promise<void>) | undefined;
+  private readonly limits: Limits;
 
   constructor(
     private readonly store: Store,
@@ -111,6 +114,7 @@ export class Broker {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.flush = deps.flush;
+    this.limits = deps.limits ?? DEFAULT_LIMITS;
     this.feed = new Feed(() => ({
       endpoints: this.store.openEndpoints().map((e) => this.store.view(e)),
       inbox: [...this.store.inbox.values()],
@@ -317,6 +321,8 @@ export class Broker {
   register(body: RegisterRequest): Promise<{ endpoint_id: string; endpoint_owner_token: string }> {
     if (!this.conns.has(body.plugin_pid))
       throw new ProtocolError("ipc_channel_missing", `Open the /v1/stream WebSocket with x-plugin-pid: ${body.plugin_pid} before registering.`);
+    if (this.endpointsOf(body.plugin_pid).length >= this.limits.endpointsPerPid)
+      throw limitReached("pid_endpoints_full", "endpointsPerPid", this.limits, `Process ${body.plugin_pid} already has as many open endpoints as it may; unregister some first`);
     let workspace: Workspace | null = null;
     if (body.workspace !== undefined && body.workspace !== null) {
       const ws = parseWith(Workspace, body.workspace, "workspace");
@@ -371,7 +377,7 @@ export class Broker {
   async reattach(id: string, pid: number): Promise<{ restored: true; reconnecting_buffer_count: number }> {
     const ep = this.openEndpoint(id);
     const wasReconnecting = ep.state === "reconnecting";
-    const buffered = this.store.queue(id).length;
+    const buffered = this.store.queueSize(id);
     const rejection = this.apply(ep, { type: "reattach", samePid: ep.plugin_pid === pid, streamOpen: this.conns.has(pid) });
     if (rejection) throw new ProtocolError(rejection.code, rejection.message);
     // A repeat (already active) writes nothing: ask the journal, not the last write's promise, which
@@ -510,12 +516,12 @@ export class Broker {
   }
 
   /** Adds a message to an endpoint's queue (journaled) and pushes it when the endpoint is active. */
-  private enqueue(endpointId: string, msg: StoredMessage): DeliveryStatus {
-    return this.enqueuePush(endpointId, { push_id: `push_${randomUUID()}`, message: msg });
+  private enqueue(endpointId: string, msg: StoredMessage, pushId = `push_${randomUUID()}`): DeliveryStatus {
+    return this.enqueuePush(endpointId, { push_id: pushId, message: msg });
   }
 
   private enqueuePush(endpointId: string, push: QueuedPush): DeliveryStatus {
-    if (this.store.queue(endpointId).length >= this.config.endpointBufferMax)
+    if (this.store.queueSize(endpointId) >= this.config.endpointBufferMax)
       throw new ProtocolError("endpoint_buffer_full", `Endpoint ${endpointId} already holds ${this.config.endpointBufferMax} undelivered messages; try again later.`, {
         retryable: true,
       });
@@ -621,9 +627,9 @@ export class Broker {
     };
     // Enqueue first (it may refuse a full buffer), then take the item out of the inbox: a crash in
     // between can at worst leave a copy in both places, never in neither.
-    const status = this.enqueue(targetId, msg);
-    const push = this.store.queue(targetId).at(-1)!;
-    const acked = status === "delivered" ? this.waitForAck(push.push_id) : Promise.resolve(false);
+    const pushId = `push_${randomUUID()}`;
+    const status = this.enqueue(targetId, msg, pushId);
+    const acked = status === "delivered" ? this.waitForAck(pushId) : Promise.resolve(false);
     this.persist({ t: "in_del", id: item.id });
     this.feed.publish({ kind: "inbox_removed", id: item.id, reason: "dispatched", target_endpoint_id: targetId });
     this.log.info("dispatched", { id: item.id, target: targetId });

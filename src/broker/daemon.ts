@@ -4,6 +4,7 @@ import { DiscoveryRecord } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
+import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
@@ -15,6 +16,7 @@ import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
 import { Store, type JournalRecord, type StoreSnapshot } from "./store.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 
 export interface DaemonOptions {
   home: string;
@@ -28,6 +30,8 @@ export interface DaemonOptions {
   /** Journal size that triggers compaction. */
   compactAfterBytes?: number;
   streamLimits?: Partial<StreamLimits>;
+  /** Bounds (see limits.ts); defaults for the rest. */
+  limits?: Partial<Limits>;
   /** Timers of approvals and reconnect grace; tests inject a clock they move by hand. */
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
@@ -36,6 +40,8 @@ export interface DaemonOptions {
   admission?: Partial<AdmissionLimits>;
   /** Listen on the Unix socket in the state folder too (default true; not on Windows). */
   unixSocket?: boolean;
+  /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
+  streamFiles?: { beforeSync?: () => Promise<void> };
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -77,9 +83,29 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   try {
     const again = await healthyRecord(paths.discoveryFile);
     if (again) return { kind: "already_running", record: again };
-    return { kind: "started", daemon: await boot(opts, paths) };
+    // The spawn lock only orders starts; this kernel lock is what makes a second writer impossible
+    // (a broker that is alive but not answering still holds it). See platform/state-lock.ts.
+    const state = await acquireStateLock(paths.stateLockFile);
+    if (state.kind === "held") throw new StateFolderBusy(paths.home, state.pid);
+    try {
+      return { kind: "started", daemon: await boot(opts, paths, state.lock) };
+    } catch (err) {
+      await state.lock.release();
+      throw err;
+    }
   } finally {
     await lock.release();
+  }
+}
+
+/** Another live broker holds the state folder's lock (it may be stopped or stalled). */
+export class StateFolderBusy extends Error {
+  constructor(
+    readonly home: string,
+    readonly pid: number | undefined,
+  ) {
+    const who = pid === undefined ? "Another broker" : `Another broker (pid ${pid})`;
+    super(`${who} holds the state folder ${home} but does not answer /health (it may be stopped or overloaded); refusing to start a second one. Wait for it, or stop it${pid === undefined ? "" : ` (kill ${pid})`} and start again.`);
   }
 }
 
@@ -89,7 +115,7 @@ async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined>
   return (await probeHealth(read.record, 1000)) ? read.record : undefined;
 }
 
-async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDaemon> {
+async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLock): Promise<RunningDaemon> {
   const log = fileLogger(paths.logFile, opts.logToStderr);
   const { journal, recovered } = await Journal.open<StoreSnapshot, JournalRecord>({
     dir: paths.journalDir,
@@ -112,10 +138,12 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
     const p = journal.append(rec);
     // Not while writes fail, and not at every commit after a compaction failed: each attempt
     // serializes the whole store, which only makes sense once the disk takes writes again.
-    if (!compacting && journal.pendingBytes > compactAfter && journal.failure === undefined && performance.now() >= compactNotBefore) {
+    // The threshold grows with the snapshot: rewriting a large state after every few records would make
+    // the total work grow with the square of the backlog.
+    if (!compacting && journal.pendingBytes > Math.max(compactAfter, journal.snapshotBytes) && journal.failure === undefined && performance.now() >= compactNotBefore) {
       compacting = true;
       journal
-        .compact(store.toSnapshot())
+        .compact(store.toSnapshot(), { sliced: true })
         .catch((err) => {
           compactNotBefore = performance.now() + COMPACT_RETRY_MS;
           log.error("compaction failed; the journal keeps growing until it succeeds", { err: String(err) });
@@ -125,20 +153,22 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
     return p;
   };
 
-  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush() });
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush(), limits });
+  await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
   // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
-  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock);
-  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log);
-  broker.snapshotExtras = () => ({ approvals: approvals.pending(), streams: streams.list() });
+  const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
+  const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
+  broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
   await approvals.restore();
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
   const port = await server.listen(opts.port ?? 0);
   const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {
@@ -173,6 +203,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths): Promise<RunningDae
       await step("removing the discovery record", () => removeDiscoveryIfOurs(paths.discoveryFile, process.pid, token));
       log.info("broker stopped", { reason });
       await log.close();
+      await stateLock.release(); // last: nothing of ours is written after this
       resolveStopped();
     })());
 

@@ -16,7 +16,9 @@ export class Feed {
    * even from a client that does not send the epoch.
    */
   private seq = Date.now() * 1000;
+  /** The last `ringSize` changes, oldest at `ringStart` (a circular buffer: O(1) per change). */
   private readonly ring: FeedChange[] = [];
+  private ringStart = 0;
   private readonly observers = new Set<WebSocket>();
 
   constructor(
@@ -34,8 +36,11 @@ export class Feed {
 
   publish(change: FeedChangeBody): void {
     const frame: FeedChange = { type: "change", epoch: this.epoch, seq: ++this.seq, change };
-    this.ring.push(frame);
-    if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
+    if (this.ring.length < this.ringSize) this.ring.push(frame);
+    else {
+      this.ring[this.ringStart] = frame;
+      this.ringStart = (this.ringStart + 1) % this.ringSize;
+    }
     if (this.observers.size === 0) return;
     const text = JSON.stringify(frame);
     for (const ws of this.observers) this.sendTo(ws, text);
@@ -44,11 +49,14 @@ export class Feed {
   attach(ws: WebSocket, since: number | undefined, epoch: string | undefined): void {
     this.observers.add(ws);
     ws.on("close", () => this.observers.delete(ws));
-    const oldest = this.ring[0]?.seq ?? this.seq + 1;
+    const oldest = this.ring[this.ringStart]?.seq ?? this.seq + 1;
     const resumable =
       since !== undefined && (epoch === undefined || epoch === this.epoch) && since <= this.seq && since >= oldest - 1;
     if (resumable) {
-      for (const frame of this.ring) if (frame.seq > since) this.sendTo(ws, JSON.stringify(frame));
+      for (let i = 0; i < this.ring.length; i++) {
+        const frame = this.ring[(this.ringStart + i) % this.ring.length]!;
+        if (frame.seq > since) this.sendTo(ws, JSON.stringify(frame));
+      }
     } else {
       const snap: FeedSnapshot = { type: "snapshot", epoch: this.epoch, seq: this.seq, ...this.snapshot() };
       this.sendTo(ws, JSON.stringify(snap));

@@ -106,6 +106,8 @@ export class Journal<S, R> {
   private compactions: Promise<void> = Promise.resolve(); // tail of the compaction chain; never rejects
   private readonly segBytes = new Map<number, number>(); // live segment -> bytes (written or queued)
   private readonly counters: JournalStats = { batches: 0, records: 0, bytes: 0 };
+  /** Size of the last snapshot written or read: a compaction rewrites about this much. */
+  private snapshotSize = 0;
 
   private constructor(opts: JournalOptions, nextSeq: number, segN: number) {
     this.dir = opts.dir;
@@ -208,6 +210,7 @@ export class Journal<S, R> {
     entries.sort((a, b) => a.s - b.s);
     // New appends go to a fresh segment: never append after bytes we did not write in this run.
     const journal = new Journal<S, R>(opts, maxSeq + 1, (segs.at(-1) ?? 0) + 1);
+    journal.snapshotSize = snap?.size ?? 0;
     for (const [n, size] of live) journal.segBytes.set(n, size);
     const recovered: Recovered<S, R> = {
       snapshot: snap?.state as S | undefined,
@@ -295,6 +298,12 @@ export class Journal<S, R> {
     return total;
   }
 
+  /** Bytes of the last snapshot. Compacting only once the log has grown by as much keeps the cost of
+   * compaction amortised O(1) per appended byte, however large the state is. */
+  get snapshotBytes(): number {
+    return this.snapshotSize;
+  }
+
   get stats(): JournalStats {
     return { ...this.counters };
   }
@@ -305,18 +314,30 @@ export class Journal<S, R> {
    * made after this call are never covered by this snapshot. Concurrent calls are serialized: each
    * takes its snapshot at call time and writes it after the previous compaction finished.
    */
-  compact(state: S): Promise<void> {
+  compact(state: S, opts: { sliced?: boolean } = {}): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`journal ${this.dir}: compact after close`));
     // Not while writes fail: the snapshot would need the bytes that cannot be written yet.
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(state);
-    } catch (err) {
-      return Promise.reject(err);
+    const head = `{"version":1,"seq":${this.nextSeq - 1},"state":`;
+    let body: AsyncIterable<string> | string;
+    if (opts.sliced) {
+      // Serialized a slice at a time while the broker goes on: `state` must be a fresh object whose
+      // parts are never changed afterwards (the store's toSnapshot: arrays of records it replaces, never edits).
+      body = (async function* () {
+        yield head;
+        yield* stringifySliced(state as object);
+        yield "}";
+      })();
+    } else {
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(state);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (json === undefined) return Promise.reject(new TypeError("journal: state is not a JSON value"));
+      body = `${head}${json}}`;
     }
-    if (json === undefined) return Promise.reject(new TypeError("journal: state is not a JSON value"));
-    const body = `{"version":1,"seq":${this.nextSeq - 1},"state":${json}}`;
     const old = this.current;
     const oldDone = this.barrier(); // everything <= upTo is in segments <= old.n
     oldDone.catch(() => {}); // awaited below; avoid an unhandled rejection while queued
@@ -467,12 +488,33 @@ export class Journal<S, R> {
     this.retryTimer.unref();
   }
 
-  private async writeSnapshot(body: string): Promise<void> {
+  private async writeSnapshot(body: string | AsyncIterable<string>): Promise<void> {
     const tmp = join(this.dir, SNAPSHOT_TMP);
+    let size = 0;
     try {
       const fh = await openNoFollow(tmp, "w", FILE_MODE);
       try {
-        await fh.writeFile(body, "utf8");
+        if (typeof body === "string") {
+          await fh.writeFile(body, "utf8");
+          size = Buffer.byteLength(body);
+        } else {
+          // Parts gathered into writes of about a megabyte.
+          let parts: string[] = [];
+          let pending = 0;
+          const flush = async () => {
+            const buf = Buffer.from(parts.join(""), "utf8");
+            parts = [];
+            pending = 0;
+            for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at)).bytesWritten;
+            size += buf.length;
+          };
+          for await (const part of body) {
+            parts.push(part);
+            pending += part.length;
+            if (pending >= 1 << 20) await flush();
+          }
+          await flush();
+        }
         if (this.fsync) await fh.sync();
       } finally {
         await fh.close();
@@ -483,6 +525,7 @@ export class Journal<S, R> {
       throw err;
     }
     await rename(tmp, join(this.dir, SNAPSHOT)); // the commit point
+    this.snapshotSize = size;
     if (this.fsync) await syncDir(this.dir); // make the rename durable before deleting segments
   }
 
@@ -501,7 +544,7 @@ export class Journal<S, R> {
   }
 }
 
-async function readSnapshot(file: string, log: Log): Promise<{ seq: number; state: unknown } | undefined> {
+async function readSnapshot(file: string, log: Log): Promise<{ seq: number; state: unknown; size: number } | undefined> {
   const refuse = (why: string, cause?: unknown): never => {
     // Never start without it: the segments it replaced are gone, so ignoring it would lose data.
     log("error", "journal: snapshot unusable", { file, why });
@@ -527,7 +570,38 @@ async function readSnapshot(file: string, log: Log): Promise<{ seq: number; stat
   if (o.version !== 1) return refuse(`unsupported version ${JSON.stringify(o.version)}`);
   if (typeof o.seq !== "number" || !Number.isSafeInteger(o.seq) || o.seq < 0) return refuse("bad seq");
   if (!("state" in o)) return refuse("missing state");
-  return { seq: o.seq, state: o.state };
+  return { seq: o.seq, state: o.state, size: text.length };
+}
+
+/** How long one slice of a sliced snapshot may serialize before letting the event loop run. */
+const SLICE_MS = 5;
+
+/** JSON of `state` (an object whose values are arrays or plain values), element by element, yielding the event loop every SLICE_MS. */
+async function* stringifySliced(state: object): AsyncGenerator<string> {
+  let until = performance.now() + SLICE_MS;
+  const pause = async () => {
+    if (performance.now() < until) return;
+    await new Promise((r) => setImmediate(r));
+    until = performance.now() + SLICE_MS;
+  };
+  let first = true;
+  yield "{";
+  for (const [key, value] of Object.entries(state)) {
+    if (value === undefined) continue;
+    yield `${first ? "" : ","}${JSON.stringify(key)}:`;
+    first = false;
+    if (!Array.isArray(value)) {
+      yield JSON.stringify(value);
+      continue;
+    }
+    yield "[";
+    for (let i = 0; i < value.length; i++) {
+      yield (i ? "," : "") + (JSON.stringify(value[i]) ?? "null");
+      await pause();
+    }
+    yield "]";
+  }
+  yield "}";
 }
 
 function parseLine(text: string): { s: number; r: unknown } | undefined {

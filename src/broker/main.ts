@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { stateHome } from "../platform/paths.js";
 import { startDaemon } from "./daemon.js";
 import { storageError } from "./storage-errors.js";
+import { limitsFromEnv } from "./limits.js";
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ try {
       ...(num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) !== undefined ? { deadlineMs: num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) } : {}),
     },
     unixSocket: env.SWITCHBOARD_UNIX_SOCKET !== "0",
+    limits: limitsFromEnv(env),
     logToStderr: values.foreground,
     ...(num(env.SWITCHBOARD_STREAM_CAP_BYTES) !== undefined ? { streamLimits: { fileCapBytes: num(env.SWITCHBOARD_STREAM_CAP_BYTES)! } } : {}),
     config: {

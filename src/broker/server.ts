@@ -34,7 +34,8 @@ import type { InferOutput } from "valibot";
 import type { ApprovalDesk } from "./approvals.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
-import type { StreamHub } from "./streams.js";
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
 import { ConnectionGuard, DEFAULT_ADMISSION, type AdmissionLimits } from "./admission.js";
@@ -71,6 +72,7 @@ export interface ServerOptions {
   storageFailure?: () => unknown;
   /** Limits on connections that have not shown the token yet (per listener). */
   admission?: Partial<AdmissionLimits>;
+  limits?: Limits;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
@@ -349,7 +351,7 @@ export class BrokerServer {
       streams: () => ({ streams: streams.list() }),
       replayStream: ({ params, url }) => {
         const channel = url.searchParams.has("channel") ? intParam(url, "channel", 1, 1, MAX_CHANNEL) : undefined;
-        return streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER));
+        return streams.replay(params[0]!, channel, intParam(url, "from_seq", 1, 1, Number.MAX_SAFE_INTEGER), intParam(url, "max_bytes", REPLAY_PAGE_BYTES, 1, REPLAY_PAGE_MAX));
       },
       appendChunks: ({ params, body, req }) => streams.append(params[0]!, body.chunks, optionalPidHeader(req)),
       completeStream: ({ params, body, req }) => streams.complete(params[0]!, body, optionalPidHeader(req)),
@@ -390,6 +392,12 @@ export class BrokerServer {
     guard.authenticate(socket as Socket);
     const live = matchPath(SOCKETS.live, url.pathname);
     if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    // Every open WebSocket holds a descriptor and buffers: bounded, with a sentence, like every limit.
+    const limits = this.opts.limits ?? DEFAULT_LIMITS;
+    if (this.wss.clients.size >= limits.sockets) {
+      const full = limitReached("connections_full", "sockets", limits, "The broker has as many open WebSockets as it may; close some (windows, followers) and try again");
+      return refuseUpgrade(socket, full.status, full.toBody());
+    }
 
     if (live) {
       const from = parseSince(url.searchParams.get("from_seq"));
@@ -591,6 +599,6 @@ function sendError(res: ServerResponse, err: ProtocolError): void {
 
 function refuseUpgrade(socket: Duplex, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" }[status] ?? "Error";
+  const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable" }[status] ?? "Error";
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }

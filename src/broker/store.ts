@@ -51,6 +51,9 @@ export type JournalRecord =
   | { t: "in_del"; id: string }
   | { t: "corr"; id: string; ep: string }
   | { t: "apr"; a: Approval }
+  /** An approval's state changed (decided, expired, cancelled, linked to a stream): only what changed,
+   * not its command and diff again, so that cancelling many large approvals writes little. */
+  | { t: "apr_upd"; id: string; set: Partial<Pick<Approval, "state" | "decided_at" | "decision" | "reason" | "decided_by" | "stream_id">> }
   | { t: "str"; s: StreamMeta };
 
 /** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
@@ -90,12 +93,17 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = { closedEndpoints: 1000, correl
 
 export class Store {
   readonly endpoints = new Map<string, EndpointRecord>();
-  readonly queues = new Map<string, QueuedPush[]>();
+  /** Per endpoint, its queued pushes by push_id in queue order: adding and acknowledging are O(1). */
+  readonly queues = new Map<string, Map<string, QueuedPush>>();
   readonly inbox = new Map<string, UndispatchedItem>();
   readonly correlations = new Map<string, string>();
   readonly approvals = new Map<string, Approval>();
   readonly streams = new Map<string, StreamMeta>();
-  private readonly closedOrder: string[] = [];
+  /** Closed endpoints, oldest first (a Set: O(1) to test, add and drop the oldest). */
+  private readonly closedOrder = new Set<string>();
+  /** Ended approvals and streams, least recently changed first: history is trimmed from the front. */
+  private readonly endedApprovals = new Set<string>();
+  private readonly endedStreams = new Set<string>();
 
   constructor(private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
 
@@ -105,8 +113,8 @@ export class Store {
         this.endpoints.set(rec.ep.endpoint_id, rec.ep);
         if (rec.ep.state === "closed") {
           this.queues.delete(rec.ep.endpoint_id);
-          if (!this.closedOrder.includes(rec.ep.endpoint_id)) this.closedOrder.push(rec.ep.endpoint_id);
-          while (this.closedOrder.length > this.limits.closedEndpoints) this.endpoints.delete(this.closedOrder.shift()!);
+          this.closedOrder.add(rec.ep.endpoint_id);
+          dropOldest(this.closedOrder, this.limits.closedEndpoints, (id) => this.endpoints.delete(id));
         }
         break;
       }
@@ -116,14 +124,12 @@ export class Store {
         break;
       case "q_add": {
         let q = this.queues.get(rec.ep);
-        if (!q) this.queues.set(rec.ep, (q = []));
-        q.push(rec.push);
+        if (!q) this.queues.set(rec.ep, (q = new Map()));
+        q.set(rec.push.push_id, rec.push);
         break;
       }
       case "q_del": {
-        const q = this.queues.get(rec.ep);
-        const i = q ? q.findIndex((p) => p.push_id === rec.push_id) : -1;
-        if (q && i >= 0) q.splice(i, 1);
+        this.queues.get(rec.ep)?.delete(rec.push_id);
         break;
       }
       case "in_add":
@@ -142,18 +148,35 @@ export class Store {
         // Re-insert so that map order is "last changed last"; history is trimmed oldest first.
         this.approvals.delete(rec.a.approval_id);
         this.approvals.set(rec.a.approval_id, rec.a);
-        if (rec.a.state !== "pending") trimEnded(this.approvals, (a) => a.state !== "pending", this.limits.approvalHistory);
+        if (rec.a.state !== "pending") this.ended(this.endedApprovals, rec.a.approval_id, this.approvals, this.limits.approvalHistory);
         break;
+      case "apr_upd": {
+        const a = this.approvals.get(rec.id);
+        if (a) this.apply({ t: "apr", a: { ...a, ...rec.set } });
+        break;
+      }
       case "str":
         this.streams.delete(rec.s.stream_id);
         this.streams.set(rec.s.stream_id, rec.s);
-        if (rec.s.state !== "streaming") trimEnded(this.streams, (x) => x.state !== "streaming", this.limits.endedStreams);
+        if (rec.s.state !== "streaming") this.ended(this.endedStreams, rec.s.stream_id, this.streams, this.limits.endedStreams);
         break;
     }
   }
 
-  queue(endpointId: string): QueuedPush[] {
-    return this.queues.get(endpointId) ?? [];
+  /** The endpoint's queued pushes, oldest first. */
+  queue(endpointId: string): Iterable<QueuedPush> {
+    return this.queues.get(endpointId)?.values() ?? [];
+  }
+
+  queueSize(endpointId: string): number {
+    return this.queues.get(endpointId)?.size ?? 0;
+  }
+
+  /** Marks `id` as the most recently ended entry of `map` and forgets the oldest beyond `keep`. */
+  private ended<T>(order: Set<string>, id: string, map: Map<string, T>, keep: number): void {
+    order.delete(id);
+    order.add(id);
+    dropOldest(order, keep, (old) => map.delete(old));
   }
 
   /** Records that an open endpoint was just heard from. Not journaled: it is a hint, and a restart resets it anyway. */
@@ -179,7 +202,7 @@ export class Store {
       client_kind: ep.client_kind,
       registered_at: ep.registered_at,
       last_seen_at: ep.last_seen_at,
-      buffered_count: this.queue(ep.endpoint_id).length,
+      buffered_count: this.queueSize(ep.endpoint_id),
       accepts_messages: takesMessages(ep.runtime_capabilities),
     };
   }
@@ -187,7 +210,7 @@ export class Store {
   toSnapshot(): StoreSnapshot {
     return {
       endpoints: [...this.endpoints.values()],
-      queues: [...this.queues.entries()],
+      queues: [...this.queues].map(([id, q]) => [id, [...q.values()]]),
       inbox: [...this.inbox.values()],
       correlations: [...this.correlations.entries()],
       closedOrder: [...this.closedOrder],
@@ -200,12 +223,18 @@ export class Store {
     const store = new Store(limits);
     if (!s) return store;
     for (const ep of s.endpoints) store.endpoints.set(ep.endpoint_id, ep);
-    for (const [id, q] of s.queues) store.queues.set(id, q);
+    for (const [id, q] of s.queues) store.queues.set(id, new Map(q.map((p) => [p.push_id, p])));
     for (const item of s.inbox) store.inbox.set(item.id, item);
     for (const [cid, ep] of s.correlations) store.correlations.set(cid, ep);
-    store.closedOrder.push(...s.closedOrder);
-    for (const a of s.approvals ?? []) store.approvals.set(a.approval_id, a);
-    for (const x of s.streams ?? []) store.streams.set(x.stream_id, x);
+    for (const id of s.closedOrder) store.closedOrder.add(id);
+    for (const a of s.approvals ?? []) {
+      store.approvals.set(a.approval_id, a);
+      if (a.state !== "pending") store.endedApprovals.add(a.approval_id);
+    }
+    for (const x of s.streams ?? []) {
+      store.streams.set(x.stream_id, x);
+      if (x.state !== "streaming") store.endedStreams.add(x.stream_id);
+    }
     return store;
   }
 }
@@ -220,15 +249,11 @@ export interface StoreSnapshot {
   streams?: StreamMeta[];
 }
 
-/** Drops the oldest entries matching `ended` until at most `keep` of them remain. */
-function trimEnded<T>(map: Map<string, T>, ended: (v: T) => boolean, keep: number): void {
-  let count = 0;
-  for (const v of map.values()) if (ended(v)) count++;
-  for (const [k, v] of map) {
-    if (count <= keep) break;
-    if (ended(v)) {
-      map.delete(k);
-      count--;
-    }
+/** Drops the oldest members of an insertion-ordered set beyond `keep`, telling `drop` each one. */
+function dropOldest(order: Set<string>, keep: number, drop: (id: string) => void): void {
+  for (const id of order) {
+    if (order.size <= keep) return;
+    order.delete(id);
+    drop(id);
   }
 }

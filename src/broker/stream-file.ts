@@ -20,12 +20,15 @@ export function recordHeader(seq: number, channel: number, length: number): Buff
   return h;
 }
 
+/** What `each` returns to stop reading (a page of a replay is full). */
+export const STOP = Symbol("stop");
+
 /**
  * Calls `each` for every record with seq >= fromSeq (and of `channel`, if given), starting at byte
  * `offset` (a record boundary, from the sparse index). A missing file reads as empty. When `each`
  * returns a promise, reading waits for it (a consumer's backpressure).
  */
-export async function readRecords(path: string, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | Promise<void>, offset = 0): Promise<void> {
+export async function readRecords(path: string, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | typeof STOP | Promise<void>, offset = 0): Promise<void> {
   let fh;
   try {
     fh = await open(path, "r");
@@ -50,6 +53,7 @@ export async function readRecords(path: string, fromSeq: number, channel: number
         // A view into this read's own block, which is never reused.
         if (seq >= fromSeq && (channel === undefined || ch === channel)) {
           const wait = each({ channel: ch, seq, data: buf.subarray(at + RECORD_HEADER, at + RECORD_HEADER + len) });
+          if (wait === STOP) return;
           if (wait) await wait;
         }
         at += RECORD_HEADER + len;

@@ -5,7 +5,7 @@
 // skipped until its socket drains, then gets a `resync` marker and a replay from the file, so a slow
 // consumer never blocks the producer or anyone else.
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
 import { openNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 import type WebSocket from "ws";
@@ -21,7 +21,9 @@ import {
   type StreamStartRequest,
   type StreamView,
 } from "../protocol/index.js";
-import { readRecords, RECORD_HEADER, recordHeader, type Piece } from "./stream-file.js";
+import { readRecords, RECORD_HEADER, recordHeader, STOP, type Piece } from "./stream-file.js";
+import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
+import { storageError } from "./storage-errors.js";
 import type { ApprovalDesk } from "./approvals.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
@@ -86,7 +88,14 @@ interface Live {
   pendingBytes: number;
   /** Set while a write round runs; resolves when everything queued so far is in the file. */
   writing: Promise<void> | undefined;
-  writeFailed: boolean;
+  /** The first failed write or sync of the file; nothing more is written, and no more output is acknowledged. */
+  writeError: unknown;
+  /** Bytes of the file written, and written and synced (fdatasync): what an acknowledgement may cover. */
+  writtenBytes: number;
+  syncedBytes: number;
+  /** Acknowledgements waiting for the file to be synced up to `upTo` (FIFO; `syncHead` is its front). */
+  syncWaiters: { upTo: number; resolve: () => void; reject: (err: unknown) => void }[];
+  syncHead: number;
   followers: Set<Follower>;
   /** Set when the stream starts ending; `finished` resolves once its final state is saved. */
   ended: boolean;
@@ -114,6 +123,9 @@ export class StreamHub {
     home: string,
     private readonly limits: StreamLimits,
     private readonly log: Logger,
+    private readonly bounds: Limits = DEFAULT_LIMITS,
+    /** Test hook: runs before each fdatasync of an output file (a slow disk). */
+    private readonly beforeSync?: () => Promise<void>,
   ) {
     this.dir = join(home, "streams");
     // A producer whose endpoint closed (its process exited, its grace ran out, it unregistered) will
@@ -130,12 +142,26 @@ export class StreamHub {
     });
   }
 
-  /** After a restart, streams that were running have lost their producer connection: abort them. */
+  /**
+   * After a restart, streams that were running have lost their producer connection: abort them. Their
+   * figures (last seq, bytes per channel) were only journaled at the end, so they are read back from
+   * the output file first: the aborted stream's view then matches what its replay returns.
+   */
   async restore(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    for (const meta of [...this.store.streams.values()]) {
-      if (meta.state === "streaming") await this.finish(this.runtime(meta), { state: "aborted", reason: "the broker restarted while the command was running" });
-    }
+    const running = [...this.store.streams.values()].filter((m) => m.state === "streaming");
+    await Promise.all(
+      running.map(async (meta) => {
+        const live = this.runtime(meta);
+        await readRecords(this.file(meta.stream_id), 1, undefined, (p) => {
+          live.lastSeq = Math.max(live.lastSeq, p.seq);
+          let st = live.channels.get(p.channel);
+          if (!st) live.channels.set(p.channel, (st = { bytes: 0, truncated: false, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined }));
+          st.bytes += p.data.length;
+        });
+        await this.finish(live, { state: "aborted", reason: "the broker restarted while the command was running" });
+      }),
+    );
     // Output files of streams the store no longer remembers are garbage.
     const keep = new Set([...this.store.streams.keys()].map((id) => `${id}.out`));
     for (const f of await readdir(this.dir)) if (!keep.has(f)) await rm(join(this.dir, f), { force: true });
@@ -151,6 +177,13 @@ export class StreamHub {
 
   async start(body: StreamStartRequest): Promise<StreamView> {
     const ep = this.broker.requireOpenEndpoint(body.endpoint_id);
+    // Each running stream holds an open file and buffers: bounded per producer and in total.
+    let mine = 0;
+    for (const l of this.live.values()) if (l.meta.producer_pid === ep.plugin_pid) mine++;
+    if (mine >= this.bounds.streamsPerProducer)
+      throw limitReached("producer_streams_full", "streamsPerProducer", this.bounds, `Process ${ep.plugin_pid} already has as many running streams as it may; complete or abort some first`);
+    if (this.live.size >= this.bounds.streamsTotal)
+      throw limitReached("streams_full", "streamsTotal", this.bounds, "The broker already has as many running streams as it may; try again when some have ended");
     if (body.approval_id) {
       const a = this.approvals.get(body.approval_id);
       if (a.state !== "approved") throw new ProtocolError("approval_not_approved", `Approval ${a.approval_id} is ${a.state}; a stream can only follow an approved request.`);
@@ -177,7 +210,8 @@ export class StreamHub {
     };
     const live = this.runtime(meta);
     live.file = await openNoFollow(this.file(meta.stream_id), "a");
-    const durable = this.save(live);
+    // The file's directory entry must be durable before any output in it is acknowledged.
+    const durable = Promise.all([this.save(live), syncDir(this.dir)]);
     if (body.approval_id) this.approvals.linkStream(body.approval_id, meta.stream_id);
     this.log.info("stream started", { stream_id: meta.stream_id, action: meta.action, endpoint_id: ep.endpoint_id });
     await durable;
@@ -197,8 +231,14 @@ export class StreamHub {
       throw new ProtocolError("stream_not_producer", "Only the process that started this stream can write to it.");
     for (const chunk of chunks) if (chunk.data) this.ingest(live, chunk.channel, chunk.seq ?? live.lastSeq + 1, Buffer.from(chunk.data, "utf8"));
     this.afterIngest(live);
-    if (live.pendingBytes > WRITE_HIGH_WATER) await this.flushed(live);
-    return { last_seq: live.lastSeq };
+    const lastSeq = live.lastSeq;
+    // Durable before acknowledged: the answer waits for the round (group commit) that syncs these chunks.
+    try {
+      await this.durable(live);
+    } catch (err) {
+      throw storageError(err) ?? new ProtocolError("storage_unavailable", "This stream's output could not be written to the state folder, so it was not kept; see the broker log.", { retryable: true });
+    }
+    return { last_seq: lastSeq };
   }
 
   /**
@@ -257,18 +297,31 @@ export class StreamHub {
     return view;
   }
 
-  /** Everything a late viewer needs: the stream and its output from `fromSeq` on, optionally one channel. */
-  async replay(id: string, channel?: number, fromSeq = 1): Promise<ReplayResponse> {
+  /**
+   * What a late viewer needs: the stream and one page of its output from `fromSeq` on (optionally one
+   * channel), at most about `maxBytes` of it; `next_from_seq` names the next page. A page, never the
+   * whole output: a 50 MB stream is not built into one answer.
+   */
+  async replay(id: string, channel?: number, fromSeq = 1, maxBytes = REPLAY_PAGE_BYTES): Promise<ReplayResponse> {
     const meta = this.meta(id);
     const live = this.live.get(id);
     if (live) await this.flushed(live);
     const chunks: ReplayResponse["chunks"] = [];
-    await this.readFile(id, live, fromSeq, channel, (c) => void chunks.push({ channel: c.channel, seq: c.seq, data: c.data.toString("utf8") }));
+    let bytes = 0;
+    let next: number | null = null;
+    await this.readFile(id, live, fromSeq, channel, (c) => {
+      if (bytes > 0 && bytes + c.data.length > maxBytes) {
+        next = c.seq;
+        return STOP;
+      }
+      bytes += c.data.length;
+      chunks.push({ channel: c.channel, seq: c.seq, data: c.data.toString("utf8") });
+    });
     const view = this.view(meta);
     const truncated = Object.values(view.channels).some((c) => c.truncated);
     const tail: Record<string, string> = {};
     if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = lastBytes(st.tailParts, this.limits.tailBytes);
-    return { stream: view, chunks, truncated, tail };
+    return { stream: view, chunks, truncated, tail, next_from_seq: next };
   }
 
   /** A live follower socket: hello, replay from `fromSeq`, then chunks as they come, then end. */
@@ -315,7 +368,11 @@ export class StreamHub {
       unwritten: [],
       pendingBytes: 0,
       writing: undefined,
-      writeFailed: false,
+      writeError: undefined,
+      writtenBytes: 0,
+      syncedBytes: 0,
+      syncWaiters: [],
+      syncHead: 0,
       followers: new Set(),
       ended: false,
       seqWaiters: new Set(),
@@ -373,6 +430,10 @@ export class StreamHub {
       return this.view(updated);
     }
     this.reports.get(id)?.release();
+    // Aborted (by the producer, its session's end or a broker restart): the exit it reports comes too
+    // late to be recorded, and answering 200 would say it was.
+    if (meta.state === "aborted")
+      throw new ProtocolError("stream_ended", `Stream ${id} was aborted (${meta.reason ?? "no reason given"}); its exit cannot be recorded any more.`, { state: meta.state, stream: this.view(meta) });
     // A repeat (a producer retrying a complete whose answer it lost): the end it reports may still be
     // on its way to disk, and answering now would acknowledge it early.
     await this.broker.whenDurable();
@@ -468,24 +529,71 @@ export class StreamHub {
     live.unwritten.push(recordHeader(p.seq, p.channel, p.data.length), p.data);
   }
 
-  /** Writes queued records in rounds (one buffer per round) until none are left. */
+  /**
+   * Writes queued records in rounds (one buffer per round) until none are left. A round is synced
+   * (fdatasync) when someone waits for an acknowledgement: every chunk that arrived during the
+   * previous round shares one sync (group commit), and frames nobody acknowledges cost no sync.
+   */
   private async writeRounds(live: Live): Promise<void> {
-    while (live.unwritten.length) {
-      const round = Buffer.concat(live.unwritten);
+    for (;;) {
+      const waiting = live.syncHead < live.syncWaiters.length;
+      if (!live.unwritten.length && !(waiting && live.syncedBytes < live.writtenBytes)) break;
+      const round = live.unwritten.length ? Buffer.concat(live.unwritten) : undefined;
       live.unwritten = [];
+      const upTo = live.writtenBytes + (round?.length ?? 0);
+      // Moved from pending to written in one step: an acknowledgement's target (written + pending)
+      // must never count a round twice.
+      const written = () => {
+        if (round) live.pendingBytes -= round.length;
+        live.writtenBytes = upTo;
+      };
       try {
-        if (!live.writeFailed) await writeAll(live.file!, round);
+        if (live.writeError === undefined) {
+          if (round) await writeAll(live.file!, round);
+          written();
+          if (live.syncHead < live.syncWaiters.length) {
+            await this.beforeSync?.();
+            await live.file!.datasync();
+            live.syncedBytes = upTo;
+          }
+        }
       } catch (err) {
-        // The output stays in memory (tail) and reaches live followers; only the replay loses it.
-        live.writeFailed = true;
+        // The output stays in memory (tail) and reaches live followers; the replay and every later
+        // acknowledgement of this stream lose it, and are told so.
+        live.writeError = err;
         this.log.error("stream file write failed; later output of this stream is not kept on disk", { stream_id: live.meta.stream_id, err: String(err) });
-      } finally {
-        live.pendingBytes -= round.length;
       }
+      if (live.writtenBytes !== upTo) written(); // not written (an error): not pending either
+      this.settleWaiters(live);
     }
     live.writing = undefined;
   }
 
+  private settleWaiters(live: Live): void {
+    while (live.syncHead < live.syncWaiters.length) {
+      const w = live.syncWaiters[live.syncHead]!;
+      if (live.writeError !== undefined) w.reject(live.writeError);
+      else if (w.upTo <= live.syncedBytes) w.resolve();
+      else break;
+      live.syncHead++;
+    }
+    if (live.syncHead === live.syncWaiters.length) {
+      live.syncWaiters = [];
+      live.syncHead = 0;
+    }
+  }
+
+  /** Resolves once everything queued for the file so far is written and synced. */
+  private durable(live: Live): Promise<void> {
+    if (live.writeError !== undefined) return Promise.reject(live.writeError);
+    const upTo = live.writtenBytes + live.pendingBytes;
+    if (upTo <= live.syncedBytes) return Promise.resolve();
+    const p = new Promise<void>((resolve, reject) => live.syncWaiters.push({ upTo, resolve, reject }));
+    if (!live.writing) live.writing = this.writeRounds(live);
+    return p;
+  }
+
+  /** Resolves once everything queued so far is in the file (not necessarily synced: a reader sees it). */
   private flushed(live: Live): Promise<void> {
     return live.writing ?? Promise.resolve();
   }
@@ -537,7 +645,7 @@ export class StreamHub {
     }
   }
 
-  private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | Promise<void>): Promise<void> {
+  private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | typeof STOP | Promise<void>): Promise<void> {
     let offset = 0;
     for (const [seq, at] of live?.index ?? []) {
       if (seq > fromSeq) break;
@@ -550,6 +658,8 @@ export class StreamHub {
     this.flushCarries(live);
     this.live.delete(live.meta.stream_id);
     live.ended = true;
+    // Synced before the end is journaled: a completed stream's output is all on disk.
+    if (live.file) await this.durable(live).catch(() => {});
     await this.flushed(live);
     await live.file?.close().catch(() => {});
     const channels: StreamMeta["channels"] = {};
@@ -578,6 +688,20 @@ export class StreamHub {
 
   private file(id: string): string {
     return join(this.dir, `${id}.out`);
+  }
+}
+
+/** The most output one replay answer carries by default (`max_bytes` sets it, up to REPLAY_PAGE_MAX). */
+export const REPLAY_PAGE_BYTES = 1024 * 1024;
+export const REPLAY_PAGE_MAX = 16 * 1024 * 1024;
+
+async function syncDir(dir: string): Promise<void> {
+  if (process.platform === "win32") return; // directories cannot be opened for fsync on Windows
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -169,11 +169,26 @@ export class BrokerApi {
     return (await this.route(ROUTES.streams)).streams;
   }
 
-  replayStream(id: string, opts: { channel?: number; fromSeq?: number } = {}) {
-    const query: Record<string, string> = {};
-    if (opts.channel !== undefined) query.channel = String(opts.channel);
-    if (opts.fromSeq !== undefined) query.from_seq = String(opts.fromSeq);
-    return this.route(ROUTES.replayStream, { params: [id], query });
+  /**
+   * A stream's output from `fromSeq` on. The broker answers in pages (`max_bytes`, default 1 MiB);
+   * this follows `next_from_seq` and joins them unless `onePage` is set.
+   */
+  async replayStream(id: string, opts: { channel?: number; fromSeq?: number; maxBytes?: number; onePage?: boolean } = {}) {
+    const page = (fromSeq: number | undefined) => {
+      const query: Record<string, string> = {};
+      if (opts.channel !== undefined) query.channel = String(opts.channel);
+      if (fromSeq !== undefined) query.from_seq = String(fromSeq);
+      if (opts.maxBytes !== undefined) query.max_bytes = String(opts.maxBytes);
+      return this.route(ROUTES.replayStream, { params: [id], query });
+    };
+    const first = await page(opts.fromSeq);
+    if (opts.onePage) return first;
+    let last = first;
+    while (last.next_from_seq != null) {
+      last = await page(last.next_from_seq);
+      first.chunks.push(...last.chunks);
+    }
+    return { ...last, chunks: first.chunks, next_from_seq: null };
   }
 
   /** One request to a route of ROUTES: its path with `params` filled in, its answer checked against its schema. */

@@ -87,6 +87,8 @@ export interface BrokerClientEvents {
   reattach: [reattached: EndpointReattached];
   /** Observer feed: a snapshot (after connecting, a broker restart or a gap), then ordered changes. */
   feed: [frame: FeedEvent];
+  /** The feed model changed without a frame: the whole text of a pending approval whose feed copy was a preview arrived. */
+  feedText: [];
   /** Problems that do not stop the client (bad frames, failed heartbeats). Only emitted if someone listens. */
   error: [error: Error];
 }

@@ -49,7 +49,7 @@ import {
 } from "./connection-state.js";
 import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
-import type { FeedModel } from "./feed-model.js";
+import type { FeedModel, FeedRecord } from "./feed-model.js";
 import { ObserverFeed } from "./observer-feed.js";
 import { PushDedup } from "./push-dedup.js";
 import { reattachStep } from "./reattach-policy.js";
@@ -124,6 +124,11 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
         closed: () => this.state.phase === "closed",
         backoff: { ...this.machine.backoff, random: this.machine.random },
         onEvent: (frame) => this.emit("feed", frame),
+        fullApproval: async (id) => {
+          if (!this.api) throw new NotConnectedError(this.state.phase, "not connected");
+          return (await this.api.approval(id)) as unknown as FeedRecord;
+        },
+        onText: () => this.emit("feedText"),
         report: (err) => this.report(err),
         closeSocket: (ws) => this.closeSocket(ws),
       },

@@ -9,6 +9,8 @@ import type { DiscoveryRecord, HealthResponse } from "../protocol/index.js";
 import { ensurePrivateDir, openNoFollowSync } from "../platform/files.js";
 import { brokerPaths, stateHome } from "../platform/paths.js";
 import { probeHealth, readDiscovery, readDiscoverySync, tryLock } from "../platform/discovery.js";
+import { pidAlive } from "../platform/process.js";
+import { readLockPid } from "../platform/state-lock.js";
 import { DiscoveryError } from "./errors.js";
 
 export interface DiscoverOptions {
@@ -46,6 +48,10 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   const paths = brokerPaths(home);
   const existing = await tryRecord(paths.discoveryFile, Math.min(1000, timeoutMs));
   if (existing) return { ...existing, logFile: paths.logFile };
+  // A broker process that is alive but slow (stopped, stalled, out of descriptors) still owns the
+  // state folder: never start a second one beside it. Wait for it, then say what is wrong.
+  const busy = await waitForLiveBroker(paths, Date.now() + timeoutMs);
+  if (busy) return busy;
   if (!opts.spawn) {
     const read = await readDiscovery(paths.discoveryFile).catch(() => undefined);
     throw read?.kind === "ok"
@@ -63,6 +69,12 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   while (Date.now() < deadline) {
     const found = await tryRecord(paths.discoveryFile, 500);
     if (found) return { ...found, spawned: found.record.pid === spawnedPid, logFile: paths.logFile };
+    if (spawnedPid === undefined && liveBrokerPid(paths) !== undefined) {
+      // Another broker came up meanwhile (started by hand, or by another client) but is not answering yet.
+      const other = await waitForLiveBroker(paths, deadline);
+      if (other) return other;
+      continue;
+    }
     if (spawnedPid === undefined) {
       // Whoever holds the lock starts the broker; everyone else waits for its record.
       const lock = await tryLock(paths.lockFile, { adoptNonce: nonce });
@@ -95,6 +107,47 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   throw new DiscoveryError(
     "timeout",
     `No broker answered /health within ${timeoutMs / 1000} s of starting one; its log is at ${paths.logFile} (start-up errors in ${join(paths.logDir, "spawn.log")}).`,
+  );
+}
+
+/**
+ * The pid of a broker process that is alive and owns this state folder: the one in the discovery
+ * record, or else the one in the state lock file (a broker still recovering its journal has no record
+ * yet). Either may name a dead process after a crash; then there is no live broker.
+ */
+function liveBrokerPid(paths: ReturnType<typeof brokerPaths>): number | undefined {
+  let recorded: number | undefined;
+  try {
+    const read = readDiscoverySync(paths.discoveryFile);
+    if (read.kind === "ok") recorded = read.record.pid;
+  } catch {
+    // unreadable: look at the lock file
+  }
+  if (recorded !== undefined && pidAlive(recorded)) return recorded;
+  const locked = readLockPid(paths.stateLockFile);
+  return locked !== undefined && pidAlive(locked) ? locked : undefined;
+}
+
+/**
+ * While a live broker process owns the folder, waits (until `deadline`) for it to answer. Undefined
+ * when no broker process is alive (a client may start one); throws `unresponsive` when one is alive
+ * and never answered.
+ */
+async function waitForLiveBroker(paths: ReturnType<typeof brokerPaths>, deadline: number): Promise<Discovered | undefined> {
+  let pid = liveBrokerPid(paths);
+  if (pid === undefined) return undefined;
+  while (Date.now() < deadline) {
+    const found = await tryRecord(paths.discoveryFile, Math.max(100, Math.min(1000, deadline - Date.now())));
+    if (found) return { ...found, logFile: paths.logFile };
+    const now = liveBrokerPid(paths);
+    if (now === undefined) return undefined; // it died: whoever comes next may start one
+    pid = now;
+    await sleep(100);
+  }
+  throw new DiscoveryError(
+    "unresponsive",
+    `The broker (pid ${pid}) is not answering; it is running but did not answer /health (it may be stopped, overloaded or out of file descriptors). ` +
+      `Wait and try again, or stop it (kill ${pid}) and run the command again; its log is at ${paths.logFile}.`,
   );
 }
 

@@ -13,7 +13,7 @@ export class BrokerError extends Error {
   }
 }
 
-export type DiscoveryFailure = "not_running" | "unhealthy" | "spawn_failed" | "timeout" | "invalid_record";
+export type DiscoveryFailure = "not_running" | "unhealthy" | "unresponsive" | "spawn_failed" | "timeout" | "invalid_record";
 
 /** No usable broker: the message says what happened and what to do. */
 export class DiscoveryError extends Error {

@@ -5,7 +5,7 @@ import * as v from "valibot";
 import WebSocket from "ws";
 import { SOCKETS, describeIssues, type DiscoveryRecord } from "../protocol/index.js";
 import { backoffMs, type BackoffOptions } from "./connection-state.js";
-import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel } from "./feed-model.js";
+import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel, type FeedRecord } from "./feed-model.js";
 import { rawToString } from "./sockets.js";
 import { wsTransport } from "../platform/transport.js";
 
@@ -17,6 +17,10 @@ export interface FeedHost {
   closed(): boolean;
   backoff: BackoffOptions & { random: () => number };
   onEvent(frame: FeedEvent): void;
+  /** The whole approval (GET /v1/approvals/:id), for one the feed carried as a preview. */
+  fullApproval(id: string): Promise<FeedRecord>;
+  /** The model changed without a frame: a preview was replaced by the whole approval. */
+  onText(): void;
   report(err: Error): void;
   closeSocket(ws: WebSocket): Promise<void>;
 }
@@ -27,6 +31,7 @@ export class ObserverFeed {
   private current: FeedModel | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
+  private readonly fetching = new Set<string>();
 
   constructor(
     private readonly host: FeedHost,
@@ -105,5 +110,28 @@ export class ObserverFeed {
     }
     this.current = step.model;
     this.host.onEvent(parsed.output);
+    this.fetchFullTexts(step.model);
+  }
+
+  /**
+   * Approvals in the feed are previews when their command, detail or diff is long (`truncated`); the
+   * person deciding must be able to read all of it, so fetch the whole approval once and put it in the
+   * model in the preview's place.
+   */
+  private fetchFullTexts(model: FeedModel): void {
+    for (const [id, a] of model.approvals) {
+      if (!a.truncated || this.fetching.has(id)) continue;
+      this.fetching.add(id);
+      void this.host
+        .fullApproval(id)
+        .then((full) => {
+          const now = this.current?.approvals.get(id);
+          if (!this.current || !now?.truncated || now.state !== full.state) return;
+          this.current = { ...this.current, approvals: new Map(this.current.approvals).set(id, full) };
+          this.host.onText();
+        })
+        .catch((err: unknown) => this.host.report(new Error(`Could not fetch the whole text of approval ${id}: ${(err as Error)?.message ?? String(err)}`)))
+        .finally(() => this.fetching.delete(id));
+    }
   }
 }

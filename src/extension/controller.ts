@@ -143,6 +143,12 @@ export class Switchboard implements vscode.Disposable {
       this.lastFeed = model;
       this.changed.fire();
     });
+    // A long approval's full text replaced its preview in the model.
+    client.on("feedText", () => {
+      if (this.client !== client) return;
+      this.lastFeed = client.feed;
+      this.changed.fire();
+    });
     client.on("message", (m) => {
       if (m.endpointId !== this.selfEndpointId) return;
       this.messages = [

@@ -12,6 +12,8 @@ export interface BrokerPaths {
   brokerDir: string;
   discoveryFile: string;
   lockFile: string;
+  /** Held (flock) by the running broker for its whole life: one writer per state folder. */
+  stateLockFile: string;
   journalDir: string;
   logDir: string;
   logFile: string;
@@ -27,6 +29,7 @@ export function brokerPaths(home: string = stateHome()): BrokerPaths {
     brokerDir,
     discoveryFile: join(brokerDir, "discovery.json"),
     lockFile: join(brokerDir, "discovery.json.lock"),
+    stateLockFile: join(brokerDir, "broker.lock"),
     journalDir: join(brokerDir, "journal"),
     logDir,
     logFile: join(logDir, "broker.log"),

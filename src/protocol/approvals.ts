@@ -14,10 +14,11 @@ export const ApprovalRequest = v.object({
   endpoint_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   action: ApprovalAction,
   summary: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)),
-  command: v.optional(text(64 * 1024)),
+  // Sizes are bounded by the broker's settings (in UTF-8 bytes, `approval_too_large`), not here.
+  command: v.optional(v.string()),
   cwd: v.optional(text(4096)),
-  detail: v.optional(text(64 * 1024)),
-  diff: v.optional(text(512 * 1024)),
+  detail: v.optional(v.string()),
+  diff: v.optional(v.string()),
   /** 0 or absent: no timeout. */
   timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(7 * 24 * 3600 * 1000))),
   execute: v.optional(v.picklist(["agent", "editor"])),
@@ -54,8 +55,17 @@ export const Approval = v.object({
   decided_by: v.nullable(v.string()),
   /** The output stream started for this approval, once there is one. */
   stream_id: v.nullable(v.string()),
+  /**
+   * Present on a preview (listings, observer snapshots and changes, pushes): the fields that were cut
+   * to APPROVAL_PREVIEW_BYTES, each with its full size in UTF-8 bytes. `GET /v1/approvals/:id` has the full text.
+   */
+  truncated: v.optional(v.record(v.picklist(["command", "detail", "diff"]), v.number())),
 });
 export type Approval = v.InferOutput<typeof Approval>;
+
+/** How much of a long command, detail or diff a preview carries. */
+export const APPROVAL_PREVIEW_BYTES = 4096;
+
 
 export const ApprovalsResponse = v.object({ approvals: v.array(Approval) });
 

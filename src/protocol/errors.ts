@@ -56,6 +56,14 @@ export const ERROR_STATUS = {
   stream_not_producer: 403,
   stream_ended: 409,
   approval_not_approved: 409,
+  // bounds (Switchboard): a documented limit was reached; `limit` says which value, `setting` which variable
+  approval_too_large: 413,
+  session_approvals_full: 429,
+  approvals_full: 429,
+  pid_endpoints_full: 429,
+  producer_streams_full: 429,
+  streams_full: 429,
+  connections_full: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

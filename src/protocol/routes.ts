@@ -58,7 +58,7 @@ export const ROUTES = {
   // ---- MASONS-compatible (docs/protocol.md §3) ----
   health: route({ method: "GET", path: "/health", auth: false, request: undefined, response: HealthResponse }),
   initialize: route({ method: "POST", path: "/v1/initialize", request: InitializeRequest, response: InitializeResponse, errors: ["protocol_version_mismatch"] }),
-  register: route({ method: "POST", path: "/v1/endpoint/register", request: RegisterRequest, response: RegisterResponse, errors: ["ipc_channel_missing", "plugin_pid_invalid"] }),
+  register: route({ method: "POST", path: "/v1/endpoint/register", request: RegisterRequest, response: RegisterResponse, errors: ["ipc_channel_missing", "plugin_pid_invalid", "pid_endpoints_full"] }),
   heartbeat: route({ method: "POST", path: "/v1/endpoint/:id/heartbeat", request: undefined, response: OkResponse, errors: ["endpoint_unknown"] }),
   // The pid is checked before the hint, so that a bad pid is plugin_pid_invalid as in MASONS: the handler checks the body.
   taskHint: route({ method: "POST", path: "/v1/endpoint/:id/task-hint", request: undefined, response: OkResponse, errors: ["plugin_pid_invalid", "task_hint_invalid", "endpoint_unknown", "ownership_mismatch"] }),
@@ -79,7 +79,7 @@ export const ROUTES = {
   dispatch: route({ method: "POST", path: "/v1/dispatch", request: DispatchRequest, invalidBody: "dispatch_body_invalid", response: DispatchResponse, errors: ["undispatched_unknown", "endpoint_unknown", "dispatch_failed", "recipient_takes_no_messages"] }),
 
   // ---- approvals (§9) ----
-  requestApproval: route({ method: "POST", path: "/v1/approvals", request: ApprovalRequest, response: Approval, capability: "approvals_v1", errors: ["unknown_endpoint"] }),
+  requestApproval: route({ method: "POST", path: "/v1/approvals", request: ApprovalRequest, response: Approval, capability: "approvals_v1", errors: ["unknown_endpoint", "approval_too_large", "session_approvals_full", "approvals_full"] }),
   approvals: route({ method: "GET", path: "/v1/approvals", request: undefined, response: ApprovalsResponse, capability: "approvals_v1" }),
   approvalHistory: route({ method: "GET", path: "/v1/approvals/history", request: undefined, response: ApprovalsResponse, capability: "approvals_v1" }),
   approval: route({ method: "GET", path: "/v1/approvals/:id", request: undefined, response: Approval, capability: "approvals_v1", errors: ["approval_unknown"] }),
@@ -95,10 +95,10 @@ export const ROUTES = {
   audit: route({ method: "GET", path: "/v1/audit", request: undefined, response: AuditResponse, capability: "approvals_v1" }),
 
   // ---- output streams (§10) ----
-  startStream: route({ method: "POST", path: "/v1/streams", request: StreamStartRequest, response: StreamView, capability: "output_streams_v1", errors: ["unknown_endpoint", "approval_unknown", "approval_not_approved"] }),
+  startStream: route({ method: "POST", path: "/v1/streams", request: StreamStartRequest, response: StreamView, capability: "output_streams_v1", errors: ["unknown_endpoint", "approval_unknown", "approval_not_approved", "producer_streams_full", "streams_full"] }),
   streams: route({ method: "GET", path: "/v1/streams", request: undefined, response: StreamsResponse, capability: "output_streams_v1" }),
   replayStream: route({ method: "GET", path: "/v1/streams/:id", request: undefined, response: ReplayResponse, capability: "output_streams_v1", errors: ["stream_unknown"] }),
-  appendChunks: route({ method: "POST", path: "/v1/streams/:id/chunks", request: ChunksRequest, response: AppendResponse, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended"] }),
+  appendChunks: route({ method: "POST", path: "/v1/streams/:id/chunks", request: ChunksRequest, response: AppendResponse, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended", "storage_full", "storage_unavailable"] }),
   completeStream: route({ method: "POST", path: "/v1/streams/:id/complete", request: CompleteRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer", "stream_ended"] }),
   abortStream: route({ method: "POST", path: "/v1/streams/:id/abort", request: AbortRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown", "stream_not_producer"] }),
   cancelStream: route({ method: "POST", path: "/v1/streams/:id/cancel", request: ReasonRequest, response: StreamView, capability: "output_streams_v1", errors: ["stream_unknown"] }),

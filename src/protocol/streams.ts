@@ -73,6 +73,8 @@ export const ReplayResponse = v.object({
   /** True when output beyond the file cap was dropped; `tail` then holds the last bytes per channel. */
   truncated: v.boolean(),
   tail: v.record(v.string(), v.string()),
+  /** The `from_seq` of the next page when this answer stopped at its `max_bytes`; null at the end. */
+  next_from_seq: v.optional(v.nullable(v.number())),
 });
 export type ReplayResponse = v.InferOutput<typeof ReplayResponse>;
 

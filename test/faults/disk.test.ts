@@ -146,6 +146,13 @@ async function exitOf(proc: TestBroker["proc"], ms: number): Promise<number | nu
   return within(new Promise<number | null>((r) => proc.once("exit", (code) => r(code))), ms, "the broker to exit");
 }
 
+
+/** Stream output on a failing disk: acknowledged only if it was written and synced, else refused with the storage error. */
+async function chunkDurableOrRefused(p: Promise<unknown>, code: string): Promise<void> {
+  const r = await p.catch((e: unknown) => e);
+  if (r instanceof BrokerError) assert.ok(r.code === code || r.code === "storage_unavailable", `a chunk that could not be written is refused with a storage error: ${r.code} ${r.message}`);
+}
+
 describe("faults: disk full and read-only state folder", () => {
   const owners = new Owners();
   const brokers: TestBroker[] = [];
@@ -205,8 +212,9 @@ describe("faults: disk full and read-only state folder", () => {
       assertStorageError(await refusal(b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: "while full" })), "storage_full", "an approval");
       assertStorageError(await refusal(b.api.decide(acked.pending, { decision: "reject", decided_by: "disk" })), "storage_full", "a decision");
       assertStorageError(await refusal(b.api.startStream({ endpoint_id: ep, action: "sh", command: "x" })), "storage_full", "a new stream");
-      // Output of a running stream is still taken (its file write fails); the broker must survive it.
-      await b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "x".repeat(64 * 1024) }], pid);
+      // Output of a running stream is acknowledged only once it is on disk: here its write fails, so it
+      // is refused with the storage error (or, if the file still had room, written and acknowledged).
+      await chunkDurableOrRefused(b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "x".repeat(64 * 1024) }], pid), "storage_full");
       assertStorageError(await refusal(b.api.completeStream(stream, { exit_code: 0 }, pid)), "storage_full", "ending a stream");
       // Reads are served, the broker is up.
       assert.equal((await b.api.health()).ok, true);
@@ -299,7 +307,7 @@ describe("faults: disk full and read-only state folder", () => {
     const filler = await fill(home);
     // Make the broker meet the full disk, then ask it to stop: flush, compaction and close all fail.
     for (let i = 0; i < 500; i++) if ((await b.api.ingress({ from: "disk", content: `fill ${i}` }).catch((e: unknown) => e)) instanceof BrokerError) break;
-    await b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "y".repeat(32 * 1024) }], pid);
+    await chunkDurableOrRefused(b.api.appendChunks(stream, [{ channel: 1, seq: 2, data: "y".repeat(32 * 1024) }], pid), "storage_full");
     b.proc.kill("SIGTERM");
     assert.equal(await exitOf(b.proc, 10_000), 0, "SIGTERM stops a broker on a full disk");
     await peer.close();
@@ -356,7 +364,7 @@ describe("faults: disk full and read-only state folder", () => {
     assertStorageError(await refusal(b.api.ingress({ from: "ro", content: "refused" })), "storage_read_only", "a message");
     assertStorageError(await refusal(b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: "ro" })), "storage_read_only", "an approval");
     assertStorageError(await refusal(b.api.decide(acked.pending, { decision: "approve", decided_by: "ro" })), "storage_read_only", "a decision");
-    await b.api.appendChunks(stream, [{ channel: 2, seq: 2, data: "after the error\n" }], pid);
+    await chunkDurableOrRefused(b.api.appendChunks(stream, [{ channel: 2, seq: 2, data: "after the error\n" }], pid), "storage_read_only");
     assert.equal((await b.api.health()).ok, true);
     assert.equal((await b.api.approval(acked.pending)).state, "pending");
     assert.equal((await b.api.undispatched(process.pid)).length, 10);

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 
 interface RunProc {
   exit: Promise<number | null>;
@@ -15,7 +15,7 @@ interface RunProc {
 }
 
 function runCli(home: string, args: string[]): RunProc {
-  const child = spawn(process.execPath, [CLI_ENTRY, "run", ...args], { env: { ...process.env, SWITCHBOARD_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI_ENTRY, "run", ...args], { env: childEnv({ SWITCHBOARD_HOME: home }), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let errText = "";
   child.stdout.on("data", (d) => (out += d));

@@ -255,4 +255,36 @@ describe("streams across a restart", () => {
       await cleanup();
     }
   });
+
+  it("output the broker acknowledged over HTTP is in the stream file: a kill -9 right after the answer loses none of it", async () => {
+    const { home, cleanup } = await tempHome();
+    let b = await startBroker(home);
+    let p = await openStream(b.record, process.pid);
+    try {
+      // Three crashes, each right after 8 big requests sent at once (8 x 900 KB, under the
+      // backpressure mark): a broker that answered before writing would still have megabytes to write.
+      for (let crash = 1; crash <= 3; crash++) {
+        const ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi" })).endpoint_id;
+        const s = await post(b.api, `/v1/streams`, { endpoint_id: ep, action: "sh", command: "yes" });
+        const sent = Array.from({ length: 8 }, (_, i) => `${i}`.repeat(900 * 1024 - 1) + "\n");
+        await Promise.all(sent.map((data) => post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data }] })));
+        await b.kill9();
+        await p.close();
+        b = await b.restart();
+        p = await openStream(b.record, process.pid);
+        // The whole replay in one page (max_bytes), since the 8 chunks are over the default page.
+        const r = await get(b.api, `/v1/streams/${s.stream_id}?max_bytes=${16 * 1024 * 1024}`);
+        assert.equal(r.stream.state, "aborted");
+        assert.equal(r.next_from_seq ?? null, null);
+        const got: string[] = r.chunks.map((c: any) => c.data);
+        assert.equal(got.length, sent.length, `crash ${crash}: replayed ${got.length} of ${sent.length} acknowledged chunks`);
+        assert.deepEqual(got.map((d) => d[0]).sort(), sent.map((d) => d[0]).sort());
+        assert.ok(got.every((d) => d === sent[Number(d[0])]));
+      }
+    } finally {
+      await p.close();
+      await b.stop();
+      await cleanup();
+    }
+  });
 });
