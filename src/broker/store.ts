@@ -66,6 +66,8 @@ export interface StreamMeta {
   command: string;
   cwd: string | null;
   approval_id: string | null;
+  /** stdout and stderr arrive merged on channel 1 (absent: kept apart). */
+  output_merged?: boolean;
   state: "streaming" | "completed" | "aborted" | "cancelled";
   status: 102 | 200 | 500 | 499;
   created_at: string;
@@ -77,6 +79,8 @@ export interface StreamMeta {
   /** Final figures, journaled when the stream ends (live values are kept by the stream hub). */
   last_seq: number;
   channels: Record<string, { bytes: number; truncated: boolean }>;
+  /** The producer's note for viewers (how the output arrives); absent when none was given. */
+  note?: string;
 }
 
 export interface StoreLimits {

@@ -197,6 +197,7 @@ export class StreamHub {
       command: body.command,
       cwd: body.cwd ?? null,
       approval_id: body.approval_id ?? null,
+      ...(body.output_merged ? { output_merged: true } : {}),
       state: "streaming",
       status: 102,
       created_at: new Date().toISOString(),
@@ -207,6 +208,7 @@ export class StreamHub {
       reason: null,
       last_seq: 0,
       channels: {},
+      ...(body.note ? { note: body.note } : {}),
     };
     const live = this.runtime(meta);
     live.file = await openNoFollow(this.file(meta.stream_id), "a");

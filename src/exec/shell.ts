@@ -68,3 +68,8 @@ export function resolveShell(
   for (const file of shCandidates) if (isExecutable(file)) return { file, args: ["-c"], source: "sh" };
   return null;
 }
+
+/** Quotes one argument for a POSIX shell, only when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

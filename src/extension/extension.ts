@@ -12,8 +12,10 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
+import { openClaudeSession, watchWaitingSessions } from "./claude-session.js";
 import { openPiSession } from "./pi-session.js";
 import { pickApproval } from "./approval-pick.js";
+import { pickAndOpenAgentSession } from "./agent-session.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -31,6 +33,7 @@ const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
+  const activatedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
   profile?.start();
   let settings: Settings = readSettings();
@@ -60,7 +63,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -94,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
+    watchWaitingSessions(sb),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
     sb.onDidChange(() => {
       if (!sb.feed) return;
@@ -141,6 +145,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     }),
     command("switchboard.sendMessage", () => actions.sendTo()),
     command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
+    command("switchboard.newClaudeSession", () => void openClaudeSession(context.extensionPath, settings)),
+    command("switchboard.newAgentSession", async () => void (await pickAndOpenAgentSession(context.extensionPath, settings))),
     command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
       if (typeof streamId === "string") return openStream(streamId);
       const streams = sb.state().streams;
@@ -159,6 +165,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   });
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
   if (profile) void registered.then(() => profile.stop()).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
+  sidebar.marks.activated = Date.now();
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 

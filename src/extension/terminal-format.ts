@@ -4,6 +4,7 @@
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
 import { streamOutcome, type StreamEnd, type StreamView } from "../protocol/index.js";
+import { sessionRepeatsCommand } from "../protocol/naming.js";
 import { visibleText } from "../protocol/visible-text.js";
 
 const RED = "\x1b[31m";
@@ -34,13 +35,15 @@ export function describeEnd(s: StreamEnd): { text: string; ok: boolean } {
 /** The terminal's tab name. */
 export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
   const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
-  return visibleText(`${s.action}: ${cmd} · ${s.session}`);
+  // A `switchboard run` session is named after its command: "sh: npm test", not "sh: npm test · npm test".
+  return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
-/** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">): string {
-  const where = [s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ");
-  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n\r\n`;
+/** `$ command` in bold, then `cwd · action · session` dimmed (and whether the agent merged stdout and stderr), the producer's note (if any) dimmed, then a blank line. */
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "note" | "output_merged">): string {
+  const where = [s.cwd, `${s.action} · ${s.session}`, s.output_merged ? "stdout and stderr merged by the agent" : ""].filter(Boolean).join(" · ");
+  const note = s.note ? `${DIM}${visibleText(s.note)}${NORMAL}\r\n` : "";
+  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${note}\r\n`;
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */

@@ -1,5 +1,5 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
-import { open, unlink, readFile, writeFile } from "node:fs/promises";
+import { open, unlink, readFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
 import { openNoFollow, readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";

@@ -114,6 +114,42 @@ export function isLong(s: string, max = 140): boolean {
   return s.length > max || /\n\s*\S/.test(s.trim());
 }
 
+/** Whitespace runs as one space, trimmed: for "is this the same text" checks. */
+export function squashSpace(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
+/** Commands up to this many characters (and no more lines than the fold) are shown whole. */
+export const COMMAND_FOLD_CHARS = 160;
+
+/**
+ * What a folded command shows: its first `lines` lines (the CSS clamps wrapped lines too), or null
+ * when it is short enough to show whole. `lines` in the result is the command's line count.
+ */
+export function foldCommand(command: string, maxLines: number): { folded: string | null; lines: number } {
+  let count = 1;
+  let cut = -1;
+  for (let i = command.indexOf("\n"); i !== -1; i = command.indexOf("\n", i + 1)) {
+    if (count === maxLines) cut = i;
+    count++;
+  }
+  if (count <= maxLines && command.length <= COMMAND_FOLD_CHARS) return { folded: null, lines: count };
+  const head = cut === -1 ? command : command.slice(0, cut);
+  return { folded: head.length > 2000 ? head.slice(0, 2000) : head, lines: count };
+}
+
+/**
+ * The text cut after runs of separators inside a word (paths, URLs, flag=value, a,b lists), so the
+ * browser can wrap there rather than mid-word. Very long texts are left whole (the CSS still wraps).
+ */
+export function breakPoints(text: string): string[] {
+  if (text.length > 20_000) return [text];
+  // After a separator run that follows a word character and precedes one ("a/b", "k=v", "x,y"),
+  // not after a leading one ("at /home" stays "/home").
+  const parts = text.split(/(?<=[^\s/=&,;|:][/=&,;|:]+)(?=[^/=&,;|:\s])/);
+  return parts.length > 4000 ? [text] : parts;
+}
+
 /** A short label for aria-labels: the first line of the command, else the summary. */
 export function shortLabel(text: string, max = 60): string {
   const first = text.split("\n", 1)[0]?.trim() ?? "";
@@ -157,6 +193,23 @@ export function actionInfo(a: ApprovalAction | string): ActionInfo {
       return { label: "tool", icon: "tools", title: "tool: calls an agent tool" };
     default:
       return { label: String(a), icon: "question", title: String(a) };
+  }
+}
+
+/**
+ * A session's state in words. An active session is connected now: the broker does not publish every
+ * heartbeat, so its last-seen time would only say when it connected (or last changed), not that it is live.
+ */
+export function sessionState(state: string): { text: string; icon: string } {
+  switch (state) {
+    case "active":
+      return { text: "connected", icon: "circle-filled" };
+    case "reconnecting":
+      return { text: "reconnecting", icon: "sync" };
+    case "closed":
+      return { text: "closed", icon: "circle-outline" };
+    default:
+      return { text: String(state), icon: "question" };
   }
 }
 

@@ -395,6 +395,9 @@ describe("faults: crash under load", () => {
     let kills = 0;
     while (kills < KILLS && !stop) {
       await sleep(rand.chance(0.2) ? rand.int(0, 60) : rand.int(100, 700));
+      // Load is a condition, not a hope: on a busy machine, wait (a while) for the clients to get some
+      // messages acknowledged before the next kill, so every round has acknowledged work to lose.
+      for (const until = Date.now() + 5000; L.messages.size < 3 * (kills + 1) && Date.now() < until && !stop; ) await sleep(20);
       h.down();
       await b.kill9();
       kills++;

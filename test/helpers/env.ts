@@ -15,6 +15,8 @@ import { join } from "node:path";
 /** Variables of the test harness itself, kept: where the real VS Code is cached, seeds, soak mode. */
 const HARNESS = new Set([
   "SWITCHBOARD_VSCODE_CACHE",
+  "SWITCHBOARD_AGENTS_CACHE",
+  "SWITCHBOARD_ACP_AGENTS",
   "SWITCHBOARD_VSCODE_KEEP",
   "SWITCHBOARD_VSCODE_VERBOSE",
   "SWITCHBOARD_CHROMIUM",
@@ -40,6 +42,8 @@ function isolate(): string {
   if (g[MARK]) return g[MARK];
   // Resolve the shared VS Code install from the caller's HOME before HOME changes.
   process.env.SWITCHBOARD_VSCODE_CACHE ||= join(homedir(), ".cache/agent-switchboard/vscode");
+  // The same for the real ACP agents (scripts/agents/install.sh): installed once, not per test run.
+  process.env.SWITCHBOARD_AGENTS_CACHE ||= join(homedir(), ".cache/agent-switchboard/agents");
   for (const name of Object.keys(process.env)) if (isCallerOnly(name)) delete process.env[name];
   const home = mkdtempSync(join(tmpdir(), "sb-test-home-"));
   process.env.HOME = home;

@@ -77,6 +77,25 @@ describe("switchboard run", () => {
     assert.equal(replay.chunks.filter((c) => c.channel === 2).map((c) => c.data).join(""), "err\n");
   });
 
+  it("without --session, a run is named after its command, and two open runs of one command differ", async () => {
+    const first = runCli(home.home, ["--", "sh", "-c", "echo same"]);
+    const a1 = await nextPending(b.api, "sh -c 'echo same'");
+    const second = runCli(home.home, ["--", "sh", "-c", "echo same"]);
+    const deadline = Date.now() + 10_000;
+    let both: Approval[] = [];
+    while (Date.now() < deadline && both.length < 2) {
+      both = (await b.api.approvals("pending")).filter((a) => a.command === "sh -c 'echo same'");
+      if (both.length < 2) await new Promise((r) => setTimeout(r, 30));
+    }
+    const other = runCli(home.home, ["--", "ls"]);
+    const a3 = await nextPending(b.api, "ls");
+    assert.equal(a1.session, "sh -c 'echo same'");
+    assert.deepEqual(both.map((a) => a.session).sort(), ["sh -c 'echo same'", "sh -c 'echo same' (2)"]);
+    assert.equal(a3.session, "ls");
+    for (const a of [...both, a3]) await b.api.decide(a.approval_id, { decision: "reject", decided_by: "test-reviewer" });
+    assert.deepEqual(await Promise.all([first.exit, second.exit, other.exit]), [126, 126, 126]);
+  });
+
   it("exits 0 on success and asks read-only commands as env", async () => {
     const { code, a, p } = await approveAndRun(["--env", "--", "echo", "hello world"], "echo 'hello world'");
     assert.equal(code, 0);

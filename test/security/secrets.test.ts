@@ -44,7 +44,8 @@ async function walk(root: string): Promise<Tree> {
       if (e.isDirectory()) await visit(p);
       else if (e.isFile()) {
         const st = await stat(p);
-        tree.files.push({ path: p, mode: st.mode & 0o777, size: st.size, text: await readFile(p, "utf8") });
+        // The broker's Unix socket has a mode but no content to read.
+        tree.files.push({ path: p, mode: st.mode & 0o777, size: st.size, text: e.isSocket() ? "" : await readFile(p, "utf8") });
       }
     }
   };

@@ -109,6 +109,11 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
     }
     const normal = terminalHeader(stream({}));
     S.equal(normal, "\x1b[1m$ npm test\x1b[22m\r\n\x1b[2m/home/dev/project · sh · agent-1\x1b[22m\r\n\r\n", "an ordinary header is bold command, dim details");
+    for (const [name, text] of Object.entries(HOSTILE)) {
+      const header = terminalHeader(stream({ note: text }));
+      S.ok(!CONTROL.test(header.replace(OURS, "")), `${name}: a hostile note drives nothing`);
+      S.equal(plainLines(header)[2], visibleText(text), `${name}: the note is its own dim line, escapes visible`);
+    }
   });
 
   it("a hostile end reason or signal cannot spoof the footer; the footer resets what the output left open", () => {

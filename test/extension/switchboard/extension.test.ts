@@ -59,7 +59,8 @@ suite("Agent Switchboard in a real VS Code", () => {
 
   test("activates, spawns the bundled broker and registers this window as a vscode endpoint", async () => {
     assert.ok(record, "a discovery record");
-    assert.equal(ext.switchboard.state().connection.phase, "connected");
+    // The sidebar says "connected" once the observer feed's snapshot is in (it opens after registering).
+    await until("the sidebar state to be connected", () => ext.switchboard.state().connection.phase === "connected");
     const sessions = await new BrokerApi(record).endpoints();
     const self = sessions.find((s) => s.endpoint_id === ext.switchboard.selfEndpointId);
     assert.ok(self, "this window is an open session");
