@@ -71,10 +71,11 @@ export class Actions {
     const res = await explain(api.dispatch(item.id, target.endpoint_id));
     log().info(`routed ${item.id} to ${target.endpoint_id} (${res.status})`);
     // The broker answers "delivered" only once the recipient acknowledged the push.
-    if (res.status === "delivered") return `Delivered to ${target.label}.`;
+    const to = visibleLine(target.label, 60);
+    if (res.status === "delivered") return `Delivered to ${to}.`;
     return target.state === "reconnecting"
-      ? `Routed to ${target.label}; it will be delivered when that session reconnects.`
-      : `Routed to ${target.label}, which has not confirmed it yet; it stays queued there until it does.`;
+      ? `Routed to ${to}; it will be delivered when that session reconnects.`
+      : `Routed to ${to}, which has not confirmed it yet; it stays queued there until it does.`;
   }
 
   async dismiss(itemId: string): Promise<string> {
@@ -138,7 +139,7 @@ export class Actions {
   private session(endpointId: string, forMessages = false): EndpointView {
     const s = this.sb.state().sessions.find((e) => e.endpoint_id === endpointId);
     if (!s) throw new Error("That session is no longer open.");
-    if (forMessages && s.accepts_messages === false) throw new Error(`${s.label} takes no messages (it only runs a command); pick another session.`);
+    if (forMessages && s.accepts_messages === false) throw new Error(`${visibleLine(s.label, 60)} takes no messages (it only runs a command); pick another session.`);
     return s;
   }
 
@@ -188,12 +189,12 @@ export function preview(text: string, max = 40): string {
 
 /** What happened to a request that is no longer pending, in one sentence. */
 export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reason">): string {
-  const by = a.decided_by ? ` by ${a.decided_by}` : "";
+  const by = a.decided_by ? ` by ${visibleLine(a.decided_by, 80)}` : "";
   switch (a.state) {
     case "approved":
       return `Already approved${by}.`;
     case "rejected":
-      return `Already rejected${by}${a.reason ? `: ${a.reason}` : ""}.`;
+      return `Already rejected${by}${a.reason ? `: ${visibleLine(a.reason, 200)}` : ""}.`;
     case "expired":
       return "This request expired before it was decided.";
     case "cancelled":

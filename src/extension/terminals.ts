@@ -132,6 +132,8 @@ export class Terminals implements vscode.Disposable {
   /** Terminals VS Code opened before this window's stream terminals were back (start-up shells). */
   private readonly startupTerminals = new Set<vscode.Terminal>();
   private reopened = false;
+  /** Until when (ms) a blank shell that opens is taken for VS Code's start-up shell; 0: not at all. */
+  private closeStartupShellUntil = 0;
 
   constructor(
     private readonly record: () => DiscoveryRecord | undefined,
@@ -144,6 +146,9 @@ export class Terminals implements vscode.Disposable {
     this.subscriptions = [
       vscode.window.onDidOpenTerminal((t) => {
         if (!this.reopened) this.startupTerminals.add(t);
+        // VS Code's terminal view may initialise (and open its shell) only after the stream terminals
+        // are back, when the machine is busy: still the start-up shell, if it comes soon after.
+        else if (this.closeStartupShellUntil > Date.now() && isBlankShell(t)) this.closeStartupShell(t);
         this.remember();
       }),
       vscode.window.onDidCloseTerminal((t) => {
@@ -177,15 +182,19 @@ export class Terminals implements vscode.Disposable {
     log().info(`reopened ${back.length} stream terminal(s) after a reload`);
     if (back.length && before.onlyOurs) {
       const last = this.open.get(back.at(-1)!.stream_id);
-      for (const t of this.startupTerminals) {
-        if (!isBlankShell(t)) continue;
-        log().info(`closing the shell VS Code opened at start-up in place of the stream terminals ("${t.name}")`);
-        t.dispose();
-      }
+      const shells = [...this.startupTerminals].filter(isBlankShell);
+      for (const t of shells) this.closeStartupShell(t);
+      if (!shells.length) this.closeStartupShellUntil = Date.now() + STARTUP_SHELL_WINDOW_MS;
       last?.show(true);
     }
     this.startupTerminals.clear();
     this.remember();
+  }
+
+  private closeStartupShell(t: vscode.Terminal): void {
+    this.closeStartupShellUntil = 0; // there is one start-up shell at most
+    log().info(`closing the shell VS Code opened at start-up in place of the stream terminals ("${t.name}")`);
+    t.dispose();
   }
 
   private remember(): void {
@@ -242,6 +251,13 @@ export class Terminals implements vscode.Disposable {
     for (const s of this.subscriptions) s.dispose();
   }
 }
+
+/**
+ * How long after the stream terminals are back a blank shell is still taken for VS Code's start-up
+ * shell (its terminal view opens it when it initialises, which a busy machine can delay). Only in a
+ * window whose panel held nothing but stream terminals before the reload.
+ */
+const STARTUP_SHELL_WINDOW_MS = 10_000;
 
 /** A shell VS Code opened with no options that nobody has typed into. */
 function isBlankShell(t: vscode.Terminal): boolean {

@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { Dialog, } from "playwright-core";
+import type { Dialog } from "playwright-core";
+import { visibleText } from "../../src/protocol/visible-text.js";
 import { openWorkbench, runCommand, screenshot, type VsCodeSession } from "./harness.js";
-import { runSessionName } from "../../src/cli/commands/run.js";
 import {
   BrokerApi,
   VSIX,
@@ -48,9 +48,6 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
   let api: BrokerApi;
   const home = mkdtempSync(join(tmpdir(), "sb-uiw-home-"));
   const workspace = mkdtempSync(join(tmpdir(), "sb-uiw-ws-"));
-  // A `switchboard run` without --session is named after its command.
-  const runSession = (command: string) => runSessionName(command, []);
-  const escapeRegExp = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const onDialog = (d: Dialog) => void d.dismiss().catch(() => {});
   const page = () => vscode!.page;
   const pages = () => [vscode?.page];
@@ -95,7 +92,7 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       const { approval: a1 } = await waitForApproval(api, (a) => a.command === `echo ${tag}-a`, { known });
       const t1 = toast(`${tag}-a`).first();
       await t1.waitFor({ state: "visible", timeout: 15_000 });
-      assert.match(await t1.innerText(), new RegExp(`${escapeRegExp(runSession(`echo ${tag}-a`))} asks to run \\(sh\\)`));
+      assert.ok((await t1.innerText()).includes(`${a1.session} asks to run (sh)`), `the toast names the session and action: ${await t1.innerText()}`);
       assert.equal(await t1.locator("a", { hasText: "Approve" }).count(), 1, "an Approve link in the toast");
       await screenshot(page(), "window-1-notification");
 
@@ -148,7 +145,7 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
         const quick = page().locator(".quick-input-widget");
         await quick.locator(".monaco-list-row", { hasText: "message-taker" }).first().waitFor({ state: "visible", timeout: 15_000 });
         const rows = await quick.locator(".monaco-list-row").allInnerTexts();
-        assert.ok(!rows.some((r) => r.includes(runSession("sleep 1"))), `Route to… must not offer "${runSession("sleep 1")}": ${JSON.stringify(rows)}`);
+        assert.ok(!rows.some((r) => r.includes(runEp.label)), `Route to… must not offer "${runEp.label}": ${JSON.stringify(rows)}`);
         await screenshot(page(), "window-2-route-pick");
         await page().keyboard.press("Escape");
 
@@ -183,7 +180,7 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
         throw new Error("Ctrl+Alt+Shift+Y did not show the request in a Quick Pick");
       });
       const text = await row.innerText();
-      assert.match(text, new RegExp(`sh · keys ${tag}`));
+      assert.ok(text.includes(`sh · ${visibleText(approval.session)}`), `the session and action: ${JSON.stringify(text)}`);
       assert.ok(text.includes(`$ echo '${tag} safe\\u202eevil'`), `the full command with the bidi control made visible: ${JSON.stringify(text)}`);
       assert.ok(!text.includes("\u202e"), "no raw bidi control in the Quick Pick");
       assert.equal((await api.approval(approval.approval_id)).state, "pending", "nothing is approved before Enter");
@@ -218,9 +215,9 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       const rows = await waitForTerminalRows(page(), "the footer", (rs) => rs.some((r) => /cancelled \(/.test(r.text)), 20_000);
       const footer = rows.find((r) => /cancelled \(/.test(r.text))!.text.replace(/^\s*──\s*/, "").trim();
       assert.match(footer, /^cancelled \(killed by SIGINT\) after [\d.]+ (ms|s): stopped in /, `the footer: ${JSON.stringify(rowTexts(rows))}`);
-      // textContent: the status's first word and the rest are separate pieces of the row's layout.
-      await until("the sidebar to show the same outcome", async () => (await row.locator(".status").textContent())?.trim() === footer, 10_000).catch(async (e: Error) => {
-        throw new Error(`${e.message}: sidebar "${await row.locator(".status").textContent()}", footer "${footer}"`);
+      const squash = (t: string) => t.replace(/\s+/g, " ").trim(); // the sidebar may wrap it
+      await until("the sidebar to show the same outcome", async () => squash(await row.locator(".status").innerText()) === footer, 10_000).catch(async (e: Error) => {
+        throw new Error(`${e.message}: sidebar "${await row.locator(".status").innerText()}", footer "${footer}"`);
       });
       const listed = cliSync(["streams"], { home, cwd: workspace });
       assert.ok(listed.includes(footer), `switchboard streams says the same: ${listed}`);
