@@ -42,7 +42,8 @@ describe("security/ownership: endpoints, approvals and streams of other processe
 
   before(async () => {
     home = await tempHome("sb-sec-own-");
-    b = await startBroker(home.home);
+    // The id test asks for up to 10,000 approvals from one session: above the default bounds.
+    b = await startBroker(home.home, { SWITCHBOARD_MAX_PENDING_APPROVALS_PER_SESSION: "20000", SWITCHBOARD_MAX_PENDING_APPROVALS: "20000" });
     a = await openStream(b.record, PID_A, { autoAck: false });
     bPeer = await openStream(b.record, PID_B);
     epA = (await call("POST", "/v1/endpoint/register", { plugin_pid: PID_A, kind: "pi", session_name: "alice", task_hint: "alice's task" })).body.endpoint_id;
