@@ -106,6 +106,14 @@ export class ApprovalDesk {
     if (body.idempotency_key) {
       const existing = [...this.store.approvals.values()].find((a) => a.endpoint_id === ep.endpoint_id && a.idempotency_key === body.idempotency_key);
       if (existing) {
+        // A retry must ask for the same thing: the key must never turn one request into another's answer.
+        const changed = differentRequest(existing, body);
+        if (changed.length)
+          throw new ProtocolError(
+            "idempotency_key_reused",
+            `Idempotency key "${body.idempotency_key}" was already used by this endpoint for approval ${existing.approval_id}, which asked for something else (${changed.join(", ")} differ); use a new key for a new request.`,
+            { approval_id: existing.approval_id, fields: changed },
+          );
         await this.broker.whenDurable();
         return existing;
       }
@@ -329,4 +337,21 @@ export function approvalPreview(a: Approval): Approval {
   const detail = cut("detail");
   const diff = cut("diff");
   return truncated ? { ...a, command, detail, diff, truncated } : a;
+}
+
+/** The fields of a request that the approver is shown, compared with what an approval holds. */
+const SHOWN_FIELDS = ["action", "summary", "command", "cwd", "detail", "diff", "execute"] as const;
+
+/** Which shown fields of `body` differ from the approval it would repeat. */
+export function differentRequest(existing: Approval, body: ApprovalRequest): string[] {
+  const asked: Record<(typeof SHOWN_FIELDS)[number], unknown> = {
+    action: body.action,
+    summary: body.summary,
+    command: body.command ?? null,
+    cwd: body.cwd ?? null,
+    detail: body.detail ?? null,
+    diff: body.diff ?? null,
+    execute: body.execute ?? "agent",
+  };
+  return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
 }

@@ -6,15 +6,25 @@
 // failed write rejects that append but keeps the bytes, and the next append (or a retry every
 // RETRY_MS) writes them first, resuming exactly where the failed write stopped. A failed fdatasync
 // refuses every later append until the broker restarts.
-import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
+import { readFile, type FileHandle } from "node:fs/promises";
 import type { AuditRecord } from "../protocol/index.js";
 import { GENESIS, parseAuditLines, recordHash } from "../platform/audit-chain.js";
+import { openNoFollow } from "../platform/files.js";
 
 export type AuditFields = Omit<AuditRecord, "seq" | "prev" | "hash">;
 
 const RETRY_MS = 250;
 /** How much of the log's end `recent` covers: far more than the decisions of any crash window. */
 const RECENT_BYTES = 4 * 1024 * 1024;
+
+/** Where the chain in the checked end of the log stops holding (a line that is not a record, a changed or missing record). */
+export interface ChainBreak {
+  /** 1-based line of audit.ndjson. */
+  line: number;
+  /** The seq the line claims, if it has one. */
+  seq: unknown;
+  problem: string;
+}
 
 /** The outcomes recorded at the end of the log, for checking the journal against it after a crash. */
 export interface RecentOutcomes {
@@ -45,34 +55,65 @@ export class AuditLog {
     private seq: number,
     private head: string,
     readonly recent: RecentOutcomes,
+    /** The first break in the checked end of the log, found at start; undefined when it holds. */
+    readonly chainBreak: ChainBreak | undefined,
   ) {}
 
+  /**
+   * Opens the log (never through a symbolic link) and checks the chain over its end. A damaged log
+   * does not stop the broker: the break is reported (`chainBreak`), and new records chain on from the
+   * last good one, so `switchboard audit verify` still names the damaged line.
+   */
   static async open(file: string): Promise<AuditLog> {
-    let text = "";
+    const fh = await openNoFollow(file, "a+");
     try {
-      text = await readFile(file, "utf8");
+      const text = (await fh.readFile()).toString("utf8");
+      // A torn last line (crash mid-append) was never acknowledged: cut it off.
+      const end = text.lastIndexOf("\n") + 1;
+      if (end < text.length) await fh.truncate(Buffer.byteLength(text.slice(0, end)));
+      const whole = text.slice(0, end);
+      // Only the end is parsed: a crash can only have split the most recent decisions from the journal.
+      const cut = whole.length > RECENT_BYTES ? whole.indexOf("\n", whole.length - RECENT_BYTES) + 1 : 0;
+      const recent: RecentOutcomes = { from: undefined, outcomes: new Map() };
+      let line = cut > 0 ? countLines(whole, cut) : 0;
+      let seq = 0;
+      let head = GENESIS;
+      // From the start of the file the first record follows the genesis digest; from a cut, the first record seen sets the link.
+      let linked = cut === 0;
+      let chainBreak: ChainBreak | undefined;
+      for (const text of whole.slice(cut).split("\n")) {
+        line++;
+        if (!text) continue;
+        const rec = parseRecord(text);
+        const problem =
+          rec === undefined
+            ? "is not an audit record (not JSON, or without seq, prev and hash)"
+            : linked && rec.seq !== seq + 1
+              ? `has seq ${JSON.stringify(rec.seq)}, expected ${seq + 1} (a record was removed or reordered)`
+              : linked && rec.prev !== head
+                ? "does not point at the digest of the record before it (a record before it was changed or removed)"
+                : rec.hash !== recordHash(rec.prev, rec as unknown as Record<string, unknown>)
+                  ? "does not match its own digest (its content was changed)"
+                  : undefined;
+        if (problem) chainBreak ??= { line, seq: rec?.seq, problem };
+        if (!rec) continue;
+        if (cut > 0) recent.from ??= rec.at;
+        recent.outcomes.set(rec.approval_id, rec);
+        seq = rec.seq;
+        head = rec.hash;
+        linked = true;
+      }
+      return new AuditLog(file, fh, seq, head, recent, chainBreak);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      await fh.close();
+      throw err;
     }
-    // A torn last line (crash mid-append) was never acknowledged: cut it off.
-    const end = text.lastIndexOf("\n") + 1;
-    if (end < text.length) await truncate(file, Buffer.byteLength(text.slice(0, end)));
-    const whole = text.slice(0, end);
-    // Only the end is parsed: a crash can only have split the most recent decisions from the journal.
-    const cut = whole.length > RECENT_BYTES ? whole.indexOf("\n", whole.length - RECENT_BYTES) + 1 : 0;
-    const recent: RecentOutcomes = { from: undefined, outcomes: new Map() };
-    let seq = 0;
-    let head = GENESIS;
-    for (const line of whole.slice(cut).split("\n")) {
-      if (!line) continue;
-      const rec = JSON.parse(line) as AuditRecord;
-      if (cut > 0) recent.from ??= rec.at;
-      recent.outcomes.set(rec.approval_id, rec);
-      seq = rec.seq;
-      head = rec.hash;
-    }
-    const fh = await open(file, "a", 0o600);
-    return new AuditLog(file, fh, seq, head, recent);
+  }
+
+  /** A sentence for the log, `switchboard status` and the sidebar when the chain is broken. */
+  get chainWarning(): string | undefined {
+    const b = this.chainBreak;
+    return b && `The approval audit log is broken at line ${b.line} of ${this.file}${b.seq !== undefined ? ` (seq ${JSON.stringify(b.seq)})` : ""}: it ${b.problem}. New outcomes are still recorded; run \`switchboard audit verify\` and keep a copy of the file.`;
   }
 
   get headHash(): string {
@@ -142,4 +183,20 @@ export class AuditLog {
     await this.tail;
     await this.fh.close();
   }
+}
+
+function parseRecord(text: string): AuditRecord | undefined {
+  try {
+    const rec = JSON.parse(text) as AuditRecord | null;
+    return rec && typeof rec === "object" && typeof rec.seq === "number" && typeof rec.hash === "string" && typeof rec.prev === "string" ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lines before `end` (which follows a line feed). */
+function countLines(text: string, end: number): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }

@@ -10,6 +10,7 @@ import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
 import { fileLogger, type Logger } from "./log.js";
 import { BrokerServer } from "./server.js";
+import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
@@ -37,6 +38,10 @@ export interface DaemonOptions {
   journal?: Pick<JournalOptions, "beforeSync">;
   /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
   streamFiles?: { beforeSync?: () => Promise<void> };
+  /** Limits on connections that have not shown the token yet. */
+  admission?: Partial<AdmissionLimits>;
+  /** Listen on the Unix socket in the state folder too (default true; not on Windows). */
+  unixSocket?: boolean;
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -58,8 +63,8 @@ const LOCK_WAIT_MS = 10_000;
 export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   const paths = brokerPaths(opts.home);
   await ensurePrivateDir(paths.home);
-  await ensurePrivateDir(paths.brokerDir);
-  await ensurePrivateDir(paths.logDir);
+  // Folders inside the state folder must be folders, not links to somewhere else (files are opened O_NOFOLLOW).
+  for (const dir of [paths.brokerDir, paths.logDir, paths.journalDir, join(paths.brokerDir, "audit"), join(paths.brokerDir, "streams")]) await ensurePrivateDir(dir, { noLink: true });
 
   const running = await healthyRecord(paths.discoveryFile);
   if (running) return { kind: "already_running", record: running };
@@ -107,7 +112,7 @@ export class StateFolderBusy extends Error {
 async function healthyRecord(file: string): Promise<DiscoveryRecord | undefined> {
   const read = await readDiscovery(file).catch(() => undefined);
   if (read?.kind !== "ok") return undefined;
-  return (await probeHealth(read.record.ipcUrl, 1000)) ? read.record : undefined;
+  return (await probeHealth(read.record, 1000)) ? read.record : undefined;
 }
 
 async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLock): Promise<RunningDaemon> {
@@ -150,8 +155,9 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
 
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush(), limits });
-  await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
+  // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
+  if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
   broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
@@ -161,14 +167,16 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, storageFailure: () => journal.failure ?? audit.failure });
+  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
   const port = await server.listen(opts.port ?? 0);
+  const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {
     version: 1,
     pid: process.pid,
     startedAt: new Date().toISOString(),
     ipcUrl: `http://127.0.0.1:${port}`,
     bearerToken: token,
+    ...(socket ? { ipcSocket: paths.socketFile } : {}),
   };
   await writeDiscovery(paths.discoveryFile, record);
   log.info("broker listening", { ipcUrl: record.ipcUrl, home: paths.home, endpoints: broker.openEndpointCount, inbox: store.inbox.size });

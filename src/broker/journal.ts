@@ -24,6 +24,7 @@
 //     further write (`failure` stays set) until the broker restarts and recovers from what is on disk.
 
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from "node:fs/promises";
+import { openNoFollow, readFileNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 
 export interface JournalOptions {
@@ -143,7 +144,7 @@ export class Journal<S, R> {
 
     for (const [i, n] of segs.entries()) {
       const file = join(dir, segmentName(n));
-      const buf = await readFile(file);
+      const buf = await readFileNoFollow(file);
       const isLast = i === segs.length - 1;
       const lines: Array<{ start: number; text: string }> = [];
       let pos = 0;
@@ -162,7 +163,7 @@ export class Journal<S, R> {
       else if (isLast && lines.length > 0 && parseLine(lines.at(-1)!.text) === undefined) cut = lines.pop()!.start;
       if (cut !== undefined) {
         log("warn", "journal: cutting torn tail", { file, offset: cut, bytes: buf.length - cut });
-        const fh = await open(file, "r+");
+        const fh = await openNoFollow(file, "r+");
         try {
           await fh.truncate(cut);
           if (fsync) await fh.sync();
@@ -436,7 +437,7 @@ export class Journal<S, R> {
   private async writeBatch(batch: Batch): Promise<void> {
     const seg = batch.seg;
     if (seg.fh === undefined) {
-      seg.fh = await open(join(this.dir, segmentName(seg.n)), "a", FILE_MODE);
+      seg.fh = await openNoFollow(join(this.dir, segmentName(seg.n)), "a", FILE_MODE);
       // The new directory entry must be durable too, or a synced file could vanish on power loss.
       if (this.fsync) await syncDir(this.dir);
     }
@@ -491,7 +492,7 @@ export class Journal<S, R> {
     const tmp = join(this.dir, SNAPSHOT_TMP);
     let size = 0;
     try {
-      const fh = await open(tmp, "w", FILE_MODE);
+      const fh = await openNoFollow(tmp, "w", FILE_MODE);
       try {
         if (typeof body === "string") {
           await fh.writeFile(body, "utf8");

@@ -35,6 +35,11 @@ try {
     idleExitMinutes: num(values["idle-exit-minutes"] ?? env.SWITCHBOARD_IDLE_EXIT_MINUTES),
     spawnNonce: env.SWITCHBOARD_SPAWN_NONCE || undefined,
     limits: limitsFromEnv(env),
+    admission: {
+      ...(num(env.SWITCHBOARD_UNAUTH_MAX) !== undefined ? { max: num(env.SWITCHBOARD_UNAUTH_MAX) } : {}),
+      ...(num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) !== undefined ? { deadlineMs: num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) } : {}),
+    },
+    unixSocket: env.SWITCHBOARD_UNIX_SOCKET !== "0",
     logToStderr: values.foreground,
     ...(num(env.SWITCHBOARD_STREAM_CAP_BYTES) !== undefined ? { streamLimits: { fileCapBytes: num(env.SWITCHBOARD_STREAM_CAP_BYTES)! } } : {}),
     config: {

@@ -1,7 +1,9 @@
 // HTTP + WebSocket front door: Host/Origin/token checks, body limits, schema validation, routing.
 // Every route is a small function from a checked request to a JSON answer; errors become 4xx bodies.
 import { randomUUID } from "node:crypto";
+import { lstat, chmod, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import {
@@ -21,6 +23,7 @@ import {
   parseWith,
   protocolMajor,
   serverCapabilities,
+  type BrokerWarning,
   type ErrorCode,
   type RouteBody,
   type RouteName,
@@ -35,6 +38,7 @@ import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js
 import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
+import { ConnectionGuard, DEFAULT_ADMISSION, type AdmissionLimits } from "./admission.js";
 import { storageError } from "./storage-errors.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -67,39 +71,98 @@ export interface ServerOptions {
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
   limits?: Limits;
+  /** Limits on connections that have not shown the token yet (per listener). */
+  admission?: Partial<AdmissionLimits>;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
 const NO_WRITES = /^\/v1\/(initialize|endpoint\/[^/]+\/heartbeat|streams\/[^/]+\/chunks)$/;
 
 export class BrokerServer {
+  /** The loopback TCP listener (MASONS clients, and any client without the socket). */
   readonly http: Server;
+  /** The Unix socket listener in the state folder, once `listenSocket` succeeded: only this user can reach it. */
+  private local: Server | undefined;
+  private socketPath: string | undefined;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   private readonly authorizedHeader: (authorization: string | undefined) => boolean;
   private readonly routes: Route[];
+  private readonly admission: AdmissionLimits;
+  private readonly guards: ConnectionGuard[] = [];
   private port = 0;
 
   constructor(private readonly opts: ServerOptions) {
     this.authorizedHeader = bearerChecker(opts.token);
     this.routes = this.buildRoutes();
-    // No Host header is refused by rejectHostOrOrigin (403 host_forbidden), not by Node with an empty 400.
-    this.http = createServer({ requireHostHeader: false }, (req, res) => void this.onRequest(req, res));
-    this.http.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
-    // Requests Node cannot parse (headers over its limit, a bad Content-Length, an unknown method) still get a JSON answer.
-    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-      if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
-      const what = err.code === "HPE_HEADER_OVERFLOW" ? "its headers are too large" : `it is not valid HTTP/1.1 (${err.code ?? err.message})`;
-      refuseUpgrade(socket, 400, { error: "bad_request", message: `The request was refused: ${what}.` });
-    });
-    this.http.on("connect", (_req, socket) => refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "CONNECT is not allowed; this broker is no proxy." }));
+    this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
+    this.http = this.createListener();
     // Upgrades that are no valid WebSocket handshake (no key, another version, not GET) get the JSON error body too.
     this.wss.on("wsClientError", (err, socket) =>
       err.message === "Invalid HTTP method"
         ? refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "A WebSocket upgrade must be a GET request." })
         : refuseUpgrade(socket, 400, { error: "bad_request", message: `The WebSocket handshake was refused: ${err.message}.` }),
     );
+  }
+
+  /** One HTTP server with every handler; each listener has its own admission guard, so a flood on the TCP port never touches the socket's connections. */
+  private createListener(): Server {
+    const guard = new ConnectionGuard(this.admission);
+    this.guards.push(guard);
+    // No Host header is refused by rejectHostOrOrigin (403 host_forbidden), not by Node with an empty 400.
+    const server = createServer({ requireHostHeader: false }, (req, res) => void this.onRequest(req, res, guard));
+    server.on("connection", (socket: Socket) => guard.admit(socket));
+    server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head, guard));
+    // Requests Node cannot parse (headers over its limit, a bad Content-Length, an unknown method) still get a JSON answer.
+    server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+      const what = err.code === "HPE_HEADER_OVERFLOW" ? "its headers are too large" : `it is not valid HTTP/1.1 (${err.code ?? err.message})`;
+      refuseUpgrade(socket, 400, { error: "bad_request", message: `The request was refused: ${what}.` });
+    });
+    server.on("connect", (_req, socket) => refuseUpgrade(socket, 405, { error: "method_not_allowed", message: "CONNECT is not allowed; this broker is no proxy." }));
     // Keep-alive sockets from clients should not hold a shutdown open for long.
-    this.http.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = 5000;
+    return server;
+  }
+
+  /** Unauthenticated connections held now, per listener (TCP first). */
+  get admissionCounts() {
+    return this.guards.map((g) => g.counts);
+  }
+
+  /**
+   * Also listens on a Unix socket at `path` (in the 0700 state folder, mode 0600): other users cannot
+   * connect at all, so they cannot crowd out this user's clients. Call after `listen` (requests carry
+   * the TCP port's Host). A leftover socket file from a dead broker is replaced; anything else at the
+   * path (a file, a link) is left alone and the socket is not used. Returns whether it listens.
+   */
+  async listenSocket(path: string): Promise<boolean> {
+    if (process.platform === "win32") return false;
+    // sun_path holds 108 bytes on Linux, 104 on macOS, with the terminating NUL.
+    if (Buffer.byteLength(path) > 103) {
+      this.opts.log.warn("no Unix socket: its path is too long; clients use the TCP port", { path });
+      return false;
+    }
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing && !existing.isSocket()) {
+      this.opts.log.warn("no Unix socket: something else is at its path; clients use the TCP port", { path });
+      return false;
+    }
+    if (existing) await unlink(path);
+    const server = this.createListener();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => (server.off("error", reject), resolve()));
+      });
+      await chmod(path, 0o600);
+    } catch (err) {
+      server.close();
+      this.opts.log.warn("no Unix socket: listening failed; clients use the TCP port", { path, err: String(err) });
+      return false;
+    }
+    this.local = server;
+    this.socketPath = path;
+    return true;
   }
 
   listen(port = 0): Promise<number> {
@@ -113,11 +176,19 @@ export class BrokerServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-      for (const ws of this.wss.clients) ws.terminate();
-    });
+    for (const g of this.guards) g.stop();
+    const servers = [this.http, ...(this.local ? [this.local] : [])];
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+            for (const ws of this.wss.clients) ws.terminate();
+          }),
+      ),
+    );
+    if (this.socketPath) await unlink(this.socketPath).catch(() => {});
   }
 
   // ---- checks shared by HTTP and upgrades ------------------------------------------------------------
@@ -137,24 +208,38 @@ export class BrokerServer {
     return undefined;
   }
 
+  /** What the user should hear about (in /v1/initialize, so `switchboard status` and every window see it). */
+  private warnings(): BrokerWarning[] {
+    const audit = this.opts.audit.chainWarning;
+    return audit ? [{ code: "audit_chain_broken", message: audit }] : [];
+  }
+
   private authorized(req: IncomingMessage): boolean {
     return this.authorizedHeader(req.headers.authorization);
   }
 
   // ---- HTTP ------------------------------------------------------------------------------------------
 
-  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async onRequest(req: IncomingMessage, res: ServerResponse, guard: ConnectionGuard): Promise<void> {
     try {
+      // A connection that has not shown the token is not kept open after its answer (see admission.ts).
+      if (!guard.isTrusted(req.socket)) res.setHeader("connection", "close");
       const denied = this.rejectHostOrOrigin(req);
       if (denied) return sendError(res, denied);
       const url = requestUrl(req);
       const { route, params, methodMismatch } = this.match(req.method ?? "GET", url.pathname);
+      // The token before routing: without it, every request but those of an open route (GET /health)
+      // answers 401 alike, so which routes and methods exist says nothing to a caller without the token.
+      if (route?.auth !== false) {
+        if (!this.authorized(req)) return send(res, 401, UNAUTHORIZED);
+        guard.authenticate(req.socket);
+        res.removeHeader("connection");
+      }
       if (!route) {
         return methodMismatch
           ? sendError(res, new ProtocolError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}.`))
           : send(res, 404, { error: "not_found", message: `No route ${url.pathname}.`, path: url.pathname });
       }
-      if (route.auth && !this.authorized(req)) return send(res, 401, { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." });
       const body = await readBody(req);
       // While writes fail, refuse a change before making it, so that nothing of it happens; only the
       // requests caught in the failing write itself are left with an unknown outcome.
@@ -211,6 +296,7 @@ export class BrokerServer {
           session_id: randomUUID(),
           network_presence: "online",
           feed_epoch: b.feed.epoch,
+          warnings: this.warnings(),
         };
       },
       register: ({ body }) => b.register(body),
@@ -259,7 +345,7 @@ export class BrokerServer {
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
       decide: ({ params, body }) => approvals.decide(params[0]!, body),
       withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
-      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash }),
+      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) }),
 
       startStream: ({ body }) => streams.start(body),
       streams: () => ({ streams: streams.list() }),
@@ -291,7 +377,7 @@ export class BrokerServer {
 
   // ---- WebSocket upgrades ------------------------------------------------------------------------------
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, guard: ConnectionGuard): void {
     socket.on("error", () => socket.destroy());
     const denied = this.rejectHostOrOrigin(req);
     if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
@@ -301,9 +387,11 @@ export class BrokerServer {
     } catch (err) {
       return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
     }
+    // The token first, as for requests: without it every path answers 401 alike.
+    if (!this.authorized(req)) return refuseUpgrade(socket, 401, UNAUTHORIZED);
+    guard.authenticate(socket as Socket);
     const live = matchPath(SOCKETS.live, url.pathname);
     if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
-    if (!this.authorized(req)) return refuseUpgrade(socket, 401, { error: "unauthorized", message: "Missing or wrong bearer token." });
     // Every open WebSocket holds a descriptor and buffers: bounded, with a sentence, like every limit.
     const limits = this.opts.limits ?? DEFAULT_LIMITS;
     if (this.wss.clients.size >= limits.sockets) {
@@ -370,6 +458,8 @@ export class BrokerServer {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------------------
+
+const UNAUTHORIZED = { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." };
 
 function check<S extends Schema>(schema: S, body: unknown, code: ErrorCode): InferOutput<S> {
   const parsed = parseWith(schema, body);

@@ -6,6 +6,7 @@
 // consumer never blocks the producer or anyone else.
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
+import { openNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 import type WebSocket from "ws";
 import {
@@ -193,7 +194,7 @@ export class StreamHub {
       channels: {},
     };
     const live = this.runtime(meta);
-    live.file = await open(this.file(meta.stream_id), "a", 0o600);
+    live.file = await openNoFollow(this.file(meta.stream_id), "a");
     // The file's directory entry must be durable before any output in it is acknowledged.
     const durable = Promise.all([this.save(live), syncDir(this.dir)]);
     if (body.approval_id) this.approvals.linkStream(body.approval_id, meta.stream_id);

@@ -1,6 +1,7 @@
 // What every CLI command shares: parsed options, output helpers, error types, and finding the broker.
 import { BrokerApi } from "../client/api.js";
 import { discover, type Discovered } from "../client/discover.js";
+import { visibleJson } from "../protocol/visible-text.js";
 
 export interface Ctx {
   json: boolean;
@@ -54,8 +55,9 @@ export function err(text: string): void {
   process.stderr.write(text + "\n");
 }
 
+/** JSON for the terminal: the same value, with C1, bidi and invisible characters escaped too (visibleJson). */
 export function json(value: unknown): number {
-  out(JSON.stringify(value, null, 2));
+  out(visibleJson(value, 2));
   return 0;
 }
 

@@ -1,5 +1,13 @@
 // Plain-text output helpers for the CLI: aligned tables, relative times, stream outcomes.
-import type { StreamView } from "../protocol/index.js";
+import { visibleLine, visibleText, type StreamView } from "../protocol/index.js";
+
+/**
+ * Agent-supplied text for the terminal: control, C1, bidi and invisible characters made visible (the
+ * shared function of src/protocol/visible-text.ts), so it cannot move the cursor, erase a line, set a
+ * title or reorder what the approver reads. Every field of agent text the CLI prints goes through
+ * `shown` (whole) or `preview` (one cut line).
+ */
+export const shown = (text: string | null | undefined): string => visibleText(text ?? "");
 
 export function table(rows: string[][], header: string[]): string {
   const all = [header, ...rows];
@@ -15,22 +23,21 @@ export function ago(iso: string, now = Date.now()): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-/** One line of at most `max` characters, with control characters made visible. */
+/** One line of at most `max` characters, with hidden characters (line breaks too) made visible. */
 export function preview(text: string, max = 60): string {
-  const flat = text.replace(/\s+/g, " ").replace(/[\u0000-\u001f\u007f]/g, "?").trim();
-  return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
+  return visibleLine(text, max);
 }
 
 export function workspaceLabel(ws: unknown): string {
   if (!ws) return "-";
-  if (typeof ws === "string") return ws;
+  if (typeof ws === "string") return shown(ws);
   const w = ws as { root?: string; cwd?: string };
-  return w.cwd ?? w.root ?? "-";
+  return shown(w.cwd ?? w.root ?? "-");
 }
 
 /** A stream's state in a few words: running, exit N, killed by SIG, cancelled (SIG)… */
 export function streamStatus(s: Pick<StreamView, "state" | "exit_code" | "signal" | "reason">): string {
   if (s.state === "streaming") return "running";
-  if (s.state === "completed") return s.signal ? `killed by ${s.signal}` : `exit ${s.exit_code}`;
-  return `${s.state}${s.signal ? ` (${s.signal})` : s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}`;
+  if (s.state === "completed") return s.signal ? `killed by ${shown(s.signal)}` : `exit ${s.exit_code}`;
+  return `${s.state}${s.signal ? ` (${shown(s.signal)})` : s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}`;
 }

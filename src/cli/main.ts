@@ -2,7 +2,7 @@
 // Every subcommand finds (or starts) the broker the way any client does, prints sentences on failure
 // and exits non-zero.
 import { parseArgs } from "node:util";
-import { SWITCHBOARD_VERSION } from "../protocol/index.js";
+import { SWITCHBOARD_VERSION, visibleText } from "../protocol/index.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "../client/errors.js";
 import { stateHome } from "../platform/paths.js";
 import { COMMANDS } from "./commands/index.js";
@@ -83,7 +83,8 @@ main(process.argv.slice(2)).then(
       err(`switchboard: ${(e as Error).message}\nRun "switchboard --help" for usage.`);
       process.exit(2);
     }
-    if (e instanceof BrokerError) err(`switchboard: ${e.message} (${e.code})`);
+    // A broker's sentence can quote what a client sent (a session name, an id): shown, not obeyed.
+    if (e instanceof BrokerError) err(`switchboard: ${visibleText(e.message)} (${visibleText(e.code)})`);
     else if (e instanceof DiscoveryError || e instanceof BrokerUnreachableError || e instanceof CliError) err(`switchboard: ${e.message}`);
     // A file system or network failure (EACCES, ENOTDIR, …) explains itself; its stack would not help.
     else if (typeof (e as NodeJS.ErrnoException)?.syscall === "string") err(`switchboard: ${(e as Error).message}.`);

@@ -22,6 +22,7 @@ import {
 } from "../protocol/index.js";
 import { BrokerError, BrokerUnreachableError } from "./errors.js";
 import { httpRequest, type HttpAnswer } from "../platform/http.js";
+import { localSocket } from "../platform/transport.js";
 
 /** What a call of one route takes besides the route itself. */
 export interface RouteCall<R extends RouteSpec> {
@@ -39,11 +40,14 @@ export interface ApiOptions {
 
 export class BrokerApi {
   readonly baseUrl: string;
+  /** The broker's Unix socket from the discovery record, used when it is there (see platform/transport.ts). */
+  readonly ipcSocket: string | undefined;
   private readonly token: string;
   private readonly timeoutMs: number;
 
-  constructor(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerToken">, opts: ApiOptions = {}) {
+  constructor(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerToken" | "ipcSocket">, opts: ApiOptions = {}) {
     this.baseUrl = record.ipcUrl;
+    this.ipcSocket = record.ipcSocket;
     this.token = record.bearerToken;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
@@ -206,6 +210,7 @@ export class BrokerApi {
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         timeoutMs: this.timeoutMs + extraTimeoutMs,
+        socketPath: localSocket({ ipcUrl: this.baseUrl, ipcSocket: this.ipcSocket }),
       });
     } catch (err) {
       throw new BrokerUnreachableError(url, err);

@@ -101,6 +101,8 @@ export interface ServerInfo {
   sessionId: string;
   feedEpoch: string | undefined;
   spawned: boolean;
+  /** Problems the broker says the user should hear about (e.g. `audit_chain_broken`), from /v1/initialize. */
+  warnings: { code: string; message: string }[];
 }
 
 /** An endpoint this client owns, with what it needs to re-register it, and the stream it is attached to. */

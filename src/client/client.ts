@@ -28,6 +28,7 @@ import {
   type UndispatchedItem,
 } from "../protocol/index.js";
 import { probeHealth } from "../platform/discovery.js";
+import { wsTransport } from "../platform/transport.js";
 import { BrokerApi } from "./api.js";
 import {
   CapabilityMissingError,
@@ -208,6 +209,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       sessionId: init.session_id,
       feedEpoch: typeof init.feed_epoch === "string" ? init.feed_epoch : undefined,
       spawned: this.discovered?.spawned ?? false,
+      warnings: (init.warnings ?? []).map((w) => ({ code: w.code, message: w.message })),
     };
   }
 
@@ -463,7 +465,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       // The first connect usually finds a recorded broker that answers: let /v1/initialize prove it.
       let init = !api && !this.opts.discoverFn ? await this.initializeRecorded() : undefined;
       if (init) api = this.api;
-      else if (rediscover || !api || !(await probeHealth(api.baseUrl, 1000))) {
+      else if (rediscover || !api || !(await probeHealth({ ipcUrl: api.baseUrl, ipcSocket: api.ipcSocket }, 1000))) {
         if (this.state.gen !== gen) return;
         const found = await (this.opts.discoverFn ?? discover)(this.opts.discover);
         checkHealthProtocol(found.record.ipcUrl, found.health);
@@ -546,6 +548,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       headers: { authorization: `Bearer ${record.bearerToken}`, "x-plugin-pid": String(this.pid), "x-masons-ipc-capabilities": STREAM_CAPABILITIES },
       perMessageDeflate: false,
       handshakeTimeout: 5000,
+      ...wsTransport(record),
       generateMask: zeroMask,
     });
     let alive = true;

@@ -6,7 +6,7 @@ import { openSync, closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DiscoveryRecord, HealthResponse } from "../protocol/index.js";
-import { ensurePrivateDir } from "../platform/files.js";
+import { ensurePrivateDir, openNoFollowSync } from "../platform/files.js";
 import { brokerPaths, stateHome } from "../platform/paths.js";
 import { probeHealth, readDiscovery, readDiscoverySync, tryLock } from "../platform/discovery.js";
 import { pidAlive } from "../platform/process.js";
@@ -172,7 +172,7 @@ async function probeRecord(file: string, timeoutMs: number): Promise<Discovered>
   const read = await readDiscovery(file).catch((err: Error) => ({ kind: "invalid" as const, message: err.message }));
   if (read.kind === "missing") throw new DiscoveryError("not_running", `No discovery record at ${file}; is the broker running?`);
   if (read.kind === "invalid") throw new DiscoveryError("invalid_record", `The discovery record at ${file} is not valid: ${read.message}`);
-  const health = await probeHealth(read.record.ipcUrl, timeoutMs);
+  const health = await probeHealth(read.record, timeoutMs);
   if (!health)
     throw new DiscoveryError("unhealthy", `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health within ${timeoutMs / 1000} s.`);
   return { record: read.record, health, discoveryFile: file, spawned: false };
@@ -181,7 +181,7 @@ async function probeRecord(file: string, timeoutMs: number): Promise<Discovered>
 async function tryRecord(file: string, timeoutMs: number): Promise<Omit<Discovered, "logFile"> | undefined> {
   const read = await readDiscovery(file).catch(() => undefined);
   if (read?.kind !== "ok") return undefined;
-  const health = await probeHealth(read.record.ipcUrl, timeoutMs);
+  const health = await probeHealth(read.record, timeoutMs);
   return health ? { record: read.record, health, discoveryFile: file, spawned: false } : undefined;
 }
 
@@ -189,7 +189,7 @@ function startBroker(home: string, nonce: string, logDir: string, opts: Discover
   const entry = opts.brokerEntry ?? defaultBrokerEntry();
   const inElectron = !!process.versions.electron;
   const nodeBinary = opts.nodeBinary ?? process.execPath;
-  const errFd = openSync(join(logDir, "spawn.log"), "a", 0o600);
+  const errFd = openNoFollowSync(join(logDir, "spawn.log"), "a");
   try {
     return spawn(nodeBinary, [entry], {
       detached: true,

@@ -2,6 +2,7 @@
 // chunks as they come, then the end. Survives a dropped socket by resuming after the last chunk seen.
 import WebSocket from "ws";
 import { SOCKETS, decodeFollowerChunk, routePath, type DiscoveryRecord, type LiveFrame, type StreamView } from "../protocol/index.js";
+import { wsTransport } from "../platform/transport.js";
 
 export interface FollowOptions {
   fromSeq?: number;
@@ -18,7 +19,7 @@ export interface Following {
   close(): void;
 }
 
-export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerToken">, streamId: string, opts: FollowOptions): Following {
+export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerToken" | "ipcSocket">, streamId: string, opts: FollowOptions): Following {
   let lastSeq = (opts.fromSeq ?? 1) - 1;
   let closed = false;
   let ws: WebSocket | undefined;
@@ -30,6 +31,7 @@ export function followStream(record: Pick<DiscoveryRecord, "ipcUrl" | "bearerTok
       if (opts.channel !== undefined) q.set("channel", String(opts.channel));
       ws = new WebSocket(`${record.ipcUrl.replace(/^http/, "ws")}${routePath(SOCKETS.live, [streamId])}?${q}`, {
         headers: { authorization: `Bearer ${record.bearerToken}` },
+        ...wsTransport(record),
       });
       ws.on("message", (data, isBinary) => {
         attempts = 0;

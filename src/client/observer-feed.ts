@@ -7,6 +7,7 @@ import { SOCKETS, describeIssues, type DiscoveryRecord } from "../protocol/index
 import { backoffMs, type BackoffOptions } from "./connection-state.js";
 import { FeedEnvelope, applyFeedFrame, feedResumeQuery, type FeedEvent, type FeedModel, type FeedRecord } from "./feed-model.js";
 import { rawToString } from "./sockets.js";
+import { wsTransport } from "../platform/transport.js";
 
 /** What the feed needs from its client. */
 export interface FeedHost {
@@ -56,7 +57,7 @@ export class ObserverFeed {
     const record = this.host.target();
     if (!record) return;
     const url = record.ipcUrl.replace(/^http/, "ws") + SOCKETS.events.path + feedResumeQuery(this.current);
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000 });
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${record.bearerToken}` }, perMessageDeflate: false, handshakeTimeout: 5000, ...wsTransport(record) });
     this.ws = ws;
     ws.on("error", () => {}); // the close that follows schedules a reopen
     ws.on("open", () => (this.failures = 0));

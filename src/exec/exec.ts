@@ -19,7 +19,9 @@
  *   Every signal goes to the whole group (`kill(-pgid)`), so grandchildren are reached too.
  *   Consequence: Ctrl+C in the terminal of the *host* process no longer reaches the command;
  *   an `exit` listener kills every group still running when the host exits normally, and
- *   `killAllRunning()` is exported for hosts that exit from a signal handler.
+ *   `killAllRunning()` is exported for hosts that exit from a signal handler. A host killed with
+ *   SIGKILL runs no handler: a watchdog (watchdog.ts) that reads a pipe only the host holds sees
+ *   end-of-file and stops the group (SIGTERM, then SIGKILL); `orphanGuard: false` turns it off.
  * - stdin is /dev/null unless `stdin: "pipe"` (then `writeStdin` / `endStdin`).
  *
  * Output (channels 1 = stdout, 2 = stderr, kept apart)
@@ -78,6 +80,7 @@ import { StringDecoder } from "node:string_decoder";
 import { groupAlive, signalGroup } from "./group.js";
 import { exitOutcome, type ExitOutcome } from "./outcome.js";
 import { resolveShell, type ShellChoice } from "./shell.js";
+import { watchGroup, type GroupWatchdog } from "./watchdog.js";
 
 export type Channel = 1 | 2;
 export type StopSignal = "SIGINT" | "SIGTERM" | "SIGKILL";
@@ -101,6 +104,8 @@ export interface ExecOptions {
   login?: boolean;
   /** "ignore" (default): stdin is /dev/null. "pipe": use `writeStdin` / `endStdin`. */
   stdin?: "ignore" | "pipe";
+  /** Stop the group if this process dies first, even by SIGKILL (watchdog.ts); default true. */
+  orphanGuard?: boolean;
 }
 
 export interface ExecResult extends ExitOutcome {
@@ -256,7 +261,9 @@ export function execCommand(opts: ExecOptions): ExecHandle {
   } catch (err) {
     return failedHandle(spawnError(shell.file, opts.command, err as Error), shell);
   }
-  return new Run(child, shell, cwd, opts).handle;
+  // Before anything else can happen: a supervisor killed from here on leaves no command behind.
+  const guard = opts.orphanGuard !== false && child.pid !== undefined ? watchGroup(child.pid) : undefined;
+  return new Run(child, shell, cwd, opts, guard).handle;
 }
 
 class Run {
@@ -299,6 +306,7 @@ class Run {
     shell: ShellChoice,
     private readonly cwd: string,
     opts: ExecOptions,
+    private readonly guard?: GroupWatchdog,
   ) {
     this.command = opts.command;
     this.pgid = child.pid;
@@ -538,6 +546,7 @@ class Run {
     this.finished = true;
     for (const t of [this.escalationTimer, this.drainTimer, this.abandonTimer, this.reapTimer]) clearTimeout(t);
     live.delete(this);
+    this.guard?.release(); // the group is gone (or left to what survived SIGKILL): nothing left to guard
     this.child.stdin?.destroy();
     if (this.callbackError) {
       this.reject(

@@ -3,7 +3,7 @@
 // message explains what happened and what to do.
 import * as vscode from "vscode";
 import { BrokerError } from "../client/index.js";
-import type { Approval, EndpointView, UndispatchedItem } from "../protocol/index.js";
+import { visibleLine, type Approval, type EndpointView, type UndispatchedItem } from "../protocol/index.js";
 import type { Switchboard } from "./controller.js";
 import type { EditorRunner } from "./editor-exec.js";
 import { log } from "./log.js";
@@ -33,16 +33,16 @@ export class Actions {
     // An editor-executed request runs in the window whose decision won, and only there.
     if (decided.execute === "editor" && decided.decided_by === decidedBy) {
       void this.runner.run(decided).catch((e: Error) => void vscode.window.showErrorMessage(`Could not run the approved command: ${e.message}`));
-      return `Approved; running \`${decided.command}\` in this window.`;
+      return `Approved; running \`${visibleLine(decided.command ?? "", 120)}\` in this window.`;
     }
-    return `Approved: ${decided.summary}`;
+    return `Approved: ${visibleLine(decided.summary, 120)}`;
   }
 
   async reject(approvalId: string, reason?: string): Promise<string> {
     const api = await this.sb.api("approvals_v1");
     const decided = await explain(api.decide(approvalId, { decision: "reject", decided_by: this.decider, ...(reason ? { reason } : {}) }));
     log().info(`rejected ${approvalId}${reason ? `: ${reason}` : ""}`);
-    return `Rejected: ${decided.summary}`;
+    return `Rejected: ${visibleLine(decided.summary, 120)}`;
   }
 
   async route(itemId: string, endpointId?: string): Promise<string | undefined> {
@@ -65,7 +65,7 @@ export class Actions {
   async sendTo(endpointId?: string): Promise<string | undefined> {
     const target = endpointId ? this.session(endpointId) : await this.pickSession("Send a message to…");
     if (!target) return undefined;
-    const text = await vscode.window.showInputBox({ title: `Message to ${target.label}`, prompt: `Sent to ${target.kind} session ${target.label}`, ignoreFocusOut: true });
+    const text = await vscode.window.showInputBox({ title: `Message to ${visibleLine(target.label, 60)}`, prompt: `Sent to ${visibleLine(target.kind, 30)} session ${visibleLine(target.label, 60)}`, ignoreFocusOut: true });
     if (!text) return undefined;
     const api = await this.sb.api();
     const self = this.sb.selfEndpointId;
@@ -80,13 +80,13 @@ export class Actions {
     if (!m) throw new Error("That message is no longer listed.");
     const self = this.sb.selfEndpointId;
     if (!self) throw new Error("This window is not connected to the broker yet.");
-    const text = await vscode.window.showInputBox({ title: `Reply to ${m.from}`, prompt: preview(m.content, 80), ignoreFocusOut: true });
+    const text = await vscode.window.showInputBox({ title: `Reply to ${visibleLine(m.from, 60)}`, prompt: preview(m.content, 80), ignoreFocusOut: true });
     if (!text) return undefined;
     const to = m.source_endpoint_id ?? m.from;
     const api = await this.sb.api();
     await explain(api.send({ endpoint_id: self, to, content: text, metadata: { in_reply_to: m.correlation_id ?? m.id } }));
     this.sb.markReplied(messageId);
-    return `Replied to ${m.from}.`;
+    return `Replied to ${visibleLine(m.from, 60)}.`;
   }
 
   async stopStream(streamId: string): Promise<string> {
@@ -115,9 +115,9 @@ export class Actions {
     const self = this.sb.selfEndpointId;
     const picked = await vscode.window.showQuickPick(
       sessions.map((s) => ({
-        label: `${kindIcon(s.kind)} ${s.label}`,
-        description: `${s.kind}${s.state === "reconnecting" ? " · reconnecting" : ""}${s.endpoint_id === self ? " · this window" : ""}`,
-        detail: [workspaceOf(s), s.task_hint].filter(Boolean).join(" — "),
+        label: `${kindIcon(s.kind)} ${visibleLine(s.label, 80)}`,
+        description: `${visibleLine(s.kind, 40)}${s.state === "reconnecting" ? " · reconnecting" : ""}${s.endpoint_id === self ? " · this window" : ""}`,
+        detail: [workspaceOf(s), s.task_hint].filter(Boolean).map((t) => visibleLine(t!, 120)).join(" — "),
         session: s,
       })),
       { title, matchOnDescription: true, matchOnDetail: true, placeHolder: "Open sessions: name, kind and workspace" },
@@ -129,7 +129,7 @@ export class Actions {
     const inbox = this.sb.state().inbox;
     if (!inbox.length) throw new Error("The inbox is empty.");
     const picked = await vscode.window.showQuickPick(
-      inbox.map((i) => ({ label: preview(i.content, 80), description: `from ${i.sender_address}`, detail: i.reason.replace(/_/g, " "), item: i })),
+      inbox.map((i) => ({ label: preview(i.content, 80), description: `from ${visibleLine(i.sender_address, 60)}`, detail: i.reason.replace(/_/g, " "), item: i })),
       { title: "Route an inbox message", matchOnDescription: true },
     );
     return picked?.item;
@@ -145,9 +145,9 @@ function workspaceOf(s: EndpointView): string {
   return !w ? "" : typeof w === "string" ? w : (w.cwd ?? w.root);
 }
 
+/** One line of agent text with its hidden characters (line breaks too) made visible, cut to `max`. */
 export function preview(text: string, max = 40): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
+  return visibleLine(text.trim(), max);
 }
 
 /** Turns broker refusals into sentences a person can act on. */

@@ -97,6 +97,7 @@ export class Switchboard implements vscode.Disposable {
       self: selfId ? { endpoint_id: selfId, session_name: this.sessionName } : undefined,
       messages: this.messages,
       recentStreams: this.settings.recentStreams,
+      warnings: info?.warnings.map((w) => w.message),
     });
   }
 

@@ -2,7 +2,7 @@
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
-import type { Approval, StreamView } from "../protocol/index.js";
+import { visibleLine, type Approval, type StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
 import { EditorRunner } from "./editor-exec.js";
@@ -125,7 +125,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     command("switchboard.approveOldest", () => actions.approve(oldest().approval_id)),
     command("switchboard.rejectOldest", async () => {
       const a = oldest();
-      const reason = await vscode.window.showInputBox({ title: `Reject: ${a.summary}`, prompt: "Reason for the agent (optional)" });
+      const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a.summary, 120)}`, prompt: "Reason for the agent (optional)" });
       return reason === undefined ? undefined : actions.reject(a.approval_id, reason || undefined);
     }),
     command("switchboard.routeInboxItem", async () => {
@@ -139,7 +139,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       const streams = sb.state().streams;
       if (!streams.length) throw new Error("No output streams yet.");
       const picked = await vscode.window.showQuickPick(
-        streams.map((s) => ({ label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${s.command}`, description: `${s.action} · ${s.session}`, stream: s })),
+        streams.map((s) => ({ label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${visibleLine(s.command, 100)}`, description: `${s.action} · ${visibleLine(s.session, 60)}`, stream: s })),
         { title: "Open the terminal of an output stream" },
       );
       if (picked) openStream(picked.stream.stream_id);

@@ -1,7 +1,7 @@
 // New approvals raise a notification with Approve / Reject / Show (setting switchboard.notifications.approvals),
 // and read-only `env` requests can be approved automatically (switchboard.approvals.autoApproveEnv, off by default).
 import * as vscode from "vscode";
-import type { Approval } from "../protocol/index.js";
+import { visibleLine, type Approval } from "../protocol/index.js";
 import type { Actions } from "./actions.js";
 import type { Switchboard } from "./controller.js";
 import { log } from "./log.js";
@@ -26,12 +26,13 @@ export function watchApprovals(sb: Switchboard, actions: Actions, settings: () =
 }
 
 async function notify(a: Approval, actions: Actions, show: (a: Approval) => void): Promise<void> {
-  const what = a.command ? `\`${a.command.length > 120 ? a.command.slice(0, 119) + "…" : a.command}\`` : a.summary;
-  const choice = await vscode.window.showWarningMessage(`${a.session} asks to run (${a.action}): ${what}`, "Approve", "Reject", "Show");
+  // Agent text with its hidden characters made visible, as in the sidebar and the CLI.
+  const what = a.command ? `\`${visibleLine(a.command, 120)}\`` : visibleLine(a.summary, 120);
+  const choice = await vscode.window.showWarningMessage(`${visibleLine(a.session, 60)} asks to run (${a.action}): ${what}`, "Approve", "Reject", "Show");
   try {
     if (choice === "Approve") vscode.window.setStatusBarMessage(await actions.approve(a.approval_id), 4000);
     else if (choice === "Reject") {
-      const reason = await vscode.window.showInputBox({ title: `Reject: ${a.summary}`, prompt: "Reason for the agent (optional)" });
+      const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a.summary, 120)}`, prompt: "Reason for the agent (optional)" });
       if (reason !== undefined) vscode.window.setStatusBarMessage(await actions.reject(a.approval_id, reason || undefined), 4000);
     } else if (choice === "Show") show(a);
   } catch (err) {

@@ -11,6 +11,8 @@ export interface WindowFacts {
   self: { endpoint_id: string; session_name: string } | undefined;
   messages: readonly WindowMessage[];
   recentStreams: number;
+  /** The broker's warnings (from /v1/initialize). */
+  warnings?: readonly string[];
 }
 
 export function sidebarState(feed: FeedModel | undefined, facts: WindowFacts, now = new Date()): SidebarState {
@@ -36,6 +38,7 @@ export function sidebarState(feed: FeedModel | undefined, facts: WindowFacts, no
     streams: [...running.sort((a, b) => a.created_at.localeCompare(b.created_at)), ...ended],
     messages: [...facts.messages],
     now: now.toISOString(),
+    ...(facts.warnings?.length ? { warnings: [...facts.warnings] } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
 import type { StreamView } from "../protocol/index.js";
+import { visibleText } from "../protocol/visible-text.js";
 
 const RED = "\x1b[31m";
 const GREEN = "\x1b[32m";
@@ -17,18 +18,8 @@ const NORMAL = "\x1b[22m";
  */
 const SANE = "\x18\x1b[0m";
 
-const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
-
-/**
- * Agent text made safe for a terminal: C0 and C1 control characters, DEL and the Unicode bidi controls
- * (which reorder what is shown) become visible escapes; everything else is kept.
- */
-export function visibleText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`);
-  });
-}
+/** The one function that makes agent text safe to show (shared with the CLI and the sidebar). */
+export { visibleText } from "../protocol/visible-text.js";
 
 /** The pty wants CRLF; a lone LF would move down without returning to column 0. Output only. */
 export function toPty(text: string): string {

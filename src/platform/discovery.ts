@@ -1,9 +1,10 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
 import { open, unlink, readFile, writeFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
-import { readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
+import { openNoFollow, readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
 import { httpRequest } from "./http.js";
+import { localSocket, type BrokerAddress } from "./transport.js";
 
 export type DiscoveryRead =
   | { kind: "missing" }
@@ -37,10 +38,14 @@ export async function removeDiscoveryIfOurs(file: string, pid: number, token: st
   return true;
 }
 
-/** GET /health with a short timeout; the parsed answer, or undefined if nothing healthy answered. */
-export async function probeHealth(ipcUrl: string, timeoutMs = 1000): Promise<HealthResponse | undefined> {
+/**
+ * GET /health with a short timeout; the parsed answer, or undefined if nothing healthy answered. Given
+ * a discovery record, over its Unix socket when it has one (a flood on the TCP port cannot stop it).
+ */
+export async function probeHealth(target: string | BrokerAddress, timeoutMs = 1000): Promise<HealthResponse | undefined> {
+  const address = typeof target === "string" ? { ipcUrl: target } : target;
   try {
-    const res = await httpRequest(`${ipcUrl}/health`, { timeoutMs });
+    const res = await httpRequest(`${address.ipcUrl}/health`, { timeoutMs, socketPath: localSocket(address) });
     if (res.status !== 200) return undefined;
     const parsed = parseWith(HealthResponse, JSON.parse(res.text));
     return parsed.ok && parsed.value.ok ? parsed.value : undefined;
@@ -60,6 +65,15 @@ export interface LockHandle {
  * older than `staleMs`, is broken. A lock carrying `adoptNonce` was taken for us by the client that
  * spawned this process, so we adopt it. Returns undefined if another live holder keeps it.
  */
+async function writeNoFollow(path: string, text: string): Promise<void> {
+  const fh = await openNoFollow(path, "w");
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function tryLock(lockFile: string, opts: { adoptNonce?: string; staleMs?: number } = {}): Promise<LockHandle | undefined> {
   const content: SpawnLock = { pid: process.pid, createdAt: new Date().toISOString(), nonce: opts.adoptNonce };
   const handle: LockHandle = { release: () => releaseLock(lockFile, process.pid, opts.adoptNonce) };
@@ -75,7 +89,7 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
     const held = await readLock(lockFile);
     if (held.kind === "ok" && opts.adoptNonce && held.lock.nonce === opts.adoptNonce) {
       // Adopted: record our pid so the lock is not judged stale if the client that took it exits.
-      if (held.lock.pid !== process.pid) await writeFile(lockFile, JSON.stringify(content), { mode: 0o600 }).catch(() => {});
+      if (held.lock.pid !== process.pid) await writeNoFollow(lockFile, JSON.stringify(content)).catch(() => {});
       return handle;
     }
     const stale =

@@ -9,11 +9,12 @@ export interface HttpAnswer {
   text: string;
 }
 
-export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number }): Promise<HttpAnswer> {
+/** `socketPath`: connect over this Unix socket instead of the URL's host and port (which still name the Host). */
+export function httpRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; socketPath?: string }): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     // An explicit length: Node would send a DELETE body without one, and the server would misread it.
     const headers = opts.body !== undefined ? { ...opts.headers, "content-length": String(Buffer.byteLength(opts.body)) } : opts.headers;
-    const req = request(url, { method: opts.method ?? "GET", headers, agent }, (res) => {
+    const req = request(url, { method: opts.method ?? "GET", headers, agent, ...(opts.socketPath ? { socketPath: opts.socketPath } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));

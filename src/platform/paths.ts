@@ -17,6 +17,8 @@ export interface BrokerPaths {
   journalDir: string;
   logDir: string;
   logFile: string;
+  /** The broker's Unix socket (beside the loopback port; only this user can reach it). */
+  socketFile: string;
 }
 
 export function brokerPaths(home: string = stateHome()): BrokerPaths {
@@ -31,5 +33,6 @@ export function brokerPaths(home: string = stateHome()): BrokerPaths {
     journalDir: join(brokerDir, "journal"),
     logDir,
     logFile: join(logDir, "broker.log"),
+    socketFile: join(brokerDir, "broker.sock"),
   };
 }

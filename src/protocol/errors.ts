@@ -49,6 +49,7 @@ export const ERROR_STATUS = {
   approval_already_decided: 409,
   approval_expired: 409,
   approval_cancelled: 409,
+  idempotency_key_reused: 409,
   // streams
   stream_unknown: 404,
   stream_not_producer: 403,

@@ -8,4 +8,5 @@ export * from "./approvals.js";
 export * from "./streams.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
+export * from "./visible-text.js";
 export * from "./routes.js";

@@ -14,6 +14,8 @@ export const DiscoveryRecord = v.object({
   startedAt: v.string(),
   ipcUrl: v.pipe(v.string(), v.regex(/^http:\/\/(127\.0\.0\.1|localhost):\d{1,5}$/, "ipcUrl must be http://127.0.0.1:PORT")),
   bearerToken: v.pipe(v.string(), v.minLength(16)),
+  /** Switchboard: the broker's Unix socket in the state folder, which clients prefer over ipcUrl (MASONS clients ignore it). */
+  ipcSocket: v.optional(v.pipe(v.string(), v.regex(/^\//, "ipcSocket must be an absolute path"))),
 });
 export type DiscoveryRecord = v.InferOutput<typeof DiscoveryRecord>;
 
@@ -46,7 +48,10 @@ export const InitializeResponse = v.looseObject({
   server_capabilities: Capabilities,
   session_id: v.string(),
   network_presence: v.picklist(["online", "reconnecting", "offline"]),
+  /** Switchboard: problems the user should hear about, e.g. `audit_chain_broken`. */
+  warnings: v.optional(v.array(v.looseObject({ code: v.string(), message: v.string() }))),
 });
+export type BrokerWarning = { code: string; message: string };
 export type InitializeResponse = v.InferOutput<typeof InitializeResponse>;
 
 // ---- endpoints ---------------------------------------------------------------------------------

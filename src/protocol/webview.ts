@@ -40,6 +40,8 @@ export const SidebarState = v.object({
   messages: v.array(WindowMessage),
   /** ISO time the state was built, so ages render consistently. */
   now: v.string(),
+  /** What the broker says the user should hear about (a broken audit chain), shown as a banner. */
+  warnings: v.optional(v.array(v.string())),
 });
 export type SidebarState = v.InferOutput<typeof SidebarState>;
 

@@ -11,6 +11,7 @@ import { plural } from "./format.js";
 import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
 import { VirtualList } from "./virtual-list.js";
 import { SECTIONS, asHostMessage, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
+import { visibleState } from "./visible-state.js";
 
 type Command = Extract<WebviewToHost, { type: "command" }>["command"];
 
@@ -187,7 +188,7 @@ export class App implements ItemContext {
     if (!msg) return;
     switch (msg.type) {
       case "state":
-        this.setState(msg.state);
+        this.setState(visibleState(msg.state)); // agent text with hidden characters made visible
         break;
       case "result":
         this.onResult(msg);
@@ -439,7 +440,8 @@ export class App implements ItemContext {
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`
-        : nothing}`;
+        : nothing}
+      ${(this.state?.warnings ?? []).map((w) => html`<div class="banner broker-warning" role="alert"><p>${icon("warning")} ${w}</p></div>`)}`;
   }
 
   private section(id: SectionId, d: Derived): TemplateResult {

@@ -76,6 +76,39 @@ describe("security/auth: bearer token", () => {
     S.set("routes", cases.length);
   });
 
+  it("without the token, unknown routes, wrong methods and unknown WebSocket paths answer 401 like known routes (the token is checked before routing)", async () => {
+    const bodies = new Set<string>();
+    const probes: [string, string][] = [
+      ["GET", "/v1/nope"],
+      ["GET", "/nope"],
+      ["POST", "/health"],
+      ["DELETE", "/health"],
+      ["GET", "/v1/send"],
+      ["PUT", "/v1/approvals"],
+      ["PATCH", "/v1/streams/str_x"],
+      ["GET", "/v1/endpoint/ep_x/heartbeat"],
+      ["GET", "/v1/approvals/apr_x/decision"],
+      ["OPTIONS", "/v1/endpoints"],
+    ];
+    for (const [method, path] of probes) {
+      const r = await raw(b.record, method, path, { auth: false });
+      S.error(r, 401, "unauthorized", `${method} ${path} without a token`);
+      bodies.add(r.text);
+      // With the token the same requests are routed: 404 or 405, as the protocol says.
+      const routed = await raw(b.record, method, path);
+      S.ok(routed.status === 404 || routed.status === 405, `${method} ${path} with the token is routed (${routed.status})`);
+    }
+    const known = await raw(b.record, "GET", "/v1/endpoints", { auth: false });
+    bodies.add(known.text);
+    S.equal(bodies.size, 1, `an unknown route's 401 is the known route's 401: ${[...bodies].join(" | ")}`);
+    const base = b.record.ipcUrl.replace("http", "ws");
+    for (const path of ["/v1/nope", "/v1/streams/str_x/other", "/health"]) {
+      S.equal(await tryUpgrade(base + path, {}), 401, `WebSocket ${path} without a token`);
+      S.equal(await tryUpgrade(base + path, { authorization: `Bearer ${b.record.bearerToken}` }), 404, `WebSocket ${path} with the token`);
+    }
+    S.set("unrouted_401", probes.length);
+  });
+
   it("every WebSocket upgrade needs the token", async () => {
     const base = b.record.ipcUrl.replace("http", "ws");
     const token = b.record.bearerToken;

@@ -59,6 +59,41 @@ describe("security/ownership: endpoints, approvals and streams of other processe
 
   const endpoint = async (id: string) => ((await call("GET", "/v1/endpoints")).body.endpoints as any[]).find((e) => e.endpoint_id === id);
 
+  it("an idempotency key reused for a different request is refused with 409, never answered with the first approval", async () => {
+    // Two endpoints of B (whose socket acknowledges pushes, so the withdrawals at the end leave nothing queued).
+    const ep1 = (await call("POST", "/v1/endpoint/register", { plugin_pid: PID_B, kind: "pi", session_name: "idem-1" })).body.endpoint_id;
+    const ep2 = (await call("POST", "/v1/endpoint/register", { plugin_pid: PID_B, kind: "pi", session_name: "idem-2" })).body.endpoint_id;
+    const first = await call("POST", "/v1/approvals", { endpoint_id: ep1, action: "sh", summary: "list files", command: "ls -la", idempotency_key: "idem-1" });
+    S.equal(first.status, 200);
+    // The same request again: the same approval (a retry).
+    const again = await call("POST", "/v1/approvals", { endpoint_id: ep1, action: "sh", summary: "list files", command: "ls -la", idempotency_key: "idem-1" });
+    S.equal(again.body.approval_id, first.body.approval_id, "a true retry returns the approval it created");
+    const changes: [string, Record<string, unknown>][] = [
+      ["command", { command: "rm -rf /" }],
+      ["summary", { summary: "list files (really)" }],
+      ["action", { action: "env" }],
+      ["cwd", { cwd: "/" }],
+      ["detail", { detail: "more" }],
+      ["diff", { diff: "--- a\n+++ b\n" }],
+      ["execute", { execute: "editor" }],
+    ];
+    for (const [field, change] of changes) {
+      const r = await call("POST", "/v1/approvals", { endpoint_id: ep1, action: "sh", summary: "list files", command: "ls -la", idempotency_key: "idem-1", ...change });
+      S.error(r, 409, "idempotency_key_reused", `the key with another ${field}`);
+      S.ok(r.body.approval_id === first.body.approval_id && r.body.fields.includes(field), `the refusal names the approval and the field (${field}): ${r.body.message}`);
+      S.ok(!("state" in r.body) && !("command" in r.body), "the refusal is not the first approval");
+    }
+    const list = (await call("GET", "/v1/approvals?state=pending")).body.approvals as any[];
+    S.equal(list.filter((x) => x.idempotency_key === "idem-1").length, 1, "still one approval for the key");
+    S.equal(list.find((x) => x.idempotency_key === "idem-1").command, "ls -la", "…asking for what was first asked");
+    // Another endpoint may use the same key for its own request.
+    const other = await call("POST", "/v1/approvals", { endpoint_id: ep2, action: "sh", summary: "x", command: "rm -rf /", idempotency_key: "idem-1" });
+    S.equal(other.status, 200, "keys are per endpoint");
+    S.ok(other.body.approval_id !== first.body.approval_id, "…a new approval");
+    await call("DELETE", `/v1/endpoint/${ep1}`);
+    await call("DELETE", `/v1/endpoint/${ep2}`);
+  });
+
   it("another pid cannot set the task hint, reattach or unregister an endpoint", async () => {
     S.error(await call("POST", `/v1/endpoint/${epA}/task-hint`, { plugin_pid: PID_B, task_hint: "hijacked" }), 403, "ownership_mismatch", "task hint from B");
     S.equal((await endpoint(epA)).task_hint, "alice's task", "the hint is unchanged");

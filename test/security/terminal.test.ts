@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { terminalFooter, terminalHeader, terminalName, terminalNotice, toPty, visibleText } from "../../src/extension/terminal-format.js";
+import { visibleText as sharedVisibleText } from "../../src/protocol/visible-text.js";
 import type { StreamView } from "../../src/protocol/index.js";
 import { ROOT } from "../helpers/broker.js";
 import { Summary } from "./helpers.js";
@@ -64,6 +65,22 @@ const stream = (p: Partial<StreamView>): StreamView => ({
 
 describe("security/terminal: the header, footer and name neutralise agent text; output keeps its colours", () => {
   after(() => S.print());
+
+  it("one shared function: the terminal, the CLI and the sidebar all use src/protocol/visible-text.ts", async () => {
+    S.equal(visibleText, sharedVisibleText, "terminal-format re-exports the protocol's visibleText (not a copy)");
+    for (const [file, pattern] of [
+      ["src/cli/format.ts", /from "\.\.\/protocol\/index\.js"/],
+      ["src/webview/visible-state.ts", /from "\.\.\/protocol\/visible-text\.js"/],
+      ["src/extension/notifications.ts", /visibleLine/],
+    ] as const) {
+      const text = await readFile(join(ROOT, file), "utf8");
+      S.ok(pattern.test(text), `${file} uses the shared function`);
+      S.ok(!/\\u202a-\\u202e|\\x7f-\\x9f/.test(text), `${file} has no character list of its own`);
+    }
+    // Beyond the terminal header's old set: U+061C, invisible and tag characters, line separators.
+    for (const c of ["\u061c", "\u200b", "\u2060", "\ufeff", "\u{e0041}", "\u2028", "\u00ad"]) S.ok(visibleText(c) !== c, `${JSON.stringify(c)} is made visible`);
+    S.equal(visibleText("👩‍💻 ⚠️"), "👩‍💻 ⚠️", "emoji sequences stay as they are");
+  });
 
   it("visibleText turns every C0/C1 control, DEL and bidi control into a visible escape and keeps the rest", () => {
     for (let c = 0; c <= 0x9f; c++) {

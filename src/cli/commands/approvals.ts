@@ -2,12 +2,13 @@
 import { userInfo } from "node:os";
 import type { Approval } from "../../protocol/index.js";
 import { UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
-import { ago } from "../format.js";
+import { ago, preview, shown } from "../format.js";
 
+/** An approval for the approver: every agent-supplied field shown with its hidden characters visible, so what is read is what runs. */
 function describeApproval(a: Approval): string {
-  const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${a.session} (${a.session_kind}), ${ago(a.created_at)}`, `  ${a.summary}`];
-  if (a.command) lines.push(`  $ ${a.command}${a.cwd ? `   (in ${a.cwd})` : ""}`);
-  if (a.decision) lines.push(`  ${a.decision}d by ${a.decided_by}${a.reason ? `: ${a.reason}` : ""}`);
+  const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${shown(a.session)} (${shown(a.session_kind)}), ${ago(a.created_at)}`, `  ${shown(a.summary)}`];
+  if (a.command) lines.push(`  $ ${shown(a.command)}${a.cwd ? `   (in ${shown(a.cwd)})` : ""}`);
+  if (a.decision) lines.push(`  ${a.decision}d by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
   if (a.truncated) lines.push(`  (long ${Object.keys(a.truncated).join(" and ")} cut short here; read all of it with: switchboard approvals show ${a.approval_id})`);
   return lines.join("\n");
 }
@@ -15,8 +16,8 @@ function describeApproval(a: Approval): string {
 /** One approval with its whole command, detail and diff (listings carry previews of long ones). */
 function showApproval(a: Approval): string {
   const lines = [describeApproval({ ...a, truncated: undefined })];
-  if (a.detail) lines.push("", "detail:", a.detail);
-  if (a.diff) lines.push("", "diff:", a.diff);
+  if (a.detail) lines.push("", "detail:", shown(a.detail));
+  if (a.diff) lines.push("", "diff:", shown(a.diff));
   return lines.join("\n");
 }
 
@@ -51,7 +52,7 @@ async function approvals(ctx: Ctx): Promise<number> {
       ...(typeof ctx.values.reason === "string" ? { reason: ctx.values.reason } : {}),
     });
     if (ctx.json) return json(decided);
-    out(`${sub === "approve" ? "Approved" : "Rejected"} ${decided.approval_id} (${decided.summary}).`);
+    out(`${sub === "approve" ? "Approved" : "Rejected"} ${decided.approval_id} (${preview(decided.summary)}).`);
     return 0;
   }
   throw new UsageError(`Unknown approvals command "${sub}"; use list, history, show, approve or reject.`);

@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { parseAuditLines, verifyChain } from "../../platform/audit-chain.js";
 import { CliError, UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
+import { visibleJson } from "../../protocol/index.js";
 
 async function audit(ctx: Ctx): Promise<number> {
   const [sub = "verify"] = ctx.args;
@@ -10,13 +11,13 @@ async function audit(ctx: Ctx): Promise<number> {
   const records = file ? parseAuditLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`)))) : (await (await api(ctx)).audit()).records;
   if (sub === "list") {
     if (ctx.json) return json(records);
-    out(records.map((r) => JSON.stringify(r)).join("\n") || "The audit log is empty.");
+    out(records.map((r) => visibleJson(r)).join("\n") || "The audit log is empty.");
     return 0;
   }
   const check = verifyChain(records);
   if (ctx.json) json(check);
   else if (check.ok) out(`The audit log is intact: ${check.count} record${check.count === 1 ? "" : "s"}, head ${check.head.slice(0, 16)}….`);
-  else out(`The audit log is broken at record ${check.index + 1} (seq ${JSON.stringify(check.seq)}): it ${check.problem}.`);
+  else out(`The audit log is broken at record ${check.index + 1} (seq ${visibleJson(check.seq)}): it ${check.problem}.`);
   return check.ok ? 0 : 1;
 }
 

@@ -10,7 +10,7 @@ import { StreamWriter } from "../../client/stream-writer.js";
 import { execCommand, signalNumber } from "../../exec/index.js";
 import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
-import { streamStatus } from "../format.js";
+import { shown, streamStatus } from "../format.js";
 
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
@@ -65,7 +65,7 @@ async function run(ctx: Ctx): Promise<number> {
       execute,
       ...(timeoutS ? { timeout_ms: Math.round(timeoutS * 1000) } : {}),
     });
-    err(`switchboard: waiting for approval of ${action} \`${command}\` (${requested.approval_id}).`);
+    err(`switchboard: waiting for approval of ${action} \`${shown(command)}\` (${requested.approval_id}).`);
     err(`switchboard: approve it in the VS Code sidebar, or run: switchboard approvals approve ${requested.approval_id}`);
 
     const decided = await waitForDecision(requested, api, setInterrupt);
@@ -75,8 +75,8 @@ async function run(ctx: Ctx): Promise<number> {
       return EXIT_INTERRUPTED;
     }
     if (decided.state !== "approved") {
-      const who = decided.decided_by ? ` by ${decided.decided_by}` : "";
-      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${decided.reason}` : "."}`);
+      const who = decided.decided_by ? ` by ${shown(decided.decided_by)}` : "";
+      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${shown(decided.reason)}` : "."}`);
       return EXIT_NOT_APPROVED;
     }
     if (interrupted) return EXIT_INTERRUPTED;
@@ -156,7 +156,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   const onFrame = (f: { event: string; stream_id?: unknown; reason?: unknown }) => {
     if (f.event === "stream_cancelled" && f.stream_id === writer.streamId) {
       stopReason ??= "cancelled";
-      err(`switchboard: stopping: ${typeof f.reason === "string" ? f.reason : "cancelled from VS Code"}`);
+      err(`switchboard: stopping: ${typeof f.reason === "string" ? shown(f.reason) : "cancelled from VS Code"}`);
       void handle.stop("cancelled by a viewer").catch(() => {});
     }
   };
@@ -192,6 +192,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${end.reason})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${shown(end.reason)})` : ""}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }

@@ -1,6 +1,6 @@
 // `switchboard send`: send a message to a session, or to the inbox when no session is named.
 import { BrokerApi } from "../../client/api.js";
-import { UsageError, connect, out, type CommandSpec, type Ctx } from "../context.js";
+import { UsageError, connect, out, json, type CommandSpec, type Ctx } from "../context.js";
 
 async function send(ctx: Ctx): Promise<number> {
   const text = ctx.args.join(" ");
@@ -11,7 +11,7 @@ async function send(ctx: Ctx): Promise<number> {
     content: text,
     ...(ctx.values.to ? { to: ctx.values.to as string } : {}),
   });
-  if (ctx.json) return out(JSON.stringify(res, null, 2)), 0;
+  if (ctx.json) return json(res);
   const where =
     res.status === "undispatched"
       ? `waits in the inbox as ${res.undispatched_id}`

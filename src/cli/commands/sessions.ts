@@ -1,16 +1,16 @@
 // `switchboard sessions`: the open sessions (endpoints) the broker knows.
 import { BrokerApi } from "../../client/api.js";
-import { connect, out, type CommandSpec, type Ctx } from "../context.js";
+import { connect, out, json, type CommandSpec, type Ctx } from "../context.js";
 import { ago, preview, table, workspaceLabel } from "../format.js";
 
 async function sessions(ctx: Ctx): Promise<number> {
   const api = new BrokerApi((await connect(ctx)).record);
   const endpoints = await api.endpoints();
-  if (ctx.json) return out(JSON.stringify(endpoints, null, 2)), 0;
+  if (ctx.json) return json(endpoints);
   if (!endpoints.length) return out("No open sessions. Start an agent with the Switchboard adapter, or open a VS Code window with the extension."), 0;
   out(
     table(
-      endpoints.map((e) => [e.label, e.kind, e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", ago(e.last_seen_at), e.endpoint_id]),
+      endpoints.map((e) => [preview(e.label, 40), preview(e.kind, 20), e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", ago(e.last_seen_at), e.endpoint_id]),
       ["SESSION", "KIND", "STATE", "WORKSPACE", "TASK", "SEEN", "ID"],
     ),
   );

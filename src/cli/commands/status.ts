@@ -1,12 +1,15 @@
 // `switchboard status`: the broker's address, version and counts (starting it unless --no-start).
 import { BrokerApi } from "../../client/api.js";
-import { connect, out, type CommandSpec, type Ctx } from "../context.js";
-import { ago } from "../format.js";
+import { connect, err, out, json, type CommandSpec, type Ctx } from "../context.js";
+import { SWITCHBOARD_VERSION } from "../../protocol/index.js";
+import { ago, shown } from "../format.js";
 
 async function status(ctx: Ctx): Promise<number> {
   const found = await connect(ctx);
   const api = new BrokerApi(found.record);
-  const [endpoints, inbox] = await Promise.all([api.endpoints(), api.undispatched(process.pid)]);
+  const [endpoints, inbox, init] = await Promise.all([api.endpoints(), api.undispatched(process.pid), api.initialize("switchboard-cli", SWITCHBOARD_VERSION)]);
+  // Problems the broker wants the user to hear about (a broken audit chain): loudly, on stderr too.
+  const warnings = init.warnings ?? [];
   const status = {
     ipcUrl: found.record.ipcUrl,
     pid: found.record.pid,
@@ -19,8 +22,10 @@ async function status(ctx: Ctx): Promise<number> {
     home: ctx.home,
     discoveryFile: found.discoveryFile,
     logFile: found.logFile ?? null,
+    warnings,
   };
-  if (ctx.json) return out(JSON.stringify(status, null, 2)), 0;
+  for (const w of warnings) err(`switchboard: WARNING: ${shown(w.message)}`);
+  if (ctx.json) return json(status);
   out(
     [
       `Broker ${found.spawned ? "started" : "running"} at ${status.ipcUrl} (pid ${status.pid}, up since ${ago(status.startedAt)})`,
