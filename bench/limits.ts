@@ -290,8 +290,8 @@ async function main(): Promise<void> {
 
   // A 50 MB stream, replayed whole through pages.
   const big = await api.startStream({ endpoint_id: eps[3]!, action: "sh", command: "big" });
-  const block = "r".repeat(1024 * 1024 - 1) + "\n";
-  for (let i = 0; i < REPLAY_MB; i++) await api.appendChunks(big.stream_id, [{ channel: 1, data: block }], owners[3]!.pid);
+  const block = "r".repeat(512 * 1024 - 1) + "\n"; // two per MB: a body holds at most 1 MiB
+  for (let i = 0; i < REPLAY_MB * 2; i++) await api.appendChunks(big.stream_id, [{ channel: 1, data: block }], owners[3]!.pid);
   const rssBefore = rssMb(srv.child.pid)?.rss ?? null;
   let rssPeak = rssBefore ?? 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(srv.child.pid)?.rss ?? 0)), 20);
