@@ -2,7 +2,7 @@
 // once), then one summary: .bench-out/summary.json and the table in docs/performance.md. Each bench
 // measures its figures beside a physical floor in the same run; this file only runs them and collects.
 //
-//   node --import tsx bench/all.ts [--quick] [--only=broker,client,streams,scale,webview,extension,pi] [--no-write-docs]
+//   node --import tsx bench/all.ts [--quick] [--only=broker,client,streams,scale,webview,extension,usable,pi,claude] [--no-write-docs]
 //
 // The extension bench needs a real VS Code (scripts/vscode/install.sh) and packages the VSIX first for
 // its size; the pi bench needs pi from npm (a devDependency). A bench that fails is reported as such and
@@ -17,7 +17,7 @@ import { BROKER_ENTRY, ROOT } from "./lib/servers.js";
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const WRITE_DOCS = !argv.includes("--no-write-docs");
-const ALL = ["broker", "client", "streams", "scale", "webview", "extension", "pi"] as const;
+const ALL = ["broker", "client", "streams", "scale", "webview", "extension", "usable", "pi", "claude", "acp"] as const;
 type BenchName = (typeof ALL)[number];
 const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 for (const a of argv) if (a !== "--quick" && a !== "--no-write-docs" && !a.startsWith("--only=")) fail(`unknown argument ${a}`);
@@ -59,7 +59,10 @@ const PLAN: Record<BenchName, { args: string[]; prepare?: string[][]; file: stri
   scale: { args: ["bench/scale.ts", ...(QUICK ? ["--quick"] : [])], file: "scale.json", timeoutS: 300 },
   webview: { args: ["bench/webview.ts"], file: "webview.json", timeoutS: 180 },
   extension: { args: ["bench/extension.ts"], prepare: [["npm", "run", "--silent", "package"]], file: "extension.json", timeoutS: 420 },
+  usable: { args: ["bench/time-to-usable.ts", ...(QUICK ? ["--windows", "2"] : [])], file: "time-to-usable.json", timeoutS: 600 },
   pi: { args: ["bench/pi.ts", ...(QUICK ? ["--quick"] : [])], file: "pi.json", timeoutS: 300 },
+  claude: { args: ["bench/claude.ts", ...(QUICK ? ["--quick"] : [])], file: "claude.json", timeoutS: 600 },
+  acp: { args: ["bench/acp.ts", ...(QUICK ? ["--quick"] : [])], file: "acp.json", timeoutS: 300 },
 };
 
 function run(cmd: string, args: string[], timeoutS: number, tag: string): Promise<{ code: number | null; stdout: string }> {
@@ -144,7 +147,19 @@ const ROWS: Record<BenchName, (j: any) => Row[]> = {
       { area: "extension", figure: "vsix_size", value: f.vsix_bytes ?? null, unit: "bytes", target: "< 500000", pass: typeof f.vsix_bytes === "number" ? f.vsix_bytes < 500_000 : null },
     ];
   },
+  usable: (j) => metricRows("time to usable", j.metrics),
   pi: (j) => [{ area: "pi adapter", figure: "approval_gate_overhead_p50", value: j.overhead_p50_ms ?? null, unit: "ms", target: `< ${j.target_overhead_ms ?? 20}`, pass: j.pass ?? null }],
+  claude: (j) => metricRows("Claude Code adapter", j.metrics ?? {}),
+  acp: (j) => {
+    const m = (j.metrics ?? {}) as Record<string, { value: number | null; floor?: number | null; pass: boolean | null }>;
+    const row = (key: string, figure: string, unit: string, target?: string) => ({ area: "acp client", figure, value: m[key]?.value ?? null, unit, ...(m[key]?.floor != null ? { floor: m[key]!.floor } : {}), ...(target ? { target, pass: m[key]?.pass ?? null } : {}) });
+    return [
+      row("request_to_visible_added_p50_ms", "permission_request_to_visible_added_p50", "ms", "< 20"),
+      row("decision_to_answer_added_p50_ms", "decision_to_agent_answer_added_p50", "ms", "< 20"),
+      row("acp_client_rss_mb", "switchboard_acp_rss", "MB", "< 60"),
+      row("acp_client_rss_node_defaults_mb", "switchboard_acp_rss_node_defaults", "MB"),
+    ];
+  },
 };
 
 // ---- the Markdown page --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { WebSocketServer } from "ws";
 import WebSocket from "ws";
 import { BrokerClient } from "../src/client/index.js";
-import { BrokerApi } from "../src/client/api.js";
+import type { BrokerApi } from "../src/client/api.js";
 import { startBroker, tempHome, type TestBroker } from "../test/helpers/broker.js";
 
 const { values } = parseArgs({
@@ -224,7 +224,7 @@ const reconnectKill9 = await reconnectTrials("kill9");
 const reconnectSigterm = await reconnectTrials("sigterm");
 const { home, cleanup } = await tempHome("sb-bench-tput-");
 const broker = await startBroker(home);
-let tput;
+let tput: Record<string, unknown> | undefined;
 try {
   const best = <T extends { msgs_per_s: number }>(runs: T[]) => runs.reduce((a, b) => (b.msgs_per_s > a.msgs_per_s ? b : a));
   const clientRuns = [];

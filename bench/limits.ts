@@ -35,7 +35,7 @@ const life = benchLife("bench:limits");
 const { log } = life;
 
 /** The prober: its own process, so the bench's own work never shows up in its figures. */
-const PROBER_JS = String.raw`
+const PROBER_JS = `
 const http = require("node:http");
 const port = Number(process.argv[1]);
 // With the token, as the user's own clients: the connection is kept alive (an unauthenticated one is closed after each answer).
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
   while ((await api.approvals("pending")).length > 0) await sleep(200);
 
   const extra = owner();
-  const extraWs = await openWs(srv, "/v1/stream", { "x-plugin-pid": String(extra.pid) });
+  const _extraWs = await openWs(srv, "/v1/stream", { "x-plugin-pid": String(extra.pid) });
   await atLimit(
     "endpoints_per_pid",
     () => pool(DEFAULT_LIMITS.endpointsPerPid, 8, () => api.register({ plugin_pid: extra.pid, kind: "bench" })),

@@ -25,7 +25,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { BrokerApi } from "../src/client/api.js";
 import { StreamWriter } from "../src/client/stream-writer.js";
 import { execCommand, type ExecResult } from "../src/exec/index.js";

@@ -16,6 +16,8 @@ const common = {
   legalComments: "none",
   logLevel: "warning",
   define: { __SWITCHBOARD_VERSION__: JSON.stringify(pkg.version) },
+  // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
+  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
 };
 const node = {
   ...common,
@@ -41,6 +43,9 @@ const builds = [
     external: [...node.external, "@mariozechner/pi-coding-agent"],
     banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; var require = __sbCreateRequire(import.meta.url);" },
   }),
+  // Claude Code's hooks: a small entry run for every hook event, and the per-session companion it starts.
+  build({ ...node, entryPoints: ["src/adapters/claude/hook-main.ts"], outfile: "dist/claude-hook.js" }),
+  build({ ...node, entryPoints: ["src/adapters/claude/companion-main.ts"], outfile: "dist/claude-companion.js" }),
 ];
 if (existsSync("src/extension/extension.ts")) {
   // VS Code loads extensions as CommonJS; `vscode` is provided by the extension host.
@@ -64,3 +69,5 @@ if (existsSync("src/webview/main.ts")) {
   await copyFile("node_modules/@vscode/codicons/dist/codicon.ttf", "media/codicon.ttf");
 }
 await Promise.all(builds);
+// The Claude Code hook's shell fast path (it hands PreToolUse to a running companion with curl).
+await copyFile("src/adapters/claude/claude-hook.sh", "dist/claude-hook.sh");

@@ -336,7 +336,7 @@ export async function runThroughput(
   const post = async (w: number, text: string): Promise<HttpResult> => {
     if (client === "node-http") return postJson(load.agent, load.http, load.path, text);
     let c = conns[w];
-    if (!c || !c.usable) c = conns[w] = await RawConnection.open(load.http, load.path);
+    if (!c?.usable) c = conns[w] = await RawConnection.open(load.http, load.path);
     return c.post(text);
   };
 

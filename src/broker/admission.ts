@@ -28,11 +28,20 @@ export class ConnectionGuard {
   private closed = 0;
   private readonly sweeper: NodeJS.Timeout;
 
+  /** The limits in force (after falling back to the defaults for values that are no number). */
+  readonly limits: AdmissionLimits;
+
   constructor(
-    private readonly limits: AdmissionLimits,
+    limits: AdmissionLimits,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, limits.deadlineMs / 3)));
+    // A setting that is no number (NaN from the environment) must not turn the limits off or close
+    // every connection at once: it falls back to the default.
+    this.limits = {
+      max: Number.isInteger(limits.max) && limits.max >= 1 ? limits.max : DEFAULT_ADMISSION.max,
+      deadlineMs: Number.isFinite(limits.deadlineMs) && limits.deadlineMs >= 100 ? limits.deadlineMs : DEFAULT_ADMISSION.deadlineMs,
+    };
+    this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1000, this.limits.deadlineMs / 3)));
     this.sweeper.unref();
   }
 

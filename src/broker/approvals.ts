@@ -318,6 +318,23 @@ function auditFields(a: Approval, outcome: AuditFields["outcome"]): AuditFields 
   };
 }
 
+/** The fields of a request that the approver is shown, compared with what an approval holds. */
+const SHOWN_FIELDS = ["action", "summary", "command", "cwd", "detail", "diff", "execute"] as const;
+
+/** Which shown fields of `body` differ from the approval it would repeat. */
+export function differentRequest(existing: Approval, body: ApprovalRequest): string[] {
+  const asked: Record<(typeof SHOWN_FIELDS)[number], unknown> = {
+    action: body.action,
+    summary: body.summary,
+    command: body.command ?? null,
+    cwd: body.cwd ?? null,
+    detail: body.detail ?? null,
+    diff: body.diff ?? null,
+    execute: body.execute ?? "agent",
+  };
+  return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
+}
+
 /** `a` with long texts cut to a preview (on a character boundary) and `truncated` saying what was cut. */
 export function approvalPreview(a: Approval): Approval {
   let truncated: Record<string, number> | undefined;
@@ -337,21 +354,4 @@ export function approvalPreview(a: Approval): Approval {
   const detail = cut("detail");
   const diff = cut("diff");
   return truncated ? { ...a, command, detail, diff, truncated } : a;
-}
-
-/** The fields of a request that the approver is shown, compared with what an approval holds. */
-const SHOWN_FIELDS = ["action", "summary", "command", "cwd", "detail", "diff", "execute"] as const;
-
-/** Which shown fields of `body` differ from the approval it would repeat. */
-export function differentRequest(existing: Approval, body: ApprovalRequest): string[] {
-  const asked: Record<(typeof SHOWN_FIELDS)[number], unknown> = {
-    action: body.action,
-    summary: body.summary,
-    command: body.command ?? null,
-    cwd: body.cwd ?? null,
-    detail: body.detail ?? null,
-    diff: body.diff ?? null,
-    execute: body.execute ?? "agent",
-  };
-  return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
 }

@@ -8,6 +8,7 @@ import {
   ProtocolError,
   Workspace,
   parseWith,
+  takesMessages,
   type DeliveryStatus,
   type DispatchResponse,
   type EndpointView,
@@ -281,7 +282,7 @@ export class Broker {
     // not coming back: look again every second rather than waiting out the whole grace.
     const look = () => {
       const ep = this.store.endpoints.get(id);
-      if (!ep || ep.state !== "reconnecting") return this.cancelGrace(id);
+      if (ep?.state !== "reconnecting") return this.cancelGrace(id);
       if (!pidAlive(ep.plugin_pid)) return this.apply(ep, { type: "owner_gone" });
       this.ownerWatches.set(id, this.clock.after(OWNER_CHECK_MS, look));
     };
@@ -411,6 +412,7 @@ export class Broker {
       throw new ProtocolError("source_endpoint_id_mismatch", "metadata.source_endpoint_id must be the sending endpoint's id.");
 
     const target = this.resolveRecipient(body.to);
+    this.requireTakesMessages(target);
     // A reply reuses the correlation id it answers, so the original sender can match it.
     const inReplyTo = typeof meta.in_reply_to === "string" && this.store.correlations.has(meta.in_reply_to) ? meta.in_reply_to : undefined;
     const correlationId = inReplyTo ?? randomUUID();
@@ -430,7 +432,21 @@ export class Broker {
   ingress(body: IngressRequest): Promise<SendResponse> {
     const meta = { ...(body.metadata ?? {}) };
     if (body.to) meta.target_endpoint_id = this.resolveRecipient(body.to);
+    if (typeof meta.target_endpoint_id === "string") this.requireTakesMessages(meta.target_endpoint_id);
     return this.accept(this.message(body.from, body.content, body.contentType, meta));
+  }
+
+  /**
+   * An open endpoint that registered with `runtime_capabilities.messages_v1: false` (e.g. `switchboard
+   * run`) never reads a message: refuse rather than queue one nobody will take.
+   */
+  private requireTakesMessages(endpointId: string): void {
+    const ep = this.store.endpoints.get(endpointId);
+    if (!ep || ep.state === "closed" || takesMessages(ep.runtime_capabilities)) return;
+    const label = this.store.view(ep).label;
+    throw new ProtocolError("recipient_takes_no_messages", `Session "${label}" (${ep.kind}) takes no messages; send or route it to another session.`, {
+      endpoint_id: ep.endpoint_id,
+    });
   }
 
   /** `to` is an endpoint id or a session name. Open endpoints win; a closed one means a continuation. */
@@ -458,6 +474,7 @@ export class Broker {
     const decision = route(msg.metadata, {
       endpointState: (id) => this.store.endpoints.get(id)?.state,
       correlationOwner: (cid) => this.store.correlations.get(cid),
+      takesMessages: (id) => takesMessages(this.store.endpoints.get(id)?.runtime_capabilities),
     });
     if (decision.to === "endpoint") {
       // MASONS clients only see metadata (not our frame's endpoint_id), so name the target there too.
@@ -599,6 +616,7 @@ export class Broker {
     if (!item) throw new ProtocolError("dispatch_failed", `unknown undispatched_id: ${undispatchedId}`);
     const target = this.store.endpoints.get(targetId);
     if (!target || target.state === "closed") throw new ProtocolError("dispatch_failed", `target endpoint not found: ${targetId}`);
+    this.requireTakesMessages(targetId); // the item stays in the inbox
     const msg: StoredMessage = {
       message_id: item.source_message_id,
       from: item.sender_address,

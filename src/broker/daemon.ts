@@ -1,6 +1,6 @@
 // Starting and stopping one broker: single instance via the spawn lock, journal recovery, discovery record.
 import { randomBytes } from "node:crypto";
-import { DiscoveryRecord } from "../protocol/index.js";
+import type { DiscoveryRecord } from "../protocol/index.js";
 import { ensurePrivateDir } from "../platform/files.js";
 import { brokerPaths, type BrokerPaths } from "../platform/paths.js";
 import { probeHealth, readDiscovery, removeDiscoveryIfOurs, tryLock, writeDiscovery } from "../platform/discovery.js";
@@ -8,7 +8,7 @@ import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
-import { fileLogger, type Logger } from "./log.js";
+import { fileLogger, } from "./log.js";
 import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
@@ -36,12 +36,12 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Test hooks of the journal (a slow disk). */
   journal?: Pick<JournalOptions, "beforeSync">;
-  /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
-  streamFiles?: { beforeSync?: () => Promise<void> };
   /** Limits on connections that have not shown the token yet. */
   admission?: Partial<AdmissionLimits>;
   /** Listen on the Unix socket in the state folder too (default true; not on Windows). */
   unixSocket?: boolean;
+  /** Test hook of stream output files (a slow disk): runs before each fdatasync. */
+  streamFiles?: { beforeSync?: () => Promise<void> };
 }
 
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
@@ -155,6 +155,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
 
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const broker = new Broker(store, commit, { ...DEFAULT_CONFIG, ...opts.config }, log, { clock: opts.clock, flush: () => journal.flush(), limits });
+  await ensurePrivateDir(join(paths.brokerDir, "audit"));
   const audit = await AuditLog.open(join(paths.brokerDir, "audit", "audit.ndjson"));
   // Loudly, but not fatally: refusing to start would stop every approval over a damaged history.
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });

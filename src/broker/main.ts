@@ -34,12 +34,12 @@ try {
     port: num(values.port ?? env.SWITCHBOARD_PORT),
     idleExitMinutes: num(values["idle-exit-minutes"] ?? env.SWITCHBOARD_IDLE_EXIT_MINUTES),
     spawnNonce: env.SWITCHBOARD_SPAWN_NONCE || undefined,
-    limits: limitsFromEnv(env),
     admission: {
       ...(num(env.SWITCHBOARD_UNAUTH_MAX) !== undefined ? { max: num(env.SWITCHBOARD_UNAUTH_MAX) } : {}),
       ...(num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) !== undefined ? { deadlineMs: num(env.SWITCHBOARD_UNAUTH_TIMEOUT_MS) } : {}),
     },
     unixSocket: env.SWITCHBOARD_UNIX_SOCKET !== "0",
+    limits: limitsFromEnv(env),
     logToStderr: values.foreground,
     ...(num(env.SWITCHBOARD_STREAM_CAP_BYTES) !== undefined ? { streamLimits: { fileCapBytes: num(env.SWITCHBOARD_STREAM_CAP_BYTES)! } } : {}),
     config: {

@@ -48,7 +48,7 @@ export const HEALTH_VERSION = `agent-switchboard/${SWITCHBOARD_VERSION}`;
 
 interface Ctx<Body = unknown> {
   params: string[];
-  url: URL;
+  url: RequestTarget;
   req: IncomingMessage;
   body: Body;
 }
@@ -57,6 +57,8 @@ type Handler<R extends RouteSpec = RouteSpec> = (ctx: Ctx<RouteBody<R>>) => unkn
 interface Route {
   method: string;
   pattern: RegExp;
+  /** The path itself when it has no parameters. */
+  fixedPath?: string;
   auth: boolean;
   handler: Handler;
 }
@@ -70,9 +72,9 @@ export interface ServerOptions {
   log: Logger;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
-  limits?: Limits;
   /** Limits on connections that have not shown the token yet (per listener). */
   admission?: Partial<AdmissionLimits>;
+  limits?: Limits;
 }
 
 /** Requests that change nothing durable, so they are served while the state folder takes no writes. */
@@ -87,13 +89,26 @@ export class BrokerServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   private readonly authorizedHeader: (authorization: string | undefined) => boolean;
   private readonly routes: Route[];
+  /** The routes whose paths have no parameters, by path (a path has one route per method). */
+  private readonly fixedRoutes = new Map<string, Route[]>();
   private readonly admission: AdmissionLimits;
   private readonly guards: ConnectionGuard[] = [];
   private port = 0;
+  /** The constant fields of /v1/initialize's answer, as JSON without the closing brace. */
+  private readonly initializeHead = JSON.stringify({
+    server_version: SWITCHBOARD_VERSION,
+    server_protocol_version: PROTOCOL_VERSION,
+    server_capabilities: serverCapabilities(),
+    network_presence: "online",
+  }).slice(0, -1);
+  private readonly healthAnswer = new JsonText(
+    JSON.stringify({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }),
+  );
 
   constructor(private readonly opts: ServerOptions) {
     this.authorizedHeader = bearerChecker(opts.token);
     this.routes = this.buildRoutes();
+    for (const r of this.routes) if (r.fixedPath !== undefined) this.fixedRoutes.set(r.fixedPath, [...(this.fixedRoutes.get(r.fixedPath) ?? []), r]);
     this.admission = { ...DEFAULT_ADMISSION, ...opts.admission };
     this.http = this.createListener();
     // Upgrades that are no valid WebSocket handshake (no key, another version, not GET) get the JSON error body too.
@@ -197,7 +212,8 @@ export class BrokerServer {
   private rejectHostOrOrigin(req: IncomingMessage): ProtocolError | undefined {
     // Exactly one Host header, compared case-insensitively (host names are); an absolute-form target
     // ("GET http://attacker.example/…") would name another host than the header, so only paths are accepted.
-    const hosts = req.headersDistinct.host ?? [];
+    // rawHeaders, not headersDistinct: that getter builds an object of every header on each request.
+    const hosts = hostHeaders(req.rawHeaders);
     const host = (hosts[0] ?? "").toLowerCase();
     if (hosts.length !== 1 || (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`))
       return new ProtocolError("host_forbidden", `Host "${hosts.join(", ")}" is not allowed; use 127.0.0.1:${this.port}.`);
@@ -234,20 +250,26 @@ export class BrokerServer {
         if (!this.authorized(req)) return send(res, 401, UNAUTHORIZED);
         guard.authenticate(req.socket);
         res.removeHeader("connection");
+      } else if (req.headers.authorization !== undefined && this.authorized(req)) {
+        // An open route (/health) with the right token: the connection is the user's, keep it alive.
+        guard.authenticate(req.socket);
+        res.removeHeader("connection");
       }
       if (!route) {
         return methodMismatch
           ? sendError(res, new ProtocolError("method_not_allowed", `${req.method} is not allowed on ${url.pathname}.`))
           : send(res, 404, { error: "not_found", message: `No route ${url.pathname}.`, path: url.pathname });
       }
-      const body = await readBody(req);
+      // A request that declares no body has none: no need to wait for its end on the next turn.
+      const body = req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined ? {} : await readBody(req);
       // While writes fail, refuse a change before making it, so that nothing of it happens; only the
       // requests caught in the failing write itself are left with an unknown outcome.
       const failure = route.method !== "GET" && !NO_WRITES.test(url.pathname) ? this.opts.storageFailure?.() : undefined;
       if (failure !== undefined)
         throw storageError(failure) ?? new ProtocolError("storage_unavailable", "The broker cannot write its state folder, so it takes no changes now; see its log.", { retryable: true });
       const result = await route.handler({ params, url, req, body });
-      send(res, 200, result ?? { ok: true });
+      if (result instanceof JsonText) sendText(res, 200, result.text);
+      else send(res, 200, result ?? { ok: true });
     } catch (err) {
       if (err instanceof ProtocolError) return sendError(res, err);
       const storage = storageError(err);
@@ -261,6 +283,12 @@ export class BrokerServer {
   }
 
   private match(method: string, path: string): { route?: Route; params: string[]; methodMismatch: boolean } {
+    // Paths without parameters are looked up, not matched one pattern after another.
+    const fixed = this.fixedRoutes.get(path);
+    if (fixed) {
+      const route = fixed.find((r) => r.method === method);
+      return route ? { route, params: [], methodMismatch: false } : { params: [], methodMismatch: true };
+    }
     let methodMismatch = false;
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
@@ -280,7 +308,8 @@ export class BrokerServer {
     const approvals = this.opts.approvals;
     const streams = this.opts.streams;
     return {
-      health: () => ({ ok: true, version: HEALTH_VERSION, protocol_version: PROTOCOL_VERSION, capabilities: serverCapabilities(), switchboard_version: SWITCHBOARD_VERSION }),
+      // The same answer every time: serialized once.
+      health: () => this.healthAnswer,
       initialize: ({ body }) => {
         const major = protocolMajor(body.client_protocol_version);
         if (major !== PROTOCOL_MAJOR)
@@ -289,15 +318,8 @@ export class BrokerServer {
             `This broker speaks protocol ${PROTOCOL_VERSION}; the client asked for ${body.client_protocol_version}. Update the client or the broker so that their major versions match.`,
             { server_protocol_version: PROTOCOL_VERSION },
           );
-        return {
-          server_version: SWITCHBOARD_VERSION,
-          server_protocol_version: PROTOCOL_VERSION,
-          server_capabilities: serverCapabilities(),
-          session_id: randomUUID(),
-          network_presence: "online",
-          feed_epoch: b.feed.epoch,
-          warnings: this.warnings(),
-        };
+        // The constant part is serialized once; only the session id, feed epoch and warnings vary.
+        return new JsonText(`${this.initializeHead},"session_id":"${randomUUID()}","feed_epoch":${JSON.stringify(b.feed.epoch)},"warnings":${JSON.stringify(this.warnings())}}`);
       },
       register: ({ body }) => b.register(body),
       heartbeat: ({ params }) => {
@@ -355,7 +377,7 @@ export class BrokerServer {
       },
       appendChunks: ({ params, body, req }) => streams.append(params[0]!, body.chunks, optionalPidHeader(req)),
       completeStream: ({ params, body, req }) => streams.complete(params[0]!, body, optionalPidHeader(req)),
-      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body.reason, optionalPidHeader(req)),
+      abortStream: ({ params, body, req }) => streams.abort(params[0]!, body, optionalPidHeader(req)),
       cancelStream: ({ params, body }) => streams.cancel(params[0]!, body.reason),
     };
   }
@@ -369,6 +391,7 @@ export class BrokerServer {
       return {
         method: spec.method,
         pattern: new RegExp(`^${spec.path.replace(/:\w+/g, "([^/]+)")}$`),
+        ...(spec.path.includes(":") ? {} : { fixedPath: spec.path }),
         auth: spec.auth,
         handler: spec.request ? (ctx) => handler({ ...ctx, body: check(spec.request!, ctx.body, spec.invalidBody) }) : handler,
       };
@@ -381,7 +404,7 @@ export class BrokerServer {
     socket.on("error", () => socket.destroy());
     const denied = this.rejectHostOrOrigin(req);
     if (denied) return refuseUpgrade(socket, denied.status, denied.toBody());
-    let url: URL;
+    let url: RequestTarget;
     try {
       url = requestUrl(req);
     } catch (err) {
@@ -484,7 +507,7 @@ function optionalPidHeader(req: IncomingMessage): number | undefined {
   return req.headers["x-plugin-pid"] === undefined ? undefined : pidHeader(req);
 }
 
-function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+function intParam(url: RequestTarget, name: string, fallback: number, min: number, max: number): number {
   const raw = url.searchParams.get(name);
   if (raw === null) return fallback;
   const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
@@ -493,7 +516,16 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
 }
 
 /** The request target as a URL; a target no URL parser takes (e.g. "//[x") is the client's error. */
-function requestUrl(req: IncomingMessage): URL {
+/** What routes read of a request's target. */
+type RequestTarget = Pick<URL, "pathname" | "searchParams">;
+
+function requestUrl(req: IncomingMessage): RequestTarget {
+  // The common target (a plain path, maybe a query) is split by hand: the WHATWG parser costs more
+  // than the rest of a small request. Anything else (dots, odd characters) still goes through it.
+  const target = req.url ?? "/";
+  const q = target.indexOf("?");
+  const path = q < 0 ? target : target.slice(0, q);
+  if (PLAIN_PATH.test(path)) return { pathname: path, searchParams: new URLSearchParams(q < 0 ? "" : target.slice(q + 1)) };
   try {
     return new URL(req.url ?? "/", "http://127.0.0.1");
   } catch {
@@ -575,9 +607,28 @@ function readBody(req: IncomingMessage): Promise<unknown> {
   });
 }
 
+/** A path of plain segments: no dots, no percent-encoding, no leading "//": nothing the URL parser would read differently. */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_~/-]*$/;
+
+/** A route's answer already serialized (GET /health). */
+class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** The values of every Host header (a request may carry several; only one is allowed). */
+function hostHeaders(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") out.push(raw[i + 1]!);
+  return out;
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
   res.end(text);
 }

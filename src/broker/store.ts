@@ -1,6 +1,7 @@
 // The broker's durable state and the journal records that change it. `applyRecord` is the only
 // writer, used both live and on replay, so that a restart rebuilds exactly what was acknowledged.
 import type { Approval, EndpointState, EndpointView, UndispatchedItem, Workspace } from "../protocol/index.js";
+import { takesMessages } from "../protocol/capabilities.js";
 
 export interface StoredMessage {
   message_id: string;
@@ -65,6 +66,8 @@ export interface StreamMeta {
   command: string;
   cwd: string | null;
   approval_id: string | null;
+  /** stdout and stderr arrive merged on channel 1 (absent: kept apart). */
+  output_merged?: boolean;
   state: "streaming" | "completed" | "aborted" | "cancelled";
   status: 102 | 200 | 500 | 499;
   created_at: string;
@@ -76,6 +79,8 @@ export interface StreamMeta {
   /** Final figures, journaled when the stream ends (live values are kept by the stream hub). */
   last_seq: number;
   channels: Record<string, { bytes: number; truncated: boolean }>;
+  /** The producer's note for viewers (how the output arrives); absent when none was given. */
+  note?: string;
 }
 
 export interface StoreLimits {
@@ -202,6 +207,7 @@ export class Store {
       registered_at: ep.registered_at,
       last_seen_at: ep.last_seen_at,
       buffered_count: this.queueSize(ep.endpoint_id),
+      accepts_messages: takesMessages(ep.runtime_capabilities),
     };
   }
 

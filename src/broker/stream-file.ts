@@ -29,7 +29,7 @@ export const STOP = Symbol("stop");
  * returns a promise, reading waits for it (a consumer's backpressure).
  */
 export async function readRecords(path: string, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | typeof STOP | Promise<void>, offset = 0): Promise<void> {
-  let fh;
+  let fh: import("node:fs/promises").FileHandle | undefined;
   try {
     fh = await open(path, "r");
   } catch {

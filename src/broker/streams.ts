@@ -14,6 +14,7 @@ import {
   incompleteUtf8Tail,
   ProtocolError,
   type Chunk,
+  type AbortRequest,
   type CompleteRequest,
   type LiveFrame,
   type ReplayResponse,
@@ -44,6 +45,12 @@ const FOLLOWER_LOW_WATER = 256 * 1024;
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 /** How long `complete {last_seq}` waits for chunks still in flight on the producer's socket. */
 const COMPLETE_WAIT_MS = 10_000;
+/**
+ * After a viewer's cancel, how long followers wait for the producer to report how the command ended
+ * (its exit code, signal and duration) before they get the stream's end without it. The producers'
+ * own stop escalation (SIGINT, SIGTERM, SIGKILL) takes at most about 4 s.
+ */
+const CANCEL_REPORT_WAIT_MS = 10_000;
 /** The sparse seq -> file offset index gets an entry every this many bytes, so a replay from a seq seeks. */
 const INDEX_EVERY = 4 * 1024 * 1024;
 
@@ -101,6 +108,12 @@ const STATUS = { streaming: 102, completed: 200, aborted: 499, cancelled: 499 } 
 
 export class StreamHub {
   private readonly live = new Map<string, Live>();
+  /**
+   * Cancelled streams whose producer has not yet reported how the command ended. Their followers'
+   * `end` waits for that report, so that every viewer (terminal footer, sidebar, CLI) shows the same
+   * outcome: cancelled, with the signal and the duration.
+   */
+  private readonly reports = new Map<string, { done: Promise<void>; release: () => void }>();
   private readonly dir: string;
 
   constructor(
@@ -124,6 +137,8 @@ export class StreamHub {
           this.log.error("aborting the stream of a closed endpoint failed", { stream_id: live.meta.stream_id, err: String(err) }),
         );
       }
+      // A cancelled stream's producer that is gone will not report how its command ended.
+      for (const id of [...this.reports.keys()]) if (this.store.streams.get(id)?.endpoint_id === endpointId) this.reports.get(id)?.release();
     });
   }
 
@@ -182,6 +197,7 @@ export class StreamHub {
       command: body.command,
       cwd: body.cwd ?? null,
       approval_id: body.approval_id ?? null,
+      ...(body.output_merged ? { output_merged: true } : {}),
       state: "streaming",
       status: 102,
       created_at: new Date().toISOString(),
@@ -192,6 +208,7 @@ export class StreamHub {
       reason: null,
       last_seq: 0,
       channels: {},
+      ...(body.note ? { note: body.note } : {}),
     };
     const live = this.runtime(meta);
     live.file = await openNoFollow(this.file(meta.stream_id), "a");
@@ -256,10 +273,16 @@ export class StreamHub {
     });
   }
 
-  abort(id: string, reason: string | undefined, producerPid?: number): Promise<StreamView> {
+  abort(id: string, body: AbortRequest, producerPid?: number): Promise<StreamView> {
     const live = this.liveFor(id, producerPid);
-    if (!live) return this.broker.whenDurable().then(() => this.get(id)); // a repeat: answer once the end is durable
-    return this.finish(live, { state: "aborted", reason: reason ?? "stopped by the producer" });
+    const ended = { exit_code: body.exit_code ?? null, signal: body.signal ?? null, duration_ms: body.duration_ms ?? null };
+    if (!live) {
+      // After a cancel: record how the process ended, if the producer says so, and let followers go.
+      if (ended.exit_code !== null || ended.signal !== null) return this.endedAlready(id, { exit_code: ended.exit_code, signal: ended.signal, duration_ms: body.duration_ms });
+      this.reports.get(id)?.release();
+      return this.broker.whenDurable().then(() => this.get(id)); // a repeat: answer once the end is durable
+    }
+    return this.finish(live, { state: "aborted", reason: body.reason ?? "stopped by the producer", ...ended });
   }
 
   /** A consumer asks the producer to stop: the stream ends as cancelled (499) and the producer is told. */
@@ -270,6 +293,7 @@ export class StreamHub {
       return this.get(id);
     }
     const why = reason ?? "cancelled by a viewer";
+    this.awaitReport(id);
     const view = await this.finish(live, { state: "cancelled", reason: why });
     this.broker.enqueueFrame(live.meta.endpoint_id, { event: "stream_cancelled", stream_id: id, reason: why });
     return view;
@@ -320,6 +344,7 @@ export class StreamHub {
   }
 
   stop(): Promise<void> {
+    for (const r of [...this.reports.values()]) r.release();
     const all = [...this.live.values()];
     for (const live of all) for (const f of live.followers) f.ws.close(1001, "broker shutting down");
     return Promise.all(all.map(async (l) => {
@@ -403,8 +428,10 @@ export class StreamHub {
       const durable = this.broker.journal({ t: "str", s: updated });
       this.broker.feed.publish({ kind: "stream_upserted", stream: this.view(updated) });
       await durable;
+      this.reports.get(id)?.release();
       return this.view(updated);
     }
+    this.reports.get(id)?.release();
     // Aborted (by the producer, its session's end or a broker restart): the exit it reports comes too
     // late to be recorded, and answering 200 would say it was.
     if (meta.state === "aborted")
@@ -413,6 +440,26 @@ export class StreamHub {
     // on its way to disk, and answering now would acknowledge it early.
     await this.broker.whenDurable();
     return this.view(this.meta(id));
+  }
+
+  /** From a cancel until the producer reports (or CANCEL_REPORT_WAIT_MS passes), followers' `end` waits. */
+  private awaitReport(id: string): void {
+    if (this.reports.has(id)) return;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(() => release(), CANCEL_REPORT_WAIT_MS);
+    const release = () => {
+      clearTimeout(timer);
+      if (this.reports.get(id)?.done === done) this.reports.delete(id);
+      resolve();
+    };
+    this.reports.set(id, { done, release });
+  }
+
+  /** The `end` frame, with the stream as it is once any pending report from its producer is in. */
+  private async sendEnd(ws: WebSocket, id: string): Promise<void> {
+    await this.reports.get(id)?.done;
+    send(ws, { type: "end", stream: this.get(id) });
   }
 
   private view(meta: StreamMeta): StreamView {
@@ -595,7 +642,7 @@ export class StreamHub {
         return;
       }
       if (live) await live.finished;
-      send(f.ws, { type: "end", stream: this.get(id) });
+      await this.sendEnd(f.ws, id);
       return;
     }
   }
@@ -629,7 +676,7 @@ export class StreamHub {
     };
     const durable = this.save(live);
     live.markFinished();
-    for (const f of live.followers) if (!f.behind) send(f.ws, { type: "end", stream: this.view(live.meta) });
+    for (const f of live.followers) if (!f.behind) void this.sendEnd(f.ws, live.meta.stream_id);
     this.log.info("stream ended", { stream_id: live.meta.stream_id, state: live.meta.state, exit_code: live.meta.exit_code, signal: live.meta.signal });
     await durable;
     return this.view(live.meta);

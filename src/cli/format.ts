@@ -1,5 +1,5 @@
 // Plain-text output helpers for the CLI: aligned tables, relative times, stream outcomes.
-import { visibleLine, visibleText, type StreamView } from "../protocol/index.js";
+import { streamOutcome, visibleLine, visibleText, type StreamEnd } from "../protocol/index.js";
 
 /**
  * Agent-supplied text for the terminal: control, C1, bidi and invisible characters made visible (the
@@ -36,8 +36,7 @@ export function workspaceLabel(ws: unknown): string {
 }
 
 /** A stream's state in a few words: running, exit N, killed by SIG, cancelled (SIG)… */
-export function streamStatus(s: Pick<StreamView, "state" | "exit_code" | "signal" | "reason">): string {
-  if (s.state === "streaming") return "running";
-  if (s.state === "completed") return s.signal ? `killed by ${shown(s.signal)}` : `exit ${s.exit_code}`;
-  return `${s.state}${s.signal ? ` (${shown(s.signal)})` : s.exit_code !== null ? ` (exit ${s.exit_code})` : ""}`;
+/** How a stream ended: the same words as the terminal footer and the sidebar (protocol/stream-outcome.ts), agent text visible. */
+export function streamStatus(s: StreamEnd): string {
+  return shown(streamOutcome(s).text);
 }

@@ -16,6 +16,7 @@ import {
   type ApprovalRequest,
   type ApprovalState,
   type Chunk,
+  type AbortRequest,
   type CompleteRequest,
   type DecisionRequest,
   type StreamStartRequest,
@@ -155,8 +156,9 @@ export class BrokerApi {
     return this.route(ROUTES.completeStream, { params: [id], body: end, headers: pidHeader(pluginPid) });
   }
 
-  abortStream(id: string, reason?: string, pluginPid?: number) {
-    return this.route(ROUTES.abortStream, { params: [id], body: reason ? { reason } : {}, headers: pidHeader(pluginPid) });
+  /** `ended`: how the process ended, when the producer knows (e.g. it was interrupted). */
+  abortStream(id: string, reason?: string, pluginPid?: number, ended: Omit<AbortRequest, "reason"> = {}) {
+    return this.route(ROUTES.abortStream, { params: [id], body: { ...(reason ? { reason } : {}), ...ended }, headers: pidHeader(pluginPid) });
   }
 
   cancelStream(id: string, reason?: string) {

@@ -33,6 +33,13 @@ export interface BrokerClientOptions extends Partial<ClientIdentity> {
   endpoints?: readonly RegisteredEndpoint[];
   /** How many recent push ids / message ids are remembered to drop duplicates; default 10 000 messages. */
   dedupeCapacity?: number;
+  /**
+   * Message pushes are acknowledged by the application (`ackMessage`) instead of right after the
+   * listeners ran: until then the broker keeps the message, so it survives this process (it moves to
+   * the inbox when the endpoint closes) and a broker restart (it is pushed again). For adapters that
+   * queue messages for work that outlasts the listener (`switchboard acp`).
+   */
+  manualMessageAck?: boolean;
   /** Injection points for tests. */
   random?: () => number;
   discoverFn?: (opts: DiscoverOptions) => Promise<Discovered>;

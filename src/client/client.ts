@@ -47,7 +47,7 @@ import {
   type MachineOptions,
   type PublicPhase,
 } from "./connection-state.js";
-import { discover, readRecorded, type DiscoverOptions, type Discovered } from "./discover.js";
+import { discover, readRecorded, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
 import type { FeedModel, FeedRecord } from "./feed-model.js";
 import { ObserverFeed } from "./observer-feed.js";
@@ -94,6 +94,8 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   private readonly cache = new Map<string, CachedEndpoint>();
   private readonly aliases = new Map<string, string>();
   private readonly pushes: PushDedup;
+  /** push ids of messages the application has not acknowledged yet (manualMessageAck). */
+  private readonly heldAcks = new Set<string>();
 
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -732,7 +734,18 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       if (!parsed.success) return this.report(new Error(`Ignored a bad message_received frame: ${describeIssues(parsed.issues, "frame")}`));
       const m = parsed.output;
       const endpointId = this.endpointOf(m.endpoint_id ?? m.metadata.target_endpoint_id);
-      this.pushes.deliver([`m:${m.sourceMessageId}`, ...(pushId ? [`p:${pushId}`] : [])], () => this.emit("message", { ...m, endpointId }));
+      const hold = this.opts.manualMessageAck === true && pushId !== undefined;
+      this.pushes.deliver([`m:${m.sourceMessageId}`, ...(pushId ? [`p:${pushId}`] : [])], () => {
+        if (hold) this.heldAcks.add(pushId);
+        try {
+          this.emit("message", { ...m, endpointId });
+        } catch (err) {
+          if (hold) this.heldAcks.delete(pushId);
+          throw err;
+        }
+      });
+      // Held by the application (also when pushed again before it was done with it): no ack yet.
+      if (hold && this.heldAcks.has(pushId)) return;
     } else if (event === "presence_changed") {
       const parsed = v.safeParse(PresenceChangedFrame, frame);
       if (!parsed.success) return this.report(new Error(`Ignored a bad presence_changed frame: ${describeIssues(parsed.issues, "frame")}`));
@@ -744,6 +757,18 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     }
     // Acknowledge only after the listeners ran; a duplicate too (its first ack may have been lost).
     if (pushId && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ event: "push_ack", push_id: pushId }));
+  }
+
+  /**
+   * With `manualMessageAck`: the application is done with this message; the broker may drop its copy.
+   * Sent on the current stream; without one, the broker pushes it again after the reconnect and it is
+   * acknowledged then (it is no longer held).
+   */
+  ackMessage(message: { push_id?: string | undefined }): void {
+    const pushId = message.push_id;
+    if (!pushId || !this.heldAcks.delete(pushId)) return;
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ event: "push_ack", push_id: pushId }));
   }
 
   private endpointOf(raw: unknown): string | undefined {
@@ -840,7 +865,9 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       const api = new BrokerApi(record, { timeoutMs: 2000 });
       const ids = [...this.cache.keys()];
       const results = await Promise.allSettled(ids.map((id) => api.unregister(id, this.pid)));
-      results.forEach((r, i) => r.status === "fulfilled" && this.forget(ids[i]!));
+      results.forEach((r, i) => {
+        if (r.status === "fulfilled") this.forget(ids[i]!);
+      });
     }
     this.fire({ type: "close_requested" });
     this.observer.close();

@@ -2,7 +2,7 @@
 // that many clients starting at once end up on one broker).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { openSync, closeSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DiscoveryRecord, HealthResponse } from "../protocol/index.js";
@@ -158,7 +158,7 @@ async function waitForLiveBroker(paths: ReturnType<typeof brokerPaths>, deadline
 export function readRecorded(opts: DiscoverOptions): Omit<Discovered, "health" | "spawned"> | undefined {
   const home = opts.home ?? stateHome();
   const discoveryFile = opts.discoveryFile ? resolve(opts.discoveryFile) : brokerPaths(home).discoveryFile;
-  let read;
+  let read: ReturnType<typeof readDiscoverySync>;
   try {
     read = readDiscoverySync(discoveryFile);
   } catch {

@@ -6,7 +6,7 @@
 // as JSON batches over HTTP. A frame the socket could not write is sent again over HTTP with its seq,
 // and from then on the stream stays on HTTP, so chunks never overtake each other (the broker drops a
 // seq it already has as a retry).
-import { encodeProducerChunk, MAX_FRAME_SEQ, type Chunk, type CompleteRequest, type StreamStartRequest, type StreamView } from "../protocol/index.js";
+import { encodeProducerChunk, MAX_FRAME_SEQ, type AbortRequest, type Chunk, type CompleteRequest, type StreamStartRequest, type StreamView } from "../protocol/index.js";
 import type { BrokerApi } from "./api.js";
 import { BrokerError } from "./errors.js";
 
@@ -94,10 +94,10 @@ export class StreamWriter {
     return this.finish((api) => api.completeStream(this.streamId, { ...end, last_seq: this.seq }, this.opts.pluginPid));
   }
 
-  /** Sends what is queued, then ends the stream as aborted by the producer. */
-  async abort(reason: string): Promise<StreamView | undefined> {
+  /** Sends what is queued, then ends the stream as aborted by the producer (with how the process ended, if known). */
+  async abort(reason: string, ended: Omit<AbortRequest, "reason"> = {}): Promise<StreamView | undefined> {
     await this.flush();
-    return this.finish((api) => api.abortStream(this.streamId, reason, this.opts.pluginPid));
+    return this.finish((api) => api.abortStream(this.streamId, reason, this.opts.pluginPid, ended));
   }
 
   /** Resolves once every chunk written so far has left: frames written out, HTTP batches answered. */

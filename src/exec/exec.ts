@@ -93,7 +93,7 @@ export interface ExecOptions {
   /** the complete environment of the command (not merged); default process.env */
   env?: NodeJS.ProcessEnv;
   /** receives decoded text per channel; return `false` to pause until `resume()` */
-  onOutput?: (channel: Channel, text: string) => boolean | void;
+  onOutput?: (channel: Channel, text: string) => boolean | undefined;
   /** wait per escalation step of `stop()` (SIGINT -> SIGTERM -> SIGKILL); default 2000 ms */
   stopGraceMs?: number;
   /** after the leader exits, how long the rest of the group may run (and hold the pipes) before it is SIGKILLed; default 200 ms */
@@ -388,7 +388,7 @@ class Run {
     this.progress();
   }
 
-  private deliver(channel: Channel, text: string): boolean | void {
+  private deliver(channel: Channel, text: string): boolean | undefined {
     if (!this.onOutput) return;
     try {
       return this.onOutput(channel, text);

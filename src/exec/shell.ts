@@ -34,7 +34,7 @@ function baseName(path: string): string {
 }
 
 function usable(path: string | undefined, isExecutable: (path: string) => boolean): path is string {
-  if (!path || !path.startsWith("/")) return false;
+  if (!path?.startsWith("/")) return false;
   if (PLACEHOLDER_SHELLS.has(baseName(path))) return false;
   return isExecutable(path);
 }
@@ -67,4 +67,9 @@ export function resolveShell(
   const shCandidates = ["/bin/sh", ...pathDirs(env).map((d) => join(d, "sh"))];
   for (const file of shCandidates) if (isExecutable(file)) return { file, args: ["-c"], source: "sh" };
   return null;
+}
+
+/** Quotes one argument for a POSIX shell, only when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

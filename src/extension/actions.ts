@@ -24,11 +24,26 @@ export class Actions {
     return this.sb.state().approvals;
   }
 
+  /**
+   * Throws the sentence that says what already happened to a request that is no longer pending
+   * ("Already approved by …", "Already rejected by …: reason"), so that a late click (a notification,
+   * a second window) never reads as if it had decided anything.
+   */
+  async assertPending(approvalId: string): Promise<void> {
+    if (this.sb.feed?.approvals.has(approvalId)) return; // the feed lists pending approvals only
+    const api = await this.sb.api("approvals_v1");
+    const a = await explain(api.approval(approvalId));
+    if (a.state !== "pending") throw new Error(decidedSentence(a));
+  }
+
   async approve(approvalId: string, decidedBy = this.decider): Promise<string> {
+    await this.assertPending(approvalId);
     const api = await this.sb.api("approvals_v1");
     // Marked before asking: the agent may start its stream before our answer comes back.
     this.onApproved(approvalId);
     const decided = await explain(api.decide(approvalId, { decision: "approve", decided_by: decidedBy }));
+    // The broker answers a repeated winning decision with the first one: someone else was first.
+    if (decided.decided_by !== decidedBy) throw new Error(decidedSentence(decided));
     log().info(`approved ${approvalId} (${decided.action}: ${decided.command ?? decided.summary})`);
     // An editor-executed request runs in the window whose decision won, and only there.
     if (decided.execute === "editor" && decided.decided_by === decidedBy) {
@@ -39,8 +54,10 @@ export class Actions {
   }
 
   async reject(approvalId: string, reason?: string): Promise<string> {
+    await this.assertPending(approvalId);
     const api = await this.sb.api("approvals_v1");
     const decided = await explain(api.decide(approvalId, { decision: "reject", decided_by: this.decider, ...(reason ? { reason } : {}) }));
+    if (decided.decided_by !== this.decider) throw new Error(decidedSentence(decided));
     log().info(`rejected ${approvalId}${reason ? `: ${reason}` : ""}`);
     return `Rejected: ${visibleLine(decided.summary, 120)}`;
   }
@@ -48,12 +65,16 @@ export class Actions {
   async route(itemId: string, endpointId?: string): Promise<string | undefined> {
     const item = this.sb.state().inbox.find((i) => i.id === itemId);
     if (!item) throw new Error("This message is no longer in the inbox; another window may have routed or dismissed it.");
-    const target = endpointId ? this.session(endpointId) : await this.pickSession(`Route "${preview(item.content)}" to…`);
+    const target = endpointId ? this.session(endpointId, true) : await this.pickSession(`Route "${preview(item.content)}" to…`);
     if (!target) return undefined;
     const api = await this.sb.api("dispatch_any_v1");
     const res = await explain(api.dispatch(item.id, target.endpoint_id));
-    log().info(`routed ${item.id} to ${target.endpoint_id}`);
-    return res.status === "delivered" ? `Delivered to ${target.label}.` : `Routed to ${target.label}; it will be delivered when that session reconnects.`;
+    log().info(`routed ${item.id} to ${target.endpoint_id} (${res.status})`);
+    // The broker answers "delivered" only once the recipient acknowledged the push.
+    if (res.status === "delivered") return `Delivered to ${target.label}.`;
+    return target.state === "reconnecting"
+      ? `Routed to ${target.label}; it will be delivered when that session reconnects.`
+      : `Routed to ${target.label}, which has not confirmed it yet; it stays queued there until it does.`;
   }
 
   async dismiss(itemId: string): Promise<string> {
@@ -63,7 +84,7 @@ export class Actions {
   }
 
   async sendTo(endpointId?: string): Promise<string | undefined> {
-    const target = endpointId ? this.session(endpointId) : await this.pickSession("Send a message to…");
+    const target = endpointId ? this.session(endpointId, true) : await this.pickSession("Send a message to…");
     if (!target) return undefined;
     const text = await vscode.window.showInputBox({ title: `Message to ${visibleLine(target.label, 60)}`, prompt: `Sent to ${visibleLine(target.kind, 30)} session ${visibleLine(target.label, 60)}`, ignoreFocusOut: true });
     if (!text) return undefined;
@@ -89,11 +110,22 @@ export class Actions {
     return `Replied to ${visibleLine(m.from, 60)}.`;
   }
 
-  async stopStream(streamId: string): Promise<string> {
-    if (this.runner.stop(streamId, "stopped from the sidebar")) return "Stopping the command (SIGINT, then SIGTERM, then SIGKILL).";
-    const api = await this.sb.api("output_streams_v1");
-    await explain(api.cancelStream(streamId, `stopped in ${this.sb.sessionName}`));
-    return "Asked the agent to stop the command.";
+  /**
+   * Stops a running command through the broker, whoever runs it, so that its stream ends the same way
+   * everywhere: cancelled, with the reason, the signal and the duration. (A command this window runs
+   * stops when the broker's stream_cancelled comes back; without a broker it is stopped here.)
+   */
+  async stopStream(streamId: string, why = "stopped"): Promise<string> {
+    const reason = `${why} in ${this.sb.sessionName}`;
+    const here = "Stopping the command (SIGINT, then SIGTERM, then SIGKILL).";
+    try {
+      const api = await this.sb.api("output_streams_v1");
+      await explain(api.cancelStream(streamId, reason));
+    } catch (err) {
+      if (this.runner.stop(streamId, reason)) return here;
+      throw err;
+    }
+    return this.runner.isRunning(streamId) ? here : "Asked the agent to stop the command.";
   }
 
   async showDiff(approvalId: string): Promise<void> {
@@ -103,15 +135,19 @@ export class Actions {
     await vscode.window.showTextDocument(doc, { preview: true });
   }
 
-  private session(endpointId: string): EndpointView {
+  private session(endpointId: string, forMessages = false): EndpointView {
     const s = this.sb.state().sessions.find((e) => e.endpoint_id === endpointId);
     if (!s) throw new Error("That session is no longer open.");
+    if (forMessages && s.accepts_messages === false) throw new Error(`${s.label} takes no messages (it only runs a command); pick another session.`);
     return s;
   }
 
+  /** Open sessions that take messages (`switchboard run` sessions don't), for Route to… and Send. */
   async pickSession(title: string): Promise<EndpointView | undefined> {
-    const sessions = this.sb.state().sessions;
-    if (!sessions.length) throw new Error("No session is open. Start an agent session first.");
+    const open = this.sb.state().sessions;
+    const sessions = open.filter((s) => s.accepts_messages !== false);
+    if (!sessions.length)
+      throw new Error(open.length ? "No open session takes messages (command runs don't). Start an agent session first." : "No session is open. Start an agent session first.");
     const self = this.sb.selfEndpointId;
     const picked = await vscode.window.showQuickPick(
       sessions.map((s) => ({
@@ -150,6 +186,23 @@ export function preview(text: string, max = 40): string {
   return visibleLine(text.trim(), max);
 }
 
+/** What happened to a request that is no longer pending, in one sentence. */
+export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reason">): string {
+  const by = a.decided_by ? ` by ${a.decided_by}` : "";
+  switch (a.state) {
+    case "approved":
+      return `Already approved${by}.`;
+    case "rejected":
+      return `Already rejected${by}${a.reason ? `: ${a.reason}` : ""}.`;
+    case "expired":
+      return "This request expired before it was decided.";
+    case "cancelled":
+      return "The agent withdrew this request.";
+    default:
+      return `This request is ${a.state}.`;
+  }
+}
+
 /** Turns broker refusals into sentences a person can act on. */
 async function explain<T>(p: Promise<T>): Promise<T> {
   try {
@@ -159,11 +212,9 @@ async function explain<T>(p: Promise<T>): Promise<T> {
     const a = err.extra.approval as Approval | undefined;
     switch (err.code) {
       case "approval_already_decided":
-        throw new Error(`Already ${a?.state ?? "decided"}${a?.decided_by ? ` by ${a.decided_by}` : ""}.`);
       case "approval_expired":
-        throw new Error("This approval expired before it was decided.");
       case "approval_cancelled":
-        throw new Error("The agent withdrew this request.");
+        throw new Error(a ? decidedSentence(a) : err.message);
       case "dispatch_failed":
         throw new Error(`Could not route it: ${err.message}`);
       default:

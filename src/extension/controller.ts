@@ -2,10 +2,10 @@
 // window's endpoint (kind "vscode"). Everything else in the extension reads state from here.
 import * as vscode from "vscode";
 import { BrokerClient, type BrokerApi, type FeedModel, type RegisteredEndpoint, type StreamEventFrame } from "../client/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type ConnectionPhase, type SidebarState, type WindowMessage } from "../protocol/index.js";
+import { SWITCHBOARD_VERSION, type Approval, type ConnectionPhase, type EndpointView, type SidebarState, type WindowMessage } from "../protocol/index.js";
 import { log } from "./log.js";
 import type { Settings } from "./settings.js";
-import { newlyPending, sidebarState } from "./state.js";
+import { newlyPending, newlyWaiting, sidebarState } from "./state.js";
 
 const RETRY_MS = [2000, 5000, 10_000, 30_000];
 
@@ -28,6 +28,9 @@ export class Switchboard implements vscode.Disposable {
   private readonly approvalsArrived = new vscode.EventEmitter<Approval[]>();
   /** Approvals that just became pending (not those of the first snapshot after a reconnect). */
   readonly onNewApprovals = this.approvalsArrived.event;
+  private readonly sessionsWaiting = new vscode.EventEmitter<EndpointView[]>();
+  /** Agent sessions that started waiting for their user (e.g. Claude Code's Notification hook). */
+  readonly onSessionsWaiting = this.sessionsWaiting.event;
   private readonly frames = new vscode.EventEmitter<StreamEventFrame>();
   /** Event frames for this window's endpoint (stream_cancelled, approval_resolved). */
   readonly onFrame = this.frames.event;
@@ -90,7 +93,8 @@ export class Switchboard implements vscode.Disposable {
     const info = this.client && this.phase !== "disconnected" ? safe(() => this.client!.serverInfo) : undefined;
     const selfId = this.selfEndpointId;
     return sidebarState(this.feed, {
-      phase: this.phase,
+      // "Connected" in the sidebar means its lists are the broker's: not before the feed's snapshot.
+      phase: this.phase === "connected" && !this.feed ? "connecting" : this.phase,
       reason: this.reason,
       brokerUrl: info?.brokerUrl,
       brokerVersion: info?.serverVersion,
@@ -139,6 +143,8 @@ export class Switchboard implements vscode.Disposable {
       if (model && f.type === "change") {
         const fresh = newlyPending(this.lastFeed, model);
         if (fresh.length) this.approvalsArrived.fire(fresh);
+        const waiting = newlyWaiting(this.lastFeed, model);
+        if (waiting.length) this.sessionsWaiting.fire(waiting);
       }
       this.lastFeed = model;
       this.changed.fire();
@@ -236,6 +242,7 @@ export class Switchboard implements vscode.Disposable {
     await client?.close({ unregister: true }).catch(() => {});
     this.changed.dispose();
     this.approvalsArrived.dispose();
+    this.sessionsWaiting.dispose();
     this.frames.dispose();
     this.connected.dispose();
   }

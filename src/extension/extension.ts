@@ -2,7 +2,7 @@
 // the commands. Activation itself does no waiting; the broker connection is made in the background.
 import * as vscode from "vscode";
 import { startActivationProfile } from "./activation-profile.js";
-import { visibleLine, type Approval, type StreamView } from "../protocol/index.js";
+import type { StreamView } from "../protocol/index.js";
 import { Actions } from "./actions.js";
 import { Switchboard } from "./controller.js";
 import { EditorRunner } from "./editor-exec.js";
@@ -12,7 +12,8 @@ import { readSettings, type Settings } from "./settings.js";
 import { SIDEBAR_VIEW, Sidebar } from "./sidebar.js";
 import { statusBar } from "./status-bar.js";
 import { Terminals } from "./terminals.js";
-import { openPiSession } from "./pi-session.js";
+import { watchWaitingSessions } from "./claude-session.js";
+import { registerCommands } from "./commands.js";
 
 /** What the extension exports; the extension-host tests use it. */
 export interface SwitchboardApi {
@@ -30,6 +31,7 @@ const profile = startActivationProfile();
 
 export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   const started = performance.now();
+  const activatedAt = Date.now();
   const cpuAtStart = process.cpuUsage();
   profile?.start();
   let settings: Settings = readSettings();
@@ -50,7 +52,8 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   // only run later, after everything below is built.
   const terminals = new Terminals(
     () => sb.brokerRecord,
-    (streamId, reason) => (runner.stop(streamId, reason) ? Promise.resolve() : actions.stopStream(streamId)),
+    (streamId, reason) => actions.stopStream(streamId, reason),
+    context.workspaceState,
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {
@@ -58,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (p !== "none") terminals.show(stream, p === "reveal");
   });
   const actions = new Actions(sb, runner, (id) => approvedHere.add(id));
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id));
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -66,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     if (s) terminals.show(s, true);
     else void vscode.window.showInformationMessage("That output stream is no longer listed.");
   };
-  const showApproval = (a: Approval) => void sidebar.reveal("approvals", a.approval_id);
+  const showApproval = (approvalId: string) => void sidebar.reveal("approvals", approvalId);
   /** Terminals open on their own only for streams that concern this window. */
   const concernsThisWindow = (s: StreamView) => {
     if (s.endpoint_id === sb.selfEndpointId || (s.approval_id && approvedHere.has(s.approval_id))) return true;
@@ -76,74 +79,26 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     return !!dir && (vscode.workspace.workspaceFolders ?? []).some((f) => dir === f.uri.fsPath || dir.startsWith(f.uri.fsPath + "/"));
   };
 
-  const command = (id: string, run: (...args: unknown[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        const message = await run(...args);
-        if (typeof message === "string") vscode.window.setStatusBarMessage(`$(check) ${message}`, 4000);
-      } catch (err) {
-        void vscode.window.showErrorMessage((err as Error).message);
-      }
-    });
-  const oldest = () => {
-    const a = actions.pendingApprovals()[0];
-    if (!a) throw new Error("No approval is waiting.");
-    return a;
-  };
-
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW, sidebar),
     sidebar,
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),
+    watchWaitingSessions(sb),
     // Only the streams are needed here: read them from the feed instead of building the whole state.
-    sb.onDidChange(() => terminals.autoOpen([...(sb.feed?.streams.values() ?? [])] as unknown as StreamView[], (s) => (concernsThisWindow(s) ? policy(s) : "none"))),
+    sb.onDidChange(() => {
+      if (!sb.feed) return;
+      const streams = [...sb.feed.streams.values()] as unknown as StreamView[];
+      terminals.reopen(streams); // after a window reload: the terminals this window had open (once)
+      terminals.autoOpen(streams, (s) => (concernsThisWindow(s) ? policy(s) : "none"));
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (!e.affectsConfiguration("switchboard")) return;
       settings = readSettings();
       sb.updateSettings(settings);
     }),
-    command("switchboard.focus", () => sidebar.reveal()),
-    command("switchboard.showLogs", () => log().show()),
-    command("switchboard.reconnect", () => sb.restart("Switchboard: Reconnect")),
-    command("switchboard.restartBroker", async () => {
-      const record = sb.brokerRecord;
-      if (record) {
-        log().info(`stopping the broker (pid ${record.pid}) for a restart`);
-        try {
-          process.kill(record.pid, "SIGTERM");
-        } catch {
-          // already gone
-        }
-      }
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Restarting the Switchboard broker…" }, () =>
-        sb.restart("Switchboard: Restart Broker"),
-      );
-      return "Broker restarted.";
-    }),
-    command("switchboard.approveOldest", () => actions.approve(oldest().approval_id)),
-    command("switchboard.rejectOldest", async () => {
-      const a = oldest();
-      const reason = await vscode.window.showInputBox({ title: `Reject: ${visibleLine(a.summary, 120)}`, prompt: "Reason for the agent (optional)" });
-      return reason === undefined ? undefined : actions.reject(a.approval_id, reason || undefined);
-    }),
-    command("switchboard.routeInboxItem", async () => {
-      const item = await actions.pickInboxItem();
-      return item ? actions.route(item.id) : undefined;
-    }),
-    command("switchboard.sendMessage", () => actions.sendTo()),
-    command("switchboard.newPiSession", () => void openPiSession(context.extensionPath, settings)),
-    command("switchboard.openStreamTerminal", async (streamId?: unknown) => {
-      if (typeof streamId === "string") return openStream(streamId);
-      const streams = sb.state().streams;
-      if (!streams.length) throw new Error("No output streams yet.");
-      const picked = await vscode.window.showQuickPick(
-        streams.map((s) => ({ label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${visibleLine(s.command, 100)}`, description: `${s.action} · ${visibleLine(s.session, 60)}`, stream: s })),
-        { title: "Open the terminal of an output stream" },
-      );
-      if (picked) openStream(picked.stream.stream_id);
-    }),
+    ...registerCommands({ extensionPath: context.extensionPath, sb, actions, sidebar, settings: () => settings, openStream }),
   );
 
   const registeredCpuMs = registered.then(() => {
@@ -152,6 +107,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   });
   void Promise.all([registered, registeredCpuMs]).then(([ms, cpu]) => log().info(`activated and registered in ${ms.toFixed(1)} ms (${cpu.toFixed(1)} ms of CPU)`));
   if (profile) void registered.then(() => profile.stop()).catch((err: Error) => log().warn(`activation profile: ${err.message}`));
+  sidebar.marks.activated = Date.now();
   return { switchboard: sb, actions, terminals, registered, registeredCpuMs };
 }
 

@@ -2,6 +2,8 @@
 // package.json declares for it. A wrong value (a string where a number belongs, an unknown choice, null,
 // an array) never throws: the setting falls back to its default and a warning names it.
 
+import { parseAgentsSetting, type ConfiguredAgent } from "./agent-choices.js";
+
 export type NotifyLevel = "all" | "sh-only" | "off";
 export type TerminalPolicy = "reveal" | "background" | "none";
 
@@ -17,6 +19,10 @@ export interface Settings {
   recentMessages: number;
   piCommand: string;
   piArgs: string[];
+  claudeCommand: string;
+  claudeArgs: string[];
+  /** switchboard.agents: ACP agents for New Agent Session…, besides those found on PATH. */
+  agents: ConfiguredAgent[];
 }
 
 /** A setting's value by its key below `switchboard.` (e.g. "broker.home"); undefined when it is not set. */
@@ -94,5 +100,8 @@ export function parseSettings(get: SettingGetter, warn: (message: string) => voi
     recentMessages: count("retention.recentMessages", 100, 1000),
     piCommand: text("pi.command") ?? "pi",
     piArgs: strings("pi.args"),
+    claudeCommand: text("claude.command") ?? "claude",
+    claudeArgs: strings("claude.args"),
+    agents: parseAgentsSetting(read("agents"), warn),
   };
 }

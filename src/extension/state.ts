@@ -1,7 +1,7 @@
 // Builds the sidebar's full state from what the broker's observer feed says plus this window's own
 // pieces (its endpoint, messages addressed to it). Pure: no vscode, no I/O.
 import type { FeedModel } from "../client/index.js";
-import type { Approval, ConnectionPhase, SidebarState, StreamView, WindowMessage } from "../protocol/index.js";
+import type { Approval, ConnectionPhase, EndpointView, SidebarState, StreamView, WindowMessage } from "../protocol/index.js";
 
 export interface WindowFacts {
   phase: ConnectionPhase;
@@ -49,7 +49,24 @@ export function newlyPending(before: FeedModel | undefined, after: FeedModel): A
     const approval = a as unknown as Approval;
     if (approval.state !== "pending") continue;
     const prev = before?.approvals.get(id) as unknown as Approval | undefined;
-    if (!prev || prev.state !== "pending") out.push(approval);
+    if (prev?.state !== "pending") out.push(approval);
+  }
+  return out;
+}
+
+/** The marker an agent adapter puts at the start of its task hint while the agent waits for its user. */
+export const WAITING_HINT = "[waiting for you";
+
+/**
+ * Sessions that started waiting for their user between two feed states (the Claude Code adapter marks
+ * its task hint so on Claude's Notification hook): the ones to raise a notification for.
+ */
+export function newlyWaiting(before: FeedModel | undefined, after: FeedModel): EndpointView[] {
+  const out: EndpointView[] = [];
+  for (const [id, ep] of after.endpoints) {
+    if (!ep.task_hint?.startsWith(WAITING_HINT)) continue;
+    const prev = before?.endpoints.get(id);
+    if (!prev?.task_hint?.startsWith(WAITING_HINT) || prev.task_hint !== ep.task_hint) out.push(ep);
   }
   return out;
 }

@@ -3,15 +3,11 @@
 // Everything in them comes from the agent (command, cwd, session name, end reason), so control
 // characters are shown as visible escapes (`\x1b`, `\n`, `\u009b`): only the output itself may drive
 // the terminal, and it cannot make the header or the footer say something else.
-import type { StreamView } from "../protocol/index.js";
+import { streamOutcome, type StreamEnd, type StreamView } from "../protocol/index.js";
+import { sessionRepeatsCommand } from "../protocol/naming.js";
 import { visibleText } from "../protocol/visible-text.js";
+import { BOLD, DEFAULT_FG, DIM, GREEN, NORMAL, RED } from "./ansi.js";
 
-const RED = "\x1b[31m";
-const GREEN = "\x1b[32m";
-const DEFAULT_FG = "\x1b[39m";
-const DIM = "\x1b[2m";
-const BOLD = "\x1b[1m";
-const NORMAL = "\x1b[22m";
 /**
  * Written before anything of ours that follows output: CAN aborts an escape or OSC/DCS string the output
  * left open (which would swallow our text), SGR 0 drops colours and attributes it left on (say, hidden).
@@ -26,30 +22,27 @@ export function toPty(text: string): string {
   return text.replace(/\r?\n/g, "\r\n");
 }
 
-export function describeEnd(s: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): { text: string; ok: boolean } {
-  const took = s.duration_ms !== null ? ` after ${(s.duration_ms / 1000).toFixed(s.duration_ms < 10_000 ? 1 : 0)} s` : "";
-  if (s.state === "completed") {
-    if (s.signal) return { text: `killed by ${s.signal}${took}`, ok: false };
-    return { text: `exit ${s.exit_code}${took}`, ok: s.exit_code === 0 };
-  }
-  const how = s.signal ? `, ${s.signal}` : s.exit_code !== null ? `, exit ${s.exit_code}` : "";
-  return { text: `${s.state}${s.reason ? `: ${s.reason}` : ""}${how}${took}`, ok: false };
+/** How the stream ended: the same words as the sidebar and the CLI (protocol/stream-outcome.ts). */
+export function describeEnd(s: StreamEnd): { text: string; ok: boolean } {
+  return streamOutcome(s);
 }
 
 /** The terminal's tab name. */
 export function terminalName(s: Pick<StreamView, "action" | "command" | "session">): string {
   const cmd = s.command.length > 40 ? s.command.slice(0, 39) + "…" : s.command;
-  return visibleText(`${s.action}: ${cmd} · ${s.session}`);
+  // A `switchboard run` session is named after its command: "sh: npm test", not "sh: npm test · npm test".
+  return visibleText(sessionRepeatsCommand(s.session, s.command) ? `${s.action}: ${cmd}` : `${s.action}: ${cmd} · ${s.session}`);
 }
 
-/** `$ command` in bold, then `cwd · action · session` dimmed, then a blank line. */
-export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session">): string {
-  const where = [s.cwd, `${s.action} · ${s.session}`].filter(Boolean).join(" · ");
-  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n\r\n`;
+/** `$ command` in bold, then `cwd · action · session` dimmed (and whether the agent merged stdout and stderr), the producer's note (if any) dimmed, then a blank line. */
+export function terminalHeader(s: Pick<StreamView, "action" | "command" | "cwd" | "session" | "note" | "output_merged">): string {
+  const where = [s.cwd, `${s.action} · ${s.session}`, s.output_merged ? "stdout and stderr merged by the agent" : ""].filter(Boolean).join(" · ");
+  const note = s.note ? `${DIM}${visibleText(s.note)}${NORMAL}\r\n` : "";
+  return `${BOLD}$ ${visibleText(s.command)}${NORMAL}\r\n${DIM}${visibleText(where)}${NORMAL}\r\n${note}\r\n`;
 }
 
 /** The last line: how the command ended, green for exit 0, red otherwise. */
-export function terminalFooter(end: Pick<StreamView, "state" | "exit_code" | "signal" | "duration_ms" | "reason">): string {
+export function terminalFooter(end: StreamEnd): string {
   const { text, ok } = describeEnd(end);
   return `${SANE}\r\n${DIM}──${NORMAL} ${ok ? GREEN : RED}${visibleText(text)}${DEFAULT_FG}\r\n`;
 }

@@ -6,6 +6,7 @@ import { followStream, type Following } from "../client/index.js";
 import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
 import { log } from "./log.js";
 import { terminalFooter, terminalHeader, terminalName, terminalNotice, toPty } from "./terminal-format.js";
+import { DEFAULT_FG, DIM, NORMAL, RED } from "./ansi.js";
 
 export { describeEnd, terminalName, toPty } from "./terminal-format.js";
 
@@ -13,15 +14,11 @@ const FLUSH_MS = 16;
 /** The tail of what a terminal showed, kept for Copy Output and for tests. */
 const TRANSCRIPT_CHARS = 64 * 1024;
 const FLUSH_BYTES = 256 * 1024;
-const RED = "\x1b[31m";
-const DEFAULT_FG = "\x1b[39m";
-const DIM = "\x1b[2m";
-const NORMAL = "\x1b[22m";
 
 export class StreamTerminal implements vscode.Pseudoterminal {
   private readonly writes = new vscode.EventEmitter<string>();
   readonly onDidWrite = this.writes.event;
-  private readonly closes = new vscode.EventEmitter<number | void>();
+  private readonly closes = new vscode.EventEmitter<number | undefined>();
   readonly onDidClose = this.closes.event;
   private pending: string[] = [];
   private pendingBytes = 0;
@@ -56,16 +53,23 @@ export class StreamTerminal implements vscode.Pseudoterminal {
   handleInput(data: string): void {
     if (data.includes("\x03") && !this.ended) {
       this.write(`${DIM}^C stopping…${NORMAL}\r\n`);
-      void this.stop("Ctrl+C in the terminal").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
+      void this.stop("stopped with Ctrl+C").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
     }
   }
 
+  /**
+   * VS Code closed the terminal: the person did, or the window is closing or reloading. Only the
+   * first stops the command; Terminals tells them apart by the terminal's exit reason (closedByUser).
+   */
   close(): void {
     this.following?.close();
-    // Closing the terminal of a running command means "I don't want this": stop it.
-    if (!this.ended) void this.stop("its terminal was closed").catch(() => {});
     this.flush();
     clearTimeout(this.timer);
+  }
+
+  /** The person closed the terminal of a running command: "I don't want this", so stop it. */
+  closedByUser(): void {
+    if (!this.ended) void this.stop("stopped by closing its terminal").catch(() => {});
   }
 
   private finish(end: StreamView): void {
@@ -102,19 +106,92 @@ export class StreamTerminal implements vscode.Pseudoterminal {
   }
 }
 
+/** workspaceState key: the streams whose terminal is open in this window, and whether only those are. */
+const OPEN_KEY = "switchboard.streamTerminals";
+interface Remembered {
+  streams: string[];
+  /** Every terminal in the window was a stream terminal (so a shell VS Code opens at start-up is not the user's). */
+  onlyOurs: boolean;
+}
+
+/**
+ * Stream terminals of this window. They are Pseudoterminals, which VS Code cannot restore after a
+ * window reload, so the window remembers which were open (workspaceState) and reopens them, replayed
+ * from the start (then live, for a stream that still runs). VS Code also opens a fresh default shell at start-up
+ * when its terminal panel was visible but nothing was restored: if the panel held only stream
+ * terminals, that shell is not the user's, and it is closed as soon as they are back.
+ */
 export class Terminals implements vscode.Disposable {
   private readonly open = new Map<string, vscode.Terminal>();
   private readonly ptys = new Map<string, StreamTerminal>();
   private readonly seen = new Set<string>();
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[];
+  /** What was remembered before this activation; consumed by the first reopen(). */
+  private previous: Remembered | undefined;
+  /** Terminals VS Code opened before this window's stream terminals were back (start-up shells). */
+  private readonly startupTerminals = new Set<vscode.Terminal>();
+  private reopened = false;
 
   constructor(
     private readonly record: () => DiscoveryRecord | undefined,
     private readonly stop: (streamId: string, reason: string) => Promise<unknown>,
+    private readonly memory?: vscode.Memento,
   ) {
-    this.subscription = vscode.window.onDidCloseTerminal((t) => {
-      for (const [id, term] of this.open) if (term === t) (this.open.delete(id), this.ptys.delete(id));
-    });
+    this.previous = memory?.get<Remembered>(OPEN_KEY);
+    for (const t of vscode.window.terminals) this.startupTerminals.add(t);
+    this.subscriptions = [
+      vscode.window.onDidOpenTerminal((t) => {
+        if (!this.reopened) this.startupTerminals.add(t);
+        this.remember();
+      }),
+      vscode.window.onDidCloseTerminal((t) => {
+        this.startupTerminals.delete(t);
+        for (const [id, term] of this.open) {
+          if (term !== t) continue;
+          // A window reload closes every terminal too (reason Shutdown); the command must go on then.
+          if (t.exitStatus?.reason === vscode.TerminalExitReason.User) this.ptys.get(id)?.closedByUser();
+          this.open.delete(id);
+          this.ptys.delete(id);
+        }
+        // Terminals closed by the window closing or reloading are the ones to bring back: keep the record.
+        if (t.exitStatus?.reason !== vscode.TerminalExitReason.Shutdown) this.remember();
+      }),
+    ];
+  }
+
+  /**
+   * After activation, once the broker's streams are known: reopens (once) the terminals this window
+   * had open, for the streams the broker still lists, then closes a start-up shell that replaced them.
+   */
+  reopen(streams: readonly StreamView[]): void {
+    if (this.reopened) return;
+    this.reopened = true;
+    const before = this.previous;
+    this.previous = undefined;
+    if (!before?.streams.length) return this.remember();
+    // Those the broker still lists: running ones replay and go on live; ended ones replay to their footer.
+    const back = before.streams.map((id) => streams.find((s) => s.stream_id === id)).filter((s): s is StreamView => !!s);
+    for (const s of back) this.show(s, false);
+    log().info(`reopened ${back.length} stream terminal(s) after a reload`);
+    if (back.length && before.onlyOurs) {
+      const last = this.open.get(back.at(-1)!.stream_id);
+      for (const t of this.startupTerminals) {
+        if (!isBlankShell(t)) continue;
+        log().info(`closing the shell VS Code opened at start-up in place of the stream terminals ("${t.name}")`);
+        t.dispose();
+      }
+      last?.show(true);
+    }
+    this.startupTerminals.clear();
+    this.remember();
+  }
+
+  private remember(): void {
+    if (!this.memory || !this.reopened) return; // keep the previous record until it was used
+    const ours = new Set(this.open.values());
+    const value: Remembered = { streams: [...this.open.keys()], onlyOurs: vscode.window.terminals.every((t) => ours.has(t)) };
+    log().info(`stream terminals to reopen after a reload: ${JSON.stringify(value)}`);
+    void this.memory.update(OPEN_KEY, value);
   }
 
   /** Opens (or shows) the terminal of a stream; a terminal opened late replays from the start. */
@@ -132,6 +209,7 @@ export class Terminals implements vscode.Disposable {
       this.open.set(stream.stream_id, term);
       this.ptys.set(stream.stream_id, pty);
       log().info(`terminal for ${stream.stream_id} (${stream.command})`);
+      this.remember();
     }
     if (reveal) term.show(true);
     return term;
@@ -159,6 +237,12 @@ export class Terminals implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
   }
+}
+
+/** A shell VS Code opened with no options that nobody has typed into. */
+function isBlankShell(t: vscode.Terminal): boolean {
+  const o = t.creationOptions as vscode.TerminalOptions;
+  return !("pty" in o) && !o.name && !o.shellPath && !o.shellArgs && !t.state.isInteractedWith && t.exitStatus === undefined;
 }

@@ -1,5 +1,5 @@
 // The discovery record (same shape as MASONS) and the spawn lock that makes concurrent starts yield one broker.
-import { open, unlink, readFile, writeFile } from "node:fs/promises";
+import { open, unlink, readFile } from "node:fs/promises";
 import { DiscoveryRecord, HealthResponse, SpawnLock, parseWith } from "../protocol/index.js";
 import { openNoFollow, readJsonFile, readJsonFileSync, writeFileAtomic } from "./files.js";
 import { pidAlive } from "./process.js";
@@ -103,7 +103,7 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
 }
 
 async function readLock(lockFile: string): Promise<{ kind: "missing" } | { kind: "invalid"; mtimeMs: number } | { kind: "ok"; lock: SpawnLock }> {
-  let fh;
+  let fh: import("node:fs/promises").FileHandle | undefined;
   try {
     fh = await open(lockFile, "r");
   } catch {

@@ -26,6 +26,8 @@ export const SWITCHBOARD_CAPABILITIES = {
   output_streams_v1: true,
   /** Binary stream chunk frames on /v1/stream and /v1/streams/:id/live?binary=1. */
   stream_frames_v1: true,
+  /** Endpoints may register with `runtime_capabilities.messages_v1: false`; messages to them are refused. */
+  endpoint_messages_v1: true,
 } as const;
 
 export type CapabilityName = keyof typeof MASONS_CAPABILITIES | keyof typeof SWITCHBOARD_CAPABILITIES;
@@ -36,3 +38,16 @@ export function serverCapabilities(): Record<string, boolean> {
 
 /** The client capability that turns on push_id / push_ack. */
 export const PUSH_RECEIPT_ACK = "push_receipt_ack_v1";
+
+/** The runtime capability an endpoint sets to `false` at registration when it takes no messages. */
+export const MESSAGES_CAPABILITY = "messages_v1";
+
+/**
+ * Whether an endpoint takes messages, from the `runtime_capabilities` it registered with. Only an
+ * explicit `{messages_v1: false}` says no: MASONS clients and older Switchboard clients do not declare
+ * it, and they all read `message_received` pushes.
+ */
+export function takesMessages(runtimeCapabilities: unknown): boolean {
+  if (!runtimeCapabilities || typeof runtimeCapabilities !== "object" || Array.isArray(runtimeCapabilities)) return true;
+  return (runtimeCapabilities as Record<string, unknown>)[MESSAGES_CAPABILITY] !== false;
+}

@@ -38,6 +38,7 @@ export const ERROR_STATUS = {
   // routing and inbox (Switchboard additions)
   recipient_unknown: 404,
   recipient_ambiguous: 409,
+  recipient_takes_no_messages: 409,
   inbox_full: 503,
   endpoint_buffer_full: 503,
   // dispatch (MASONS names)

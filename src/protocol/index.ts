@@ -6,6 +6,7 @@ export * from "./frames.js";
 export * from "./validate.js";
 export * from "./approvals.js";
 export * from "./streams.js";
+export * from "./stream-outcome.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
 export * from "./visible-text.js";

@@ -105,6 +105,8 @@ export const EndpointView = v.object({
   registered_at: v.string(),
   last_seen_at: v.string(),
   buffered_count: v.number(),
+  /** False for an endpoint that registered with `runtime_capabilities.messages_v1: false`; absent from older brokers means true. */
+  accepts_messages: v.optional(v.boolean()),
 });
 export type EndpointView = v.InferOutput<typeof EndpointView>;
 export const EndpointsResponse = v.object({ endpoints: v.array(EndpointView) });

@@ -17,6 +17,10 @@ export const StreamStartRequest = v.object({
   command: v.pipe(v.string(), v.minLength(1), v.maxLength(64 * 1024)),
   cwd: v.optional(v.pipe(v.string(), v.maxLength(4096))),
   approval_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  /** A sentence for the terminal header about how the output arrives (e.g. "shown when the command ends"). */
+  note: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  /** The producer only has stdout and stderr mixed into one text (e.g. an ACP agent's tool output), sent on channel 1. */
+  output_merged: v.optional(v.boolean()),
 });
 export type StreamStartRequest = v.InferOutput<typeof StreamStartRequest>;
 
@@ -34,6 +38,14 @@ export const CompleteRequest = v.object({
 });
 export type CompleteRequest = v.InferOutput<typeof CompleteRequest>;
 export const ReasonRequest = v.object({ reason });
+/** The producer stops its stream; it may say how the process ended (say, it was interrupted with Ctrl+C). */
+export const AbortRequest = v.object({
+  reason,
+  exit_code: v.optional(v.nullable(v.pipe(v.number(), v.integer()))),
+  signal: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(32)))),
+  duration_ms: v.optional(v.pipe(v.number(), v.minValue(0))),
+});
+export type AbortRequest = v.InferOutput<typeof AbortRequest>;
 
 export const ChannelInfo = v.object({ bytes: v.number(), truncated: v.boolean() });
 
@@ -45,6 +57,8 @@ export const StreamView = v.object({
   command: v.string(),
   cwd: v.nullable(v.string()),
   approval_id: v.nullable(v.string()),
+  /** Present (true) when stdout and stderr arrive merged on channel 1. */
+  output_merged: v.optional(v.boolean()),
   state: StreamState,
   status: v.picklist([102, 200, 500, 499]),
   created_at: v.string(),
@@ -55,6 +69,8 @@ export const StreamView = v.object({
   reason: v.nullable(v.string()),
   last_seq: v.number(),
   channels: v.record(v.string(), ChannelInfo),
+  /** The producer's note from StreamStartRequest, if any. */
+  note: v.optional(v.string()),
 });
 export type StreamView = v.InferOutput<typeof StreamView>;
 

@@ -70,5 +70,19 @@ export const WebviewToHost = v.variant("type", [
   v.object({ type: v.literal("stopStream"), requestId, streamId: id }),
   v.object({ type: v.literal("reply"), requestId, messageId: id }),
   v.object({ type: v.literal("command"), command: v.picklist(["reconnect", "showLogs", "newPiSession", "restartBroker"]) }),
+  /**
+   * The page painted a state for the first time since it loaded: the last known one it kept
+   * (`live: false`) or one the host sent while connected (`live: true`). `at` is the page's
+   * Date.now() after that frame; the host logs the time since activation (and the time-to-usable
+   * bench reads it).
+   */
+  v.object({
+    type: v.literal("painted"),
+    live: v.boolean(),
+    at: v.pipe(v.number(), v.finite()),
+    /** Date.now() when the page's script began and when its load event fired (if it has). */
+    script: v.optional(v.pipe(v.number(), v.finite())),
+    loaded: v.optional(v.pipe(v.number(), v.finite())),
+  }),
 ]);
 export type WebviewToHost = v.InferOutput<typeof WebviewToHost>;

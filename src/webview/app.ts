@@ -8,9 +8,9 @@ import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
 import type { StreamView } from "../protocol/streams.js";
 import type { HostToWebview, SidebarState, WebviewToHost, WindowMessage } from "../protocol/webview.js";
 import { plural } from "./format.js";
-import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
+import { approvalItem, buttonIcon, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
 import { VirtualList } from "./virtual-list.js";
-import { SECTIONS, asHostMessage, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
+import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
 import { visibleState } from "./visible-state.js";
 
 type Command = Extract<WebviewToHost, { type: "command" }>["command"];
@@ -42,6 +42,10 @@ const NOTICE_MS = 5_000;
 /** Ages are re-rendered this often; every second while an approval is about to expire. */
 const TICK_MS = 15_000;
 const FAST_TICK_MS = 1_000;
+/** After the page's load event, how long a live state may take to arrive before the last known one is painted. */
+const LAST_STATE_GRACE_MS = 30;
+/** The last live state is saved (for the next load to paint at once) at most this often. */
+const SAVE_LAST_MS = 1_000;
 
 const TITLES: Record<SectionId, string> = {
   approvals: "Approvals",
@@ -57,6 +61,9 @@ const ESTIMATES: Record<SectionId, number> = { approvals: 170, inbox: 110, sessi
 /** Estimated heights used to place lists that are not laid out yet (first render). */
 const SECTION_HEADER_PX = 27;
 const EMPTY_PX = 60;
+
+/** When the page's script began and its load event fired (Date.now()), reported with the paints. */
+export const pageMarks: { script?: number; loaded?: number } = {};
 
 const icon = (name: string, extra = "") => html`<span class="codicon codicon-${name} ${extra}" aria-hidden="true"></span>`;
 
@@ -117,6 +124,10 @@ export class App implements ItemContext {
   private tickTimer: ReturnType<typeof setTimeout> | undefined;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private scrollRestored = false;
+  /** Showing the last known state from the previous load, until the host sends the live one. */
+  private stale = false;
+  private painted = { last: false, live: false };
+  private saveLastTimer: ReturnType<typeof setTimeout> | undefined;
   /** While rendering: the list item kept still at the viewport's top, if any (see captureAnchor). */
   private anchor: { section: SectionId; key: string; within: number } | null = null;
   private pendingFocus: { section: SectionId; id: string | undefined } | null = null;
@@ -163,6 +174,20 @@ export class App implements ItemContext {
     this.tick();
     this.renderNow();
     this.host.post({ type: "ready" });
+    // The last known state (buttons disabled, "Connecting…") until the live one comes. VS Code shows
+    // the page, and hands it the messages sent so far, at its load event: a live state the host sent
+    // early arrives right then, so the last known one is painted only if none came just after it.
+    const last = this.ui.last;
+    if (!last) return;
+    const paintLast = () => {
+      if (this.state) return;
+      this.stale = true;
+      // Kept by this page, but read back from storage: agent text is made visible again.
+      this.setState(visibleState({ ...last, connection: { ...last.connection, phase: "connecting", reason: null }, now: new Date().toISOString() }));
+    };
+    const soon = () => setTimeout(paintLast, LAST_STATE_GRACE_MS);
+    if (document.readyState === "complete") soon();
+    else window.addEventListener("load", soon, { once: true });
   }
 
   /** The local clock: ages ("2 m ago") and deadlines move on between states. Re-armed on each state. */
@@ -188,7 +213,9 @@ export class App implements ItemContext {
     if (!msg) return;
     switch (msg.type) {
       case "state":
+        this.stale = false;
         this.setState(visibleState(msg.state)); // agent text with hidden characters made visible
+        if (msg.state.connection.phase === "connected") this.saveLastSoon();
         break;
       case "result":
         this.onResult(msg);
@@ -229,6 +256,30 @@ export class App implements ItemContext {
       this.pendingFocus = null;
       this.focusSection(section, id);
     }
+    this.reportPaint();
+  }
+
+  /** Tells the host (once per load) when the last known state and the first live state were painted. */
+  private reportPaint(): void {
+    const live = !this.stale && this.state?.connection.phase === "connected";
+    const which = this.stale ? "last" : live ? "live" : null;
+    if (!which || this.painted[which]) return;
+    this.painted[which] = true;
+    // The callback of the next animation frame runs before that frame is painted; a task queued
+    // from it runs after.
+    requestAnimationFrame(() => setTimeout(() => this.host.post({ type: "painted", live, at: Date.now(), ...pageMarks }), 0));
+  }
+
+  private saveLastSoon(): void {
+    if (this.saveLastTimer !== undefined) return;
+    this.saveLastTimer = setTimeout(() => {
+      this.saveLastTimer = undefined;
+      if (!this.state || this.stale || this.state.connection.phase !== "connected") return;
+      this.ui.last = lastKnown(this.state);
+      this.ui.expanded = [...this.expanded];
+      this.ui.scrollY = window.scrollY;
+      this.host.saveUi(this.ui);
+    }, SAVE_LAST_MS);
   }
 
   private onResult(msg: Extract<HostToWebview, { type: "result" }>): void {
@@ -245,6 +296,8 @@ export class App implements ItemContext {
       if (msg.ok) setTimeout(() => this.closeNotice(n.id), NOTICE_MS);
     }
     this.renderNow();
+    // Notices sit above the lists: an error that arrives while the user is scrolled down is brought into view.
+    if (!msg.ok) this.root.querySelector(".notice.error:last-child")?.scrollIntoView({ block: "nearest" });
   }
 
   private closeNotice(id: number): void {
@@ -312,7 +365,14 @@ export class App implements ItemContext {
     } catch (e) {
       // A state the view cannot show must not leave a dead sidebar: say so, keep the header working.
       console.error("Agent Switchboard: could not render the sidebar", e);
-      render(html`${this.header()}<p class="render-error" role="alert">The sidebar could not show the latest state. Show the logs for details.</p>`, this.root);
+      render(
+        html`${this.header()}
+          <p class="render-error" role="alert">
+            The sidebar could not show the latest state.
+            <button class="link-btn inline" @click=${() => this.command("showLogs")}>Show the logs</button> for details.
+          </p>`,
+        this.root,
+      );
     } finally {
       this.rendering = false;
     }
@@ -394,11 +454,13 @@ export class App implements ItemContext {
     const d = this.derived;
     const top = this.root.getBoundingClientRect?.().top;
     this.cursor = (Number.isFinite(top) ? top : 0) + (this.state?.connection.phase === "disconnected" ? 110 : 30);
-    return html`${this.header()}
-      <main class="sections ${this.notices.length > 0 ? "has-notices" : ""}" aria-label="Agent Switchboard">
+    // Notices sit in the page's flow under the header (never over the list); their height moves the
+    // estimated start of the sections.
+    this.cursor += this.notices.length * 34;
+    return html`${this.header()} ${this.noticesView()}
+      <main class="sections" aria-label="Agent Switchboard">
         ${d ? SECTIONS.map((id) => this.section(id, d)) : html`<p class="loading">${icon("loading", "codicon-modifier-spin")} Waiting for the extension…</p>`}
-      </main>
-      ${this.noticesView()}`;
+      </main>`;
   }
 
   private header(): TemplateResult {
@@ -410,25 +472,20 @@ export class App implements ItemContext {
       reconnecting: { icon: "sync", spin: true, text: "Reconnecting…" },
       disconnected: { icon: "debug-disconnect", spin: false, text: "Disconnected" },
     }[phase] ?? { icon: "question", spin: false, text: String(phase) };
-    let detail = "";
+    // Broker version and address as separate pieces that wrap to a second line in a narrow sidebar
+    // rather than being cut off. (Reconnect and Show Logs are in the view's own title bar.)
+    let details: string[] = [];
     if (phase === "connected") {
-      const parts = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""];
-      detail = parts.filter(Boolean).join(" · ");
-    } else if (c?.reason) detail = c.reason;
+      details = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""].filter(Boolean);
+    } else if (c?.reason) details = [c.reason];
+    else if (this.stale) details = ["showing the last known state"];
     return html`<header class="topbar phase-${phase}">
         <h1 class="sr-only">Agent Switchboard</h1>
         <div class="conn" role="status" aria-live="polite" title=${c?.broker_url ?? ""}>
-          <span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span>
-          <span class="conn-phase">${spec.text}</span>
-          ${detail ? html`<span class="conn-detail" title=${detail}>${detail}</span>` : nothing}
-        </div>
-        <div class="toolbar">
-          <button class="icon-btn" data-command="reconnect" aria-label="Reconnect to the broker" title="Reconnect" @click=${() => this.command("reconnect")}>
-            ${icon("refresh")}
-          </button>
-          <button class="icon-btn" data-command="showLogs" aria-label="Show the Switchboard logs" title="Show logs" @click=${() => this.command("showLogs")}>
-            ${icon("output")}
-          </button>
+          <span class="conn-state"><span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span><span class="conn-phase">${spec.text}</span></span>
+          ${details.length
+            ? html`<span class="conn-detail">${details.map((d, i) => html`${i ? html`<span class="sep" aria-hidden="true"> · </span>` : nothing}<span class="conn-part">${d}</span>`)}</span>`
+            : nothing}
         </div>
       </header>
       ${phase === "disconnected"
@@ -436,7 +493,7 @@ export class App implements ItemContext {
             <p>${icon("warning")} Not connected to the broker: what you see may be out of date.</p>
             ${c?.reason ? html`<p class="banner-reason">${c.reason}</p>` : nothing}
             <div class="actions">
-              <vscode-button class="banner-reconnect" icon="refresh" @click=${() => this.command("reconnect")}>Reconnect</vscode-button>
+              <vscode-button class="banner-reconnect" @click=${() => this.command("reconnect")}>${buttonIcon("refresh")}Reconnect</vscode-button>
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`
@@ -456,7 +513,7 @@ export class App implements ItemContext {
           <button class="section-toggle" data-section=${id} aria-expanded=${collapsed ? "false" : "true"} aria-controls=${`body-${id}`} @click=${() => this.toggleSection(id)}>
             ${icon(collapsed ? "chevron-right" : "chevron-down")}
             <span class="section-name">${TITLES[id]}</span>
-            <vscode-badge variant="counter" class="count ${n === 0 ? "zero" : ""} ${id === "approvals" && n > 0 ? "attention" : ""}" aria-hidden="true">${n}</vscode-badge>
+            <vscode-badge variant="counter" class="count ${id === "approvals" && n > 0 ? "attention" : ""}" aria-hidden="true">${n}</vscode-badge>
             <span class="sr-only">, ${countText}</span>
           </button>
         </h2>
@@ -569,8 +626,13 @@ export class App implements ItemContext {
     this.renderNow();
   }
 
+  get readOnly(): boolean {
+    return this.stale;
+  }
+
   isBusy(key: string): boolean {
-    return this.busy.has(key);
+    // The last known state is for reading only: its buttons wait for the live state.
+    return this.stale || this.busy.has(key);
   }
 
   rejectDraft(approvalId: string): string | undefined {

@@ -3,6 +3,7 @@
 import type { Approval, ApprovalAction } from "../protocol/approvals.js";
 import type { UndispatchedReason, Workspace } from "../protocol/schemas.js";
 import type { StreamView } from "../protocol/streams.js";
+import { formatDuration, streamOutcome } from "../protocol/stream-outcome.js";
 
 /** "just now", "2 m ago", "3 h ago", "4 d ago" (empty for an unparsable time). */
 export function relativeAge(iso: string, nowMs: number): string {
@@ -46,12 +47,7 @@ export function absoluteTime(iso: string): string {
 }
 
 export function duration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms) || ms < 0) return "";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} m ${Math.round(s - m * 60)} s`;
+  return formatDuration(ms);
 }
 
 export type Tone = "running" | "ok" | "error" | "muted";
@@ -64,20 +60,20 @@ export interface StreamStatus {
 
 /** The status of an output stream in a few words, per the rummy contract (102 / 200 / 500 / 499). */
 export function streamStatus(s: StreamView): StreamStatus {
-  const withReason = (base: string) => (s.reason ? `${base}: ${s.reason}` : base);
   switch (s.state) {
     case "streaming":
       return { text: "running", tone: "running", icon: "loading", running: true };
-    case "completed":
-      if (s.signal) return { text: `killed by ${s.signal}`, tone: "error", icon: "error", running: false };
-      if (s.exit_code === 0) return { text: "exit 0", tone: "ok", icon: "pass", running: false };
-      if (s.exit_code === null) return { text: "ended", tone: "muted", icon: "circle-slash", running: false };
-      return { text: `exit ${s.exit_code}`, tone: "error", icon: "error", running: false };
-    case "cancelled":
-    case "aborted": {
-      const base = s.signal ? `${s.state} (killed by ${s.signal})` : s.state;
-      return { text: withReason(base), tone: "muted", icon: "circle-slash", running: false };
+    // The words are the terminal footer's and the CLI's (protocol/stream-outcome.ts), duration included.
+    case "completed": {
+      const text = streamOutcome(s).text;
+      if (s.signal) return { text, tone: "error", icon: "error", running: false };
+      if (s.exit_code === 0) return { text, tone: "ok", icon: "pass", running: false };
+      if (s.exit_code === null) return { text, tone: "muted", icon: "circle-slash", running: false };
+      return { text, tone: "error", icon: "error", running: false };
     }
+    case "cancelled":
+    case "aborted":
+      return { text: streamOutcome(s).text, tone: "muted", icon: "circle-slash", running: false };
     default:
       return { text: String(s.state), tone: "muted", icon: "question", running: false };
   }
@@ -116,6 +112,42 @@ export function previewText(s: string, max = 280): string {
 /** Whether a text needs a "Show more" toggle to be read in full. */
 export function isLong(s: string, max = 140): boolean {
   return s.length > max || /\n\s*\S/.test(s.trim());
+}
+
+/** Whitespace runs as one space, trimmed: for "is this the same text" checks. */
+export function squashSpace(s: string): string {
+  return s.replace(/\s+/g, " ").trim();
+}
+
+/** Commands up to this many characters (and no more lines than the fold) are shown whole. */
+export const COMMAND_FOLD_CHARS = 160;
+
+/**
+ * What a folded command shows: its first `lines` lines (the CSS clamps wrapped lines too), or null
+ * when it is short enough to show whole. `lines` in the result is the command's line count.
+ */
+export function foldCommand(command: string, maxLines: number): { folded: string | null; lines: number } {
+  let count = 1;
+  let cut = -1;
+  for (let i = command.indexOf("\n"); i !== -1; i = command.indexOf("\n", i + 1)) {
+    if (count === maxLines) cut = i;
+    count++;
+  }
+  if (count <= maxLines && command.length <= COMMAND_FOLD_CHARS) return { folded: null, lines: count };
+  const head = cut === -1 ? command : command.slice(0, cut);
+  return { folded: head.length > 2000 ? head.slice(0, 2000) : head, lines: count };
+}
+
+/**
+ * The text cut after runs of separators inside a word (paths, URLs, flag=value, a,b lists), so the
+ * browser can wrap there rather than mid-word. Very long texts are left whole (the CSS still wraps).
+ */
+export function breakPoints(text: string): string[] {
+  if (text.length > 20_000) return [text];
+  // After a separator run that follows a word character and precedes one ("a/b", "k=v", "x,y"),
+  // not after a leading one ("at /home" stays "/home").
+  const parts = text.split(/(?<=[^\s/=&,;|:][/=&,;|:]+)(?=[^/=&,;|:\s])/);
+  return parts.length > 4000 ? [text] : parts;
 }
 
 /** A short label for aria-labels: the first line of the command, else the summary. */
@@ -161,6 +193,23 @@ export function actionInfo(a: ApprovalAction | string): ActionInfo {
       return { label: "tool", icon: "tools", title: "tool: calls an agent tool" };
     default:
       return { label: String(a), icon: "question", title: String(a) };
+  }
+}
+
+/**
+ * A session's state in words. An active session is connected now: the broker does not publish every
+ * heartbeat, so its last-seen time would only say when it connected (or last changed), not that it is live.
+ */
+export function sessionState(state: string): { text: string; icon: string } {
+  switch (state) {
+    case "active":
+      return { text: "connected", icon: "circle-filled" };
+    case "reconnecting":
+      return { text: "reconnecting", icon: "sync" };
+    case "closed":
+      return { text: "closed", icon: "circle-outline" };
+    default:
+      return { text: String(state), icon: "question" };
   }
 }
 

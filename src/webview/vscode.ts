@@ -23,6 +23,8 @@ export interface PersistedUi {
   /** Open reject forms: approval id -> reason draft. */
   rejecting: Record<string, string>;
   scrollY: number;
+  /** The last live state, trimmed (lastKnown()): painted at once when the page loads again. */
+  last?: SidebarState;
 }
 
 const MAX_EXPANDED = 200;
@@ -51,11 +53,30 @@ export class Host {
       expanded: Array.isArray(o.expanded) ? o.expanded.filter((x) => typeof x === "string").slice(-MAX_EXPANDED) : [],
       rejecting,
       scrollY: typeof o.scrollY === "number" && Number.isFinite(o.scrollY) ? o.scrollY : 0,
+      ...(isSidebarState(o.last) ? { last: o.last } : {}),
     };
   }
   saveUi(ui: PersistedUi): void {
     this.api.setState({ ...ui, expanded: ui.expanded.slice(-MAX_EXPANDED) });
   }
+}
+
+const cut = (s: string | null, max: number) => (s !== null && s.length > max ? s.slice(0, max) : s);
+
+/**
+ * What is kept of a state to paint at once next time: capped lists and long texts cut, so that the
+ * view's saved state stays small (it is only shown until the live state arrives, a moment later).
+ */
+export function lastKnown(s: SidebarState): SidebarState {
+  const N = 50;
+  return {
+    ...s,
+    approvals: s.approvals.slice(0, N).map((a) => ({ ...a, command: cut(a.command, 4000), detail: cut(a.detail, 2000), diff: cut(a.diff, 4000) })),
+    inbox: s.inbox.slice(0, N).map((i) => ({ ...i, content: cut(i.content, 2000)! })),
+    sessions: s.sessions.slice(0, 2 * N),
+    streams: s.streams.slice(0, N),
+    messages: s.messages.slice(0, N).map((m) => ({ ...m, content: cut(m.content, 2000)! })),
+  };
 }
 
 /** A light shape check of what arrives on `message`: the host validates, but this is a trust boundary. */

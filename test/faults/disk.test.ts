@@ -25,7 +25,7 @@ import { Journal } from "../../src/broker/journal.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { spawnBrokerProcess, startBroker, type TestBroker } from "../helpers/broker.js";
-import { get, post } from "../helpers/calls.js";
+import { get, } from "../helpers/calls.js";
 import { Owners, SOAK, summary } from "../helpers/faults.js";
 import { waitFor, within } from "../helpers/wait.js";
 import { openStream, type Peer } from "../helpers/ws.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { startDaemon, type RunningDaemon } from "../../src/broker/daemon.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { BrokerError } from "../../src/client/errors.js";
+import type { BrokerError } from "../../src/client/errors.js";
 import { startBroker, tempHome } from "../helpers/broker.js";
 import { get, post } from "../helpers/calls.js";
 import { SOAK, summary } from "../helpers/faults.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { CLI_ENTRY } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv } from "../helpers/broker.js";
 import { SOAK, Tally, assertBrokerHealthy, brokerWithState, feedChanges, printSummary, seedFor, stateOf, type Fixture } from "./helpers.js";
 
 const SUITE = "fuzz/cli";
@@ -134,7 +134,7 @@ function runCli(args: string[]): Promise<Ran> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
       cwd: scratch,
-      env: { ...process.env, SWITCHBOARD_HOME: fx.home.home, NO_COLOR: "1" },
+      env: childEnv({ SWITCHBOARD_HOME: fx.home.home, NO_COLOR: "1" }),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

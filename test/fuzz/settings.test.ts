@@ -22,6 +22,16 @@ interface Declared {
   maximum?: number;
   items?: { type: string };
 }
+
+/** A `switchboard.agents` entry as package.json's schema describes it (the oracle, written apart from the parser). */
+function agentOk(e: unknown): boolean {
+  if (!e || typeof e !== "object" || Array.isArray(e)) return false;
+  const a = e as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+  const env = (v: unknown) => !!v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+  return typeof a.command === "string" && a.command.trim() !== "" && (a.name === undefined || typeof a.name === "string") && (a.args === undefined || strings(a.args)) && (a.env === undefined || env(a.env));
+}
+const landAgent = (e: Record<string, any>) => ({ name: (e.name ?? "").trim() || e.command.trim(), command: e.command.trim(), args: e.args ?? [], env: { ...(e.env ?? {}) } });
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, Declared> } } };
 const DECLARED = Object.fromEntries(Object.entries(pkg.contributes.configuration.properties).map(([k, d]) => [k.replace(/^switchboard\./, ""), d]));
 
@@ -38,6 +48,9 @@ const FIELDS: Record<string, { field: keyof Settings; land: (v: any) => unknown 
   "retention.recentMessages": { field: "recentMessages", land: (v) => v },
   "pi.command": { field: "piCommand", land: (v: string) => v.trim() || "pi" },
   "pi.args": { field: "piArgs", land: (v) => v },
+  "claude.command": { field: "claudeCommand", land: (v: string) => v.trim() || "claude" },
+  "claude.args": { field: "claudeArgs", land: (v) => v },
+  agents: { field: "agents", land: (v: Record<string, any>[]) => v.map(landAgent) },
 };
 
 /** Does package.json's schema accept this value for this setting? */
@@ -45,6 +58,7 @@ function accepted(d: Declared, v: unknown): boolean {
   if (d.type === "string") return typeof v === "string" && (!d.enum || d.enum.includes(v));
   if (d.type === "boolean") return typeof v === "boolean";
   if (d.type === "integer") return typeof v === "number" && Number.isInteger(v) && v >= (d.minimum ?? -Infinity) && v <= (d.maximum ?? Infinity);
+  if (d.items?.type === "object") return Array.isArray(v) && v.every(agentOk);
   return Array.isArray(v) && v.every((x) => typeof x === (d.items?.type ?? "string"));
 }
 
@@ -56,7 +70,17 @@ function valueArb(d: Declared): fc.Arbitrary<unknown> {
   if (d.type === "string") valid.push(d.enum ? fc.constantFrom(...d.enum) : fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("", "  ", " /tmp/x ", "pi")));
   if (d.type === "boolean") valid.push(fc.boolean());
   if (d.type === "integer") valid.push(fc.integer({ min: d.minimum ?? 0, max: d.maximum ?? 1000 }), fc.constantFrom(d.minimum ?? 0, d.maximum ?? 1000));
-  if (d.type === "array") valid.push(fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }));
+  if (d.type === "array" && d.items?.type === "object")
+    valid.push(
+      fc.array(
+        fc.record(
+          { name: fc.string({ maxLength: 8 }), command: fc.string({ minLength: 1, maxLength: 8 }).filter((c) => c.trim() !== ""), args: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), env: fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }) },
+          { requiredKeys: ["command"] },
+        ),
+        { maxLength: 3 },
+      ),
+    );
+  else if (d.type === "array") valid.push(fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }));
   const wrong = fc.oneof(
     fc.constantFrom(null, "", "true", "false", "20", "1e3", "reveal ", "ALL", "NaN", -1, 1.5, 1e9, NaN, Infinity, -0, 0, true, false, [], {}, ["x", 3], [null], { length: 2 }, "__proto__"),
     fc.anything({ maxDepth: 2 }),
@@ -112,7 +136,12 @@ describe(SUITE, () => {
             assert.equal(named.length, 1, `one warning for ${key} = ${String(JSON.stringify(value))}: ${JSON.stringify(warnings)}`);
             assert.match(named[0]!, /^Setting switchboard\.\S+ (should|could)\b.*\.$/, "the warning is a sentence");
             // An array with some strings keeps the strings; anything else wrong is the default.
-            const expected = d.type === "array" && Array.isArray(value) ? value.filter((x) => typeof x === "string") : defaults[field];
+            const expected =
+              d.type === "array" && Array.isArray(value)
+                ? d.items?.type === "object"
+                  ? value.filter(agentOk).map(landAgent)
+                  : value.filter((x) => typeof x === "string")
+                : defaults[field];
             assert.deepEqual(s[field], expected, `${key} = ${String(JSON.stringify(value))} falls back`);
           }
         }

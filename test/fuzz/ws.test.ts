@@ -168,7 +168,6 @@ function upgradeCaseArb(): fc.Arbitrary<UpgradeCase> {
 
 // ---- frames ------------------------------------------------------------------------------------------------
 
-type Lane = "producer" | "owner" | "observer" | "follower";
 type Reaction = "error" | "silent" | "either" | { close: number[] };
 interface Frame {
   kind: string;
@@ -301,7 +300,9 @@ function openSocket(url: string, headers: Record<string, string>): Promise<LaneS
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers, perMessageDeflate: false });
     const s: LaneSocket = { ws, frames: [], waiters: [], baseline: 0 };
-    const wake = () => s.waiters.splice(0).forEach((w) => w());
+    const wake = () => {
+      for (const w of s.waiters.splice(0)) w();
+    };
     ws.on("message", (data, isBinary) => {
       s.frames.push(isBinary ? { binary: (data as Buffer).length } : JSON.parse(data.toString()));
       wake();

@@ -9,6 +9,9 @@ import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { probeHealth, readDiscovery } from "../../src/platform/discovery.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
+import { childEnv } from "./env.js";
+
+export { childEnv };
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BROKER_ENTRY = join(ROOT, "dist/broker.js");
@@ -39,7 +42,7 @@ process.on("exit", () => {
 
 export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): ChildProcess {
   const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], {
-    env: { ...process.env, SWITCHBOARD_HOME: home, ...env },
+    env: childEnv({ SWITCHBOARD_HOME: home, ...env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   live.add(proc);

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { piModelsJson } from "../fixtures/fake-model/server.js";
-import { ROOT } from "./broker.js";
+import { ROOT, childEnv } from "./broker.js";
 
 export const PI_CLI = join(ROOT, "node_modules/@mariozechner/pi-coding-agent/dist/cli.js");
 export const PI_EXTENSION = join(ROOT, "dist/pi-extension.js");
@@ -76,7 +76,7 @@ export function startPi(opts: StartPiOptions): RpcPi {
   if (opts.extension) args.push("-e", opts.extension);
   const proc = spawn(process.execPath, args, {
     cwd: opts.cwd,
-    env: { ...process.env, PI_CODING_AGENT_DIR: opts.agentDir, PI_OFFLINE: "1", ...opts.env },
+    env: childEnv({ PI_CODING_AGENT_DIR: opts.agentDir, PI_OFFLINE: "1", ...opts.env }),
     stdio: ["pipe", "pipe", "pipe"],
   });
   live.add(proc);

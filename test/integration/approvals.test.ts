@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 import { del, get, post } from "../helpers/calls.js";
 import { openFeed, openStream } from "../helpers/ws.js";
 
@@ -144,7 +144,7 @@ describe("approvals", () => {
     assert.equal(check.ok, true);
     assert.equal((check as { head: string }).head, audit.head);
     const cli = (args: string[]) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home.home } }).then(
+      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home.home }) }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: any) => ({ code: e.code as number, stdout: e.stdout as string }),
       );

@@ -117,6 +117,42 @@ describe("broker routing", () => {
     }
   });
 
+  it("an endpoint registered with messages_v1: false is refused as a recipient (409 recipient_takes_no_messages); the item stays in the inbox", async () => {
+    const owner = sleeper();
+    const s = await openStream(b.record, owner.pid);
+    try {
+      const run = await b.api.register({ plugin_pid: owner.pid, kind: "cli", session_name: "run in repo", runtime_capabilities: { messages_v1: false } });
+      const agent = await b.api.register({ plugin_pid: owner.pid, kind: "pi", session_name: "dave" });
+      // Old and MASONS clients do not declare it: they take messages.
+      const masonsStyle = await b.api.register({ plugin_pid: owner.pid, kind: "claude-code", session_name: "erin", runtime_capabilities: ["foreground_channel_v1"] });
+      const views = await b.api.endpoints();
+      const view = (id: string) => views.find((e) => e.endpoint_id === id)!;
+      assert.equal(view(run.endpoint_id).accepts_messages, false);
+      assert.equal(view(agent.endpoint_id).accepts_messages, true);
+      assert.equal(view(masonsStyle.endpoint_id).accepts_messages, true);
+
+      const m = await b.api.ingress({ from: "ci", content: "for a human to route" });
+      const refused = (e: any) =>
+        e.code === "recipient_takes_no_messages" && e.status === 409 && /"run in repo" \(cli\) takes no messages/.test(e.message) && e.extra?.endpoint_id === run.endpoint_id;
+      await assert.rejects(b.api.dispatch(m.undispatched_id!, run.endpoint_id), refused);
+      assert.ok((await b.api.undispatched(process.pid)).some((i) => i.id === m.undispatched_id), "the refused item stays in the inbox");
+      // Nor by name, id or metadata on /v1/send and /v1/messages; nothing is stored for it.
+      await assert.rejects(b.api.send({ endpoint_id: agent.endpoint_id, to: "run in repo", content: "x" }), refused);
+      await assert.rejects(b.api.ingress({ from: "ci", to: run.endpoint_id, content: "x" }), refused);
+      await assert.rejects(b.api.ingress({ from: "ci", content: "x", metadata: { target_endpoint_id: run.endpoint_id } }), refused);
+      assert.equal(view(run.endpoint_id).buffered_count, 0);
+      assert.equal((await b.api.endpoints()).find((e) => e.endpoint_id === run.endpoint_id)!.buffered_count, 0);
+      assert.ok(!s.frames.some((f: any) => f.event === "message_received" && f.endpoint_id === run.endpoint_id), "nothing was pushed to it");
+
+      const d = await b.api.dispatch(m.undispatched_id!, agent.endpoint_id);
+      assert.equal(d.status, "delivered");
+      for (const ep of [run, agent, masonsStyle]) await b.api.unregister(ep.endpoint_id);
+    } finally {
+      await s.close();
+      await owner.kill();
+    }
+  });
+
   it("a dropped stream makes the endpoint reconnecting; reattach drains the buffer in order", async () => {
     const owner = sleeper();
     let s = await openStream(b.record, owner.pid);

@@ -6,14 +6,14 @@ import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { CLI_ENTRY, tempHome } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, tempHome } from "../helpers/broker.js";
 import { openStream } from "../helpers/ws.js";
 
 const exec = promisify(execFile);
 
 async function cli(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home }, timeout: 15_000 });
+    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home }), timeout: 15_000 });
     return { code: 0, ...r };
   } catch (e: any) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
@@ -82,6 +82,99 @@ describe("switchboard CLI", () => {
       assert.equal((await cli(home.home, "inbox", "dismiss", second.undispatched_id, "--reason", "noise")).code, 0);
       assert.equal((await cli(home.home, "inbox")).stdout.trim(), "The inbox is empty.");
       await api.unregister(ep.endpoint_id);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("approvals approve/reject and history say approved and rejected", async () => {
+    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
+    assert.equal(d.kind, "ok");
+    if (d.kind !== "ok") return;
+    const api = new BrokerApi(d.record);
+    const s = await openStream(d.record, process.pid);
+    try {
+      const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "asker" })).endpoint_id;
+      const ask = (command: string) => api.requestApproval({ endpoint_id: ep, action: "sh", summary: `run ${command}`, command });
+      const a = await ask("make a");
+      const r = await ask("make r");
+      const approved = await cli(home.home, "approvals", "approve", a.approval_id);
+      assert.equal(approved.code, 0, approved.stderr);
+      assert.match(approved.stdout, new RegExp(`^Approved ${a.approval_id} \\(run make a\\)\\.`));
+      const rejected = await cli(home.home, "approvals", "reject", r.approval_id, "--reason", "not now");
+      assert.equal(rejected.code, 0, rejected.stderr);
+
+      const history = await cli(home.home, "approvals", "history");
+      assert.match(history.stdout, /^ {2}approved by cli:/m);
+      assert.match(history.stdout, /^ {2}rejected by cli:.*: not now$/m);
+      assert.doesNotMatch(history.stdout, /rejectd/);
+      await api.unregister(ep);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("approvals approve/reject on an approval resolved before: says by whom and how, the first decision stands, exit 1", async () => {
+    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
+    assert.equal(d.kind, "ok");
+    if (d.kind !== "ok") return;
+    const api = new BrokerApi(d.record);
+    const s = await openStream(d.record, process.pid);
+    try {
+      const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "asker" })).endpoint_id;
+      const ask = (command: string) => api.requestApproval({ endpoint_id: ep, action: "sh", summary: `run ${command}`, command });
+      const a = await ask("make a");
+      const r = await ask("make r");
+      assert.equal((await cli(home.home, "approvals", "approve", a.approval_id)).code, 0);
+      assert.equal((await cli(home.home, "approvals", "reject", r.approval_id, "--reason", "not now")).code, 0);
+      // Again, the same way: not "Approved" a second time.
+      const again = await cli(home.home, "approvals", "approve", a.approval_id);
+      assert.equal(again.code, 1);
+      assert.equal(again.stdout, "");
+      assert.match(again.stderr, new RegExp(`Approval ${a.approval_id} was already approved by cli:\\S+ \\d+s ago; the first decision stands\\.`));
+      // The other way: the first decider, the outcome and the reason.
+      const flip = await cli(home.home, "approvals", "approve", r.approval_id);
+      assert.equal(flip.code, 1);
+      assert.match(flip.stderr, new RegExp(`Approval ${r.approval_id} was already rejected by cli:\\S+ \\d+s ago \\(reason: not now\\); the first decision stands\\.`));
+      // Decided elsewhere (VS Code) just before: named as such.
+      const v = await ask("make v");
+      await api.decide(v.approval_id, { decision: "approve", decided_by: "vscode:other-window" });
+      const late = await cli(home.home, "approvals", "approve", v.approval_id);
+      assert.equal(late.code, 1);
+      assert.match(late.stderr, /was already approved by vscode:other-window/);
+      // Withdrawn by its requester.
+      const w = await ask("make w");
+      await api.withdrawApproval(w.approval_id, process.pid);
+      const gone = await cli(home.home, "approvals", "reject", w.approval_id);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, new RegExp(`Approval ${w.approval_id} was withdrawn by its requester \\d+s ago; nothing was changed\\.`));
+      await api.unregister(ep);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("send to the inbox names the item once and says how to route it", async () => {
+    const sent = await cli(home.home, "send", "look", "at", "this");
+    assert.equal(sent.code, 0, sent.stderr);
+    const id = /^Message (msg_\S+) /.exec(sent.stdout)?.[1];
+    assert.ok(id, sent.stdout);
+    assert.equal(sent.stdout.trim(), `Message ${id} waits in the inbox; route it from the Switchboard sidebar or with: switchboard inbox route ${id} SESSION.`);
+    assert.equal((await cli(home.home, "inbox", "dismiss", id)).code, 0);
+  });
+
+  it("sessions shows a connected session as seen now, not minutes ago", async () => {
+    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
+    assert.equal(d.kind, "ok");
+    if (d.kind !== "ok") return;
+    const api = new BrokerApi(d.record);
+    const s = await openStream(d.record, process.pid);
+    try {
+      const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "seen-test" })).endpoint_id;
+      const sessions = await cli(home.home, "sessions");
+      assert.match(sessions.stdout, /^SESSION\s+KIND\s+STATE\s+WORKSPACE\s+TASK\s+SEEN\s+ID$/m);
+      assert.match(sessions.stdout, new RegExp(`^seen-test\\s+pi\\s+active\\s+\\S+\\s+\\S+\\s+now\\s+${ep}$`, "m"));
+      await api.unregister(ep);
     } finally {
       await s.close();
     }

@@ -9,7 +9,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import WebSocket, { WebSocketServer } from "ws";
+import type WebSocket from "ws";
+import { WebSocketServer } from "ws";
 import { BrokerClient, type ClientMessage, type FeedEvent, type StreamEventFrame } from "../../src/client/index.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -133,7 +133,8 @@ class CuttableProxy {
 /** A discovery record that sends the client through `proxy` to `broker`. */
 async function proxiedDiscovery(dir: string, broker: TestBroker, proxy: CuttableProxy, name: string): Promise<string> {
   const file = join(dir, `${name}.discovery.json`);
-  const rec: DiscoveryRecord = { ...broker.record, ipcUrl: `http://127.0.0.1:${proxy.port}` };
+  // Only the TCP address: the proxy sits on the port, and a client prefers the socket when the record names one.
+  const rec: DiscoveryRecord = { ...broker.record, ipcUrl: `http://127.0.0.1:${proxy.port}`, ipcSocket: undefined };
   await writeFile(file, JSON.stringify(rec), { mode: 0o600 });
   return file;
 }
@@ -595,7 +596,7 @@ describe("BrokerClient against a broker of the wrong major version", { timeout: 
     try {
       await client.connect();
       await client.registerEndpoint({ kind: "test" });
-      await writeRecord(file, { ...broker.record, ipcUrl: `http://127.0.0.1:${fake.port}` });
+      await writeRecord(file, { ...broker.record, ipcUrl: `http://127.0.0.1:${fake.port}`, ipcSocket: undefined });
       await broker.kill9();
       const down = await waitFor(() => log.phases.find((p) => p.phase === "disconnected"), 10_000, "disconnected");
       assert.ok(down.error instanceof ProtocolMismatchError, String(down.error));

@@ -47,7 +47,7 @@ interface Run {
 }
 
 /** Starts a command that collects its output; `onOutput` may add behaviour (its return value is used). */
-function run(command: string, opts: Partial<ExecOptions> = {}, onOutput?: (c: Channel, t: string) => boolean | void): Run {
+function run(command: string, opts: Partial<ExecOptions> = {}, onOutput?: (c: Channel, t: string) => boolean | undefined): Run {
   const r: Run = { h: undefined as unknown as ExecHandle, text: { 1: "", 2: "" }, chunks: [] };
   r.h = execCommand({
     command,

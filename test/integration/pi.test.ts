@@ -7,7 +7,6 @@ import { after, before, describe, it } from "node:test";
 import { BrokerApi } from "../../src/client/api.js";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import { brokerPaths } from "../../src/platform/paths.js";
-import type { Approval } from "../../src/protocol/index.js";
 import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/install.js";
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
 import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
@@ -394,4 +393,3 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
   });
 });
 
-export type { Approval };

@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { BrokerApi } from "../../src/client/api.js";
+import type { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 
 interface RunProc {
   exit: Promise<number | null>;
@@ -15,7 +15,7 @@ interface RunProc {
 }
 
 function runCli(home: string, args: string[]): RunProc {
-  const child = spawn(process.execPath, [CLI_ENTRY, "run", ...args], { env: { ...process.env, SWITCHBOARD_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI_ENTRY, "run", ...args], { env: childEnv({ SWITCHBOARD_HOME: home }), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let errText = "";
   child.stdout.on("data", (d) => (out += d));
@@ -77,6 +77,25 @@ describe("switchboard run", () => {
     assert.equal(replay.chunks.filter((c) => c.channel === 2).map((c) => c.data).join(""), "err\n");
   });
 
+  it("without --session, a run is named after its command, and two open runs of one command differ", async () => {
+    const first = runCli(home.home, ["--", "sh", "-c", "echo same"]);
+    const a1 = await nextPending(b.api, "sh -c 'echo same'");
+    const second = runCli(home.home, ["--", "sh", "-c", "echo same"]);
+    const deadline = Date.now() + 10_000;
+    let both: Approval[] = [];
+    while (Date.now() < deadline && both.length < 2) {
+      both = (await b.api.approvals("pending")).filter((a) => a.command === "sh -c 'echo same'");
+      if (both.length < 2) await new Promise((r) => setTimeout(r, 30));
+    }
+    const other = runCli(home.home, ["--", "ls"]);
+    const a3 = await nextPending(b.api, "ls");
+    assert.equal(a1.session, "sh -c 'echo same'");
+    assert.deepEqual(both.map((a) => a.session).sort(), ["sh -c 'echo same'", "sh -c 'echo same' (2)"]);
+    assert.equal(a3.session, "ls");
+    for (const a of [...both, a3]) await b.api.decide(a.approval_id, { decision: "reject", decided_by: "test-reviewer" });
+    assert.deepEqual(await Promise.all([first.exit, second.exit, other.exit]), [126, 126, 126]);
+  });
+
   it("exits 0 on success and asks read-only commands as env", async () => {
     const { code, a, p } = await approveAndRun(["--env", "--", "echo", "hello world"], "echo 'hello world'");
     assert.equal(code, 0);
@@ -111,7 +130,10 @@ describe("switchboard run", () => {
     assert.equal(await running.exit, 130);
     const s = await b.api.replayStream((await b.api.approval(r.approval_id)).stream_id!);
     assert.equal(s.stream.state, "aborted");
-    assert.match(s.stream.reason ?? "", /Ctrl\+C/);
+    assert.equal(s.stream.reason, "interrupted with Ctrl+C");
+    // How the process ended is part of the one outcome every view shows.
+    assert.ok(s.stream.signal === "SIGINT" || s.stream.exit_code === 130, `the signal or exit code is recorded: ${JSON.stringify(s.stream)}`);
+    assert.ok(s.stream.duration_ms !== null && s.stream.duration_ms > 0, "and the duration");
   });
 
   it("a viewer's cancel stops the command; the stream ends cancelled with how the process ended", async () => {

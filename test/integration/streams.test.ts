@@ -115,6 +115,43 @@ describe("output streams", () => {
     assert.equal(after.signal, "SIGINT", "how the process ended is still recorded");
   });
 
+  it("after a cancel, followers' end waits for the producer's report: cancelled, with its signal and duration, the same as the stream's view", async () => {
+    const s = await start();
+    const live = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "working\n" }] }, pidHdr());
+    const c = await post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stopped in demo" });
+    assert.equal(c.state, "cancelled");
+    await producer.next((f) => f.event === "stream_cancelled" && f.stream_id === s.stream_id);
+    // Until the producer reports, the follower has no end (it would have no signal and no duration).
+    await get(b.api, `/v1/streams/${s.stream_id}`);
+    assert.ok(!live.frames.some((f) => f.type === "end"), `no end before the producer's report: ${JSON.stringify(live.frames)}`);
+    // A follower that connects in between waits for the same report.
+    const late = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, signal: "SIGINT", duration_ms: 14_200 }, pidHdr());
+    for (const f of [live, late]) {
+      const end = (await f.ended).stream;
+      assert.equal(end.state, "cancelled");
+      assert.equal(end.status, 499);
+      assert.equal(end.signal, "SIGINT");
+      assert.equal(end.duration_ms, 14_200);
+      assert.equal(end.reason, "stopped in demo");
+      f.ws.close();
+    }
+    const listed = (await get(b.api, `/v1/streams/${s.stream_id}`)).stream;
+    assert.deepEqual([listed.state, listed.signal, listed.duration_ms], ["cancelled", "SIGINT", 14_200]);
+  });
+
+  it("after a cancel whose producer aborts instead of completing, followers get the end at once", async () => {
+    const s = await start();
+    const live = await follow(b, s.stream_id);
+    await post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stop" });
+    await post(b.api, `/v1/streams/${s.stream_id}/abort`, { reason: "gave up" }, pidHdr());
+    const end = (await live.ended).stream;
+    assert.equal(end.state, "cancelled");
+    assert.equal(end.reason, "stop");
+    live.ws.close();
+  });
+
   it("the producer can abort; only the producer may write", async () => {
     const s = await start();
     await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, { "x-plugin-pid": "1" }), (e: any) => e.code === "stream_not_producer");
@@ -212,6 +249,38 @@ describe("streams across a restart", () => {
       assert.equal(r.stream.state, "aborted");
       assert.match(r.stream.reason, /restarted/);
       assert.deepEqual(r.chunks.map((c: any) => c.data), ["before crash\n"]);
+    } finally {
+      await p.close();
+      await b.stop();
+      await cleanup();
+    }
+  });
+
+  it("output the broker acknowledged over HTTP is in the stream file: a kill -9 right after the answer loses none of it", async () => {
+    const { home, cleanup } = await tempHome();
+    let b = await startBroker(home);
+    let p = await openStream(b.record, process.pid);
+    try {
+      // Three crashes, each right after 8 big requests sent at once (8 x 900 KB, under the
+      // backpressure mark): a broker that answered before writing would still have megabytes to write.
+      for (let crash = 1; crash <= 3; crash++) {
+        const ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi" })).endpoint_id;
+        const s = await post(b.api, `/v1/streams`, { endpoint_id: ep, action: "sh", command: "yes" });
+        const sent = Array.from({ length: 8 }, (_, i) => `${i}`.repeat(900 * 1024 - 1) + "\n");
+        await Promise.all(sent.map((data) => post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data }] })));
+        await b.kill9();
+        await p.close();
+        b = await b.restart();
+        p = await openStream(b.record, process.pid);
+        // The whole replay in one page (max_bytes), since the 8 chunks are over the default page.
+        const r = await get(b.api, `/v1/streams/${s.stream_id}?max_bytes=${16 * 1024 * 1024}`);
+        assert.equal(r.stream.state, "aborted");
+        assert.equal(r.next_from_seq ?? null, null);
+        const got: string[] = r.chunks.map((c: any) => c.data);
+        assert.equal(got.length, sent.length, `crash ${crash}: replayed ${got.length} of ${sent.length} acknowledged chunks`);
+        assert.deepEqual(got.map((d) => d[0]).sort(), sent.map((d) => d[0]).sort());
+        assert.ok(got.every((d) => d === sent[Number(d[0])]));
+      }
     } finally {
       await p.close();
       await b.stop();

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parseAuditLines, verifyChain } from "../../src/platform/audit-chain.js";
-import { CLI_ENTRY, ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { CLI_ENTRY, ROOT, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 import { openStream, type Peer } from "../helpers/ws.js";
 import { SOAK, Summary, raw, round } from "./helpers.js";
@@ -42,7 +42,7 @@ describe("security/ownership: endpoints, approvals and streams of other processe
 
   before(async () => {
     home = await tempHome("sb-sec-own-");
-    // The id test asks for up to 10,000 approvals from one session: above the default bounds.
+    // The id test asks for more approvals at once than the default bounds (src/broker/limits.ts) allow.
     b = await startBroker(home.home, { SWITCHBOARD_MAX_PENDING_APPROVALS_PER_SESSION: "20000", SWITCHBOARD_MAX_PENDING_APPROVALS: "20000" });
     a = await openStream(b.record, PID_A, { autoAck: false });
     bPeer = await openStream(b.record, PID_B);
@@ -302,7 +302,7 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     await writeFile(file, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
     const check = verifyChain(parseAuditLines(await readFile(file, "utf8")));
     S.ok(!check.ok && check.index === target, `the chain names record ${target}: ${JSON.stringify(check)}`);
-    const cli = await promisify(execFile)(process.execPath, [CLI_ENTRY, "audit", "verify", "--file", file], { env: { ...process.env, SWITCHBOARD_HOME: home.home } }).then(
+    const cli = await promisify(execFile)(process.execPath, [CLI_ENTRY, "audit", "verify", "--file", file], { env: childEnv({ SWITCHBOARD_HOME: home.home }) }).then(
       () => ({ code: 0, out: "" }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
     );

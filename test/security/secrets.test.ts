@@ -10,7 +10,7 @@
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, stat, } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -20,7 +20,7 @@ import { writeDiscovery } from "../../src/platform/discovery.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
 import { SidebarState, parseWith, type DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, CLI_ENTRY, startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
+import { BROKER_ENTRY, CLI_ENTRY, childEnv, startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
 import { waitFor, within } from "../helpers/wait.js";
 import { openFeed, openStream } from "../helpers/ws.js";
 import { Summary, raw } from "./helpers.js";
@@ -42,9 +42,10 @@ async function walk(root: string): Promise<Tree> {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await visit(p);
-      else {
+      else if (e.isFile()) {
         const st = await stat(p);
-        tree.files.push({ path: p, mode: st.mode & 0o777, size: st.size, text: await readFile(p, "utf8") });
+        // The broker's Unix socket has a mode but no content to read.
+        tree.files.push({ path: p, mode: st.mode & 0o777, size: st.size, text: e.isSocket() ? "" : await readFile(p, "utf8") });
       }
     }
   };
@@ -57,7 +58,7 @@ const octal = (m: number) => m.toString(8).padStart(4, "0");
 /** The broker as a child of `sh -c 'umask 000; exec node broker.js'`: any file created without an explicit mode would be 0666. */
 function startLooseBroker(home: string) {
   const proc = spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$1"', process.execPath, BROKER_ENTRY], {
-    env: { ...process.env, SWITCHBOARD_HOME: home },
+    env: childEnv({ SWITCHBOARD_HOME: home }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -228,7 +229,7 @@ describe("security/secrets: permissions and where the token (never) appears", ()
   it("the CLI never prints the token: normal output, errors, and a wrong token", async () => {
     const token = b.record.bearerToken;
     const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, SWITCHBOARD_HOME: home.home, ...env }, timeout: 20_000 }).then(
+      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home.home, ...env }), timeout: 20_000 }).then(
         (r) => ({ code: 0, out: r.stdout + r.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: (e.stdout ?? "") + (e.stderr ?? "") }),
       );

@@ -109,6 +109,11 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
     }
     const normal = terminalHeader(stream({}));
     S.equal(normal, "\x1b[1m$ npm test\x1b[22m\r\n\x1b[2m/home/dev/project · sh · agent-1\x1b[22m\r\n\r\n", "an ordinary header is bold command, dim details");
+    for (const [name, text] of Object.entries(HOSTILE)) {
+      const header = terminalHeader(stream({ note: text }));
+      S.ok(!CONTROL.test(header.replace(OURS, "")), `${name}: a hostile note drives nothing`);
+      S.equal(plainLines(header)[2], visibleText(text), `${name}: the note is its own dim line, escapes visible`);
+    }
   });
 
   it("a hostile end reason or signal cannot spoof the footer; the footer resets what the output left open", () => {
@@ -119,7 +124,8 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
       S.ok(!CONTROL.test(rest), `${name}: nothing in the footer drives the terminal: ${JSON.stringify(rest)}`);
       const lines = plainLines(footer).filter(Boolean);
       S.equal(lines.length, 1, `${name}: one line`);
-      S.ok(lines[0]!.startsWith(`── aborted: ${visibleText(text)}`), `${name}: ${lines[0]}`);
+      // The same words as the sidebar and the CLI (protocol/stream-outcome.ts), agent text made visible.
+      S.equal(lines[0], `── aborted (killed by ${visibleText(text)}) after 1.5 s: ${visibleText(text)}`, `${name}: ${lines[0]}`);
     }
     S.ok(terminalFooter(stream({ exit_code: 0 })).includes("\x1b[32mexit 0 after 1.5 s"), "exit 0 is green");
     S.ok(terminalFooter(stream({ exit_code: 1 })).includes("\x1b[31mexit 1 after 1.5 s"), "exit 1 is red");

@@ -8,6 +8,7 @@ import type { FrameLocator, Locator, Page } from "playwright-core";
 import { BrokerApi } from "../../src/client/api.js";
 import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
+import { childEnv as cleanEnv } from "../helpers/env.js";
 import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
 
 export const CLI = join(REPO_ROOT, "dist/cli.js");
@@ -106,13 +107,6 @@ export function cliSync(args: string[], o: { home: string; cwd: string; timeoutM
   });
   if (r.status !== 0) throw new Error(`switchboard ${args.join(" ")} failed (status ${r.status}, signal ${r.signal}): ${r.stderr}${r.stdout}`);
   return r.stdout;
-}
-
-/** This process's environment without what node:test and tsx put there for their own children. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(NODE_OPTIONS|NODE_TEST_CONTEXT|NODE_CHANNEL_FD)$/.test(k)) env[k] = v;
-  return env;
 }
 
 // ---- the broker of a throwaway home ---------------------------------------------------------------

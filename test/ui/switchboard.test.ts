@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog, Page } from "playwright-core";
 import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "./harness.js";
+import { runSessionName } from "../../src/cli/commands/run.js";
+import { terminalName } from "../../src/extension/terminal-format.js";
 import {
   startSwitchboardWorkbench,
   BrokerApi,
@@ -150,7 +152,9 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
       assert.equal(await card.locator("pre.command").innerText(), command);
       assert.equal(await card.locator(".action-badge").innerText(), "sh");
       assert.equal(await card.locator(".path-line .path").innerText(), workspace);
-      assert.match(await card.locator(".session-name").innerText(), new RegExp(`run in ${basename(workspace)}`));
+      // Named after what it runs (no --session given), and the summary does not repeat the command.
+      assert.equal(await card.locator(".session-name").innerText(), runSessionName(command, []));
+      assert.equal(await card.locator(".summary").count(), 0);
       await screenshot(page(), "switchboard-1-approval-card");
 
       await card.locator("vscode-button.approve").click();
@@ -194,9 +198,10 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
       // The terminal is named after the command and its session.
       const tabName = await page().locator(".terminal-tabs-entry, .single-terminal-tab").allInnerTexts().catch(() => [] as string[]);
       const title = await page().locator(".part.panel").innerText();
+      const termName = terminalName({ action: "sh", command, session: runSessionName(command, []) });
       assert.ok(
-        [...tabName, title].some((t) => t.includes(`sh: ${command} · run in ${basename(workspace)}`)),
-        `a terminal named "sh: ${command} · run in ${basename(workspace)}"; panel shows ${JSON.stringify(tabName)}`,
+        [...tabName, title].some((t) => t.includes(termName)),
+        `a terminal named "${termName}"; panel shows ${JSON.stringify(tabName)}`,
       );
       // The Streams section lists it as ended with exit 3.
       await waitVisible(frame, frame.locator("article.row.stream", { hasText: "exit 3" }).first(), "the ended stream (exit 3)");

@@ -102,14 +102,13 @@ test("flush waits for everything appended so far", async () => {
 });
 
 test("torn tail is cut off and later appends stay clean", async () => {
-  let { journal } = await openJ();
-  await Promise.all([journal.append({ id: 1 }), journal.append({ id: 2 }), journal.append({ id: 3 })]);
-  await journal.close();
+  const first = (await openJ()).journal;
+  await Promise.all([first.append({ id: 1 }), first.append({ id: 2 }), first.append({ id: 3 })]);
+  await first.close();
   const [seg] = await segments();
   await appendFile(join(root, "j", seg!), '{"s":4,"r":{"id"');
 
-  let recovered;
-  ({ journal, recovered } = await openJ());
+  const { journal, recovered } = await openJ();
   assert.deepEqual(
     recovered.records.map((r) => r.id),
     [1, 2, 3],

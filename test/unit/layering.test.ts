@@ -50,7 +50,7 @@ function sources(dir: string): string[] {
 }
 
 /** Module specifiers of static imports, re-exports and dynamic imports (comments stripped first). */
-export function importsOf(code: string): string[] {
+function importsOf(code: string): string[] {
   const bare = code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const found: string[] = [];
   for (const m of bare.matchAll(/(?:^|[\s;])(?:import|export)\s[^"'`;]*?from\s*["']([^"']+)["']|(?:^|[\s;])import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/gm)) found.push((m[1] ?? m[2] ?? m[3])!);

@@ -3,8 +3,8 @@ import { describe, it } from "node:test";
 import { route, type RouteLookup } from "../../src/broker/router.js";
 import type { EndpointState } from "../../src/protocol/index.js";
 
-function lookup(states: Record<string, EndpointState>, correlations: Record<string, string> = {}): RouteLookup {
-  return { endpointState: (id) => states[id], correlationOwner: (c) => correlations[c] };
+function lookup(states: Record<string, EndpointState>, correlations: Record<string, string> = {}, noMessages: string[] = []): RouteLookup {
+  return { endpointState: (id) => states[id], correlationOwner: (c) => correlations[c], takesMessages: (id) => !noMessages.includes(id) };
 }
 
 describe("router", () => {
@@ -34,6 +34,11 @@ describe("router", () => {
       originalTargetEndpointId: "c",
       originalCorrelationId: "corrC",
     });
+  });
+
+  it("an answer to an open endpoint that takes no messages waits in the inbox instead of being pushed to it", () => {
+    const quiet = lookup({ a: "active", n: "active" }, { corrN: "n" }, ["n"]);
+    assert.deepEqual(route({ correlation_id: "corrN" }, quiet), { to: "inbox", reason: "unaddressed", originalCorrelationId: "corrN" });
   });
 
   it("no or unknown target and no known correlation is unaddressed", () => {

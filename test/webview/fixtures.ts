@@ -170,7 +170,8 @@ export function fixtureState(): SidebarState {
       inboxItem({ id: "in-2", sender_address: "slack:#ops", content: LONG_TEXT, reason: "closed_session_continuation", arrived_at: ago(70 * M) }),
     ],
     sessions: [
-      session({ endpoint_id: "ep-window", kind: "vscode", label: "vscode-project", session_name: "vscode-project", task_hint: null }),
+      // Connected for a while: the broker's last_seen_at is from when it registered (heartbeats are not published).
+      session({ endpoint_id: "ep-window", kind: "vscode", label: "vscode-project", session_name: "vscode-project", task_hint: null, last_seen_at: ago(16 * M) }),
       session({ endpoint_id: "ep-agent-1" }),
       session({
         endpoint_id: "ep-agent-2",
@@ -206,10 +207,10 @@ export function hostileState(): SidebarState {
   const s = fixtureState();
   return {
     ...s,
-    approvals: [approval({ approval_id: "ap-x", session: HOSTILE, summary: HOSTILE, command: HOSTILE, cwd: HOSTILE, diff: `+${HOSTILE}` })],
+    approvals: [approval({ approval_id: "ap-x", session: HOSTILE, summary: `Summary: ${HOSTILE}`, command: HOSTILE, cwd: HOSTILE, diff: `+${HOSTILE}` })],
     inbox: [inboxItem({ id: "in-x", sender_address: HOSTILE, content: HOSTILE })],
     sessions: [session({ endpoint_id: "ep-x", label: HOSTILE, task_hint: HOSTILE, workspace: HOSTILE })],
-    streams: [stream({ stream_id: "st-x", command: HOSTILE, session: HOSTILE })],
+    streams: [stream({ stream_id: "st-x", command: HOSTILE, session: `agent ${HOSTILE}` })],
     messages: [message({ id: "m-x", from: HOSTILE, content: HOSTILE })],
   };
 }

@@ -14,6 +14,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { HostToWebview, SidebarState } from "../../src/protocol/webview.js";
 import { THEMES, type ThemeKind } from "./themes.js";
 import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../../scripts/vscode/server.js";
+import { sidebarHtml } from "../../src/extension/sidebar-html.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const MEDIA = join(REPO_ROOT, "media");
@@ -82,20 +83,24 @@ function stubScript(theme: ThemeKind): string {
 })();`;
 }
 
-/** The extension host's HTML, verbatim apart from the injected stub script and VS Code's default styles. */
+/**
+ * The extension host's HTML (src/extension/sidebar-html.ts, the same function with the built
+ * media/sidebar.css and media/sidebar.js), with VS Code's default styles and the stub script put first
+ * in its head, as VS Code puts its own there.
+ */
 export function pageHtml(origin: string, nonce: string, theme: ThemeKind): string {
-  const cspSource = origin;
-  const media = `${origin}/media`;
-  return `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${cspSource} 'nonce-${nonce}'; font-src ${cspSource}; img-src ${cspSource} data:; script-src 'nonce-${nonce}';">
-<style nonce="${nonce}" id="_defaultStyles">${VSCODE_DEFAULT_STYLES}</style>
-<script nonce="${nonce}">${stubScript(theme)}</script>
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${media}/codicon.css" nonce="${nonce}" id="vscode-codicon-stylesheet">
-<link rel="stylesheet" href="${media}/sidebar.css" nonce="${nonce}">
-<title>Agent Switchboard</title></head>
-<body><div id="app" role="application" aria-label="Agent Switchboard"></div>
-<script nonce="${nonce}" src="${media}/sidebar.js"></script></body></html>`;
+  const page = sidebarHtml({
+    cspSource: origin,
+    nonce,
+    codiconFont: `${origin}/media/codicon.ttf`,
+    assets: {
+      css: readFileSync(join(MEDIA, "sidebar.css"), "utf8"),
+      js: readFileSync(join(MEDIA, "sidebar.js"), "utf8"),
+      codicons: readFileSync(join(MEDIA, "codicon.css"), "utf8"),
+    },
+  });
+  const injected = `<style nonce="${nonce}" id="_defaultStyles">${VSCODE_DEFAULT_STYLES}</style>\n<script nonce="${nonce}">${stubScript(theme)}</script>\n`;
+  return page.replace("<head>", `<head>${injected}`);
 }
 
 export interface StaticServer {

@@ -6,7 +6,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
-import { HOSTILE, approval, bigInboxState, emptyState, fixtureState, hostileState, message } from "./fixtures.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "./contrast.js";
+import { HOSTILE, NOW, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
+import { LAYOUT_PROBE } from "./layout.js";
 import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
 
 let server: StaticServer;
@@ -14,6 +16,8 @@ let browser: Browser;
 const pages: Sidebar[] = [];
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
 const TALL = 2200;
+const LONG_COMMAND =
+  "sh -c 'echo warning: the build cache at /home/developer/projects/switchboard/node_modules/.cache/esbuild is stale; npm run build -- --minify --sourcemap=external && npm test -- --reporter=spec'";
 
 async function open(opts: Parameters<typeof Sidebar.open>[2] = {}): Promise<Sidebar> {
   const sb = await Sidebar.open(browser, server, opts);
@@ -80,12 +84,14 @@ describe("sidebar webview", () => {
     assert.equal(squash(await ap1.locator(".age").textContent()), "2 m ago");
     assert.equal(await ap1.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).count(), 1);
     assert.equal(await ap1.getByRole("button", { name: "Reject npm test from agent-1", exact: true }).count(), 1);
-    const badges = await p.locator("#body-approvals .action-badge").evaluateAll((els) => els.map((e) => [e.textContent?.trim(), getComputedStyle(e).color]));
+    const badges = await p.locator("#body-approvals .action-badge").evaluateAll((els) =>
+      els.map((e) => [e.textContent?.trim(), getComputedStyle(e.closest(".card")!).borderLeftColor]),
+    );
     assert.deepEqual(
       badges.map((b) => b[0]),
       ["sh", "edit", "env"],
     );
-    assert.equal(new Set(badges.map((b) => b[1])).size, 3, "each action badge has its own colour");
+    assert.equal(new Set(badges.map((b) => b[1])).size, 3, "each action's card has its own colour");
 
     // The edit approval's diff: +/- lines by class, folded to 12 lines, unfolded with aria-expanded.
     const ap2 = p.locator('#body-approvals li[data-key="ap-2"]');
@@ -129,27 +135,31 @@ describe("sidebar webview", () => {
     const self = p.locator('#body-sessions li[data-key="ep-window"]');
     assert.equal(squash(await self.locator(".self-tag").textContent()), "this window");
     assert.equal(await self.getByRole("button", { name: /Send a message/ }).count(), 0);
+    // Connected sessions, this window included, say so instead of a stale "seen 16 m ago".
+    assert.equal(squash(await self.locator(".session-state").textContent()), "connected");
+    assert.equal(await self.locator(".age").count(), 0);
+    assert.doesNotMatch(squash(await self.textContent()), /seen/);
     const a1 = p.locator('#body-sessions li[data-key="ep-agent-1"]');
-    assert.equal(squash(await a1.locator(".state-pill").textContent()), "active");
+    assert.equal(squash(await a1.locator(".session-state").textContent()), "connected");
     assert.equal(squash(await a1.locator(".path").textContent()), "/home/dev/project/packages/api");
     assert.match(squash(await a1.locator(".branch").textContent()), /feature\/login/);
     assert.equal(squash(await a1.locator(".task").textContent()), "Fix the flaky router tests");
-    assert.equal(squash(await a1.locator(".meta .age").textContent()), "seen just now");
+    assert.equal(await a1.locator(".age").count(), 0);
     const a2 = p.locator('#body-sessions li[data-key="ep-agent-2"]');
-    assert.equal(squash(await a2.locator(".state-pill").textContent()), "reconnecting");
-    assert.equal(await a2.locator(".state-pill .codicon-sync.codicon-modifier-spin").count(), 1);
+    assert.equal(squash(await a2.locator(".session-state").textContent()), "reconnecting");
+    assert.equal(await a2.locator(".session-state .codicon-sync.codicon-modifier-spin").count(), 1);
     assert.equal(squash(await a2.locator(".path").textContent()), "/home/dev/other");
     assert.equal(squash(await a2.locator(".meta .age").textContent()), "seen 3 m ago");
     assert.match(squash(await a2.locator(".buffered").textContent()), /2 messages waiting/);
-    const activeColour = await a1.locator(".state-pill").evaluate((e) => getComputedStyle(e).color);
-    const reconnColour = await a2.locator(".state-pill").evaluate((e) => getComputedStyle(e).color);
+    const activeColour = await a1.locator(".session-state .codicon").evaluate((e) => getComputedStyle(e).color);
+    const reconnColour = await a2.locator(".session-state .codicon").evaluate((e) => getComputedStyle(e).color);
     assert.notEqual(activeColour, reconnColour);
 
     // Streams: running first with a spinner, exit codes coloured, signal and cancellation in words.
     const statuses = await p.locator("#body-streams .meta .status").evaluateAll((els) => els.map((e) => [e.textContent?.trim(), e.className]));
     assert.deepEqual(
       statuses.map((s) => s[0]),
-      ["running", "exit 0", "exit 3", "killed by SIGINT", "cancelled: stopped from VS Code"],
+      ["running", "exit 0 after 5.3 s", "exit 3 after 1.2 s", "killed by SIGINT", "cancelled: stopped from VS Code"],
     );
     assert.match(statuses[1]![1]!, /tone-ok/);
     assert.match(statuses[2]![1]!, /tone-error/);
@@ -190,13 +200,13 @@ describe("sidebar webview", () => {
     });
     assert.equal(r.markup, 0, "no element was created from agent text");
     assert.equal(r.xss, null, "no agent script ran");
-    assert.deepEqual(r.approval, [HOSTILE, HOSTILE, HOSTILE, HOSTILE]);
+    assert.deepEqual(r.approval, [`Summary: ${HOSTILE}`, HOSTILE, HOSTILE, HOSTILE]);
     assert.equal(r.diff, `+${HOSTILE}`);
     assert.equal(r.approveLabel, `Approve ${HOSTILE.slice(0, 59)}… from ${HOSTILE}`);
     assert.deepEqual(r.inbox, [HOSTILE, HOSTILE]);
     assert.deepEqual(r.sessions, [HOSTILE, HOSTILE, HOSTILE]);
     assert.ok(r.stream?.startsWith("<img src=x onerror="), r.stream ?? "");
-    assert.equal(r.streamSession, HOSTILE);
+    assert.equal(r.streamSession, `agent ${HOSTILE}`);
     assert.deepEqual(r.messages, [HOSTILE, long]);
   });
 
@@ -325,7 +335,7 @@ describe("sidebar webview", () => {
     await sb.page.locator('#body-streams li[data-key="st-fail"] .meta').click();
     assert.equal((await sb.waitForPost("openStream")).streamId, "st-fail");
     await sb.clearPosted();
-    await sb.page.getByRole("button", { name: "Open the terminal of npm test (exit 0)" }).focus();
+    await sb.page.getByRole("button", { name: "Open the terminal of npm test (exit 0 after 5.3 s)" }).focus();
     await sb.page.keyboard.press("Enter");
     assert.deepEqual(await sb.waitForPost("openStream"), { type: "openStream", streamId: "st-ok" });
     await sb.clearPosted();
@@ -344,12 +354,12 @@ describe("sidebar webview", () => {
     await sb.page.getByRole("button", { name: "Open diff of Make the port configurable" }).click();
     assert.deepEqual(await sb.waitForPost("showDiff"), { type: "showDiff", approvalId: "ap-2" });
     await sb.clearPosted();
-    await sb.page.getByRole("button", { name: "Reconnect to the broker" }).click();
-    await sb.page.getByRole("button", { name: "Show the Switchboard logs" }).click();
+    // Reconnect and Show Logs are the view title bar's (package.json), not repeated in the page.
+    assert.equal(await sb.page.getByRole("button", { name: /Reconnect|Show the Switchboard logs/ }).count(), 0);
     await sb.page.getByRole("button", { name: "New pi session" }).click();
     assert.deepEqual(
       (await sb.posted()).map((m) => m.command),
-      ["reconnect", "showLogs", "newPiSession"],
+      ["newPiSession"],
     );
   });
 
@@ -385,8 +395,6 @@ describe("sidebar webview", () => {
     }
     const names = seen.join("\n");
     for (const want of [
-      "Reconnect to the broker",
-      "Show the Switchboard logs",
       "Approve npm test from agent-1",
       "Reject npm test from agent-1",
       "Approve Make the port configurable from agent-2",
@@ -482,7 +490,8 @@ describe("sidebar webview", () => {
     (bad.approvals[0] as unknown as { summary: unknown; command: unknown }).command = null;
     await sb.state(bad);
     assert.match(squash(await sb.page.getByRole("alert").first().textContent()), /could not show the latest state/);
-    assert.equal(await sb.page.getByRole("button", { name: "Reconnect to the broker" }).count(), 1);
+    await sb.page.getByRole("button", { name: "Show the logs" }).click();
+    assert.equal((await sb.waitForPost("command")).command, "showLogs");
     await sb.state(fixtureState());
     assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
     assert.equal(await sb.page.locator(".render-error").count(), 0);
@@ -588,6 +597,105 @@ describe("sidebar webview", () => {
     const after = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
     assert.notEqual(before, after);
     await sb.page.screenshot({ path: join(ARTIFACTS, "webview-light-switched.png") });
+  });
+
+  it("in Light Modern, Dark Modern and Dark High Contrast, at 360 and 250 px: nothing cut off or covered, text on badges and buttons meets WCAG AA (screenshots)", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const state = fixtureState();
+    state.approvals.unshift(approval({ approval_id: "ap-long", summary: LONG_COMMAND, command: LONG_COMMAND }));
+    state.streams.push(
+      stream({ stream_id: "st-long", command: "npm run deploy", state: "cancelled", status: 499, signal: "SIGINT", reason: "stopped in switchboard-demo", ended_at: NOW, duration_ms: 14_000 }),
+    );
+    for (const theme of ["light", "dark", "hc"] as const) {
+      for (const width of [360, 250]) {
+        const sb = await open({ theme, width, height: 2600 });
+        await sb.state(state);
+        await sb.send({ type: "result", requestId: "r-1", ok: true, message: "Routed to agent-1." });
+        await sb.page.waitForTimeout(50);
+        const problems = (await sb.page.evaluate(LAYOUT_PROBE)) as string[];
+        await sb.page.screenshot({ path: join(ARTIFACTS, `webview-${theme}-${width}.png`), fullPage: true });
+        await sb.page.locator("section.sec-streams").screenshot({ path: join(ARTIFACTS, `webview-${theme}-${width}-streams.png`) });
+        assert.deepEqual(problems, [], `${theme} at ${width} px`);
+        const samples = (await sb.page.evaluate(CONTRAST_PROBE)) as ContrastSample[];
+        assert.ok(samples.length > 20, `measured ${samples.length} badges and buttons`);
+        for (const want of ["button Approve npm test", "badge sh", "count badge", "button Reject npm test", "button Send a message to agent-1"]) {
+          assert.ok(samples.some((x) => x.what.startsWith(want)), `${want} was measured`);
+        }
+        assert.deepEqual(
+          samples.filter((x) => x.ratio < AA_TEXT),
+          [],
+          `text below ${AA_TEXT}:1 in ${theme}`,
+        );
+        // Approve and Reject differ at a glance (in High Contrast both used to be outlined alike).
+        const look = (sel: string) =>
+          sb.page.locator(sel).first().evaluate((b) => {
+            const st = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
+            return `${st.backgroundColor} ${st.color}`;
+          });
+        assert.notEqual(await look("vscode-button.approve"), await look("vscode-button.reject"), `Approve and Reject look different in ${theme}`);
+        // The summary that only repeats the command is not shown; the long command is folded.
+        const long = sb.page.locator('#body-approvals li[data-key="ap-long"]');
+        assert.equal(await long.locator(".summary").count(), 0);
+        assert.match((await long.locator("pre.command").getAttribute("class")) ?? "", /\bfolded\b/);
+        await sb.page.close();
+      }
+    }
+  });
+
+  it("folds a long command to a few lines with Show all; the full text is one click away", async () => {
+    const sb = await open({ width: 250, height: 1200 });
+    const state = fixtureState();
+    const multi = ["set -e", "npm ci", "npm run build -- --minify", "npm test", "npm run package", "scp agent-switchboard.vsix deploy@host:/srv/"].join("\n");
+    state.approvals = [approval({ approval_id: "ap-long", command: LONG_COMMAND, summary: LONG_COMMAND }), approval({ approval_id: "ap-multi", command: multi, summary: "Release" })];
+    await sb.state(state);
+    const one = sb.page.locator('#body-approvals li[data-key="ap-long"]');
+    const pre = one.locator("pre.command");
+    const folded = (await pre.boundingBox())!.height;
+    const lineHeight = await pre.evaluate((e) => parseFloat(getComputedStyle(e).lineHeight));
+    assert.ok(folded <= lineHeight * 4 + 12, `folded to 4 lines (${folded} px)`);
+    await one.getByRole("button", { name: "Show all of the command" }).click();
+    assert.equal(await pre.textContent(), LONG_COMMAND);
+    assert.ok((await pre.boundingBox())!.height > folded);
+    assert.equal(await one.getByRole("button", { name: "Show less of the command" }).getAttribute("aria-expanded"), "true");
+    const two = sb.page.locator('#body-approvals li[data-key="ap-multi"]');
+    assert.equal(await two.locator("pre.command").textContent(), multi.split("\n").slice(0, 4).join("\n"));
+    await two.getByRole("button", { name: "Show all of the command" }).click();
+    assert.equal(await two.locator("pre.command").textContent(), multi);
+    assert.equal(squash(await two.locator(".summary").textContent()), "Release");
+    // Still no word broken in the middle, and no scroll box, when unfolded at 250 px.
+    assert.deepEqual(await sb.page.evaluate(LAYOUT_PROBE), []);
+  });
+
+  it("paints the last known state at once on the next load, read-only until the live state arrives, and reports both paints", async () => {
+    const sb = await open({ height: TALL });
+    await sb.state(fixtureState());
+    const first = await sb.waitForPost("painted");
+    assert.equal(first.live, true);
+    assert.equal(typeof first.at, "number");
+    // The live state is kept (at most once a second) for the next load.
+    await sb.page.waitForFunction(() => JSON.parse(sessionStorage.getItem("sb-webview-state") ?? "{}").last !== undefined, undefined, { timeout: 5000 });
+    await sb.page.reload();
+    await sb.page.waitForFunction(() => (window as unknown as SbWindow).__sb.posted.some((m) => m.type === "ready"));
+    const cached = await sb.waitForPost("painted");
+    assert.equal(cached.live, false);
+    // Before any state from the host: the last known lists, "Connecting…", every button disabled.
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connecting…");
+    assert.match(squash(await sb.page.locator(".conn-detail").textContent()), /last known state/);
+    const approve = sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true });
+    assert.equal(await approve.getAttribute("disabled"), "");
+    assert.equal(squash(await approve.textContent()), "Approve");
+    await sb.clearPosted();
+    // The live state: buttons work again, and the live paint is reported.
+    const live = fixtureState();
+    live.approvals = live.approvals.filter((a) => a.approval_id !== "ap-3");
+    await sb.state(live);
+    assert.equal((await sb.waitForPost("painted")).live, true);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["2", "2", "4", "5", "2"]);
+    assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connected");
+    assert.equal(await approve.getAttribute("disabled"), null);
+    await approve.click();
+    assert.equal((await sb.waitForPost("approve")).approvalId, "ap-1");
   });
 
   it("logged no CSP violation, console error or page error on any page", async () => {

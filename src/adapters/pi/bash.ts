@@ -142,7 +142,8 @@ export function streamingBashOperations(opts: StreamingBashOptions): { operation
                 stream.then(async (w) => {
                   if (!w) return;
                   try {
-                    if (run.cancelReason === undefined && (aborted || timedOut)) await w.abort(timedOut ? `timed out after ${timeout} s` : "aborted in pi");
+                    if (run.cancelReason === undefined && (aborted || timedOut))
+                      await w.abort(timedOut ? `timed out after ${timeout} s` : "aborted in pi", { exit_code: result.exit_code, signal: result.signal, duration_ms: Math.round(result.duration_ms) });
                     else await w.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: Math.round(result.duration_ms) });
                   } finally {
                     opts.onStreamEnded(w.streamId);

@@ -20,13 +20,13 @@ export const LIMITS = { summary: 2000, command: 64 * 1024, detail: 64 * 1024, di
 /** Files larger than this are not read for a diff. */
 const MAX_DIFF_SOURCE = 4 * 1024 * 1024;
 
-function clip(text: string, max: number, what = "text"): string {
+export function clip(text: string, max: number, what = "text"): string {
   if (text.length <= max) return text;
   const note = `\n[${what} truncated: ${text.length} characters in all]`;
   return text.slice(0, max - note.length) + note;
 }
 
-function oneLine(text: string, max = 300): string {
+export function oneLine(text: string, max = 300): string {
   const lines = text.trim().split("\n");
   let first = lines[0]!.trim();
   if (first.length > max) first = first.slice(0, max - 1) + "…";

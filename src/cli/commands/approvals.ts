@@ -1,14 +1,17 @@
 // `switchboard approvals`: the human side of the loop from a terminal (list, history, show, approve, reject).
 import { userInfo } from "node:os";
-import type { Approval } from "../../protocol/index.js";
-import { UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
+import { BrokerError } from "../../client/errors.js";
+import { visibleText, type Approval } from "../../protocol/index.js";
+import { CliError, UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
 import { ago, preview, shown } from "../format.js";
+
+const PAST = { approve: "approved", reject: "rejected" } as const;
 
 /** An approval for the approver: every agent-supplied field shown with its hidden characters visible, so what is read is what runs. */
 function describeApproval(a: Approval): string {
   const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${shown(a.session)} (${shown(a.session_kind)}), ${ago(a.created_at)}`, `  ${shown(a.summary)}`];
   if (a.command) lines.push(`  $ ${shown(a.command)}${a.cwd ? `   (in ${shown(a.cwd)})` : ""}`);
-  if (a.decision) lines.push(`  ${a.decision}d by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
+  if (a.decision) lines.push(`  ${PAST[a.decision]} by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
   if (a.truncated) lines.push(`  (long ${Object.keys(a.truncated).join(" and ")} cut short here; read all of it with: switchboard approvals show ${a.approval_id})`);
   return lines.join("\n");
 }
@@ -16,9 +19,19 @@ function describeApproval(a: Approval): string {
 /** One approval with its whole command, detail and diff (listings carry previews of long ones). */
 function showApproval(a: Approval): string {
   const lines = [describeApproval({ ...a, truncated: undefined })];
-  if (a.detail) lines.push("", "detail:", shown(a.detail));
-  if (a.diff) lines.push("", "diff:", shown(a.diff));
+  if (a.detail) lines.push("", "detail:", visibleText(a.detail, { keepLines: true }));
+  if (a.diff) lines.push("", "diff:", visibleText(a.diff, { keepLines: true }));
   return lines.join("\n");
+}
+
+/** The approval was resolved before this command: say how, by whom and when (the first decision stands). */
+function alreadyResolved(a: Approval): CliError {
+  const when = a.decided_at ? ` ${ago(a.decided_at)}` : "";
+  if (a.state === "expired") return new CliError(`Approval ${a.approval_id} expired${when} before anyone decided it; nothing was changed.`);
+  if (a.state === "cancelled") return new CliError(`Approval ${a.approval_id} was withdrawn by its requester${when}; nothing was changed.`);
+  // Who decided and why are text from another window or user: one line, control characters made visible.
+  const why = a.reason ? ` (reason: ${preview(a.reason, 200)})` : "";
+  return new CliError(`Approval ${a.approval_id} was already ${a.state} by ${preview(a.decided_by ?? "someone", 80)}${when}${why}; the first decision stands.`);
 }
 
 async function approvals(ctx: Ctx): Promise<number> {
@@ -46,11 +59,19 @@ async function approvals(ctx: Ctx): Promise<number> {
   }
   if (sub === "approve" || sub === "reject") {
     if (!id) throw new UsageError(`Usage: switchboard approvals ${sub} ID${sub === "reject" ? " [--reason TEXT]" : ""}`);
-    const decided = await broker.decide(id, {
-      decision: sub,
-      decided_by: `cli:${userInfo().username}`,
-      ...(typeof ctx.values.reason === "string" ? { reason: ctx.values.reason } : {}),
-    });
+    // The broker answers a repeat of the winning decision with the recorded result, so look first:
+    // this command decides only a pending approval, and says so when it was resolved before.
+    const before = await broker.approval(id);
+    if (before.state !== "pending") throw alreadyResolved(before);
+    const me = `cli:${userInfo().username}`;
+    const decided = await broker
+      .decide(id, { decision: sub, decided_by: me, ...(typeof ctx.values.reason === "string" ? { reason: ctx.values.reason } : {}) })
+      .catch((e: unknown) => {
+        const a = e instanceof BrokerError ? (e.extra.approval as Approval | undefined) : undefined;
+        throw a ? alreadyResolved(a) : e;
+      });
+    // Someone else decided the same way between the look and this decision.
+    if (decided.decided_by !== me) throw alreadyResolved(decided);
     if (ctx.json) return json(decided);
     out(`${sub === "approve" ? "Approved" : "Rejected"} ${decided.approval_id} (${preview(decided.summary)}).`);
     return 0;

@@ -2,22 +2,31 @@
 // (--execute agent) with its output streamed to the broker and mirrored to this terminal, or let the
 // approving VS Code window run it (--execute editor) and relay its output. Exit codes: the command's
 // own, 128+signal when it was killed, 126 when the request was not approved, 130 on Ctrl+C.
-import { basename } from "node:path";
 import { BrokerClient } from "../../client/client.js";
 import { BrokerError } from "../../client/errors.js";
 import { followStream } from "../../client/follow.js";
 import { StreamWriter } from "../../client/stream-writer.js";
-import { execCommand, signalNumber } from "../../exec/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
+import { execCommand, shellQuote, signalNumber } from "../../exec/index.js";
+import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
 import { shown, streamStatus } from "../format.js";
 
 export const EXIT_NOT_APPROVED = 126;
 export const EXIT_INTERRUPTED = 130;
 
-/** Quotes one argument for a POSIX shell, only when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+export { shellQuote };
+
+/**
+ * The session name of a run without --session: what it runs (first line, spaces squashed, cut at 40
+ * characters), so that sessions, cards and terminal tabs can be told apart; " (2)", " (3)"… when an
+ * open session already has that name.
+ */
+export function runSessionName(command: string, taken: readonly string[]): string {
+  const flat = (command.split("\n", 1)[0] ?? "").replace(/\s+/g, " ").trim() || "run";
+  const base = flat.length > 40 ? `${flat.slice(0, 39)}…` : flat;
+  const used = new Set(taken);
+  if (!used.has(base)) return base;
+  for (let n = 2; ; n++) if (!used.has(`${base} (${n})`)) return `${base} (${n})`;
 }
 
 async function run(ctx: Ctx): Promise<number> {
@@ -49,16 +58,22 @@ async function run(ctx: Ctx): Promise<number> {
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigint);
   try {
+    const given = ctx.values.session as string | undefined;
+    const taken = given ? [] : await (await client.brokerApi()).endpoints().then((eps) => eps.map((e) => e.label), () => []);
     const ep = await client.registerEndpoint({
       kind: "cli",
-      session_name: (ctx.values.session as string | undefined) ?? `run in ${basename(cwd) || cwd}`,
+      session_name: given ?? runSessionName(command, taken),
       workspace: { root: cwd, cwd },
       task_hint: command,
+      // It runs one command and reads no messages: the broker refuses to route any to it.
+      runtime_capabilities: { [MESSAGES_CAPABILITY]: false },
     });
     const api = () => client.brokerApi("approvals_v1");
     const requested = await (await api()).requestApproval({
       endpoint_id: ep.endpointId,
       action,
+      // Without --summary the command is the summary (notifications and the CLI show it); the
+      // sidebar does not repeat it under the command.
       summary: (ctx.values.summary as string | undefined) ?? command,
       command,
       cwd,
@@ -163,7 +178,7 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
   client.on("frame", onFrame);
   try {
     const result = await handle.done;
-    if (stopReason === "interrupted") await writer.abort(`interrupted with Ctrl+C (${result.signal ?? `exit ${result.exit_code}`})`);
+    if (stopReason === "interrupted") await writer.abort("interrupted with Ctrl+C", { exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     else await writer.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: result.duration_ms });
     if (stopReason === "interrupted") return EXIT_INTERRUPTED;
     return result.code;
@@ -192,6 +207,6 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);
-  err(`switchboard: the command ended: ${streamStatus(end)}${end.reason ? ` (${shown(end.reason)})` : ""}.`);
+  err(`switchboard: the command ended: ${streamStatus(end)}.`);
   return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : EXIT_INTERRUPTED;
 }

@@ -14,7 +14,7 @@ async function send(ctx: Ctx): Promise<number> {
   if (ctx.json) return json(res);
   const where =
     res.status === "undispatched"
-      ? `waits in the inbox as ${res.undispatched_id}`
+      ? `waits in the inbox; route it from the Switchboard sidebar or with: switchboard inbox route ${res.undispatched_id} SESSION`
       : res.status === "delivered"
         ? `was delivered to ${res.target_endpoint_id}`
         : `is stored for ${res.target_endpoint_id} until it reconnects`;

@@ -3,6 +3,11 @@ import { BrokerApi } from "../../client/api.js";
 import { connect, out, json, type CommandSpec, type Ctx } from "../context.js";
 import { ago, preview, table, workspaceLabel } from "../format.js";
 
+/** A connected session is there now; only one that is away has a "last seen". */
+function seen(e: { state: string; last_seen_at: string }): string {
+  return e.state === "active" ? "now" : ago(e.last_seen_at);
+}
+
 async function sessions(ctx: Ctx): Promise<number> {
   const api = new BrokerApi((await connect(ctx)).record);
   const endpoints = await api.endpoints();
@@ -10,7 +15,7 @@ async function sessions(ctx: Ctx): Promise<number> {
   if (!endpoints.length) return out("No open sessions. Start an agent with the Switchboard adapter, or open a VS Code window with the extension."), 0;
   out(
     table(
-      endpoints.map((e) => [preview(e.label, 40), preview(e.kind, 20), e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", ago(e.last_seen_at), e.endpoint_id]),
+      endpoints.map((e) => [preview(e.label, 40), preview(e.kind, 20), e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", seen(e), e.endpoint_id]),
       ["SESSION", "KIND", "STATE", "WORKSPACE", "TASK", "SEEN", "ID"],
     ),
   );

@@ -23,7 +23,7 @@ async function streams(ctx: Ctx): Promise<number> {
     });
     // An unknown stream or a lost connection is a sentence, not a stack trace.
     const end = await following.done.catch((e: Error) => Promise.reject(new CliError(e.message)));
-    process.stderr.write(`[${streamStatus(end)}${end.duration_ms !== null ? ` after ${(end.duration_ms / 1000).toFixed(1)} s` : ""}]\n`);
+    process.stderr.write(`[${streamStatus(end)}]\n`);
     return 0;
   }
   // cancel

@@ -59,7 +59,8 @@ suite("Agent Switchboard in a real VS Code", () => {
 
   test("activates, spawns the bundled broker and registers this window as a vscode endpoint", async () => {
     assert.ok(record, "a discovery record");
-    assert.equal(ext.switchboard.state().connection.phase, "connected");
+    // The sidebar says "connected" once the observer feed's snapshot is in (it opens after registering).
+    await until("the sidebar state to be connected", () => ext.switchboard.state().connection.phase === "connected");
     const sessions = await new BrokerApi(record).endpoints();
     const self = sessions.find((s) => s.endpoint_id === ext.switchboard.selfEndpointId);
     assert.ok(self, "this window is an open session");
@@ -82,7 +83,13 @@ suite("Agent Switchboard in a real VS Code", () => {
       const req = await a.api.requestApproval({ endpoint_id: a.endpointId, action: "sh", summary: "run the tests", command: "npm test" });
       await until("the approval in the sidebar state", () => ext.switchboard.state().approvals.find((x) => x.approval_id === req.approval_id));
       assert.equal(ext.switchboard.pendingCount(), 1);
-      await vscode.commands.executeCommand("switchboard.approveOldest");
+      // The key binding's command shows a Quick Pick first; Enter (accept) approves the highlighted, oldest one.
+      const shown = vscode.commands.executeCommand("switchboard.approveOldest");
+      await until("the Quick Pick to accept the approval", async () => {
+        await vscode.commands.executeCommand("workbench.action.acceptSelectedQuickOpenItem");
+        return (await a.api.approval(req.approval_id)).state === "approved" || undefined;
+      });
+      await shown;
       const pushed = await until("approval_resolved at the agent", () => a.frames.find((f) => f.event === "approval_resolved" && f.approval.approval_id === req.approval_id));
       assert.equal(pushed.approval.state, "approved");
       assert.match(pushed.approval.decided_by, /VS Code/);
@@ -102,6 +109,28 @@ suite("Agent Switchboard in a real VS Code", () => {
       const decided: Approval = await a.api.approval(req.approval_id);
       assert.equal(decided.state, "rejected");
       assert.equal(decided.reason, "use a branch");
+    } finally {
+      a.close();
+    }
+  });
+
+  test("a late decision says what already happened: approved by someone else, or rejected with their reason", async () => {
+    const a = await agent(record, sleeper.pid!, "agent-late");
+    try {
+      const r1 = await a.api.requestApproval({ endpoint_id: a.endpointId, action: "sh", summary: "deploy", command: "make deploy" });
+      await until("pending", () => ext.switchboard.state().approvals.find((x) => x.approval_id === r1.approval_id));
+      await a.api.decide(r1.approval_id, { decision: "approve", decided_by: "another window" });
+      await assert.rejects(ext.actions.approve(r1.approval_id), (e: Error) => e.message === "Already approved by another window.");
+      await assert.rejects(ext.actions.reject(r1.approval_id, "too late"), (e: Error) => e.message === "Already approved by another window.");
+
+      const r2 = await a.api.requestApproval({ endpoint_id: a.endpointId, action: "edit", summary: "edit package.json" });
+      await until("pending", () => ext.switchboard.state().approvals.find((x) => x.approval_id === r2.approval_id));
+      await a.api.decide(r2.approval_id, { decision: "reject", decided_by: "the CLI", reason: "not on a Friday" });
+      await assert.rejects(ext.actions.approve(r2.approval_id), (e: Error) => e.message === "Already rejected by the CLI: not on a Friday.");
+      // Once this window has heard, too.
+      await until("the decision in this window", () => !ext.switchboard.state().approvals.some((x) => x.approval_id === r2.approval_id) || undefined);
+      await assert.rejects(ext.actions.approve(r2.approval_id), (e: Error) => e.message === "Already rejected by the CLI: not on a Friday.");
+      assert.equal((await a.api.approval(r2.approval_id)).state, "rejected");
     } finally {
       a.close();
     }

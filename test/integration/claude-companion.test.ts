@@ -1,0 +1,111 @@
+// The Claude Code session companion driven directly, the way its hooks drive it (HTTP with the token
+// from companion.json), with a sleeping process standing in for `claude`: what Claude's headless runs
+// cannot make happen on cue. A message routed while Claude is idle is handed over at the next
+// UserPromptSubmit as added context, confirmed only once the hook printed it, and the turn's answer goes
+// back to the sender at Stop; a Notification marks the session as waiting for its user.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { request } from "node:http";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { readCompanion, type CompanionRecord } from "../../src/adapters/claude/session-files.js";
+import { BrokerClient } from "../../src/client/client.js";
+import type { ClientMessage } from "../../src/client/client-types.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { waitFor } from "../helpers/wait.js";
+
+const SID = "0f0e0d0c-companion-test";
+
+function post(rec: CompanionRecord, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = request({ host: "127.0.0.1", port: rec.port, path, method: "POST", headers: { authorization: `Bearer ${rec.token}`, "content-length": data.length } }, (res) => {
+      let raw = "";
+      res.on("data", (c) => (raw += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} }));
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+describe("Claude Code session companion (driven like its hooks)", () => {
+  let home: Awaited<ReturnType<typeof tempHome>>;
+  let broker: TestBroker;
+  let fakeClaude: ChildProcess;
+  let companion: ChildProcess;
+  let rec: CompanionRecord;
+  const hook = (event: Record<string, unknown>) => post(rec, "/hook", { event: { session_id: SID, cwd: home.home, ...event }, offline: "block", approvalTimeoutMs: 60_000 });
+
+  before(async () => {
+    home = await tempHome("sb-claude-companion-");
+    broker = await startBroker(home.home);
+    fakeClaude = spawn("sleep", ["600"], { stdio: "ignore" });
+    companion = spawn(process.execPath, [join(ROOT, "dist/claude-companion.js"), "--session", SID, "--claude-pid", String(fakeClaude.pid), "--home", home.home, "--cwd", home.home], {
+      stdio: "ignore",
+      env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: home.home },
+    });
+    rec = await waitFor(() => readCompanion(home.home, SID), 10_000, "companion.json");
+  });
+
+  after(async () => {
+    fakeClaude.kill("SIGKILL");
+    await waitFor(() => companion.exitCode !== null || companion.signalCode !== null, 10_000, "the companion to exit with its claude").catch(() => companion.kill("SIGKILL"));
+    await broker.stop();
+    await home.cleanup();
+  });
+
+  it("refuses callers without the token, and requests with an Origin", async () => {
+    assert.equal((await post({ ...rec, token: "wrong" }, "/hook", {})).status, 401);
+    const res = await new Promise<number>((resolve) => {
+      const req = request({ host: "127.0.0.1", port: rec.port, path: "/hook", method: "POST", headers: { authorization: `Bearer ${rec.token}`, origin: "http://evil.example" } }, (r) => resolve(r.statusCode ?? 0));
+      req.end("{}");
+    });
+    assert.equal(res, 403);
+  });
+
+  it("UserPromptSubmit hands over a message routed while idle; confirmed once printed; the answer goes back at Stop", async () => {
+    assert.deepEqual((await hook({ hook_event_name: "SessionStart", source: "startup" })).json, {});
+    const ep = await waitFor(async () => (await broker.api.endpoints()).find((e) => e.kind === "claude-code"), 10_000, "the session");
+    assert.equal(ep.plugin_pid, rec.pid);
+    await hook({ hook_event_name: "Stop", last_assistant_message: "nothing yet" });
+    await waitFor(async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint === "[idle]", 10_000, "the idle hint");
+
+    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    try {
+      const replies: ClientMessage[] = [];
+      sender.on("message", (m) => void replies.push(m));
+      const me = await sender.registerEndpoint({ kind: "test", session_name: "sender" });
+      const sent = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "look at issue 7 too" });
+      await waitFor(async () => ((await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint ?? "").includes("(1 message queued)"), 10_000, "queued");
+
+      // A hook that never confirms (killed after printing): the message is handed over again next time.
+      const first = await hook({ hook_event_name: "UserPromptSubmit", prompt: "fix the tests" });
+      const ctx = (first.json.stdout as { hookSpecificOutput: { additionalContext: string } }).hookSpecificOutput.additionalContext;
+      assert.equal(ctx, "[Switchboard] A message for you from sender:\n\nlook at issue 7 too");
+      const again = await hook({ hook_event_name: "UserPromptSubmit", prompt: "fix the tests" });
+      assert.deepEqual(again.json.confirm, first.json.confirm);
+      await post(rec, "/confirm", { ids: again.json.confirm });
+      assert.deepEqual((await hook({ hook_event_name: "UserPromptSubmit", prompt: "fix the tests" })).json, {}, "delivered once confirmed");
+      const hint = async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint;
+      await waitFor(async () => (await hint()) === "[working] fix the tests", 10_000, "the task hint without the queued message");
+
+      await hook({ hook_event_name: "Notification", message: "Claude needs your permission to use Bash", notification_type: "permission_prompt" });
+      await waitFor(async () => (await hint()) === "[waiting for you: Claude needs your permission to use Bash] fix the tests", 10_000, "the waiting-for-you hint");
+
+      assert.deepEqual((await hook({ hook_event_name: "Stop", last_assistant_message: "Tests fixed; issue 7 is a duplicate." })).json, {});
+      const reply = await waitFor(() => replies[0], 10_000, "the reply");
+      assert.equal(reply.content, "Tests fixed; issue 7 is a duplicate.");
+      assert.equal(reply.metadata.in_reply_to, sent.correlation_id);
+    } finally {
+      await sender.close();
+    }
+  });
+
+  it("leaves when its claude process dies, without any hook", async () => {
+    fakeClaude.kill("SIGKILL");
+    await waitFor(async () => !(await broker.api.endpoints()).some((e) => e.kind === "claude-code"), 10_000, "the session to close");
+    await waitFor(() => companion.exitCode !== null, 10_000, "the companion to exit");
+    assert.equal(readCompanion(home.home, SID), undefined, "companion.json removed");
+  });
+});

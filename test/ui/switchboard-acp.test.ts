@@ -1,0 +1,161 @@
+// "An ACP session started with New Agent Session… gets a command approved in the sidebar": the packaged
+// VSIX in a REAL VS Code (code-server + Chromium), the REAL claude-agent-acp from npm (installed by
+// scripts/agents/install.sh) picked from the `switchboard.agents` setting, run by `switchboard acp` in a
+// VS Code terminal, and only the model faked on 127.0.0.1 (test/fixtures/fake-model/agent-models.ts).
+//
+//   npm run build && npm run package && node --import tsx --test test/ui/switchboard-acp.test.ts
+//
+// Screenshots land in test-artifacts/ui/switchboard-acp-*.png.
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Dialog } from "playwright-core";
+import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
+import { agentSetup, installAgents, processesWith } from "../helpers/acp.js";
+import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import {
+  BrokerApi,
+  VSIX,
+  approvalCard,
+  cleanupOnExit,
+  cliSync,
+  killAllChildren,
+  killBroker,
+  readRecord,
+  rowTexts,
+  sidebar,
+  startSwitchboardWorkbench,
+  terminalNames,
+  until,
+  waitForApproval,
+  waitForTerminalRows,
+  waitGone,
+  waitVisible,
+  withFailureShots,
+  type TerminalRow,
+} from "./switchboard-helpers.js";
+
+const AGENT_NAME = "Claude via ACP (fake model)";
+const KIND = "@zed-industries/claude-agent-acp";
+const COMMAND = "echo from-acp-ui > acp-ui.txt && cat acp-ui.txt";
+const hasRow = (rows: TerminalRow[], re: RegExp) => rows.some((r) => re.test(r.text));
+
+describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 900_000 }, () => {
+  let vscode: VsCodeSession | undefined;
+  let api: BrokerApi;
+  let models: AgentModels | undefined;
+  const home = mkdtempSync(join(tmpdir(), "sb-ui-acp-home-"));
+  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-acp-ws-"));
+  const agentRoot = mkdtempSync(join(tmpdir(), "sb-ui-acp-agent-"));
+  const session = `Claude Agent: ${basename(workspace)}`;
+  const dialogs: string[] = [];
+  const onDialog = (d: Dialog) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void d.dismiss().catch(() => {});
+  };
+  const page = () => vscode!.page;
+  const pages = () => [vscode?.page];
+  const cancelExitHook = cleanupOnExit(home, [home, workspace, agentRoot]);
+
+  before(
+    async () => {
+      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
+      installAgents(["claude"]);
+      models = await startAgentModels();
+      const agent = await agentSetup("claude", agentRoot, workspace, models.url, "");
+      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
+      const record = readRecord(home);
+      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
+      api = new BrokerApi(record);
+      const env = Object.fromEntries(Object.entries(agent.env).filter((e): e is [string, string] => typeof e[1] === "string" && e[0] !== "PATH"));
+      const settings = {
+        "switchboard.notifications.approvals": "off",
+        "terminal.integrated.gpuAcceleration": "off",
+        "switchboard.agents": [{ name: AGENT_NAME, command: agent.command, args: agent.args, env }],
+      };
+      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "switchboard-acp-0-startup" });
+    },
+    { timeout: 900_000 },
+  );
+
+  after(
+    async () => {
+      try {
+        await killAllChildren();
+        await vscode?.stop();
+      } finally {
+        const pid = await killBroker(home);
+        if (pid) console.log(`stopped the test's broker (pid ${pid})`);
+        for (const p of processesWith(agentRoot)) process.kill(p, "SIGKILL");
+        await models?.close();
+        for (const d of [workspace, home, agentRoot]) rmSync(d, { recursive: true, force: true });
+        cancelExitHook();
+      }
+    },
+    { timeout: 60_000 },
+  );
+
+  it("New Agent Session…: the agent shows as a session with its kind and state; its shell command is approved in the sidebar and its output shows in a stream terminal; closing the terminal ends the agent", { timeout: 420_000 }, async () => {
+    await withFailureShots(pages, "switchboard-acp", async () => {
+      const frame = sidebar(page());
+
+      // 1. New Agent Session… → pick the agent from switchboard.agents → a terminal running switchboard acp.
+      await runCommand(page(), "Switchboard: New Agent Session…");
+      const pick = page().locator(".quick-input-widget .monaco-list-row", { hasText: AGENT_NAME }).first();
+      await pick.waitFor({ state: "visible", timeout: 15_000 });
+      await pick.click();
+      const ep = await until(
+        "the ACP session (kind = agentInfo.name) at the broker",
+        async () => (await api.endpoints()).find((e) => e.kind === KIND && e.state === "active"),
+        120_000,
+        200,
+      ).catch(async (e: Error) => {
+        const rows = await waitForTerminalRows(page(), "-", () => true, 2000).catch(() => []);
+        throw new Error(`${e.message}; terminals ${JSON.stringify(await terminalNames(page()))}; the active terminal shows: ${JSON.stringify(rowTexts(rows))}`);
+      });
+      assert.equal(ep.session_name, session);
+      assert.equal(ep.client_kind, "switchboard-acp");
+      const sessionCard = frame.locator(`article.card.session[data-id="${ep.endpoint_id}"]`);
+      await waitVisible(frame, sessionCard, `the session "${session}"`, 30_000);
+      assert.equal((await sessionCard.locator(".kind").innerText()).trim(), KIND);
+      await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session's state: idle", 15_000);
+      assert.ok((await terminalNames(page())).some((n) => n.includes(`${AGENT_NAME} · Switchboard`)), `the agent's terminal; terminals ${JSON.stringify(await terminalNames(page()))}`);
+      await waitForTerminalRows(page(), "the chat's greeting", (r) => hasRow(r, /Type a prompt/), 30_000);
+      await screenshot(page(), "switchboard-acp-1-session");
+
+      // 2. A prompt typed into the chat: the agent asks to run a shell command.
+      const screen = page().locator(".terminal-wrapper.active .xterm-screen").first();
+      await screen.click();
+      await page().keyboard.type(`bash: ${COMMAND}`, { delay: 10 });
+      await page().keyboard.press("Enter");
+      const { approval } = await waitForApproval(api, (a) => a.endpoint_id === ep.endpoint_id, { timeoutMs: 90_000 });
+      assert.equal(approval.command, COMMAND);
+      assert.equal(approval.action, "sh");
+      assert.equal(approval.session_kind, KIND);
+      const card = approvalCard(frame, approval.approval_id);
+      await waitVisible(frame, card, `the approval card for ${approval.approval_id}`, 30_000);
+      assert.equal(await card.locator("pre.command").innerText(), COMMAND);
+      await waitVisible(frame, sessionCard.locator(".task", { hasText: "waiting for approval" }), "the session's state: waiting for approval", 15_000);
+      assert.equal(existsSync(join(workspace, "acp-ui.txt")), false, "nothing ran before the approval");
+      await screenshot(page(), "switchboard-acp-2-approval-card");
+
+      // 3. Approve in the sidebar: the command runs, its output shows in a stream terminal, the agent answers.
+      await card.locator("vscode-button.approve").click();
+      await waitGone(frame, card, "the approved card", 30_000);
+      await until("the approved command's side effect", () => existsSync(join(workspace, "acp-ui.txt")) || undefined, 60_000);
+      const rows = await waitForTerminalRows(page(), "the stream terminal with the output", (r) => hasRow(r, /^\s*from-acp-ui\s*$/) && hasRow(r, /exit 0/), 60_000);
+      // (the header may wrap in the narrow panel)
+      assert.match(rows.map((r) => r.text.trimEnd()).join(""), /stdout and stderr merged by the agent/, `the header says the output is merged; rows ${JSON.stringify(rowTexts(rows))}`);
+      await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session idle again", 60_000);
+      await screenshot(page(), "switchboard-acp-3-stream");
+
+      // 4. Killing the terminals (SIGHUP to switchboard acp) ends the agent and its session.
+      await runCommand(page(), "Terminal: Kill All Terminals");
+      await until("the session to leave the broker", async () => !(await api.endpoints()).some((e) => e.endpoint_id === ep.endpoint_id) || undefined, 30_000, 200);
+      await until("no agent process left", () => processesWith(agentRoot).length === 0 || undefined, 15_000, 200);
+      assert.deepEqual(dialogs, [], "no dialog opened");
+    });
+  });
+});
