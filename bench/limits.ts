@@ -38,6 +38,8 @@ const { log } = life;
 const PROBER_JS = `
 const http = require("node:http");
 const port = Number(process.argv[1]);
+// With the token, as the user's own clients: the connection is kept alive (an unauthenticated one is closed after each answer).
+const headers = { authorization: "Bearer " + process.argv[2] };
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const samples = [];
 let refused = 0, stop = false;
@@ -45,7 +47,7 @@ process.stdin.on("data", () => { stop = true; });
 function one() {
   if (stop) { process.stdout.write(JSON.stringify({ samples, refused })); process.exit(0); }
   const t0 = process.hrtime.bigint();
-  const req = http.get({ host: "127.0.0.1", port, path: "/health", agent, timeout: 30000 }, (res) => {
+  const req = http.get({ host: "127.0.0.1", port, path: "/health", agent, headers, timeout: 30000 }, (res) => {
     res.resume();
     res.on("end", () => { samples.push([Date.now(), Number(process.hrtime.bigint() - t0) / 1e6]); setTimeout(one, 5); });
   });
@@ -58,8 +60,8 @@ interface Probe {
   stop(): Promise<{ samples: [number, number][]; refused: number }>;
 }
 
-function probe(port: number): Probe {
-  const child: ChildProcess = spawn(process.execPath, ["-e", PROBER_JS, String(port)], { stdio: ["pipe", "pipe", "inherit"] });
+function probe(port: number, token = "none"): Probe {
+  const child: ChildProcess = spawn(process.execPath, ["-e", PROBER_JS, String(port), token], { stdio: ["pipe", "pipe", "inherit"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   const done = new Promise<void>((r) => child.once("exit", () => r()));
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
   const home = await mkdtemp(join(life.tmp, "home-"));
   let srv = await startBrokerIn(home, { env: { SWITCHBOARD_PORT: String(port) } });
   let api = apiOf(srv);
-  const idle = probe(port);
+  const idle = probe(port, srv.token);
   await sleep(1000);
   const idleP = p99((await idle.stop()).samples);
   const rssIdle = rssMb(srv.child.pid)?.rss ?? null;
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
       lastCancelAt = Date.now();
     }
   });
-  const cp = probe(port);
+  const cp = probe(port, srv.token);
   await sleep(500);
   const exitAt = Date.now();
   await o1.stop(0); // the session's process exits …
@@ -177,9 +179,9 @@ async function main(): Promise<void> {
   srv.child.proc.kill("SIGKILL");
   await new Promise((r) => srv.child.proc.once("exit", r));
   await o2.stop(0);
-  const rp = probe(port);
   const restartAt = Date.now();
   srv = await startBrokerIn(home, { env: { SWITCHBOARD_PORT: String(port) }, timeoutMs: 60_000 });
+  const rp = probe(port, srv.token);
   const firstAnswer = Date.now();
   api = apiOf(srv);
   const until = Date.now() + 120_000;
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
   const doneAt = Date.now();
   await sleep(300);
   const restartSamples = await rp.stop();
-  const restartP = p99(restartSamples.samples, firstAnswer, doneAt);
+  const restartP = p99(restartSamples.samples, firstAnswer, doneAt + 1000);
   details.restart = { approvals: N_CANCEL, first_health_ms: firstAnswer - restartAt, cancelled_after_ms: doneAt - restartAt, health: restartP, refused_probes: restartSamples.refused };
   metrics.restart_1000_health_p99_ms = metric(restartP.p99, "ms", 100, "<", { floor: floor.p99, floor_name: "minimal HTTP server /health p99", note: `first answer ${firstAnswer - restartAt} ms after start; all cancelled after ${doneAt - restartAt} ms` });
   log(`restart: first answer after ${firstAnswer - restartAt} ms, /health p99 ${restartP.p99} ms`);
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
   // 3: each limit at its default.
   const at: Record<string, unknown> = {};
   const atLimit = async (name: string, fill: () => Promise<void>, refuse: () => Promise<unknown>) => {
-    const pr = probe(port);
+    const pr = probe(port, srv.token);
     const s0 = Date.now();
     await fill();
     const fillMs = Date.now() - s0;
@@ -256,11 +258,20 @@ async function main(): Promise<void> {
     sockets.push(await openWs(srv, "/v1/stream", { "x-plugin-pid": String(o.pid) }));
     prodEps.push((await api.register({ plugin_pid: o.pid, kind: "bench" })).endpoint_id);
   }
+  const extraProducer = owner();
+  sockets.push(await openWs(srv, "/v1/stream", { "x-plugin-pid": String(extraProducer.pid) }));
+  const extraEp = (await api.register({ plugin_pid: extraProducer.pid, kind: "bench" })).endpoint_id;
+  const running: [string, number][] = [];
   await atLimit(
     "running_streams",
-    () => pool(DEFAULT_LIMITS.streamsTotal, 8, (i) => api.startStream({ endpoint_id: prodEps[i % prodEps.length]!, action: "sh", command: `s${i}` })),
-    () => api.startStream({ endpoint_id: eps[2]!, action: "sh", command: "one more" }),
+    () =>
+      pool(DEFAULT_LIMITS.streamsTotal, 8, async (i) => {
+        const k = i % prodEps.length;
+        running.push([(await api.startStream({ endpoint_id: prodEps[k]!, action: "sh", command: `s${i}` })).stream_id, producers[k]!.pid]);
+      }),
+    () => api.startStream({ endpoint_id: extraEp, action: "sh", command: "one more" }),
   );
+  for (const [id, pid] of running) await api.completeStream(id, { exit_code: 0 }, pid);
   const observers: WebSocket[] = [];
   await atLimit(
     "open_websockets",
@@ -279,12 +290,12 @@ async function main(): Promise<void> {
 
   // A 50 MB stream, replayed whole through pages.
   const big = await api.startStream({ endpoint_id: eps[3]!, action: "sh", command: "big" });
-  const block = "r".repeat(1024 * 1024 - 1) + "\n";
-  for (let i = 0; i < REPLAY_MB; i++) await api.appendChunks(big.stream_id, [{ channel: 1, data: block }], owners[3]!.pid);
+  const block = "r".repeat(512 * 1024 - 1) + "\n"; // two per MB: a body holds at most 1 MiB
+  for (let i = 0; i < REPLAY_MB * 2; i++) await api.appendChunks(big.stream_id, [{ channel: 1, data: block }], owners[3]!.pid);
   const rssBefore = rssMb(srv.child.pid)?.rss ?? null;
   let rssPeak = rssBefore ?? 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(srv.child.pid)?.rss ?? 0)), 20);
-  const rr = probe(port);
+  const rr = probe(port, srv.token);
   const r0 = Date.now();
   let pages = 0;
   let bytes = 0;
