@@ -25,6 +25,11 @@ import {
   SendRequest,
   StreamStartRequest,
   TaskHintRequest,
+  AddRuleRequest,
+  CheckRequest,
+  PreviewRequest,
+  AcceptWorkspaceRequest,
+  BuiltinSettingsRequest,
 } from "../../src/protocol/index.js";
 import {
   RawHttp,
@@ -249,6 +254,43 @@ const SPECS: Spec[] = [
     codes: ["bad_request", "stream_unknown"],
     verdict: ({ id, real }) => (!real ? "reject" : id === fx.endedStream ? "noop" : "change"),
   },
+  // the approval policy (§11): reads are served, changes are never sent well-formed
+  { method: "GET", path: "/v1/policy", codes: [], verdict: () => "noop" },
+  {
+    method: "POST",
+    path: "/v1/policy/rules",
+    schema: AddRuleRequest,
+    base: () => ({ scope: "user", rule: { id: "fuzz", decision: "ask", command: "echo fuzz" } }),
+    codes: ["bad_request", "rule_invalid", "unknown_endpoint", "recipient_unknown"],
+    verdict: () => "change",
+  },
+  { method: "DELETE", path: "/v1/policy/rules/:id", codes: ["rule_unknown"], verdict: () => "reject" },
+  {
+    method: "POST",
+    path: "/v1/policy/check",
+    schema: CheckRequest,
+    base: () => ({ command: "echo fuzz" }),
+    codes: ["bad_request", "recipient_unknown", "recipient_ambiguous"],
+    verdict: () => "noop",
+  },
+  {
+    method: "POST",
+    path: "/v1/policy/preview",
+    schema: PreviewRequest,
+    base: () => ({ rule: { id: "fuzz", decision: "allow", command: "echo *" } }),
+    codes: ["bad_request", "rule_invalid", "unknown_endpoint"],
+    verdict: () => "noop",
+  },
+  { method: "GET", path: "/v1/policy/propose/:id", id: "approval", codes: ["approval_unknown", "rule_invalid"], verdict: () => "noop" },
+  {
+    method: "POST",
+    path: "/v1/policy/workspace/accept",
+    schema: AcceptWorkspaceRequest,
+    base: () => ({ root: "/tmp", sha256: "0".repeat(64) }),
+    codes: ["bad_request", "rule_unknown", "workspace_rules_changed"],
+    verdict: () => "change",
+  },
+  { method: "POST", path: "/v1/policy/builtin", schema: BuiltinSettingsRequest, base: () => ({ read_only: false }), codes: ["bad_request"], verdict: () => "change" },
 ];
 
 const realIds = (kind: IdKind): string[] =>
