@@ -56,19 +56,8 @@ import { reattachStep } from "./reattach-policy.js";
 import { SocketCloser, rawToString, zeroMask } from "./sockets.js";
 import { acquireStreamGuard, releaseStreamGuard } from "./stream-guard.js";
 
-export type {
-  BrokerClientEvents,
-  BrokerClientOptions,
-  ClientIdentity,
-  ClientMessage,
-  ConnectionChange,
-  EndpointReattached,
-  EndpointRegistration,
-  EndpointReplaced,
-  RegisteredEndpoint,
-  ServerInfo,
-  StreamEventFrame,
-} from "./client-types.js";
+// The public types live in client-types.ts; importers of this module get them from here too.
+export type * from "./client-types.js";
 
 const STREAM_CAPABILITIES = PUSH_RECEIPT_ACK;
 

@@ -26,6 +26,7 @@ import { ClientOps } from "./client-ops.js";
 import { approvalRequestFor, commandOf, mergeToolCall, permissionOutcome, type AcpGateRequest, type Verdict } from "./permission.js";
 import { ToolStreams } from "./tool-streams.js";
 import { AnswerText, TurnQueue, replyText, type RoutedMessage, type Turn } from "./turns.js";
+import { Decisions } from "../shared/decisions.js";
 
 const { methods } = acp;
 
@@ -93,8 +94,7 @@ export class AcpHost {
   private streams: ToolStreams | undefined;
   private ops: ClientOps | undefined;
   private readonly pending = new Set<PendingPermission>();
-  private readonly resolved = new Map<string, Approval>();
-  private readonly resolvedWaiters = new Map<string, (a: Approval) => void>();
+  private readonly decisions = new Decisions();
   private readonly background = new Set<Promise<unknown>>();
   private cancelling = false;
   private asked = 0;
@@ -416,24 +416,9 @@ export class AcpHost {
           await api.withdrawApproval(id, client.pluginPid).catch((e: unknown) => this.log(`withdraw ${id}: ${errText(e)}`));
           return { decision: "cancelled" };
         }
-        let next = this.resolved.get(id);
-        this.resolved.delete(id);
-        if (!next) {
-          next = await new Promise<Approval | undefined>((resolve) => {
-            const t = setTimeout(() => finish(undefined), DECISION_POLL_MS);
-            const onAbort = () => finish(undefined);
-            const finish = (a: Approval | undefined) => {
-              clearTimeout(t);
-              signal.removeEventListener("abort", onAbort);
-              this.resolvedWaiters.delete(id);
-              resolve(a);
-            };
-            this.resolvedWaiters.set(id, finish);
-            signal.addEventListener("abort", onAbort, { once: true });
-          });
-          if (!next && signal.aborted) continue;
-          next ??= await (await client.brokerApi("approvals_v1")).approval(id);
-        }
+        let next = await this.decisions.next(id, DECISION_POLL_MS, signal);
+        if (!next && signal.aborted) continue;
+        next ??= await (await client.brokerApi("approvals_v1")).approval(id);
         approval = next;
       }
     } catch (err) {
@@ -455,15 +440,7 @@ export class AcpHost {
   }
 
   private onFrame(f: StreamEventFrame): void {
-    if (f.event === "approval_resolved") {
-      const a = f.approval as Approval | undefined;
-      if (!a || typeof a.approval_id !== "string" || typeof a.state !== "string" || a.state === "pending") return;
-      const waiter = this.resolvedWaiters.get(a.approval_id);
-      if (waiter) return waiter(a);
-      this.resolved.set(a.approval_id, a);
-      if (this.resolved.size > 100) this.resolved.delete(this.resolved.keys().next().value!);
-      return;
-    }
+    if (this.decisions.onFrame(f)) return;
     if (f.event === "stream_cancelled" && typeof f.stream_id === "string") {
       const reason = typeof f.reason === "string" && f.reason ? f.reason : "cancelled from VS Code";
       if (this.ops?.cancelStream(f.stream_id, reason)) return;

@@ -27,6 +27,7 @@ import { ReplyTracker, contentText, type DueReply } from "./replies.js";
 import { offlineDenial } from "../shared/offline.js";
 import { bashRequest, fileToolRequest, type GateRequest } from "../shared/requests.js";
 import { readPiSettingsFiles, resolveSettings, type AdapterSettings, type OfflinePolicy } from "./settings.js";
+import { Decisions } from "../shared/decisions.js";
 
 export interface SwitchboardPiOptions {
   home?: string;
@@ -134,8 +135,7 @@ class PiAdapter {
   private readonly grants = new Map<string, Grant>();
   private readonly runs = new Map<string, StreamedRun>();
   /** approval_resolved pushes not yet waited for, and the waits in progress, by approval id. */
-  private readonly resolved = new Map<string, Approval>();
-  private readonly resolvedWaiters = new Map<string, (a: Approval) => void>();
+  private readonly decisions = new Decisions();
   private readonly background = new Set<Promise<unknown>>();
   private readonly replies = new ReplyTracker();
   private readonly debug = !!process.env.SWITCHBOARD_PI_DEBUG;
@@ -365,14 +365,9 @@ class PiAdapter {
           // request was answered. A plain GET every few seconds covers a push that cannot come, and
           // notices a broker that went away.
           const id = approval.approval_id;
-          let next: Approval | undefined = this.resolved.get(id);
-          this.resolved.delete(id);
-          if (!next) {
-            const viaPush = new Promise<Approval>((resolve) => this.resolvedWaiters.set(id, resolve));
-            next = await bounded(viaPush, DECISION_POLL_MS, signal).finally(() => this.resolvedWaiters.delete(id));
-            if (!next && signal?.aborted) continue;
-            next ??= await api.approval(id);
-          }
+          let next = await this.decisions.next(id, DECISION_POLL_MS, signal);
+          if (!next && signal?.aborted) continue;
+          next ??= await api.approval(id);
           approval = next;
         }
         unreachableSince = undefined;
@@ -465,16 +460,7 @@ class PiAdapter {
   }
 
   private onFrame(f: StreamEventFrame): void {
-    if (f.event === "approval_resolved") {
-      const a = f.approval as Approval | undefined;
-      if (!a || typeof a.approval_id !== "string" || typeof a.state !== "string" || a.state === "pending") return;
-      const waiter = this.resolvedWaiters.get(a.approval_id);
-      if (waiter) return waiter(a);
-      this.resolved.set(a.approval_id, a);
-      // Only decisions that beat the answer to our own request matter; keep a few.
-      if (this.resolved.size > 100) this.resolved.delete(this.resolved.keys().next().value!);
-      return;
-    }
+    if (this.decisions.onFrame(f)) return;
     if (f.event !== "stream_cancelled" || typeof f.stream_id !== "string") return;
     const reason = typeof f.reason === "string" && f.reason ? f.reason : "cancelled from VS Code";
     this.runs.get(f.stream_id)?.cancel(reason);
