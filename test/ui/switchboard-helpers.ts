@@ -516,3 +516,18 @@ export async function startSwitchboardWorkbench(o: {
   console.log(`sidebar connected ${Date.now() - t0} ms after the workbench shell`);
   return vscode;
 }
+
+/**
+ * The end of a UI suite, whatever failed first: every child this suite started, then VS Code (Chromium,
+ * the server and everything below it), then the broker and the suite's folders.
+ */
+export async function endSuite(s: { vscode: () => VsCodeSession | undefined; home: string; folders: string[]; cancelExitHook: () => void }): Promise<void> {
+  try {
+    await killAllChildren();
+    await s.vscode()?.stop();
+  } finally {
+    await killBroker(s.home);
+    for (const f of s.folders) rmSync(f, { recursive: true, force: true });
+    s.cancelExitHook();
+  }
+}

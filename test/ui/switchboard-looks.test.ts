@@ -4,7 +4,7 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-looks.test.ts
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,8 +17,6 @@ import {
   VSIX,
   cleanupOnExit,
   cliSync,
-  killAllChildren,
-  killBroker,
   readRecord,
   sidebar,
   spawnCli,
@@ -28,6 +26,7 @@ import {
   waitForApproval,
   waitVisible,
   withFailureShots,
+  endSuite,
 } from "./switchboard-helpers.js";
 
 const THEMES = [
@@ -102,20 +101,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
     { timeout: 300_000 },
   );
 
-  after(
-    async () => {
-      try {
-        await killAllChildren();
-        await vscode?.stop();
-      } finally {
-        await killBroker(home);
-        rmSync(workspace, { recursive: true, force: true });
-        rmSync(home, { recursive: true, force: true });
-        cancelExitHook();
-      }
-    },
-    { timeout: 60_000 },
-  );
+  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
 
   /** Switches the colour theme through the command palette's theme picker, as a user would. */
   async function setTheme(theme: (typeof THEMES)[number]): Promise<FrameLocator> {

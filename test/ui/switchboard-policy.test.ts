@@ -5,7 +5,7 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-policy.test.ts
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
@@ -19,7 +19,6 @@ import {
   cleanupOnExit,
   cliSync,
   killAllChildren,
-  killBroker,
   readRecord,
   sidebar,
   spawnCli,
@@ -28,6 +27,7 @@ import {
   waitForApproval,
   waitVisible,
   withFailureShots,
+  endSuite,
 } from "./switchboard-helpers.js";
 
 describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () => {
@@ -51,20 +51,7 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
     { timeout: 240_000 },
   );
   afterEach(() => killAllChildren(), { timeout: 15_000 });
-  after(
-    async () => {
-      try {
-        await killAllChildren();
-        await vscode?.stop();
-      } finally {
-        await killBroker(home);
-        rmSync(workspace, { recursive: true, force: true });
-        rmSync(home, { recursive: true, force: true });
-        cancelExitHook();
-      }
-    },
-    { timeout: 60_000 },
-  );
+  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
 
   it("Allow similar… saves a rule that decides the pending request and the next matching one from switchboard run", { timeout: 180_000 }, async () => {
     await withFailureShots(() => [vscode?.page], "policy-1", async () => {

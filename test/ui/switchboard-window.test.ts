@@ -5,7 +5,7 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-window.test.ts
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
@@ -20,7 +20,6 @@ import {
   cliSync,
   inboxCard,
   killAllChildren,
-  killBroker,
   openSidebar,
   readRecord,
   rowTexts,
@@ -36,6 +35,7 @@ import {
   waitVisible,
   withFailureShots,
   type Peer,
+  endSuite,
 } from "./switchboard-helpers.js";
 
 const SETTINGS = {
@@ -69,20 +69,7 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
 
   afterEach(() => killAllChildren(), { timeout: 15_000 });
 
-  after(
-    async () => {
-      try {
-        await killAllChildren();
-        await vscode?.stop();
-      } finally {
-        await killBroker(home);
-        rmSync(workspace, { recursive: true, force: true });
-        rmSync(home, { recursive: true, force: true });
-        cancelExitHook();
-      }
-    },
-    { timeout: 60_000 },
-  );
+  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
 
   it("1. an approval notification goes away when the request is decided elsewhere (CLI), toast and Notification Center alike; its Approve link approves", { timeout: 180_000 }, async () => {
     await withFailureShots(pages, "window-1", async () => {
