@@ -109,6 +109,11 @@ const STATUS = { streaming: 102, completed: 200, aborted: 499, cancelled: 499 } 
 export class StreamHub {
   private readonly live = new Map<string, Live>();
   /**
+   * Streams between leaving `live` and having all their output in the file (finish()): a replay or a
+   * new follower waits for them, or it would read a file that still lacks the last chunks.
+   */
+  private readonly ending = new Map<string, Live>();
+  /**
    * Cancelled streams whose producer has not yet reported how the command ended. Their followers'
    * `end` waits for that report, so that every viewer (terminal footer, sidebar, CLI) shows the same
    * outcome: cancelled, with the signal and the duration.
@@ -308,6 +313,7 @@ export class StreamHub {
     const meta = this.meta(id);
     const live = this.live.get(id);
     if (live) await this.flushed(live);
+    else await this.ending.get(id)?.finished;
     const chunks: ReplayResponse["chunks"] = [];
     let bytes = 0;
     let next: number | null = null;
@@ -340,7 +346,9 @@ export class StreamHub {
       live.followers.add(f);
       ws.on("close", () => live.followers.delete(f));
     }
-    void this.catchUp(id, live, f, false);
+    const ending = live ? undefined : this.ending.get(id);
+    if (ending) void ending.finished.then(() => this.catchUp(id, undefined, f, false));
+    else void this.catchUp(id, live, f, false);
   }
 
   stop(): Promise<void> {
@@ -659,6 +667,7 @@ export class StreamHub {
   private async finish(live: Live, end: Partial<StreamMeta> & { state: StreamMeta["state"] }): Promise<StreamView> {
     this.flushCarries(live);
     this.live.delete(live.meta.stream_id);
+    this.ending.set(live.meta.stream_id, live);
     live.ended = true;
     // Synced before the end is journaled: a completed stream's output is all on disk.
     if (live.file) await this.durable(live).catch(() => {});
@@ -675,6 +684,7 @@ export class StreamHub {
       channels,
     };
     const durable = this.save(live);
+    this.ending.delete(live.meta.stream_id);
     live.markFinished();
     for (const f of live.followers) if (!f.behind) void this.sendEnd(f.ws, live.meta.stream_id);
     this.log.info("stream ended", { stream_id: live.meta.stream_id, state: live.meta.state, exit_code: live.meta.exit_code, signal: live.meta.signal });
