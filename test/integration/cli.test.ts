@@ -20,6 +20,14 @@ async function cli(home: string, ...args: string[]): Promise<{ code: number; std
   }
 }
 
+
+/** The broker the CLI started in `dir`: a typed API on it, and this process's stream (needed to register). */
+async function brokerStream(dir: string) {
+  const d = await readDiscovery(brokerPaths(dir).discoveryFile);
+  if (d.kind !== "ok") throw new Error(`no broker recorded in ${dir}: ${d.kind}`);
+  return { api: new BrokerApi(d.record), s: await openStream(d.record, process.pid) };
+}
+
 describe("switchboard CLI", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;
   before(async () => (home = await tempHome()));
@@ -54,11 +62,7 @@ describe("switchboard CLI", () => {
   });
 
   it("send, inbox list, route to a session and dismiss", async () => {
-    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
-    assert.equal(d.kind, "ok");
-    if (d.kind !== "ok") return;
-    const api = new BrokerApi(d.record);
-    const s = await openStream(d.record, process.pid);
+    const { api, s } = await brokerStream(home.home);
     try {
       const ep = await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "worker" });
       const sessions = await cli(home.home, "sessions");
@@ -88,11 +92,7 @@ describe("switchboard CLI", () => {
   });
 
   it("approvals approve/reject and history say approved and rejected", async () => {
-    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
-    assert.equal(d.kind, "ok");
-    if (d.kind !== "ok") return;
-    const api = new BrokerApi(d.record);
-    const s = await openStream(d.record, process.pid);
+    const { api, s } = await brokerStream(home.home);
     try {
       const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "asker" })).endpoint_id;
       const ask = (command: string) => api.requestApproval({ endpoint_id: ep, action: "sh", summary: `run ${command}`, command });
@@ -115,11 +115,7 @@ describe("switchboard CLI", () => {
   });
 
   it("approvals approve/reject on an approval resolved before: says by whom and how, the first decision stands, exit 1", async () => {
-    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
-    assert.equal(d.kind, "ok");
-    if (d.kind !== "ok") return;
-    const api = new BrokerApi(d.record);
-    const s = await openStream(d.record, process.pid);
+    const { api, s } = await brokerStream(home.home);
     try {
       const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "asker" })).endpoint_id;
       const ask = (command: string) => api.requestApproval({ endpoint_id: ep, action: "sh", summary: `run ${command}`, command });
@@ -164,11 +160,7 @@ describe("switchboard CLI", () => {
   });
 
   it("sessions shows a connected session as seen now, not minutes ago", async () => {
-    const d = await readDiscovery(brokerPaths(home.home).discoveryFile);
-    assert.equal(d.kind, "ok");
-    if (d.kind !== "ok") return;
-    const api = new BrokerApi(d.record);
-    const s = await openStream(d.record, process.pid);
+    const { api, s } = await brokerStream(home.home);
     try {
       const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "seen-test" })).endpoint_id;
       const sessions = await cli(home.home, "sessions");
