@@ -17,7 +17,7 @@ import { WebSocketServer } from "ws";
 import WebSocket from "ws";
 import { BrokerClient } from "../src/client/index.js";
 import type { BrokerApi } from "../src/client/api.js";
-import { startBroker, tempHome, type TestBroker } from "../test/helpers/broker.js";
+import { startBroker, tempHome, type TestBroker } from "../test/support/broker.js";
 
 const { values } = parseArgs({
   options: { trials: { type: "string", default: "10" }, messages: { type: "string", default: "20000" }, rounds: { type: "string", default: "2" } },

@@ -18,8 +18,8 @@ import { join } from "node:path";
 import { BrokerClient } from "../src/client/client.js";
 import type { Approval } from "../src/protocol/index.js";
 import { startFakeModel } from "../test/fixtures/fake-model/server.js";
-import { ROOT, startBroker, tempHome } from "../test/helpers/broker.js";
-import { ensurePiExtension, piSandbox, startPi, type RpcPi } from "../test/helpers/pi.js";
+import { ROOT, startBroker, tempHome } from "../test/support/broker.js";
+import { ensurePiExtension, piSandbox, startPi, type RpcPi } from "../test/support/pi.js";
 import { round, summarize } from "./lib/stats.js";
 
 const argv = process.argv.slice(2);

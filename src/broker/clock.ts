@@ -3,7 +3,7 @@
 // date) neither fires them early nor holds them forever. Wall time is only for timestamps people
 // read and for deadlines that must outlive the process (an approval's `expires_at`), and those are
 // turned back into a monotonic wait, bounded by their original length, when the broker starts.
-// Tests inject a clock they move by hand (test/helpers/clock.ts).
+// Tests inject a clock they move by hand (test/support/clock.ts).
 
 export interface Clock {
   /** Wall time in ms since the epoch: for timestamps, never for measuring a wait. */

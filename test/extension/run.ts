@@ -17,7 +17,7 @@
 // (TestRunFailedError "Test run failed with code 1") otherwise, and the launcher keeps the server
 // and workbench logs plus a screenshot in test-artifacts/extension-tests/<time>/.
 // Needs `bash scripts/vscode/install.sh` once per machine.
-import "../helpers/env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
+import "../support/env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
 import { runTests } from "@vscode/test-electron";
 import { build } from "esbuild";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";

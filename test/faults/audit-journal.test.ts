@@ -9,8 +9,8 @@ import { describe, it } from "node:test";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { AuditResponse } from "../../src/protocol/index.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
-import { startBroker, tempHome } from "../helpers/broker.js";
-import { openStream } from "../helpers/ws.js";
+import { startBroker, tempHome } from "../support/broker.js";
+import { openStream } from "../support/ws.js";
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
 

@@ -20,10 +20,10 @@ import { systemClock } from "../../src/broker/clock.js";
 import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../src/broker/daemon.js";
 import { Journal } from "../../src/broker/journal.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { ManualClock } from "../helpers/clock.js";
-import { makeRng, runSeed, SOAK, summary } from "../helpers/faults.js";
-import { sleep, waitFor, within } from "../helpers/wait.js";
-import { openStream } from "../helpers/ws.js";
+import { ManualClock } from "../support/clock.js";
+import { makeRng, runSeed, SOAK, summary } from "../support/faults.js";
+import { sleep, waitFor, within } from "../support/wait.js";
+import { openStream } from "../support/ws.js";
 
 const DAY = 24 * 3600_000;
 

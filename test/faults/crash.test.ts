@@ -18,10 +18,10 @@ import { BrokerApi } from "../../src/client/api.js";
 import { BrokerError, BrokerUnreachableError } from "../../src/client/errors.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import type { Approval, Decision, DiscoveryRecord, StreamView } from "../../src/protocol/index.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { get } from "../helpers/calls.js";
-import { makeRng, outcomeOf, Owners, runSeed, SOAK, summary, Tally, type Rng } from "../helpers/faults.js";
-import { sleep, waitFor, within } from "../helpers/wait.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { get } from "../support/calls.js";
+import { makeRng, outcomeOf, Owners, runSeed, SOAK, summary, Tally, type Rng } from "../support/faults.js";
+import { sleep, waitFor, within } from "../support/wait.js";
 
 const KILLS = SOAK ? 100 : 20;
 const CLIENTS = SOAK ? 16 : 10;

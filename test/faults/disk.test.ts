@@ -24,11 +24,11 @@ import { BrokerError } from "../../src/client/errors.js";
 import { Journal } from "../../src/broker/journal.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
-import { spawnBrokerProcess, startBroker, type TestBroker } from "../helpers/broker.js";
-import { get, } from "../helpers/calls.js";
-import { Owners, SOAK, summary } from "../helpers/faults.js";
-import { waitFor, within } from "../helpers/wait.js";
-import { openStream, type Peer } from "../helpers/ws.js";
+import { spawnBrokerProcess, startBroker, type TestBroker } from "../support/broker.js";
+import { get, } from "../support/calls.js";
+import { Owners, SOAK, summary } from "../support/faults.js";
+import { waitFor, within } from "../support/wait.js";
+import { openStream, type Peer } from "../support/ws.js";
 
 /** Fill-and-free rounds on one running broker (the soak run does more). */
 const FULL_CYCLES = SOAK ? 5 : 1;

@@ -13,9 +13,9 @@ import { discover } from "../../src/client/discover.js";
 import { DiscoveryError } from "../../src/client/errors.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
-import { CLI_ENTRY, spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../helpers/broker.js";
-import { makeRng, runSeed, SOAK, summary, Tally } from "../helpers/faults.js";
-import { sleep, waitFor, within } from "../helpers/wait.js";
+import { CLI_ENTRY, spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../support/broker.js";
+import { makeRng, runSeed, SOAK, summary, Tally } from "../support/faults.js";
+import { sleep, waitFor, within } from "../support/wait.js";
 
 const ROUNDS = SOAK ? 40 : 8;
 const ACTIONS = ["stall", "kill", "restart"] as const;

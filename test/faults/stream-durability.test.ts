@@ -12,11 +12,11 @@ import { after, describe, it } from "node:test";
 import { startDaemon, type RunningDaemon } from "../../src/broker/daemon.js";
 import { BrokerApi } from "../../src/client/api.js";
 import type { BrokerError } from "../../src/client/errors.js";
-import { startBroker, tempHome } from "../helpers/broker.js";
-import { get, post } from "../helpers/calls.js";
-import { SOAK, summary } from "../helpers/faults.js";
-import { sleep, within } from "../helpers/wait.js";
-import { openStream } from "../helpers/ws.js";
+import { startBroker, tempHome } from "../support/broker.js";
+import { get, post } from "../support/calls.js";
+import { SOAK, summary } from "../support/faults.js";
+import { sleep, within } from "../support/wait.js";
+import { openStream } from "../support/ws.js";
 
 const KILL_ROUNDS = SOAK ? 40 : 8;
 

@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { execCommand } from "../../src/exec/index.js";
 import { pidAlive } from "../../src/platform/process.js";
-import { CLI_ENTRY, ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { SOAK, summary } from "../helpers/faults.js";
-import { waitFor } from "../helpers/wait.js";
+import { CLI_ENTRY, ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { SOAK, summary } from "../support/faults.js";
+import { waitFor } from "../support/wait.js";
 import assert from "node:assert/strict";
 
 const ROUNDS = SOAK ? 10 : 2;

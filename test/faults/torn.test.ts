@@ -17,10 +17,10 @@ import { Journal } from "../../src/broker/journal.js";
 import { Store, type JournalRecord, type StoreSnapshot } from "../../src/broker/store.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { SOAK, summary } from "../helpers/faults.js";
-import { sleep } from "../helpers/wait.js";
-import { openStream } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { SOAK, summary } from "../support/faults.js";
+import { sleep } from "../support/wait.js";
+import { openStream } from "../support/ws.js";
 
 const SEGMENT_RE = /^log-\d+\.ndjson$/;
 /** How many of the journal's last records are cut at every byte (the soak run does more). */

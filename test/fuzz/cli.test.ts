@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { CLI_ENTRY, childEnv } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv } from "../support/broker.js";
 import { SOAK, Tally, assertBrokerHealthy, brokerWithState, feedChanges, printSummary, seedFor, stateOf, type Fixture } from "./helpers.js";
 
 const SUITE = "fuzz/cli";

@@ -5,8 +5,8 @@ import { readFile } from "node:fs/promises";
 import { Agent, request, type OutgoingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { ERROR_STATUS } from "../../src/protocol/errors.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openFeed, openStream, type Peer } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openFeed, openStream, type Peer } from "../support/ws.js";
 
 export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { parseSettings, type Settings } from "../../src/extension/settings-parse.js";
-import { ROOT } from "../helpers/broker.js";
+import { ROOT } from "../support/broker.js";
 import { SOAK, printSummary, seedFor } from "./helpers.js";
 
 const SUITE = "fuzz/settings";

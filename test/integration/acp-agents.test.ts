@@ -11,8 +11,8 @@ import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
 import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
-import { agentSetup, installAgents, processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentName, type AgentSetup } from "../helpers/acp.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { agentSetup, installAgents, processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentName, type AgentSetup } from "../support/acp.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 
 const ALL: AgentName[] = ["claude", "codex", "gemini", "opencode"];
 const AGENTS = (process.env.SWITCHBOARD_ACP_AGENTS?.split(",").map((s) => s.trim()) as AgentName[] | undefined)?.filter((a) => ALL.includes(a)) ?? ALL;

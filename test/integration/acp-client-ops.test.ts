@@ -9,8 +9,8 @@ import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
-import { processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentSetup } from "../helpers/acp.js";
-import { ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentSetup } from "../support/acp.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 
 const SCRIPT_AGENT = join(ROOT, "test/fixtures/acp-agent/script-agent.ts");
 const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;

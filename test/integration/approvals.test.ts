@@ -7,9 +7,9 @@ import { after, before, describe, it } from "node:test";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { del, get, post } from "../helpers/calls.js";
-import { openFeed, openStream } from "../helpers/ws.js";
+import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { del, get, post } from "../support/calls.js";
+import { openFeed, openStream } from "../support/ws.js";
 
 describe("approvals", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;

@@ -5,8 +5,8 @@ import { access, writeFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
-import { spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../helpers/broker.js";
-import { openStream } from "../helpers/ws.js";
+import { spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../support/broker.js";
+import { openStream } from "../support/ws.js";
 
 const exitOf = (p: ReturnType<typeof spawnBrokerProcess>) =>
   new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));

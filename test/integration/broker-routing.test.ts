@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openFeed, openStream } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openFeed, openStream } from "../support/ws.js";
 
 /** A live process whose pid can own endpoints, and be killed to test "owner gone". */
 function sleeper() {

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openStream, tryUpgrade } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openStream, tryUpgrade } from "../support/ws.js";
 
 interface Raw {
   status: number;

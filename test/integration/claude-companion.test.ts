@@ -11,8 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { readCompanion, type CompanionRecord } from "../../src/adapters/claude/session-files.js";
 import { BrokerClient } from "../../src/client/client.js";
 import type { ClientMessage } from "../../src/client/client-types.js";
-import { ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { waitFor } from "../helpers/wait.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { waitFor } from "../support/wait.js";
 
 const SID = "0f0e0d0c-companion-test";
 

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { claudeSandbox, ensureClaude, runClaude } from "../helpers/claude.js";
+import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { claudeSandbox, ensureClaude, runClaude } from "../support/claude.js";
 
 const exec = promisify(execFile);
 

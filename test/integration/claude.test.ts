@@ -12,10 +12,10 @@ import { BrokerClient } from "../../src/client/client.js";
 import type { ClientMessage } from "../../src/client/client-types.js";
 import type { Approval } from "../../src/protocol/index.js";
 import { requestText, startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { CLAUDE_HOOK, claudeSandbox, ensureClaude, runClaude, startClaude } from "../helpers/claude.js";
+import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { CLAUDE_HOOK, claudeSandbox, ensureClaude, runClaude, startClaude } from "../support/claude.js";
 import { hookCommand, switchboardHooks } from "../../src/adapters/claude/install.js";
-import { waitFor } from "../helpers/wait.js";
+import { waitFor } from "../support/wait.js";
 
 const exec = promisify(execFile);
 

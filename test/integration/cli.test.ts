@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { CLI_ENTRY, childEnv, tempHome } from "../helpers/broker.js";
-import { openStream } from "../helpers/ws.js";
+import { CLI_ENTRY, childEnv, tempHome } from "../support/broker.js";
+import { openStream } from "../support/ws.js";
 
 const exec = promisify(execFile);
 

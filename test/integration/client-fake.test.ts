@@ -13,7 +13,7 @@ import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { BrokerClient, type ClientMessage, type FeedEvent, type StreamEventFrame } from "../../src/client/index.js";
 
-import { waitFor } from "../helpers/wait.js";
+import { waitFor } from "../support/wait.js";
 
 const endpoint = (id: string) => ({
   endpoint_id: id,

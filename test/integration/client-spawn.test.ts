@@ -13,8 +13,8 @@ import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { pidAlive } from "../../src/platform/process.js";
-import { BROKER_ENTRY, ROOT, tempHome } from "../helpers/broker.js";
-import { sleep, waitFor, within } from "../helpers/wait.js";
+import { BROKER_ENTRY, ROOT, tempHome } from "../support/broker.js";
+import { sleep, waitFor, within } from "../support/wait.js";
 
 
 /** Pids of broker processes (dist/broker.js) whose SWITCHBOARD_HOME is `home` (Linux /proc). */

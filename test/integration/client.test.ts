@@ -29,8 +29,8 @@ import {
 } from "../../src/client/index.js";
 import { BrokerApi } from "../../src/client/api.js";
 import { SWITCHBOARD_CAPABILITIES, type DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, ROOT, startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
-import { sleep, waitFor, within } from "../helpers/wait.js";
+import { BROKER_ENTRY, ROOT, startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { sleep, waitFor, within } from "../support/wait.js";
 
 // ---- helpers -----------------------------------------------------------------------------------------
 

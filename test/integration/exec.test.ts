@@ -20,7 +20,7 @@ import {
   type ExecHandle,
   type ExecOptions,
 } from "../../src/exec/index.js";
-import { until } from "../helpers/wait.js";
+import { until } from "../support/wait.js";
 
 const NODE = process.execPath;
 let dir = "";

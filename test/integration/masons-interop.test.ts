@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { BrokerClient, type BrokerConnectionState, type BrokerInboundMessage } from "@masons/runtime-broker";
 import { BrokerApi } from "../../src/client/api.js";
 import type { EndpointView } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { exposeRecordToMasonsSdk, pidAlive, spawnSentinel, waitFor, within } from "../helpers/masons.js";
+import { BROKER_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { exposeRecordToMasonsSdk, pidAlive, spawnSentinel, waitFor, within } from "../support/masons.js";
 
 const STEP_MS = 5_000;
 const ACCOUNT_ID = "default";

@@ -9,9 +9,9 @@ import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/install.js";
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
-import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
-import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../helpers/pi.js";
-import { until } from "../helpers/wait.js";
+import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../support/pi.js";
+import { until } from "../support/wait.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

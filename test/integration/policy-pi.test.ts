@@ -6,10 +6,10 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { post } from "../helpers/calls.js";
-import { ensurePiExtension, piSandbox, resultText, startPi, type RpcPi } from "../helpers/pi.js";
-import { waitFor } from "../helpers/wait.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { post } from "../support/calls.js";
+import { ensurePiExtension, piSandbox, resultText, startPi, type RpcPi } from "../support/pi.js";
+import { waitFor } from "../support/wait.js";
 
 describe("approval policy with pi (real pi, real broker, fake model)", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;

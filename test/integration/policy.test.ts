@@ -13,10 +13,10 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { del, get, post } from "../helpers/calls.js";
-import { waitFor } from "../helpers/wait.js";
-import { openStream } from "../helpers/ws.js";
+import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { del, get, post } from "../support/calls.js";
+import { waitFor } from "../support/wait.js";
+import { openStream } from "../support/ws.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 

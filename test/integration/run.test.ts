@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import type { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
+import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 
 interface RunProc {
   exit: Promise<number | null>;

@@ -10,9 +10,9 @@ import { BrokerClient } from "../../src/client/client.js";
 import { followStream } from "../../src/client/follow.js";
 import { StreamWriter, type FrameSender } from "../../src/client/stream-writer.js";
 import { encodeProducerChunk } from "../../src/protocol/index.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openStream } from "../helpers/ws.js";
-import { within } from "../helpers/wait.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openStream } from "../support/ws.js";
+import { within } from "../support/wait.js";
 
 /** Text with 2-, 3- and 4-byte characters, so that byte cuts land inside characters. */
 function sample(i: number): string {

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { StreamWriter } from "../../src/client/stream-writer.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openStream, type Peer } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openStream, type Peer } from "../support/ws.js";
 
 describe("StreamWriter", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;

@@ -3,10 +3,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { get, post } from "../helpers/calls.js";
-import { openStream, type Peer } from "../helpers/ws.js";
-import { waitFor } from "../helpers/wait.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { get, post } from "../support/calls.js";
+import { openStream, type Peer } from "../support/ws.js";
+import { waitFor } from "../support/wait.js";
 
 function follow(b: TestBroker, id: string, query = ""): Promise<{ frames: any[]; ended: Promise<any>; ws: WebSocket }> {
   const ws = new WebSocket(`${b.record.ipcUrl.replace("http", "ws")}/v1/streams/${id}/live${query}`, { headers: { authorization: `Bearer ${b.record.bearerToken}` } });

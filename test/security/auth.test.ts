@@ -14,8 +14,8 @@ import { Agent } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bearerChecker } from "../../src/broker/auth.js";
-import { ROOT, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { tryUpgrade } from "../helpers/ws.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { tryUpgrade } from "../support/ws.js";
 import { SOAK, Summary, median, raw, round, routeCases, shuffled, signTest, trimmedMean, wsPaths } from "./helpers.js";
 
 const S = new Summary("security/auth");

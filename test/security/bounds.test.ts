@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BrokerError } from "../../src/client/errors.js";
 import { APPROVAL_PREVIEW_BYTES } from "../../src/protocol/index.js";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { get, post, del } from "../helpers/calls.js";
-import { openFeed, openStream, type Peer } from "../helpers/ws.js";
-import { summary } from "../helpers/faults.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { get, post, del } from "../support/calls.js";
+import { openFeed, openStream, type Peer } from "../support/ws.js";
+import { summary } from "../support/faults.js";
 
 const LIMITS = {
   SWITCHBOARD_MAX_PENDING_APPROVALS_PER_SESSION: "3",

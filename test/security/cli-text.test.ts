@@ -9,8 +9,8 @@ import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { hasHiddenText, visibleText } from "../../src/protocol/visible-text.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { openStream, type Peer } from "../helpers/ws.js";
+import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { openStream, type Peer } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
 
 const S = new Summary("security/cli-text");

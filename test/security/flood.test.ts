@@ -24,7 +24,7 @@ import { httpRequest } from "../../src/platform/http.js";
 import { localSocket } from "../../src/platform/transport.js";
 import { BrokerError } from "../../src/client/errors.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, tempHome, waitForHealthy } from "../helpers/broker.js";
+import { BROKER_ENTRY, tempHome, waitForHealthy } from "../support/broker.js";
 import { SOAK, Summary, portOf, raw } from "./helpers.js";
 
 const S = new Summary("security/flood");

@@ -10,8 +10,8 @@
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/origin.test.ts
 import { after, before, describe, it } from "node:test";
-import { startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { tryUpgrade } from "../helpers/ws.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { tryUpgrade } from "../support/ws.js";
 import { Summary, portOf, raw, rawBytes, routeCases, upgradeHead, wsPaths } from "./helpers.js";
 
 const S = new Summary("security/origin");

@@ -19,9 +19,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parseAuditLines, verifyChain } from "../../src/platform/audit-chain.js";
-import { CLI_ENTRY, ROOT, childEnv, startBroker, tempHome, type TestBroker } from "../helpers/broker.js";
-import { sleep, waitFor } from "../helpers/wait.js";
-import { openStream, type Peer } from "../helpers/ws.js";
+import { CLI_ENTRY, ROOT, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { sleep, waitFor } from "../support/wait.js";
+import { openStream, type Peer } from "../support/ws.js";
 import { SOAK, Summary, raw, round } from "./helpers.js";
 
 const S = new Summary("security/ownership");

@@ -20,9 +20,9 @@ import { writeDiscovery } from "../../src/platform/discovery.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
 import { SidebarState, parseWith, type DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, CLI_ENTRY, childEnv, startBroker, tempHome, waitForHealthy, type TestBroker } from "../helpers/broker.js";
-import { waitFor, within } from "../helpers/wait.js";
-import { openFeed, openStream } from "../helpers/ws.js";
+import { BROKER_ENTRY, CLI_ENTRY, childEnv, startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { waitFor, within } from "../support/wait.js";
+import { openFeed, openStream } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
 
 const S = new Summary("security/secrets");

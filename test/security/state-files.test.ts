@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
-import { CLI_ENTRY, spawnBrokerProcess, startBroker, tempHome } from "../helpers/broker.js";
-import { openStream } from "../helpers/ws.js";
+import { CLI_ENTRY, spawnBrokerProcess, startBroker, tempHome } from "../support/broker.js";
+import { openStream } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
 
 const S = new Summary("security/state-files");

@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import { terminalFooter, terminalHeader, terminalName, terminalNotice, toPty, visibleText } from "../../src/extension/terminal-format.js";
 import { visibleText as sharedVisibleText } from "../../src/protocol/visible-text.js";
 import type { StreamView } from "../../src/protocol/index.js";
-import { ROOT } from "../helpers/broker.js";
+import { ROOT } from "../support/broker.js";
 import { Summary } from "./helpers.js";
 
 const S = new Summary("security/terminal");

@@ -10,7 +10,7 @@
 //   await vscode.stop();                                          // kills server + browser
 //
 // Every wait is bounded and fails with a message that names the server log.
-import "../helpers/env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
+import "../support/env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, FrameLocator, Locator, Page } from "playwright-core";

@@ -13,7 +13,7 @@ import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
-import { agentSetup, installAgents, processesWith } from "../helpers/acp.js";
+import { agentSetup, installAgents, processesWith } from "../support/acp.js";
 import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {
   BrokerApi,

@@ -8,7 +8,7 @@ import type { FrameLocator, Locator, Page } from "playwright-core";
 import { BrokerApi } from "../../src/client/api.js";
 import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
-import { childEnv as cleanEnv } from "../helpers/env.js";
+import { childEnv as cleanEnv } from "../support/env.js";
 import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
 
 export const CLI = join(REPO_ROOT, "dist/cli.js");
@@ -17,7 +17,7 @@ export const EXTENSION_ID = "agent-switchboard.agent-switchboard";
 /** Attribute filter for the Switchboard sidebar's webview iframe (see harness webviewFrame). */
 export const SIDEBAR_IFRAME = `[src*="extensionId=${EXTENSION_ID}"]`;
 
-import { sleep, until } from "../helpers/wait.js";
+import { sleep, until } from "../support/wait.js";
 import { pidAlive as isAlive } from "../../src/platform/process.js";
 
 export { isAlive, sleep, until };

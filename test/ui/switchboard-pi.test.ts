@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
 import { messageText, startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
-import { piSandbox } from "../helpers/pi.js";
+import { piSandbox } from "../support/pi.js";
 import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {
   startSwitchboardWorkbench,

@@ -6,7 +6,7 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { test } from "node:test";
 import { ConnectionGuard, DEFAULT_ADMISSION } from "../../src/broker/admission.js";
-import { waitFor } from "../helpers/wait.js";
+import { waitFor } from "../support/wait.js";
 
 class FakeSocket extends EventEmitter {
   destroyed = false;

@@ -8,7 +8,7 @@ import { stubSource } from "../../src/adapters/pi/install.js";
 import { piPackageCandidates } from "../../src/adapters/pi/pi-runtime.js";
 import { applyEditsExactly, bashRequest, editRequest, fileToolRequest, resolveToolPath, writeRequest } from "../../src/adapters/shared/requests.js";
 import { builtinBashDisabled, firstLine } from "../../src/adapters/pi/extension.js";
-import { PI_CLI } from "../helpers/pi.js";
+import { PI_CLI } from "../support/pi.js";
 
 describe("pi adapter: approval requests", () => {
   it("bash: env for read-only, sh otherwise, with the classifier's reason", () => {

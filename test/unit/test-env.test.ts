@@ -1,4 +1,4 @@
-// The tests' hermetic environment (test/helpers/env.ts): whatever the caller's shell has set, a test
+// The tests' hermetic environment (test/support/env.ts): whatever the caller's shell has set, a test
 // process and the children it starts see no SWITCHBOARD_*/PI_*/npm_*/XDG_* of the caller and a
 // throwaway HOME, and still find the shared VS Code install.
 import assert from "node:assert/strict";
@@ -6,12 +6,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ROOT } from "../helpers/broker.js";
+import { ROOT } from "../support/broker.js";
 
 describe("test environment", () => {
   it("drops the caller's product variables, keeps the harness's, and gives HOME a throwaway folder", () => {
     const code = `
-      const { childEnv, TEST_HOME } = await import(${JSON.stringify(join(ROOT, "test/helpers/env.ts"))});
+      const { childEnv, TEST_HOME } = await import(${JSON.stringify(join(ROOT, "test/support/env.ts"))});
       const { homedir } = await import("node:os");
       process.stdout.write(JSON.stringify({ self: process.env, child: childEnv({ SWITCHBOARD_HOME: "/explicit" }), home: homedir(), TEST_HOME }));`;
     const caller = {

@@ -41,6 +41,6 @@ export async function spawnSentinel(dir: string): Promise<{ entry: string; marke
   return { entry, marker, spawnAttempted: () => existsSync(marker) };
 }
 
-// Bounded waits and liveness: the shared ones (test/helpers/wait.ts, src/platform/process.ts).
+// Bounded waits and liveness: the shared ones (test/support/wait.ts, src/platform/process.ts).
 export { waitFor, within } from "./wait.js";
 export { pidAlive } from "../../src/platform/process.js";
