@@ -100,7 +100,10 @@ async function main(): Promise<void> {
     run.write(`perm: ${TRIALS}`);
     await run.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS - 1}}yes\\n`), 300_000);
     const rss = rssMb(run.proc.pid!);
-    const lines = readFileSync(timesFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { i: number; sent: number; answered: number });
+    const lines = readFileSync(timesFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { i: number; sent: number; answered: number });
     const measured = lines.slice(skip);
     const ids = order.slice(skip);
     if (measured.length !== ids.length) throw new Error(`${measured.length} requests but ${ids.length} approvals seen`);
@@ -129,7 +132,9 @@ async function main(): Promise<void> {
       resolved.delete(a.approval_id);
     }
 
-    const idle = spawnSync(process.execPath, ["-e", "setTimeout(() => process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8')), 300)"], { encoding: "utf8" }).stdout;
+    const idle = spawnSync(process.execPath, ["-e", "setTimeout(() => process.stdout.write(require('fs').readFileSync('/proc/self/status', 'utf8')), 300)"], {
+      encoding: "utf8",
+    }).stdout;
     const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(idle)?.[1] ?? NaN);
     const floorRss = Number.isFinite(kb("VmRSS")) ? { rss: Math.round(kb("VmRSS") / 102.4) / 10 } : null;
     const v = summarize(toVisible);
@@ -139,19 +144,30 @@ async function main(): Promise<void> {
     const addedVisible = round(v.p50 - fv.p50);
     const addedAnswer = round(ans.p50 - fa.p50);
     const metrics = {
-      request_to_visible_added_p50_ms: metric(addedVisible, "ms", TARGET_MS, "<", { floor: round(fv.p50), floor_name: "the same approval asked directly (POST → feed)", note: `total p50 ${round(v.p50)} ms` }),
-      decision_to_answer_added_p50_ms: metric(addedAnswer, "ms", TARGET_MS, "<", { floor: round(fa.p50), floor_name: "decide → approval_resolved push to a plain requester", note: `total p50 ${round(ans.p50)} ms` }),
+      request_to_visible_added_p50_ms: metric(addedVisible, "ms", TARGET_MS, "<", {
+        floor: round(fv.p50),
+        floor_name: "the same approval asked directly (POST → feed)",
+        note: `total p50 ${round(v.p50)} ms`,
+      }),
+      decision_to_answer_added_p50_ms: metric(addedAnswer, "ms", TARGET_MS, "<", {
+        floor: round(fa.p50),
+        floor_name: "decide → approval_resolved push to a plain requester",
+        note: `total p50 ${round(ans.p50)} ms`,
+      }),
       acp_client_rss_mb: metric(rss?.rss ?? null, "MB", TARGET_RSS_MB, "<", {
         floor: floorRss?.rss ?? null,
         floor_name: "an idle `node` with nothing loaded",
         note: rss ? `with ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
       }),
-      acp_client_rss_node_defaults_mb: metric(rssPlain?.rss ?? null, "MB", null, null, { note: rssPlain ? `with Node's default heap flags (a plain shell): anon ${rssPlain.anon} MB, file-backed ${rssPlain.file} MB` : "not measured" }),
+      acp_client_rss_node_defaults_mb: metric(rssPlain?.rss ?? null, "MB", null, null, {
+        note: rssPlain ? `with Node's default heap flags (a plain shell): anon ${rssPlain.anon} MB, file-backed ${rssPlain.file} MB` : "not measured",
+      }),
     };
     report = {
       bench: "acp",
       trials: TRIALS,
-      method: "epoch-ms timestamps (performance.timeOrigin + now()) in the scripted agent and in this reviewer process; floors measured in the same run against the same broker; added = p50(total) - p50(floor)",
+      method:
+        "epoch-ms timestamps (performance.timeOrigin + now()) in the scripted agent and in this reviewer process; floors measured in the same run against the same broker; added = p50(total) - p50(floor)",
       machine: { cpus: os.cpus().length, node: process.version, loadavg: os.loadavg().map((x) => round(x, 2)) },
       request_to_visible_ms: v,
       request_to_visible_floor_ms: fv,

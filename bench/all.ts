@@ -19,7 +19,10 @@ const QUICK = argv.includes("--quick");
 const WRITE_DOCS = !argv.includes("--no-write-docs");
 const ALL = ["broker", "client", "streams", "scale", "webview", "extension", "usable", "pi", "claude", "acp", "policy"] as const;
 type BenchName = (typeof ALL)[number];
-const only = argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const only = argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
 for (const a of argv) if (a !== "--quick" && a !== "--no-write-docs" && !a.startsWith("--only=")) fail(`unknown argument ${a}`);
 for (const o of only ?? []) if (!ALL.includes(o as BenchName)) fail(`--only: unknown bench ${o}; use ${ALL.join(",")}`);
 const RUN: BenchName[] = only ? (only as BenchName[]) : [...ALL];
@@ -102,7 +105,16 @@ const targetText = (m: Metric) => (m.target === null || m.op === null ? undefine
 function metricRows(area: string, metrics: Record<string, Metric>, pick?: (key: string) => boolean): Row[] {
   return Object.entries(metrics)
     .filter(([k]) => !pick || pick(k))
-    .map(([k, m]) => ({ area, figure: k, value: m.value, unit: m.unit, floor: m.floor ?? null, ...(m.floor_name ? { floor_name: m.floor_name } : {}), ...(targetText(m) ? { target: targetText(m) } : {}), pass: m.pass }));
+    .map(([k, m]) => ({
+      area,
+      figure: k,
+      value: m.value,
+      unit: m.unit,
+      floor: m.floor ?? null,
+      ...(m.floor_name ? { floor_name: m.floor_name } : {}),
+      ...(targetText(m) ? { target: targetText(m) } : {}),
+      pass: m.pass,
+    }));
 }
 
 const ROWS: Record<BenchName, (j: any) => Row[]> = {
@@ -110,9 +122,23 @@ const ROWS: Record<BenchName, (j: any) => Row[]> = {
   streams: (j) => metricRows("approvals and streams", j.metrics),
   scale: (j) => metricRows("scaling", j.metrics),
   client: (j) => [
-    { area: "reconnect", figure: "reconnect_after_kill9_p50", value: j.reconnect_after_kill9?.p50_ms ?? null, unit: "ms", target: "< 1000 (max)", pass: (j.reconnect_after_kill9?.max_ms ?? Infinity) < 1000 },
+    {
+      area: "reconnect",
+      figure: "reconnect_after_kill9_p50",
+      value: j.reconnect_after_kill9?.p50_ms ?? null,
+      unit: "ms",
+      target: "< 1000 (max)",
+      pass: (j.reconnect_after_kill9?.max_ms ?? Infinity) < 1000,
+    },
     { area: "reconnect", figure: "reconnect_after_kill9_max", value: j.reconnect_after_kill9?.max_ms ?? null, unit: "ms" },
-    { area: "reconnect", figure: "reconnect_after_sigterm_p50", value: j.reconnect_after_sigterm?.p50_ms ?? null, unit: "ms", target: "< 1000 (max)", pass: (j.reconnect_after_sigterm?.max_ms ?? Infinity) < 1000 },
+    {
+      area: "reconnect",
+      figure: "reconnect_after_sigterm_p50",
+      value: j.reconnect_after_sigterm?.p50_ms ?? null,
+      unit: "ms",
+      target: "< 1000 (max)",
+      pass: (j.reconnect_after_sigterm?.max_ms ?? Infinity) < 1000,
+    },
     { area: "reconnect", figure: "broker_restart_p50", value: j.reconnect_after_kill9?.broker_restart_p50_ms ?? null, unit: "ms" },
     {
       area: "client",
@@ -132,7 +158,14 @@ const ROWS: Record<BenchName, (j: any) => Row[]> = {
     },
   ],
   webview: (j) => [
-    { area: "sidebar", figure: "first_render_1000_items", value: j.first_render_ms_1000 ?? null, unit: "ms", target: "< 100", pass: typeof j.first_render_ms_1000 === "number" ? j.first_render_ms_1000 < 100 : null },
+    {
+      area: "sidebar",
+      figure: "first_render_1000_items",
+      value: j.first_render_ms_1000 ?? null,
+      unit: "ms",
+      target: "< 100",
+      pass: typeof j.first_render_ms_1000 === "number" ? j.first_render_ms_1000 < 100 : null,
+    },
     { area: "sidebar", figure: "update_1000_items", value: j.update_ms_1000 ?? null, unit: "ms" },
     { area: "sidebar", figure: "scroll_frame_1000_items", value: j.scroll_frame_ms_1000 ?? null, unit: "ms" },
     { area: "sidebar", figure: "webview_bundle_gzip", value: j.bundle_gzip_bytes ?? null, unit: "bytes" },
@@ -145,16 +178,32 @@ const ROWS: Record<BenchName, (j: any) => Row[]> = {
       { area: "extension", figure: "activation_to_registered_wall", value: f.activation_to_registered_ms ?? null, unit: "ms" },
       { area: "extension", figure: "activation_ext_host_other", value: f.activation_ext_host_ms?.other_extensions_and_host ?? null, unit: "ms" },
       { area: "extension", figure: "terminal_throughput_50mb", value: f.terminal_mb_per_s ?? null, unit: "MB/s" },
-      { area: "extension", figure: "vsix_size", value: f.vsix_bytes ?? null, unit: "bytes", target: "< 500000", pass: typeof f.vsix_bytes === "number" ? f.vsix_bytes < 500_000 : null },
+      {
+        area: "extension",
+        figure: "vsix_size",
+        value: f.vsix_bytes ?? null,
+        unit: "bytes",
+        target: "< 500000",
+        pass: typeof f.vsix_bytes === "number" ? f.vsix_bytes < 500_000 : null,
+      },
     ];
   },
   usable: (j) => metricRows("time to usable", j.metrics),
   policy: (j) => metricRows("approval policy", j.metrics),
-  pi: (j) => [{ area: "pi adapter", figure: "approval_gate_overhead_p50", value: j.overhead_p50_ms ?? null, unit: "ms", target: `< ${j.target_overhead_ms ?? 20}`, pass: j.pass ?? null }],
+  pi: (j) => [
+    { area: "pi adapter", figure: "approval_gate_overhead_p50", value: j.overhead_p50_ms ?? null, unit: "ms", target: `< ${j.target_overhead_ms ?? 20}`, pass: j.pass ?? null },
+  ],
   claude: (j) => metricRows("Claude Code adapter", j.metrics ?? {}),
   acp: (j) => {
     const m = (j.metrics ?? {}) as Record<string, { value: number | null; floor?: number | null; pass: boolean | null }>;
-    const row = (key: string, figure: string, unit: string, target?: string) => ({ area: "acp client", figure, value: m[key]?.value ?? null, unit, ...(m[key]?.floor != null ? { floor: m[key]!.floor } : {}), ...(target ? { target, pass: m[key]?.pass ?? null } : {}) });
+    const row = (key: string, figure: string, unit: string, target?: string) => ({
+      area: "acp client",
+      figure,
+      value: m[key]?.value ?? null,
+      unit,
+      ...(m[key]?.floor != null ? { floor: m[key]!.floor } : {}),
+      ...(target ? { target, pass: m[key]?.pass ?? null } : {}),
+    });
     return [
       row("request_to_visible_added_p50_ms", "permission_request_to_visible_added_p50", "ms", "< 20"),
       row("decision_to_answer_added_p50_ms", "decision_to_agent_answer_added_p50", "ms", "< 20"),
@@ -190,7 +239,15 @@ function markdown(rows: Row[], status: Record<string, string>, started: string, 
     const met = r.pass === true ? "yes" : r.pass === false ? "**no**" : "";
     lines.push(`| ${r.area} | ${r.figure} | ${fmt(r.value)} ${r.unit} | ${floor} | ${ratio} | ${r.target ?? ""} | ${met} |`);
   }
-  lines.push("", "Benches run: " + Object.entries(status).map(([k, v]) => `${k} (${v})`).join(", ") + ".", "");
+  lines.push(
+    "",
+    "Benches run: " +
+      Object.entries(status)
+        .map(([k, v]) => `${k} (${v})`)
+        .join(", ") +
+      ".",
+    "",
+  );
   lines.push(GROWTH_MARKER, "");
   return lines.join("\n");
 }
@@ -229,12 +286,14 @@ async function main(): Promise<void> {
   await writeFile(join(OUT, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   if (WRITE_DOCS) {
     const page = join(ROOT, "docs/performance.md");
-    const kept = existsSync(page) ? readFileSync(page, "utf8").split(GROWTH_MARKER)[1] ?? "" : "";
+    const kept = existsSync(page) ? (readFileSync(page, "utf8").split(GROWTH_MARKER)[1] ?? "") : "";
     await writeFile(page, markdown(rows, status, started, machine) + kept.replace(/^\n+/, ""));
   }
   console.log(JSON.stringify(summary));
   const missed = rows.filter((r) => r.pass === false).map((r) => r.figure);
-  process.stderr.write(`[bench] done: ${rows.length} figures, ${missed.length ? `targets missed: ${missed.join(", ")}` : "every target met"}; ${Object.values(status).filter((s) => s.startsWith("failed")).length} benches failed to run\n`);
+  process.stderr.write(
+    `[bench] done: ${rows.length} figures, ${missed.length ? `targets missed: ${missed.join(", ")}` : "every target met"}; ${Object.values(status).filter((s) => s.startsWith("failed")).length} benches failed to run\n`,
+  );
   if (Object.values(status).some((s) => s.startsWith("failed"))) process.exitCode = 1;
 }
 

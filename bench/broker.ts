@@ -141,7 +141,9 @@ async function main() {
     log(`broker pid ${broker.child.pid} on :${broker.port}; floor pid ${floor.child.pid} on :${floor.port}; minimal pid ${minimal.child.pid}`);
     await sleep(P.idleMs);
     const rssIdle = { broker: rssMb(broker.child.pid), floor: rssMb(floor.child.pid), minimal: rssMb(minimal.child.pid) };
-    log(`idle RSS: broker ${rssIdle.broker?.rss} MB (anon ${rssIdle.broker?.anon}), floor ${rssIdle.floor?.rss} MB, minimal ${rssIdle.minimal?.rss} MB (anon ${rssIdle.minimal?.anon})`);
+    log(
+      `idle RSS: broker ${rssIdle.broker?.rss} MB (anon ${rssIdle.broker?.anon}), floor ${rssIdle.floor?.rss} MB, minimal ${rssIdle.minimal?.rss} MB (anon ${rssIdle.minimal?.anon})`,
+    );
 
     const b = await setupBrokerLoad(broker);
     receivers.push(b.receivers);
@@ -170,7 +172,9 @@ async function main() {
     await withAgent(64, (a) => runLatency(floorLoad(a), RATE, P.warmupMs, floor!.child.pid));
     log(`latency: broker, ${RATE} msg/s for ${P.latencyMs / 1000} s over ${ENDPOINTS} endpoints`);
     const latBroker: LatencyResult = await withAgent(64, (a) => runLatency(brokerLoad(a), RATE, P.latencyMs, broker!.child.pid));
-    log(`  broker push p50 ${latBroker.push_latency_ms.p50} p99 ${latBroker.push_latency_ms.p99} ms; http answer p50 ${latBroker.http_answer_ms.p50} ms; lost ${latBroker.lost}; other processes ${latBroker.other_cpu_pct}% cpu`);
+    log(
+      `  broker push p50 ${latBroker.push_latency_ms.p50} p99 ${latBroker.push_latency_ms.p99} ms; http answer p50 ${latBroker.http_answer_ms.p50} ms; lost ${latBroker.lost}; other processes ${latBroker.other_cpu_pct}% cpu`,
+    );
     log(`latency: floor http->ws`);
     const latFloor: LatencyResult = await withAgent(64, (a) => runLatency(floorLoad(a), RATE, P.latencyMs, floor!.child.pid));
     log(`  floor push p50 ${latFloor.push_latency_ms.p50} p99 ${latFloor.push_latency_ms.p99} ms; other processes ${latFloor.other_cpu_pct}% cpu`);
@@ -181,7 +185,9 @@ async function main() {
     // ---- 3. throughput ------------------------------------------------------------------------------
     const tput: Record<string, { broker: ThroughputResult; floor: ThroughputResult }> = {};
     const show = (who: string, t: ThroughputResult) =>
-      log(`  ${who} accepted ${t.accepted_per_s}/s delivered ${t.delivered_per_s}/s; cpu ${who} ${t.server_cpu_pct}% (${t.server_cpu_us_per_msg} us/msg), client ${t.client_cpu_pct}%, other processes ${t.other_cpu_pct}%`);
+      log(
+        `  ${who} accepted ${t.accepted_per_s}/s delivered ${t.delivered_per_s}/s; cpu ${who} ${t.server_cpu_pct}% (${t.server_cpu_us_per_msg} us/msg), client ${t.client_cpu_pct}%, other processes ${t.other_cpu_pct}%`,
+      );
     for (const { client, c, key } of TPUT_RUNS) {
       log(`throughput: ${c} in flight, ${client} client, ${P.rampMs} ms ramp + ${P.tputMs / 1000} s each: broker, then floor`);
       const tb = await withAgent(c, (a) => runThroughput(brokerLoad(a), c, P.tputMs, broker!.child.pid, client, P.rampMs));
@@ -194,7 +200,9 @@ async function main() {
     // ---- 5. RSS after the load settles --------------------------------------------------------------
     await sleep(P.settleMs);
     const rssAfter = { broker: rssMb(broker.child.pid), floor: rssMb(floor.child.pid) };
-    log(`RSS after load: broker ${rssAfter.broker?.rss} MB (anon ${rssAfter.broker?.anon}, peak ${rssAfter.broker?.hwm}), floor ${rssAfter.floor?.rss} MB (anon ${rssAfter.floor?.anon})`);
+    log(
+      `RSS after load: broker ${rssAfter.broker?.rss} MB (anon ${rssAfter.broker?.anon}, peak ${rssAfter.broker?.hwm}), floor ${rssAfter.floor?.rss} MB (anon ${rssAfter.floor?.anon})`,
+    );
 
     for (const r of receivers.splice(0)) r.close();
     const brokerPid = broker.child.pid;
@@ -236,8 +244,14 @@ async function main() {
       metrics[`throughput_${k}_accepted`] = metric(t.broker.accepted_per_s, "msg/s", null, null, { floor: t.floor.accepted_per_s, floor_name: "http->ws forwarder", note });
       metrics[`throughput_${k}_delivered`] = metric(t.broker.delivered_per_s, "msg/s", null, null, { floor: t.floor.delivered_per_s, floor_name: "http->ws forwarder", note });
     }
-    metrics.throughput_best_accepted = metric(best("accepted_per_s", "broker"), "msg/s", 10_000, ">=", { floor: best("accepted_per_s", "floor"), floor_name: "http->ws forwarder" });
-    metrics.throughput_best_delivered = metric(best("delivered_per_s", "broker"), "msg/s", 10_000, ">=", { floor: best("delivered_per_s", "floor"), floor_name: "http->ws forwarder" });
+    metrics.throughput_best_accepted = metric(best("accepted_per_s", "broker"), "msg/s", 10_000, ">=", {
+      floor: best("accepted_per_s", "floor"),
+      floor_name: "http->ws forwarder",
+    });
+    metrics.throughput_best_delivered = metric(best("delivered_per_s", "broker"), "msg/s", 10_000, ">=", {
+      floor: best("delivered_per_s", "floor"),
+      floor_name: "http->ws forwarder",
+    });
     const cpuRun = tput.c128!;
     metrics.server_cpu_per_msg = metric(cpuRun.broker.server_cpu_us_per_msg, "us/msg", 100, "<=", {
       floor: cpuRun.floor.server_cpu_us_per_msg,
@@ -273,7 +287,13 @@ async function main() {
       setup: {
         broker: "node dist/broker.js (child process), fresh SWITCHBOARD_HOME in tmpdir, journal fsync on",
         endpoints: ENDPOINTS,
-        message_bytes: Buffer.byteLength(JSON.stringify({ from: "bench", content: CONTENT, metadata: { target_endpoint_id: b.targets[0], b_run: "000000000000", b_seq: 1000, b_t0: String(process.hrtime.bigint()) } })),
+        message_bytes: Buffer.byteLength(
+          JSON.stringify({
+            from: "bench",
+            content: CONTENT,
+            metadata: { target_endpoint_id: b.targets[0], b_run: "000000000000", b_seq: 1000, b_t0: String(process.hrtime.bigint()) },
+          }),
+        ),
         client:
           "one process: ws receivers that ack every push; latency via a node:http keep-alive agent; throughput via a lean keep-alive HTTP/1.1 client (one connection per in-flight request), plus node:http for reference",
         note: "client and servers share the machine's cores; cpu_pct is % of one core",

@@ -46,7 +46,8 @@ function callTimes(run: ClaudeRun): { id: string; ms: number }[] {
     if (!Array.isArray(content)) return;
     for (const c of content) {
       if (e.type === "assistant" && c.type === "tool_use" && c.id) started.set(c.id, run.times[i]!);
-      if (e.type === "user" && c.type === "tool_result" && c.tool_use_id && started.has(c.tool_use_id)) out.push({ id: c.tool_use_id, ms: run.times[i]! - started.get(c.tool_use_id)! });
+      if (e.type === "user" && c.type === "tool_result" && c.tool_use_id && started.has(c.tool_use_id))
+        out.push({ id: c.tool_use_id, ms: run.times[i]! - started.get(c.tool_use_id)! });
     }
   });
   return out;
@@ -66,7 +67,9 @@ async function main() {
   const allow = JSON.stringify({ hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "allow" } });
   await writeFile(
     join(trivialBox.project, ".claude", "settings.local.json"),
-    JSON.stringify({ hooks: { PreToolUse: [{ matcher: "Bash|Write|Edit|MultiEdit|NotebookEdit", hooks: [{ type: "command", command: `cat > /dev/null; printf '%s' '${allow}'` }] }] } }),
+    JSON.stringify({
+      hooks: { PreToolUse: [{ matcher: "Bash|Write|Edit|MultiEdit|NotebookEdit", hooks: [{ type: "command", command: `cat > /dev/null; printf '%s' '${allow}'` }] }] },
+    }),
   );
   await exec(process.execPath, [CLI_ENTRY, "install", "claude", "--project", hookedBox.project], { env: { PATH: process.env.PATH ?? "" } });
 
@@ -98,13 +101,19 @@ async function main() {
   try {
     for (let r = 0; r < ROUNDS; r++) {
       script();
-      const p = await runClaude({ cwd: plainBox.project, home: plainBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] }, 300_000);
+      const p = await runClaude(
+        { cwd: plainBox.project, home: plainBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] },
+        300_000,
+      );
       const pt = callTimes(p);
       if (pt.length !== CALLS) throw new Error(`plain run made ${pt.length} calls, not ${CALLS}: ${p.stderr().slice(0, 500)}`);
       plain.push(...pt.slice(1).map((t) => t.ms)); // the first call of a session warms Claude's shell up
 
       script();
-      const tr = await runClaude({ cwd: trivialBox.project, home: trivialBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] }, 300_000);
+      const tr = await runClaude(
+        { cwd: trivialBox.project, home: trivialBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] },
+        300_000,
+      );
       const tt = callTimes(tr);
       if (tt.length !== CALLS) throw new Error(`trivial-hook run made ${tt.length} calls, not ${CALLS}: ${tr.stderr().slice(0, 500)}`);
       trivial.push(...tt.slice(1).map((t) => t.ms));
@@ -116,7 +125,10 @@ async function main() {
         const m = ep ? rssMb(ep.plugin_pid) : null;
         if (m && (!peak.rss || m.rss > peak.rss.rss)) peak.rss = m;
       }, 200);
-      const h = await runClaude({ cwd: hookedBox.project, home: hookedBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] }, 300_000).finally(() => clearInterval(sampler));
+      const h = await runClaude(
+        { cwd: hookedBox.project, home: hookedBox.home, baseUrl: fake.baseUrl, prompt: "bench", env: { SWITCHBOARD_HOME: home.home }, args: ["--allowedTools", "Bash"] },
+        300_000,
+      ).finally(() => clearInterval(sampler));
       const ht = callTimes(h);
       if (ht.length !== CALLS) throw new Error(`hooked run made ${ht.length} calls, not ${CALLS}: ${h.stderr().slice(0, 500)}`);
       await new Promise((res) => setTimeout(res, 100)); // the last decisions' answers
@@ -179,14 +191,20 @@ async function main() {
   const overheadP50 = round(hookedS.p50 - plainS.p50);
   const metrics = {
     hook_overhead_p50_ms: metric(overheadP50, "ms", TARGET_MS, "<", { floor: round(plainS.p50), floor_name: "Claude Code without hooks: one Bash call, p50" }),
-    sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, { note: "sh + curl posting to a local server that answers at once: the process cost of the fast path's curl variant (under bash it uses /dev/tcp and starts no process)" }),
+    sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, {
+      note: "sh + curl posting to a local server that answers at once: the process cost of the fast path's curl variant (under bash it uses /dev/tcp and starts no process)",
+    }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
     switchboard_beyond_a_trivial_hook_p50_ms: metric(round(hookedS.p50 - trivialS.p50), "ms", null, null, {
       floor: round(trivialS.p50 - plainS.p50),
       floor_name: "what a do-nothing command hook (sh answering allow) adds to a Bash call inside Claude Code, p50",
     }),
     hook_overhead_p90_ms: metric(round(hookedS.p90 - plainS.p90), "ms", null, null, { floor: round(plainS.p90), floor_name: "Claude Code without hooks: one Bash call, p90" }),
-    companion_rss_mb: metric(companionRss?.rss ?? null, "MB", null, null, { floor: bare?.rss ?? null, floor_name: "a bare node process with a timer", note: companionRss ? `anon ${companionRss.anon} MB, file-backed (shared node binary) ${companionRss.file} MB` : "not sampled" }),
+    companion_rss_mb: metric(companionRss?.rss ?? null, "MB", null, null, {
+      floor: bare?.rss ?? null,
+      floor_name: "a bare node process with a timer",
+      note: companionRss ? `anon ${companionRss.anon} MB, file-backed (shared node binary) ${companionRss.file} MB` : "not sampled",
+    }),
   };
   const report = {
     bench: "claude-adapter",

@@ -144,7 +144,16 @@ async function rawWsEcho() {
   const port = (wss.address() as { port: number }).port;
   const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
   await new Promise((r) => ws.once("open", r));
-  const frame = JSON.stringify({ event: "message_received", endpoint_id: "ep_x", from: "bench", content: `m0 ${"x".repeat(64)}`, contentType: "text", metadata: { target_endpoint_id: "ep_x" }, sourceMessageId: "msg_x", push_id: "push_x" });
+  const frame = JSON.stringify({
+    event: "message_received",
+    endpoint_id: "ep_x",
+    from: "bench",
+    content: `m0 ${"x".repeat(64)}`,
+    contentType: "text",
+    metadata: { target_endpoint_id: "ep_x" },
+    sourceMessageId: "msg_x",
+    push_id: "push_x",
+  });
   let sent = 0;
   let got = 0;
   let done!: () => void;
@@ -153,7 +162,7 @@ async function rawWsEcho() {
   ws.on("message", (d) => {
     JSON.parse(String(d));
     if (++got === MESSAGES) return done();
-    if (sent < MESSAGES) (sent++, ws.send(frame));
+    if (sent < MESSAGES) sent++, ws.send(frame);
   });
   for (; sent < Math.min(IN_FLIGHT, MESSAGES); sent++) ws.send(frame);
   await all;
@@ -171,7 +180,8 @@ async function clientCapacity(home: string) {
     const send = (body: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
     const caps = { push_receipt_ack_v1: true };
     if (req.url === "/health") return send({ ok: true, version: "fake", protocol_version: "1.1", capabilities: caps });
-    if (req.url === "/v1/initialize") return send({ server_version: "fake", server_protocol_version: "1.1", server_capabilities: caps, session_id: "s", network_presence: "online" });
+    if (req.url === "/v1/initialize")
+      return send({ server_version: "fake", server_protocol_version: "1.1", server_capabilities: caps, session_id: "s", network_presence: "online" });
     res.writeHead(404).end("{}");
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });

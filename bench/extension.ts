@@ -26,7 +26,12 @@ try {
   for (let i = 0; i < 200 && (await readDiscovery(brokerPaths(home).discoveryFile)).kind !== "ok"; i++) await new Promise((r) => setTimeout(r, 25));
   const runner = spawn(
     process.execPath,
-    ["--import", "tsx", "-e", `import("${join(ROOT, "test/extension/run.ts")}").then(m => m.runExtensionTests({ extensionDevelopmentPath: ${JSON.stringify(ROOT)}, testsDir: ${JSON.stringify(join(ROOT, "bench/extension"))}, workspace: ${JSON.stringify(workspace)}, env: { SWITCHBOARD_HOME: ${JSON.stringify(home)}, SWITCHBOARD_ACTIVATION_PROFILE: ${JSON.stringify(profileFile)} }, settings: { "switchboard.notifications.approvals": "off" }, label: "bench", timeoutMs: 240000 })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })`],
+    [
+      "--import",
+      "tsx",
+      "-e",
+      `import("${join(ROOT, "test/extension/run.ts")}").then(m => m.runExtensionTests({ extensionDevelopmentPath: ${JSON.stringify(ROOT)}, testsDir: ${JSON.stringify(join(ROOT, "bench/extension"))}, workspace: ${JSON.stringify(workspace)}, env: { SWITCHBOARD_HOME: ${JSON.stringify(home)}, SWITCHBOARD_ACTIVATION_PROFILE: ${JSON.stringify(profileFile)} }, settings: { "switchboard.notifications.approvals": "off" }, label: "bench", timeoutMs: 240000 })).then(() => process.exit(0), (e) => { console.error(e.message); process.exit(1); })`,
+    ],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
   let out = "";
@@ -41,7 +46,9 @@ try {
     // The extension host also activates other extensions meanwhile: tell our time from theirs and from waiting.
     const a = attributeProfile(profileFile, "/dist/extension.cjs");
     figures.activation_ext_host_ms = { ours: a.ours_ms, other_extensions_and_host: a.other_ms, idle_waiting: a.idle_ms, span: a.total_ms };
-    figures.activation_profile_top = summarizeProfile(profileFile, 40).top_total.filter((r) => /extension\.cjs|src\/|node_modules\//.test(r.where)).slice(0, 12);
+    figures.activation_profile_top = summarizeProfile(profileFile, 40)
+      .top_total.filter((r) => /extension\.cjs|src\/|node_modules\//.test(r.where))
+      .slice(0, 12);
   }
 } finally {
   const d = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);

@@ -100,9 +100,11 @@ const apiOf = (srv: RunningServer) => new BrokerApi({ ipcUrl: `http://127.0.0.1:
 /** Runs `n` calls with `width` in flight. */
 async function pool(n: number, width: number, call: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await call(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await call(next++);
+    }),
+  );
 }
 
 /** A stand-in owner process (the broker only checks that an owner pid lives). */
@@ -167,7 +169,11 @@ async function main(): Promise<void> {
   const cancelP = p99(cancelSamples, exitAt, lastCancelAt + 100);
   feed.close();
   details.cancel = { approvals: cancelled, command_bytes: CMD_BYTES, cancel_ms: lastCancelAt - exitAt, health: cancelP, rss_mb_before: rssFull };
-  metrics.cancel_1000_health_p99_ms = metric(cancelP.p99, "ms", 100, "<", { floor: floor.p99, floor_name: "minimal HTTP server /health p99", note: `${cancelled} approvals of ${CMD_BYTES} B cancelled in ${lastCancelAt - exitAt} ms` });
+  metrics.cancel_1000_health_p99_ms = metric(cancelP.p99, "ms", 100, "<", {
+    floor: floor.p99,
+    floor_name: "minimal HTTP server /health p99",
+    note: `${cancelled} approvals of ${CMD_BYTES} B cancelled in ${lastCancelAt - exitAt} ms`,
+  });
   log(`cancel: ${cancelled} in ${lastCancelAt - exitAt} ms, /health p99 ${cancelP.p99} ms`);
 
   // Restart with 1,000 pending whose session is gone.
@@ -190,8 +196,18 @@ async function main(): Promise<void> {
   await sleep(300);
   const restartSamples = await rp.stop();
   const restartP = p99(restartSamples.samples, firstAnswer, doneAt + 1000);
-  details.restart = { approvals: N_CANCEL, first_health_ms: firstAnswer - restartAt, cancelled_after_ms: doneAt - restartAt, health: restartP, refused_probes: restartSamples.refused };
-  metrics.restart_1000_health_p99_ms = metric(restartP.p99, "ms", 100, "<", { floor: floor.p99, floor_name: "minimal HTTP server /health p99", note: `first answer ${firstAnswer - restartAt} ms after start; all cancelled after ${doneAt - restartAt} ms` });
+  details.restart = {
+    approvals: N_CANCEL,
+    first_health_ms: firstAnswer - restartAt,
+    cancelled_after_ms: doneAt - restartAt,
+    health: restartP,
+    refused_probes: restartSamples.refused,
+  };
+  metrics.restart_1000_health_p99_ms = metric(restartP.p99, "ms", 100, "<", {
+    floor: floor.p99,
+    floor_name: "minimal HTTP server /health p99",
+    note: `first answer ${firstAnswer - restartAt} ms after start; all cancelled after ${doneAt - restartAt} ms`,
+  });
   log(`restart: first answer after ${firstAnswer - restartAt} ms, /health p99 ${restartP.p99} ms`);
 
   // 3: each limit at its default.
@@ -208,7 +224,11 @@ async function main(): Promise<void> {
     const health = p99((await pr.stop()).samples);
     const rss = rssMb(srv.child.pid);
     at[name] = { fill_ms: fillMs, refused_with: refused, rss_mb: rss?.rss ?? null, health_p99_ms: health.p99, health_max_ms: health.max };
-    metrics[`at_limit_${name}_health_p99_ms`] = metric(health.p99, "ms", 100, "<", { floor: floor.p99, floor_name: "minimal HTTP server /health p99", note: `RSS ${rss?.rss} MB at the limit; past it: ${refused}` });
+    metrics[`at_limit_${name}_health_p99_ms`] = metric(health.p99, "ms", 100, "<", {
+      floor: floor.p99,
+      floor_name: "minimal HTTP server /health p99",
+      note: `RSS ${rss?.rss} MB at the limit; past it: ${refused}`,
+    });
     log(`${name}: RSS ${rss?.rss} MB, /health p99 ${health.p99} ms, refused with ${refused}`);
   };
 
@@ -236,7 +256,9 @@ async function main(): Promise<void> {
   snapWs.close();
   at.listing = { approvals: DEFAULT_LIMITS.approvalsTotal, bytes: listing.length, ms: listMs };
   at.first_snapshot = { bytes: snapshot.length, ms: snapMs };
-  metrics.listing_at_limit_mb = metric(round(listing.length / 1e6, 2), "MB", null, null, { note: `GET /v1/approvals with ${DEFAULT_LIMITS.approvalsTotal} pending of ${CMD_BYTES} B, in ${listMs} ms (previews of 4 KiB)` });
+  metrics.listing_at_limit_mb = metric(round(listing.length / 1e6, 2), "MB", null, null, {
+    note: `GET /v1/approvals with ${DEFAULT_LIMITS.approvalsTotal} pending of ${CMD_BYTES} B, in ${listMs} ms (previews of 4 KiB)`,
+  });
   for (const o of owners.slice(0, 2)) await o.stop(0);
   sockets[0]!.close();
   sockets[1]!.close();
@@ -310,7 +332,11 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   const replayHealth = p99((await rr.stop()).samples);
   at.replay = { mb: REPLAY_MB, pages, bytes, ms: replayMs, rss_mb_before: rssBefore, rss_mb_peak: rssPeak, health: replayHealth };
-  metrics.replay_health_p99_ms = metric(replayHealth.p99, "ms", 100, "<", { floor: floor.p99, floor_name: "minimal HTTP server /health p99", note: `${REPLAY_MB} MB in ${pages} pages, RSS ${rssBefore} → peak ${rssPeak} MB` });
+  metrics.replay_health_p99_ms = metric(replayHealth.p99, "ms", 100, "<", {
+    floor: floor.p99,
+    floor_name: "minimal HTTP server /health p99",
+    note: `${REPLAY_MB} MB in ${pages} pages, RSS ${rssBefore} → peak ${rssPeak} MB`,
+  });
 
   await srv.child.stop(2000);
   await life.release();

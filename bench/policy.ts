@@ -42,7 +42,10 @@ function bigCommand(): string {
   ];
   let out = "";
   for (let i = 0; out.length < 2048; i++) out += (out ? " && " : "") + pieces[i % pieces.length]!.replace("20", String(20 + i));
-  return out.slice(0, 2048).replace(/[^;&|]*$/, "").replace(/\s*(&&|\|\||;|\|)\s*$/, "");
+  return out
+    .slice(0, 2048)
+    .replace(/[^;&|]*$/, "")
+    .replace(/\s*(&&|\|\||;|\|)\s*$/, "");
 }
 
 /** 1,000 rules: many programs, several rules per program, edit rules, a few deny and ask. */
@@ -55,7 +58,23 @@ function thousandRules(): Rule[] {
     const sub = `sub${i}`;
     rules.push({ id: `r${i}`, decision: d, command: i % 3 === 0 ? `${h} ${sub} *` : i % 3 === 1 ? `${h} ${sub}:*` : `${h} --flag${i} *` });
   }
-  for (const h of ["git status *", "git log *", "git diff *", "git rev-parse *", "npm run test:*", "ls *", "cat *", "grep *", "head *", "tail *", "wc *", "find *", "jq *", "echo *", "cd *"])
+  for (const h of [
+    "git status *",
+    "git log *",
+    "git diff *",
+    "git rev-parse *",
+    "npm run test:*",
+    "ls *",
+    "cat *",
+    "grep *",
+    "head *",
+    "tail *",
+    "wc *",
+    "find *",
+    "jq *",
+    "echo *",
+    "cd *",
+  ])
     rules.push({ id: `main-${rules.length}`, decision: "allow", command: h });
   for (let i = 0; rules.length < 1000; i++) rules.push({ id: `e${i}`, decision: i % 5 ? "allow" : "deny", edit: `dir${i}/**` });
   rules.push({ id: "src", decision: "allow", edit: "src/**" });
@@ -161,11 +180,20 @@ async function main(): Promise<void> {
   const metrics = {
     eval_2kb_1000_rules_p99: metric(evalMs.p99, "ms", 1, "<", { floor: parseMs.p99, floor_name: "tree-sitter parse of the same command alone (p99)" }),
     eval_2kb_1000_rules_p50: metric(evalMs.p50, "ms", null, null, { floor: parseMs.p50, floor_name: "tree-sitter parse alone (p50)" }),
-    eval_2kb_1000_rules_cpu_mean: metric(evalMs.cpu_mean ?? null, "ms", null, null, { floor: parseMs.cpu_mean ?? null, floor_name: "CPU time of the parse alone", note: "CPU time per evaluation: less inflated than wall time when other processes share the cores" }),
+    eval_2kb_1000_rules_cpu_mean: metric(evalMs.cpu_mean ?? null, "ms", null, null, {
+      floor: parseMs.cpu_mean ?? null,
+      floor_name: "CPU time of the parse alone",
+      note: "CPU time per evaluation: less inflated than wall time when other processes share the cores",
+    }),
     eval_2kb_1000_rules_seen_before_p99: metric(warmMs.p99, "ms", null, null, { note: "the same command judged again (its analysis is cached): rule changes, previews" }),
     compile_1000_rules_p50: metric(compileMs.p50, "ms", null, null, { note: "once per change of the rules in force (the broker caches compiled policies)" }),
     corpus_ours_wrong: metric(oursWrong, "commands", 0, "==", { note: `of ${CORPUS.length}` }),
-    ...Object.fromEntries(Object.entries(table).map(([name, row]) => [`corpus_wrong_${name.split(" ")[0]!.replace(/-/g, "_")}_prefix`, metric(row.wrong_where_ours_right, "commands", null, null, { note: `${name}: ${row.unsafe} unsafe, ${row.overcautious} over-cautious, of ${CORPUS.length}` })])),
+    ...Object.fromEntries(
+      Object.entries(table).map(([name, row]) => [
+        `corpus_wrong_${name.split(" ")[0]!.replace(/-/g, "_")}_prefix`,
+        metric(row.wrong_where_ours_right, "commands", null, null, { note: `${name}: ${row.unsafe} unsafe, ${row.overcautious} over-cautious, of ${CORPUS.length}` }),
+      ]),
+    ),
   };
   const report = {
     load_average: (await import("node:os")).loadavg()[0],

@@ -73,7 +73,9 @@ function once(t: Target, method: "GET" | "POST", path: string, body?: string): P
     if (body !== undefined) Object.assign(headers, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     const req = request({ agent: t.agent, host: "127.0.0.1", port: t.port, method, path, headers }, (res) => {
       res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${t.name} ${method} ${path}: HTTP ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`${t.name} ${method} ${path}: HTTP ${res.statusCode}`)),
+      );
     });
     req.on("error", reject);
     req.end(body);
@@ -106,7 +108,11 @@ async function main(): Promise<void> {
   const metrics: Record<string, Metric> = {};
   for (const route of ["health", "initialize"] as const) {
     const o = s.ours![route];
-    metrics[`${route}_p50_ms`] = metric(o.p50, "ms", s.masons![route].p50, "<=", { floor: s.floor![route].p50, floor_name: "bare node:http doing the same work", note: `target: at most the MASONS front door's p50 in this run (${s.masons![route].p50} ms)` });
+    metrics[`${route}_p50_ms`] = metric(o.p50, "ms", s.masons![route].p50, "<=", {
+      floor: s.floor![route].p50,
+      floor_name: "bare node:http doing the same work",
+      note: `target: at most the MASONS front door's p50 in this run (${s.masons![route].p50} ms)`,
+    });
     metrics[`${route}_p99_ms`] = metric(o.p99, "ms", null, null, { floor: s.floor![route].p99, floor_name: "bare node:http" });
   }
   await life.publish("request-path", {

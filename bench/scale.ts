@@ -227,7 +227,10 @@ function routeOnce(owners: Owners, agent: Agent, http: HttpTarget, sender: numbe
       resolve();
     };
     const check = () => pushed !== undefined && answered !== undefined && finish();
-    const timer = setTimeout(() => finish(`send ${seq}: incomplete after ${TRIAL_TIMEOUT_MS} ms (pushed ${pushed !== undefined}, answered ${answered !== undefined})`), TRIAL_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(`send ${seq}: incomplete after ${TRIAL_TIMEOUT_MS} ms (pushed ${pushed !== undefined}, answered ${answered !== undefined})`),
+      TRIAL_TIMEOUT_MS,
+    );
     owners.onPush = (f, ns) => {
       const frame = f as PushFrame;
       if (frame.metadata?.b_seq !== seq) return;
@@ -248,7 +251,12 @@ function routeOnce(owners: Owners, agent: Agent, http: HttpTarget, sender: numbe
   });
 }
 
-const summarizeRoute = (s: RouteSamples) => ({ push_ms: summarize(s.push_ms), answer_ms: summarize(s.answer_ms), failures: s.failures.length, failure_examples: s.failures.slice(0, 3) });
+const summarizeRoute = (s: RouteSamples) => ({
+  push_ms: summarize(s.push_ms),
+  answer_ms: summarize(s.answer_ms),
+  failures: s.failures.length,
+  failure_examples: s.failures.slice(0, 3),
+});
 
 /** Sequential sends from endpoint 0 to random others, by id and by name alternately (the same noise hits both). */
 async function measureRouting(owners: Owners, agent: Agent, http: HttpTarget, trials: number, warmup: number) {
@@ -330,7 +338,13 @@ async function measureSnapshot(server: RunningServer, trials: number) {
     if (i >= 0) samples.push(s);
   }
   const last = samples.at(-1)!;
-  return { ms: summarize(samples.map((s) => s.ms)), after_open_ms: summarize(samples.map((s) => s.after_open_ms)), bytes: last.bytes, endpoints: last.endpoints, inbox: last.inbox };
+  return {
+    ms: summarize(samples.map((s) => s.ms)),
+    after_open_ms: summarize(samples.map((s) => s.after_open_ms)),
+    bytes: last.bytes,
+    endpoints: last.endpoints,
+    inbox: last.inbox,
+  };
 }
 
 // ---- 3. inbox ---------------------------------------------------------------------------------------------------------
@@ -472,7 +486,17 @@ async function restart(server: RunningServer, how: RestartSample["how"], env: Re
     const inbox = (JSON.parse(list.body) as { items: unknown[] }).items.length;
     return {
       server: next,
-      sample: { how, stop_ms: round(stopMs, 1), exit, start_ms: round(next.startMs, 1), journal_before_start: journal, records_replayed: rec.records, torn_tail: rec.torn_tail, inbox_after: inbox, rss_after_start_mb: rss },
+      sample: {
+        how,
+        stop_ms: round(stopMs, 1),
+        exit,
+        start_ms: round(next.startMs, 1),
+        journal_before_start: journal,
+        records_replayed: rec.records,
+        torn_tail: rec.torn_tail,
+        inbox_after: inbox,
+        rss_after_start_mb: rss,
+      },
     };
   } finally {
     agent.destroy();
@@ -549,7 +573,13 @@ async function streamRun(server: RunningServer, prod: Producer, obs: ObserverPro
     mb_per_s: round(bytes / MB / (wallMs / 1000), 1),
     broker_cpu_s: cpu === null ? null : round(cpu, 2),
     broker_cpu_ms_per_mb: cpu === null ? null : round((cpu * 1000) / (bytes / MB), 2),
-    rss: { start_mb: rss.start_mb, max_mb: rss.max_mb, end_mb: rss.end_mb, hwm_mb: rss.hwm_mb, growth_mb: rss.max_mb !== null && rss.start_mb !== null ? round(rss.max_mb - rss.start_mb, 1) : null },
+    rss: {
+      start_mb: rss.start_mb,
+      max_mb: rss.max_mb,
+      end_mb: rss.end_mb,
+      hwm_mb: rss.hwm_mb,
+      growth_mb: rss.max_mb !== null && rss.start_mb !== null ? round(rss.max_mb - rss.start_mb, 1) : null,
+    },
     rss_samples_mb: rss.samples.map((s) => s.rss_mb),
   };
 }
@@ -654,10 +684,17 @@ async function inboxPhase(tmp: string) {
       const rate = await fillInbox(live.agent, live.http, ids, n);
       // A longer warm-up at the first size, so that JIT compilation does not count against the small sizes.
       const ops = await measureInboxOps(live.agent, live.http, ids, live.owners.ids[0]!, P.inboxOpTrials, points.length === 0 ? 300 : 10);
-      const undispatched = await measureGet(live.agent, live.http, "/v1/undispatched", Math.max(3, Math.round(P.getTrials / (n >= 10_000 ? 4 : 1))), { "x-plugin-pid": String(FAKE_PID_BASE) }, (body) => {
-        const count = (JSON.parse(body) as { items: unknown[] }).items.length;
-        return count === n ? undefined : `lists ${count} items, not ${n}`;
-      });
+      const undispatched = await measureGet(
+        live.agent,
+        live.http,
+        "/v1/undispatched",
+        Math.max(3, Math.round(P.getTrials / (n >= 10_000 ? 4 : 1))),
+        { "x-plugin-pid": String(FAKE_PID_BASE) },
+        (body) => {
+          const count = (JSON.parse(body) as { items: unknown[] }).items.length;
+          return count === n ? undefined : `lists ${count} items, not ${n}`;
+        },
+      );
       const snapshot = await measureSnapshot(server, P.snapTrials);
       if (snapshot.inbox !== n) throw new Error(`the snapshot lists ${snapshot.inbox} inbox items, not ${n}`);
       points.push({ items: n, fill_rate_per_s: rate, ops, undispatched, snapshot });
@@ -736,7 +773,9 @@ async function streamPhase(tmp: string) {
     for (const mb of P.streamMb) {
       const r = await streamRun(server, prod, obs, mb * MB);
       runs.push(r);
-      log(`  ${mb} MB: ${r.mb_per_s} MB/s${r.bytes_match ? "" : ` (FAILED: observed ${r.bytes_observed} bytes, writer error ${r.writer_error})`}; broker RSS ${r.rss.start_mb} -> max ${r.rss.max_mb} MB (growth ${r.rss.growth_mb}); broker CPU ${r.broker_cpu_ms_per_mb} ms/MB`);
+      log(
+        `  ${mb} MB: ${r.mb_per_s} MB/s${r.bytes_match ? "" : ` (FAILED: observed ${r.bytes_observed} bytes, writer error ${r.writer_error})`}; broker RSS ${r.rss.start_mb} -> max ${r.rss.max_mb} MB (growth ${r.rss.growth_mb}); broker CPU ${r.broker_cpu_ms_per_mb} ms/MB`,
+      );
     }
     return { rss_before_streams_mb: before, runs };
   } finally {
@@ -800,7 +839,9 @@ function buildMetrics(mem: MemoryResult, e: EndpointResult, inbox: InboxResult, 
   metrics.rss_streaming_max = metric(headRun?.rss.max_mb ?? null, "MB", null, null, {
     floor: floorIdle,
     floor_name: floorName,
-    note: headRun ? `max VmRSS (every 100 ms) while a ${headRun.mb} MB stream went producer -> broker -> live follower; start ${headRun.rss.start_mb} MB, VmHWM ${headRun.rss.hwm_mb} MB` : "no stream run completed",
+    note: headRun
+      ? `max VmRSS (every 100 ms) while a ${headRun.mb} MB stream went producer -> broker -> live follower; start ${headRun.rss.start_mb} MB, VmHWM ${headRun.rss.hwm_mb} MB`
+      : "no stream run completed",
   });
   const peak = okRuns.length ? Math.max(...okRuns.map((r) => r.rss.max_mb ?? 0)) : null;
   const cumulative = peak !== null && st.rss_before_streams_mb !== null ? round(peak - st.rss_before_streams_mb, 1) : null;
@@ -815,30 +856,102 @@ function buildMetrics(mem: MemoryResult, e: EndpointResult, inbox: InboxResult, 
   const ep = (f: (p: EndpointPoint) => number | null): Array<[number, number | null]> => e.points.map((p) => [p.endpoints, f(p)]);
   const sEp = "endpoints";
   const memPts: Array<[number, number | null]> = mem.points.map((p) => [p.endpoints, p.rss_mb]);
-  addSeries(metrics, growths, { key: "endpoints_rss", unit: "MB", sizeName: sEp, what: "broker VmRSS with N endpoints registered (one owner socket each), no other traffic", points: memPts, base: { value: mem.idle_rss_mb, name: "the idle broker" } }, {
-    floor: mem.points.at(-1)?.floor_rss_mb ?? null,
-    floor_name: `floor process with ${mem.points.at(-1)?.endpoints} WebSocket clients`,
-  });
+  addSeries(
+    metrics,
+    growths,
+    {
+      key: "endpoints_rss",
+      unit: "MB",
+      sizeName: sEp,
+      what: "broker VmRSS with N endpoints registered (one owner socket each), no other traffic",
+      points: memPts,
+      base: { value: mem.idle_rss_mb, name: "the idle broker" },
+    },
+    {
+      floor: mem.points.at(-1)?.floor_rss_mb ?? null,
+      floor_name: `floor process with ${mem.points.at(-1)?.endpoints} WebSocket clients`,
+    },
+  );
   for (const k of ["p50", "p99"] as const) {
-    addSeries(metrics, growths, { key: `send_by_id_${k}`, unit: "ms", sizeName: sEp, what: `POST /v1/send to an endpoint id: request -> push received on the target owner's socket, ${k} of ${P.routeTrials} sequential sends to random targets`, points: ep((p) => p.routing.by_id.push_ms[k]) });
-    addSeries(metrics, growths, { key: `send_by_name_${k}`, unit: "ms", sizeName: sEp, what: `POST /v1/send to a session name (resolved by the broker): request -> push received, ${k}`, points: ep((p) => p.routing.by_name.push_ms[k]) });
+    addSeries(metrics, growths, {
+      key: `send_by_id_${k}`,
+      unit: "ms",
+      sizeName: sEp,
+      what: `POST /v1/send to an endpoint id: request -> push received on the target owner's socket, ${k} of ${P.routeTrials} sequential sends to random targets`,
+      points: ep((p) => p.routing.by_id.push_ms[k]),
+    });
+    addSeries(metrics, growths, {
+      key: `send_by_name_${k}`,
+      unit: "ms",
+      sizeName: sEp,
+      what: `POST /v1/send to a session name (resolved by the broker): request -> push received, ${k}`,
+      points: ep((p) => p.routing.by_name.push_ms[k]),
+    });
   }
-  addSeries(metrics, growths, { key: "list_endpoints_p50", unit: "ms", sizeName: sEp, what: "GET /v1/endpoints, request -> whole body, p50", points: ep((p) => p.get_endpoints.ms.p50) });
+  addSeries(metrics, growths, {
+    key: "list_endpoints_p50",
+    unit: "ms",
+    sizeName: sEp,
+    what: "GET /v1/endpoints, request -> whole body, p50",
+    points: ep((p) => p.get_endpoints.ms.p50),
+  });
   addSeries(metrics, growths, { key: "list_endpoints_bytes", unit: "bytes", sizeName: sEp, what: "GET /v1/endpoints body size", points: ep((p) => p.get_endpoints.bytes) });
-  addSeries(metrics, growths, { key: "snapshot_by_endpoints_p50", unit: "ms", sizeName: sEp, what: "new /v1/events socket -> its snapshot received (connect + upgrade + snapshot), p50", points: ep((p) => p.snapshot.ms.p50) });
+  addSeries(metrics, growths, {
+    key: "snapshot_by_endpoints_p50",
+    unit: "ms",
+    sizeName: sEp,
+    what: "new /v1/events socket -> its snapshot received (connect + upgrade + snapshot), p50",
+    points: ep((p) => p.snapshot.ms.p50),
+  });
   addSeries(metrics, growths, { key: "snapshot_by_endpoints_bytes", unit: "bytes", sizeName: sEp, what: "observer snapshot size", points: ep((p) => p.snapshot.bytes) });
 
   // 3. inbox
   const ib = (f: (p: InboxPoint) => number | null): Array<[number, number | null]> => inbox.points.map((p) => [p.items, f(p)]);
   const sIn = "inbox items";
-  addSeries(metrics, growths, { key: "inbox_rss", unit: "MB", sizeName: sIn, what: "broker VmRSS holding N undispatched items, no other traffic", points: sized.map((p) => [p.items, p.rss_mb]), base: { value: empty?.rss_mb ?? null, name: "the same broker with an empty inbox" } }, { floor: floorIdle, floor_name: floorName });
+  addSeries(
+    metrics,
+    growths,
+    {
+      key: "inbox_rss",
+      unit: "MB",
+      sizeName: sIn,
+      what: "broker VmRSS holding N undispatched items, no other traffic",
+      points: sized.map((p) => [p.items, p.rss_mb]),
+      base: { value: empty?.rss_mb ?? null, name: "the same broker with an empty inbox" },
+    },
+    { floor: floorIdle, floor_name: floorName },
+  );
   for (const k of ["p50", "p99"] as const) {
-    addSeries(metrics, growths, { key: `ingress_${k}`, unit: "ms", sizeName: sIn, what: `POST /v1/messages without a target -> answer (durable: journal fsync), ${k} of ${P.inboxOpTrials} sequential`, points: ib((p) => p.ops.ingress_ms[k]) });
-    addSeries(metrics, growths, { key: `dispatch_${k}`, unit: "ms", sizeName: sIn, what: `POST /v1/dispatch of a random item to an active endpoint -> answer (durable and acked by the owner), ${k}`, points: ib((p) => p.ops.dispatch_ms[k]) });
+    addSeries(metrics, growths, {
+      key: `ingress_${k}`,
+      unit: "ms",
+      sizeName: sIn,
+      what: `POST /v1/messages without a target -> answer (durable: journal fsync), ${k} of ${P.inboxOpTrials} sequential`,
+      points: ib((p) => p.ops.ingress_ms[k]),
+    });
+    addSeries(metrics, growths, {
+      key: `dispatch_${k}`,
+      unit: "ms",
+      sizeName: sIn,
+      what: `POST /v1/dispatch of a random item to an active endpoint -> answer (durable and acked by the owner), ${k}`,
+      points: ib((p) => p.ops.dispatch_ms[k]),
+    });
   }
-  addSeries(metrics, growths, { key: "undispatched_p50", unit: "ms", sizeName: sIn, what: "GET /v1/undispatched, request -> whole body, p50", points: ib((p) => p.undispatched.ms.p50) });
+  addSeries(metrics, growths, {
+    key: "undispatched_p50",
+    unit: "ms",
+    sizeName: sIn,
+    what: "GET /v1/undispatched, request -> whole body, p50",
+    points: ib((p) => p.undispatched.ms.p50),
+  });
   addSeries(metrics, growths, { key: "undispatched_bytes", unit: "bytes", sizeName: sIn, what: "GET /v1/undispatched body size", points: ib((p) => p.undispatched.bytes) });
-  addSeries(metrics, growths, { key: "snapshot_by_inbox_p50", unit: "ms", sizeName: sIn, what: "new /v1/events socket -> its snapshot received, with 1 endpoint and N inbox items, p50", points: ib((p) => p.snapshot.ms.p50) });
+  addSeries(metrics, growths, {
+    key: "snapshot_by_inbox_p50",
+    unit: "ms",
+    sizeName: sIn,
+    what: "new /v1/events socket -> its snapshot received, with 1 endpoint and N inbox items, p50",
+    points: ib((p) => p.snapshot.ms.p50),
+  });
   addSeries(metrics, growths, { key: "snapshot_by_inbox_bytes", unit: "bytes", sizeName: sIn, what: "observer snapshot size", points: ib((p) => p.snapshot.bytes) });
   // 3. recovery: growth is classified on the time above the same restart with an empty inbox
   const rec = (how: RestartSample["how"], f: (r: RestartSample) => number) => (p: RecoveryPoint) => {
@@ -862,16 +975,47 @@ function buildMetrics(mem: MemoryResult, e: EndpointResult, inbox: InboxResult, 
       how === "sigkill"
         ? "kill -9, then spawn -> /health answers on the new discovery record (the log is replayed)"
         : "SIGTERM (the stop compacts the journal into a snapshot), then spawn -> /health answers (the snapshot is read)";
-    addSeries(metrics, growths, { key: `restart_after_${how === "sigkill" ? "kill9" : "sigterm"}`, unit: "ms", sizeName: sIn, what: `${what}, median of ${P.restartTrials}`, points: rp(rec(how, (r) => r.start_ms)), base }, { ...floor, note: journalAt(how) });
+    addSeries(
+      metrics,
+      growths,
+      {
+        key: `restart_after_${how === "sigkill" ? "kill9" : "sigterm"}`,
+        unit: "ms",
+        sizeName: sIn,
+        what: `${what}, median of ${P.restartTrials}`,
+        points: rp(rec(how, (r) => r.start_ms)),
+        base,
+      },
+      { ...floor, note: journalAt(how) },
+    );
   }
   {
     const { base, ...floor } = emptyFloor("sigterm", (r) => r.stop_ms);
-    addSeries(metrics, growths, { key: "stop_sigterm", unit: "ms", sizeName: sIn, what: `SIGTERM -> process exit (journal flush, final compaction, discovery record removed), median of ${P.restartTrials}`, points: rp(rec("sigterm", (r) => r.stop_ms)), base }, floor);
+    addSeries(
+      metrics,
+      growths,
+      {
+        key: "stop_sigterm",
+        unit: "ms",
+        sizeName: sIn,
+        what: `SIGTERM -> process exit (journal flush, final compaction, discovery record removed), median of ${P.restartTrials}`,
+        points: rp(rec("sigterm", (r) => r.stop_ms)),
+        base,
+      },
+      floor,
+    );
   }
 
   // 4. streams
   const sr = (f: (r: StreamResult["runs"][number]) => number | null): Array<[number, number | null]> => st.runs.map((r) => [r.mb, r.bytes_match ? f(r) : null]);
-  addSeries(metrics, growths, { key: "stream_throughput", unit: "MB/s", sizeName: "MB streamed", what: "StreamWriter binary frames on the producer's socket -> broker -> live follower process; first write -> follower got end (flat = the rate holds)", points: sr((r) => r.mb_per_s), per: null });
+  addSeries(metrics, growths, {
+    key: "stream_throughput",
+    unit: "MB/s",
+    sizeName: "MB streamed",
+    what: "StreamWriter binary frames on the producer's socket -> broker -> live follower process; first write -> follower got end (flat = the rate holds)",
+    points: sr((r) => r.mb_per_s),
+    per: null,
+  });
   addSeries(metrics, growths, {
     key: "stream_rss_max",
     unit: "MB",
@@ -881,7 +1025,14 @@ function buildMetrics(mem: MemoryResult, e: EndpointResult, inbox: InboxResult, 
     base: { value: st.rss_before_streams_mb, name: "the broker before its first stream" },
     per: 100,
   });
-  addSeries(metrics, growths, { key: "stream_broker_cpu_per_mb", unit: "ms CPU/MB", sizeName: "MB streamed", what: "broker CPU per MB streamed", points: sr((r) => r.broker_cpu_ms_per_mb), per: null });
+  addSeries(metrics, growths, {
+    key: "stream_broker_cpu_per_mb",
+    unit: "ms CPU/MB",
+    sizeName: "MB streamed",
+    what: "broker CPU per MB streamed",
+    points: sr((r) => r.broker_cpu_ms_per_mb),
+    per: null,
+  });
   return { metrics, growths };
 }
 
@@ -894,7 +1045,9 @@ async function main() {
   const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-scale-"));
   life.tmp = tmp;
   const machine = machineInfo(ROOT, BROKER_ENTRY);
-  log(`mode ${QUICK ? "quick" : "full"}; endpoints ${P.endpoints.join("/")}, inbox ${P.inbox.join("/")}, streams ${P.streamMb.join("/")} MB; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
+  log(
+    `mode ${QUICK ? "quick" : "full"}; endpoints ${P.endpoints.join("/")}, inbox ${P.inbox.join("/")}, streams ${P.streamMb.join("/")} MB; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`,
+  );
   let floor: FloorServer | undefined;
   try {
     floor = await startFloorServer(tmp);
@@ -911,7 +1064,9 @@ async function main() {
     const st = await phase("streams", () => streamPhase(tmp));
 
     const { metrics, growths } = buildMetrics(mem, e, inbox, recovery, st, floorIdle);
-    const others = Object.values(load).map((w) => w.other_pct).filter((x): x is number => x !== null);
+    const others = Object.values(load)
+      .map((w) => w.other_pct)
+      .filter((x): x is number => x !== null);
     const otherMax = others.length ? Math.max(...others) : null;
     const result = {
       bench: "scale",

@@ -64,7 +64,8 @@ const APPROVAL_TIMEOUT_MS = 5000;
 const life = benchLife("bench:streams");
 const { log, fail } = life;
 
-for (const a of argv) if (a !== "--quick" && a !== "--profile" && !a.startsWith("--only=")) fail(`unknown argument ${a}; use --quick, --profile, --only=approvals,throughput,latency`);
+for (const a of argv)
+  if (a !== "--quick" && a !== "--profile" && !a.startsWith("--only=")) fail(`unknown argument ${a}; use --quick, --profile, --only=approvals,throughput,latency`);
 for (const o of ONLY) if (!["approvals", "throughput", "latency"].includes(o)) fail(`--only: unknown part ${o}`);
 
 // ---- report shape ---------------------------------------------------------------------------------------
@@ -212,7 +213,13 @@ function approvalTrial(t: Target, reqAgent: Agent, obsAgent: Agent, key: string,
     const check = () => {
       if (seen !== undefined && told !== undefined && reqAns !== undefined && decAns !== undefined) finish();
     };
-    const timer = setTimeout(() => finish(`${key}: incomplete after ${APPROVAL_TIMEOUT_MS} ms (seen ${seen !== undefined}, told ${told !== undefined}, answers ${reqAns !== undefined}/${decAns !== undefined})`), APPROVAL_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        finish(
+          `${key}: incomplete after ${APPROVAL_TIMEOUT_MS} ms (seen ${seen !== undefined}, told ${told !== undefined}, answers ${reqAns !== undefined}/${decAns !== undefined})`,
+        ),
+      APPROVAL_TIMEOUT_MS,
+    );
     t.onObserverFrame = (f, ns) => {
       const a = f.type === "change" && f.change?.kind === "approval_upserted" ? f.change.approval : undefined;
       if (!a || a.idempotency_key !== key || a.state !== "pending" || seen !== undefined) return;
@@ -355,7 +362,10 @@ function instrumentedApi(api: BrokerApi): { api: BrokerApi; stats: BatchStats } 
     }
     maxSent = Math.max(maxSent, hi);
     stats.max_batch_chunks = Math.max(stats.max_batch_chunks, chunks.length);
-    stats.max_batch_data_bytes = Math.max(stats.max_batch_data_bytes, chunks.reduce((n, c) => n + c.data.length, 0));
+    stats.max_batch_data_bytes = Math.max(
+      stats.max_batch_data_bytes,
+      chunks.reduce((n, c) => n + c.data.length, 0),
+    );
     try {
       return await api.appendChunks(id, chunks, pid);
     } finally {
@@ -637,14 +647,23 @@ async function main() {
       const machineApprovals = win.end();
       const sb = summarizeLegs(legs.broker!);
       const sf = summarizeLegs(legs.floor!);
-      log(`  broker round trip p50 ${sb.round_trip_ms.p50} p99 ${sb.round_trip_ms.p99} max ${sb.round_trip_ms.max} ms; floor p50 ${sf.round_trip_ms.p50} p99 ${sf.round_trip_ms.p99} ms; failures ${sb.failures}/${sf.failures}`);
-      log(`  broker legs p50: request->seen ${sb.request_to_seen_ms.p50}, seen->told ${sb.seen_to_told_ms.p50}, request answered ${sb.request_answered_ms.p50}, decision answered ${sb.decision_answered_ms.p50} ms`);
+      log(
+        `  broker round trip p50 ${sb.round_trip_ms.p50} p99 ${sb.round_trip_ms.p99} max ${sb.round_trip_ms.max} ms; floor p50 ${sf.round_trip_ms.p50} p99 ${sf.round_trip_ms.p99} ms; failures ${sb.failures}/${sf.failures}`,
+      );
+      log(
+        `  broker legs p50: request->seen ${sb.request_to_seen_ms.p50}, seen->told ${sb.seen_to_told_ms.p50}, request answered ${sb.request_answered_ms.p50}, decision answered ${sb.decision_answered_ms.p50} ms`,
+      );
       details.approvals = { broker: sb, floor: sf, machine: machineApprovals };
       log(`  machine busy ${machineApprovals.machine_busy_pct}% of a core, of which not ours ${machineApprovals.other_pct}%`);
       const fn = "relay floor: same HTTP round trips and WebSocket hops, no validation/journal/fsync/audit";
       for (const k of ["p50", "p90", "p99", "max"] as const)
         metrics[`approval_round_trip_${k}`] = metric(sb.round_trip_ms[k], "ms", k === "p50" ? 2 : null, k === "p50" ? "<" : null, { floor: sf.round_trip_ms[k], floor_name: fn });
-      const legNames = { request_to_seen_ms: "request -> observer sees approval_upserted", seen_to_told_ms: "observer sends decision -> requester gets approval_resolved", request_answered_ms: "request -> its HTTP answer (durable)", decision_answered_ms: "decision -> its HTTP answer (durable + audited)" } as const;
+      const legNames = {
+        request_to_seen_ms: "request -> observer sees approval_upserted",
+        seen_to_told_ms: "observer sends decision -> requester gets approval_resolved",
+        request_answered_ms: "request -> its HTTP answer (durable)",
+        decision_answered_ms: "decision -> its HTTP answer (durable + audited)",
+      } as const;
       for (const [leg, note] of Object.entries(legNames) as Array<[keyof typeof legNames, string]>)
         for (const k of ["p50", "p99"] as const)
           metrics[`approval_${leg.replace(/_ms$/, "")}_${k}`] = metric(sb[leg][k], "ms", null, null, { floor: sf[leg][k], floor_name: fn, note });
@@ -708,7 +727,9 @@ async function main() {
         metrics[`stream_bytes_match_${v.key}`] = metric(r.bytes_observed - N, "bytes (observed - written)", 0, "==", {
           note:
             `observer ${r.bytes_observed}, exec read ${r.bytes_read_by_exec}, end view ${r.bytes_in_end_view} (state ${String(r.observer.end_state)}), expected ${N}; seq gaps ${r.observer.seq_gaps}, resyncs ${r.observer.resyncs}` +
-            (r.writer_batches ? `; StreamWriter batches ${r.writer_batches.batches}, max in flight ${r.writer_batches.max_in_flight} (should be 1), out of order ${r.writer_batches.out_of_order}` : ""),
+            (r.writer_batches
+              ? `; StreamWriter batches ${r.writer_batches.batches}, max in flight ${r.writer_batches.max_in_flight} (should be 1), out of order ${r.writer_batches.out_of_order}`
+              : ""),
         });
         if (!r.bytes_match) continue; // RSS and CPU of a failed run say nothing
         metrics[`broker_rss_growth_${v.key}`] = metric(r.rss.growth_mb, "MB", 150, "<", {
@@ -739,14 +760,20 @@ async function main() {
         const ms = t.name === "broker" ? P.latencyMs : Math.max(2000, P.latencyMs / 2);
         log(`latency: ${t.name} ${p}, ${LATENCY_RATE} x ${LINE_BYTES} B lines/s for ${ms / 1000} s`);
         const r = await chunkLatency(t, obs, p, ms);
-        log(`  p50 ${r.latency_ms.p50} p99 ${r.latency_ms.p99} max ${r.latency_ms.max} ms; lines ${r.lines_observed}/${r.lines_written}; other load ${r.machine.other_pct}%${r.writer_error ? `; writer error ${r.writer_error}` : ""}`);
+        log(
+          `  p50 ${r.latency_ms.p50} p99 ${r.latency_ms.p99} max ${r.latency_ms.max} ms; lines ${r.lines_observed}/${r.lines_written}; other load ${r.machine.other_pct}%${r.writer_error ? `; writer error ${r.writer_error}` : ""}`,
+        );
         lat.push(r);
       }
       const get = (target: string, p: string) => lat.find((r) => r.target === target && r.path === p)!;
       for (const p of ["http", "frames", "exec"] as const) {
         const r = get("broker", p);
         const fl = get("floor", p);
-        const what = { http: "StreamWriter over HTTP, written in this process", frames: "StreamWriter with binary frames on /v1/stream, written in this process", exec: "a child process run by execCommand, fed to StreamWriter with frames (as switchboard run)" }[p];
+        const what = {
+          http: "StreamWriter over HTTP, written in this process",
+          frames: "StreamWriter with binary frames on /v1/stream, written in this process",
+          exec: "a child process run by execCommand, fed to StreamWriter with frames (as switchboard run)",
+        }[p];
         for (const k of ["p50", "p99", "max"] as const)
           metrics[`chunk_latency_${p.replace("-", "_")}_${k}`] = metric(r.latency_ms[k], "ms", k === "p99" ? 20 : null, k === "p99" ? "<" : null, {
             ...(fl ? { floor: fl.latency_ms[k], floor_name: "relay floor, same path" } : {}),
@@ -778,8 +805,8 @@ async function main() {
     const loads: number[] = [];
     const approvalsMachine = (details.approvals as { machine?: { other_pct: number | null } } | undefined)?.machine;
     if (approvalsMachine?.other_pct != null) loads.push(approvalsMachine.other_pct);
-    for (const r of ((details.throughput as { runs?: StreamRun[] } | undefined)?.runs ?? [])) if (r.machine.other_pct !== null) loads.push(r.machine.other_pct);
-    for (const r of ((details.latency as LatencyRun[] | undefined) ?? [])) if (r.machine.other_pct !== null) loads.push(r.machine.other_pct);
+    for (const r of (details.throughput as { runs?: StreamRun[] } | undefined)?.runs ?? []) if (r.machine.other_pct !== null) loads.push(r.machine.other_pct);
+    for (const r of (details.latency as LatencyRun[] | undefined) ?? []) if (r.machine.other_pct !== null) loads.push(r.machine.other_pct);
     const otherMax = loads.length ? Math.max(...loads) : null;
     const result = {
       bench: "streams",

@@ -136,7 +136,9 @@ life.run(async () => {
         if (script !== undefined) scriptToPaint[ext].push((ext === "hello" ? l.painted! : l.live!) - script);
         marks[ext].push(rel(l));
         if (ext === "switchboard" && l.last !== undefined) lastKnown.push(l.last - l.activated);
-        life.log(`reload ${i + 1}/${WINDOWS} ${ext}: ${ms} ms ${JSON.stringify(rel(l))}${ext === "switchboard" && l.last !== undefined ? ` (last known state painted at ${l.last - l.activated} ms)` : ""}`);
+        life.log(
+          `reload ${i + 1}/${WINDOWS} ${ext}: ${ms} ms ${JSON.stringify(rel(l))}${ext === "switchboard" && l.last !== undefined ? ` (last known state painted at ${l.last - l.activated} ms)` : ""}`,
+        );
       }
     }
   } finally {

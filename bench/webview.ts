@@ -60,9 +60,7 @@ async function measureInPage(data: unknown): Promise<{ layout: number; frame: nu
   for (let i = 0; i < 20; i++) await null;
   void document.body.offsetHeight; // style and layout
   const t1 = performance.now();
-  const notRendered = [...document.querySelectorAll("vscode-button, vscode-badge, vscode-textfield")].filter(
-    (e) => !(e as Element & { hasUpdated?: boolean }).hasUpdated,
-  ).length;
+  const notRendered = [...document.querySelectorAll("vscode-button, vscode-badge, vscode-textfield")].filter((e) => !(e as Element & { hasUpdated?: boolean }).hasUpdated).length;
   if (notRendered > 0) throw new Error(`${notRendered} components had not rendered when the time was taken`);
   await new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   return { layout: t1 - t0, frame: performance.now() - t0 };

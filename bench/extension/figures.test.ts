@@ -12,7 +12,9 @@ suite("figures", () => {
     const ext = await vscode.extensions.getExtension<SwitchboardApi>("agent-switchboard.agent-switchboard")!.activate();
     const activationMs = await ext.registered;
     const cpuMs = await ext.registeredCpuMs;
-    console.log(`FIGURE ${JSON.stringify({ activation_to_registered_ms: Math.round(activationMs * 10) / 10, activation_to_registered_cpu_ms: Math.round(cpuMs * 10) / 10, connect_ms: Math.round((ext.switchboard.timings?.connectMs ?? -1) * 10) / 10, register_ms: Math.round((ext.switchboard.timings?.registerMs ?? -1) * 10) / 10 })}`);
+    console.log(
+      `FIGURE ${JSON.stringify({ activation_to_registered_ms: Math.round(activationMs * 10) / 10, activation_to_registered_cpu_ms: Math.round(cpuMs * 10) / 10, connect_ms: Math.round((ext.switchboard.timings?.connectMs ?? -1) * 10) / 10, register_ms: Math.round((ext.switchboard.timings?.registerMs ?? -1) * 10) / 10 })}`,
+    );
 
     const record = ext.switchboard.brokerRecord!;
     const api = new BrokerApi(record);

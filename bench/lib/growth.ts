@@ -80,7 +80,10 @@ export function growth(points: Array<[number, number | null]>, base: number | nu
   let aboveBase: Span | null = null;
   if (base !== null) {
     const over = known.map(([s, v]) => [s, v - base] as [number, number]);
-    aboveBase = span(over.find(([, v]) => v >= BASE_SHARE * Math.abs(base) && v > 0), over.at(-1));
+    aboveBase = span(
+      over.find(([, v]) => v >= BASE_SHARE * Math.abs(base) && v > 0),
+      over.at(-1),
+    );
   }
   const fit = logSlope(known);
   const k0 = known[0];
@@ -99,7 +102,8 @@ export function growth(points: Array<[number, number | null]>, base: number | nu
 }
 
 const num = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 3 });
-const spanText = (s: Span, sizeName: string) => `x${s.value_ratio} from ${num(s.from_size)} to ${num(s.to_size)} ${sizeName} (x${s.size_ratio}): ${s.class}, log-log slope ${s.exponent}`;
+const spanText = (s: Span, sizeName: string) =>
+  `x${s.value_ratio} from ${num(s.from_size)} to ${num(s.to_size)} ${sizeName} (x${s.size_ratio}): ${s.class}, log-log slope ${s.exponent}`;
 
 /** One sentence for a metric's note: the points, the cost per `per` more units (if given), and the classes. */
 export function growthNote(g: Growth, unit: string, sizeName: string, baseName = "the fixed part", per: number | null = 1000): string {
@@ -108,7 +112,11 @@ export function growthNote(g: Growth, unit: string, sizeName: string, baseName =
   parts.push(g.total ? `total ${spanText(g.total, sizeName)}` : "total not classified (a missing or zero value)");
   if (g.base !== null) {
     const over = `above ${baseName} (${g.base} ${unit}): ${g.over_base!.map((v) => (v === null ? "n/a" : num(v))).join(", ")}`;
-    parts.push(g.above_base ? `${over}, ${spanText(g.above_base, sizeName)}` : `${over}: not classified (it stands out of the fixed part's noise at one size at most), so the class is the total's`);
+    parts.push(
+      g.above_base
+        ? `${over}, ${spanText(g.above_base, sizeName)}`
+        : `${over}: not classified (it stands out of the fixed part's noise at one size at most), so the class is the total's`,
+    );
   }
   return parts.join("; ");
 }

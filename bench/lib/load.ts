@@ -99,13 +99,7 @@ export interface PaceResult {
  * answers. A 1 ms timer catches up with whatever is due, so a slow tick sends a small burst.
  * Message k is scheduled at `base` + k/rate; `schedNs` is that time in ns after `base`.
  */
-export function pace(
-  rate: number,
-  total: number,
-  maxMs: number,
-  fire: (k: number, schedNs: number) => void,
-  base: bigint = process.hrtime.bigint(),
-): Promise<PaceResult> {
+export function pace(rate: number, total: number, maxMs: number, fire: (k: number, schedNs: number) => void, base: bigint = process.hrtime.bigint()): Promise<PaceResult> {
   return new Promise((resolve) => {
     const interval = 1e9 / rate;
     let sent = 0;
@@ -230,23 +224,29 @@ export async function runLatency(load: IngressLoad, rate: number, durationMs: nu
   const srv0 = serverPid ? cpuSeconds(serverPid) : null;
   const m0 = machineBusySeconds();
   const w0 = Date.now();
-  const paced = await pace(rate, total, durationMs * 2 + 1000, (k, schedNs) => {
-    const t0 = process.hrtime.bigint();
-    sched[k] = schedNs;
-    const text = body(load.content, load.targets[k % load.targets.length]!, run, k, t0);
-    postJson(load.agent, load.http, load.path, text).then(
-      (r) => {
-        answered++;
-        answer[k] = Number(process.hrtime.bigint() - t0) / 1e6;
-        if (r.status === 200) ok++;
-        else countError(errors, errorKey(r.status, r.body));
-      },
-      (err: Error) => {
-        answered++;
-        countError(errors, `net:${(err as NodeJS.ErrnoException).code ?? err.message}`);
-      },
-    );
-  }, base);
+  const paced = await pace(
+    rate,
+    total,
+    durationMs * 2 + 1000,
+    (k, schedNs) => {
+      const t0 = process.hrtime.bigint();
+      sched[k] = schedNs;
+      const text = body(load.content, load.targets[k % load.targets.length]!, run, k, t0);
+      postJson(load.agent, load.http, load.path, text).then(
+        (r) => {
+          answered++;
+          answer[k] = Number(process.hrtime.bigint() - t0) / 1e6;
+          if (r.status === 200) ok++;
+          else countError(errors, errorKey(r.status, r.body));
+        },
+        (err: Error) => {
+          answered++;
+          countError(errors, `net:${(err as NodeJS.ErrnoException).code ?? err.message}`);
+        },
+      );
+    },
+    base,
+  );
   const wallS = (Date.now() - w0) / 1000;
   const cpu1 = selfCpuSeconds();
   const srv1 = serverPid ? cpuSeconds(serverPid) : null;
@@ -331,8 +331,7 @@ export async function runThroughput(
   };
 
   // Connections are opened before the clock starts; a raw connection that drops is reopened (counted as a failure).
-  const conns: Array<RawConnection | undefined> =
-    client === "raw" ? await Promise.all(Array.from({ length: concurrency }, () => RawConnection.open(load.http, load.path))) : [];
+  const conns: Array<RawConnection | undefined> = client === "raw" ? await Promise.all(Array.from({ length: concurrency }, () => RawConnection.open(load.http, load.path))) : [];
   const post = async (w: number, text: string): Promise<HttpResult> => {
     if (client === "node-http") return postJson(load.agent, load.http, load.path, text);
     let c = conns[w];

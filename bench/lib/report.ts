@@ -37,6 +37,8 @@ export function targetSummary(metrics: Record<string, Metric>) {
     pass: targeted.every((m) => m.pass === true),
     passed: targeted.filter((m) => m.pass).length,
     targeted: targeted.length,
-    failed: Object.entries(metrics).filter(([, m]) => m.pass === false).map(([k]) => k),
+    failed: Object.entries(metrics)
+      .filter(([, m]) => m.pass === false)
+      .map(([k]) => k),
   };
 }

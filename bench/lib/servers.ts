@@ -44,10 +44,12 @@ const discoveryPort = (home: string, pid?: number): PortReader => {
   };
 };
 
-const portFile = (file: string): PortReader => () => {
-  const rec = readJson(file);
-  return typeof rec?.port === "number" ? { port: rec.port, token: "" } : undefined;
-};
+const portFile =
+  (file: string): PortReader =>
+  () => {
+    const rec = readJson(file);
+    return typeof rec?.port === "number" ? { port: rec.port, token: "" } : undefined;
+  };
 
 async function waitHealthy(child: Tracked, read: PortReader, t0: bigint, timeoutMs: number, pollMs: number): Promise<{ port: number; token: string; ms: number }> {
   const deadline = Date.now() + timeoutMs;

@@ -48,16 +48,38 @@ function parseArgs(argv: string[]): LauncherArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? "";
     let [key, value] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const takesValue = ["--extensionDevelopmentPath", "--extensionTestsPath", "--user-data-dir", "--extensions-dir", "--switchboard-timeout", "--switchboard-artifacts", "--switchboard-settings"];
+    const takesValue = [
+      "--extensionDevelopmentPath",
+      "--extensionTestsPath",
+      "--user-data-dir",
+      "--extensions-dir",
+      "--switchboard-timeout",
+      "--switchboard-artifacts",
+      "--switchboard-settings",
+    ];
     if (value === undefined && takesValue.includes(key)) value = argv[++i];
     switch (key) {
-      case "--extensionDevelopmentPath": if (value) a.developmentPaths.push(resolve(value)); break;
-      case "--extensionTestsPath": if (value) a.testsPath = resolve(value); break;
-      case "--user-data-dir": a.userDataDir = value ? resolve(value) : undefined; break;
-      case "--extensions-dir": a.extensionsDir = value ? resolve(value) : undefined; break;
-      case "--switchboard-timeout": a.timeoutMs = Number(value) || a.timeoutMs; break;
-      case "--switchboard-artifacts": if (value) a.artifactsDir = resolve(value); break;
-      case "--switchboard-settings": if (value) a.settings = JSON.parse(readFileSync(value, "utf8")) as Record<string, unknown>; break;
+      case "--extensionDevelopmentPath":
+        if (value) a.developmentPaths.push(resolve(value));
+        break;
+      case "--extensionTestsPath":
+        if (value) a.testsPath = resolve(value);
+        break;
+      case "--user-data-dir":
+        a.userDataDir = value ? resolve(value) : undefined;
+        break;
+      case "--extensions-dir":
+        a.extensionsDir = value ? resolve(value) : undefined;
+        break;
+      case "--switchboard-timeout":
+        a.timeoutMs = Number(value) || a.timeoutMs;
+        break;
+      case "--switchboard-artifacts":
+        if (value) a.artifactsDir = resolve(value);
+        break;
+      case "--switchboard-settings":
+        if (value) a.settings = JSON.parse(readFileSync(value, "utf8")) as Record<string, unknown>;
+        break;
       default:
         if (!key.startsWith("-") && a.workspace === undefined) a.workspace = resolve(key);
     }

@@ -157,13 +157,7 @@ function installHandlers(): void {
  * Takes ownership of an existing process group (e.g. a browser Playwright started detached).
  * `cleanupDir`: a throwaway folder the watchdog deletes if this process dies without cleaning up.
  */
-export function adoptGroup(
-  name: string,
-  pgid: number,
-  exited?: Promise<unknown>,
-  cleanupDir?: string,
-  marker?: string,
-): OwnedGroup {
+export function adoptGroup(name: string, pgid: number, exited?: Promise<unknown>, cleanupDir?: string, marker?: string): OwnedGroup {
   installHandlers();
   let stopping: Promise<void> | undefined;
   const group: OwnedGroup = {
@@ -196,14 +190,7 @@ export interface OwnedProcess extends OwnedGroup {
 }
 
 /** Spawns `command` as the leader of a new process group owned by this process. */
-export function spawnOwned(
-  name: string,
-  command: string,
-  args: string[],
-  options: SpawnOptions = {},
-  cleanupDir?: string,
-  marker?: string,
-): OwnedProcess {
+export function spawnOwned(name: string, command: string, args: string[], options: SpawnOptions = {}, cleanupDir?: string, marker?: string): OwnedProcess {
   installHandlers();
   const child = spawn(command, args, { ...options, detached: true });
   if (child.pid === undefined) {

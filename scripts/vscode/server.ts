@@ -19,16 +19,7 @@ import { homedir, tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
-import {
-  MARKER_VAR,
-  adoptGroup,
-  childPidsMatching,
-  pgidOf,
-  spawnOwned,
-  sweepMarked,
-  watchMarker,
-  type OwnedProcess,
-} from "./processes.js";
+import { MARKER_VAR, adoptGroup, childPidsMatching, pgidOf, spawnOwned, sweepMarked, watchMarker, type OwnedProcess } from "./processes.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const HOST = "127.0.0.1";
@@ -66,10 +57,7 @@ export function resolveInstall(): VsCodeInstall {
   const serverMain = join(codeServerDir, "lib/vscode/out/server-main.js");
   const missing = [node, codeServerEntry, serverMain].filter((p) => !existsSync(p));
   if (missing.length > 0) {
-    throw new Error(
-      `VS Code (code-server) is not installed in ${cacheDir} (missing ${missing.join(", ")}). ` +
-        `Run: bash scripts/vscode/install.sh`,
-    );
+    throw new Error(`VS Code (code-server) is not installed in ${cacheDir} (missing ${missing.join(", ")}). ` + `Run: bash scripts/vscode/install.sh`);
   }
   const version = (p: string) => (JSON.parse(readFileSync(p, "utf8")) as { version: string }).version;
   return {
@@ -285,13 +273,16 @@ export async function startServer(opts: StartServerOptions = {}): Promise<VsCode
   }
 
   const common = [
-    "--user-data-dir", dirs.userData,
-    "--extensions-dir", dirs.extensions,
+    "--user-data-dir",
+    dirs.userData,
+    "--extensions-dir",
+    dirs.extensions,
     "--disable-telemetry",
     "--disable-update-check",
     "--disable-workspace-trust",
     "--disable-getting-started-override",
-    "--reconnection-grace-time", "10",
+    "--reconnection-grace-time",
+    "10",
   ];
   let args: string[];
   let listening: RegExp;
@@ -303,14 +294,18 @@ export async function startServer(opts: StartServerOptions = {}): Promise<VsCode
   } else {
     args = [
       install.serverMain,
-      "--host", HOST,
-      "--port", "0",
+      "--host",
+      HOST,
+      "--port",
+      "0",
       "--without-connection-token",
       "--accept-server-license-terms",
-      "--server-data-dir", dirs.serverData,
+      "--server-data-dir",
+      dirs.serverData,
       ...common,
       ...(opts.smokeTestDriver === false ? [] : ["--enable-smoke-test-driver"]),
-      "--default-folder", workspace,
+      "--default-folder",
+      workspace,
     ];
     listening = /Extension host agent listening on (\d+)/;
     healthPath = "/version";
@@ -319,14 +314,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<VsCode
   const verbose = process.env.SWITCHBOARD_VSCODE_VERBOSE === "1";
   const t0 = Date.now();
   const unwatch = watchMarker(root);
-  const proc = spawnOwned(
-    `VS Code server (${flavor})`,
-    install.node,
-    args,
-    { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-    keep ? undefined : root,
-    root,
-  );
+  const proc = spawnOwned(`VS Code server (${flavor})`, install.node, args, { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] }, keep ? undefined : root, root);
   let output = "";
   let port: number | undefined;
   const onData = (buf: Buffer) => {
@@ -483,7 +471,14 @@ export async function launchChromium(opts: { args?: string[]; timeoutMs?: number
 // CLI
 
 function parseCli(argv: string[]) {
-  const o = { flavor: "code-server" as ServerFlavor, workspace: undefined as string | undefined, vsix: [] as string[], settings: {} as Record<string, unknown>, measure: false, keep: false };
+  const o = {
+    flavor: "code-server" as ServerFlavor,
+    workspace: undefined as string | undefined,
+    vsix: [] as string[],
+    settings: {} as Record<string, unknown>,
+    measure: false,
+    keep: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {

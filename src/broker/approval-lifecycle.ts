@@ -3,11 +3,7 @@
 import type { ApprovalState, Decision } from "../protocol/approvals.js";
 import type { ErrorCode } from "../protocol/index.js";
 
-export type ApprovalEvent =
-  | { type: "decide"; decision: Decision }
-  | { type: "withdraw" }
-  | { type: "expire" }
-  | { type: "requester_closed" };
+export type ApprovalEvent = { type: "decide"; decision: Decision } | { type: "withdraw" } | { type: "expire" } | { type: "requester_closed" };
 
 export type ApprovalOutcome =
   | { kind: "changed"; next: Exclude<ApprovalState, "pending"> }
@@ -44,7 +40,11 @@ export function approvalTransition(state: ApprovalState, event: ApprovalEvent): 
     case "withdraw":
       return state === "cancelled"
         ? { kind: "unchanged" }
-        : { kind: "refused", code: state === "expired" ? "approval_expired" : "approval_already_decided", message: `This approval is already ${state}; it can no longer be withdrawn.` };
+        : {
+            kind: "refused",
+            code: state === "expired" ? "approval_expired" : "approval_already_decided",
+            message: `This approval is already ${state}; it can no longer be withdrawn.`,
+          };
     case "expire":
     case "requester_closed":
       return { kind: "unchanged" };

@@ -109,7 +109,12 @@ export class ApprovalDesk {
     ] as const) {
       const text = body[field];
       if (text !== undefined && text.length > max / 3 && Buffer.byteLength(text) > max)
-        throw limitReached("approval_too_large", setting, this.limits, `The approval's ${field} is ${Buffer.byteLength(text)} bytes, more than this broker takes; shorten it or write it to a file and name the file`);
+        throw limitReached(
+          "approval_too_large",
+          setting,
+          this.limits,
+          `The approval's ${field} is ${Buffer.byteLength(text)} bytes, more than this broker takes; shorten it or write it to a file and name the file`,
+        );
     }
     if (body.idempotency_key) {
       const existing = [...this.store.approvals.values()].find((a) => a.endpoint_id === ep.endpoint_id && a.idempotency_key === body.idempotency_key);
@@ -127,7 +132,12 @@ export class ApprovalDesk {
       }
     }
     if ((this.pendingBy.get(ep.endpoint_id)?.size ?? 0) >= this.limits.approvalsPerSession)
-      throw limitReached("session_approvals_full", "approvalsPerSession", this.limits, "This session already has as many pending approvals as it may; wait until some are decided or withdraw them");
+      throw limitReached(
+        "session_approvals_full",
+        "approvalsPerSession",
+        this.limits,
+        "This session already has as many pending approvals as it may; wait until some are decided or withdraw them",
+      );
     if (this.pendingTotal >= this.limits.approvalsTotal)
       throw limitReached("approvals_full", "approvalsTotal", this.limits, "The broker already holds as many pending approvals as it may; decide or withdraw some first");
     const now = this.clock.now();
@@ -159,7 +169,12 @@ export class ApprovalDesk {
       approval.policy = this.policy.judge(approval);
       if (approval.policy.decision !== "ask") {
         this.log.info("approval decided by the policy", { approval_id: approval.approval_id, decision: approval.policy.decision, rule: approval.policy.rule });
-        return this.apply(approval, { type: "decide", decision: approval.policy.decision === "allow" ? "approve" : "reject" }, approval.policy.reason, decidedByRule(approval.policy));
+        return this.apply(
+          approval,
+          { type: "decide", decision: approval.policy.decision === "allow" ? "approve" : "reject" },
+          approval.policy.reason,
+          decidedByRule(approval.policy),
+        );
       }
     }
     const durable = this.save(approval);
@@ -277,7 +292,19 @@ export class ApprovalDesk {
     // A known approval whose texts did not change is journaled as the fields that did.
     const durable = this.broker.journal(
       before && before.command === a.command && before.detail === a.detail && before.diff === a.diff && before.summary === a.summary
-        ? { t: "apr_upd", id: a.approval_id, set: { state: a.state, decided_at: a.decided_at, decision: a.decision, reason: a.reason, decided_by: a.decided_by, stream_id: a.stream_id, ...(a.policy ? { policy: a.policy } : {}) } }
+        ? {
+            t: "apr_upd",
+            id: a.approval_id,
+            set: {
+              state: a.state,
+              decided_at: a.decided_at,
+              decision: a.decision,
+              reason: a.reason,
+              decided_by: a.decided_by,
+              stream_id: a.stream_id,
+              ...(a.policy ? { policy: a.policy } : {}),
+            },
+          }
         : { t: "apr", a },
     );
     this.track(a);

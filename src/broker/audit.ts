@@ -113,7 +113,10 @@ export class AuditLog {
   /** A sentence for the log, `switchboard status` and the sidebar when the chain is broken. */
   get chainWarning(): string | undefined {
     const b = this.chainBreak;
-    return b && `The approval audit log is broken at line ${b.line} of ${this.file}${b.seq !== undefined ? ` (seq ${JSON.stringify(b.seq)})` : ""}: it ${b.problem}. New outcomes are still recorded; run \`switchboard audit verify\` and keep a copy of the file.`;
+    return (
+      b &&
+      `The approval audit log is broken at line ${b.line} of ${this.file}${b.seq !== undefined ? ` (seq ${JSON.stringify(b.seq)})` : ""}: it ${b.problem}. New outcomes are still recorded; run \`switchboard audit verify\` and keep a copy of the file.`
+    );
   }
 
   get headHash(): string {

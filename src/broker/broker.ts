@@ -259,8 +259,7 @@ export class Broker {
       if (closeReason) {
         this.feed.publish({ kind: "endpoint_closed", endpoint_id: ep.endpoint_id, reason: closeReason });
         for (const hook of this.closeHooks) hook(ep.endpoint_id);
-      }
-      else this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(updated) });
+      } else this.feed.publish({ kind: "endpoint_upserted", endpoint: this.store.view(updated) });
     }
     for (const effect of effects) {
       if (effect.type === "start_grace") this.startGrace(ep.endpoint_id);
@@ -319,8 +318,7 @@ export class Broker {
   private durable: Promise<void> = Promise.resolve();
 
   register(body: RegisterRequest): Promise<{ endpoint_id: string; endpoint_owner_token: string }> {
-    if (!this.conns.has(body.plugin_pid))
-      throw new ProtocolError("ipc_channel_missing", `Open the /v1/stream WebSocket with x-plugin-pid: ${body.plugin_pid} before registering.`);
+    if (!this.conns.has(body.plugin_pid)) throw new ProtocolError("ipc_channel_missing", `Open the /v1/stream WebSocket with x-plugin-pid: ${body.plugin_pid} before registering.`);
     if (this.endpointsOf(body.plugin_pid).length >= this.limits.endpointsPerPid)
       throw limitReached("pid_endpoints_full", "endpointsPerPid", this.limits, `Process ${body.plugin_pid} already has as many open endpoints as it may; unregister some first`);
     let workspace: Workspace | null = null;
@@ -484,11 +482,9 @@ export class Broker {
       return { messageId: msg.message_id, status, target_endpoint_id: decision.endpointId };
     }
     if (this.store.inbox.size >= this.config.inboxMax)
-      throw new ProtocolError(
-        "inbox_full",
-        `The undispatched inbox is full (${this.config.inboxMax} items); route or dismiss items (switchboard inbox) and try again.`,
-        { retryable: true },
-      );
+      throw new ProtocolError("inbox_full", `The undispatched inbox is full (${this.config.inboxMax} items); route or dismiss items (switchboard inbox) and try again.`, {
+        retryable: true,
+      });
     const item = this.inboxItem(msg, decision.reason, {
       ...(decision.originalTargetEndpointId ? { original_target_endpoint_id: decision.originalTargetEndpointId } : {}),
       ...(decision.originalCorrelationId ? { original_correlation_id: decision.originalCorrelationId } : {}),

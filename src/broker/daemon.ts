@@ -8,7 +8,7 @@ import { acquireStateLock, type StateLock } from "../platform/state-lock.js";
 import { Broker, DEFAULT_CONFIG, type BrokerConfig } from "./broker.js";
 import { Journal, type JournalOptions } from "./journal.js";
 import type { Clock } from "./clock.js";
-import { fileLogger, } from "./log.js";
+import { fileLogger } from "./log.js";
 import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
@@ -49,9 +49,7 @@ export interface DaemonOptions {
 /** After a failed compaction (a full disk, say), wait this long before trying again. */
 const COMPACT_RETRY_MS = 5000;
 
-export type StartResult =
-  | { kind: "started"; daemon: RunningDaemon }
-  | { kind: "already_running"; record: DiscoveryRecord };
+export type StartResult = { kind: "started"; daemon: RunningDaemon } | { kind: "already_running"; record: DiscoveryRecord };
 
 export interface RunningDaemon {
   record: DiscoveryRecord;
@@ -66,7 +64,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   const paths = brokerPaths(opts.home);
   await ensurePrivateDir(paths.home);
   // Folders inside the state folder must be folders, not links to somewhere else (files are opened O_NOFOLLOW).
-  for (const dir of [paths.brokerDir, paths.logDir, paths.journalDir, join(paths.brokerDir, "audit"), join(paths.brokerDir, "streams")]) await ensurePrivateDir(dir, { noLink: true });
+  for (const dir of [paths.brokerDir, paths.logDir, paths.journalDir, join(paths.brokerDir, "audit"), join(paths.brokerDir, "streams")])
+    await ensurePrivateDir(dir, { noLink: true });
 
   const running = await healthyRecord(paths.discoveryFile);
   if (running) return { kind: "already_running", record: running };
@@ -78,7 +77,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<StartResult> {
   while (!lock) {
     const winner = await healthyRecord(paths.discoveryFile);
     if (winner) return { kind: "already_running", record: winner };
-    if (Date.now() > deadline) throw new Error(`Another process holds ${paths.lockFile} and no broker became healthy within ${LOCK_WAIT_MS / 1000} s; delete the lock file if no broker is starting.`);
+    if (Date.now() > deadline)
+      throw new Error(`Another process holds ${paths.lockFile} and no broker became healthy within ${LOCK_WAIT_MS / 1000} s; delete the lock file if no broker is starting.`);
     await sleep(50);
     lock = await tryLock(paths.lockFile, { adoptNonce: opts.spawnNonce });
   }
@@ -107,7 +107,9 @@ export class StateFolderBusy extends Error {
     readonly pid: number | undefined,
   ) {
     const who = pid === undefined ? "Another broker" : `Another broker (pid ${pid})`;
-    super(`${who} holds the state folder ${home} but does not answer /health (it may be stopped or overloaded); refusing to start a second one. Wait for it, or stop it${pid === undefined ? "" : ` (kill ${pid})`} and start again.`);
+    super(
+      `${who} holds the state folder ${home} but does not answer /health (it may be stopped or overloaded); refusing to start a second one. Wait for it, or stop it${pid === undefined ? "" : ` (kill ${pid})`} and start again.`,
+    );
   }
 }
 
@@ -173,7 +175,18 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   await streams.restore();
 
   const token = randomBytes(32).toString("base64url");
-  const server = new BrokerServer({ token, broker, approvals, streams, audit, log, limits, policy, storageFailure: () => journal.failure ?? audit.failure, admission: opts.admission });
+  const server = new BrokerServer({
+    token,
+    broker,
+    approvals,
+    streams,
+    audit,
+    log,
+    limits,
+    policy,
+    storageFailure: () => journal.failure ?? audit.failure,
+    admission: opts.admission,
+  });
   const port = await server.listen(opts.port ?? 0);
   const socket = opts.unixSocket !== false && (await server.listenSocket(paths.socketFile));
   const record: DiscoveryRecord = {
@@ -215,10 +228,13 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   // Optional idle exit: nobody registered and nobody watching for N minutes.
   const idleMs = (opts.idleExitMinutes ?? 0) * 60_000;
   let idleSince = performance.now(); // monotonic: a wall-clock step must not end the broker early
-  const idleTimer = setInterval(() => {
-    if (broker.openEndpointCount > 0 || broker.feed.observerCount > 0 || broker.streamCount > 0) idleSince = performance.now();
-    else if (performance.now() - idleSince >= idleMs) void stop("idle");
-  }, Math.min(30_000, Math.max(1000, idleMs / 4)));
+  const idleTimer = setInterval(
+    () => {
+      if (broker.openEndpointCount > 0 || broker.feed.observerCount > 0 || broker.streamCount > 0) idleSince = performance.now();
+      else if (performance.now() - idleSince >= idleMs) void stop("idle");
+    },
+    Math.min(30_000, Math.max(1000, idleMs / 4)),
+  );
   idleTimer.unref();
   if (!idleMs) clearInterval(idleTimer);
 

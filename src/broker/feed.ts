@@ -50,8 +50,7 @@ export class Feed {
     this.observers.add(ws);
     ws.on("close", () => this.observers.delete(ws));
     const oldest = this.ring[this.ringStart]?.seq ?? this.seq + 1;
-    const resumable =
-      since !== undefined && (epoch === undefined || epoch === this.epoch) && since <= this.seq && since >= oldest - 1;
+    const resumable = since !== undefined && (epoch === undefined || epoch === this.epoch) && since <= this.seq && since >= oldest - 1;
     if (resumable) {
       for (let i = 0; i < this.ring.length; i++) {
         const frame = this.ring[(this.ringStart + i) % this.ring.length]!;

@@ -32,29 +32,21 @@ const stay = (state: EndpointState, ...effects: EndpointEffect[]): Transition =>
 
 export function transition(state: EndpointState, event: EndpointEvent): Transition {
   if (state === "closed") {
-    return event.type === "reattach"
-      ? stay(state, { type: "reject", code: "endpoint_unknown", message: "This endpoint is closed; register a new one." })
-      : stay(state);
+    return event.type === "reattach" ? stay(state, { type: "reject", code: "endpoint_unknown", message: "This endpoint is closed; register a new one." }) : stay(state);
   }
   switch (event.type) {
     case "stream_closed":
       if (state !== "active") return stay(state);
-      return event.pidAlive
-        ? { next: "reconnecting", effects: [{ type: "start_grace" }] }
-        : { next: "closed", effects: [{ type: "close", reason: "plugin_exit" }] };
+      return event.pidAlive ? { next: "reconnecting", effects: [{ type: "start_grace" }] } : { next: "closed", effects: [{ type: "close", reason: "plugin_exit" }] };
     case "restored":
       // After a broker restart every open endpoint waits for its owner to reattach, if the owner still lives.
-      return event.pidAlive
-        ? { next: "reconnecting", effects: [{ type: "start_grace" }] }
-        : { next: "closed", effects: [{ type: "close", reason: "plugin_exit" }] };
+      return event.pidAlive ? { next: "reconnecting", effects: [{ type: "start_grace" }] } : { next: "closed", effects: [{ type: "close", reason: "plugin_exit" }] };
     case "stream_replaced":
       // The same pid opened a new stream: active endpoints move to it, and unacknowledged pushes go out again.
       return state === "active" ? stay(state, { type: "drain" }) : stay(state);
     case "reattach":
-      if (!event.samePid)
-        return stay(state, { type: "reject", code: "reattach_pid_mismatch", message: "Only the process that registered this endpoint can reattach it." });
-      if (!event.streamOpen)
-        return stay(state, { type: "reject", code: "ipc_channel_missing", message: "Open the /v1/stream WebSocket for this pid before reattaching." });
+      if (!event.samePid) return stay(state, { type: "reject", code: "reattach_pid_mismatch", message: "Only the process that registered this endpoint can reattach it." });
+      if (!event.streamOpen) return stay(state, { type: "reject", code: "ipc_channel_missing", message: "Open the /v1/stream WebSocket for this pid before reattaching." });
       // Already active on this pid's open stream (the broker rebound it when the stream was replaced):
       // reattaching is then a harmless repeat, answered as success so clients need no special case.
       if (state === "active") return stay(state);

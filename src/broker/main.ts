@@ -62,7 +62,9 @@ try {
 } catch (err) {
   // A state folder that takes no writes is the usual reason; say so in words, then the details.
   const storage = storageError(err);
-  const why = storage ? `cannot start: ${storage.code === "storage_full" ? "the state folder is full" : storage.code === "storage_read_only" ? "the state folder is read-only" : "the state folder cannot be written"} (${(err as Error).message})` : (err as Error).message;
+  const why = storage
+    ? `cannot start: ${storage.code === "storage_full" ? "the state folder is full" : storage.code === "storage_read_only" ? "the state folder is read-only" : "the state folder cannot be written"} (${(err as Error).message})`
+    : (err as Error).message;
   process.stderr.write(`switchboard broker: ${why}\n`);
   process.exit(1);
 }

@@ -15,7 +15,19 @@ import * as v from "valibot";
 import { ProtocolError, type Approval, type ApprovalPolicy } from "../protocol/index.js";
 import type { AddRuleRequest, CheckRequest, PolicyResult, PolicyView, PreviewRequest, Rule, RuleView, WorkspaceRulesView } from "../protocol/policy.js";
 import { BuiltinSettingsRequest } from "../protocol/policy.js";
-import { GUARD_SOURCE_WHERE, GUARDS, READ_ONLY, checkRule, loadRulesText, Policy, proposeRule, type LoadedRules, type PolicyRequest, type RuleSource, type ShellParser } from "../policy/index.js";
+import {
+  GUARD_SOURCE_WHERE,
+  GUARDS,
+  READ_ONLY,
+  checkRule,
+  loadRulesText,
+  Policy,
+  proposeRule,
+  type LoadedRules,
+  type PolicyRequest,
+  type RuleSource,
+  type ShellParser,
+} from "../policy/index.js";
 import { readJsonFileSync, writeFileAtomic } from "../platform/files.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
@@ -91,7 +103,9 @@ export class PolicyDesk {
       const ep = this.store.endpoints.get(a.endpoint_id);
       const root = workspaceRoot(ep) ?? a.cwd;
       const req = requestOf(a, root);
-      const result = req ? this.policy(this.sources(ep, root)).evaluate(req) : askBecause(a.action === "tool" ? "tool calls have no rules yet" : "the request names no command or file");
+      const result = req
+        ? this.policy(this.sources(ep, root)).evaluate(req)
+        : askBecause(a.action === "tool" ? "tool calls have no rules yet" : "the request names no command or file");
       return brief(result);
     } catch (err) {
       this.log.error("the approval policy failed; asking a person", { err: String(err) });
@@ -114,7 +128,11 @@ export class PolicyDesk {
     if (body.session) {
       const open = [...this.store.endpoints.values()].filter((e) => e.state !== "closed");
       const matches = open.filter((e) => e.endpoint_id === body.session || e.session_name === body.session || this.broker.label(e) === body.session);
-      if (matches.length !== 1) throw new ProtocolError(matches.length ? "recipient_ambiguous" : "recipient_unknown", matches.length ? `${matches.length} open sessions are named ${body.session}.` : `No open session is named ${body.session}.`);
+      if (matches.length !== 1)
+        throw new ProtocolError(
+          matches.length ? "recipient_ambiguous" : "recipient_unknown",
+          matches.length ? `${matches.length} open sessions are named ${body.session}.` : `No open session is named ${body.session}.`,
+        );
       ep = matches[0];
     }
     const root = body.workspace ?? workspaceRoot(ep) ?? body.cwd ?? null;
@@ -234,7 +252,10 @@ export class PolicyDesk {
     if (!isAbsolute(root)) throw new ProtocolError("bad_request", "root must be an absolute path.");
     const f = this.workspaceFile(root);
     if (f.sha256 === null) throw new ProtocolError("rule_unknown", `${join(root, WORKSPACE_RULES_FILE)} does not exist.`);
-    if (f.sha256 !== sha) throw new ProtocolError("workspace_rules_changed", `${join(root, WORKSPACE_RULES_FILE)} changed since it was shown (its SHA-256 is now ${f.sha256}); review it again.`, { sha256: f.sha256 });
+    if (f.sha256 !== sha)
+      throw new ProtocolError("workspace_rules_changed", `${join(root, WORKSPACE_RULES_FILE)} changed since it was shown (its SHA-256 is now ${f.sha256}); review it again.`, {
+        sha256: f.sha256,
+      });
     await this.saveAccepted(root, sha);
     return { root, file: join(root, WORKSPACE_RULES_FILE), sha256: sha, accepted: true, error: f.loaded.errors[0] ?? null };
   }

@@ -27,8 +27,7 @@ export function route(metadata: Record<string, unknown>, lookup: RouteLookup): R
   if (owner && isOpen(lookup.endpointState(owner)) && lookup.takesMessages(owner)) return { to: "endpoint", endpointId: owner, via: "correlation" };
 
   // 3. Otherwise the inbox: a continuation of a closed session, or simply unaddressed.
-  if (target && lookup.endpointState(target) === "closed")
-    return { to: "inbox", reason: "closed_session_continuation", originalTargetEndpointId: target };
+  if (target && lookup.endpointState(target) === "closed") return { to: "inbox", reason: "closed_session_continuation", originalTargetEndpointId: target };
   if (owner && isOpen(lookup.endpointState(owner))) return { to: "inbox", reason: "unaddressed", originalCorrelationId: correlation };
   if (owner) return { to: "inbox", reason: "closed_session_continuation", originalTargetEndpointId: owner, originalCorrelationId: correlation };
   return { to: "inbox", reason: "unaddressed", ...(target ? { originalTargetEndpointId: target } : {}) };

@@ -220,10 +220,8 @@ export class BrokerServer {
     const host = (hosts[0] ?? "").toLowerCase();
     if (hosts.length !== 1 || (host !== `127.0.0.1:${this.port}` && host !== `localhost:${this.port}`))
       return new ProtocolError("host_forbidden", `Host "${hosts.join(", ")}" is not allowed; use 127.0.0.1:${this.port}.`);
-    if (!(req.url ?? "").startsWith("/"))
-      return new ProtocolError("host_forbidden", `The request target must be a path; use http://127.0.0.1:${this.port}/….`);
-    if (req.headers.origin !== undefined)
-      return new ProtocolError("origin_forbidden", "Requests from web pages are not allowed (an Origin header was sent).");
+    if (!(req.url ?? "").startsWith("/")) return new ProtocolError("host_forbidden", `The request target must be a path; use http://127.0.0.1:${this.port}/….`);
+    if (req.headers.origin !== undefined) return new ProtocolError("origin_forbidden", "Requests from web pages are not allowed (an Origin header was sent).");
     return undefined;
   }
 
@@ -269,7 +267,10 @@ export class BrokerServer {
       // requests caught in the failing write itself are left with an unknown outcome.
       const failure = route.method !== "GET" && !NO_WRITES.test(url.pathname) ? this.opts.storageFailure?.() : undefined;
       if (failure !== undefined)
-        throw storageError(failure) ?? new ProtocolError("storage_unavailable", "The broker cannot write its state folder, so it takes no changes now; see its log.", { retryable: true });
+        throw (
+          storageError(failure) ??
+          new ProtocolError("storage_unavailable", "The broker cannot write its state folder, so it takes no changes now; see its log.", { retryable: true })
+        );
       const result = await route.handler({ params, url, req, body });
       if (result instanceof JsonText) sendText(res, 200, result.text);
       else send(res, 200, result ?? { ok: true });
@@ -366,15 +367,18 @@ export class BrokerServer {
       requestApproval: ({ body }) => approvals.request(body),
       approvals: ({ url }) => {
         const state = url.searchParams.get("state");
-        if (state !== null && !parseWith(ApprovalState, state).ok)
-          throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
+        if (state !== null && !parseWith(ApprovalState, state).ok) throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
         return { approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) };
       },
       approvalHistory: ({ url }) => ({ approvals: approvals.history(intParam(url, "limit", 100, 1, 500)) }),
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
       decide: ({ params, body }) => approvals.decide(params[0]!, body),
       withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
-      audit: async () => ({ records: await this.opts.audit.readRaw(), head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) }),
+      audit: async () => ({
+        records: await this.opts.audit.readRaw(),
+        head: this.opts.audit.headHash,
+        ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}),
+      }),
 
       // the approval policy; saving a rule (or accepting a workspace file, or turning on the read-only
       // set) decides the pending requests it now allows or denies, at once
@@ -438,7 +442,8 @@ export class BrokerServer {
     if (!this.authorized(req)) return refuseUpgrade(socket, 401, UNAUTHORIZED);
     guard.authenticate(socket as Socket);
     const live = matchPath(SOCKETS.live, url.pathname);
-    if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live) return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
+    if (url.pathname !== SOCKETS.stream.path && url.pathname !== SOCKETS.events.path && !live)
+      return refuseUpgrade(socket, 404, { error: "not_found", message: `No WebSocket at ${url.pathname}.` });
     // Every open WebSocket holds a descriptor and buffers: bounded, with a sentence, like every limit.
     const limits = this.opts.limits ?? DEFAULT_LIMITS;
     if (this.wss.clients.size >= limits.sockets) {
@@ -480,7 +485,9 @@ export class BrokerServer {
     } catch (err) {
       return refuseUpgrade(socket, 400, (err as ProtocolError).toBody());
     }
-    const caps = String(req.headers["x-masons-ipc-capabilities"] ?? "").split(",").map((s) => s.trim());
+    const caps = String(req.headers["x-masons-ipc-capabilities"] ?? "")
+      .split(",")
+      .map((s) => s.trim());
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.keepAlive(ws);
       this.opts.broker.openStream(pid, ws, caps.includes(PUSH_RECEIPT_ACK));
@@ -573,8 +580,7 @@ export const MAX_JSON_DEPTH = 100;
 function mayNestDeeperThan(text: string, max: number): boolean {
   let brackets = 0;
   // indexOf is native and visits only the brackets, which most bodies have few of.
-  for (const open of ["{", "["])
-    for (let i = text.indexOf(open); i >= 0; i = text.indexOf(open, i + 1)) if (++brackets > max) return true;
+  for (const open of ["{", "["]) for (let i = text.indexOf(open); i >= 0; i = text.indexOf(open, i + 1)) if (++brackets > max) return true;
   return false;
 }
 
@@ -625,7 +631,8 @@ function readBody(req: IncomingMessage): Promise<unknown> {
       } catch (err) {
         return reject(new ProtocolError("invalid_json", `The request body is not valid JSON: ${(err as Error).message}`));
       }
-      if (mayNestDeeperThan(text, MAX_JSON_DEPTH) && nestedDeeperThan(value, MAX_JSON_DEPTH)) return reject(new ProtocolError("bad_request", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
+      if (mayNestDeeperThan(text, MAX_JSON_DEPTH) && nestedDeeperThan(value, MAX_JSON_DEPTH))
+        return reject(new ProtocolError("bad_request", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`));
       resolve(value);
     });
   });

@@ -13,9 +13,17 @@ export function storageError(err: unknown): ProtocolError | undefined {
   if (typeof code !== "string") return undefined;
   const extra = { retryable: true, errno: code };
   if (FULL.has(code))
-    return new ProtocolError("storage_full", "The broker's state folder is full (no space left on the device), so this change was not acknowledged. Free some space there; the broker resumes by itself.", extra);
+    return new ProtocolError(
+      "storage_full",
+      "The broker's state folder is full (no space left on the device), so this change was not acknowledged. Free some space there; the broker resumes by itself.",
+      extra,
+    );
   if (READ_ONLY.has(code))
-    return new ProtocolError("storage_read_only", "The broker's state folder is read-only, so this change was not acknowledged. Make it writable again (then restart the broker if the file system had to be remounted).", extra);
+    return new ProtocolError(
+      "storage_read_only",
+      "The broker's state folder is read-only, so this change was not acknowledged. Make it writable again (then restart the broker if the file system had to be remounted).",
+      extra,
+    );
   if (UNAVAILABLE.has(code))
     return new ProtocolError("storage_unavailable", `The broker could not write its state folder (${code}), so this change was not acknowledged; see the broker log.`, extra);
   return undefined;

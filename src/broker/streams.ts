@@ -186,7 +186,12 @@ export class StreamHub {
     let mine = 0;
     for (const l of this.live.values()) if (l.meta.producer_pid === ep.plugin_pid) mine++;
     if (mine >= this.bounds.streamsPerProducer)
-      throw limitReached("producer_streams_full", "streamsPerProducer", this.bounds, `Process ${ep.plugin_pid} already has as many running streams as it may; complete or abort some first`);
+      throw limitReached(
+        "producer_streams_full",
+        "streamsPerProducer",
+        this.bounds,
+        `Process ${ep.plugin_pid} already has as many running streams as it may; complete or abort some first`,
+      );
     if (this.live.size >= this.bounds.streamsTotal)
       throw limitReached("streams_full", "streamsTotal", this.bounds, "The broker already has as many running streams as it may; try again when some have ended");
     if (body.approval_id) {
@@ -243,7 +248,10 @@ export class StreamHub {
     try {
       await this.durable(live);
     } catch (err) {
-      throw storageError(err) ?? new ProtocolError("storage_unavailable", "This stream's output could not be written to the state folder, so it was not kept; see the broker log.", { retryable: true });
+      throw (
+        storageError(err) ??
+        new ProtocolError("storage_unavailable", "This stream's output could not be written to the state folder, so it was not kept; see the broker log.", { retryable: true })
+      );
     }
     return { last_seq: lastSeq };
   }
@@ -328,7 +336,8 @@ export class StreamHub {
     const view = this.view(meta);
     const truncated = Object.values(view.channels).some((c) => c.truncated);
     const tail: Record<string, string> = {};
-    if (truncated && live) for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = lastBytes(st.tailParts, this.limits.tailBytes);
+    if (truncated && live)
+      for (const [ch, st] of live.channels) if (st.truncated && (channel === undefined || channel === ch)) tail[ch] = lastBytes(st.tailParts, this.limits.tailBytes);
     return { stream: view, chunks, truncated, tail, next_from_seq: next };
   }
 
@@ -355,10 +364,12 @@ export class StreamHub {
     for (const r of [...this.reports.values()]) r.release();
     const all = [...this.live.values()];
     for (const live of all) for (const f of live.followers) f.ws.close(1001, "broker shutting down");
-    return Promise.all(all.map(async (l) => {
-      await this.flushed(l);
-      await l.file?.close();
-    })).then(() => undefined);
+    return Promise.all(
+      all.map(async (l) => {
+        await this.flushed(l);
+        await l.file?.close();
+      }),
+    ).then(() => undefined);
   }
 
   // ---- internals ------------------------------------------------------------------------------------
@@ -443,7 +454,10 @@ export class StreamHub {
     // Aborted (by the producer, its session's end or a broker restart): the exit it reports comes too
     // late to be recorded, and answering 200 would say it was.
     if (meta.state === "aborted")
-      throw new ProtocolError("stream_ended", `Stream ${id} was aborted (${meta.reason ?? "no reason given"}); its exit cannot be recorded any more.`, { state: meta.state, stream: this.view(meta) });
+      throw new ProtocolError("stream_ended", `Stream ${id} was aborted (${meta.reason ?? "no reason given"}); its exit cannot be recorded any more.`, {
+        state: meta.state,
+        stream: this.view(meta),
+      });
     // A repeat (a producer retrying a complete whose answer it lost): the end it reports may still be
     // on its way to disk, and answering now would acknowledge it early.
     await this.broker.whenDurable();

@@ -39,11 +39,11 @@ async function main(argv: string[]): Promise<number> {
   const options: OptionSpecs = { ...GLOBAL_OPTIONS };
   for (const c of COMMANDS) Object.assign(options, c.options);
   const { values, positionals, tokens } = parseArgs({ args: argv, allowPositionals: true, strict: true, tokens: true, options });
-  if (values.version) return out(SWITCHBOARD_VERSION), 0;
+  if (values.version) return (out(SWITCHBOARD_VERSION), 0);
   const [command, ...args] = positionals;
-  if (values.help) return out(USAGE), 0;
+  if (values.help) return (out(USAGE), 0);
   // No command: a usage error like any other, on stderr, with the usage to pick one from.
-  if (!command) return err(`switchboard: no command given.\n\n${USAGE}`), 2;
+  if (!command) return (err(`switchboard: no command given.\n\n${USAGE}`), 2);
   for (const [name, value] of Object.entries(values)) if (typeof value === "string" && !value.trim()) throw new UsageError(`--${name} needs a value.`);
   if (values.timeout !== undefined && !(/^\d+(\.\d+)?$/.test(String(values.timeout)) && Number(values.timeout) <= MAX_TIMEOUT_S))
     throw new UsageError(`--timeout must be a number of seconds, at most ${MAX_TIMEOUT_S} (a week), not "${values.timeout}".`);
@@ -73,7 +73,8 @@ function checkArity(spec: CommandSpec, args: string[]): void {
   }
   const [sub, ...rest] = args;
   const m = sub === undefined || max === undefined ? undefined : max[sub];
-  if (m !== undefined && rest.length > m) throw new UsageError(`${spec.name} ${sub} takes ${m ? `at most ${m} argument${m === 1 ? "" : "s"}` : "no arguments"}; "${rest.slice(m).join(" ")}" is not understood.`);
+  if (m !== undefined && rest.length > m)
+    throw new UsageError(`${spec.name} ${sub} takes ${m ? `at most ${m} argument${m === 1 ? "" : "s"}` : "no arguments"}; "${rest.slice(m).join(" ")}" is not understood.`);
 }
 
 main(process.argv.slice(2)).then(
@@ -92,4 +93,3 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
-

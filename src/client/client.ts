@@ -30,23 +30,19 @@ import {
 import { probeHealth } from "../platform/discovery.js";
 import { wsTransport } from "../platform/transport.js";
 import { BrokerApi } from "./api.js";
+import { CapabilityMissingError, ClientClosedError, NotConnectedError, ProtocolMismatchError } from "./client-errors.js";
 import {
-  CapabilityMissingError,
-  ClientClosedError,
-  NotConnectedError,
-  ProtocolMismatchError,
-} from "./client-errors.js";
-import { snapshotOf, type BrokerClientEvents, type BrokerClientOptions, type CachedEndpoint, type ClientIdentity, type ConnectionChange, type EndpointRegistration, type RegisteredEndpoint, type ServerInfo } from "./client-types.js";
-import {
-  DEFAULT_BACKOFF,
-  INITIAL_STATE,
-  transition,
-  type ConnEffect,
-  type ConnEvent,
-  type ConnState,
-  type MachineOptions,
-  type PublicPhase,
-} from "./connection-state.js";
+  snapshotOf,
+  type BrokerClientEvents,
+  type BrokerClientOptions,
+  type CachedEndpoint,
+  type ClientIdentity,
+  type ConnectionChange,
+  type EndpointRegistration,
+  type RegisteredEndpoint,
+  type ServerInfo,
+} from "./client-types.js";
+import { DEFAULT_BACKOFF, INITIAL_STATE, transition, type ConnEffect, type ConnEvent, type ConnState, type MachineOptions, type PublicPhase } from "./connection-state.js";
 import { discover, readRecorded, type Discovered } from "./discover.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "./errors.js";
 import type { FeedModel, FeedRecord } from "./feed-model.js";
@@ -172,8 +168,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   whenConnected(timeoutMs?: number): Promise<void> {
     if (this.state.phase === "connected") return Promise.resolve();
     if (this.state.phase === "closed") return Promise.reject(new ClientClosedError());
-    if (this.state.phase === "idle" || this.state.phase === "disconnected")
-      return Promise.reject(new NotConnectedError(this.state.phase, this.state.lastFailure));
+    if (this.state.phase === "idle" || this.state.phase === "disconnected") return Promise.reject(new NotConnectedError(this.state.phase, this.state.lastFailure));
     return this.waitFor(timeoutMs);
   }
 
@@ -790,7 +785,8 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       try {
         await this.waitFor(this.opts.callWaitMs ?? 5000);
       } catch (err) {
-        if (err instanceof NotConnectedError) throw new NotConnectedError(this.state.phase, `${what} waited for a reconnect that did not come (${this.state.lastFailure ?? "no reason"})`);
+        if (err instanceof NotConnectedError)
+          throw new NotConnectedError(this.state.phase, `${what} waited for a reconnect that did not come (${this.state.lastFailure ?? "no reason"})`);
         throw err;
       }
       return this.api!;
@@ -873,7 +869,6 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 }
 
 // ---- module helpers ----------------------------------------------------------------------------------------
-
 
 function checkHealthProtocol(url: string, health: HealthResponse): void {
   const major = protocolMajor(health.protocol_version);

@@ -97,7 +97,10 @@ export function transition(state: ConnState, event: ConnEvent, opts: MachineOpti
       const gen = state.gen + 1;
       return {
         next: { phase: "connecting", gen, failures: 0, step: "opening", rediscover: state.phase === "disconnected", lastFailure: state.lastFailure },
-        effects: [{ type: "emit", phase: "connecting", attempt: 1 }, { type: "open_stream", gen, rediscover: state.phase === "disconnected" }],
+        effects: [
+          { type: "emit", phase: "connecting", attempt: 1 },
+          { type: "open_stream", gen, rediscover: state.phase === "disconnected" },
+        ],
       };
     }
 

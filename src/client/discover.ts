@@ -55,7 +55,10 @@ export async function discover(opts: DiscoverOptions): Promise<Discovered> {
   if (!opts.spawn) {
     const read = await readDiscovery(paths.discoveryFile).catch(() => undefined);
     throw read?.kind === "ok"
-      ? new DiscoveryError("unhealthy", `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health; its log is at ${paths.logFile}. Restart it with \`switchboard broker\`.`)
+      ? new DiscoveryError(
+          "unhealthy",
+          `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health; its log is at ${paths.logFile}. Restart it with \`switchboard broker\`.`,
+        )
       : new DiscoveryError("not_running", `No broker is running for ${home}. Start one with \`switchboard broker\`.`);
   }
 
@@ -173,8 +176,7 @@ async function probeRecord(file: string, timeoutMs: number): Promise<Discovered>
   if (read.kind === "missing") throw new DiscoveryError("not_running", `No discovery record at ${file}; is the broker running?`);
   if (read.kind === "invalid") throw new DiscoveryError("invalid_record", `The discovery record at ${file} is not valid: ${read.message}`);
   const health = await probeHealth(read.record, timeoutMs);
-  if (!health)
-    throw new DiscoveryError("unhealthy", `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health within ${timeoutMs / 1000} s.`);
+  if (!health) throw new DiscoveryError("unhealthy", `The broker at ${read.record.ipcUrl} (pid ${read.record.pid}) did not answer /health within ${timeoutMs / 1000} s.`);
   return { record: read.record, health, discoveryFile: file, spawned: false };
 }
 

@@ -82,10 +82,13 @@ export class ObserverFeed {
     clearTimeout(this.timer);
     if (this.host.closed() || !this.observing) return;
     // While reconnecting, the `connected` phase reopens it.
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.open();
-    }, backoffMs(this.failures++, this.host.backoff));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.open();
+      },
+      backoffMs(this.failures++, this.host.backoff),
+    );
   }
 
   private onFrame(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {

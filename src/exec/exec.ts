@@ -332,7 +332,7 @@ class Run {
       stop: (reason?: string) => this.stop(reason),
       resume: () => this.resume(),
       writeStdin: (data) => {
-        if (!child.stdin) throw new Error("stdin is not a pipe: start the command with stdin: \"pipe\"");
+        if (!child.stdin) throw new Error('stdin is not a pipe: start the command with stdin: "pipe"');
         return child.stdin.write(data);
       },
       endStdin: () => {

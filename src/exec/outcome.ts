@@ -34,16 +34,7 @@ export function exitOutcome(exitCode: number | null, signal: NodeJS.Signals | nu
  * One line for logs and terminals, e.g. "exited with code 3", "killed by SIGTERM",
  * "stopped (SIGINT): exited with code 130", "stopped (SIGKILL): killed by SIGKILL".
  */
-export function describeOutcome(r: {
-  exit_code: number | null;
-  signal: NodeJS.Signals | null;
-  stopped_by?: NodeJS.Signals | null | undefined;
-}): string {
-  const how =
-    r.signal !== null
-      ? `killed by ${r.signal}`
-      : r.exit_code !== null
-        ? `exited with code ${r.exit_code}`
-        : "ended without an exit code or signal";
+export function describeOutcome(r: { exit_code: number | null; signal: NodeJS.Signals | null; stopped_by?: NodeJS.Signals | null | undefined }): string {
+  const how = r.signal !== null ? `killed by ${r.signal}` : r.exit_code !== null ? `exited with code ${r.exit_code}` : "ended without an exit code or signal";
   return r.stopped_by ? `stopped (${r.stopped_by}): ${how}` : how;
 }

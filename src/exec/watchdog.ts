@@ -20,13 +20,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 
 // `kill -TERM "-PGID"` (no `--`): dash's kill takes a negative pid after the signal but refuses `--`.
 const SCRIPT = [
-  'IFS= read -r line',
+  "IFS= read -r line",
   '[ "$line" = release ] && exit 0',
   'kill -TERM "-$1" 2>/dev/null || exit 0',
-  'i=0',
+  "i=0",
   'while [ "$i" -lt 20 ] && kill -0 "-$1" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; i=$((i + 1)); done',
   'kill -KILL "-$1" 2>/dev/null',
-  'exit 0',
+  "exit 0",
 ].join("\n");
 
 export interface GroupWatchdog {

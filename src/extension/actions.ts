@@ -87,7 +87,11 @@ export class Actions {
   async sendTo(endpointId?: string): Promise<string | undefined> {
     const target = endpointId ? this.session(endpointId, true) : await this.pickSession("Send a message to…");
     if (!target) return undefined;
-    const text = await vscode.window.showInputBox({ title: `Message to ${visibleLine(target.label, 60)}`, prompt: `Sent to ${visibleLine(target.kind, 30)} session ${visibleLine(target.label, 60)}`, ignoreFocusOut: true });
+    const text = await vscode.window.showInputBox({
+      title: `Message to ${visibleLine(target.label, 60)}`,
+      prompt: `Sent to ${visibleLine(target.kind, 30)} session ${visibleLine(target.label, 60)}`,
+      ignoreFocusOut: true,
+    });
     if (!text) return undefined;
     const api = await this.sb.api();
     const self = this.sb.selfEndpointId;
@@ -154,7 +158,10 @@ export class Actions {
       sessions.map((s) => ({
         label: `${kindIcon(s.kind)} ${visibleLine(s.label, 80)}`,
         description: `${visibleLine(s.kind, 40)}${s.state === "reconnecting" ? " · reconnecting" : ""}${s.endpoint_id === self ? " · this window" : ""}`,
-        detail: [workspaceOf(s), s.task_hint].filter(Boolean).map((t) => visibleLine(t!, 120)).join(" — "),
+        detail: [workspaceOf(s), s.task_hint]
+          .filter(Boolean)
+          .map((t) => visibleLine(t!, 120))
+          .join(" — "),
         session: s,
       })),
       { title, matchOnDescription: true, matchOnDetail: true, placeHolder: "Open sessions: name, kind and workspace" },

@@ -60,7 +60,7 @@ function agentEntry(raw: unknown): ConfiguredAgent | string {
  */
 export function parseAgentsSetting(value: unknown, warn: (message: string) => void = () => {}): ConfiguredAgent[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) return warn("Setting switchboard.agents should be a list of {name, command, args, env}; using the default []."), [];
+  if (!Array.isArray(value)) return (warn("Setting switchboard.agents should be a list of {name, command, args, env}; using the default []."), []);
   const out: ConfiguredAgent[] = [];
   const problems: string[] = [];
   value.forEach((raw: unknown, i) => {

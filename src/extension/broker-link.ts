@@ -195,7 +195,9 @@ export class BrokerLink implements vscode.Disposable {
       });
       this.timings = { connectMs: connectedAt - started, registerMs: performance.now() - connectedAt };
       client.startObserving();
-      log().info(`registered this window as ${this.self.endpointId} ("${this.sessionName}") in ${Math.round(performance.now() - started)} ms; broker ${client.serverInfo.brokerUrl}${client.serverInfo.spawned ? " (started by this window)" : ""}`);
+      log().info(
+        `registered this window as ${this.self.endpointId} ("${this.sessionName}") in ${Math.round(performance.now() - started)} ms; broker ${client.serverInfo.brokerUrl}${client.serverInfo.spawned ? " (started by this window)" : ""}`,
+      );
       this.setPhase("connected");
       this.connected.fire();
     } catch (err) {
@@ -261,4 +263,3 @@ function safe<T>(f: () => T): T | undefined {
     return undefined;
   }
 }
-

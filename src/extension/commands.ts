@@ -78,7 +78,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const streams = sb.state().streams;
       if (!streams.length) throw new Error("No output streams yet.");
       const picked = await vscode.window.showQuickPick(
-        streams.map((s) => ({ label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${visibleLine(s.command, 100)}`, description: `${s.action} · ${visibleLine(s.session, 60)}`, stream: s })),
+        streams.map((s) => ({
+          label: `${s.state === "streaming" ? "$(sync~spin)" : "$(terminal)"} ${visibleLine(s.command, 100)}`,
+          description: `${s.action} · ${visibleLine(s.session, 60)}`,
+          stream: s,
+        })),
         { title: "Open the terminal of an output stream" },
       );
       if (picked) openStream(picked.stream.stream_id);

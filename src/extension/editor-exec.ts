@@ -41,7 +41,12 @@ export class EditorRunner implements vscode.Disposable {
     const command = a.command ?? a.summary;
     const writer = await StreamWriter.start(
       { endpoint_id: self, action: a.action === "env" ? "env" : "sh", command, cwd, approval_id: a.approval_id },
-      { api: () => this.sb.api("output_streams_v1"), pluginPid: process.pid, frames: (frame, done) => this.sb.sendStreamFrame(frame, done), onError: (e) => log().warn(`stream ${a.approval_id}: ${e.message}`) },
+      {
+        api: () => this.sb.api("output_streams_v1"),
+        pluginPid: process.pid,
+        frames: (frame, done) => this.sb.sendStreamFrame(frame, done),
+        onError: (e) => log().warn(`stream ${a.approval_id}: ${e.message}`),
+      },
     );
     const handle = execCommand({ command, cwd, stopGraceMs: 1000, onOutput: (ch, text) => writer.write(ch, text) });
     writer.onDrain(function resume() {

@@ -28,15 +28,23 @@ export class PolicyUi {
     const rule: Rule = { id: slug(`allow-${pattern}`), decision: "allow", ...(isEdit ? { edit: pattern.trim() } : { command: pattern.trim() }) };
     const preview = await explain(api.route(ROUTES.previewRule, { body: { rule } }));
     const matched = `Would decide ${preview.pending.length} pending request${preview.pending.length === 1 ? "" : "s"} now; would have matched ${preview.decided.length} of the recent ones.`;
-    const examples = [...preview.pending, ...preview.decided].slice(0, 4).map((x) => x.summary).join(" · ");
+    const examples = [...preview.pending, ...preview.decided]
+      .slice(0, 4)
+      .map((x) => x.summary)
+      .join(" · ");
     const endpoint = a ? this.sb.state().sessions.find((s) => s.endpoint_id === a.endpoint_id) : undefined;
-    const root = endpoint && typeof endpoint.workspace === "object" && endpoint.workspace ? endpoint.workspace.root : typeof endpoint?.workspace === "string" ? endpoint.workspace : undefined;
+    const root =
+      endpoint && typeof endpoint.workspace === "object" && endpoint.workspace ? endpoint.workspace.root : typeof endpoint?.workspace === "string" ? endpoint.workspace : undefined;
     const scopes: (vscode.QuickPickItem & { scope: Scope })[] = [
       { scope: "session", label: "This session", description: a?.session, detail: `${matched} Ends with the session.` },
       ...(root ? [{ scope: "workspace" as const, label: "This workspace", description: root, detail: `${matched} Saved in .switchboard/policy.json.` }] : []),
       { scope: "user", label: "All my sessions", description: "user rules", detail: matched },
     ];
-    const picked = await vscode.window.showQuickPick(scopes, { title: `Allow \`${pattern.trim()}\` for…`, placeHolder: examples ? `Matches: ${examples}` : "It matches no recent request", matchOnDetail: true });
+    const picked = await vscode.window.showQuickPick(scopes, {
+      title: `Allow \`${pattern.trim()}\` for…`,
+      placeHolder: examples ? `Matches: ${examples}` : "It matches no recent request",
+      matchOnDetail: true,
+    });
     if (!picked) return undefined;
     const saved = await explain(
       api.route(ROUTES.addRule, {
@@ -57,7 +65,8 @@ export class PolicyUi {
     const open = { iconPath: new vscode.ThemeIcon("go-to-file"), tooltip: "Open its file" };
     const items: Item[] = [];
     for (const w of view.workspaces)
-      if (!w.accepted && w.sha256) items.push({ label: "$(shield) Accept workspace rules…", description: w.file, detail: "Its allow rules are ignored until you accept this exact file.", accept: w });
+      if (!w.accepted && w.sha256)
+        items.push({ label: "$(shield) Accept workspace rules…", description: w.file, detail: "Its allow rules are ignored until you accept this exact file.", accept: w });
     for (const r of view.rules) {
       if (r.scope === "builtin" && !r.active) continue;
       const pattern = r.rule.command !== undefined ? r.rule.command : `edit ${r.rule.edit}`;
@@ -121,7 +130,14 @@ export class PolicyUi {
 }
 
 function slug(text: string): string {
-  return text.replace(/\*+/g, "any").replace(/[^A-Za-z0-9_.:@/+-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "").slice(0, 100) || "rule";
+  return (
+    text
+      .replace(/\*+/g, "any")
+      .replace(/[^A-Za-z0-9_.:@/+-]+/g, "-")
+      .replace(/-+/g, "-")
+      .replace(/^-|-$/g, "")
+      .slice(0, 100) || "rule"
+  );
 }
 
 async function explain<T>(p: Promise<T>): Promise<T> {

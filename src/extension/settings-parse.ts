@@ -58,33 +58,34 @@ export function parseSettings(get: SettingGetter, warn: (message: string) => voi
   const text = (key: string): string | undefined => {
     const v = read(key);
     if (v === undefined) return undefined;
-    if (typeof v !== "string") return wrong(key, "a string", v, ""), undefined;
+    if (typeof v !== "string") return (wrong(key, "a string", v, ""), undefined);
     return v.trim() || undefined;
   };
   const flag = (key: string, fallback: boolean): boolean => {
     const v = read(key);
     if (v === undefined) return fallback;
-    if (typeof v !== "boolean") return wrong(key, "true or false", v, fallback), fallback;
+    if (typeof v !== "boolean") return (wrong(key, "true or false", v, fallback), fallback);
     return v;
   };
   const choice = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
     const v = read(key);
     if (v === undefined) return fallback;
-    if (!allowed.includes(v as T)) return wrong(key, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`, v, fallback), fallback;
+    if (!allowed.includes(v as T)) return (wrong(key, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`, v, fallback), fallback);
     return v as T;
   };
   const count = (key: string, fallback: number, max: number): number => {
     const v = read(key);
     if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) return wrong(key, `a whole number from 0 to ${max}`, v, fallback), fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) return (wrong(key, `a whole number from 0 to ${max}`, v, fallback), fallback);
     return v;
   };
   const strings = (key: string): string[] => {
     const v = read(key);
     if (v === undefined) return [];
-    if (!Array.isArray(v)) return wrong(key, "a list of strings", v, []), [];
+    if (!Array.isArray(v)) return (wrong(key, "a list of strings", v, []), []);
     const kept = v.filter((a): a is string => typeof a === "string");
-    if (kept.length !== v.length) warn(`Setting switchboard.${key} should hold only strings; left out ${v.length - kept.length} other entr${v.length - kept.length === 1 ? "y" : "ies"}.`);
+    if (kept.length !== v.length)
+      warn(`Setting switchboard.${key} should hold only strings; left out ${v.length - kept.length} other entr${v.length - kept.length === 1 ? "y" : "ies"}.`);
     return kept;
   };
 

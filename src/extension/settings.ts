@@ -8,5 +8,8 @@ export type { NotifyLevel, Settings, TerminalPolicy } from "./settings-parse.js"
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration("switchboard");
-  return parseSettings((key) => c.get(key), (message) => log().warn(message));
+  return parseSettings(
+    (key) => c.get(key),
+    (message) => log().warn(message),
+  );
 }

@@ -25,13 +25,7 @@ export interface SidebarPage {
 }
 
 export const SIDEBAR_CSP = (cspSource: string, nonce: string) =>
-  [
-    "default-src 'none'",
-    `style-src ${cspSource} 'nonce-${nonce}'`,
-    `font-src ${cspSource}`,
-    `img-src ${cspSource} data:`,
-    `script-src 'nonce-${nonce}'`,
-  ].join("; ");
+  ["default-src 'none'", `style-src ${cspSource} 'nonce-${nonce}'`, `font-src ${cspSource}`, `img-src ${cspSource} data:`, `script-src 'nonce-${nonce}'`].join("; ");
 
 /** "</" in an inlined text could close its element: the bundles are written so that it cannot. */
 function inline(text: string, tag: "style" | "script"): string {

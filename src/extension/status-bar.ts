@@ -15,7 +15,11 @@ export function statusBar(sb: BrokerLink): vscode.Disposable {
       phase === "connected"
         ? `Agent Switchboard: connected${n ? `, ${n} approval${n === 1 ? "" : "s"} waiting` : ""}. Click to open the sidebar.`
         : `Agent Switchboard: ${phase}${sb.connectionReason ? ` (${sb.connectionReason})` : ""}. Click to open the sidebar.`;
-    item.backgroundColor = n ? new vscode.ThemeColor("statusBarItem.warningBackground") : phase === "disconnected" ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
+    item.backgroundColor = n
+      ? new vscode.ThemeColor("statusBarItem.warningBackground")
+      : phase === "disconnected"
+        ? new vscode.ThemeColor("statusBarItem.errorBackground")
+        : undefined;
     item.accessibilityInformation = { label: item.tooltip as string };
   };
   render();

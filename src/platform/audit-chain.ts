@@ -22,9 +22,7 @@ export function recordHash(prev: string, body: Record<string, unknown>): string 
   return createHash("sha256").update(prev).update(canonicalJson(rest)).digest("hex");
 }
 
-export type ChainCheck =
-  | { ok: true; count: number; head: string }
-  | { ok: false; count: number; index: number; seq: unknown; problem: string };
+export type ChainCheck = { ok: true; count: number; head: string } | { ok: false; count: number; index: number; seq: unknown; problem: string };
 
 /** Checks every link; names the first record that does not fit. */
 export function verifyChain(records: unknown[]): ChainCheck {

@@ -6,10 +6,7 @@ import { pidAlive } from "./process.js";
 import { httpRequest } from "./http.js";
 import { localSocket, type BrokerAddress } from "./transport.js";
 
-export type DiscoveryRead =
-  | { kind: "missing" }
-  | { kind: "invalid"; message: string }
-  | { kind: "ok"; record: DiscoveryRecord };
+export type DiscoveryRead = { kind: "missing" } | { kind: "invalid"; message: string } | { kind: "ok"; record: DiscoveryRecord };
 
 export async function readDiscovery(file: string): Promise<DiscoveryRead> {
   return checkDiscovery(await readJsonFile(file));
@@ -92,10 +89,7 @@ export async function tryLock(lockFile: string, opts: { adoptNonce?: string; sta
       if (held.lock.pid !== process.pid) await writeNoFollow(lockFile, JSON.stringify(content)).catch(() => {});
       return handle;
     }
-    const stale =
-      held.kind === "missing" ||
-      (held.kind === "ok" && !pidAlive(held.lock.pid)) ||
-      (held.kind === "invalid" && Date.now() - held.mtimeMs > (opts.staleMs ?? 5000));
+    const stale = held.kind === "missing" || (held.kind === "ok" && !pidAlive(held.lock.pid)) || (held.kind === "invalid" && Date.now() - held.mtimeMs > (opts.staleMs ?? 5000));
     if (!stale) return undefined;
     await unlink(lockFile).catch(() => {});
   }

@@ -30,7 +30,9 @@ export type NoFollowFlags = keyof typeof FLAGS;
 
 /** The error for a state file that is a symbolic link (code ELOOP, so callers can tell it apart). */
 export function linkRefused(path: string): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(`${path} is a symbolic link; the broker does not write through links in its state folder. Remove the link (rm '${path}') and start it again.`);
+  const err: NodeJS.ErrnoException = new Error(
+    `${path} is a symbolic link; the broker does not write through links in its state folder. Remove the link (rm '${path}') and start it again.`,
+  );
   err.code = "ELOOP";
   err.path = path;
   return err;

@@ -185,15 +185,16 @@ export class Policy {
     const second = words[1]?.value;
     const lists = [this.byHead.get(head), second != null ? this.byHead2.get(`${head}\u0000${second}`) : undefined, this.wildHead];
     let best: Verdict | null = null;
-    for (const list of lists) for (const c of list ?? []) {
-      if (!matchCommand(c.command!, words)) continue;
-      if (c.rule.decision === "allow" && !c.trusted) {
-        ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);
-        continue;
+    for (const list of lists)
+      for (const c of list ?? []) {
+        if (!matchCommand(c.command!, words)) continue;
+        if (c.rule.decision === "allow" && !c.trusted) {
+          ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);
+          continue;
+        }
+        if (!best || RANK[c.rule.decision] > RANK[best.decision]) best = { decision: c.rule.decision, rule: c, reason: `matches \`${c.rule.command}\`` };
+        if (best.decision === "deny") break;
       }
-      if (!best || RANK[c.rule.decision] > RANK[best.decision]) best = { decision: c.rule.decision, rule: c, reason: `matches \`${c.rule.command}\`` };
-      if (best.decision === "deny") break;
-    }
     return best ?? { decision: "ask", rule: null, reason: "no rule matches" };
   }
 

@@ -53,6 +53,10 @@ function quote(word: string): string {
 }
 
 function slug(text: string): string {
-  const s = text.replace(/\*+/g, "any").replace(/[^A-Za-z0-9_.:@/+-]+/g, "-").replace(/-+/g, "-").replace(/^-|-$/g, "");
+  const s = text
+    .replace(/\*+/g, "any")
+    .replace(/[^A-Za-z0-9_.:@/+-]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "");
   return s.slice(0, 100) || "rule";
 }

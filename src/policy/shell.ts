@@ -89,15 +89,7 @@ const WORDISH = new Set([
   "brace_expression",
 ]);
 
-const ARITHMETIC = new Set([
-  "arithmetic_expansion",
-  "binary_expression",
-  "unary_expression",
-  "postfix_expression",
-  "ternary_expression",
-  "parenthesized_expression",
-  "subscript",
-]);
+const ARITHMETIC = new Set(["arithmetic_expansion", "binary_expression", "unary_expression", "postfix_expression", "ternary_expression", "parenthesized_expression", "subscript"]);
 
 /**
  * Recent analyses by source: the broker judges a request again when rules change and previews a

@@ -221,7 +221,25 @@ function skipOptions(words: ShellWord[], withValue: Set<string>, alone: RegExp):
   return words.slice(i);
 }
 
-const XARGS_WITH_VALUE = new Set(["-I", "-L", "-n", "-P", "-s", "-d", "-E", "-a", "--arg-file", "--delimiter", "--max-args", "--max-lines", "--max-procs", "--max-chars", "--eof", "--replace", "--process-slot-var"]);
+const XARGS_WITH_VALUE = new Set([
+  "-I",
+  "-L",
+  "-n",
+  "-P",
+  "-s",
+  "-d",
+  "-E",
+  "-a",
+  "--arg-file",
+  "--delimiter",
+  "--max-args",
+  "--max-lines",
+  "--max-procs",
+  "--max-chars",
+  "--eof",
+  "--replace",
+  "--process-slot-var",
+]);
 
 function xargs(rest: ShellWord[], via: string[], dangerous: string[], problems: string[], out: Unwrapped, depth: number): void {
   let replace: string | null = null;

@@ -83,7 +83,6 @@ export type Approval = v.InferOutput<typeof Approval>;
 /** How much of a long command, detail or diff a preview carries. */
 export const APPROVAL_PREVIEW_BYTES = 4096;
 
-
 export const ApprovalsResponse = v.object({ approvals: v.array(Approval) });
 
 /** One audit record; `hash` = sha256(prev + canonical JSON of the record without `hash`). */

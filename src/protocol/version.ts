@@ -2,8 +2,7 @@
 declare const __SWITCHBOARD_VERSION__: string | undefined;
 
 /** The package version, injected by the bundler; "0.0.0-dev" when run from source. */
-export const SWITCHBOARD_VERSION: string =
-  typeof __SWITCHBOARD_VERSION__ === "string" ? __SWITCHBOARD_VERSION__ : "0.0.0-dev";
+export const SWITCHBOARD_VERSION: string = typeof __SWITCHBOARD_VERSION__ === "string" ? __SWITCHBOARD_VERSION__ : "0.0.0-dev";
 
 /** MASONS local IPC protocol version this broker speaks (a superset of 1.x). */
 export const PROTOCOL_VERSION = "1.1";

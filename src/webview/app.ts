@@ -483,13 +483,16 @@ export class App implements ItemContext {
         <h1 class="sr-only">Agent Switchboard</h1>
         <div class="conn" role="status" aria-live="polite" title=${c?.broker_url ?? ""}>
           <span class="conn-state"><span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span><span class="conn-phase">${spec.text}</span></span>
-          ${details.length
-            ? html`<span class="conn-detail">${details.map((d, i) => html`${i ? html`<span class="sep" aria-hidden="true"> · </span>` : nothing}<span class="conn-part">${d}</span>`)}</span>`
-            : nothing}
+          ${
+            details.length
+              ? html`<span class="conn-detail">${details.map((d, i) => html`${i ? html`<span class="sep" aria-hidden="true"> · </span>` : nothing}<span class="conn-part">${d}</span>`)}</span>`
+              : nothing
+          }
         </div>
       </header>
-      ${phase === "disconnected"
-        ? html`<div class="banner" role="region" aria-label="Connection problem">
+      ${
+        phase === "disconnected"
+          ? html`<div class="banner" role="region" aria-label="Connection problem">
             <p>${icon("warning")} Not connected to the broker: what you see may be out of date.</p>
             ${c?.reason ? html`<p class="banner-reason">${c.reason}</p>` : nothing}
             <div class="actions">
@@ -497,7 +500,8 @@ export class App implements ItemContext {
               <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
             </div>
           </div>`
-        : nothing}
+          : nothing
+      }
       ${(this.state?.warnings ?? []).map((w) => html`<div class="banner broker-warning" role="alert"><p>${icon("warning")} ${w}</p></div>`)}`;
   }
 
@@ -577,20 +581,39 @@ export class App implements ItemContext {
     const w = vl.compute(keys, keep, this.cursor, this.anchor?.section === id ? this.anchor : null);
     this.cursor = w.top + w.height + 12;
     const total = keys.length;
-    const row = (key: string, pos: number, body: TemplateResult) =>
-      html`<li class="vitem" data-key=${key} aria-setsize=${total} aria-posinset=${pos}>${body}</li>`;
+    const row = (key: string, pos: number, body: TemplateResult) => html`<li class="vitem" data-key=${key} aria-setsize=${total} aria-posinset=${pos}>${body}</li>`;
     const label = TITLES[id];
     switch (id) {
       case "approvals":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(d.approvals.slice(w.start, w.end), (a) => a.approval_id, (a, i) => row(a.approval_id, w.start + i + 1, approvalItem(a, this)))}</ol>`;
+        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
+          d.approvals.slice(w.start, w.end),
+          (a) => a.approval_id,
+          (a, i) => row(a.approval_id, w.start + i + 1, approvalItem(a, this)),
+        )}</ol>`;
       case "inbox":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(d.inbox.slice(w.start, w.end), (x) => x.id, (x, i) => row(x.id, w.start + i + 1, inboxItem(x, this)))}</ol>`;
+        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
+          d.inbox.slice(w.start, w.end),
+          (x) => x.id,
+          (x, i) => row(x.id, w.start + i + 1, inboxItem(x, this)),
+        )}</ol>`;
       case "sessions":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(d.sessions.slice(w.start, w.end), (x) => x.endpoint_id, (x, i) => row(x.endpoint_id, w.start + i + 1, sessionItem(x, this)))}</ol>`;
+        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
+          d.sessions.slice(w.start, w.end),
+          (x) => x.endpoint_id,
+          (x, i) => row(x.endpoint_id, w.start + i + 1, sessionItem(x, this)),
+        )}</ol>`;
       case "streams":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(d.streams.slice(w.start, w.end), (x) => x.stream_id, (x, i) => row(x.stream_id, w.start + i + 1, streamItem(x, this)))}</ol>`;
+        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
+          d.streams.slice(w.start, w.end),
+          (x) => x.stream_id,
+          (x, i) => row(x.stream_id, w.start + i + 1, streamItem(x, this)),
+        )}</ol>`;
       case "messages":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(d.messages.slice(w.start, w.end), (x) => x.id, (x, i) => row(x.id, w.start + i + 1, messageItem(x, this)))}</ol>`;
+        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
+          d.messages.slice(w.start, w.end),
+          (x) => x.id,
+          (x, i) => row(x.id, w.start + i + 1, messageItem(x, this)),
+        )}</ol>`;
     }
   }
 
@@ -694,10 +717,7 @@ export class App implements ItemContext {
     const key = `approval:${a.approval_id}`;
     if (this.busy.has(key)) return;
     const reason = (this.ui.rejecting[a.approval_id] ?? "").trim().slice(0, 2000);
-    this.request(
-      (requestId) => (reason ? { type: "reject", requestId, approvalId: a.approval_id, reason } : { type: "reject", requestId, approvalId: a.approval_id }),
-      key,
-    );
+    this.request((requestId) => (reason ? { type: "reject", requestId, approvalId: a.approval_id, reason } : { type: "reject", requestId, approvalId: a.approval_id }), key);
   }
 
   cancelReject(a: Approval): void {

@@ -89,11 +89,13 @@ function expandableText(key: string, idPrefix: string, id: string, text: string,
   const open = long && ctx.isExpanded(key);
   const contentId = domId(idPrefix, id);
   return html`<div class="content ${open ? "expanded" : long ? "folded" : "short"}" id=${contentId} @click=${long && !open ? () => ctx.toggleExpanded(key) : null}>${open ? text : long ? previewText(text) : text}</div>
-    ${long
-      ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${contentId} aria-label=${`${open ? "Show less" : "Show all"} of ${what}`} @click=${() => ctx.toggleExpanded(key)}>
+    ${
+      long
+        ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${contentId} aria-label=${`${open ? "Show less" : "Show all"} of ${what}`} @click=${() => ctx.toggleExpanded(key)}>
           ${icon(open ? "chevron-up" : "chevron-down")}${open ? "Show less" : "Show more"}
         </button>`
-      : nothing}`;
+        : nothing
+    }`;
 }
 
 // ---- approvals ---------------------------------------------------------------------------------
@@ -118,19 +120,22 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
     ${a.detail ? expandableText(`detail:${a.approval_id}`, "detail", a.approval_id, a.detail, ctx, "the details") : nothing}
     ${a.diff ? diffBlock(a, subject, ctx) : nothing}
     ${a.policy && a.policy.decision === "ask" ? html`<div class="policy-line" title="How the approval rules judged it">${icon("law")}<span>${a.policy.reason}</span></div>` : nothing}
-    ${a.execute === "editor" || expires
-      ? html`<div class="meta">
+    ${
+      a.execute === "editor" || expires
+        ? html`<div class="meta">
           ${a.execute === "editor" ? html`<span>${icon("terminal")}Runs in this window's terminal</span>` : nothing}
           ${expires ? html`<span class="expires">${icon("clock")}${expires}</span>` : nothing}
         </div>`
-      : nothing}
-    ${draft === undefined
-      ? html`<div class="actions">
+        : nothing
+    }
+    ${
+      draft === undefined
+        ? html`<div class="actions">
           <vscode-button class="approve" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${buttonIcon("check")}${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
           <vscode-button class="reject" secondary ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>${buttonIcon("close")}Reject…</vscode-button>
           ${a.action !== "tool" ? html`<vscode-button class="allow-similar" secondary ?disabled=${busy} aria-label=${`Allow requests similar to ${subject}…`} @click=${() => ctx.allowSimilar(a)}>Allow similar…</vscode-button>` : nothing}
         </div>`
-      : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
+        : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>
           <span class="field-label" aria-hidden="true">Why reject it? The agent is told (optional).</span>
           <vscode-textfield
             class="reason"
@@ -156,7 +161,8 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
             <vscode-button class="cancel-reject" secondary aria-label="Cancel rejecting" @click=${() => ctx.cancelReject(a)}>Cancel</vscode-button>
           </div>
           <div class="hint">Enter rejects, Escape cancels</div>
-        </div>`}
+        </div>`
+    }
   </article>`;
 }
 
@@ -175,11 +181,13 @@ function commandBlock(approvalId: string, command: string, ctx: ItemContext): Te
   const open = folded !== null && ctx.isExpanded(key);
   const id = domId("cmd", approvalId);
   return html`<pre class="command ${folded !== null && !open ? "folded" : ""}" id=${id} aria-label="Command"><code>${breakable(open || folded === null ? command : folded)}</code></pre>
-    ${folded !== null
-      ? html`<button class="link-btn show-all" aria-expanded=${open ? "true" : "false"} aria-controls=${id} aria-label=${open ? "Show less of the command" : "Show all of the command"} @click=${() => ctx.toggleExpanded(key)}>
+    ${
+      folded !== null
+        ? html`<button class="link-btn show-all" aria-expanded=${open ? "true" : "false"} aria-controls=${id} aria-label=${open ? "Show less of the command" : "Show all of the command"} @click=${() => ctx.toggleExpanded(key)}>
           ${icon(open ? "chevron-up" : "chevron-down")}${open ? "Show less" : lines > COMMAND_FOLDED_LINES ? `Show all ${lines} lines` : "Show all"}
         </button>`
-      : nothing}`;
+        : nothing
+    }`;
 }
 
 function diffBlock(a: Approval, subject: string, ctx: ItemContext): TemplateResult {
@@ -200,11 +208,13 @@ function diffBlock(a: Approval, subject: string, ctx: ItemContext): TemplateResu
     <div class="diff-lines ${open ? "open" : ""}" id=${id}>${lines.map((l) => html`<div class="dl dl-${classifyDiffLine(l)}">${l === "" ? " " : l}</div>`)}</div>
     ${open && total > lines.length ? html`<div class="hint">${plural(total - lines.length, "more line")}: open the diff to see them.</div>` : nothing}
     <div class="diff-actions">
-      ${total > DIFF_FOLDED_LINES
-        ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${id} @click=${() => ctx.toggleExpanded(key)}>
+      ${
+        total > DIFF_FOLDED_LINES
+          ? html`<button class="link-btn" aria-expanded=${open ? "true" : "false"} aria-controls=${id} @click=${() => ctx.toggleExpanded(key)}>
             ${icon(open ? "chevron-up" : "chevron-down")}${open ? "Show less" : `Show all ${total} lines`}
           </button>`
-        : nothing}
+          : nothing
+      }
       ${added || removed ? html`<span class="diff-stat"><span class="plus">+${added}</span> <span class="minus">−${removed}</span></span>` : nothing}
       <vscode-button class="open-diff" secondary aria-label=${`Open diff of ${subject}`} @click=${() => ctx.showDiff(a)}>${buttonIcon("diff")}Open diff</vscode-button>
     </div>
@@ -252,15 +262,19 @@ export function sessionItem(ep: EndpointView, ctx: ItemContext): TemplateResult 
       ${ep.state === "active" ? nothing : html`<span>${age(ep.last_seen_at, ctx.nowMs, "seen ")}</span>`}
       ${ep.buffered_count > 0 ? html`<span class="buffered">${icon("mail")}${plural(ep.buffered_count, "message")} waiting</span>` : nothing}
     </div>
-    ${ws
-      ? html`<div class="path-line" title=${ws.path}>${icon("folder")}<span class="path">${ws.path}</span>${ws.branch ? html`<span class="branch">${icon("git-branch")}${ws.branch}</span>` : nothing}</div>`
-      : nothing}
+    ${
+      ws
+        ? html`<div class="path-line" title=${ws.path}>${icon("folder")}<span class="path">${ws.path}</span>${ws.branch ? html`<span class="branch">${icon("git-branch")}${ws.branch}</span>` : nothing}</div>`
+        : nothing
+    }
     ${ep.task_hint ? html`<div class="task" title=${ep.task_hint.slice(0, 500)}>${icon("tasklist")}<span>${previewText(ep.task_hint, 200)}</span></div>` : nothing}
-    ${self || ep.accepts_messages === false // (a command run takes no messages)
-      ? nothing
-      : html`<div class="actions">
+    ${
+      self || ep.accepts_messages === false // (a command run takes no messages)
+        ? nothing
+        : html`<div class="actions">
           <vscode-button class="send" secondary ?disabled=${ep.state === "closed" || ctx.readOnly} aria-label=${`Send a message to ${label}…`} @click=${() => ctx.sendTo(ep)}>${buttonIcon("send")}Send message…</vscode-button>
-        </div>`}
+        </div>`
+    }
   </article>`;
 }
 
@@ -291,9 +305,11 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
         ${age(s.ended_at ?? s.created_at, ctx.nowMs)}
       </div>
     </div>
-    ${st.running
-      ? html`<vscode-button class="stop" secondary ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>${buttonIcon("debug-stop")}Stop</vscode-button>`
-      : nothing}
+    ${
+      st.running
+        ? html`<vscode-button class="stop" secondary ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>${buttonIcon("debug-stop")}Stop</vscode-button>`
+        : nothing
+    }
   </article>`;
 }
 
@@ -311,10 +327,12 @@ export function messageItem(m: WindowMessage, ctx: ItemContext): TemplateResult 
       ${age(m.received_at, ctx.nowMs)}
     </div>
     ${expandableText(`msg:${m.id}`, "msg", m.id, m.content, ctx, `the message from ${from}`)}
-    ${canReply
-      ? html`<div class="actions">
+    ${
+      canReply
+        ? html`<div class="actions">
           <vscode-button class="reply" secondary ?disabled=${busy} aria-label=${`Reply to ${from}…`} @click=${() => ctx.reply(m)}>${buttonIcon("reply")}Reply…</vscode-button>
         </div>`
-      : nothing}
+        : nothing
+    }
   </article>`;
 }

@@ -52,7 +52,13 @@ function session(e: EndpointView): EndpointView {
         ? ws
         : typeof ws === "string"
           ? line(ws)
-          : { ...ws, root: line(ws.root), ...(ws.cwd !== undefined ? { cwd: line(ws.cwd) } : {}), ...(ws.remote !== undefined ? { remote: line(ws.remote) } : {}), ...(ws.branch !== undefined ? { branch: line(ws.branch) } : {}) },
+          : {
+              ...ws,
+              root: line(ws.root),
+              ...(ws.cwd !== undefined ? { cwd: line(ws.cwd) } : {}),
+              ...(ws.remote !== undefined ? { remote: line(ws.remote) } : {}),
+              ...(ws.branch !== undefined ? { branch: line(ws.branch) } : {}),
+            },
   };
 }
 
@@ -76,7 +82,12 @@ export function visibleState(s: SidebarState): SidebarState {
 function mapState(s: SidebarState): SidebarState {
   return {
     ...s,
-    connection: { ...s.connection, reason: lineOrNull(s.connection.reason), broker_url: lineOrNull(s.connection.broker_url), broker_version: lineOrNull(s.connection.broker_version) },
+    connection: {
+      ...s.connection,
+      reason: lineOrNull(s.connection.reason),
+      broker_url: lineOrNull(s.connection.broker_url),
+      broker_version: lineOrNull(s.connection.broker_version),
+    },
     self: s.self && { ...s.self, session_name: line(s.self.session_name) },
     approvals: s.approvals.map(approval),
     inbox: s.inbox.map(inboxItem),

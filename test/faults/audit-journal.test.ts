@@ -52,8 +52,16 @@ describe("faults: journal and audit log after a crash between their writes", () 
       const check = verifyChain(log.records);
       assert.ok(check.ok, `the chain verifies: ${JSON.stringify(check)}`);
       const outcomes = log.records.map((r) => `${r.approval_id}:${r.outcome}`);
-      assert.deepEqual(outcomes.filter((o) => o.startsWith(onlyAudited.approval_id)), [`${onlyAudited.approval_id}:approved`], "one record, the original outcome");
-      assert.deepEqual(outcomes.filter((o) => o.startsWith(onlyJournaled.approval_id)), [`${onlyJournaled.approval_id}:rejected`], "the journal's outcome was added");
+      assert.deepEqual(
+        outcomes.filter((o) => o.startsWith(onlyAudited.approval_id)),
+        [`${onlyAudited.approval_id}:approved`],
+        "one record, the original outcome",
+      );
+      assert.deepEqual(
+        outcomes.filter((o) => o.startsWith(onlyJournaled.approval_id)),
+        [`${onlyJournaled.approval_id}:rejected`],
+        "the journal's outcome was added",
+      );
       summary = { suite: "faults/audit-journal", restored_from_audit: 1, added_to_audit: 1, audit_records: log.records.length };
     } finally {
       await owner.close();

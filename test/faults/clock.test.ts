@@ -217,12 +217,19 @@ describe("faults: clock jumps and slow disks", () => {
     }
     await Promise.all(pending);
     assert.deepEqual(problems, []);
-    assert.deepEqual(resolved, Array.from({ length: N }, (_, i) => i), "acknowledged in the order appended");
+    assert.deepEqual(
+      resolved,
+      Array.from({ length: N }, (_, i) => i),
+      "acknowledged in the order appended",
+    );
     assert.ok(journal.stats.batches < N / 4, `group commit under a slow disk: ${journal.stats.batches} syncs for ${N} records`);
     await journal.close();
     const { journal: again, recovered } = await Journal.open<unknown, { i: number }>({ dir, log: () => {} });
     await again.close();
-    assert.deepEqual(recovered.records.map((r) => r.i), Array.from({ length: N }, (_, i) => i));
+    assert.deepEqual(
+      recovered.records.map((r) => r.i),
+      Array.from({ length: N }, (_, i) => i),
+    );
     Object.assign(report, { slow_journal_seed: seed, slow_journal_records: N, slow_journal_syncs: syncs });
   });
 
@@ -267,7 +274,11 @@ describe("faults: clock jumps and slow disks", () => {
 
     letGo();
     const results = await within(Promise.all(sends), 5000, "the sends after the sync");
-    assert.deepEqual(pushed.map((f) => f.sourceMessageId), results.map((r) => r.messageId), "pushed in the order accepted");
+    assert.deepEqual(
+      pushed.map((f) => f.sourceMessageId),
+      results.map((r) => r.messageId),
+      "pushed in the order accepted",
+    );
     assert.equal((await complete1).state, "completed");
     assert.equal((await complete2).state, "completed");
     assert.equal((await decide1).state, "approved");
@@ -275,16 +286,32 @@ describe("faults: clock jumps and slow disks", () => {
     assert.equal((await ask2).approval_id, approval.approval_id);
     // On disk in the order they were accepted.
     const journalDir = join(h, "broker", "journal");
-    const lines = (await Promise.all((await readdir(journalDir)).filter((f) => f.startsWith("log-")).sort().map((f) => readFile(join(journalDir, f), "utf8")))).join("");
+    const lines = (
+      await Promise.all(
+        (
+          await readdir(journalDir)
+        )
+          .filter((f) => f.startsWith("log-"))
+          .sort()
+          .map((f) => readFile(join(journalDir, f), "utf8")),
+      )
+    ).join("");
     const order = [...lines.matchAll(/"t":"q_add".*?"message_id":"(msg_[^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(order.slice(-5), results.map((r) => r.messageId), "journaled in the order accepted");
+    assert.deepEqual(
+      order.slice(-5),
+      results.map((r) => r.messageId),
+      "journaled in the order accepted",
+    );
     await owner.close();
     await stop(b);
 
     // Nothing was lost or reordered on disk.
     const b2 = await start(h, {});
     const again = await b2.api.endpoints();
-    assert.deepEqual(again.map((e) => [e.endpoint_id, e.buffered_count]), [[ep, 0]]);
+    assert.deepEqual(
+      again.map((e) => [e.endpoint_id, e.buffered_count]),
+      [[ep, 0]],
+    );
     assert.equal((await b2.api.approval(approval.approval_id)).state, "approved");
     assert.equal((await b2.api.replayStream(stream.stream_id)).stream.state, "completed");
     await stop(b2);

@@ -525,7 +525,11 @@ describe("faults: crash under load", () => {
 
     // ---- streams ----
     const all = await fin.streams();
-    assert.deepEqual(all.filter((s) => s.state === "streaming").map((s) => s.stream_id), [], "no stream is left streaming");
+    assert.deepEqual(
+      all.filter((s) => s.state === "streaming").map((s) => s.stream_id),
+      [],
+      "no stream is left streaming",
+    );
     let completed = 0;
     let aborted = 0;
     for (const [id, known] of L.streams) {
@@ -534,7 +538,11 @@ describe("faults: crash under load", () => {
       assert.ok(v.state === "completed" || v.state === "aborted", `stream ${id} is ${v.state}`);
       if (known.final) assert.equal(v.state, known.final.state, `stream ${id}: acknowledged ${known.final.state}, now ${v.state}`);
       const seqs = replay.chunks.map((c) => c.seq);
-      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `stream ${id} replays in order`);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+        `stream ${id} replays in order`,
+      );
       assert.equal(new Set(seqs).size, seqs.length, `stream ${id} replays each chunk once`);
       for (const c of replay.chunks) assert.equal(c.data, known.sent.get(c.seq), `stream ${id} chunk ${c.seq} is what was sent`);
       if (v.state === "completed") {

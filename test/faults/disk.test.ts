@@ -25,7 +25,7 @@ import { Journal } from "../../src/broker/journal.js";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { spawnBrokerProcess, startBroker, type TestBroker } from "../support/broker.js";
-import { get, } from "../support/calls.js";
+import { get } from "../support/calls.js";
 import { Owners, SOAK, summary } from "../support/faults.js";
 import { waitFor, within } from "../support/wait.js";
 import { openStream, type Peer } from "../support/ws.js";
@@ -146,11 +146,11 @@ async function exitOf(proc: TestBroker["proc"], ms: number): Promise<number | nu
   return within(new Promise<number | null>((r) => proc.once("exit", (code) => r(code))), ms, "the broker to exit");
 }
 
-
 /** Stream output on a failing disk: acknowledged only if it was written and synced, else refused with the storage error. */
 async function chunkDurableOrRefused(p: Promise<unknown>, code: string): Promise<void> {
   const r = await p.catch((e: unknown) => e);
-  if (r instanceof BrokerError) assert.ok(r.code === code || r.code === "storage_unavailable", `a chunk that could not be written is refused with a storage error: ${r.code} ${r.message}`);
+  if (r instanceof BrokerError)
+    assert.ok(r.code === code || r.code === "storage_unavailable", `a chunk that could not be written is refused with a storage error: ${r.code} ${r.message}`);
 }
 
 describe("faults: disk full and read-only state folder", () => {
@@ -269,7 +269,12 @@ describe("faults: disk full and read-only state folder", () => {
     assert.match(log, /journal: writes succeed again/);
     await peer2.close();
     await b2.stop();
-    Object.assign(report, { full_cycles: FULL_CYCLES, full_probe_acked: acked.delivered.length - 10 - FULL_CYCLES, full_refused: refused.length + 6 * FULL_CYCLES, full_unknown: maybe.length });
+    Object.assign(report, {
+      full_cycles: FULL_CYCLES,
+      full_probe_acked: acked.delivered.length - 10 - FULL_CYCLES,
+      full_refused: refused.length + 6 * FULL_CYCLES,
+      full_unknown: maybe.length,
+    });
   });
 
   it("disk full: compaction fails without harm and succeeds once there is space", { timeout: 30_000 }, async () => {
@@ -283,7 +288,10 @@ describe("faults: disk full and read-only state folder", () => {
     assert.ok(!names.includes("snapshot.json"), "no snapshot was committed");
     // Appends fail while full (each rejected), but none is dropped.
     const failed = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => journal.append({ n: 201 + i })));
-    assert.ok(failed.some((r) => r.status === "rejected"), "appends on a full disk are not acknowledged");
+    assert.ok(
+      failed.some((r) => r.status === "rejected"),
+      "appends on a full disk are not acknowledged",
+    );
     assert.ok(journal.failure, "the journal reports the failure");
     await unlink(filler);
     await journal.append({ n: 251 });
@@ -333,7 +341,9 @@ describe("faults: disk full and read-only state folder", () => {
     await b2.stop();
   });
 
-  it("read-only while running (ext4 remounted read-only after an error): 507 storage_read_only, reads served, SIGTERM stops it, a new mount has everything", { timeout: 60_000 }, async () => {
+  it("read-only while running (ext4 remounted read-only after an error): 507 storage_read_only, reads served, SIGTERM stops it, a new mount has everything", {
+    timeout: 60_000,
+  }, async () => {
     const work = await mkdtemp(join(tmpdir(), "sb-ro-"));
     scratch.push(work);
     const image = join(work, "state.img");
@@ -343,7 +353,9 @@ describe("faults: disk full and read-only state folder", () => {
     sh("mkdir", ["-p", home]);
     sh("mount", ["-o", "loop,errors=remount-ro", image, home]);
     mounts.push(home);
-    const device = sh("findmnt", ["-n", "-o", "SOURCE", home]).trim().replace(/^\/dev\//, "");
+    const device = sh("findmnt", ["-n", "-o", "SOURCE", home])
+      .trim()
+      .replace(/^\/dev\//, "");
 
     const b = await startBroker(home);
     brokers.push(b);

@@ -39,7 +39,9 @@ describe("faults: stream output durable before acknowledged", () => {
       const s = await api.startStream({ endpoint_id: ep, action: "sh", command: "make" });
       held = new Promise<void>((res) => (release = res));
       const answered: number[] = [];
-      const posts = Array.from({ length: 20 }, (_, i) => api.appendChunks(s.stream_id, [{ channel: 1 + (i % 2), data: `line ${i}\n` }], process.pid).then((a) => (answered.push(i), a)));
+      const posts = Array.from({ length: 20 }, (_, i) =>
+        api.appendChunks(s.stream_id, [{ channel: 1 + (i % 2), data: `line ${i}\n` }], process.pid).then((a) => (answered.push(i), a)),
+      );
       await sleep(200);
       assert.deepEqual(answered, [], "no chunk is acknowledged while its sync is held");
       const before = syncs;
@@ -92,7 +94,14 @@ describe("faults: stream output durable before acknowledged", () => {
     try {
       const ep = (await b.api.register({ plugin_pid: process.pid, kind: "fault" })).endpoint_id;
       const s = await b.api.startStream({ endpoint_id: ep, action: "sh", command: "build" });
-      await b.api.appendChunks(s.stream_id, [{ channel: 1, data: "out one\n" }, { channel: 2, data: "err one\n" }], process.pid);
+      await b.api.appendChunks(
+        s.stream_id,
+        [
+          { channel: 1, data: "out one\n" },
+          { channel: 2, data: "err one\n" },
+        ],
+        process.pid,
+      );
       await b.api.appendChunks(s.stream_id, [{ channel: 1, data: "out two, ü\n" }], process.pid);
       await b.kill9();
       b = await b.restart();

@@ -69,10 +69,21 @@ describe("faults/supervisor: an approved command does not outlive its supervisor
       const h = await tempHome("sb-fault-sup-");
       homes.push(h);
       // A host process that runs the command through execCommand, as every adapter does.
-      const host = spawn(process.execPath, ["--import", "tsx", "-e", `import("${join(ROOT, "src/exec/index.ts")}").then(({ execCommand }) => { execCommand({ command: process.argv[1], cwd: process.argv[2] }); setInterval(() => {}, 1000); })`, command(h.home), h.home], {
-        stdio: "ignore",
-        cwd: ROOT,
-      });
+      const host = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "-e",
+          `import("${join(ROOT, "src/exec/index.ts")}").then(({ execCommand }) => { execCommand({ command: process.argv[1], cwd: process.argv[2] }); setInterval(() => {}, 1000); })`,
+          command(h.home),
+          h.home,
+        ],
+        {
+          stdio: "ignore",
+          cwd: ROOT,
+        },
+      );
       const ps = await pids(h.home);
       assert.ok(ps.every(pidAlive), "the command runs");
       host.kill("SIGKILL");

@@ -156,7 +156,10 @@ describe("faults: torn journal", () => {
       assert.equal((await b.api.approval(approved)).state, "approved");
       const replay = await b.api.replayStream(s.stream_id);
       assert.equal(replay.stream.state, "completed");
-      assert.deepEqual(replay.chunks.map((c) => c.data), ["out\n"]);
+      assert.deepEqual(
+        replay.chunks.map((c) => c.data),
+        ["out\n"],
+      );
       // And it takes new work.
       const fresh = await b.api.ingress({ from: "torn", content: "after recovery" });
       assert.equal(fresh.status, "undispatched");

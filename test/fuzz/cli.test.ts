@@ -20,7 +20,25 @@ const PARALLEL = 4;
 const TIMEOUT_MS = 20_000;
 
 const COMMANDS = ["run", "broker", "status", "sessions", "send", "inbox", "approvals", "streams", "audit", "install"];
-const KNOWN_OPTIONS = ["json", "home", "no-start", "foreground", "to", "from", "reason", "file", "env", "session", "summary", "execute", "timeout", "dir", "uninstall", "help", "version"];
+const KNOWN_OPTIONS = [
+  "json",
+  "home",
+  "no-start",
+  "foreground",
+  "to",
+  "from",
+  "reason",
+  "file",
+  "env",
+  "session",
+  "summary",
+  "execute",
+  "timeout",
+  "dir",
+  "uninstall",
+  "help",
+  "version",
+];
 const STRING_OPTIONS = ["home", "to", "from", "reason", "file", "session", "summary", "execute", "timeout", "dir"];
 const BOOLEAN_OPTIONS = ["json", "no-start", "foreground", "env", "uninstall"];
 
@@ -42,12 +60,29 @@ let garbageLog: string;
 // ---- generators ---------------------------------------------------------------------------------------
 
 const word = fc.stringMatching(/^[A-Za-z0-9_.:@%+=,]{1,12}$/);
-const text = fc.oneof(word, fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => !s.startsWith("-") && !s.includes("\0")));
+const text = fc.oneof(
+  word,
+  fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => !s.startsWith("-") && !s.includes("\0")),
+);
 /** An id that names nothing; never starts with "-" (that would be an option). */
-const unknownId = fc.oneof(word.map((w) => `zz${w}`), fc.constantFrom("../../etc/passwd", "%E0%A4%A", "__proto__", "constructor", "apr_", "str_", "msg_", "x".repeat(500), "💥", " "));
+const unknownId = fc.oneof(
+  word.map((w) => `zz${w}`),
+  fc.constantFrom("../../etc/passwd", "%E0%A4%A", "__proto__", "constructor", "apr_", "str_", "msg_", "x".repeat(500), "💥", " "),
+);
 
 /** Command lines that are fine on their own; a case breaks them. */
-const BASES: string[][] = [["status"], ["sessions"], ["inbox"], ["inbox", "list"], ["approvals"], ["approvals", "history"], ["streams"], ["audit", "verify"], ["send", "hello"], ["broker"]];
+const BASES: string[][] = [
+  ["status"],
+  ["sessions"],
+  ["inbox"],
+  ["inbox", "list"],
+  ["approvals"],
+  ["approvals", "history"],
+  ["streams"],
+  ["audit", "verify"],
+  ["send", "hello"],
+  ["broker"],
+];
 const baseArb = fc.constantFrom(...BASES);
 
 /** Insert a token at a random place after the command (options may go anywhere before "--"). */
@@ -60,63 +95,136 @@ const insert = (base: string[], token: string[], at: number) => {
 const harmless = fc.subarray(["--json", "--no-start"]);
 
 function casesArb(): fc.Arbitrary<CliCase> {
-  const usage = (kind: string) => (args: string[]): CliCase => ({ kind, args, exit: 2 });
-  const failure = (kind: string) => (args: string[]): CliCase => ({ kind, args, exit: 1 });
-  return fc.oneof(
-    // usage errors: exit 2
-    fc.tuple(word.filter((w) => !COMMANDS.includes(w)), fc.array(word, { maxLength: 2 })).map(([c, rest]) => usage("unknown_command")([c, ...rest])),
-    fc
-      .tuple(baseArb, fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,14}$/).filter((o) => !KNOWN_OPTIONS.includes(o)).map((o) => `--${o}`), fc.constantFrom("-x", "-J", "-q", "--no-json", "--JSON", "---", "--to-", "-hv0")), fc.nat())
-      .map(([b, opt, at]) => usage("unknown_option")(insert(b, [opt], at))),
-    fc.tuple(fc.constantFrom(...BASES.filter((b) => b[0] !== "send")), fc.constantFrom(...STRING_OPTIONS)).map(([b, o]) => usage("missing_value")([...b, `--${o}`])),
-    fc.tuple(baseArb, fc.constantFrom(...STRING_OPTIONS), fc.constantFrom(...BOOLEAN_OPTIONS, "json"), fc.nat()).map(([b, o, next, at]) => usage("option_as_value")(insert(b, [`--${o}`, `--${next}`], at))),
-    fc.tuple(baseArb, fc.constantFrom(...BOOLEAN_OPTIONS), fc.oneof(word, fc.constantFrom("", "true", "1", "no")), fc.nat()).map(([b, o, val, at]) => usage("boolean_with_value")(insert(b, [`--${o}=${val}`], at))),
-    fc.tuple(baseArb, fc.constantFrom(...STRING_OPTIONS), fc.constantFrom("", " ", "\t", "  \n"), fc.boolean(), fc.nat()).map(([b, o, blank, joined, at]) =>
-      usage("empty_value")(insert(b, joined ? [`--${o}=${blank}`] : [`--${o}`, blank], at)),
-    ),
-    fc.tuple(harmless).map(([h]) => usage("no_command")(h)),
-    fc
-      .tuple(
-        fc.constantFrom<string[]>(["status"], ["sessions"], ["broker"], ["inbox", "list"], ["inbox", "dismiss", "x"], ["inbox", "route", "x", "y"], ["approvals", "list"], ["approvals", "history"], ["approvals", "approve", "x"], ["approvals", "reject", "x"], ["streams", "list"], ["streams", "show", "x"], ["streams", "cancel", "x"], ["audit", "verify"], ["audit", "list"], ["install", "pi"]),
-        fc.array(word, { minLength: 1, maxLength: 3 }),
-      )
-      .map(([b, extra]) => usage("extra_arguments")([...b, ...extra])),
-    fc
-      .constantFrom<string[]>(["send"], ["inbox", "route"], ["inbox", "route", "x"], ["inbox", "dismiss"], ["approvals", "approve"], ["approvals", "reject"], ["streams", "show"], ["streams", "cancel"], ["install"], ["run"], ["run", "--env"], ["run", "--"])
-      .map(usage("missing_arguments")),
-    fc
-      .tuple(fc.constantFrom("inbox", "approvals", "streams", "audit", "install"), word, fc.option(word, { nil: undefined }))
-      .filter(([c, sub]) => !({ inbox: ["list", "route", "dismiss"], approvals: ["list", "history", "approve", "reject"], streams: ["list", "show", "cancel"], audit: ["verify", "list"], install: ["pi"] } as Record<string, string[]>)[c]!.includes(sub))
-      .map(([c, sub, id]) => usage("unknown_subcommand")([c, sub, ...(id === undefined ? [] : [id])])),
-    fc.tuple(fc.oneof(word, fc.constantFrom("Agent", "EDITOR", "agent ", "1", "none")).filter((e) => e !== "agent" && e !== "editor"), fc.boolean()).map(([e, env]) => usage("run_bad_execute")(["run", ...(env ? ["--env"] : []), "--execute", e, "--", "true"])),
-    fc
-      .oneof(fc.constantFrom("abc", "Infinity", "-5", "1e3", "0x10", "NaN", "5s", "1,5", "604801", "99999999999", ".5", "+3"), word)
-      .filter((t) => !(/^\d+(\.\d+)?$/.test(t) && Number(t) <= 604_800))
-      .map((t) => usage("run_bad_timeout")(["run", `--timeout=${t}`, "--", "true"])),
-    // failures after the arguments were understood: exit 1
-    unknownId.map((id) => failure("unknown_inbox_item")(["inbox", "dismiss", id])),
-    fc.tuple(fc.oneof(unknownId, fc.constant("<inbox>")), word).map(([id, w]) => failure("unknown_session")(["inbox", "route", id === "<inbox>" ? fx.inboxId : id, `nobody-${w}`])),
-    fc.tuple(fc.constantFrom("approve", "reject"), unknownId).map(([d, id]) => failure("unknown_approval")(["approvals", d, id])),
-    fc.constant(null).map(() => failure("already_decided")(["approvals", "reject", fx.approvedApproval, "--reason", "too late"])),
-    fc.tuple(fc.constantFrom("show", "cancel"), unknownId).map(([sub, id]) => failure("unknown_stream")(["streams", sub, id])),
-    fc.tuple(word, text).map(([w, t]) => failure("unknown_recipient")(["send", "--to", `nobody-${w}`, t])),
-    fc.constantFrom("missing", "dir").map((what) => failure("audit_unreadable")(["audit", "verify", "--file", what === "dir" ? aDir : join(aDir, "no-such-file")])),
-    fc.constant(null).map((): CliCase => ({ kind: "audit_not_a_log", args: ["audit", "verify", "--file", garbageLog], exit: 1, resultOnStdout: true })),
-    fc.constantFrom("status", "sessions", "inbox", "approvals", "streams").map((c) => failure("home_is_a_file")(["--home", aFile, c])),
-    fc.constantFrom("status", "sessions").map((c) => failure("home_under_a_file")(["--home", join(aFile, "sub"), c])),
-    fc.constant(null).map(() => failure("install_dir_under_a_file")(["install", "pi", "--dir", join(aFile, "extensions")])),
-    fc.constant(null).map(() => failure("second_foreground_broker")(["broker", "--foreground"])),
-  ).chain((c) =>
-    // --json and --no-start change nothing about these outcomes: add them now and then (before any "--").
-    harmless.map((h) => {
-      // (--json would turn audit verify's sentence into JSON, which is its machine-readable result.)
-      if (c.resultOnStdout) h = h.filter((o) => o !== "--json");
-      if (!h.length || c.kind === "no_command") return c;
-      const dashDash = c.args.indexOf("--");
-      const at = dashDash < 0 ? c.args.length : dashDash;
-      return { ...c, args: [...c.args.slice(0, at), ...h, ...c.args.slice(at)] };
-    }),
-  );
+  const usage =
+    (kind: string) =>
+    (args: string[]): CliCase => ({ kind, args, exit: 2 });
+  const failure =
+    (kind: string) =>
+    (args: string[]): CliCase => ({ kind, args, exit: 1 });
+  return fc
+    .oneof(
+      // usage errors: exit 2
+      fc
+        .tuple(
+          word.filter((w) => !COMMANDS.includes(w)),
+          fc.array(word, { maxLength: 2 }),
+        )
+        .map(([c, rest]) => usage("unknown_command")([c, ...rest])),
+      fc
+        .tuple(
+          baseArb,
+          fc.oneof(
+            fc
+              .stringMatching(/^[a-z][a-z0-9-]{0,14}$/)
+              .filter((o) => !KNOWN_OPTIONS.includes(o))
+              .map((o) => `--${o}`),
+            fc.constantFrom("-x", "-J", "-q", "--no-json", "--JSON", "---", "--to-", "-hv0"),
+          ),
+          fc.nat(),
+        )
+        .map(([b, opt, at]) => usage("unknown_option")(insert(b, [opt], at))),
+      fc.tuple(fc.constantFrom(...BASES.filter((b) => b[0] !== "send")), fc.constantFrom(...STRING_OPTIONS)).map(([b, o]) => usage("missing_value")([...b, `--${o}`])),
+      fc
+        .tuple(baseArb, fc.constantFrom(...STRING_OPTIONS), fc.constantFrom(...BOOLEAN_OPTIONS, "json"), fc.nat())
+        .map(([b, o, next, at]) => usage("option_as_value")(insert(b, [`--${o}`, `--${next}`], at))),
+      fc
+        .tuple(baseArb, fc.constantFrom(...BOOLEAN_OPTIONS), fc.oneof(word, fc.constantFrom("", "true", "1", "no")), fc.nat())
+        .map(([b, o, val, at]) => usage("boolean_with_value")(insert(b, [`--${o}=${val}`], at))),
+      fc
+        .tuple(baseArb, fc.constantFrom(...STRING_OPTIONS), fc.constantFrom("", " ", "\t", "  \n"), fc.boolean(), fc.nat())
+        .map(([b, o, blank, joined, at]) => usage("empty_value")(insert(b, joined ? [`--${o}=${blank}`] : [`--${o}`, blank], at))),
+      fc.tuple(harmless).map(([h]) => usage("no_command")(h)),
+      fc
+        .tuple(
+          fc.constantFrom<string[]>(
+            ["status"],
+            ["sessions"],
+            ["broker"],
+            ["inbox", "list"],
+            ["inbox", "dismiss", "x"],
+            ["inbox", "route", "x", "y"],
+            ["approvals", "list"],
+            ["approvals", "history"],
+            ["approvals", "approve", "x"],
+            ["approvals", "reject", "x"],
+            ["streams", "list"],
+            ["streams", "show", "x"],
+            ["streams", "cancel", "x"],
+            ["audit", "verify"],
+            ["audit", "list"],
+            ["install", "pi"],
+          ),
+          fc.array(word, { minLength: 1, maxLength: 3 }),
+        )
+        .map(([b, extra]) => usage("extra_arguments")([...b, ...extra])),
+      fc
+        .constantFrom<string[]>(
+          ["send"],
+          ["inbox", "route"],
+          ["inbox", "route", "x"],
+          ["inbox", "dismiss"],
+          ["approvals", "approve"],
+          ["approvals", "reject"],
+          ["streams", "show"],
+          ["streams", "cancel"],
+          ["install"],
+          ["run"],
+          ["run", "--env"],
+          ["run", "--"],
+        )
+        .map(usage("missing_arguments")),
+      fc
+        .tuple(fc.constantFrom("inbox", "approvals", "streams", "audit", "install"), word, fc.option(word, { nil: undefined }))
+        .filter(
+          ([c, sub]) =>
+            !(
+              {
+                inbox: ["list", "route", "dismiss"],
+                approvals: ["list", "history", "approve", "reject"],
+                streams: ["list", "show", "cancel"],
+                audit: ["verify", "list"],
+                install: ["pi"],
+              } as Record<string, string[]>
+            )[c]!.includes(sub),
+        )
+        .map(([c, sub, id]) => usage("unknown_subcommand")([c, sub, ...(id === undefined ? [] : [id])])),
+      fc
+        .tuple(
+          fc.oneof(word, fc.constantFrom("Agent", "EDITOR", "agent ", "1", "none")).filter((e) => e !== "agent" && e !== "editor"),
+          fc.boolean(),
+        )
+        .map(([e, env]) => usage("run_bad_execute")(["run", ...(env ? ["--env"] : []), "--execute", e, "--", "true"])),
+      fc
+        .oneof(fc.constantFrom("abc", "Infinity", "-5", "1e3", "0x10", "NaN", "5s", "1,5", "604801", "99999999999", ".5", "+3"), word)
+        .filter((t) => !(/^\d+(\.\d+)?$/.test(t) && Number(t) <= 604_800))
+        .map((t) => usage("run_bad_timeout")(["run", `--timeout=${t}`, "--", "true"])),
+      // failures after the arguments were understood: exit 1
+      unknownId.map((id) => failure("unknown_inbox_item")(["inbox", "dismiss", id])),
+      fc
+        .tuple(fc.oneof(unknownId, fc.constant("<inbox>")), word)
+        .map(([id, w]) => failure("unknown_session")(["inbox", "route", id === "<inbox>" ? fx.inboxId : id, `nobody-${w}`])),
+      fc.tuple(fc.constantFrom("approve", "reject"), unknownId).map(([d, id]) => failure("unknown_approval")(["approvals", d, id])),
+      fc.constant(null).map(() => failure("already_decided")(["approvals", "reject", fx.approvedApproval, "--reason", "too late"])),
+      fc.tuple(fc.constantFrom("show", "cancel"), unknownId).map(([sub, id]) => failure("unknown_stream")(["streams", sub, id])),
+      fc.tuple(word, text).map(([w, t]) => failure("unknown_recipient")(["send", "--to", `nobody-${w}`, t])),
+      fc.constantFrom("missing", "dir").map((what) => failure("audit_unreadable")(["audit", "verify", "--file", what === "dir" ? aDir : join(aDir, "no-such-file")])),
+      fc.constant(null).map((): CliCase => ({ kind: "audit_not_a_log", args: ["audit", "verify", "--file", garbageLog], exit: 1, resultOnStdout: true })),
+      fc.constantFrom("status", "sessions", "inbox", "approvals", "streams").map((c) => failure("home_is_a_file")(["--home", aFile, c])),
+      fc.constantFrom("status", "sessions").map((c) => failure("home_under_a_file")(["--home", join(aFile, "sub"), c])),
+      fc.constant(null).map(() => failure("install_dir_under_a_file")(["install", "pi", "--dir", join(aFile, "extensions")])),
+      fc.constant(null).map(() => failure("second_foreground_broker")(["broker", "--foreground"])),
+    )
+    .chain((c) =>
+      // --json and --no-start change nothing about these outcomes: add them now and then (before any "--").
+      harmless.map((h) => {
+        // (--json would turn audit verify's sentence into JSON, which is its machine-readable result.)
+        if (c.resultOnStdout) h = h.filter((o) => o !== "--json");
+        if (!h.length || c.kind === "no_command") return c;
+        const dashDash = c.args.indexOf("--");
+        const at = dashDash < 0 ? c.args.length : dashDash;
+        return { ...c, args: [...c.args.slice(0, at), ...h, ...c.args.slice(at)] };
+      }),
+    );
 }
 
 // ---- running one ----------------------------------------------------------------------------------------
@@ -201,7 +309,10 @@ describe(SUITE, () => {
           byExit.add(r.signal ?? String(r.code));
           slowest = Math.max(slowest, r.ms);
           const problem = problemWith(c, r);
-          if (problem) throw new Error(`${problem}\n[${c.kind}] switchboard ${c.args.map((a) => JSON.stringify(a)).join(" ")}\nstdout: ${r.stdout.slice(0, 500)}\nstderr: ${r.stderr.slice(0, 1500)}`);
+          if (problem)
+            throw new Error(
+              `${problem}\n[${c.kind}] switchboard ${c.args.map((a) => JSON.stringify(a)).join(" ")}\nstdout: ${r.stdout.slice(0, 500)}\nstderr: ${r.stderr.slice(0, 1500)}`,
+            );
         });
       }),
       { seed: SEED, numRuns: Math.ceil(CASES / PARALLEL), endOnFailure: true, reporter: reportFailure },
@@ -215,12 +326,25 @@ describe(SUITE, () => {
     const { crashes } = await assertBrokerHealthy(fx);
     assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
     assert.deepEqual(await stateOf(fx), before_);
-    printSummary({ suite: SUITE, seed: SEED, cases: byKind.total, by_kind: byKind.counts, by_exit: byExit.counts, stack_traces: 0, slowest_ms: slowest, crashes, state_changes: 0, ms: Date.now() - started });
+    printSummary({
+      suite: SUITE,
+      seed: SEED,
+      cases: byKind.total,
+      by_kind: byKind.counts,
+      by_exit: byExit.counts,
+      stack_traces: 0,
+      slowest_ms: slowest,
+      crashes,
+      state_changes: 0,
+      ms: Date.now() - started,
+    });
   });
 });
 
 function reportFailure<T>(details: fc.RunDetails<T>): void {
   if (!details.failed) return;
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(`${SUITE} failed after ${details.numRuns} batches (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`);
+  throw new Error(
+    `${SUITE} failed after ${details.numRuns} batches (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
+  );
 }

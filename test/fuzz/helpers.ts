@@ -155,7 +155,10 @@ export async function brokerWithState(prefix: string): Promise<Fixture> {
   const running = await b.api.startStream({ endpoint_id: endpointId, action: "sh", command: "sleep 1000" });
   await b.api.appendChunks(running.stream_id, [{ channel: 1, data: "running output\n" }]);
   const ended = await b.api.startStream({ endpoint_id: endpointId, action: "env", command: "env", approval_id: approved.approval_id });
-  await b.api.appendChunks(ended.stream_id, [{ channel: 1, data: "PATH=/bin\n" }, { channel: 2, data: "warning\n" }]);
+  await b.api.appendChunks(ended.stream_id, [
+    { channel: 1, data: "PATH=/bin\n" },
+    { channel: 2, data: "warning\n" },
+  ]);
   await b.api.completeStream(ended.stream_id, { exit_code: 0, duration_ms: 5 });
   // Let the approval push reach the owner and its ack come back before anything is compared.
   await owner.next((f) => f.event === "approval_resolved");
@@ -210,11 +213,18 @@ export async function assertBrokerHealthy(fx: Fixture): Promise<{ crashes: numbe
   assert.equal(fx.b.proc.exitCode, null, "the broker process exited");
   assert.equal(fx.b.proc.signalCode, null, "the broker process was killed");
   assert.equal((await fx.b.api.health()).ok, true, "/health answers");
-  const uncaught = fx.stderr().split("\n").filter((l) => /^(uncaught|unhandled rejection)/.test(l));
+  const uncaught = fx
+    .stderr()
+    .split("\n")
+    .filter((l) => /^(uncaught|unhandled rejection)/.test(l));
   assert.deepEqual(uncaught, [], `the broker hit its uncaught-exception handler:\n${fx.stderr().slice(0, 3000)}`);
   const log = await readFile(join(fx.home.home, "broker/log/broker.log"), "utf8").catch(() => "");
   const errors = log.split("\n").filter((l) => l.includes('"level":"error"'));
-  assert.deepEqual(errors.map((l) => l.slice(0, 600)), [], "the broker logged errors");
+  assert.deepEqual(
+    errors.map((l) => l.slice(0, 600)),
+    [],
+    "the broker logged errors",
+  );
   return { crashes: 0 };
 }
 

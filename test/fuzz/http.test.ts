@@ -153,7 +153,16 @@ const SPECS: Spec[] = [
     path: "/v1/send",
     schema: SendRequest,
     base: () => ({ endpoint_id: fx.endpointId, to: fx.sessionName, content: "hello", contentType: "text", metadata: { k: "v" }, require_live: false }),
-    codes: ["bad_request", "unknown_endpoint", "endpoint_not_active", "recipient_unknown", "recipient_ambiguous", "correlation_id_forbidden", "target_endpoint_id_forbidden", "source_endpoint_id_mismatch"],
+    codes: [
+      "bad_request",
+      "unknown_endpoint",
+      "endpoint_not_active",
+      "recipient_unknown",
+      "recipient_ambiguous",
+      "correlation_id_forbidden",
+      "target_endpoint_id_forbidden",
+      "source_endpoint_id_mismatch",
+    ],
     verdict: ({ body }) => (body.endpoint_id === fx.endpointId ? "change" : "reject"),
   },
   {
@@ -164,7 +173,13 @@ const SPECS: Spec[] = [
     codes: ["bad_request", "recipient_unknown", "recipient_ambiguous"],
     verdict: () => "change",
   },
-  { method: "GET", path: "/v1/undispatched", headers: () => ({ "x-plugin-pid": String(fx.ownerPid) }), codes: ["plugin_pid_invalid"], verdict: ({ pid }) => (pid === undefined ? "reject" : "noop") },
+  {
+    method: "GET",
+    path: "/v1/undispatched",
+    headers: () => ({ "x-plugin-pid": String(fx.ownerPid) }),
+    codes: ["plugin_pid_invalid"],
+    verdict: ({ pid }) => (pid === undefined ? "reject" : "noop"),
+  },
   {
     method: "DELETE",
     path: "/v1/undispatched/:id",
@@ -203,7 +218,13 @@ const SPECS: Spec[] = [
     codes: ["bad_request", "approval_unknown", "approval_already_decided", "approval_expired", "approval_cancelled"],
     verdict: ({ body, id, real }) => (!real ? "reject" : id === fx.pendingApproval ? "change" : body.decision === "approve" ? "noop" : "reject"),
   },
-  { method: "DELETE", path: "/v1/approvals/:id", id: "approval", codes: ["approval_unknown", "plugin_pid_invalid", "ownership_mismatch"], verdict: ({ real }) => (real ? "change" : "reject") },
+  {
+    method: "DELETE",
+    path: "/v1/approvals/:id",
+    id: "approval",
+    codes: ["approval_unknown", "plugin_pid_invalid", "ownership_mismatch"],
+    verdict: ({ real }) => (real ? "change" : "reject"),
+  },
   { method: "GET", path: "/v1/audit", codes: [], verdict: () => "noop" },
   {
     method: "POST",
@@ -214,13 +235,25 @@ const SPECS: Spec[] = [
     verdict: ({ body }) => (body.endpoint_id !== fx.endpointId ? "reject" : body.approval_id === undefined || body.approval_id === fx.approvedApproval ? "change" : "reject"),
   },
   { method: "GET", path: "/v1/streams", codes: [], verdict: () => "noop" },
-  { method: "GET", path: "/v1/streams/:id", id: "stream", query: ["channel", "from_seq"], codes: ["bad_request", "stream_unknown"], verdict: ({ real }) => (real ? "noop" : "reject") },
+  {
+    method: "GET",
+    path: "/v1/streams/:id",
+    id: "stream",
+    query: ["channel", "from_seq"],
+    codes: ["bad_request", "stream_unknown"],
+    verdict: ({ real }) => (real ? "noop" : "reject"),
+  },
   {
     method: "POST",
     path: "/v1/streams/:id/chunks",
     id: "stream",
     schema: ChunksRequest,
-    base: () => ({ chunks: [{ channel: 1, seq: 1000, data: "fuzz" }, { channel: 2, data: "more" }] }),
+    base: () => ({
+      chunks: [
+        { channel: 1, seq: 1000, data: "fuzz" },
+        { channel: 2, data: "more" },
+      ],
+    }),
     headers: () => ({ "x-plugin-pid": String(OTHER_PID) }),
     codes: ["bad_request", "stream_unknown", "stream_ended", "stream_not_producer", "plugin_pid_invalid"],
     verdict: ({ id, real, pid }) => (!real || id === fx.endedStream || wrongPid(pid) ? "reject" : "change"),
@@ -330,7 +363,32 @@ const weirdString = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
   {
     weight: 4,
-    arbitrary: fc.constantFrom("", " ", "NaN", "Infinity", "-Infinity", "-1", "0", "1e999", "null", "undefined", "true", ...PROTO_KEYS, "toString", "\u0000", "\ud800", "\u202e", "💥", "'; DROP TABLE x; --", "../../etc/passwd", "%00", "\r\n", "1.1", "2.0", "x".repeat(129)),
+    arbitrary: fc.constantFrom(
+      "",
+      " ",
+      "NaN",
+      "Infinity",
+      "-Infinity",
+      "-1",
+      "0",
+      "1e999",
+      "null",
+      "undefined",
+      "true",
+      ...PROTO_KEYS,
+      "toString",
+      "\u0000",
+      "\ud800",
+      "\u202e",
+      "💥",
+      "'; DROP TABLE x; --",
+      "../../etc/passwd",
+      "%00",
+      "\r\n",
+      "1.1",
+      "2.0",
+      "x".repeat(129),
+    ),
   },
   { weight: 1, arbitrary: fc.constantFrom(257, 4097, 10_001, 70_000, 600_000).map((n) => "y".repeat(n)) },
 );
@@ -349,16 +407,28 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.constant(Array.from({ length: 10_001 }, () => ({ channel: 1, data: "" }))) },
 );
 
-type Op = { t: "set"; key: string; value: unknown } | { t: "del"; key: string } | { t: "replace"; value: unknown } | { t: "wrap"; key: string } | { t: "inner"; key: string; inner: string; value: unknown };
+type Op =
+  | { t: "set"; key: string; value: unknown }
+  | { t: "del"; key: string }
+  | { t: "replace"; value: unknown }
+  | { t: "wrap"; key: string }
+  | { t: "inner"; key: string; inner: string; value: unknown };
 
 function opArb(keys: string[]): fc.Arbitrary<Op> {
-  const key = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...keys) }, { weight: 1, arbitrary: fc.constantFrom(...PROTO_KEYS) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) });
+  const key = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...keys) },
+    { weight: 1, arbitrary: fc.constantFrom(...PROTO_KEYS) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+  );
   return fc.oneof(
     { weight: 8, arbitrary: fc.record({ t: fc.constant("set" as const), key, value: weirdValue }) },
     { weight: 3, arbitrary: fc.record({ t: fc.constant("del" as const), key }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("replace" as const), value: weirdValue }) },
     { weight: 1, arbitrary: fc.record({ t: fc.constant("wrap" as const), key: fc.constantFrom("__proto__", "constructor", "data", "body") }) },
-    { weight: 3, arbitrary: fc.record({ t: fc.constant("inner" as const), key, inner: fc.constantFrom("0", "root", "channel", "data", "seq", "cwd", "1", ...PROTO_KEYS), value: weirdValue }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({ t: fc.constant("inner" as const), key, inner: fc.constantFrom("0", "root", "channel", "data", "seq", "cwd", "1", ...PROTO_KEYS), value: weirdValue }),
+    },
   );
 }
 
@@ -397,7 +467,25 @@ function brokerView(text: string | undefined): { ok: true; value: unknown } | { 
 /** An id that names nothing and is a plain path segment. */
 const unknownId = fc.oneof(
   { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_-]{1,24}$/).map((s) => `zz${s}`) },
-  { weight: 2, arbitrary: fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "undefined", "null", "0", "-1", "ep_", "str_", "apr_", "msg_", "z".repeat(3000)) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "__proto__",
+      "constructor",
+      "toString",
+      "hasOwnProperty",
+      "valueOf",
+      "undefined",
+      "null",
+      "0",
+      "-1",
+      "ep_",
+      "str_",
+      "apr_",
+      "msg_",
+      "z".repeat(3000),
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 }).filter((s) => s !== "." && s !== ".." && s !== "history") },
 );
 /** Path segments that are not plain ids: dot segments, broken or odd percent-encoding (sent as is). */
@@ -425,7 +513,8 @@ function buildTargetArb(spec: Spec, opts: { odd?: boolean; real?: boolean }): fc
   const choices: { weight: number; arbitrary: fc.Arbitrary<Target> }[] = [
     { weight: 3, arbitrary: unknownId.map((id) => ({ id, real: false, path: spec.path.replace(":id", encodeURIComponent(id)), odd: false })) },
   ];
-  if (opts.real !== false) choices.push({ weight: 3, arbitrary: fc.constantFrom(...real).map((id) => ({ id, real: true, path: spec.path.replace(":id", encodeURIComponent(id)), odd: false })) });
+  if (opts.real !== false)
+    choices.push({ weight: 3, arbitrary: fc.constantFrom(...real).map((id) => ({ id, real: true, path: spec.path.replace(":id", encodeURIComponent(id)), odd: false })) });
   if (opts.odd) choices.push({ weight: 2, arbitrary: oddSegment.map((seg) => ({ id: seg, real: false, path: spec.path.replace(":id", seg), odd: true })) });
   return fc.oneof(...choices);
 }
@@ -448,10 +537,14 @@ function classify(spec: Spec, t: Target, text: string | undefined, pid?: string)
 const authSpecs = SPECS.filter((s) => s.auth !== false);
 const schemaSpecs = SPECS.filter((s) => s.schema);
 /** One arbitrary per spec, built once, then one of them per draw (cheaper than chain, which builds per draw). */
-const perSpec = <T,>(specs: Spec[], f: (spec: Spec) => fc.Arbitrary<T>): fc.Arbitrary<T> => fc.oneof(...specs.map(f));
+const perSpec = <T>(specs: Spec[], f: (spec: Spec) => fc.Arbitrary<T>): fc.Arbitrary<T> => fc.oneof(...specs.map(f));
 
 // 1. a missing or wrong token
-const badAuth = fc.oneof(fc.constant<string | string[] | undefined>(undefined), printable(60).map((s) => `Bearer ${s}`), printable(60));
+const badAuth = fc.oneof(
+  fc.constant<string | string[] | undefined>(undefined),
+  printable(60).map((s) => `Bearer ${s}`),
+  printable(60),
+);
 function badAuthArb(): fc.Arbitrary<string | string[] | undefined> {
   const token = fx.token;
   return fc
@@ -530,16 +623,41 @@ const originCase = (): fc.Arbitrary<Case> => {
 };
 
 // 4. paths no route has
-const segment = fc.oneof(fc.stringMatching(/^[A-Za-z0-9._~%!$&'()*+,;=:@-]{0,12}$/), fc.constantFrom("v1", "v2", "endpoint", "endpoints", "streams", "approvals", "live", "stream", "events", "health", "..", "."));
+const segment = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9._~%!$&'()*+,;=:@-]{0,12}$/),
+  fc.constantFrom("v1", "v2", "endpoint", "endpoints", "streams", "approvals", "live", "stream", "events", "health", "..", "."),
+);
 const unknownPathCase = (): fc.Arbitrary<Case> =>
   fc
     .tuple(
       fc.oneof(
         fc.array(segment, { minLength: 1, maxLength: 5 }).map((s) => `/${s.join("/")}`),
         fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => `/v1/${s.join("/")}`),
-        fc.constantFrom("/", "//", "/v1", "/v1/", "/v2/endpoints", "/V1/ENDPOINTS", "/v1/endpoints/", "/health/", "/v1/streams/x/live", "/v1/stream", "/v1/events", "/v1/endpoint", "/v1/endpoint/x/y", "/v1/approvals/x/y", "//[x", "//[::1/v1/endpoints", "//user@evil/v1/endpoints", "/%2e%2e/%2e%2e/etc/passwd"),
+        fc.constantFrom(
+          "/",
+          "//",
+          "/v1",
+          "/v1/",
+          "/v2/endpoints",
+          "/V1/ENDPOINTS",
+          "/v1/endpoints/",
+          "/health/",
+          "/v1/streams/x/live",
+          "/v1/stream",
+          "/v1/events",
+          "/v1/endpoint",
+          "/v1/endpoint/x/y",
+          "/v1/approvals/x/y",
+          "//[x",
+          "//[::1/v1/endpoints",
+          "//user@evil/v1/endpoints",
+          "/%2e%2e/%2e%2e/etc/passwd",
+        ),
       ),
-      fc.option(printable(20).map((q) => `?${encodeURI(q)}`), { nil: "" }),
+      fc.option(
+        printable(20).map((q) => `?${encodeURI(q)}`),
+        { nil: "" },
+      ),
       fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"),
     )
     .filter(([path]) => {
@@ -560,17 +678,54 @@ const wrongMethodCase = (): fc.Arbitrary<Case> =>
       .tuple(targetArb(spec), fc.constantFrom("GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"))
       .filter(([t, method]) => !routesAt(pathnameOf(t.path)!).some((r) => r.method === method))
       // Without a token (the open route, /health, is sent without one) the token is checked first: 401.
-      .map(([t, method]) => ({ kind: "wrong_method", req: { ...wellFormed(spec, t), method }, expect: "reject" as const, codes: [spec.auth === false ? "unauthorized" : "method_not_allowed"] })),
+      .map(([t, method]) => ({
+        kind: "wrong_method",
+        req: { ...wellFormed(spec, t), method },
+        expect: "reject" as const,
+        codes: [spec.auth === false ? "unauthorized" : "method_not_allowed"],
+      })),
   );
 
 // 6. bodies that are not JSON
-const invalidJsonText: fc.Arbitrary<string | Buffer> = fc.oneof(
-  fc.tuple(fc.constantFrom('{"from":"x","content":"y","metadata":{"a":[1,2,{"b":null}]}}', '{"chunks":[{"channel":1,"data":"x"}]}', '[1,2,3]', '"text"'), fc.double({ min: 0.01, max: 0.99, noNaN: true })).map(([t, f]) => t.slice(0, Math.max(1, Math.floor(t.length * f)))),
-  printable(40),
-  fc.string({ unit: "binary", maxLength: 40 }),
-  fc.constantFrom("{", "[", "{'a':1}", "NaN", "undefined", '{"a":}', "{}x", "1 2", '"unterminated', '{"a":1,}', "[1,]", "nul", "tru", '{"__proto__":}', "\u0000", '{"a":"\\x"}', "0x10", "+1", ".5", "01", "{}{}", "//{}", "/*x*/{}", "\u00a0{\u00a0x}"),
-  fc.uint8Array({ minLength: 1, maxLength: 64 }).map((a) => Buffer.from(a)),
-).filter((b) => !brokerView(b.toString()).ok);
+const invalidJsonText: fc.Arbitrary<string | Buffer> = fc
+  .oneof(
+    fc
+      .tuple(
+        fc.constantFrom('{"from":"x","content":"y","metadata":{"a":[1,2,{"b":null}]}}', '{"chunks":[{"channel":1,"data":"x"}]}', "[1,2,3]", '"text"'),
+        fc.double({ min: 0.01, max: 0.99, noNaN: true }),
+      )
+      .map(([t, f]) => t.slice(0, Math.max(1, Math.floor(t.length * f)))),
+    printable(40),
+    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.constantFrom(
+      "{",
+      "[",
+      "{'a':1}",
+      "NaN",
+      "undefined",
+      '{"a":}',
+      "{}x",
+      "1 2",
+      '"unterminated',
+      '{"a":1,}',
+      "[1,]",
+      "nul",
+      "tru",
+      '{"__proto__":}',
+      "\u0000",
+      '{"a":"\\x"}',
+      "0x10",
+      "+1",
+      ".5",
+      "01",
+      "{}{}",
+      "//{}",
+      "/*x*/{}",
+      "\u00a0{\u00a0x}",
+    ),
+    fc.uint8Array({ minLength: 1, maxLength: 64 }).map((a) => Buffer.from(a)),
+  )
+  .filter((b) => !brokerView(b.toString()).ok);
 const invalidJsonCase = (): fc.Arbitrary<Case> =>
   perSpec(SPECS, (spec) =>
     fc.tuple(targetArb(spec), invalidJsonText).map(([t, body]) => ({ kind: "invalid_json", req: wellFormed(spec, t, body), expect: "reject" as const, codes: ["invalid_json"] })),
@@ -579,12 +734,10 @@ const invalidJsonCase = (): fc.Arbitrary<Case> =>
 // 7. bodies over 1 MiB, with a Content-Length or chunked
 const oversizeCase = (): fc.Arbitrary<Case> =>
   perSpec(SPECS, (spec) =>
-    fc
-      .tuple(targetArb(spec), fc.integer({ min: 1, max: 64 * 1024 }), fc.boolean(), fc.boolean())
-      .map(([t, extra, chunked, json]) => {
-        const body = json ? JSON.stringify({ from: "x", content: "z".repeat(MIB + extra) }) : Buffer.alloc(MIB + extra, 0x7b);
-        return { kind: "oversize", req: { ...wellFormed(spec, t, body), chunked }, expect: "reject" as const, codes: ["payload_too_large"] };
-      }),
+    fc.tuple(targetArb(spec), fc.integer({ min: 1, max: 64 * 1024 }), fc.boolean(), fc.boolean()).map(([t, extra, chunked, json]) => {
+      const body = json ? JSON.stringify({ from: "x", content: "z".repeat(MIB + extra) }) : Buffer.alloc(MIB + extra, 0x7b);
+      return { kind: "oversize", req: { ...wellFormed(spec, t, body), chunked }, expect: "reject" as const, codes: ["payload_too_large"] };
+    }),
   );
 
 // 8. JSON nested far deeper than any real request: the whole body, or one field of a valid body
@@ -648,10 +801,28 @@ const badQueryCase = (): fc.Arbitrary<Case> => {
   const bySpec = (path: string) => SPECS.find((s) => s.method === "GET" && s.path === path)!;
   return fc
     .oneof(
-      fc.tuple(fc.constant(bySpec("/v1/approvals")), fc.oneof(printable(12), fc.constantFrom("PENDING", "pending ", "", "approved,pending", "\u0000")).filter((s) => !STATES.includes(s)).map((s) => q("state", s))),
-      fc.tuple(fc.constant(bySpec("/v1/approvals/history")), intOutside(1, 500).map((s) => q("limit", s))),
-      fc.tuple(fc.constant(bySpec("/v1/approvals/:id")), intOutside(0, 60_000).map((s) => q("wait_ms", s))),
-      fc.tuple(fc.constant(bySpec("/v1/streams/:id")), fc.oneof(intOutside(1, 16).map((s) => q("channel", s)), intOutside(1, Number.MAX_SAFE_INTEGER).map((s) => q("from_seq", s)))),
+      fc.tuple(
+        fc.constant(bySpec("/v1/approvals")),
+        fc
+          .oneof(printable(12), fc.constantFrom("PENDING", "pending ", "", "approved,pending", "\u0000"))
+          .filter((s) => !STATES.includes(s))
+          .map((s) => q("state", s)),
+      ),
+      fc.tuple(
+        fc.constant(bySpec("/v1/approvals/history")),
+        intOutside(1, 500).map((s) => q("limit", s)),
+      ),
+      fc.tuple(
+        fc.constant(bySpec("/v1/approvals/:id")),
+        intOutside(0, 60_000).map((s) => q("wait_ms", s)),
+      ),
+      fc.tuple(
+        fc.constant(bySpec("/v1/streams/:id")),
+        fc.oneof(
+          intOutside(1, 16).map((s) => q("channel", s)),
+          intOutside(1, Number.MAX_SAFE_INTEGER).map((s) => q("from_seq", s)),
+        ),
+      ),
     )
     .chain(([spec, query]) =>
       targetArb(spec).map((t) => ({ kind: "bad_query", req: { ...wellFormed(spec, t), path: `${t.path}?${query}` }, expect: "reject" as const, codes: ["bad_request"] })),
@@ -679,29 +850,53 @@ const badPidCase = (): fc.Arbitrary<Case> => {
 
 // 13. ids that name nothing, or are no plain path segment at all
 const unknownIdCase = (): fc.Arbitrary<Case> =>
-  perSpec(SPECS.filter((s) => s.id), (spec) =>
-    targetArb(spec, { odd: true, real: false }).map((t) => {
-      const req = wellFormed(spec, t);
-      const verdict = t.odd && spec.method === "DELETE" && spec.path === "/v1/endpoint/:id" ? "noop" : classify(spec, t, req.body?.toString(), req.headers["x-plugin-pid"] as string | undefined);
-      return { kind: "unknown_id", req, expect: verdict, codes: t.odd ? [...spec.codes, "not_found", "bad_request", "method_not_allowed"] : spec.codes };
-    }),
+  perSpec(
+    SPECS.filter((s) => s.id),
+    (spec) =>
+      targetArb(spec, { odd: true, real: false }).map((t) => {
+        const req = wellFormed(spec, t);
+        const verdict =
+          t.odd && spec.method === "DELETE" && spec.path === "/v1/endpoint/:id"
+            ? "noop"
+            : classify(spec, t, req.body?.toString(), req.headers["x-plugin-pid"] as string | undefined);
+        return { kind: "unknown_id", req, expect: verdict, codes: t.odd ? [...spec.codes, "not_found", "bad_request", "method_not_allowed"] : spec.codes };
+      }),
   );
 
 // 14. well-formed requests the broker's state refuses, each with its one documented code
 const conflictCase = (): fc.Arbitrary<Case> => {
-  const post = (path: string, body: unknown, headers: Record<string, string> = {}): RawRequest => ({ method: "POST", path, headers: { ...authHeader(), ...headers }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}): RawRequest => ({
+    method: "POST",
+    path,
+    headers: { ...authHeader(), ...headers },
+    body: JSON.stringify(body),
+  });
   const word = fc.stringMatching(/^[a-z0-9-]{1,16}$/);
   const chunk = fc.record({ channel: fc.integer({ min: 1, max: 16 }), data: fc.string({ maxLength: 20 }) });
   return fc.oneof(
-    word.map((w) => ({ kind: "conflict", req: post(`/v1/approvals/${fx.approvedApproval}/decision`, { decision: "reject", decided_by: w }), expect: "reject" as const, codes: ["approval_already_decided"] })),
-    fc.array(chunk, { maxLength: 3 }).map((chunks) => ({ kind: "conflict", req: post(`/v1/streams/${fx.endedStream}/chunks`, { chunks }), expect: "reject" as const, codes: ["stream_ended"] })),
+    word.map((w) => ({
+      kind: "conflict",
+      req: post(`/v1/approvals/${fx.approvedApproval}/decision`, { decision: "reject", decided_by: w }),
+      expect: "reject" as const,
+      codes: ["approval_already_decided"],
+    })),
+    fc
+      .array(chunk, { maxLength: 3 })
+      .map((chunks) => ({ kind: "conflict", req: post(`/v1/streams/${fx.endedStream}/chunks`, { chunks }), expect: "reject" as const, codes: ["stream_ended"] })),
     fc.tuple(fc.constantFrom("chunks", "complete", "abort"), fc.array(chunk, { minLength: 1, maxLength: 3 })).map(([what, chunks]) => ({
       kind: "conflict",
-      req: post(`/v1/streams/${fx.runningStream}/${what}`, what === "chunks" ? { chunks } : what === "complete" ? { exit_code: 1 } : { reason: "x" }, { "x-plugin-pid": String(OTHER_PID) }),
+      req: post(`/v1/streams/${fx.runningStream}/${what}`, what === "chunks" ? { chunks } : what === "complete" ? { exit_code: 1 } : { reason: "x" }, {
+        "x-plugin-pid": String(OTHER_PID),
+      }),
       expect: "reject" as const,
       codes: ["stream_not_producer"],
     })),
-    word.map((w) => ({ kind: "conflict", req: post("/v1/streams", { endpoint_id: fx.endpointId, action: "sh", command: w, approval_id: fx.pendingApproval }), expect: "reject" as const, codes: ["approval_not_approved"] })),
+    word.map((w) => ({
+      kind: "conflict",
+      req: post("/v1/streams", { endpoint_id: fx.endpointId, action: "sh", command: w, approval_id: fx.pendingApproval }),
+      expect: "reject" as const,
+      codes: ["approval_not_approved"],
+    })),
     fc.tuple(fc.constantFrom("correlation_id", "target_endpoint_id", "source_endpoint_id"), word).map(([key, w]) => ({
       kind: "conflict",
       req: post("/v1/send", { endpoint_id: fx.endpointId, to: fx.sessionName, content: "c", metadata: { [key]: `zz${w}` } }),
@@ -709,18 +904,48 @@ const conflictCase = (): fc.Arbitrary<Case> => {
       codes: [{ correlation_id: "correlation_id_forbidden", target_endpoint_id: "target_endpoint_id_forbidden", source_endpoint_id: "source_endpoint_id_mismatch" }[key]!],
     })),
     word.map((w) => ({ kind: "conflict", req: post("/v1/messages", { from: "fuzz", to: `nobody-${w}`, content: "c" }), expect: "reject" as const, codes: ["recipient_unknown"] })),
-    word.map((w) => ({ kind: "conflict", req: post(`/v1/endpoint/${fx.endpointId}/task-hint`, { plugin_pid: OTHER_PID, task_hint: w }), expect: "reject" as const, codes: ["ownership_mismatch"] })),
-    fc.constant<Case>({ kind: "conflict", req: post(`/v1/endpoint/${fx.endpointId}/reattach`, { plugin_pid: OTHER_PID }), expect: "reject", codes: ["reattach_pid_mismatch", "ipc_channel_missing"] }),
-    word.map((w) => ({ kind: "conflict", req: post("/v1/dispatch", { undispatched_id: fx.inboxId, target_endpoint_id: `ep_zz${w}` }), expect: "reject" as const, codes: ["dispatch_failed"] })),
-    word.map((w) => ({ kind: "conflict", req: post("/v1/dispatch", { undispatched_id: `msg_zz${w}`, target_endpoint_id: fx.endpointId }), expect: "reject" as const, codes: ["dispatch_failed"] })),
-    word.map((w) => ({ kind: "conflict", req: post("/v1/endpoint/register", { plugin_pid: NO_STREAM_PID, kind: w }), expect: "reject" as const, codes: ["ipc_channel_missing"] })),
-    fc.oneof(fc.integer({ min: 2, max: 99 }).map((n) => `${n}.0`), fc.constantFrom("0.9", "0", "10.1", "2.x")).map((ver) => ({
+    word.map((w) => ({
       kind: "conflict",
-      req: post("/v1/initialize", { client_protocol_version: ver, client_kind: "fuzz" }),
+      req: post(`/v1/endpoint/${fx.endpointId}/task-hint`, { plugin_pid: OTHER_PID, task_hint: w }),
       expect: "reject" as const,
-      codes: ["protocol_version_mismatch"],
+      codes: ["ownership_mismatch"],
     })),
-    word.map((w) => ({ kind: "conflict", req: post("/v1/approvals", { endpoint_id: `ep_zz${w}`, action: "sh", summary: "s" }), expect: "reject" as const, codes: ["unknown_endpoint"] })),
+    fc.constant<Case>({
+      kind: "conflict",
+      req: post(`/v1/endpoint/${fx.endpointId}/reattach`, { plugin_pid: OTHER_PID }),
+      expect: "reject",
+      codes: ["reattach_pid_mismatch", "ipc_channel_missing"],
+    }),
+    word.map((w) => ({
+      kind: "conflict",
+      req: post("/v1/dispatch", { undispatched_id: fx.inboxId, target_endpoint_id: `ep_zz${w}` }),
+      expect: "reject" as const,
+      codes: ["dispatch_failed"],
+    })),
+    word.map((w) => ({
+      kind: "conflict",
+      req: post("/v1/dispatch", { undispatched_id: `msg_zz${w}`, target_endpoint_id: fx.endpointId }),
+      expect: "reject" as const,
+      codes: ["dispatch_failed"],
+    })),
+    word.map((w) => ({ kind: "conflict", req: post("/v1/endpoint/register", { plugin_pid: NO_STREAM_PID, kind: w }), expect: "reject" as const, codes: ["ipc_channel_missing"] })),
+    fc
+      .oneof(
+        fc.integer({ min: 2, max: 99 }).map((n) => `${n}.0`),
+        fc.constantFrom("0.9", "0", "10.1", "2.x"),
+      )
+      .map((ver) => ({
+        kind: "conflict",
+        req: post("/v1/initialize", { client_protocol_version: ver, client_kind: "fuzz" }),
+        expect: "reject" as const,
+        codes: ["protocol_version_mismatch"],
+      })),
+    word.map((w) => ({
+      kind: "conflict",
+      req: post("/v1/approvals", { endpoint_id: `ep_zz${w}`, action: "sh", summary: "s" }),
+      expect: "reject" as const,
+      codes: ["unknown_endpoint"],
+    })),
   );
 };
 
@@ -729,9 +954,15 @@ const noopCase = (): fc.Arbitrary<Case> =>
   fc
     .oneof(
       fc.constant({ method: "GET", path: "/health", headers: {} as Record<string, string> }),
-      fc.constantFrom("/v1/endpoints", "/v1/audit", "/v1/streams", "/v1/approvals/history?limit=1", "/v1/approvals?state=approved").map((path) => ({ method: "GET", path, headers: authHeader() })),
-      fc.tuple(fc.constantFrom(fx.pendingApproval, fx.approvedApproval), fc.constantFrom("", "?wait_ms=0", "?wait_ms=5")).map(([id, q]) => ({ method: "GET", path: `/v1/approvals/${id}${q}`, headers: authHeader() })),
-      fc.tuple(fc.constantFrom(fx.runningStream, fx.endedStream), fc.constantFrom("", "?channel=1", "?channel=2&from_seq=2", "?from_seq=999")).map(([id, q]) => ({ method: "GET", path: `/v1/streams/${id}${q}`, headers: authHeader() })),
+      fc
+        .constantFrom("/v1/endpoints", "/v1/audit", "/v1/streams", "/v1/approvals/history?limit=1", "/v1/approvals?state=approved")
+        .map((path) => ({ method: "GET", path, headers: authHeader() })),
+      fc
+        .tuple(fc.constantFrom(fx.pendingApproval, fx.approvedApproval), fc.constantFrom("", "?wait_ms=0", "?wait_ms=5"))
+        .map(([id, q]) => ({ method: "GET", path: `/v1/approvals/${id}${q}`, headers: authHeader() })),
+      fc
+        .tuple(fc.constantFrom(fx.runningStream, fx.endedStream), fc.constantFrom("", "?channel=1", "?channel=2&from_seq=2", "?from_seq=999"))
+        .map(([id, q]) => ({ method: "GET", path: `/v1/streams/${id}${q}`, headers: authHeader() })),
       fc.constant({ method: "GET", path: "/v1/undispatched", headers: { ...authHeader(), "x-plugin-pid": "42" } }),
       unknownId.map((id) => ({ method: "DELETE", path: `/v1/endpoint/${encodeURIComponent(id)}`, headers: authHeader() })),
     )
@@ -741,8 +972,14 @@ const noopCase = (): fc.Arbitrary<Case> =>
 type Noise = { contentType: string | undefined; extra: Record<string, string>; query: [string, string] | undefined };
 function noiseArb(): fc.Arbitrary<Noise> {
   return fc.record({
-      contentType: fc.option(fc.oneof(fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "*/*"), printable(30)), { nil: undefined }),
-      extra: fc.dictionary(fc.stringMatching(/^x-fuzz-[a-z]{1,8}$/), printable(30), { maxKeys: 3 }),
+    contentType: fc.option(
+      fc.oneof(
+        fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "*/*"),
+        printable(30),
+      ),
+      { nil: undefined },
+    ),
+    extra: fc.dictionary(fc.stringMatching(/^x-fuzz-[a-z]{1,8}$/), printable(30), { maxKeys: 3 }),
     query: fc.option(fc.tuple(fc.constantFrom("since", "epoch", "x", "__proto__", "pretty"), printable(12)), { nil: undefined }),
   });
 }
@@ -755,21 +992,21 @@ function withNoise(c: Case, { contentType, extra, query }: Noise): Case {
 
 function caseArb(): fc.Arbitrary<Case> {
   const kinds = fc.oneof(
-      { weight: 8, arbitrary: authCase() },
-      { weight: 5, arbitrary: hostCase() },
-      { weight: 3, arbitrary: originCase() },
-      { weight: 6, arbitrary: unknownPathCase() },
-      { weight: 5, arbitrary: wrongMethodCase() },
-      { weight: 10, arbitrary: invalidJsonCase() },
-      { weight: 1, arbitrary: oversizeCase() },
-      { weight: 2, arbitrary: deepCase() },
-      { weight: 30, arbitrary: mutatedCase() },
-      { weight: 8, arbitrary: randomBodyCase() },
-      { weight: 7, arbitrary: badQueryCase() },
-      { weight: 5, arbitrary: badPidCase() },
-      { weight: 8, arbitrary: unknownIdCase() },
-      { weight: 8, arbitrary: conflictCase() },
-      { weight: 3, arbitrary: noopCase() },
+    { weight: 8, arbitrary: authCase() },
+    { weight: 5, arbitrary: hostCase() },
+    { weight: 3, arbitrary: originCase() },
+    { weight: 6, arbitrary: unknownPathCase() },
+    { weight: 5, arbitrary: wrongMethodCase() },
+    { weight: 10, arbitrary: invalidJsonCase() },
+    { weight: 1, arbitrary: oversizeCase() },
+    { weight: 2, arbitrary: deepCase() },
+    { weight: 30, arbitrary: mutatedCase() },
+    { weight: 8, arbitrary: randomBodyCase() },
+    { weight: 7, arbitrary: badQueryCase() },
+    { weight: 5, arbitrary: badPidCase() },
+    { weight: 8, arbitrary: unknownIdCase() },
+    { weight: 8, arbitrary: conflictCase() },
+    { weight: 3, arbitrary: noopCase() },
   );
   return fc.tuple(kinds, noiseArb()).map(([c, noise]) => withNoise(c, noise));
 }
@@ -800,7 +1037,9 @@ function problemWith(c: Case, res: RawResponse): string | undefined {
 function reportFailure<T>(details: fc.RunDetails<T>): void {
   if (!details.failed) return;
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(`${SUITE} failed after ${details.numRuns} batches (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`);
+  throw new Error(
+    `${SUITE} failed after ${details.numRuns} batches (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
+  );
 }
 
 // ---- the suite -----------------------------------------------------------------------------------------------
@@ -829,7 +1068,11 @@ describe(SUITE, () => {
       const covered = SPECS.some((s) => s.method === r.method && r.pattern.test(s.path.replace(":id", "x")));
       assert.ok(covered, `server route ${r.method} ${r.pattern} has no fuzz spec`);
     }
-    for (const s of SPECS) assert.ok(ROUTES.some((r) => r.method === s.method && r.pattern.test(s.path.replace(":id", "x"))), `fuzz spec ${s.method} ${s.path} is no server route`);
+    for (const s of SPECS)
+      assert.ok(
+        ROUTES.some((r) => r.method === s.method && r.pattern.test(s.path.replace(":id", "x"))),
+        `fuzz spec ${s.method} ${s.path} is no server route`,
+      );
   });
 
   it(`${REQUESTS} malformed, mutated and random requests: each refused with a documented code or harmless, never a 5xx`, { timeout: SOAK ? 3_600_000 : 180_000 }, async () => {

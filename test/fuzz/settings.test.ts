@@ -29,7 +29,13 @@ function agentOk(e: unknown): boolean {
   const a = e as Record<string, unknown>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
   const env = (v: unknown) => !!v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
-  return typeof a.command === "string" && a.command.trim() !== "" && (a.name === undefined || typeof a.name === "string") && (a.args === undefined || strings(a.args)) && (a.env === undefined || env(a.env));
+  return (
+    typeof a.command === "string" &&
+    a.command.trim() !== "" &&
+    (a.name === undefined || typeof a.name === "string") &&
+    (a.args === undefined || strings(a.args)) &&
+    (a.env === undefined || env(a.env))
+  );
 }
 const landAgent = (e: Record<string, any>) => ({ name: (e.name ?? "").trim() || e.command.trim(), command: e.command.trim(), args: e.args ?? [], env: { ...(e.env ?? {}) } });
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, Declared> } } };
@@ -74,7 +80,12 @@ function valueArb(d: Declared): fc.Arbitrary<unknown> {
     valid.push(
       fc.array(
         fc.record(
-          { name: fc.string({ maxLength: 8 }), command: fc.string({ minLength: 1, maxLength: 8 }).filter((c) => c.trim() !== ""), args: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }), env: fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }) },
+          {
+            name: fc.string({ maxLength: 8 }),
+            command: fc.string({ minLength: 1, maxLength: 8 }).filter((c) => c.trim() !== ""),
+            args: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+            env: fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 2 }),
+          },
           { requiredKeys: ["command"] },
         ),
         { maxLength: 3 },
@@ -82,7 +93,32 @@ function valueArb(d: Declared): fc.Arbitrary<unknown> {
     );
   else if (d.type === "array") valid.push(fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }));
   const wrong = fc.oneof(
-    fc.constantFrom(null, "", "true", "false", "20", "1e3", "reveal ", "ALL", "NaN", -1, 1.5, 1e9, NaN, Infinity, -0, 0, true, false, [], {}, ["x", 3], [null], { length: 2 }, "__proto__"),
+    fc.constantFrom(
+      null,
+      "",
+      "true",
+      "false",
+      "20",
+      "1e3",
+      "reveal ",
+      "ALL",
+      "NaN",
+      -1,
+      1.5,
+      1e9,
+      NaN,
+      Infinity,
+      -0,
+      0,
+      true,
+      false,
+      [],
+      {},
+      ["x", 3],
+      [null],
+      { length: 2 },
+      "__proto__",
+    ),
     fc.anything({ maxDepth: 2 }),
     fc.string({ maxLength: 10 }),
     fc.integer({ min: -5, max: (d.maximum ?? 100) + 5 }),
@@ -94,17 +130,23 @@ function valueArb(d: Declared): fc.Arbitrary<unknown> {
 describe(SUITE, () => {
   it("every declared setting is parsed, and parsing nothing gives package.json's defaults", () => {
     assert.deepEqual(Object.keys(DECLARED).sort(), Object.keys(FIELDS).sort(), "package.json settings and parsed fields differ");
-    const fromDefaults = parseSettings((k) => DECLARED[k]!.default, (m) => assert.fail(`a declared default was refused: ${m}`));
+    const fromDefaults = parseSettings(
+      (k) => DECLARED[k]!.default,
+      (m) => assert.fail(`a declared default was refused: ${m}`),
+    );
     assert.deepEqual(fromDefaults, defaults);
     for (const [key, d] of Object.entries(DECLARED)) assert.ok(accepted(d, d.default), `the default of ${key} fits its own schema`);
   });
 
   it("a getter that throws leaves that setting at its default, with a warning", () => {
     const warnings: string[] = [];
-    const s = parseSettings((k) => {
-      if (k === "retention.recentStreams") throw new Error("configuration unavailable");
-      return undefined;
-    }, (m) => warnings.push(m));
+    const s = parseSettings(
+      (k) => {
+        if (k === "retention.recentStreams") throw new Error("configuration unavailable");
+        return undefined;
+      },
+      (m) => warnings.push(m),
+    );
     assert.deepEqual(s, defaults);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /switchboard\.retention\.recentStreams could not be read/);
@@ -119,7 +161,10 @@ describe(SUITE, () => {
       fc.property(configArb, (values) => {
         const config = new Map(keys.map((k, i) => [k, values[i]]));
         const warnings: string[] = [];
-        const s = parseSettings((k) => config.get(k), (m) => warnings.push(m));
+        const s = parseSettings(
+          (k) => config.get(k),
+          (m) => warnings.push(m),
+        );
         warningCount += warnings.length;
         for (const [key, value] of config) {
           const d = DECLARED[key]!;

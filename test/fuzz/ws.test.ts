@@ -108,32 +108,80 @@ const digits = /^\d+$/;
 function upgradeCaseArb(): fc.Arbitrary<UpgradeCase> {
   const targets = wsTargets();
   const good = [`127.0.0.1:${fx.port}`, `localhost:${fx.port}`];
-  const refuse = (kind: string, status: number, code: string) => (up: RawUpgrade): UpgradeCase => ({ kind, up, statuses: [status], codes: [code] });
+  const refuse =
+    (kind: string, status: number, code: string) =>
+    (up: RawUpgrade): UpgradeCase => ({ kind, up, statuses: [status], codes: [code] });
   return fc.oneof(
     // a path with no WebSocket (HTTP routes included)
     fc
       .oneof(
-        fc.constantFrom("/", "/health", "/v1/endpoints", "/v1/streams", "/v1/stream/", "/v1/events/x", "/v1/streams/x/live/", "/v1/streams//live", "/V1/STREAM", "/v1/stream%00", "/v2/stream"),
+        fc.constantFrom(
+          "/",
+          "/health",
+          "/v1/endpoints",
+          "/v1/streams",
+          "/v1/stream/",
+          "/v1/events/x",
+          "/v1/streams/x/live/",
+          "/v1/streams//live",
+          "/V1/STREAM",
+          "/v1/stream%00",
+          "/v2/stream",
+        ),
         fc.stringMatching(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,20}$/),
       )
       .filter((p) => !["/v1/stream", "/v1/events"].includes(new URL(p, "http://x").pathname) && !/^\/v1\/streams\/[^/]+\/live$/.test(new URL(p, "http://x").pathname))
       .map((p) => refuse("ws_unknown_path", 404, "not_found")(handshake(p))),
     fc.constantFrom("//[x", "//[::1/v1/stream").map((p) => refuse("ws_bad_target", 400, "bad_request")(handshake(p))),
     // no or a wrong token
-    fc.tuple(targets, fc.option(printable(50), { nil: undefined })).map(([t, tok]) =>
-      refuse("ws_auth", 401, "unauthorized")(handshake(t.path, [...t.extra, ...(tok === undefined ? [] : [["Authorization", `Bearer ${tok}`] as [string, string]])], { auth: false })),
-    ),
+    fc
+      .tuple(targets, fc.option(printable(50), { nil: undefined }))
+      .map(([t, tok]) =>
+        refuse(
+          "ws_auth",
+          401,
+          "unauthorized",
+        )(handshake(t.path, [...t.extra, ...(tok === undefined ? [] : [["Authorization", `Bearer ${tok}`] as [string, string]])], { auth: false })),
+      ),
     // a foreign Host or any Origin
-    fc.tuple(targets, fc.oneof(printable(30).filter((h) => !good.includes(h.trim().toLowerCase())), fc.constantFrom("evil.example", `127.0.0.1:${fx.port + 1}`, "localhost"), fc.constant(null))).map(([t, host]) =>
-      refuse("ws_host", 403, "host_forbidden")(handshake(t.path, t.extra, { host })),
-    ),
+    fc
+      .tuple(
+        targets,
+        fc.oneof(
+          printable(30).filter((h) => !good.includes(h.trim().toLowerCase())),
+          fc.constantFrom("evil.example", `127.0.0.1:${fx.port + 1}`, "localhost"),
+          fc.constant(null),
+        ),
+      )
+      .map(([t, host]) => refuse("ws_host", 403, "host_forbidden")(handshake(t.path, t.extra, { host }))),
     fc.tuple(targets, printable(30)).map(([t, origin]) => refuse("ws_origin", 403, "origin_forbidden")(handshake(t.path, [...t.extra, ["Origin", origin]]))),
     // /v1/stream without a usable x-plugin-pid
     fc
-      .oneof(fc.constant<string[]>([]), fc.constantFrom("0", "-1", "abc", "2147483648", "1.5", "", "99999999999", "0x10").map((p) => [p]), printable(12).filter((p) => !/^\d{1,10}$/.test(p.trim())).map((p) => [p]), fc.constant(["5", "6"]))
-      .map((pids) => refuse("ws_pid", 400, "plugin_pid_invalid")(handshake("/v1/stream", pids.map((p) => ["x-plugin-pid", p] as [string, string])))),
+      .oneof(
+        fc.constant<string[]>([]),
+        fc.constantFrom("0", "-1", "abc", "2147483648", "1.5", "", "99999999999", "0x10").map((p) => [p]),
+        printable(12)
+          .filter((p) => !/^\d{1,10}$/.test(p.trim()))
+          .map((p) => [p]),
+        fc.constant(["5", "6"]),
+      )
+      .map((pids) =>
+        refuse(
+          "ws_pid",
+          400,
+          "plugin_pid_invalid",
+        )(
+          handshake(
+            "/v1/stream",
+            pids.map((p) => ["x-plugin-pid", p] as [string, string]),
+          ),
+        ),
+      ),
     // query parameters that are not what the socket takes
-    fc.oneof(printable(12), fc.constantFrom("-1", "abc", "1.5", "", "1e3", "NaN")).filter((s) => !digits.test(s)).map((s) => refuse("ws_query", 400, "bad_request")(handshake(`/v1/events?since=${encodeURIComponent(s)}`))),
+    fc
+      .oneof(printable(12), fc.constantFrom("-1", "abc", "1.5", "", "1e3", "NaN"))
+      .filter((s) => !digits.test(s))
+      .map((s) => refuse("ws_query", 400, "bad_request")(handshake(`/v1/events?since=${encodeURIComponent(s)}`))),
     fc
       .tuple(fc.constantFrom("from_seq", "channel"), fc.oneof(printable(12), fc.constantFrom("-1", "abc", "0", "17", "1.5", "")), fc.constantFrom(fx.runningStream, "str_zznone"))
       .filter(([name, val]) => !digits.test(val) || (name === "channel" && (Number(val) < 1 || Number(val) > 16)))
@@ -160,7 +208,9 @@ function upgradeCaseArb(): fc.Arbitrary<UpgradeCase> {
       .oneof(
         targets.map((t) => handshake(t.path, t.extra)),
         fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 15n }), printable(20)).map(([since, epoch]) => handshake(`/v1/events?since=${since}&epoch=${encodeURIComponent(epoch)}`)),
-        fc.tuple(fc.constantFrom(fx.runningStream, fx.endedStream), fc.nat(1000), fc.integer({ min: 1, max: 16 }), fc.boolean()).map(([id, from, ch, bin]) => handshake(`/v1/streams/${id}/live?from_seq=${from}&channel=${ch}${bin ? "&binary=1" : ""}`)),
+        fc
+          .tuple(fc.constantFrom(fx.runningStream, fx.endedStream), fc.nat(1000), fc.integer({ min: 1, max: 16 }), fc.boolean())
+          .map(([id, from, ch, bin]) => handshake(`/v1/streams/${id}/live?from_seq=${from}&channel=${ch}${bin ? "&binary=1" : ""}`)),
       )
       .map((up) => ({ kind: "ws_valid", up, statuses: [101] })),
   );
@@ -175,7 +225,14 @@ interface Frame {
   binary: boolean;
 }
 
-const protoText = fc.constantFrom('{"__proto__":{"event":"push_ack","push_id":"x"}}', '{"event":"push_ack","push_id":"p","__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"event":"stream_chunk"}}}', '{"event":"__proto__"}', '{"event":"constructor"}', '{"event":"toString"}');
+const protoText = fc.constantFrom(
+  '{"__proto__":{"event":"push_ack","push_id":"x"}}',
+  '{"event":"push_ack","push_id":"p","__proto__":{"polluted":1}}',
+  '{"constructor":{"prototype":{"event":"stream_chunk"}}}',
+  '{"event":"__proto__"}',
+  '{"event":"constructor"}',
+  '{"event":"toString"}',
+);
 const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1.5, 17, 2 ** 31, 2 ** 53, 1e308, "", "x".repeat(129), "\u0000", "\ud800", "💥", "__proto__", "NaN"),
   fc.string({ maxLength: 20 }),
@@ -186,7 +243,13 @@ const weird: fc.Arbitrary<unknown> = fc.oneof(
 
 function textFrameArb(): fc.Arbitrary<Frame> {
   const streamId = fc.constantFrom(fx.runningStream, fx.endedStream, "str_zznone", "", "x".repeat(200));
-  const chunk = fc.record({ event: fc.constant("stream_chunk"), stream_id: streamId, channel: fc.integer({ min: 1, max: 16 }), seq: fc.option(fc.integer({ min: 1, max: 1e6 }), { nil: undefined }), data: fc.string({ maxLength: 30 }) });
+  const chunk = fc.record({
+    event: fc.constant("stream_chunk"),
+    stream_id: streamId,
+    channel: fc.integer({ min: 1, max: 16 }),
+    seq: fc.option(fc.integer({ min: 1, max: 1e6 }), { nil: undefined }),
+    data: fc.string({ maxLength: 30 }),
+  });
   const ack = fc.record({ event: fc.constant("push_ack"), push_id: fc.oneof(fc.string({ maxLength: 20 }), fc.constant("push_zz")) });
   const op = fc.tuple(fc.constantFrom("event", "stream_id", "channel", "seq", "data", "push_id", "__proto__", "extra"), weird, fc.boolean());
   const mutate = <T extends Record<string, unknown>>(base: fc.Arbitrary<T>) =>
@@ -196,20 +259,45 @@ function textFrameArb(): fc.Arbitrary<Frame> {
       else Object.defineProperty(o, k, { value: val, enumerable: true, writable: true, configurable: true });
       return o;
     });
-  const json = (kind: string) => (value: unknown): Frame => ({ kind, data: JSON.stringify(value) ?? "", binary: false });
+  const json =
+    (kind: string) =>
+    (value: unknown): Frame => ({ kind, data: JSON.stringify(value) ?? "", binary: false });
   return fc.oneof(
     { weight: 3, arbitrary: mutate(chunk).map(json("chunk_mutated")) },
     { weight: 2, arbitrary: mutate(ack).map(json("ack_mutated")) },
     { weight: 2, arbitrary: chunk.map(json("chunk")) },
     { weight: 2, arbitrary: ack.map(json("ack")) },
     { weight: 3, arbitrary: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.anything({ maxDepth: 2 })).map((x) => ({ kind: "random_json", data: safeJson(x), binary: false })) },
-    { weight: 2, arbitrary: fc.oneof(printable(40), fc.string({ unit: "binary", maxLength: 40 }), fc.constantFrom("{", "[", "{'event':1}", '{"event":}', "NaN", "", " ", "\u0000")).map((t) => ({ kind: "not_json", data: t, binary: false })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .oneof(printable(40), fc.string({ unit: "binary", maxLength: 40 }), fc.constantFrom("{", "[", "{'event':1}", '{"event":}', "NaN", "", " ", "\u0000"))
+        .map((t) => ({ kind: "not_json", data: t, binary: false })),
+    },
     { weight: 1, arbitrary: protoText.map((t) => ({ kind: "proto", data: t, binary: false })) },
     // Events that are HTTP routes here (or belong to other protocols): no frame of that name exists.
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fc.constantFrom("register", "heartbeat", "reattach", "unregister", "task_hint", "stream_end", "stream_start", "subscribe", "ping", "message_received", "error", "PUSH_ACK", "push-ack", "stream_chunk "), fc.dictionary(fc.constantFrom("endpoint_id", "plugin_pid", "push_id", "stream_id", "data", "kind"), weird, { maxKeys: 3 }))
+        .tuple(
+          fc.constantFrom(
+            "register",
+            "heartbeat",
+            "reattach",
+            "unregister",
+            "task_hint",
+            "stream_end",
+            "stream_start",
+            "subscribe",
+            "ping",
+            "message_received",
+            "error",
+            "PUSH_ACK",
+            "push-ack",
+            "stream_chunk ",
+          ),
+          fc.dictionary(fc.constantFrom("endpoint_id", "plugin_pid", "push_id", "stream_id", "data", "kind"), weird, { maxKeys: 3 }),
+        )
         .map(([event, rest]) => ({ kind: "other_event", data: JSON.stringify({ ...rest, event }), binary: false })),
     },
     { weight: 1, arbitrary: fc.integer({ min: 1000, max: 100_000 }).map((d) => ({ kind: "deep", data: "[".repeat(d) + "]".repeat(d), binary: false })) },
@@ -225,7 +313,9 @@ function safeJson(x: unknown): string {
 
 function binaryFrameArb(): fc.Arbitrary<Frame> {
   const id = fc.constantFrom(fx.runningStream, fx.endedStream, "str_zznone", "a");
-  const valid = fc.tuple(id, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.uint8Array({ maxLength: 40 })).map(([s, ch, seq, data]) => encodeProducerChunk(s, ch, seq, data));
+  const valid = fc
+    .tuple(id, fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 2 ** 40 }), fc.uint8Array({ maxLength: 40 }))
+    .map(([s, ch, seq, data]) => encodeProducerChunk(s, ch, seq, data));
   const corrupt = fc.tuple(valid, fc.nat(20), fc.nat(255), fc.constantFrom("flip", "truncate", "type", "channel", "seq0", "idlen", "idchar")).map(([frame, i, byte, how]) => {
     const f = Buffer.from(frame);
     if (how === "flip") f[Math.min(i, f.length - 1)] = byte;
@@ -248,7 +338,9 @@ function binaryFrameArb(): fc.Arbitrary<Frame> {
 const invalidUtf8Arb: fc.Arbitrary<Frame> = fc
   .constantFrom([0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0x7b, 0x22, 0xc0, 0xaf])
   .map((b) => ({ kind: "invalid_utf8", data: Buffer.from(b), binary: false }));
-const oversizedArb: fc.Arbitrary<Frame> = fc.tuple(fc.integer({ min: 1, max: 4096 }), fc.boolean()).map(([extra, binary]) => ({ kind: "oversized", data: Buffer.alloc(MIB + extra, 0x61), binary }));
+const oversizedArb: fc.Arbitrary<Frame> = fc
+  .tuple(fc.integer({ min: 1, max: 4096 }), fc.boolean())
+  .map(([extra, binary]) => ({ kind: "oversized", data: Buffer.alloc(MIB + extra, 0x61), binary }));
 
 /** What the broker must do with a frame on a producer socket (owner or fuzzing pid). */
 function producerReaction(f: Frame): Reaction {
@@ -348,7 +440,12 @@ describe(SUITE, () => {
 
   async function openLane(name: string): Promise<LaneSocket> {
     let s: LaneSocket;
-    if (name.startsWith("producer")) s = await openSocket(wsUrl("/v1/stream"), { ...auth(), "x-plugin-pid": String(LANE_PID + Number(name.slice(8))), "x-masons-ipc-capabilities": "push_receipt_ack_v1,stream_frames_v1" });
+    if (name.startsWith("producer"))
+      s = await openSocket(wsUrl("/v1/stream"), {
+        ...auth(),
+        "x-plugin-pid": String(LANE_PID + Number(name.slice(8))),
+        "x-masons-ipc-capabilities": "push_receipt_ack_v1,stream_frames_v1",
+      });
     else if (name === "observer") {
       s = await openSocket(wsUrl("/v1/events"), auth());
       await until(s, () => s.frames.some((f) => f.type === "snapshot"), 5000, "the observer snapshot");
@@ -400,15 +497,19 @@ describe(SUITE, () => {
 
   it(`${FRAMES} random, mutated and malformed frames: an error frame or a documented close for each bad one, never a crash`, { timeout: SOAK ? 3_600_000 : 120_000 }, async () => {
     // Oversized frames cost a megabyte each: rare.
-    const frame = fc.oneof({ weight: 40, arbitrary: textFrameArb() }, { weight: 20, arbitrary: binaryFrameArb() }, { weight: 4, arbitrary: invalidUtf8Arb }, { weight: 1, arbitrary: oversizedArb });
+    const frame = fc.oneof(
+      { weight: 40, arbitrary: textFrameArb() },
+      { weight: 20, arbitrary: binaryFrameArb() },
+      { weight: 4, arbitrary: invalidUtf8Arb },
+      { weight: 1, arbitrary: oversizedArb },
+    );
     const laneName = fc.constantFrom("producer0", "producer1", "producer2", "owner", "observer", "follower");
     const item = fc
       .tuple(laneName, frame)
       // The owner's socket must stay open and its stream must take no output: only frames it must refuse go there.
       .filter(([lane, f]) => lane !== "owner" || (producerReaction(f) === "error" && !changesState(f)));
 
-    const send = (ws: WebSocket, f: Frame) =>
-      new Promise<void>((resolve) => ws.send(f.data, { binary: f.binary }, () => resolve()));
+    const send = (ws: WebSocket, f: Frame) => new Promise<void>((resolve) => ws.send(f.data, { binary: f.binary }, () => resolve()));
 
     async function one(lane: string, f: Frame): Promise<void> {
       const isOwner = lane === "owner";
@@ -420,8 +521,7 @@ describe(SUITE, () => {
       const ws = isOwner ? fx.owner.ws : s!.ws;
       const frames: any[] = isOwner ? fx.owner.frames : s!.frames;
       const shown = () => `[${f.kind} on ${lane}, expected ${label}] ${f.binary ? "binary " : ""}${JSON.stringify(f.data.toString().slice(0, 200))} (${f.data.length} bytes)`;
-      const wait = (cond: () => boolean, what: string) =>
-        isOwner ? waitOwner(cond, what) : until(s!, cond, 5000, what);
+      const wait = (cond: () => boolean, what: string) => (isOwner ? waitOwner(cond, what) : until(s!, cond, 5000, what));
       const errorsFrom = (n: number) => frames.slice(n).filter((x) => x?.event === "error");
       const start = frames.length;
 
@@ -446,7 +546,8 @@ describe(SUITE, () => {
         if (others.length > (reaction === "either" ? 1 : 0)) throw new Error(`a frame the broker accepts got ${JSON.stringify(others)}\n${shown()}`);
       }
       for (const e of errorsFrom(start)) {
-        if (e.error !== "bad_frame" || typeof e.message !== "string" || !/\w+\s+\w+/.test(e.message)) throw new Error(`error frame without code or sentence: ${JSON.stringify(e)}\n${shown()}`);
+        if (e.error !== "bad_frame" || typeof e.message !== "string" || !/\w+\s+\w+/.test(e.message))
+          throw new Error(`error frame without code or sentence: ${JSON.stringify(e)}\n${shown()}`);
         errorMessages.add(e.message.slice(0, 40));
       }
       const unexpected = frames.slice(start).filter((x) => x?.event !== "error");
@@ -466,9 +567,11 @@ describe(SUITE, () => {
         // Lanes run side by side; frames on one lane go one at a time, in order.
         const byLane = new Map<string, Frame[]>();
         for (const [lane, f] of batch) byLane.set(lane, [...(byLane.get(lane) ?? []), f]);
-        await Promise.all([...byLane].map(async ([lane, list]) => {
-          for (const f of list) await one(lane, f);
-        }));
+        await Promise.all(
+          [...byLane].map(async ([lane, list]) => {
+            for (const f of list) await one(lane, f);
+          }),
+        );
       }),
       { seed: SEED, numRuns: Math.ceil(FRAMES / 12), endOnFailure: true, reporter: reportFailure },
     );
@@ -481,7 +584,11 @@ describe(SUITE, () => {
       assert.deepEqual(s.frames.slice(s.baseline), [], `${name} received frames`);
     }
     assert.equal(fx.owner.ws.readyState, WebSocket.OPEN, "the owner's socket is open");
-    assert.deepEqual(fx.owner.frames.filter((f) => f.event !== "error" && f.event !== "approval_resolved"), [], "the owner received pushes");
+    assert.deepEqual(
+      fx.owner.frames.filter((f) => f.event !== "error" && f.event !== "approval_resolved"),
+      [],
+      "the owner received pushes",
+    );
   });
 
   it("afterwards the broker is alive and stores exactly what it stored before", async () => {
@@ -490,7 +597,11 @@ describe(SUITE, () => {
     assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
     assert.deepEqual(await stateOf(fx), before_);
     const endpoints = await fx.b.api.endpoints();
-    assert.deepEqual(endpoints.map((e) => e.state), ["active"], "the owner's endpoint is still active");
+    assert.deepEqual(
+      endpoints.map((e) => e.state),
+      ["active"],
+      "the owner's endpoint is still active",
+    );
     printSummary({
       suite: SUITE,
       seed: SEED,
@@ -512,5 +623,7 @@ describe(SUITE, () => {
 function reportFailure<T>(details: fc.RunDetails<T>): void {
   if (!details.failed) return;
   const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(`${SUITE} failed after ${details.numRuns} runs (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`);
+  throw new Error(
+    `${SUITE} failed after ${details.numRuns} runs (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
+  );
 }

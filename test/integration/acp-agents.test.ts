@@ -87,7 +87,11 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         await broker.api.decide(a1.approval_id, { decision: "approve", decided_by: "test" });
         await waitFor("the approved command's side effect", () => existsSync(join(box.cwd, "approved.txt")), TURN_MS);
         assert.equal((await readFile(join(box.cwd, "approved.txt"), "utf8")).trim(), `approved-${name}`);
-        const s1 = await waitFor("the command's stream to end", async () => (await broker.api.streams()).find((s) => s.approval_id === a1.approval_id && s.state !== "streaming"), TURN_MS);
+        const s1 = await waitFor(
+          "the command's stream to end",
+          async () => (await broker.api.streams()).find((s) => s.approval_id === a1.approval_id && s.state !== "streaming"),
+          TURN_MS,
+        );
         assert.equal(s1.state, "completed");
         assert.equal(s1.exit_code, 0);
         if (SHARES_OUTPUT[name]) {
@@ -103,7 +107,11 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         await broker.api.decide(a2.approval_id, { decision: "reject", reason: `not now, ${name}`, decided_by: "test" });
         await waitFor("the turn to end after the rejection", async () => (await endpointOf(agent.kind))?.task_hint === "idle", TURN_MS);
         assert.equal(existsSync(join(box.cwd, "rejected.txt")), false, "a rejected command must not run");
-        assert.equal((await broker.api.streams()).some((s) => s.approval_id === a2.approval_id), false, "no stream for a rejected command");
+        assert.equal(
+          (await broker.api.streams()).some((s) => s.approval_id === a2.approval_id),
+          false,
+          "no stream for a rejected command",
+        );
         const after = [...models.requests.map((r) => r.body), ...chat.requests.map((r) => JSON.stringify(r.messages))];
         assert.ok(after.length > before, "the agent went back to its model after the rejection");
         assert.match(run.output(), /rejected: Rejected in Switchboard by test: not now/);
@@ -146,7 +154,11 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         run.proc.kill("SIGKILL");
         await run.exited;
         await waitFor("no agent process left after kill -9", () => processesWith(box.root).length === 0, 15_000);
-        const inbox = await waitFor("the queued message in the inbox", async () => (await broker.api.undispatched(process.pid)).find((i) => i.source_message_id === queued.messageId), 15_000);
+        const inbox = await waitFor(
+          "the queued message in the inbox",
+          async () => (await broker.api.undispatched(process.pid)).find((i) => i.source_message_id === queued.messageId),
+          15_000,
+        );
         assert.equal(inbox.content, `kept-${name}`);
         run = undefined;
       });

@@ -27,7 +27,13 @@ describe("switchboard acp: the client side of terminal/* and fs/*, and Ctrl+C", 
     home = await tempHome("sb-acp-ops-home-");
     broker = await startBroker(home.home);
     box = await sandbox("sb-acp-ops-");
-    agent = { name: "claude", kind: "script-agent", command: process.execPath, args: ["--import", TSX, SCRIPT_AGENT], env: { PATH: process.env.PATH, HOME: box.root, SB_MARK: box.root } };
+    agent = {
+      name: "claude",
+      kind: "script-agent",
+      command: process.execPath,
+      args: ["--import", TSX, SCRIPT_AGENT],
+      env: { PATH: process.env.PATH, HOME: box.root, SB_MARK: box.root },
+    };
     run = startAcp(home.home, agent, box.cwd);
     ep = await waitFor("the session", async () => (await broker.api.endpoints()).find((e) => e.kind === "script-agent"), 30_000);
   });
@@ -57,13 +63,10 @@ describe("switchboard acp: the client side of terminal/* and fs/*, and Ctrl+C", 
     assert.equal((await broker.api.streams()).filter((x) => x.approval_id === a.approval_id).length, 1, "one stream: the terminal's");
     assert.equal(s.output_merged, undefined);
     const replay = await broker.api.replayStream(s.stream_id);
-    assert.deepEqual(
-      replay.chunks.map((c) => [c.channel, c.data]).sort(),
-      [
-        [1, "to-out\n"],
-        [2, "to-err\n"],
-      ],
-    );
+    assert.deepEqual(replay.chunks.map((c) => [c.channel, c.data]).sort(), [
+      [1, "to-out\n"],
+      [2, "to-err\n"],
+    ]);
     await idle();
   });
 
@@ -117,7 +120,13 @@ describe("switchboard acp: routed messages survive a broker killed with -9", { c
     const home = await tempHome("sb-acp-crash-home-");
     let broker = await startBroker(home.home);
     const box = await sandbox("sb-acp-crash-");
-    const agent: AgentSetup = { name: "claude", kind: "script-agent", command: process.execPath, args: ["--import", TSX, SCRIPT_AGENT], env: { PATH: process.env.PATH, HOME: box.root } };
+    const agent: AgentSetup = {
+      name: "claude",
+      kind: "script-agent",
+      command: process.execPath,
+      args: ["--import", TSX, SCRIPT_AGENT],
+      env: { PATH: process.env.PATH, HOME: box.root },
+    };
     // --no-start: the test restarts the broker itself.
     const run = startAcp(home.home, agent, box.cwd, { noStart: true });
     const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });

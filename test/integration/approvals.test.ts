@@ -45,7 +45,10 @@ describe("approvals", () => {
     assert.equal(change.change.approval.approval_id, a.approval_id);
     await feed.close();
     const snap = await openFeed(b.record);
-    assert.ok((await snap.next()).approvals.some((x: any) => x.approval_id === a.approval_id), "a new window's snapshot shows pending approvals");
+    assert.ok(
+      (await snap.next()).approvals.some((x: any) => x.approval_id === a.approval_id),
+      "a new window's snapshot shows pending approvals",
+    );
     await snap.close();
     await del(b.api, `/v1/approvals/${a.approval_id}`);
   });
@@ -103,7 +106,10 @@ describe("approvals", () => {
     const a = await ask({ timeout_ms: 200 });
     const done = await get(b.api, `/v1/approvals/${a.approval_id}?wait_ms=5000`);
     assert.equal(done.state, "expired");
-    await assert.rejects(post(b.api, `/v1/approvals/${a.approval_id}/decision`, { decision: "approve", decided_by: "me" }), (e: any) => e.status === 409 && e.code === "approval_expired" && e.extra.state === "expired");
+    await assert.rejects(
+      post(b.api, `/v1/approvals/${a.approval_id}/decision`, { decision: "approve", decided_by: "me" }),
+      (e: any) => e.status === 409 && e.code === "approval_expired" && e.extra.state === "expired",
+    );
   });
 
   it("withdrawal cancels; deciding it then gets 409 approval_cancelled", async () => {
@@ -182,7 +188,10 @@ describe("approvals across a crash", () => {
       b = await b.restart();
       const feed = await openFeed(b.record);
       const snap = await feed.next();
-      assert.deepEqual(snap.approvals.map((x: any) => x.approval_id), [a.approval_id]);
+      assert.deepEqual(
+        snap.approvals.map((x: any) => x.approval_id),
+        [a.approval_id],
+      );
       assert.equal(snap.approvals[0].command, "make deploy");
       await feed.close();
       assert.equal((await get(b.api, `/v1/approvals/${decided.approval_id}`)).state, "approved");

@@ -8,8 +8,7 @@ import { pidAlive } from "../../src/platform/process.js";
 import { spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../support/broker.js";
 import { openStream } from "../support/ws.js";
 
-const exitOf = (p: ReturnType<typeof spawnBrokerProcess>) =>
-  new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));
+const exitOf = (p: ReturnType<typeof spawnBrokerProcess>) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));
 
 function sleeper() {
   const p = spawn("sleep", ["60"], { stdio: "ignore" });
@@ -43,7 +42,9 @@ describe("broker lifecycle and durability", () => {
       // A record left by a broker that was killed (dead pid, nothing listening) must not block a new one.
       const dead = sleeper();
       dead.kill();
-      await writeFile(file, JSON.stringify({ version: 1, pid: dead.pid, startedAt: new Date().toISOString(), ipcUrl: "http://127.0.0.1:9", bearerToken: "x".repeat(43) }), { mode: 0o600 });
+      await writeFile(file, JSON.stringify({ version: 1, pid: dead.pid, startedAt: new Date().toISOString(), ipcUrl: "http://127.0.0.1:9", bearerToken: "x".repeat(43) }), {
+        mode: 0o600,
+      });
       const b2 = await startBroker(home);
       assert.notEqual(b2.record.ipcUrl, "http://127.0.0.1:9");
       assert.equal(b2.record.pid, b2.proc.pid);
@@ -128,7 +129,10 @@ describe("broker lifecycle and durability", () => {
     try {
       for (let i = 0; i < 3; i++) await b.api.ingress({ from: "t", content: `m${i}` });
       await assert.rejects(b.api.ingress({ from: "t", content: "overflow" }), (e: any) => e.code === "inbox_full" && e.status === 503 && /route or dismiss/.test(e.message));
-      assert.deepEqual((await b.api.undispatched(process.pid)).map((i) => i.content), ["m0", "m1", "m2"]);
+      assert.deepEqual(
+        (await b.api.undispatched(process.pid)).map((i) => i.content),
+        ["m0", "m1", "m2"],
+      );
     } finally {
       await b.stop();
       await cleanup();

@@ -98,7 +98,10 @@ describe("broker routing", () => {
       assert.equal(item.source_message_id, m1.messageId);
 
       await assert.rejects(b.api.dispatch(item.id, "ep_nope"), (e: any) => e.code === "dispatch_failed" && /target endpoint not found/.test(e.message));
-      assert.ok((await b.api.undispatched(process.pid)).some((i) => i.id === item.id), "a failed dispatch leaves the item in the inbox");
+      assert.ok(
+        (await b.api.undispatched(process.pid)).some((i) => i.id === item.id),
+        "a failed dispatch leaves the item in the inbox",
+      );
 
       const d = await b.api.dispatch(item.id, ep.endpoint_id);
       assert.equal(d.status, "delivered", "dispatch answers after the target acknowledged the push");
@@ -135,7 +138,10 @@ describe("broker routing", () => {
       const refused = (e: any) =>
         e.code === "recipient_takes_no_messages" && e.status === 409 && /"run in repo" \(cli\) takes no messages/.test(e.message) && e.extra?.endpoint_id === run.endpoint_id;
       await assert.rejects(b.api.dispatch(m.undispatched_id!, run.endpoint_id), refused);
-      assert.ok((await b.api.undispatched(process.pid)).some((i) => i.id === m.undispatched_id), "the refused item stays in the inbox");
+      assert.ok(
+        (await b.api.undispatched(process.pid)).some((i) => i.id === m.undispatched_id),
+        "the refused item stays in the inbox",
+      );
       // Nor by name, id or metadata on /v1/send and /v1/messages; nothing is stored for it.
       await assert.rejects(b.api.send({ endpoint_id: agent.endpoint_id, to: "run in repo", content: "x" }), refused);
       await assert.rejects(b.api.ingress({ from: "ci", to: run.endpoint_id, content: "x" }), refused);

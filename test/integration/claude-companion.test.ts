@@ -41,10 +41,14 @@ describe("Claude Code session companion (driven like its hooks)", () => {
     home = await tempHome("sb-claude-companion-");
     broker = await startBroker(home.home);
     fakeClaude = spawn("sleep", ["600"], { stdio: "ignore" });
-    companion = spawn(process.execPath, [join(ROOT, "dist/claude-companion.js"), "--session", SID, "--claude-pid", String(fakeClaude.pid), "--home", home.home, "--cwd", home.home], {
-      stdio: "ignore",
-      env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: home.home },
-    });
+    companion = spawn(
+      process.execPath,
+      [join(ROOT, "dist/claude-companion.js"), "--session", SID, "--claude-pid", String(fakeClaude.pid), "--home", home.home, "--cwd", home.home],
+      {
+        stdio: "ignore",
+        env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: home.home },
+      },
+    );
     rec = await waitFor(() => readCompanion(home.home, SID), 10_000, "companion.json");
   });
 
@@ -58,7 +62,10 @@ describe("Claude Code session companion (driven like its hooks)", () => {
   it("refuses callers without the token, and requests with an Origin", async () => {
     assert.equal((await post({ ...rec, token: "wrong" }, "/hook", {})).status, 401);
     const res = await new Promise<number>((resolve) => {
-      const req = request({ host: "127.0.0.1", port: rec.port, path: "/hook", method: "POST", headers: { authorization: `Bearer ${rec.token}`, origin: "http://evil.example" } }, (r) => resolve(r.statusCode ?? 0));
+      const req = request(
+        { host: "127.0.0.1", port: rec.port, path: "/hook", method: "POST", headers: { authorization: `Bearer ${rec.token}`, origin: "http://evil.example" } },
+        (r) => resolve(r.statusCode ?? 0),
+      );
       req.end("{}");
     });
     assert.equal(res, 403);

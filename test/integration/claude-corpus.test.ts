@@ -16,8 +16,8 @@ import { claudeSandbox, ensureClaude, runClaude } from "../support/claude.js";
 const exec = promisify(execFile);
 
 const CORPUS: string[] = [
-  "mkdir -p w && cd w && basename \"$PWD\"",
-  "basename \"$PWD\"",
+  'mkdir -p w && cd w && basename "$PWD"',
+  'basename "$PWD"',
   `echo 'single "double" $HOME' "double 'single' \\$x" $'ansi\\ttab'`,
   "printf 'line1\\nline2\\n'; echo \"multi\nline arg\"",
   "cat <<'EOF'\n$not_expanded `not run` \\n\nEOF",
@@ -38,7 +38,7 @@ const CORPUS: string[] = [
   "true",
   "echo '!#$%^&*()[]{}|;<>?~'",
   "seq 1 5000 | tail -3",
-  "cd .. && basename \"$PWD\"",
+  'cd .. && basename "$PWD"',
 ];
 
 describe("Claude Code's Bash tool gives the same results with and without Switchboard", () => {
@@ -59,7 +59,10 @@ describe("Claude Code's Bash tool gives the same results with and without Switch
     void (async () => {
       while (reviewing) {
         for (const a of await broker.api.approvals("pending").catch(() => []))
-          await broker.api.decide(a.approval_id, { decision: "approve", decided_by: "corpus-reviewer" }).then(() => approved++, () => {});
+          await broker.api.decide(a.approval_id, { decision: "approve", decided_by: "corpus-reviewer" }).then(
+            () => approved++,
+            () => {},
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
     })();

@@ -43,8 +43,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
   });
 
   const env = (extra: Record<string, string> = {}) => ({ SWITCHBOARD_HOME: home.home, ...extra });
-  const pending = (match: (a: Approval) => boolean, what: string) =>
-    waitFor(async () => (await api().approvals("pending")).find(match), 30_000, `a pending approval for ${what}`);
+  const pending = (match: (a: Approval) => boolean, what: string) => waitFor(async () => (await api().approvals("pending")).find(match), 30_000, `a pending approval for ${what}`);
   const sessions = async () => (await api().endpoints()).filter((e) => e.kind === "claude-code");
 
   it("1. the session appears with kind claude-code while claude runs, and disappears when it ends, also after kill -9", async () => {
@@ -82,15 +81,23 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     const [result] = run.toolResults();
     assert.ok(result && !result.isError);
     const streamId = await waitFor(async () => (await api().approval(a.approval_id)).stream_id ?? undefined, 10_000, "the stream id");
-    const replay = await waitFor(async () => {
-      const r = await api().replayStream(streamId);
-      return r.stream.state === "streaming" ? undefined : r;
-    }, 10_000, "the stream to end");
+    const replay = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r;
+      },
+      10_000,
+      "the stream to end",
+    );
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.exit_code, 0);
     assert.equal(replay.stream.command, command);
     assert.match(replay.stream.note ?? "", /its output appears here when the call ends/, "the terminal header says the output is not live");
-    const ch = (n: number) => replay.chunks.filter((c) => c.channel === n).map((c) => c.data).join("");
+    const ch = (n: number) =>
+      replay.chunks
+        .filter((c) => c.channel === n)
+        .map((c) => c.data)
+        .join("");
     // Claude Code 2.1.332 hands its Bash tool stdout and stderr as one text (tool_response.stderr is
     // empty); the stream carries exactly what Claude got, on the channels Claude reported them on.
     assert.equal(ch(1) + ch(2), `${result.text}\n`);
@@ -108,10 +115,14 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.ok(result?.isError);
     assert.equal(result.text, "Exit code 3\npartial");
     const streamId = (await api().approval(a.approval_id)).stream_id!;
-    const replay = await waitFor(async () => {
-      const r = await api().replayStream(streamId);
-      return r.stream.state === "streaming" ? undefined : r;
-    }, 10_000, "the stream to end");
+    const replay = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r;
+      },
+      10_000,
+      "the stream to end",
+    );
     assert.equal(replay.stream.exit_code, 3);
     assert.equal(replay.chunks.map((c) => c.data).join(""), "partial\n");
   });
@@ -169,7 +180,13 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       const [r] = denied.toolResults();
       assert.ok(r?.isError);
       assert.match(r.text, /Not run: Switchboard approval is required, but the broker cannot be reached \(.+\)\. Start it .*, or set SWITCHBOARD_CLAUDE_OFFLINE=allow\./);
-      const allowed = await runClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: "bash: touch side-effect-5", env: { ...noBroker, SWITCHBOARD_CLAUDE_OFFLINE: "allow" } });
+      const allowed = await runClaude({
+        cwd: box.project,
+        home: box.home,
+        baseUrl: fake.baseUrl,
+        prompt: "bash: touch side-effect-5",
+        env: { ...noBroker, SWITCHBOARD_CLAUDE_OFFLINE: "allow" },
+      });
       assert.ok(existsSync(join(box.project, "side-effect-5")), "ran unreviewed");
       assert.equal(allowed.toolResults()[0]?.isError, false);
     } finally {
@@ -189,15 +206,23 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       fake.enqueue({ text: "first answer", before: () => messageQueued }, { text: "the build is green" });
       const before0 = fake.requests.length;
       const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: "say something", env: env() });
-      const [ep] = await waitFor(async () => {
-        const s = await sessions();
-        return s.length ? s : undefined;
-      }, 20_000, "the claude session");
+      const [ep] = await waitFor(
+        async () => {
+          const s = await sessions();
+          return s.length ? s : undefined;
+        },
+        20_000,
+        "the claude session",
+      );
       // Claude is in its turn (its first model request is waiting): the message must wait for the turn's end.
-      const from = await waitFor(() => {
-        const i = fake.requests.findIndex((r, k) => k >= before0 && r.main);
-        return i >= 0 ? i + 1 : undefined;
-      }, 20_000, "Claude's first model request");
+      const from = await waitFor(
+        () => {
+          const i = fake.requests.findIndex((r, k) => k >= before0 && r.main);
+          return i >= 0 ? i + 1 : undefined;
+        },
+        20_000,
+        "Claude's first model request",
+      );
       const sent = await sender.send({ endpoint_id: me.endpointId, to: ep!.endpoint_id, content: "please check the build status" });
       assert.equal(sent.status, "delivered");
       await waitFor(async () => ((await sessions())[0]?.task_hint ?? "").includes("1 message queued"), 10_000, "the session to show the message as queued");

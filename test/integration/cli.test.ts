@@ -20,7 +20,6 @@ async function cli(home: string, ...args: string[]): Promise<{ code: number; std
   }
 }
 
-
 /** The broker the CLI started in `dir`: a typed API on it, and this process's stream (needed to register). */
 async function brokerStream(dir: string) {
   const d = await readDiscovery(brokerPaths(dir).discoveryFile);

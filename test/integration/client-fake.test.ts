@@ -108,7 +108,10 @@ describe("BrokerClient against a scripted broker", { timeout: 30_000 }, () => {
     fake = await new FakeBroker().start();
     fake.onFeed = (ws, q) => feedScript.shift()?.(ws, q);
     const file = join(dir, "discovery.json");
-    await writeFile(file, JSON.stringify({ version: 1, pid: process.pid, startedAt: new Date().toISOString(), ipcUrl: `http://127.0.0.1:${fake.port}`, bearerToken: "t".repeat(43) }));
+    await writeFile(
+      file,
+      JSON.stringify({ version: 1, pid: process.pid, startedAt: new Date().toISOString(), ipcUrl: `http://127.0.0.1:${fake.port}`, bearerToken: "t".repeat(43) }),
+    );
     feedScript = [
       // 1st feed socket: snapshot 5, change 6, then change 8: a gap
       (ws) => {

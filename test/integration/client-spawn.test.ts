@@ -16,7 +16,6 @@ import { pidAlive } from "../../src/platform/process.js";
 import { BROKER_ENTRY, ROOT, tempHome } from "../support/broker.js";
 import { sleep, waitFor, within } from "../support/wait.js";
 
-
 /** Pids of broker processes (dist/broker.js) whose SWITCHBOARD_HOME is `home` (Linux /proc). */
 async function brokerProcesses(home: string): Promise<number[]> {
   if (!existsSync("/proc/self/environ")) return [];
@@ -157,7 +156,10 @@ describe("BrokerClient spawning the broker", { timeout: 120_000 }, () => {
       assert.equal(client.discovery!.spawned, true, "the client started the new broker");
       assert.notEqual(client.discovery!.record.pid, first);
       assert.deepEqual(replaced, [], "the journal kept the endpoint: reattached with the same id");
-      assert.deepEqual(client.endpoints.map((e) => e.endpointId), [ep.endpointId]);
+      assert.deepEqual(
+        client.endpoints.map((e) => e.endpointId),
+        [ep.endpointId],
+      );
       const view = (await client.listEndpoints()).find((e) => e.endpoint_id === ep.endpointId);
       assert.equal(view?.state, "active");
       await client.ingress({ from: "t", to: "phoenix", content: "two" });

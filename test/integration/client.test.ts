@@ -34,7 +34,6 @@ import { sleep, waitFor, within } from "../support/wait.js";
 
 // ---- helpers -----------------------------------------------------------------------------------------
 
-
 /** Everything a client emitted, for assertions. */
 function record(client: BrokerClient) {
   const log = {
@@ -221,7 +220,10 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     const ep = await client.registerEndpoint({ kind: "test", session_name: "typed-calls" });
     assert.match(ep.endpointId, /^ep_/);
     assert.equal(typeof ep.ownerToken, "string");
-    assert.deepEqual(client.endpoints.map((e) => e.endpointId), [ep.endpointId]);
+    assert.deepEqual(
+      client.endpoints.map((e) => e.endpointId),
+      [ep.endpointId],
+    );
 
     const listed = await client.listEndpoints();
     const mine = listed.find((e) => e.endpoint_id === ep.endpointId);
@@ -247,7 +249,10 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     const un = await client.ingress({ from: "tester", content: "for the inbox" });
     assert.equal(un.status, "undispatched");
     const items = await client.undispatched();
-    assert.ok(items.some((i) => i.id === un.undispatched_id), "the item is listed");
+    assert.ok(
+      items.some((i) => i.id === un.undispatched_id),
+      "the item is listed",
+    );
     const d = await client.dispatch(un.undispatched_id!, ep.endpointId);
     assert.equal(d.ok, true);
     assert.equal(d.status, "delivered", "dispatch waits for our push_ack");
@@ -265,18 +270,27 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     assert.equal(got.metadata.source_endpoint_id, ep.endpointId);
 
     // typed errors carry the broker's code and status
-    await assert.rejects(client.send({ endpoint_id: "ep_nope", to: "typed-calls", content: "x" }), (e: unknown) => e instanceof BrokerError && e.code === "unknown_endpoint" && e.status === 404);
+    await assert.rejects(
+      client.send({ endpoint_id: "ep_nope", to: "typed-calls", content: "x" }),
+      (e: unknown) => e instanceof BrokerError && e.code === "unknown_endpoint" && e.status === 404,
+    );
     await assert.rejects(client.ingress({ from: "t", to: "no-such-session", content: "x" }), (e: unknown) => e instanceof BrokerError && e.code === "recipient_unknown");
     await assert.rejects(client.dismiss("msg_nope"), (e: unknown) => e instanceof BrokerError && e.code === "undispatched_unknown");
     await assert.rejects(client.dispatch("msg_nope", ep.endpointId), (e: unknown) => e instanceof BrokerError && e.code === "dispatch_failed");
-    await assert.rejects(client.send({ endpoint_id: ep.endpointId, to: "typed-calls", content: "x", metadata: { correlation_id: "c" } }), (e: unknown) => e instanceof BrokerError && e.code === "correlation_id_forbidden");
+    await assert.rejects(
+      client.send({ endpoint_id: ep.endpointId, to: "typed-calls", content: "x", metadata: { correlation_id: "c" } }),
+      (e: unknown) => e instanceof BrokerError && e.code === "correlation_id_forbidden",
+    );
 
     // Routes added by capability go through the connected BrokerApi.
     assert.ok(Array.isArray(await (await client.brokerApi("output_streams_v1")).streams()), "streams() through brokerApi");
     assert.ok(Array.isArray(await (await client.brokerApi("approvals_v1")).approvals()), "approvals() through brokerApi");
 
     await client.unregisterEndpoint(other.endpointId);
-    assert.deepEqual(client.endpoints.map((e) => e.endpointId), [ep.endpointId]);
+    assert.deepEqual(
+      client.endpoints.map((e) => e.endpointId),
+      [ep.endpointId],
+    );
 
     // close unregisters what is left, and the client refuses further calls
     await client.close();
@@ -314,12 +328,24 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     for (let i = 0; i < N; i++) await api.ingress({ from: "tester", to: ep.endpointId, content: `r${i}` });
     await waitFor(() => log.contents(ep.endpointId).length >= N, 10_000, `${N} messages`);
     await sleep(100); // anything delivered twice would show up now
-    assert.deepEqual(log.contents(ep.endpointId), Array.from({ length: N }, (_, i) => `r${i}`));
-    assert.ok(log.phases.some((p) => p.phase === "reconnecting" && /replaced/.test(p.reason ?? "")), JSON.stringify(log.phases));
+    assert.deepEqual(
+      log.contents(ep.endpointId),
+      Array.from({ length: N }, (_, i) => `r${i}`),
+    );
+    assert.ok(
+      log.phases.some((p) => p.phase === "reconnecting" && /replaced/.test(p.reason ?? "")),
+      JSON.stringify(log.phases),
+    );
     assert.equal(client.phase, "connected");
     assert.deepEqual(log.replaced, []);
-    assert.ok(log.reattached.some((r) => r.endpointId === ep.endpointId), JSON.stringify(log.reattached));
-    assert.deepEqual(client.endpoints.map((e) => e.endpointId), [ep.endpointId]);
+    assert.ok(
+      log.reattached.some((r) => r.endpointId === ep.endpointId),
+      JSON.stringify(log.reattached),
+    );
+    assert.deepEqual(
+      client.endpoints.map((e) => e.endpointId),
+      [ep.endpointId],
+    );
     await waitFor(() => intruder.readyState === WebSocket.CLOSED, 5000, "the broker to close the intruding socket (replaced by the client)");
     await client.close();
   });
@@ -357,13 +383,19 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     assert.deepEqual(log.replaced, []);
     const last = log.phases.at(-1)!;
     assert.equal(last.phase, "connected");
-    assert.ok(log.phases.some((p) => p.phase === "reconnecting" && p.reason), "reconnecting events carry the failure reason");
+    assert.ok(
+      log.phases.some((p) => p.phase === "reconnecting" && p.reason),
+      "reconnecting events carry the failure reason",
+    );
 
     // The feed resumed from its sequence number (no second snapshot) and caught up.
     await waitFor(() => client.feed?.inbox.has(inboxItem.undispatched_id!) && client.feed.endpoints.get(ep.endpointId)?.state === "active", 5000, "the feed to catch up");
     assert.equal(log.feed.filter((f) => f.type === "snapshot").length, snapshotsBefore);
     const seqs = log.feed.filter((f) => f.type === "change").map((f) => f.seq);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
     assert.equal(new Set(seqs).size, seqs.length);
     await client.dismiss(inboxItem.undispatched_id!);
     await client.close();
@@ -416,13 +448,19 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     assert.notEqual(replaced.newId, ep.endpointId);
     assert.equal(replaced.reason, "endpoint_unknown");
     assert.equal(client.resolveEndpointId(ep.endpointId), replaced.newId);
-    assert.deepEqual(client.endpoints.map((e) => e.endpointId), [replaced.newId]);
+    assert.deepEqual(
+      client.endpoints.map((e) => e.endpointId),
+      [replaced.newId],
+    );
     const view = (await gapi.endpoints()).find((e) => e.endpoint_id === replaced.newId);
     assert.equal(view?.session_name, "graceful", "the same session comes back");
     assert.deepEqual(view?.workspace, { root: "/w" });
     // The message buffered for the closed endpoint is not lost: it waits in the inbox.
     const inbox = await gapi.undispatched(1);
-    assert.ok(inbox.some((i) => i.content === "while away" && i.reason === "closed_session_continuation"), JSON.stringify(inbox));
+    assert.ok(
+      inbox.some((i) => i.content === "while away" && i.reason === "closed_session_continuation"),
+      JSON.stringify(inbox),
+    );
     // The old id still works through the client (aliased), and the session name reaches the new endpoint.
     await client.send({ endpoint_id: ep.endpointId, to: "graceful", content: "to myself" });
     const m = await waitFor(() => log.messages.find((x) => x.content === "to myself"), 5000, "the message to the new endpoint");
@@ -439,7 +477,10 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     await waitFor(async () => (await api.endpoints()).find((e) => e.endpoint_id === ep.endpointId)?.state === "reconnecting", 5000, "reconnecting");
     await api.ingress({ from: "tester", to: "adopted", content: "kept for you" });
     const { client: next, log } = await create({ endpoints: left });
-    assert.deepEqual(next.endpoints.map((e) => e.endpointId), [ep.endpointId]);
+    assert.deepEqual(
+      next.endpoints.map((e) => e.endpointId),
+      [ep.endpointId],
+    );
     assert.deepEqual(log.reattached, [{ endpointId: ep.endpointId, outcome: "reattached", buffered: 1 }]);
     await waitFor(() => log.messages.find((m) => m.content === "kept for you" && m.endpointId === ep.endpointId), 5000, "the buffered message");
     await next.close();
@@ -457,7 +498,10 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     });
     assert.equal(client.hasCapability("switchboard_v1"), false);
     assert.equal(client.hasCapability("push_receipt_ack_v1"), true);
-    await assert.rejects(client.ingress({ from: "x", content: "y" }), (e: unknown) => e instanceof CapabilityMissingError && e.capability === "message_ingress_v1" && /message_ingress_v1/.test(e.message));
+    await assert.rejects(
+      client.ingress({ from: "x", content: "y" }),
+      (e: unknown) => e instanceof CapabilityMissingError && e.capability === "message_ingress_v1" && /message_ingress_v1/.test(e.message),
+    );
     await assert.rejects(client.listEndpoints(), (e: unknown) => e instanceof CapabilityMissingError && e.capability === "endpoint_list_v1");
     await assert.rejects(client.dismiss("x"), (e: unknown) => e instanceof CapabilityMissingError && e.capability === "undispatched_dismiss_v1");
     await assert.rejects(client.call("GET", "/v1/approvals", {} as never, { capability: "approvals_v1" }), CapabilityMissingError);
@@ -467,7 +511,10 @@ describe("BrokerClient against the real broker", { timeout: 120_000 }, () => {
     await api.ingress({ from: "mstp://peer/alice", to: ep.endpointId, content: "m1" });
     await waitFor(() => log.contents().includes("m1"), 5000, "a push");
     const un = await api.ingress({ from: "mstp://peer/bob", content: "m2" });
-    assert.ok((await client.undispatched({ endpointId: ep.endpointId })).some((i) => i.id === un.undispatched_id), "the item is listed");
+    assert.ok(
+      (await client.undispatched({ endpointId: ep.endpointId })).some((i) => i.id === un.undispatched_id),
+      "the item is listed",
+    );
     await client.dispatch(un.undispatched_id!, ep.endpointId);
     await waitFor(() => log.contents().includes("m2"), 5000, "the dispatched message");
 
@@ -533,9 +580,16 @@ describe("BrokerClient: kill -9 mid-conversation and restart", { timeout: 90_000
       for (const i of got) assert.ok(acked.has(i) || unsure.has(i), `message ${i} was never sent`);
       for (const ep of [a, b]) {
         const seq = log.messages.filter((m) => m.endpointId === ep.endpointId).map((m) => Number(m.content));
-        assert.deepEqual(seq, [...seq].sort((x, y) => x - y), `out of order on ${ep.endpointId}`);
+        assert.deepEqual(
+          seq,
+          [...seq].sort((x, y) => x - y),
+          `out of order on ${ep.endpointId}`,
+        );
       }
-      assert.ok(log.phases.some((p) => p.phase === "reconnecting"), "went through reconnecting");
+      assert.ok(
+        log.phases.some((p) => p.phase === "reconnecting"),
+        "went through reconnecting",
+      );
       assert.equal(client.phase, "connected");
       assert.deepEqual(log.replaced, [], "the journal kept the endpoints: reattached, not re-registered");
       assert.deepEqual(client.endpoints.map((e) => e.endpointId).sort(), [a.endpointId, b.endpointId].sort());

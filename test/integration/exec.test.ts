@@ -10,16 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import {
-  ExecError,
-  execCommand,
-  groupAlive,
-  pidAlive,
-  signalGroup,
-  type Channel,
-  type ExecHandle,
-  type ExecOptions,
-} from "../../src/exec/index.js";
+import { ExecError, execCommand, groupAlive, pidAlive, signalGroup, type Channel, type ExecHandle, type ExecOptions } from "../../src/exec/index.js";
 import { until } from "../support/wait.js";
 
 const NODE = process.execPath;

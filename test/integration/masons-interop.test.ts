@@ -32,7 +32,11 @@ describe("MASONS BrokerClient SDK against our broker", { timeout: 60_000 }, () =
   let disconnects = 0;
   // Sockets, pipes and child processes open before the test starts (the runner's own stdio pipes).
   const HANDLE_TYPES = new Set(["TCPSocketWrap", "TCPWRAP", "PipeWrap", "ProcessWrap", "TCPServerWrap"]);
-  const openHandles = () => process.getActiveResourcesInfo().filter((r) => HANDLE_TYPES.has(r)).sort();
+  const openHandles = () =>
+    process
+      .getActiveResourcesInfo()
+      .filter((r) => HANDLE_TYPES.has(r))
+      .sort();
   let baseline: string[] = [];
 
   const need = <T>(value: T | undefined, what: string): T => {
@@ -41,8 +45,7 @@ describe("MASONS BrokerClient SDK against our broker", { timeout: 60_000 }, () =
   };
   const endpoints = () => within(api.endpoints(), STEP_MS, "GET /v1/endpoints");
   const endpoint = async (id: string): Promise<EndpointView | undefined> => (await endpoints()).find((e) => e.endpoint_id === id);
-  const nextMessage = (what: string, match: (m: BrokerInboundMessage) => boolean) =>
-    waitFor(() => received.find(match), STEP_MS, `the SDK to emit message_received for ${what}`);
+  const nextMessage = (what: string, match: (m: BrokerInboundMessage) => boolean) => waitFor(() => received.find(match), STEP_MS, `the SDK to emit message_received for ${what}`);
 
   before(async () => {
     baseline = openHandles();
@@ -274,7 +277,11 @@ describe("MASONS BrokerClient SDK against our broker", { timeout: 60_000 }, () =
     assert.equal(internals.reconnectTimer, null, "reconnect timer still set after close()");
     assert.equal(internals.ws, null);
 
-    assert.deepEqual(sdkErrors.map((e) => e.message), [], "the SDK emitted errors");
+    assert.deepEqual(
+      sdkErrors.map((e) => e.message),
+      [],
+      "the SDK emitted errors",
+    );
     assert.equal(disconnects, 0, "the SDK saw its stream drop before close()");
     assert.deepEqual(
       phases.filter((p) => p.phase !== "connected"),

@@ -37,7 +37,6 @@ async function terminate(pid: number): Promise<void> {
   }
 }
 
-
 const pendingFor = (api: () => BrokerApi, command: string) =>
   until(`a pending approval for ${command}`, async () => (await api().approvals("pending")).find((a) => a.command === command || a.summary.includes(command)));
 
@@ -61,7 +60,10 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
   after(async () => {
     await Promise.all(pis.map((p) => p.stop(3000)));
     // The adapter may have spawned a broker of its own (after the kill test): stop it too.
-    const rec = await readFile(brokerPaths(home.home).discoveryFile, "utf8").then((t) => JSON.parse(t) as { pid: number }, () => undefined);
+    const rec = await readFile(brokerPaths(home.home).discoveryFile, "utf8").then(
+      (t) => JSON.parse(t) as { pid: number },
+      () => undefined,
+    );
     if (rec && rec.pid !== broker.proc.pid) await terminate(rec.pid);
     await broker.stop();
     await fake.close();
@@ -89,7 +91,9 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
     const from = pi.events.length;
     await pi.command({ type: "prompt", message: "summarize the repository layout\nsecond line" });
     await pi.waitFor((e) => e.type === "agent_end", 15_000, from);
-    await until("the task hint", async () => ((await api().endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint === "summarize the repository layout" ? true : undefined));
+    await until("the task hint", async () =>
+      (await api().endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint === "summarize the repository layout" ? true : undefined,
+    );
     await pi.stop();
     assert.equal(
       (await api().endpoints()).find((e) => e.endpoint_id === ep.endpoint_id),
@@ -128,8 +132,20 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
       assert.equal(replay.stream.exit_code, 0);
       assert.equal(replay.stream.action, "sh");
       assert.equal(replay.stream.command, command);
-      assert.equal(replay.chunks.filter((c) => c.channel === 1).map((c) => c.data).join(""), "out-line\n");
-      assert.equal(replay.chunks.filter((c) => c.channel === 2).map((c) => c.data).join(""), "err-line\n");
+      assert.equal(
+        replay.chunks
+          .filter((c) => c.channel === 1)
+          .map((c) => c.data)
+          .join(""),
+        "out-line\n",
+      );
+      assert.equal(
+        replay.chunks
+          .filter((c) => c.channel === 2)
+          .map((c) => c.data)
+          .join(""),
+        "err-line\n",
+      );
       await pi.waitFor((e) => e.type === "agent_end", 15_000, from);
     });
 
@@ -327,7 +343,13 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
       assert.equal((await session(only.proc.pid!)).kind, "pi");
       await only.stop();
       // Both copies (installed, and -e) must point at the test broker: whichever loads first is the active one.
-      const pi = startPi({ agentDir: sandbox.agentDir, cwd: sandbox.cwd, discoverExtensions: true, extension, env: { SWITCHBOARD_HOME: home.home, SWITCHBOARD_IDLE_EXIT_MINUTES: "2" } });
+      const pi = startPi({
+        agentDir: sandbox.agentDir,
+        cwd: sandbox.cwd,
+        discoverExtensions: true,
+        extension,
+        env: { SWITCHBOARD_HOME: home.home, SWITCHBOARD_IDLE_EXIT_MINUTES: "2" },
+      });
       pis.push(pi);
       const ep = await session(pi.proc.pid!);
       assert.equal(ep.kind, "pi");
@@ -384,4 +406,3 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
     }
   });
 });
-

@@ -40,7 +40,8 @@ describe("approval policy", () => {
     await rm(ws, { recursive: true, force: true });
   });
 
-  const ask = (command: string, extra: object = {}): Promise<Approval> => post(b.api, "/v1/approvals", { endpoint_id: ep, action: "sh", summary: command, command, cwd: ws, ...extra });
+  const ask = (command: string, extra: object = {}): Promise<Approval> =>
+    post(b.api, "/v1/approvals", { endpoint_id: ep, action: "sh", summary: command, command, cwd: ws, ...extra });
   const cli = (args: string[], cwd = ws) =>
     promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { cwd, env: { ...process.env, SWITCHBOARD_HOME: home.home } }).then(
       (r) => ({ code: 0, ...r }),
@@ -97,7 +98,11 @@ describe("approval policy", () => {
 
   it("switchboard run: the next matching command is approved by the rule and runs at once", async () => {
     await post(b.api, "/v1/policy/rules", { scope: "user", rule: { id: "echo", decision: "allow", command: "echo *" } });
-    const child = spawn(process.execPath, [CLI_ENTRY, "run", "--", "echo", "ruled"], { cwd: ws, env: { ...process.env, SWITCHBOARD_HOME: home.home }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_ENTRY, "run", "--", "echo", "ruled"], {
+      cwd: ws,
+      env: { ...process.env, SWITCHBOARD_HOME: home.home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let errText = "";
     child.stdout.on("data", (d) => (out += d));
@@ -109,7 +114,11 @@ describe("approval policy", () => {
   });
 
   it("switchboard run: a pending command is decided when a session rule for it is saved", async () => {
-    const child = spawn(process.execPath, [CLI_ENTRY, "run", "--session", "runner-s", "--", "printf", "%s", "later"], { cwd: ws, env: { ...process.env, SWITCHBOARD_HOME: home.home }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_ENTRY, "run", "--session", "runner-s", "--", "printf", "%s", "later"], {
+      cwd: ws,
+      env: { ...process.env, SWITCHBOARD_HOME: home.home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.once("exit", r));
@@ -139,7 +148,12 @@ describe("approval policy", () => {
   it("a workspace allow rule is ignored until the user accepts that exact file; an edited file needs accepting again", async () => {
     const file = join(ws, ".switchboard", "policy.json");
     await mkdir(join(ws, ".switchboard"), { recursive: true });
-    const text = JSON.stringify({ rules: [{ id: "ws-curl", decision: "allow", command: "curl *" }, { id: "ws-ask", decision: "ask", command: "git push *" }] });
+    const text = JSON.stringify({
+      rules: [
+        { id: "ws-curl", decision: "allow", command: "curl *" },
+        { id: "ws-ask", decision: "ask", command: "git push *" },
+      ],
+    });
     await writeFile(file, text);
     const first = await ask("curl https://x");
     assert.equal(first.state, "pending", "a cloned repository cannot approve for you");

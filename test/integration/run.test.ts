@@ -73,8 +73,20 @@ describe("switchboard run", () => {
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.status, 500);
     assert.equal(replay.stream.exit_code, 3);
-    assert.equal(replay.chunks.filter((c) => c.channel === 1).map((c) => c.data).join(""), "out\n");
-    assert.equal(replay.chunks.filter((c) => c.channel === 2).map((c) => c.data).join(""), "err\n");
+    assert.equal(
+      replay.chunks
+        .filter((c) => c.channel === 1)
+        .map((c) => c.data)
+        .join(""),
+      "out\n",
+    );
+    assert.equal(
+      replay.chunks
+        .filter((c) => c.channel === 2)
+        .map((c) => c.data)
+        .join(""),
+      "err\n",
+    );
   });
 
   it("without --session, a run is named after its command, and two open runs of one command differ", async () => {

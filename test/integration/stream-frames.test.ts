@@ -52,7 +52,10 @@ describe("binary stream frames", { timeout: 60_000 }, () => {
   });
 
   const writerFor = (command: string, frames: FrameSender, errors: Error[] = []) =>
-    StreamWriter.start({ endpoint_id: ep, action: "sh", command }, { api: () => client.brokerApi("output_streams_v1"), pluginPid: client.pluginPid, frames, onError: (e) => errors.push(e) });
+    StreamWriter.start(
+      { endpoint_id: ep, action: "sh", command },
+      { api: () => client.brokerApi("output_streams_v1"), pluginPid: client.pluginPid, frames, onError: (e) => errors.push(e) },
+    );
 
   it("brings bytes cut inside characters back whole, per channel, to the replay and to binary and JSON followers", async () => {
     assert.equal(client.capabilities.stream_frames_v1, true);
@@ -89,10 +92,16 @@ describe("binary stream frames", { timeout: 60_000 }, () => {
 
     const replay = await (await client.brokerApi("output_streams_v1")).replayStream(w.streamId);
     const byChannel = (ch: number) => replay.chunks.filter((c) => c.channel === ch).map((c) => c.data);
-    for (const [ch, want] of [[1, out], [2, err]] as const) {
+    for (const [ch, want] of [
+      [1, out],
+      [2, err],
+    ] as const) {
       const pieces = byChannel(ch);
       assert.equal(pieces.join(""), want.toString("utf8"), `channel ${ch} replays byte for byte`);
-      assert.ok(pieces.every((p) => !p.includes("\uFFFD")), `no chunk of channel ${ch} splits a character`);
+      assert.ok(
+        pieces.every((p) => !p.includes("\uFFFD")),
+        `no chunk of channel ${ch} splits a character`,
+      );
       assert.equal(replay.stream.channels[String(ch)]!.bytes, want.length);
     }
     await within(following.done, 10_000, "the binary follower's end");
@@ -140,7 +149,14 @@ describe("binary stream frames", { timeout: 60_000 }, () => {
     const peer = await openStream(b.record, pid);
     const producerEp = (await b.api.register({ plugin_pid: pid, kind: "test" })).endpoint_id;
     const stream = await b.api.startStream({ endpoint_id: producerEp, action: "sh", command: "bad frames" });
-    const bad = [Buffer.from([]), Buffer.from([9, 1, 0, 0, 0, 0, 0, 1, 3, 65, 66, 67]), Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 1, 65]), Buffer.from([1, 1, 0, 0, 0, 0, 0, 0, 1, 65]), Buffer.from([1, 1, 0, 0, 0, 0, 0, 1, 200, 65]), Buffer.from([1, 1, 0, 0, 0, 0, 0, 1, 2, 0x3c, 0x3e])];
+    const bad = [
+      Buffer.from([]),
+      Buffer.from([9, 1, 0, 0, 0, 0, 0, 1, 3, 65, 66, 67]),
+      Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 1, 65]),
+      Buffer.from([1, 1, 0, 0, 0, 0, 0, 0, 1, 65]),
+      Buffer.from([1, 1, 0, 0, 0, 0, 0, 1, 200, 65]),
+      Buffer.from([1, 1, 0, 0, 0, 0, 0, 1, 2, 0x3c, 0x3e]),
+    ];
     for (const frame of bad) peer.ws.send(frame);
     for (let i = 0; i < bad.length; i++) {
       const f = await peer.next((x) => x.event === "error");
@@ -155,7 +171,10 @@ describe("binary stream frames", { timeout: 60_000 }, () => {
     const other = await openStream(b.record, pid + 1);
     other.ws.send(encodeProducerChunk(stream.stream_id, 1, 2, Buffer.from("intruder\n")));
     const again = await b.api.replayStream(stream.stream_id);
-    assert.deepEqual(again.chunks.map((c) => c.data), ["still here\n"]);
+    assert.deepEqual(
+      again.chunks.map((c) => c.data),
+      ["still here\n"],
+    );
     await other.close();
     await peer.close();
   });

@@ -25,7 +25,10 @@ describe("StreamWriter", () => {
 
   it("delivers a 6 MB burst whole and in order, pausing the producer while it is behind", async () => {
     const errors: Error[] = [];
-    const w = await StreamWriter.start({ endpoint_id: ep, action: "sh", command: "burst" }, { api: async () => b.api, pluginPid: process.pid, highWaterBytes: 512 * 1024, onError: (e) => errors.push(e) });
+    const w = await StreamWriter.start(
+      { endpoint_id: ep, action: "sh", command: "burst" },
+      { api: async () => b.api, pluginPid: process.pid, highWaterBytes: 512 * 1024, onError: (e) => errors.push(e) },
+    );
     let expected = "";
     let pauses = 0;
     let i = 0;
@@ -51,7 +54,11 @@ describe("StreamWriter", () => {
     assert.equal(end?.state, "completed");
     assert.ok(pauses > 0, "the producer was asked to pause");
     const replay = await b.api.replayStream(w.streamId);
-    assert.deepEqual(replay.chunks.map((c) => c.seq), Array.from({ length: 100 }, (_, k) => k + 1), "every chunk, in order");
+    assert.deepEqual(
+      replay.chunks.map((c) => c.seq),
+      Array.from({ length: 100 }, (_, k) => k + 1),
+      "every chunk, in order",
+    );
     assert.equal(replay.chunks.map((c) => c.data).join(""), expected);
   });
 });

@@ -24,7 +24,11 @@ function follow(b: TestBroker, id: string, query = ""): Promise<{ frames: any[];
   });
 }
 
-const text = (frames: any[], channel: number) => frames.filter((f) => f.type === "chunk" && f.channel === channel).map((f) => f.data).join("");
+const text = (frames: any[], channel: number) =>
+  frames
+    .filter((f) => f.type === "chunk" && f.channel === channel)
+    .map((f) => f.data)
+    .join("");
 
 describe("output streams", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;
@@ -72,16 +76,29 @@ describe("output streams", () => {
     assert.equal(live.frames[0].type, "hello");
     assert.equal(text(live.frames, 1), "out 1\n€uro 😀\r\n");
     assert.equal(text(live.frames, 2), "err ☃ 1\n\u001b[31mred\u001b[0m\n");
-    assert.deepEqual(live.frames.filter((f) => f.type === "chunk").map((f) => f.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      live.frames.filter((f) => f.type === "chunk").map((f) => f.seq),
+      [1, 2, 3, 4, 5],
+    );
     live.ws.close();
 
     const full = await get(b.api, `/v1/streams/${s.stream_id}`);
-    assert.deepEqual(full.chunks.map((c: any) => [c.channel, c.seq, c.data]), parts.map((p, i) => [p.channel, i + 1, p.data]));
+    assert.deepEqual(
+      full.chunks.map((c: any) => [c.channel, c.seq, c.data]),
+      parts.map((p, i) => [p.channel, i + 1, p.data]),
+    );
     const errOnly = await get(b.api, `/v1/streams/${s.stream_id}?channel=2&from_seq=3`);
-    assert.deepEqual(errOnly.chunks.map((c: any) => c.data), ["\u001b[31mred\u001b[0m\n"]);
+    assert.deepEqual(
+      errOnly.chunks.map((c: any) => c.data),
+      ["\u001b[31mred\u001b[0m\n"],
+    );
     const late = await follow(b, s.stream_id, "?from_seq=2");
     await late.ended;
-    assert.deepEqual(late.frames.filter((f) => f.type === "chunk").map((f) => f.seq), [2, 3, 4, 5], "a late terminal replays from where it asks");
+    assert.deepEqual(
+      late.frames.filter((f) => f.type === "chunk").map((f) => f.seq),
+      [2, 3, 4, 5],
+      "a late terminal replays from where it asks",
+    );
     late.ws.close();
   });
 
@@ -154,7 +171,10 @@ describe("output streams", () => {
 
   it("the producer can abort; only the producer may write", async () => {
     const s = await start();
-    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, { "x-plugin-pid": "1" }), (e: any) => e.code === "stream_not_producer");
+    await assert.rejects(
+      post(b.api, `/v1/streams/${s.stream_id}/chunks`, { chunks: [{ channel: 1, data: "x" }] }, { "x-plugin-pid": "1" }),
+      (e: any) => e.code === "stream_not_producer",
+    );
     const a = await post(b.api, `/v1/streams/${s.stream_id}/abort`, { reason: "agent stopped" }, pidHdr());
     assert.equal(a.state, "aborted");
     assert.equal(a.status, 499);
@@ -189,7 +209,6 @@ describe("output streams", () => {
     assert.ok(r.chunks.length < 6);
     await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: 0 }, pidHdr());
   });
-
 });
 
 describe("slow and fast followers", () => {
@@ -220,9 +239,16 @@ describe("slow and fast followers", () => {
       assert.ok(fastText.endsWith(payload + 399));
       slow.ws.resume();
       await slow.ended;
-      assert.ok(slow.frames.some((f) => f.type === "resync"), "the slow follower was told it is being replayed");
+      assert.ok(
+        slow.frames.some((f) => f.type === "resync"),
+        "the slow follower was told it is being replayed",
+      );
       const seqs = slow.frames.filter((f) => f.type === "chunk").map((f) => f.seq);
-      assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i + 1), "every chunk exactly once, in order");
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: 400 }, (_, i) => i + 1),
+        "every chunk exactly once, in order",
+      );
       assert.equal(text(slow.frames, 1), fastText);
       slow.ws.close();
       fast.ws.close();
@@ -248,7 +274,10 @@ describe("streams across a restart", () => {
       const r = await get(b.api, `/v1/streams/${s.stream_id}`);
       assert.equal(r.stream.state, "aborted");
       assert.match(r.stream.reason, /restarted/);
-      assert.deepEqual(r.chunks.map((c: any) => c.data), ["before crash\n"]);
+      assert.deepEqual(
+        r.chunks.map((c: any) => c.data),
+        ["before crash\n"],
+      );
     } finally {
       await p.close();
       await b.stop();

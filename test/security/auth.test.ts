@@ -135,7 +135,16 @@ describe("security/auth: bearer token", () => {
     const check = bearerChecker(token);
     S.equal(check(`Bearer ${token}`), true);
     S.equal(check(token), true, "the bare token");
-    for (const presented of [undefined, "", "Bearer ", `Bearer ${token.slice(0, 42)}`, `Bearer ${token}=`, `Bearer ${flip(token, 0)}`, `Bearer ${"x".repeat(100_000)}`, `bearer ${token}`])
+    for (const presented of [
+      undefined,
+      "",
+      "Bearer ",
+      `Bearer ${token.slice(0, 42)}`,
+      `Bearer ${token}=`,
+      `Bearer ${flip(token, 0)}`,
+      `Bearer ${"x".repeat(100_000)}`,
+      `bearer ${token}`,
+    ])
       S.equal(check(presented), false, `refused without throwing: ${String(presented).slice(0, 60)}`);
   });
 
@@ -190,7 +199,10 @@ describe("security/auth: bearer token", () => {
     S.ok(control.sign.fraction > 0.9 && control.lastMinusFirst > 30, `control: byte-by-byte shows its signal (${JSON.stringify(control)})`);
     // The real check shows no consistent ordering, and any difference is far below the control's.
     S.ok(checked.sign.fraction > 0.3 && checked.sign.fraction < 0.7, `checker: no consistent ordering of last- vs first-byte (${JSON.stringify(checked.sign)})`);
-    S.ok(Math.abs(checked.lastMinusFirst) < 0.25 * control.lastMinusFirst, `checker: |last - first| ${checked.lastMinusFirst} ns is far below the control's ${control.lastMinusFirst} ns`);
+    S.ok(
+      Math.abs(checked.lastMinusFirst) < 0.25 * control.lastMinusFirst,
+      `checker: |last - first| ${checked.lastMinusFirst} ns is far below the control's ${control.lastMinusFirst} ns`,
+    );
     S.ok(Math.abs(checked.valueMinusLength) < 0.25 * control.lastMinusFirst, `checker: a wrong length costs what a wrong value costs (${checked.valueMinusLength} ns)`);
   });
 

@@ -23,7 +23,11 @@ const LIMITS = {
   SWITCHBOARD_MAX_SOCKETS: "12",
 };
 
-const refusal = (p: Promise<unknown>) => p.then(() => assert.fail("a request past a limit was accepted"), (e: unknown) => e as BrokerError);
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => assert.fail("a request past a limit was accepted"),
+    (e: unknown) => e as BrokerError,
+  );
 
 function assertLimit(e: BrokerError, status: number, code: string, setting: string): void {
   assert.equal(e.status, status, `${code}: status`);
@@ -95,10 +99,16 @@ describe("security: bounds", () => {
       assert.deepEqual(p.truncated, { command: Buffer.byteLength(command), diff: Buffer.byteLength(diff) }, `${where}: truncated gives the full sizes`);
     };
     isPreview((await b.api.approvals("pending")).find((x) => x.approval_id === a.approval_id)!, "GET /v1/approvals");
-    isPreview((await feed.next((f) => f.type === "change" && f.change.kind === "approval_upserted" && f.change.approval.approval_id === a.approval_id)).change.approval, "approval_upserted");
+    isPreview(
+      (await feed.next((f) => f.type === "change" && f.change.kind === "approval_upserted" && f.change.approval.approval_id === a.approval_id)).change.approval,
+      "approval_upserted",
+    );
     const late = await openFeed(b.record);
     peers.push(late);
-    isPreview((await late.next((f) => f.type === "snapshot")).approvals.find((x: { approval_id: string }) => x.approval_id === a.approval_id), "the snapshot");
+    isPreview(
+      (await late.next((f) => f.type === "snapshot")).approvals.find((x: { approval_id: string }) => x.approval_id === a.approval_id),
+      "the snapshot",
+    );
     const full = await b.api.approval(a.approval_id);
     assert.equal(full.command, command, "GET /v1/approvals/:id: the full command");
     assert.equal(full.diff, diff, "…and the full diff");
@@ -130,7 +140,12 @@ describe("security: bounds", () => {
     assertLimit(await refusal(start(ep.c)), 429, "streams_full", "SWITCHBOARD_MAX_STREAMS");
     await b.api.completeStream(s1.stream_id, { exit_code: 0 }, PID_A);
     const s4 = await start(ep.c);
-    for (const [s, pid] of [[s2, PID_A], [s3, PID_B], [s4, PID_C]] as const) await b.api.completeStream(s.stream_id, { exit_code: 0 }, pid);
+    for (const [s, pid] of [
+      [s2, PID_A],
+      [s3, PID_B],
+      [s4, PID_C],
+    ] as const)
+      await b.api.completeStream(s.stream_id, { exit_code: 0 }, pid);
     checks += 2;
   });
 

@@ -49,7 +49,15 @@ describe("security/cli-text: agent text in every CLI listing is shown, not obeye
     b = await startBroker(home.home);
     peer = await openStream(b.record, process.pid);
     for (const [name, t] of Object.entries(CORPUS)) {
-      const ep = (await call("POST", "/v1/endpoint/register", { plugin_pid: process.pid, kind: `k-${t}`, session_name: `${name} ${t}`, task_hint: t, workspace: { root: `/w/${t}`, cwd: `/w/${t}` } })).body.endpoint_id;
+      const ep = (
+        await call("POST", "/v1/endpoint/register", {
+          plugin_pid: process.pid,
+          kind: `k-${t}`,
+          session_name: `${name} ${t}`,
+          task_hint: t,
+          workspace: { root: `/w/${t}`, cwd: `/w/${t}` },
+        })
+      ).body.endpoint_id;
       const pending = await call("POST", "/v1/approvals", { endpoint_id: ep, action: "sh", summary: t, command: t, cwd: `/c/${t}`, detail: t });
       const decided = await call("POST", "/v1/approvals", { endpoint_id: ep, action: "sh", summary: `decided ${t}`, command: t });
       await call("POST", `/v1/approvals/${decided.body.approval_id}/decision`, { decision: "reject", reason: t, decided_by: t });
@@ -65,15 +73,7 @@ describe("security/cli-text: agent text in every CLI listing is shown, not obeye
     S.print();
   });
 
-  const LISTINGS: string[][] = [
-    ["approvals", "list"],
-    ["approvals", "history"],
-    ["sessions"],
-    ["inbox", "list"],
-    ["streams", "list"],
-    ["status"],
-    ["audit", "list"],
-  ];
+  const LISTINGS: string[][] = [["approvals", "list"], ["approvals", "history"], ["sessions"], ["inbox", "list"], ["streams", "list"], ["status"], ["audit", "list"]];
 
   for (const args of LISTINGS) {
     it(`switchboard ${args.join(" ")}: hidden characters are shown as escapes, in text and in --json`, async () => {
@@ -94,7 +94,11 @@ describe("security/cli-text: agent text in every CLI listing is shown, not obeye
 
   it("--json keeps the exact values: escapes are JSON escapes, parsed back to the agent's text", async () => {
     const json = JSON.parse((await cli("approvals", "list", "--json")).stdout) as { command: string }[];
-    for (const t of Object.values(CORPUS)) S.ok(json.some((a) => a.command === t), `the command ${JSON.stringify(t)} round-trips`);
+    for (const t of Object.values(CORPUS))
+      S.ok(
+        json.some((a) => a.command === t),
+        `the command ${JSON.stringify(t)} round-trips`,
+      );
   });
 
   it("the CLI's own sentences that quote agent text (approve, reject, route, errors) show it too", async () => {

@@ -169,17 +169,29 @@ describe("security/flood: connections without the token cannot cut this user off
     // (port 9) still reaches the broker, which answers from the socket (and refuses the Host naming port 9).
     const socketOnly = { ...record, ipcUrl: "http://127.0.0.1:9" };
     S.equal(localSocket(socketOnly), record.ipcSocket, "the client picks the socket");
-    await assert.rejects(new BrokerApi(socketOnly).endpoints(), (e: unknown) => e instanceof BrokerError && e.code === "host_forbidden" && e.message.includes(`127.0.0.1:${portOf(record)}`), "the broker answered over the socket");
+    await assert.rejects(
+      new BrokerApi(socketOnly).endpoints(),
+      (e: unknown) => e instanceof BrokerError && e.code === "host_forbidden" && e.message.includes(`127.0.0.1:${portOf(record)}`),
+      "the broker answered over the socket",
+    );
     S.ok(await probeHealth(record, 2000), "/health over the socket");
     S.equal((await new BrokerApi(record).endpoints()).length, 0, "an authenticated call over the socket");
   });
 
   it("another user cannot open the socket", { skip: OTHER_UID === undefined ? "needs root to run a process as another user" : false }, async () => {
-    const probe = spawn(process.execPath, ["-e", `require("node:net").connect(process.argv[1]).on("connect",()=>{console.log("connected");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`, record.ipcSocket!], {
-      uid: OTHER_UID,
-      gid: OTHER_UID,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const probe = spawn(
+      process.execPath,
+      [
+        "-e",
+        `require("node:net").connect(process.argv[1]).on("connect",()=>{console.log("connected");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`,
+        record.ipcSocket!,
+      ],
+      {
+        uid: OTHER_UID,
+        gid: OTHER_UID,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let outText = "";
     probe.stdout!.on("data", (d) => (outText += d));
     await new Promise((r) => probe.once("exit", r));
@@ -215,7 +227,9 @@ describe("security/flood: connections without the token cannot cut this user off
     S.equal(r.status, 200);
   });
 
-  it(`a holding flood of ${HOLD} idle connections: never more than the cap held, none after the deadline; /health, authenticated calls and producers keep working, over TCP too`, { skip: process.platform !== "linux" ? "counts the broker's sockets in /proc" : false }, async () => {
+  it(`a holding flood of ${HOLD} idle connections: never more than the cap held, none after the deadline; /health, authenticated calls and producers keep working, over TCP too`, {
+    skip: process.platform !== "linux" ? "counts the broker's sockets in /proc" : false,
+  }, async () => {
     const baseline = brokerSockets(broker.pid!);
     let most = baseline;
     const sampler = setInterval(() => (most = Math.max(most, brokerSockets(broker.pid!))), 20);

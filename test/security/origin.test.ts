@@ -71,14 +71,30 @@ describe("security/origin: Host and Origin", () => {
     for (const c of routeCases({ endpoint: "ep_x", approval: "apr_x", stream: "str_x", inbox: "msg_x" })) {
       for (const origin of origins()) {
         S.error(await raw(b.record, c.method, c.path, { body: c.body, headers: { origin } }), 403, "origin_forbidden", `${c.method} ${c.path} Origin ${origin}`);
-        if (origin === "null") S.error(await raw(b.record, c.method, c.path, { body: c.body, auth: false, headers: { origin } }), 403, "origin_forbidden", `${c.method} ${c.path} Origin null, no token`);
+        if (origin === "null")
+          S.error(
+            await raw(b.record, c.method, c.path, { body: c.body, auth: false, headers: { origin } }),
+            403,
+            "origin_forbidden",
+            `${c.method} ${c.path} Origin null, no token`,
+          );
       }
       // A browser's form post (text/plain, the classic CSRF shape) carries an Origin too.
       if (c.method === "POST")
-        S.error(await raw(b.record, c.method, c.path, { body: c.body, headers: { origin: "https://attacker.example", "content-type": "text/plain" } }), 403, "origin_forbidden", `${c.method} ${c.path} form post`);
+        S.error(
+          await raw(b.record, c.method, c.path, { body: c.body, headers: { origin: "https://attacker.example", "content-type": "text/plain" } }),
+          403,
+          "origin_forbidden",
+          `${c.method} ${c.path} form post`,
+        );
     }
     // An empty Origin header is still an Origin header.
-    S.error(await rawBytes(b.record, ["GET /v1/endpoints HTTP/1.1", `Host: 127.0.0.1:${port}`, `Authorization: Bearer ${b.record.bearerToken}`, "Origin: "]), 403, "origin_forbidden", "empty Origin");
+    S.error(
+      await rawBytes(b.record, ["GET /v1/endpoints HTTP/1.1", `Host: 127.0.0.1:${port}`, `Authorization: Bearer ${b.record.bearerToken}`, "Origin: "]),
+      403,
+      "origin_forbidden",
+      "empty Origin",
+    );
   });
 
   it("Host variants: only 127.0.0.1:PORT and localhost:PORT (any case) are ours", async () => {
@@ -100,7 +116,12 @@ describe("security/origin: Host and Origin", () => {
     S.error(await rawBytes(b.record, ["GET /v1/endpoints HTTP/1.1", "Host: attacker.example", `Host: 127.0.0.1:${port}`, auth]), 403, "host_forbidden", "bad Host first");
     S.error(await rawBytes(b.record, ["GET /v1/endpoints HTTP/1.1", `Host: 127.0.0.1:${port}`, "Host: attacker.example", auth]), 403, "host_forbidden", "bad Host second");
     // An absolute-form target names its own host, which would win over the header (RFC 9112 §3.2.2).
-    S.error(await rawBytes(b.record, [`GET http://attacker.example:${port}/v1/endpoints HTTP/1.1`, `Host: 127.0.0.1:${port}`, auth]), 403, "host_forbidden", "absolute-form, foreign");
+    S.error(
+      await rawBytes(b.record, [`GET http://attacker.example:${port}/v1/endpoints HTTP/1.1`, `Host: 127.0.0.1:${port}`, auth]),
+      403,
+      "host_forbidden",
+      "absolute-form, foreign",
+    );
     S.error(await rawBytes(b.record, [`GET http://127.0.0.1:${port}/v1/endpoints HTTP/1.1`, `Host: 127.0.0.1:${port}`, auth]), 403, "host_forbidden", "absolute-form, ours");
     S.error(await rawBytes(b.record, ["OPTIONS * HTTP/1.1", `Host: 127.0.0.1:${port}`, auth]), 403, "host_forbidden", "asterisk-form");
     // A refused Host is never the broker's data, and the error names only what was sent.
@@ -123,9 +144,24 @@ describe("security/origin: Host and Origin", () => {
       const tok = `Authorization: Bearer ${b.record.bearerToken}`;
       const noHost = await rawBytes(b.record, upgradeHead(path, [tok, "x-plugin-pid: 4242"]));
       S.ok(noHost.status === 400 || noHost.status === 403, `${path} without Host is refused: ${noHost.status}`);
-      S.error(await rawBytes(b.record, upgradeHead(path, ["Host: attacker.example", `Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242"])), 403, "host_forbidden", `${path} two Hosts`);
-      S.error(await rawBytes(b.record, [`GET http://attacker.example:${port}${path} HTTP/1.1`, ...upgradeHead(path, [`Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242"]).slice(1)]), 403, "host_forbidden", `${path} absolute-form`);
-      S.error(await rawBytes(b.record, upgradeHead(path, [`Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242", "Origin: http://127.0.0.1"])), 403, "origin_forbidden", `${path} raw Origin`);
+      S.error(
+        await rawBytes(b.record, upgradeHead(path, ["Host: attacker.example", `Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242"])),
+        403,
+        "host_forbidden",
+        `${path} two Hosts`,
+      );
+      S.error(
+        await rawBytes(b.record, [`GET http://attacker.example:${port}${path} HTTP/1.1`, ...upgradeHead(path, [`Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242"]).slice(1)]),
+        403,
+        "host_forbidden",
+        `${path} absolute-form`,
+      );
+      S.error(
+        await rawBytes(b.record, upgradeHead(path, [`Host: 127.0.0.1:${port}`, tok, "x-plugin-pid: 4242", "Origin: http://127.0.0.1"])),
+        403,
+        "origin_forbidden",
+        `${path} raw Origin`,
+      );
     }
     // The same upgrades with our Host, the token and no Origin do open.
     S.equal(await tryUpgrade(`${base}/v1/events`, { authorization: auth.authorization }), 101);

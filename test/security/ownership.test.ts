@@ -145,10 +145,14 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     // Chunk frames on B's own /v1/stream socket for A's stream are dropped; A's are taken.
     bPeer.ws.send(json({ event: "stream_chunk", stream_id: id, channel: 1, data: "forged frame from B\n" }));
     a.ws.send(json({ event: "stream_chunk", stream_id: id, channel: 1, data: "real frame from A\n" }));
-    const replay = await waitFor(async () => {
-      const r = (await call("GET", `/v1/streams/${id}`)).body;
-      return r.chunks.some((c: any) => c.data.includes("real frame from A")) ? r : undefined;
-    }, 5000, "A's chunk frame");
+    const replay = await waitFor(
+      async () => {
+        const r = (await call("GET", `/v1/streams/${id}`)).body;
+        return r.chunks.some((c: any) => c.data.includes("real frame from A")) ? r : undefined;
+      },
+      5000,
+      "A's chunk frame",
+    );
     const text = replay.chunks.map((c: any) => c.data).join("");
     S.ok(!text.includes("forged"), `nothing of B's is in A's stream: ${JSON.stringify(text)}`);
     S.equal(replay.stream.state, "streaming", "still running");
@@ -191,10 +195,16 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     }
     const seconds = (Date.now() - started) / 1000;
     S.equal(ids.length, n);
-    S.ok(ids.every((id) => /^apr_[A-Za-z0-9_-]{22}$/.test(id)), "apr_ + 22 base64url characters");
+    S.ok(
+      ids.every((id) => /^apr_[A-Za-z0-9_-]{22}$/.test(id)),
+      "apr_ + 22 base64url characters",
+    );
     S.equal(new Set(ids).size, n, "no id repeats");
     const bytes = ids.map((id) => Buffer.from(id.slice(4), "base64url"));
-    S.ok(bytes.every((x) => x.length === 16), "each id decodes to 16 bytes");
+    S.ok(
+      bytes.every((x) => x.length === 16),
+      "each id decodes to 16 bytes",
+    );
     // Sequential or time-based ids share long prefixes with their neighbours; random ones about log64(n).
     const sorted = [...ids].sort();
     let longest = 0;
@@ -239,7 +249,11 @@ describe("security/ownership: endpoints, approvals and streams of other processe
       bodies.add(Object.keys(r.body).sort().join(","));
     }
     S.deepEqual([...bodies], ["error,message"], "the 404 body has the same shape every time");
-    S.deepEqual((await call("GET", "/v1/approvals/history")).body.approvals.filter((x: any) => x.decided_by === "guesser"), [], "no guess decided anything");
+    S.deepEqual(
+      (await call("GET", "/v1/approvals/history")).body.approvals.filter((x: any) => x.decided_by === "guesser"),
+      [],
+      "no guess decided anything",
+    );
   });
 
   it("a decision replayed after the approval expired, was withdrawn or was decided is refused with 409 and its state, also after a restart", async () => {
@@ -269,8 +283,14 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     );
     const winners = answers.filter((r) => r.status === 200);
     const decided = winners[0]!.body;
-    S.ok(winners.every((r) => r.body.decision === decided.decision && r.body.decided_by === decided.decided_by && r.body.decided_at === decided.decided_at), "every 200 is the one recorded decision");
-    S.ok(answers.filter((r) => r.status !== 200).every((r) => r.status === 409 && r.body.error === "approval_already_decided" && r.body.state === decided.state), "every other answer is 409 approval_already_decided");
+    S.ok(
+      winners.every((r) => r.body.decision === decided.decision && r.body.decided_by === decided.decided_by && r.body.decided_at === decided.decided_at),
+      "every 200 is the one recorded decision",
+    );
+    S.ok(
+      answers.filter((r) => r.status !== 200).every((r) => r.status === 409 && r.body.error === "approval_already_decided" && r.body.state === decided.state),
+      "every other answer is 409 approval_already_decided",
+    );
     S.equal(winners.length, 10, "the ten same-decision racers all got the recorded result");
 
     // A replay after a restart is judged on the journaled state.
@@ -280,7 +300,12 @@ describe("security/ownership: endpoints, approvals and streams of other processe
     const replayed = await call("POST", `/v1/approvals/${raced.approval_id}/decision`, { decision: other, decided_by: "after-restart" });
     S.error(replayed, 409, "approval_already_decided", "the other decision after a restart");
     S.equal(replayed.body.state, decided.state);
-    S.error(await call("POST", `/v1/approvals/${expiring.approval_id}/decision`, { decision: "approve", decided_by: "after-restart" }), 409, "approval_expired", "approve an expired one after a restart");
+    S.error(
+      await call("POST", `/v1/approvals/${expiring.approval_id}/decision`, { decision: "approve", decided_by: "after-restart" }),
+      409,
+      "approval_expired",
+      "approve an expired one after a restart",
+    );
     const same = await call("POST", `/v1/approvals/${raced.approval_id}/decision`, { decision: decided.decision, decided_by: "after-restart" });
     S.equal(same.body.decided_by, decided.decided_by, "the same decision returns the first decider's record");
 

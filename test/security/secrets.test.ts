@@ -10,7 +10,7 @@
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
 import { execFile, spawn } from "node:child_process";
-import { chmod, mkdir, readFile, readdir, stat, } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -71,7 +71,8 @@ function startLooseBroker(home: string) {
 
 /** Everything a session does: endpoint, messages, approvals decided (audit), a stream with output. */
 async function exercise(record: DiscoveryRecord): Promise<void> {
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => raw(record, method, path, { body: body === undefined ? undefined : json(body), headers });
+  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    raw(record, method, path, { body: body === undefined ? undefined : json(body), headers });
   const s = await openStream(record, process.pid);
   try {
     const ep = (await call("POST", "/v1/endpoint/register", { plugin_pid: process.pid, kind: "pi", session_name: "secrets" })).body.endpoint_id;
@@ -80,7 +81,12 @@ async function exercise(record: DiscoveryRecord): Promise<void> {
     const ap = (await call("POST", "/v1/approvals", { endpoint_id: ep, action: "sh", summary: "build", command: "make" })).body;
     await call("POST", `/v1/approvals/${ap.approval_id}/decision`, { decision: "approve", decided_by: "test" });
     const st = (await call("POST", "/v1/streams", { endpoint_id: ep, action: "sh", command: "make", approval_id: ap.approval_id })).body;
-    await call("POST", `/v1/streams/${st.stream_id}/chunks`, { chunks: [{ channel: 1, data: "output\n" }, { channel: 2, data: "warning\n" }] });
+    await call("POST", `/v1/streams/${st.stream_id}/chunks`, {
+      chunks: [
+        { channel: 1, data: "output\n" },
+        { channel: 2, data: "warning\n" },
+      ],
+    });
     await call("POST", `/v1/streams/${st.stream_id}/complete`, { exit_code: 0 });
   } finally {
     await s.close();
@@ -159,7 +165,10 @@ describe("security/secrets: permissions and where the token (never) appears", ()
         const spawnTree = await walk(spawnHome.home);
         tree.dirs.push(...spawnTree.dirs);
         tree.files.push(...spawnTree.files);
-        S.ok(spawnTree.files.some((f) => f.path.endsWith("spawn.log")), "the spawning client created spawn.log");
+        S.ok(
+          spawnTree.files.some((f) => f.path.endsWith("spawn.log")),
+          "the spawning client created spawn.log",
+        );
       } finally {
         process.kill(spawned.pid, "SIGTERM");
         await waitFor(() => !pidAlive(spawned.pid), 10_000, "the spawned broker to exit");
@@ -169,15 +178,20 @@ describe("security/secrets: permissions and where the token (never) appears", ()
       const names = tree.files.map((f) => f.path.slice(f.path.indexOf("/broker/")));
       for (const want of ["/broker/discovery.json", "/broker/log/broker.log", "/broker/audit/audit.ndjson", "/broker/journal/snapshot.json"])
         S.ok(names.includes(want), `${want} was created (files: ${names.join(", ")})`);
-      S.ok(names.some((n) => n.startsWith("/broker/journal/log-")), "a journal segment was created");
-      S.ok(names.some((n) => n.startsWith("/broker/streams/")), "a stream file was created");
+      S.ok(
+        names.some((n) => n.startsWith("/broker/journal/log-")),
+        "a journal segment was created",
+      );
+      S.ok(
+        names.some((n) => n.startsWith("/broker/streams/")),
+        "a stream file was created",
+      );
       for (const d of tree.dirs) S.equal(octal(d.mode), "0700", `folder ${d.path}`);
       for (const f of tree.files) S.equal(f.mode & 0o077, 0, `file ${f.path} is ${octal(f.mode)}`);
       const discovery = tree.files.find((f) => f.path.endsWith("/broker/discovery.json"))!;
       S.equal(octal(discovery.mode), "0600", "discovery.json is 0600");
       // spawn.log holds the spawned broker's stderr, the broker log its messages: neither a token.
-      for (const f of tree.files.filter((x) => !x.path.endsWith("/discovery.json")))
-        S.ok(!tokens.some((t) => f.text.includes(t)), `${f.path} holds no token`);
+      for (const f of tree.files.filter((x) => !x.path.endsWith("/discovery.json"))) S.ok(!tokens.some((t) => f.text.includes(t)), `${f.path} holds no token`);
       S.set("permissions", { folders: tree.dirs.length, files: tree.files.length, umask: "000" });
     } finally {
       await loose.cleanup();
@@ -272,7 +286,10 @@ describe("security/secrets: permissions and where the token (never) appears", ()
     const collect = (e: unknown) => texts.push(String(e), (e as Error)?.stack ?? "", json(e), json((e as { extra?: unknown }).extra ?? null));
     const wrong = new BrokerApi({ ipcUrl: b.record.ipcUrl, bearerToken: CANARY }, { timeoutMs: 3000 });
     for (const call of [() => wrong.endpoints(), () => wrong.approvals(), () => wrong.decide("apr_x", { decision: "approve", decided_by: "x" }), () => wrong.replayStream("str_x")])
-      await call().then(() => S.ok(false, "a wrong token was accepted"), (e) => (S.equal((e as { status?: number }).status, 401), collect(e)));
+      await call().then(
+        () => S.ok(false, "a wrong token was accepted"),
+        (e) => (S.equal((e as { status?: number }).status, 401), collect(e)),
+      );
     const right = new BrokerApi(b.record, { timeoutMs: 3000 });
     for (const call of [() => right.decide("apr_nope", { decision: "approve", decided_by: "x" }), () => right.unregister("ep_x"), () => right.taskHint("ep_nope", 1, "x")])
       await call().then(() => undefined, collect);
@@ -287,13 +304,20 @@ describe("security/secrets: permissions and where the token (never) appears", ()
       const client = new BrokerClient({ discover: { discoveryFile: file, spawn: false }, clientKind: "security-test", reconnect: { maxAttempts: 2 } });
       client.on("connection", (c: { reason?: string; error?: unknown }) => (texts.push(c.reason ?? ""), c.error && collect(c.error)));
       client.on("error", collect);
-      await within(client.connect().then(() => S.ok(false, "connected with a wrong token"), collect), 15_000, "the client to give up");
+      await within(
+        client.connect().then(() => S.ok(false, "connected with a wrong token"), collect),
+        15_000,
+        "the client to give up",
+      );
       texts.push(client.lastFailure ?? "");
       await client.close();
     } finally {
       await dir.cleanup();
     }
-    S.ok(texts.some((t) => /401|unauthorized|token/i.test(t)), `the errors say what went wrong: ${texts.filter(Boolean).slice(0, 3).join(" | ")}`);
+    S.ok(
+      texts.some((t) => /401|unauthorized|token/i.test(t)),
+      `the errors say what went wrong: ${texts.filter(Boolean).slice(0, 3).join(" | ")}`,
+    );
     for (const t of texts) S.ok(!t.includes(CANARY) && !t.includes(b.record.bearerToken), `no token in: ${t.slice(0, 200)}`);
   });
 
@@ -324,10 +348,14 @@ describe("security/secrets: permissions and where the token (never) appears", ()
       const keys = new Set<string>();
       const visit = (v: unknown) => {
         if (Array.isArray(v)) v.forEach(visit);
-        else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) (keys.add(k), visit(x));
+        else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) keys.add(k), visit(x);
       };
       visit(state);
-      S.deepEqual([...keys].filter((k) => /token|secret|auth/i.test(k)), [], "no key names a token");
+      S.deepEqual(
+        [...keys].filter((k) => /token|secret|auth/i.test(k)),
+        [],
+        "no key names a token",
+      );
       S.ok(!text.includes(b.record.bearerToken), "the bearer token is not in the sidebar state");
       S.ok(!text.includes(ownerToken), "no endpoint owner token in the sidebar state");
     } finally {

@@ -126,7 +126,10 @@ describe("security/state-files: planted links and a damaged audit log", () => {
       const w = (init.body.warnings as { code: string; message: string }[]).find((x) => x.code === "audit_chain_broken");
       S.ok(w && /line 2 /.test(w.message), `initialize carries the warning with the line: ${w?.message}`);
       const log = await readFile(p.logFile, "utf8");
-      S.ok(log.split("\n").some((l) => l.includes('"level":"error"') && l.includes("audit log is broken at line 2")), "the broker log says it as an error");
+      S.ok(
+        log.split("\n").some((l) => l.includes('"level":"error"') && l.includes("audit log is broken at line 2")),
+        "the broker log says it as an error",
+      );
       // status says it loudly (on stderr, so scripts reading stdout are not confused), and in --json.
       const status = await run(process.execPath, [CLI_ENTRY, "status", "--no-start"], { env: { ...process.env, SWITCHBOARD_HOME: dir } });
       S.ok(/audit log is broken at line 2/.test(status.stderr), `switchboard status warns: ${status.stderr.trim()}`);
@@ -136,7 +139,11 @@ describe("security/state-files: planted links and a damaged audit log", () => {
       const peer = await openStream(b.record, process.pid);
       const ep = (await raw(b.record, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "t" }) })).body.endpoint_id;
       const a = (await raw(b.record, "POST", "/v1/approvals", { body: JSON.stringify({ endpoint_id: ep, action: "sh", summary: "after", command: "true" }) })).body;
-      S.equal((await raw(b.record, "POST", `/v1/approvals/${a.approval_id}/decision`, { body: JSON.stringify({ decision: "reject", decided_by: "test" }) })).status, 200, "a decision is acknowledged");
+      S.equal(
+        (await raw(b.record, "POST", `/v1/approvals/${a.approval_id}/decision`, { body: JSON.stringify({ decision: "reject", decided_by: "test" }) })).status,
+        200,
+        "a decision is acknowledged",
+      );
       const lines = (await readFile(file, "utf8")).trim().split("\n");
       S.equal(lines.length, 3, "the new record was appended after the bad line");
       S.equal(JSON.parse(lines[2]!).approval_id, a.approval_id);

@@ -39,7 +39,10 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** The text a terminal would show, line by line, once our own styling is taken out. */
 function plainLines(written: string): string[] {
-  return written.replace(/\r\n/g, "\n").replace(/\x1b\[[0-9;]*m|\x18/g, "").split("\n");
+  return written
+    .replace(/\r\n/g, "\n")
+    .replace(/\x1b\[[0-9;]*m|\x18/g, "")
+    .split("\n");
 }
 
 const stream = (p: Partial<StreamView>): StreamView => ({
@@ -158,7 +161,11 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
     S.ok(/this\.write\(terminalFooter\(end\)\)/.test(src), "the footer comes from terminalFooter");
     const writes = src.split("\n").filter((l) => l.includes("this.write("));
     S.ok(writes.length >= 5, "the writes were found");
-    S.deepEqual(writes.filter((l) => /\$\{(s|this\.stream|stream|end)\.(command|cwd|session|reason|signal)\}/.test(l)), [], "no agent field is interpolated into a write directly");
+    S.deepEqual(
+      writes.filter((l) => /\$\{(s|this\.stream|stream|end)\.(command|cwd|session|reason|signal)\}/.test(l)),
+      [],
+      "no agent field is interpolated into a write directly",
+    );
     S.ok(!/\$\{(e|err)\.message\}\]/.test(src), "error messages go through terminalNotice");
     S.ok(/name: terminalName\(stream\)/.test(src), "the tab name comes from terminalName");
   });

@@ -218,7 +218,10 @@ describe("security/webview: hostile agent text in the sidebar", () => {
           S.ok(!hasHiddenText(r.text[field] ?? ""), `${name}: ${field} hides nothing (no control, bidi or invisible character)`);
           fields++;
         }
-        S.ok(r.attrs.some((a) => a.includes(v)), `${name}: attribute values (titles, labels) hold the text as a value`);
+        S.ok(
+          r.attrs.some((a) => a.includes(v)),
+          `${name}: attribute values (titles, labels) hold the text as a value`,
+        );
         S.ok(!r.attrs.some((a) => hasHiddenText(a)), `${name}: no attribute value hides anything`);
       }
       // A disconnected window shows the reason in a banner: literally too.
@@ -226,7 +229,10 @@ describe("security/webview: hostile agent text in the sidebar", () => {
         const s = stateWith(p);
         s.connection = { phase: "disconnected", reason: p, broker_url: null, broker_version: null };
         await sb.state(s);
-        const banner = await sb.page.evaluate(() => ({ text: document.querySelector(".banner-reason")?.textContent ?? null, markup: document.querySelectorAll(".banner img, .banner script, .banner a, .banner b").length }));
+        const banner = await sb.page.evaluate(() => ({
+          text: document.querySelector(".banner-reason")?.textContent ?? null,
+          markup: document.querySelectorAll(".banner img, .banner script, .banner a, .banner b").length,
+        }));
         S.equal(banner.text, visibleText(p), `${name}: the disconnect reason is literal, hidden characters visible`);
         S.equal(banner.markup, 0);
       }
@@ -259,7 +265,7 @@ describe("security/webview: hostile agent text in the sidebar", () => {
       await sb.state({ ...fixtureState(), warnings: [message] });
       const banner = sb.page.locator(".broker-warning");
       await banner.waitFor({ timeout: 5000 });
-      S.equal((await banner.getAttribute("role")), "alert", "announced as an alert");
+      S.equal(await banner.getAttribute("role"), "alert", "announced as an alert");
       S.equal((await banner.textContent())?.trim(), visibleText(message), "the sentence, with the bidi control visible");
       await sb.state(fixtureState());
       S.equal(await sb.page.locator(".broker-warning").count(), 0, "gone when the broker no longer warns");
@@ -294,9 +300,14 @@ describe("security/webview: hostile agent text in the sidebar", () => {
     // The directives sidebar.ts sends and the ones the harness reproduces must be the same.
     const src = await readFile(join(REPO_ROOT, "src/extension/sidebar.ts"), "utf8");
     S.ok(/sidebarHtml\(\{/.test(src) && !/<meta http-equiv/.test(src), "sidebar.ts builds its page with sidebarHtml (src/extension/sidebar-html.ts)");
-    const fromExtension = SIDEBAR_CSP("SRC", "NONCE").split(";").map((d) => d.trim());
+    const fromExtension = SIDEBAR_CSP("SRC", "NONCE")
+      .split(";")
+      .map((d) => d.trim());
     const harnessCsp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(pageHtml("SRC", "NONCE", "dark"))?.[1] ?? "";
-    const fromHarness = harnessCsp.split(";").map((d) => d.trim()).filter(Boolean);
+    const fromHarness = harnessCsp
+      .split(";")
+      .map((d) => d.trim())
+      .filter(Boolean);
     S.ok(fromExtension.length >= 5, `sidebar.ts's CSP was found: ${JSON.stringify(fromExtension)}`);
     S.deepEqual(fromHarness, fromExtension, "the harness uses the extension's CSP");
     S.ok(fromExtension.includes("default-src 'none'") && fromExtension.includes("script-src 'nonce-NONCE'"), "default-src 'none' and nonce-only scripts");

@@ -105,7 +105,12 @@ export async function agentSetup(name: AgentName, root: string, cwd: string, mod
         JSON.stringify({
           $schema: "https://opencode.ai/config.json",
           provider: {
-            fake: { npm: "@ai-sdk/openai-compatible", name: "Fake local", options: { baseURL: chatUrl, apiKey: "fake-key" }, models: { "fake-model": { name: "Fake Model", tool_call: true } } },
+            fake: {
+              npm: "@ai-sdk/openai-compatible",
+              name: "Fake local",
+              options: { baseURL: chatUrl, apiKey: "fake-key" },
+              models: { "fake-model": { name: "Fake Model", tool_call: true } },
+            },
           },
           model: "fake/fake-model",
           small_model: "fake/fake-model",
@@ -139,7 +144,17 @@ process.on("exit", () => {
 
 /** `node dist/cli.js acp --home HOME [--session NAME] -- CMD ARGS…` in `cwd`, stdin a pipe. */
 export function startAcp(home: string, agent: AgentSetup, cwd: string, opts: { session?: string; debug?: boolean; noStart?: boolean } = {}): AcpRun {
-  const args = [CLI_ENTRY, "acp", "--home", home, ...(opts.noStart ? ["--no-start"] : []), ...(opts.session ? ["--session", opts.session] : []), "--", agent.command, ...agent.args];
+  const args = [
+    CLI_ENTRY,
+    "acp",
+    "--home",
+    home,
+    ...(opts.noStart ? ["--no-start"] : []),
+    ...(opts.session ? ["--session", opts.session] : []),
+    "--",
+    agent.command,
+    ...agent.args,
+  ];
   const proc = spawn(process.execPath, args, {
     cwd,
     env: { ...agent.env, SWITCHBOARD_HOME: home, ...(opts.debug || process.env.SWITCHBOARD_ACP_DEBUG ? { SWITCHBOARD_ACP_DEBUG: "1" } : {}) },
@@ -169,7 +184,8 @@ export function startAcp(home: string, agent: AgentSetup, cwd: string, opts: { s
       const deadline = Date.now() + timeoutMs;
       while (!re.test(out)) {
         if (Date.now() > deadline) throw new Error(`switchboard acp output did not match ${re} within ${timeoutMs} ms.\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
-        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`switchboard acp exited (${proc.exitCode ?? proc.signalCode}) before its output matched ${re}.\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
+        if (proc.exitCode !== null || proc.signalCode !== null)
+          throw new Error(`switchboard acp exited (${proc.exitCode ?? proc.signalCode}) before its output matched ${re}.\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },

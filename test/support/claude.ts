@@ -80,7 +80,8 @@ export function claudeEnv(o: { home: string; baseUrl: string; env?: Record<strin
 
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((c) => (c && typeof c === "object" && typeof (c as { text?: unknown }).text === "string" ? (c as { text: string }).text : "")).join("");
+  if (Array.isArray(content))
+    return content.map((c) => (c && typeof c === "object" && typeof (c as { text?: unknown }).text === "string" ? (c as { text: string }).text : "")).join("");
   return "";
 }
 

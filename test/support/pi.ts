@@ -14,8 +14,7 @@ export const PI_EXTENSION = join(ROOT, "dist/pi-extension.js");
 
 /** dist/pi-extension.js, built by `npm run build` (as dist/broker.js is). */
 export async function ensurePiExtension(): Promise<string> {
-  for (const f of [PI_EXTENSION, join(ROOT, "dist/broker.js")])
-    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
+  for (const f of [PI_EXTENSION, join(ROOT, "dist/broker.js")]) if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
   return PI_EXTENSION;
 }
 
@@ -135,7 +134,14 @@ export function startPi(opts: StartPiOptions): RpcPi {
         };
         const timer = setTimeout(() => {
           done();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for a pi event; last events: ${events.slice(-5).map((e) => e.type).join(", ")}; stderr:\n${errText}`));
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for a pi event; last events: ${events
+                .slice(-5)
+                .map((e) => e.type)
+                .join(", ")}; stderr:\n${errText}`,
+            ),
+          );
         }, timeoutMs);
         const done = () => {
           clearTimeout(timer);

@@ -35,7 +35,8 @@ export async function waitFor<T>(probe: Probe<T>, timeoutMs: number, what: strin
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})` : ""}`);
     await sleep(everyMs);
   }
 }

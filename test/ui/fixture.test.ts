@@ -8,17 +8,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { packageVsix } from "../../scripts/vscode/vsix.js";
-import {
-  activityBarItem,
-  clearNotifications,
-  openSecondWindow,
-  runCommand,
-  screenshot,
-  startVsCode,
-  waitForNotification,
-  webviewFrame,
-  type VsCodeSession,
-} from "./harness.js";
+import { activityBarItem, clearNotifications, openSecondWindow, runCommand, screenshot, startVsCode, waitForNotification, webviewFrame, type VsCodeSession } from "./harness.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/hello-ext/", import.meta.url));
 
@@ -34,10 +24,7 @@ describe("hello-ext in a real VS Code workbench", { timeout: 180_000 }, () => {
     const packMs = Date.now() - t0;
     vscode = await startVsCode({ vsix, workspace });
     const t = vscode.timings;
-    console.log(
-      `timings: vsce package ${packMs} ms, server (install VSIX + start) ${t.serverMs} ms, ` +
-        `chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`,
-    );
+    console.log(`timings: vsce package ${packMs} ms, server (install VSIX + start) ${t.serverMs} ms, ` + `chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`);
   });
 
   after(async () => {

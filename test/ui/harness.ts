@@ -161,10 +161,11 @@ export async function waitForNotification(page: Page, text: string | RegExp, o: 
   try {
     await toast.waitFor({ state: "visible", timeout: timeoutMs });
   } catch {
-    const shown = await page.locator(".notifications-toasts .notification-toast").allInnerTexts().catch(() => []);
-    throw new Error(
-      `no notification with ${String(text)} within ${Math.round(timeoutMs / 1000)} s (showing: ${JSON.stringify(shown)})${where(page)}`,
-    );
+    const shown = await page
+      .locator(".notifications-toasts .notification-toast")
+      .allInnerTexts()
+      .catch(() => []);
+    throw new Error(`no notification with ${String(text)} within ${Math.round(timeoutMs / 1000)} s (showing: ${JSON.stringify(shown)})${where(page)}`);
   }
   return toast;
 }

@@ -97,7 +97,9 @@ describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 
     { timeout: 60_000 },
   );
 
-  it("New Agent Session…: the agent shows as a session with its kind and state; its shell command is approved in the sidebar and its output shows in a stream terminal; closing the terminal ends the agent", { timeout: 420_000 }, async () => {
+  it("New Agent Session…: the agent shows as a session with its kind and state; its shell command is approved in the sidebar and its output shows in a stream terminal; closing the terminal ends the agent", {
+    timeout: 420_000,
+  }, async () => {
     await withFailureShots(pages, "switchboard-acp", async () => {
       const frame = sidebar(page());
 
@@ -121,7 +123,10 @@ describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 
       await waitVisible(frame, sessionCard, `the session "${session}"`, 30_000);
       assert.equal((await sessionCard.locator(".kind").innerText()).trim(), KIND);
       await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session's state: idle", 15_000);
-      assert.ok((await terminalNames(page())).some((n) => n.includes(`${AGENT_NAME} · Switchboard`)), `the agent's terminal; terminals ${JSON.stringify(await terminalNames(page()))}`);
+      assert.ok(
+        (await terminalNames(page())).some((n) => n.includes(`${AGENT_NAME} · Switchboard`)),
+        `the agent's terminal; terminals ${JSON.stringify(await terminalNames(page()))}`,
+      );
       await waitForTerminalRows(page(), "the chat's greeting", (r) => hasRow(r, /Type a prompt/), 30_000);
       await screenshot(page(), "switchboard-acp-1-session");
 
@@ -147,7 +152,11 @@ describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 
       await until("the approved command's side effect", () => existsSync(join(workspace, "acp-ui.txt")) || undefined, 60_000);
       const rows = await waitForTerminalRows(page(), "the stream terminal with the output", (r) => hasRow(r, /^\s*from-acp-ui\s*$/) && hasRow(r, /exit 0/), 60_000);
       // (the header may wrap in the narrow panel)
-      assert.match(rows.map((r) => r.text.trimEnd()).join(""), /stdout and stderr merged by the agent/, `the header says the output is merged; rows ${JSON.stringify(rowTexts(rows))}`);
+      assert.match(
+        rows.map((r) => r.text.trimEnd()).join(""),
+        /stdout and stderr merged by the agent/,
+        `the header says the output is merged; rows ${JSON.stringify(rowTexts(rows))}`,
+      );
       await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session idle again", 60_000);
       await screenshot(page(), "switchboard-acp-3-stream");
 

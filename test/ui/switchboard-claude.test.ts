@@ -85,7 +85,12 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
       );
       const env = claudeEnv({ home: claudeHome, baseUrl: fake.baseUrl, env: { ANTHROPIC_API_KEY: API_KEY, SWITCHBOARD_HOME: home } });
       const wrapper = join(claudeHome, "claude");
-      writeFileSync(wrapper, `#!/bin/sh\n${Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`).join("\n")}\nexec '${CLAUDE_BIN}' "$@"\n`);
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh\n${Object.entries(env)
+          .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`)
+          .join("\n")}\nexec '${CLAUDE_BIN}' "$@"\n`,
+      );
       chmodSync(wrapper, 0o755);
       const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
       const record = readRecord(home);
@@ -142,7 +147,10 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
       assert.match(ep.session_name ?? "", new RegExp(`^claude: ${basename(workspace)} · [0-9a-f]{8}$`));
       const sessionCard = frame.locator(`article.card.session[data-id="${ep.endpoint_id}"]`);
       await waitVisible(frame, sessionCard, `the Claude Code session "${ep.session_name}"`, 30_000);
-      assert.ok((await terminalNames(page())).some((n) => n.includes(CLAUDE_TERMINAL)), `a terminal "${CLAUDE_TERMINAL}"; terminals: ${JSON.stringify(await terminalNames(page()))}`);
+      assert.ok(
+        (await terminalNames(page())).some((n) => n.includes(CLAUDE_TERMINAL)),
+        `a terminal "${CLAUDE_TERMINAL}"; terminals: ${JSON.stringify(await terminalNames(page()))}`,
+      );
 
       // 2. The sh approval card from that session; nothing ran yet.
       const { approval } = await waitForApproval(api, (a) => a.endpoint_id === ep.endpoint_id, { timeoutMs: 90_000 });
@@ -168,7 +176,10 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
       );
       console.log(`Approve -> the stream terminal shows the output ${Date.now() - approvedAt} ms`);
       assert.ok(rows.map((r) => r.text.trimEnd()).includes(`$ ${COMMAND}`), `header row with the command; rows: ${JSON.stringify(rowTexts(rows))}`);
-      assert.ok(hasRow(rows, /Claude Code runs this command itself: its output appears here when the call ends/), `the header says the output is not live; rows: ${JSON.stringify(rowTexts(rows))}`);
+      assert.ok(
+        hasRow(rows, /Claude Code runs this command itself: its output appears here when the call ends/),
+        `the header says the output is not live; rows: ${JSON.stringify(rowTexts(rows))}`,
+      );
       await waitVisible(frame, frame.locator("article.row.stream", { hasText: COMMAND }).filter({ hasText: "exit 0" }).first(), "the ended stream (exit 0) in Streams", 30_000);
       assert.ok(existsSync(join(workspace, "claude-ui.txt")), "the approved command ran");
       await screenshot(page(), "switchboard-claude-2-stream-terminal");

@@ -148,7 +148,11 @@ export async function killBroker(home: string): Promise<number | undefined> {
  * Polls GET /v1/approvals (every 20 ms) until a pending approval matching `match` shows that is not in
  * `known`. Returns it with the moment (this process's clock) it was first listed.
  */
-export async function waitForApproval(api: BrokerApi, match: (a: Approval) => boolean, o: { known?: Set<string>; timeoutMs?: number } = {}): Promise<{ approval: Approval; listedAt: number }> {
+export async function waitForApproval(
+  api: BrokerApi,
+  match: (a: Approval) => boolean,
+  o: { known?: Set<string>; timeoutMs?: number } = {},
+): Promise<{ approval: Approval; listedAt: number }> {
   const known = o.known ?? new Set<string>();
   let seen: Approval[] = [];
   try {
@@ -248,10 +252,14 @@ export async function startPeer(record: DiscoveryRecord, name: string, cwd: stri
   };
   let registered: any;
   try {
-    registered = await until(`the stand-in session "${name}" to register`, () => {
-      if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${stderr}`);
-      return lines.find((l) => l.type === "registered");
-    }, 15_000);
+    registered = await until(
+      `the stand-in session "${name}" to register`,
+      () => {
+        if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}: ${stderr}`);
+        return lines.find((l) => l.type === "registered");
+      },
+      15_000,
+    );
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}; output ${JSON.stringify(lines)}, stderr ${stderr}`);
@@ -301,7 +309,10 @@ export async function openSidebar(page: Page, o: { timeoutMs?: number } = {}): P
   try {
     await frame.locator("header.topbar.phase-connected").waitFor({ timeout: Math.max(5000, deadline - Date.now()) });
   } catch {
-    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    const text = await frame
+      .locator("body")
+      .innerText({ timeout: 2000 })
+      .catch(() => "(webview not found)");
     throw new Error(`the sidebar did not show "Connected" within ${timeoutMs / 1000} s; it shows: ${text.slice(0, 500)}`);
   }
   return frame;
@@ -320,7 +331,10 @@ export async function waitVisible(frame: FrameLocator, loc: Locator, what: strin
   try {
     await loc.waitFor({ state: "visible", timeout: timeoutMs });
   } catch {
-    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    const text = await frame
+      .locator("body")
+      .innerText({ timeout: 2000 })
+      .catch(() => "(webview not found)");
     throw new Error(`${what} did not show in the sidebar within ${timeoutMs / 1000} s; the sidebar shows:\n${text.slice(0, 1500)}`);
   }
 }
@@ -329,7 +343,10 @@ export async function waitGone(frame: FrameLocator, loc: Locator, what: string, 
   try {
     await loc.waitFor({ state: "detached", timeout: timeoutMs });
   } catch {
-    const text = await frame.locator("body").innerText({ timeout: 2000 }).catch(() => "(webview not found)");
+    const text = await frame
+      .locator("body")
+      .innerText({ timeout: 2000 })
+      .catch(() => "(webview not found)");
     throw new Error(`${what} was still in the sidebar after ${timeoutMs / 1000} s; the sidebar shows:\n${text.slice(0, 1500)}`);
   }
 }
@@ -398,12 +415,15 @@ export interface TerminalRow {
 
 /** The active terminal's rendered rows (its viewport only): per row its text and styled spans. */
 export async function terminalRows(page: Page): Promise<TerminalRow[]> {
-  return page.locator(".terminal-wrapper.active .xterm-rows").first().evaluate((rows) =>
-    [...rows.children].map((row) => ({
-      text: (row as HTMLElement).textContent ?? "",
-      spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
-    })),
-  );
+  return page
+    .locator(".terminal-wrapper.active .xterm-rows")
+    .first()
+    .evaluate((rows) =>
+      [...rows.children].map((row) => ({
+        text: (row as HTMLElement).textContent ?? "",
+        spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
+      })),
+    );
 }
 
 /** Non-empty row texts, trailing blanks trimmed (for error messages). */
@@ -505,14 +525,18 @@ export async function startSwitchboardWorkbench(o: {
   const t = vscode.timings;
   console.log(`timings: server (install VSIX + start) ${t.serverMs} ms, chromium ${t.chromiumMs} ms, workbench shell ${t.workbenchMs} ms`);
   const t0 = Date.now();
-  await withFailureShots(() => [vscode.page], o.shotName, async () => {
-    const frame = await openSidebar(vscode.page);
-    // This window is a session of the test's broker (not of some other broker).
-    const self = await until("this window's session at the test's broker", async () =>
-      (await o.api.endpoints()).find((e) => e.kind === "vscode" && e.session_name === basename(o.workspace)),
-    );
-    await waitVisible(frame, frame.locator(`article.card.session.self[data-id="${self.endpoint_id}"]`), "this window's own session card");
-  });
+  await withFailureShots(
+    () => [vscode.page],
+    o.shotName,
+    async () => {
+      const frame = await openSidebar(vscode.page);
+      // This window is a session of the test's broker (not of some other broker).
+      const self = await until("this window's session at the test's broker", async () =>
+        (await o.api.endpoints()).find((e) => e.kind === "vscode" && e.session_name === basename(o.workspace)),
+      );
+      await waitVisible(frame, frame.locator(`article.card.session.self[data-id="${self.endpoint_id}"]`), "this window's own session card");
+    },
+  );
   console.log(`sidebar connected ${Date.now() - t0} ms after the workbench shell`);
   return vscode;
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog, FrameLocator, } from "playwright-core";
+import type { Dialog, FrameLocator } from "playwright-core";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
 import { LAYOUT_PROBE } from "../webview/layout.js";
 import { ARTIFACTS_DIR, runCommand, screenshot, type VsCodeSession } from "./harness.js";
@@ -128,7 +128,9 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
     assert.ok(box, "the sidebar is shown");
     const edge = box.x + box.width;
     // The vertical sash nearest the sidebar's right edge.
-    const sashes = await page().locator(".monaco-sash.vertical").evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x + r.width / 2, top: r.top, bottom: r.bottom })));
+    const sashes = await page()
+      .locator(".monaco-sash.vertical")
+      .evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x + r.width / 2, top: r.top, bottom: r.bottom })));
     const sash = sashes.filter((s) => s.bottom > s.top).sort((a, b) => Math.abs(a.x - edge) - Math.abs(b.x - edge))[0];
     assert.ok(sash && Math.abs(sash.x - edge) < 6, `a sash at the sidebar's edge (${edge}); sashes ${JSON.stringify(sashes)}`);
     const y = Math.max(sash.top, box.y) + 200;
@@ -137,10 +139,14 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
     await page().mouse.move(sash.x + 10, y, { steps: 2 });
     await page().mouse.move(box.x + px, y, { steps: 6 });
     await page().mouse.up();
-    await until(`the sidebar to be ${px} px wide`, async () => {
-      const w = (await part.boundingBox())?.width ?? 0;
-      return Math.abs(w - px) <= 2;
-    }, 5000).catch(async (e: Error) => {
+    await until(
+      `the sidebar to be ${px} px wide`,
+      async () => {
+        const w = (await part.boundingBox())?.width ?? 0;
+        return Math.abs(w - px) <= 2;
+      },
+      5000,
+    ).catch(async (e: Error) => {
       throw new Error(`${e.message}: it is ${(await part.boundingBox())?.width} px`);
     });
   }
@@ -148,7 +154,9 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
   async function shoot(name: string): Promise<void> {
     await screenshot(page(), name);
     mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    await page().locator(".part.sidebar").screenshot({ path: join(ARTIFACTS_DIR, `${name}-sidebar.png`), animations: "disabled" });
+    await page()
+      .locator(".part.sidebar")
+      .screenshot({ path: join(ARTIFACTS_DIR, `${name}-sidebar.png`), animations: "disabled" });
   }
 
   /** The layout checks of test/webview/layout.ts, in the real webview. */
@@ -157,78 +165,105 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
   }
 
   it("names the view once, keeps Reconnect and Show Logs in its title bar only, and folds long commands", async () => {
-    await withFailureShots(() => [page()], "looks-1", async () => {
-      const frame = await setTheme(THEMES[1]);
-      const title = page().locator(".part.sidebar .composite.title .title-label h2").first();
-      assert.equal((await title.textContent())?.trim(), "Agent Switchboard", "the view title is the extension's name, once");
-      assert.ok(await title.evaluate((h) => h.scrollWidth <= h.clientWidth + 1), "the view title is not cut off");
-      for (const name of ["Reconnect to Broker", "Show Logs"]) {
-        assert.equal(await page().locator(`.part.sidebar .title-actions .action-label[aria-label^="${name}"]`).count(), 1, `${name} in the view title bar`);
-      }
-      assert.equal(await frame.getByRole("button", { name: /Reconnect|logs/i }).count(), 0, "the webview does not repeat them while connected");
+    await withFailureShots(
+      () => [page()],
+      "looks-1",
+      async () => {
+        const frame = await setTheme(THEMES[1]);
+        const title = page().locator(".part.sidebar .composite.title .title-label h2").first();
+        assert.equal((await title.textContent())?.trim(), "Agent Switchboard", "the view title is the extension's name, once");
+        assert.ok(await title.evaluate((h) => h.scrollWidth <= h.clientWidth + 1), "the view title is not cut off");
+        for (const name of ["Reconnect to Broker", "Show Logs"]) {
+          assert.equal(await page().locator(`.part.sidebar .title-actions .action-label[aria-label^="${name}"]`).count(), 1, `${name} in the view title bar`);
+        }
+        assert.equal(await frame.getByRole("button", { name: /Reconnect|logs/i }).count(), 0, "the webview does not repeat them while connected");
 
-      // The long command: a few lines, a "Show all" expander, the full text one click away.
-      const card = frame.locator("article.card.approval", { hasText: "warning: the build cache" });
-      const pre = card.locator("pre.command");
-      assert.match((await pre.getAttribute("class")) ?? "", /\bfolded\b/);
-      assert.equal(await card.locator(".summary").count(), 0, "no summary repeating the command");
-      const foldedHeight = (await pre.boundingBox())!.height;
-      await card.getByRole("button", { name: "Show all of the command" }).click();
-      await until("the command to unfold", async () => !/\bfolded\b/.test((await pre.getAttribute("class")) ?? ""));
-      assert.equal(await pre.textContent(), LONG.slice(0, 2).join(" ") + ` '${LONG[2]}'`);
-      assert.ok((await pre.boundingBox())!.height > foldedHeight, "unfolded shows more");
-      // A session named by the user keeps its summary.
-      assert.equal(await frame.locator("article.card.approval .summary", { hasText: "Deploy the docs site" }).count(), 1);
-    });
+        // The long command: a few lines, a "Show all" expander, the full text one click away.
+        const card = frame.locator("article.card.approval", { hasText: "warning: the build cache" });
+        const pre = card.locator("pre.command");
+        assert.match((await pre.getAttribute("class")) ?? "", /\bfolded\b/);
+        assert.equal(await card.locator(".summary").count(), 0, "no summary repeating the command");
+        const foldedHeight = (await pre.boundingBox())!.height;
+        await card.getByRole("button", { name: "Show all of the command" }).click();
+        await until("the command to unfold", async () => !/\bfolded\b/.test((await pre.getAttribute("class")) ?? ""));
+        assert.equal(await pre.textContent(), LONG.slice(0, 2).join(" ") + ` '${LONG[2]}'`);
+        assert.ok((await pre.boundingBox())!.height > foldedHeight, "unfolded shows more");
+        // A session named by the user keeps its summary.
+        assert.equal(await frame.locator("article.card.approval .summary", { hasText: "Deploy the docs site" }).count(), 1);
+      },
+    );
   });
 
   for (const theme of THEMES) {
     it(`${theme.id}: screenshots at the default width and at 250 px, text on badges and buttons meets WCAG AA`, async () => {
-      await withFailureShots(() => [page()], `looks-${theme.slug}`, async () => {
-        const frame = await setTheme(theme);
-        // The variables VS Code gives the webview in this theme (test/webview/themes.ts follows them).
-        const vars = await frame.locator("html").evaluate((h) => {
-          const out: Record<string, string> = {};
-          for (const name of Array.from(h.style)) if (name.startsWith("--vscode-")) out[name] = h.style.getPropertyValue(name).trim();
-          return out;
-        });
-        mkdirSync(ARTIFACTS_DIR, { recursive: true });
-        writeFileSync(join(ARTIFACTS_DIR, `theme-vars-${theme.slug}.json`), JSON.stringify(Object.fromEntries(Object.entries(vars).sort(([a], [b]) => a.localeCompare(b))), null, 1) + "\n");
-
-        // A confirmation notice, to check it does not cover the list.
-        const inbox = frame.locator("article.card.inbox-item").first();
-        if ((await inbox.count()) === 0) cliSync(["send", `A message for the ${theme.id} screenshot`], { home, cwd: workspace });
-        await waitVisible(frame, frame.locator("article.card.inbox-item").first(), "an inbox message");
-        await frame.locator("article.card.inbox-item").first().getByRole("button", { name: /^Dismiss/ }).click();
-        await waitVisible(frame, frame.locator(".notice.ok"), "the confirmation notice");
-
-        for (const width of [360, 250]) {
-          await setSidebarWidth(width);
-          await page().waitForTimeout(200);
-          const problems = await layoutProblems(frame);
-          const title = page().locator(".part.sidebar .composite.title .title-label h2").first();
-          if (await title.evaluate((h) => h.scrollWidth > h.clientWidth + 1)) problems.push(`the view title is cut off: ${await title.textContent()}`);
-          await shoot(`looks-${theme.slug}-${width}`);
-          await frame.locator("section.sec-streams").scrollIntoViewIfNeeded();
-          await shoot(`looks-${theme.slug}-${width}-streams`);
-          await frame.locator("header.topbar").scrollIntoViewIfNeeded();
-          assert.deepEqual(problems, [], `${theme.id} at ${width} px`);
-        }
-        const samples = (await frame.locator("body").evaluate(CONTRAST_PROBE)) as ContrastSample[];
-        writeFileSync(join(ARTIFACTS_DIR, `contrast-${theme.slug}.json`), JSON.stringify(samples, null, 2));
-        assert.ok(samples.some((s) => s.what.startsWith("button Approve")), "Approve buttons were measured");
-        assert.ok(samples.some((s) => s.what.startsWith("badge sh")), "the sh badge was measured");
-        assert.ok(samples.some((s) => s.what.startsWith("count badge")), "the count badges were measured");
-        const low = samples.filter((s) => s.ratio < AA_TEXT);
-        assert.deepEqual(low, [], `text below ${AA_TEXT}:1 in ${theme.id}`);
-        // Approve and Reject differ at a glance (in High Contrast both used to be outlined alike).
-        const look = (sel: string) =>
-          frame.locator(sel).first().evaluate((b) => {
-            const s = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
-            return `${s.backgroundColor} ${s.color}`;
+      await withFailureShots(
+        () => [page()],
+        `looks-${theme.slug}`,
+        async () => {
+          const frame = await setTheme(theme);
+          // The variables VS Code gives the webview in this theme (test/webview/themes.ts follows them).
+          const vars = await frame.locator("html").evaluate((h) => {
+            const out: Record<string, string> = {};
+            for (const name of Array.from(h.style)) if (name.startsWith("--vscode-")) out[name] = h.style.getPropertyValue(name).trim();
+            return out;
           });
-        assert.notEqual(await look("vscode-button.approve"), await look("vscode-button.reject"), "Approve and Reject look different");
-      });
+          mkdirSync(ARTIFACTS_DIR, { recursive: true });
+          writeFileSync(
+            join(ARTIFACTS_DIR, `theme-vars-${theme.slug}.json`),
+            JSON.stringify(Object.fromEntries(Object.entries(vars).sort(([a], [b]) => a.localeCompare(b))), null, 1) + "\n",
+          );
+
+          // A confirmation notice, to check it does not cover the list.
+          const inbox = frame.locator("article.card.inbox-item").first();
+          if ((await inbox.count()) === 0) cliSync(["send", `A message for the ${theme.id} screenshot`], { home, cwd: workspace });
+          await waitVisible(frame, frame.locator("article.card.inbox-item").first(), "an inbox message");
+          await frame
+            .locator("article.card.inbox-item")
+            .first()
+            .getByRole("button", { name: /^Dismiss/ })
+            .click();
+          await waitVisible(frame, frame.locator(".notice.ok"), "the confirmation notice");
+
+          for (const width of [360, 250]) {
+            await setSidebarWidth(width);
+            await page().waitForTimeout(200);
+            const problems = await layoutProblems(frame);
+            const title = page().locator(".part.sidebar .composite.title .title-label h2").first();
+            if (await title.evaluate((h) => h.scrollWidth > h.clientWidth + 1)) problems.push(`the view title is cut off: ${await title.textContent()}`);
+            await shoot(`looks-${theme.slug}-${width}`);
+            await frame.locator("section.sec-streams").scrollIntoViewIfNeeded();
+            await shoot(`looks-${theme.slug}-${width}-streams`);
+            await frame.locator("header.topbar").scrollIntoViewIfNeeded();
+            assert.deepEqual(problems, [], `${theme.id} at ${width} px`);
+          }
+          const samples = (await frame.locator("body").evaluate(CONTRAST_PROBE)) as ContrastSample[];
+          writeFileSync(join(ARTIFACTS_DIR, `contrast-${theme.slug}.json`), JSON.stringify(samples, null, 2));
+          assert.ok(
+            samples.some((s) => s.what.startsWith("button Approve")),
+            "Approve buttons were measured",
+          );
+          assert.ok(
+            samples.some((s) => s.what.startsWith("badge sh")),
+            "the sh badge was measured",
+          );
+          assert.ok(
+            samples.some((s) => s.what.startsWith("count badge")),
+            "the count badges were measured",
+          );
+          const low = samples.filter((s) => s.ratio < AA_TEXT);
+          assert.deepEqual(low, [], `text below ${AA_TEXT}:1 in ${theme.id}`);
+          // Approve and Reject differ at a glance (in High Contrast both used to be outlined alike).
+          const look = (sel: string) =>
+            frame
+              .locator(sel)
+              .first()
+              .evaluate((b) => {
+                const s = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
+                return `${s.backgroundColor} ${s.color}`;
+              });
+          assert.notEqual(await look("vscode-button.approve"), await look("vscode-button.reject"), "Approve and Reject look different");
+        },
+      );
     });
   }
 });

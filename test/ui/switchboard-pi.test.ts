@@ -109,7 +109,15 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
       const record = readRecord(home);
       assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
       api = new BrokerApi(record);
-      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home, PI_CODING_AGENT_DIR: sandbox.agentDir }, api, onDialog, shotName: "switchboard-pi-0-startup" });
+      vscode = await startSwitchboardWorkbench({
+        vsix: VSIX,
+        workspace,
+        settings: SETTINGS,
+        env: { SWITCHBOARD_HOME: home, PI_CODING_AGENT_DIR: sandbox.agentDir },
+        api,
+        onDialog,
+        shotName: "switchboard-pi-0-startup",
+      });
     },
     { timeout: 240_000 },
   );
@@ -135,7 +143,9 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
     { timeout: 60_000 },
   );
 
-  it("New pi Session: the session shows in the sidebar; its bash call is approved there; the output shows in a stream terminal (stderr red) and in pi", { timeout: 420_000 }, async () => {
+  it("New pi Session: the session shows in the sidebar; its bash call is approved there; the output shows in a stream terminal (stderr red) and in pi", {
+    timeout: 420_000,
+  }, async () => {
     await withFailureShots(pages, "switchboard-pi", async () => {
       const frame = sidebar(page());
       // The model: a bash call for the first prompt, then a final answer once it has the tool result.
@@ -161,7 +171,10 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
       await waitVisible(frame, sessionCard, `the pi session "${piSession}"`, 30_000);
       assert.equal((await sessionCard.locator(".kind").innerText()).trim(), "pi");
       assert.equal((await sessionCard.locator(".session-label").innerText()).trim(), piSession);
-      assert.ok((await terminalNames(page())).some((n) => n.includes(PI_TERMINAL)), `a terminal "${PI_TERMINAL}"; terminals: ${JSON.stringify(await terminalNames(page()))}`);
+      assert.ok(
+        (await terminalNames(page())).some((n) => n.includes(PI_TERMINAL)),
+        `a terminal "${PI_TERMINAL}"; terminals: ${JSON.stringify(await terminalNames(page()))}`,
+      );
       await waitForTerminalRows(page(), "pi's TUI (its footer names fake-model) in the active terminal", isPiTui, 60_000);
       const tuiMs = Date.now() - t0;
       console.log(`New pi Session -> session registered ${registeredMs} ms (pid ${piPid}), -> TUI with its footer ${tuiMs} ms`);
@@ -169,10 +182,19 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
       await runCommand(page(), "View: Toggle Maximized Panel");
       await waitForTerminalRows(page(), "pi's TUI after maximizing the panel", isPiTui, 15_000);
       // The "COLS x ROWS" hint VS Code shows while a terminal resizes fades on its own.
-      await page().locator(".part.panel").getByText(/^\d+ x \d+$/).first().waitFor({ state: "hidden", timeout: 5000 }).catch(() => {});
+      await page()
+        .locator(".part.panel")
+        .getByText(/^\d+ x \d+$/)
+        .first()
+        .waitFor({ state: "hidden", timeout: 5000 })
+        .catch(() => {});
       // The palette's row was where the panel's tabs are now: move off them and let the hover go.
       await page().mouse.move(800, 600);
-      await page().locator(".workbench-hover-container, .monaco-hover:not(.hidden)").first().waitFor({ state: "hidden", timeout: 3000 }).catch(() => {});
+      await page()
+        .locator(".workbench-hover-container, .monaco-hover:not(.hidden)")
+        .first()
+        .waitFor({ state: "hidden", timeout: 3000 })
+        .catch(() => {});
       await screenshot(page(), "switchboard-pi-1-session");
 
       // 2. Type a prompt into pi's terminal (pi's TUI reads the keystrokes).
@@ -235,8 +257,14 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
       const names = await terminalNames(page());
       const streamName = `sh: ${COMMAND} · ${piSession}`;
       const panelText = await page().locator(".part.panel").innerText();
-      assert.ok([...names, panelText].some((t) => t.includes(streamName)), `a terminal named "${streamName}"; terminals ${JSON.stringify(names)}`);
-      assert.ok(names.some((n) => n.includes(PI_TERMINAL)), `pi's terminal is still there; terminals ${JSON.stringify(names)}`);
+      assert.ok(
+        [...names, panelText].some((t) => t.includes(streamName)),
+        `a terminal named "${streamName}"; terminals ${JSON.stringify(names)}`,
+      );
+      assert.ok(
+        names.some((n) => n.includes(PI_TERMINAL)),
+        `pi's terminal is still there; terminals ${JSON.stringify(names)}`,
+      );
       await waitVisible(frame, frame.locator("article.row.stream", { hasText: COMMAND }).filter({ hasText: "exit 0" }).first(), "the ended stream (exit 0) in Streams", 30_000);
       console.log(`terminal: pi-err ${errSpan.color} (${errSpan.className}), from-pi-ui ${outSpan.color}`);
       await screenshot(page(), "switchboard-pi-3-stream-terminal");

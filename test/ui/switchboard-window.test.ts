@@ -71,7 +71,9 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
 
   after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
 
-  it("1. an approval notification goes away when the request is decided elsewhere (CLI), toast and Notification Center alike; its Approve link approves", { timeout: 180_000 }, async () => {
+  it("1. an approval notification goes away when the request is decided elsewhere (CLI), toast and Notification Center alike; its Approve link approves", {
+    timeout: 180_000,
+  }, async () => {
     await withFailureShots(pages, "window-1", async () => {
       const tag = `notify-${Date.now()}`;
       const known = new Set((await api.approvals("pending")).map((a) => a.approval_id));
@@ -137,7 +139,10 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
         await page().keyboard.press("Escape");
 
         await assert.rejects(api.dispatch(itemId, runEp.endpoint_id), (e: any) => e.code === "recipient_takes_no_messages" && e.status === 409);
-        assert.ok((await api.undispatched(process.pid)).some((i) => i.id === itemId), "the item stays in the broker's inbox");
+        assert.ok(
+          (await api.undispatched(process.pid)).some((i) => i.id === itemId),
+          "the item stays in the broker's inbox",
+        );
         assert.ok(await card.isVisible(), "and in the sidebar's Inbox");
 
         cliSync(["approvals", "reject", approval.approval_id], { home, cwd: workspace });
@@ -159,7 +164,10 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       const { approval } = await waitForApproval(api, (a) => !!a.command?.includes(tag), { known });
       await toast(tag).first().waitFor({ state: "visible", timeout: 15_000 });
 
-      await page().locator(".part.editor").click({ position: { x: 50, y: 50 } }).catch(() => {});
+      await page()
+        .locator(".part.editor")
+        .click({ position: { x: 50, y: 50 } })
+        .catch(() => {});
       await page().keyboard.press("Control+Alt+Shift+KeyY");
       const quick = page().locator(".quick-input-widget");
       const row = quick.locator(".monaco-list-row", { hasText: tag }).first();
@@ -200,7 +208,10 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       await waitVisible(frame, row, "the running stream's row");
       await row.locator("vscode-button.stop").click();
       const rows = await waitForTerminalRows(page(), "the footer", (rs) => rs.some((r) => /cancelled \(/.test(r.text)), 20_000);
-      const footer = rows.find((r) => /cancelled \(/.test(r.text))!.text.replace(/^\s*──\s*/, "").trim();
+      const footer = rows
+        .find((r) => /cancelled \(/.test(r.text))!
+        .text.replace(/^\s*──\s*/, "")
+        .trim();
       assert.match(footer, /^cancelled \(killed by SIGINT\) after [\d.]+ (ms|s): stopped in /, `the footer: ${JSON.stringify(rowTexts(rows))}`);
       const squash = (t: string) => t.replace(/\s+/g, " ").trim(); // the sidebar may wrap it
       await until("the sidebar to show the same outcome", async () => squash(await row.locator(".status").innerText()) === footer, 10_000).catch(async (e: Error) => {
@@ -238,7 +249,11 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
         async () => {
           const names = await terminalNames(page());
           if (!names.some((n) => n.includes(tag))) return false;
-          const rows = await page().locator(".terminal-wrapper.active .xterm-rows").first().innerText({ timeout: 1000 }).catch(() => "");
+          const rows = await page()
+            .locator(".terminal-wrapper.active .xterm-rows")
+            .first()
+            .innerText({ timeout: 1000 })
+            .catch(() => "");
           return rows.includes(`${tag}-before`) && !names.some((n) => /^(bash|sh|zsh|dash)$/.test(n.trim()));
         },
         45_000,
@@ -246,7 +261,11 @@ describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", 
       ).catch(async (e: Error) => {
         const names = JSON.stringify(await terminalNames(page()));
         await runCommand(page(), "Switchboard: Show Logs").catch(() => {});
-        const logs = await page().locator(".part.panel .view-lines").first().innerText({ timeout: 5000 }).catch(() => "");
+        const logs = await page()
+          .locator(".part.panel .view-lines")
+          .first()
+          .innerText({ timeout: 5000 })
+          .catch(() => "");
         throw new Error(`${e.message}; terminals now: ${names}; the extension's log:\n${logs.slice(-3000)}`);
       });
       await screenshot(page(), "window-5-after-reload");

@@ -56,12 +56,15 @@ interface TerminalSpan {
 
 /** The active terminal's rendered rows (xterm DOM renderer): per row its text and styled spans. */
 async function terminalRows(page: Page): Promise<Array<{ text: string; spans: TerminalSpan[] }>> {
-  return page.locator(".terminal-wrapper.active .xterm-rows").first().evaluate((rows) =>
-    [...rows.children].map((row) => ({
-      text: (row as HTMLElement).textContent ?? "",
-      spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
-    })),
-  );
+  return page
+    .locator(".terminal-wrapper.active .xterm-rows")
+    .first()
+    .evaluate((rows) =>
+      [...rows.children].map((row) => ({
+        text: (row as HTMLElement).textContent ?? "",
+        spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
+      })),
+    );
 }
 
 function rgb(color: string): [number, number, number] | undefined {
@@ -193,10 +196,16 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
       assert.ok(isRed(errSpan.color), `stderr renders red; computed colour ${errSpan.color}`);
       assert.ok(!/\bxterm-fg-/.test(outSpan.className) && !isRed(outSpan.color), `stdout renders in the default colour; span: ${JSON.stringify(outSpan)}`);
       const footer = rows.find((r) => /exit 3 after/.test(r.text))!;
-      assert.ok(footer.spans.some((s) => /exit 3/.test(s.text) && isRed(s.color)), `the exit-3 footer is red: ${JSON.stringify(footer)}`);
+      assert.ok(
+        footer.spans.some((s) => /exit 3/.test(s.text) && isRed(s.color)),
+        `the exit-3 footer is red: ${JSON.stringify(footer)}`,
+      );
       console.log(`terminal: err ${errSpan.color} (${errSpan.className}), out ${outSpan.color}`);
       // The terminal is named after the command and its session.
-      const tabName = await page().locator(".terminal-tabs-entry, .single-terminal-tab").allInnerTexts().catch(() => [] as string[]);
+      const tabName = await page()
+        .locator(".terminal-tabs-entry, .single-terminal-tab")
+        .allInnerTexts()
+        .catch(() => [] as string[]);
       const title = await page().locator(".part.panel").innerText();
       const termName = terminalName({ action: "sh", command, session: runSessionName(command, []) });
       assert.ok(
@@ -218,7 +227,11 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
         await waitVisible(frame, frame.locator(`article.card.session[data-id="${peer.endpointId}"]`), 'the session "other-agent"');
 
         const content = `Please review PR 42 (routed from the inbox, ${Date.now()})`;
-        const sent = JSON.parse(cliSync(["send", "--json", "--from", "ci-bot", content], { home, cwd: workspace })) as { status: string; undispatched_id?: string; messageId: string };
+        const sent = JSON.parse(cliSync(["send", "--json", "--from", "ci-bot", content], { home, cwd: workspace })) as {
+          status: string;
+          undispatched_id?: string;
+          messageId: string;
+        };
         assert.equal(sent.status, "undispatched", `an unaddressed message goes to the inbox: ${JSON.stringify(sent)}`);
         const itemId = sent.undispatched_id ?? sent.messageId;
         const card = inboxCard(frame, itemId);
@@ -407,7 +420,14 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
     } finally {
       const p = second;
       second = undefined;
-      if (p) await Promise.race([p.context().close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+      if (p)
+        await Promise.race([
+          p
+            .context()
+            .close()
+            .catch(() => {}),
+          new Promise((r) => setTimeout(r, 10_000)),
+        ]);
     }
   });
 

@@ -89,7 +89,11 @@ describe("acp approval requests", () => {
 });
 
 describe("acp turn queue", () => {
-  const msg = (id: string): Turn => ({ origin: "message", text: id, message: { messageId: id, pushId: `p-${id}`, text: id, from: "s", replyTo: "s", replyToEndpoint: false, inReplyTo: id } });
+  const msg = (id: string): Turn => ({
+    origin: "message",
+    text: id,
+    message: { messageId: id, pushId: `p-${id}`, text: id, from: "s", replyTo: "s", replyToEndpoint: false, inReplyTo: id },
+  });
   it("starts when idle, queues FIFO while busy, refuses past the bound, drops a repeat", () => {
     const q = new TurnQueue(2);
     assert.equal(q.offer(msg("a")).kind, "start");
@@ -125,7 +129,15 @@ describe("acp turn queue", () => {
 describe("acp tool output", () => {
   it("codex rawOutput keeps stdout and stderr apart with the exit code", () => {
     const o = finalOutcome({ toolCallId: "t", status: "completed", rawOutput: { stdout: "out\n", stderr: "err\n", exit_code: 3 } });
-    assert.deepEqual(o, { output: [[1, "out\n"], [2, "err\n"]], merged: false, exitCode: 3, signal: null });
+    assert.deepEqual(o, {
+      output: [
+        [1, "out\n"],
+        [2, "err\n"],
+      ],
+      merged: false,
+      exitCode: 3,
+      signal: null,
+    });
   });
   it("content text (fences removed) or rawOutput.output is merged output", () => {
     const claude = finalOutcome({ toolCallId: "t", status: "completed", content: [{ type: "content", content: { type: "text", text: "```console\nhello\n```" } }] });
@@ -179,7 +191,10 @@ describe("New Agent Session… choices", () => {
         ],
       );
       assert.deepEqual(choices[0]!.env, { GEMINI_API_KEY: "k" });
-      assert.deepEqual(parseAgentsSetting({ not: "a list" }, () => {}), []);
+      assert.deepEqual(
+        parseAgentsSetting({ not: "a list" }, () => {}),
+        [],
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

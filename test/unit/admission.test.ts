@@ -76,7 +76,11 @@ test("settings that are no number fall back to the defaults instead of turning t
   } finally {
     g.stop();
   }
-  for (const bad of [{ max: 0, deadlineMs: 10 }, { max: -5, deadlineMs: -1 }, { max: 1.5, deadlineMs: Number.POSITIVE_INFINITY }]) {
+  for (const bad of [
+    { max: 0, deadlineMs: 10 },
+    { max: -5, deadlineMs: -1 },
+    { max: 1.5, deadlineMs: Number.POSITIVE_INFINITY },
+  ]) {
     const h = new ConnectionGuard(bad);
     assert.deepEqual(h.limits, DEFAULT_ADMISSION, JSON.stringify(bad));
     h.stop();

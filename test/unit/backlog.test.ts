@@ -62,7 +62,10 @@ describe("backlog costs", () => {
       store.apply({ t: "q_del", ep: "e", push_id: ids[i]! });
       acked.add(ids[i]!);
     }
-    assert.deepEqual([...store.queue("e")].map((p) => p.push_id), ids.filter((id) => !acked.has(id)));
+    assert.deepEqual(
+      [...store.queue("e")].map((p) => p.push_id),
+      ids.filter((id) => !acked.has(id)),
+    );
     assert.equal(store.queueSize("e"), ids.length - acked.size);
     const approval = (i: number, state: Approval["state"]) => ({ approval_id: `a${i}`, state }) as Approval;
     for (let i = 0; i < 10; i++) store.apply({ t: "apr", a: approval(i, "pending") });
@@ -83,7 +86,11 @@ describe("backlog costs", () => {
     const since = feed.currentSeq - 30;
     feed.attach(ws as never, since, feed.epoch);
     const seqs = sent.map((t) => JSON.parse(t).seq as number);
-    assert.deepEqual(seqs, Array.from({ length: 30 }, (_, i) => since + 1 + i), "the 30 missed changes, in order");
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 30 }, (_, i) => since + 1 + i),
+      "the 30 missed changes, in order",
+    );
     sent.length = 0;
     feed.attach(ws as never, feed.currentSeq - 101, feed.epoch);
     assert.equal(JSON.parse(sent[0]!).type, "snapshot", "older than the ring: a snapshot");

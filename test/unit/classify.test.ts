@@ -20,7 +20,7 @@ describe("pi adapter: read-only classifier", () => {
       "which node",
       "tree -L 2",
       "rg -n 'TODO|FIXME' src",
-      "grep -rn \"foo bar\" src",
+      'grep -rn "foo bar" src',
       "find . -name '*.ts' -type f",
       "git status",
       "git status --short",

@@ -82,7 +82,13 @@ describe("Claude Code edit requests", () => {
   it("applies edits in order with replace_all, as Claude Code does", () => {
     assert.deepEqual(applyClaudeEdits("a b a", [{ old_string: "a", new_string: "x", replace_all: true }]), { ok: true, text: "x b x" });
     assert.equal(applyClaudeEdits("a b a", [{ old_string: "a", new_string: "x" }]).ok, false);
-    assert.deepEqual(applyClaudeEdits("one two", [{ old_string: "one", new_string: "1" }, { old_string: "1 two", new_string: "12" }]), { ok: true, text: "12" });
+    assert.deepEqual(
+      applyClaudeEdits("one two", [
+        { old_string: "one", new_string: "1" },
+        { old_string: "1 two", new_string: "12" },
+      ]),
+      { ok: true, text: "12" },
+    );
   });
 
   it("shows a unified diff against the file, or replacement blocks with the reason", () => {
@@ -145,16 +151,21 @@ describe("the hook fails closed", () => {
 });
 
 describe("VS Code: sessions that start waiting for their user", () => {
-  const ep = (id: string, hint: string | null): EndpointView =>
-    ({ endpoint_id: id, kind: "claude-code", label: id, session_name: id, task_hint: hint }) as unknown as EndpointView;
+  const ep = (id: string, hint: string | null): EndpointView => ({ endpoint_id: id, kind: "claude-code", label: id, session_name: id, task_hint: hint }) as unknown as EndpointView;
   const feed = (...eps: EndpointView[]): FeedModel =>
     ({ epoch: "e", seq: 1, endpoints: new Map(eps.map((e) => [e.endpoint_id, e])), inbox: new Map(), approvals: new Map(), streams: new Map() }) as FeedModel;
 
   it("notifies once per wait, again for a new reason, never for other hints", () => {
     const working = feed(ep("a", "[working] fix it"), ep("b", null));
     const waiting = feed(ep("a", "[waiting for you: Claude needs your permission] fix it"), ep("b", "plain hint"));
-    assert.deepEqual(newlyWaiting(working, waiting).map((e) => e.endpoint_id), ["a"]);
+    assert.deepEqual(
+      newlyWaiting(working, waiting).map((e) => e.endpoint_id),
+      ["a"],
+    );
     assert.deepEqual(newlyWaiting(waiting, waiting), []);
-    assert.deepEqual(newlyWaiting(waiting, feed(ep("a", "[waiting for you: idle for 60 s] fix it"))).map((e) => e.endpoint_id), ["a"]);
+    assert.deepEqual(
+      newlyWaiting(waiting, feed(ep("a", "[waiting for you: idle for 60 s] fix it"))).map((e) => e.endpoint_id),
+      ["a"],
+    );
   });
 });

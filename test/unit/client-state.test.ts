@@ -62,7 +62,10 @@ describe("backoffMs", () => {
 describe("connection state machine: scenarios", () => {
   it("first connect: connecting -> open_stream -> reattach_all -> connected", () => {
     const { state, effects } = run(INITIAL_STATE, [{ type: "connect_requested" }, { type: "stream_open", gen: 1 }, { type: "reattached", gen: 1 }]);
-    assert.deepEqual(effects[0], [{ type: "emit", phase: "connecting", attempt: 1 }, { type: "open_stream", gen: 1, rediscover: false }]);
+    assert.deepEqual(effects[0], [
+      { type: "emit", phase: "connecting", attempt: 1 },
+      { type: "open_stream", gen: 1, rediscover: false },
+    ]);
     assert.deepEqual(effects[1], [{ type: "reattach_all", gen: 1 }]);
     assert.deepEqual(effects[2], [{ type: "emit", phase: "connected", attempt: 1 }, { type: "start_heartbeats" }]);
     assert.equal(state.phase, "connected");
@@ -174,7 +177,10 @@ describe("connection state machine: scenarios", () => {
   });
 
   it("outcomes of an older attempt are ignored", () => {
-    const mid = run(connectedAt(3), [{ type: "stream_closed", gen: 3, reason: "x" }, { type: "retry_timer", gen: 3 }]).state; // gen 4, opening
+    const mid = run(connectedAt(3), [
+      { type: "stream_closed", gen: 3, reason: "x" },
+      { type: "retry_timer", gen: 3 },
+    ]).state; // gen 4, opening
     for (const e of [
       { type: "stream_open", gen: 3 },
       { type: "reattached", gen: 3 },
@@ -187,7 +193,10 @@ describe("connection state machine: scenarios", () => {
   });
 
   it("a second retry_timer or stream_open for the same attempt does nothing", () => {
-    const s = run(connectedAt(), [{ type: "stream_closed", gen: 1, reason: "x" }, { type: "retry_timer", gen: 1 }]).state;
+    const s = run(connectedAt(), [
+      { type: "stream_closed", gen: 1, reason: "x" },
+      { type: "retry_timer", gen: 1 },
+    ]).state;
     assert.deepEqual(transition(s, { type: "retry_timer", gen: 2 }, opts()).effects, []);
     const s2 = transition(s, { type: "stream_open", gen: 2 }, opts()).next;
     assert.deepEqual(transition(s2, { type: "stream_open", gen: 2 }, opts()).effects, []);

@@ -45,7 +45,7 @@ function applyPatch(oldText: string, patch: string): string {
 
 function rand(seed: number) {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 }
 
 describe("pi adapter: unified diff", () => {
@@ -71,8 +71,14 @@ describe("pi adapter: unified diff", () => {
     const b = "CBABAC".split("");
     const ops = myersOps(a, b, 100)!;
     assert.equal(ops.filter((o) => o.t !== " ").length, 5, "Myers' paper example has D = 5");
-    assert.deepEqual(ops.filter((o) => o.t !== "+").map((o) => o.line), a);
-    assert.deepEqual(ops.filter((o) => o.t !== "-").map((o) => o.line), b);
+    assert.deepEqual(
+      ops.filter((o) => o.t !== "+").map((o) => o.line),
+      a,
+    );
+    assert.deepEqual(
+      ops.filter((o) => o.t !== "-").map((o) => o.line),
+      b,
+    );
     assert.equal(myersOps(a, b, 4), undefined, "gives up past maxD");
   });
 

@@ -3,7 +3,10 @@ import { describe, it } from "node:test";
 import { describeOutcome, exitOutcome, resolveShell, signalNumber } from "../../src/exec/index.js";
 
 /** A fake filesystem: the set of executable files. */
-const fs = (...files: string[]) => (path: string) => files.includes(path);
+const fs =
+  (...files: string[]) =>
+  (path: string) =>
+    files.includes(path);
 
 describe("resolveShell", () => {
   it("uses $SHELL as a login shell when it is executable", () => {

@@ -148,10 +148,7 @@ test("corrupt line in the middle is skipped and logged", async () => {
   await rm(dir, { recursive: true, force: true });
   const { journal: j0 } = await openJ(); // creates the dir
   await j0.close();
-  await writeFile(
-    join(dir, "log-0000000001.ndjson"),
-    '{"s":1,"r":{"id":1}}\n{"s":2,"r":{"id\n{"s":3,"r":{"id":3}}\n',
-  );
+  await writeFile(join(dir, "log-0000000001.ndjson"), '{"s":1,"r":{"id":1}}\n{"s":2,"r":{"id\n{"s":3,"r":{"id":3}}\n');
   await writeFile(join(dir, "log-0000000002.ndjson"), '{"s":4,"r":{"id":4}}\n');
   const { journal, recovered } = await openJ();
   assert.deepEqual(
@@ -382,11 +379,17 @@ test("kill -9: every acknowledged append survives, as a contiguous prefix", { sk
   });
   const signal = await new Promise((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
   assert.equal(signal, "SIGKILL");
-  const acked = out.split("\n").filter((l) => l !== "").map(Number);
+  const acked = out
+    .split("\n")
+    .filter((l) => l !== "")
+    .map(Number);
   const maxAcked = Math.max(...acked);
 
   const rec = await reopen();
   const ids = rec.records.map((r) => r.id);
   assert.ok(ids.length > maxAcked, `recovered ${ids.length} records, acked up to ${maxAcked}`);
-  assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i));
+  assert.deepEqual(
+    ids,
+    Array.from({ length: ids.length }, (_, i) => i),
+  );
 });

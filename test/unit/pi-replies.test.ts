@@ -39,9 +39,15 @@ describe("pi adapter: reply tracking", () => {
     t.userMessage("first");
     t.assistantMessage({ text: "one" });
     const due = t.userMessage("second");
-    assert.deepEqual(due.map((d) => [d.message.messageId, d.text]), [["m1", "one"]]);
+    assert.deepEqual(
+      due.map((d) => [d.message.messageId, d.text]),
+      [["m1", "one"]],
+    );
     t.assistantMessage({ text: "two" });
-    assert.deepEqual(t.agentEnd().map((d) => [d.message.messageId, d.text]), [["m2", "two"]]);
+    assert.deepEqual(
+      t.agentEnd().map((d) => [d.message.messageId, d.text]),
+      [["m2", "two"]],
+    );
   });
 
   it("reports errors and aborts instead of staying silent", () => {
@@ -58,7 +64,10 @@ describe("pi adapter: reply tracking", () => {
     t.userMessage("a");
     t.assistantMessage({ text: "working on it" });
     const due = t.close();
-    assert.deepEqual(due.map((d) => d.message.messageId), ["m1", "m2"]);
+    assert.deepEqual(
+      due.map((d) => d.message.messageId),
+      ["m1", "m2"],
+    );
     assert.match(due[1]!.text, /ended before/);
     assert.equal(t.waitingCount, 0);
   });
@@ -73,7 +82,14 @@ describe("pi adapter: reply tracking", () => {
 
   it("reads text out of pi message content", () => {
     assert.equal(contentText("plain"), "plain");
-    assert.equal(contentText([{ type: "text", text: "a" }, { type: "image", data: "x" }, { type: "text", text: "b" }]), "a\nb");
+    assert.equal(
+      contentText([
+        { type: "text", text: "a" },
+        { type: "image", data: "x" },
+        { type: "text", text: "b" },
+      ]),
+      "a\nb",
+    );
     assert.equal(contentText(undefined), "");
   });
 });
@@ -86,14 +102,11 @@ describe("pi adapter: settings", () => {
   });
 
   it("layers options, pi settings (global then project) and the environment, last wins", () => {
-    const { settings } = resolveSettings(
-      { SWITCHBOARD_PI_APPROVAL_TIMEOUT: "90", SWITCHBOARD_HOME: "/tmp/sb" },
-      [
-        { source: "options", layer: { home: "/opt/sb", offline: "allow" } },
-        { source: "global", layer: { spawn: false, sessionName: "global name" } },
-        { source: "project", layer: { sessionName: "project name", offline: "block" } },
-      ],
-    );
+    const { settings } = resolveSettings({ SWITCHBOARD_PI_APPROVAL_TIMEOUT: "90", SWITCHBOARD_HOME: "/tmp/sb" }, [
+      { source: "options", layer: { home: "/opt/sb", offline: "allow" } },
+      { source: "global", layer: { spawn: false, sessionName: "global name" } },
+      { source: "project", layer: { sessionName: "project name", offline: "block" } },
+    ]);
     assert.equal(settings.home, "/tmp/sb");
     assert.equal(settings.offline, "block");
     assert.equal(settings.spawn, false);
@@ -102,7 +115,9 @@ describe("pi adapter: settings", () => {
   });
 
   it("ignores bad values with a sentence", () => {
-    const { settings, warnings } = resolveSettings({ SWITCHBOARD_PI_OFFLINE: "maybe", SWITCHBOARD_PI_SPAWN: "perhaps" }, [{ source: "x.json", layer: { approvalTimeoutSeconds: -1 } }]);
+    const { settings, warnings } = resolveSettings({ SWITCHBOARD_PI_OFFLINE: "maybe", SWITCHBOARD_PI_SPAWN: "perhaps" }, [
+      { source: "x.json", layer: { approvalTimeoutSeconds: -1 } },
+    ]);
     assert.equal(settings.offline, "block");
     assert.equal(settings.spawn, true);
     assert.equal(settings.approvalTimeoutMs, 0);

@@ -32,7 +32,11 @@ test("a rule whose examples disagree is refused with a sentence naming it; the f
   assert.equal(loaded.errors.length, 2);
   assert.match(loaded.errors[0]!, /rule git-log does not allow its example `git log > out.txt`/);
   assert.match(loaded.errors[1]!, /rule status matches its example `git status`/);
-  assert.deepEqual(loaded.source.rules.map((r) => r.id), ["rm"], "deny and ask rules stay, allow rules go");
+  assert.deepEqual(
+    loaded.source.rules.map((r) => r.id),
+    ["rm"],
+    "deny and ask rules stay, allow rules go",
+  );
 });
 
 test("malformed files and rules are refused with sentences", () => {
@@ -40,12 +44,21 @@ test("malformed files and rules are refused with sentences", () => {
   assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow"}]}`, "user", "f", true).errors[0]!, /either `command` or `edit`/);
   assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","command":"* x"}]}`, "user", "f", true).errors[0]!, /cannot start with `\*`/);
   assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","edit":"../x"}]}`, "user", "f", true).errors[0]!, /cannot leave the workspace/);
-  assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!, /defined twice/);
+  assert.match(
+    loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!,
+    /defined twice/,
+  );
 });
 
 test("deny > ask > allow across scopes; a workspace allow rule counts only once its file is accepted", () => {
   const user = src([{ id: "u-allow", decision: "allow", command: "make *" }]);
-  const ws = src([{ id: "w-ask", decision: "ask", command: "make deploy" }, { id: "w-allow", decision: "allow", command: "curl *" }], { scope: "workspace", where: "workspace rules", trusted: false });
+  const ws = src(
+    [
+      { id: "w-ask", decision: "ask", command: "make deploy" },
+      { id: "w-allow", decision: "allow", command: "curl *" },
+    ],
+    { scope: "workspace", where: "workspace rules", trusted: false },
+  );
   const session = src([{ id: "s-deny", decision: "deny", command: "make clean" }], { scope: "session", where: "session x" });
   const p = new Policy(parser, [user, ws, session]);
   const j = (c: string) => p.evaluate({ command: c, cwd: WS, workspace: WS });
@@ -61,7 +74,12 @@ test("deny > ask > allow across scopes; a workspace allow rule counts only once 
 });
 
 test("edits: always-ask folders and paths outside the workspace, whatever a rule says; deny still denies", () => {
-  const p = new Policy(parser, [src([{ id: "all", decision: "allow", edit: "**" }, { id: "no-env", decision: "deny", edit: "**/.env" }])]);
+  const p = new Policy(parser, [
+    src([
+      { id: "all", decision: "allow", edit: "**" },
+      { id: "no-env", decision: "deny", edit: "**/.env" },
+    ]),
+  ]);
   const e = (path: string) => p.evaluate({ edit: path, cwd: WS, workspace: WS }).decision;
   assert.equal(e("src/a.ts"), "allow");
   assert.equal(e(".git/config"), "ask");
@@ -96,18 +114,26 @@ test("Allow similar… proposes a generalised rule", () => {
 });
 
 test("every decision explains itself, part by part", () => {
-  const p = new Policy(parser, [src([{ id: "log", decision: "allow", command: "git log *" }, { id: "rm", decision: "deny", command: "rm *" }])]);
+  const p = new Policy(parser, [
+    src([
+      { id: "log", decision: "allow", command: "git log *" },
+      { id: "rm", decision: "deny", command: "rm *" },
+    ]),
+  ]);
   const r = p.evaluate({ command: "git log | tee out.txt && rm -rf x", cwd: WS, workspace: WS });
   assert.equal(r.decision, "deny");
   assert.equal(r.rule, "rm");
   assert.equal(r.where, "user rules");
   assert.match(r.reason, /^Denied by rule rm \(user rules\): `rm -rf x`\.$/);
-  assert.deepEqual(r.parts.map((x) => [x.part, x.decision, x.rule]), [
-    ["git log", "allow", "log"],
-    ["tee out.txt", "allow", null],
-    ["tee writes out.txt", "ask", null],
-    ["rm -rf x", "deny", "rm"],
-  ]);
+  assert.deepEqual(
+    r.parts.map((x) => [x.part, x.decision, x.rule]),
+    [
+      ["git log", "allow", "log"],
+      ["tee out.txt", "allow", null],
+      ["tee writes out.txt", "ask", null],
+      ["rm -rf x", "deny", "rm"],
+    ],
+  );
 });
 
 test("built-in rules are valid rules (ids, patterns)", async () => {

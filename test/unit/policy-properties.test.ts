@@ -9,12 +9,59 @@ import type { Rule } from "../../src/protocol/policy.js";
 const parser = await loadShellParser();
 const WS = "/w";
 
-const WORDS = ["git", "status", "log", "rm", "-rf", "ls", "echo", "cat", "x", "src/a", "'q w'", '"$x"', "$y", "$(ls)", "`rm x`", "<(ls)", "find", "-exec", "{}", "\\;", "xargs", "env", "PATH=/t", "A=1", "bash", "-c", "'rm y'", "eval", "timeout", "5", "tee", "*.ts", "(", ")", "{", "}", "'", '"', "\\", "$((a))", "<<EOF", "EOF", "\n"];
+const WORDS = [
+  "git",
+  "status",
+  "log",
+  "rm",
+  "-rf",
+  "ls",
+  "echo",
+  "cat",
+  "x",
+  "src/a",
+  "'q w'",
+  '"$x"',
+  "$y",
+  "$(ls)",
+  "`rm x`",
+  "<(ls)",
+  "find",
+  "-exec",
+  "{}",
+  "\\;",
+  "xargs",
+  "env",
+  "PATH=/t",
+  "A=1",
+  "bash",
+  "-c",
+  "'rm y'",
+  "eval",
+  "timeout",
+  "5",
+  "tee",
+  "*.ts",
+  "(",
+  ")",
+  "{",
+  "}",
+  "'",
+  '"',
+  "\\",
+  "$((a))",
+  "<<EOF",
+  "EOF",
+  "\n",
+];
 const OPS = [" ", " ", " ", " ; ", " | ", " && ", " || ", " & ", " > ", " >> ", " 2>&1 ", " > src/", " < ", "\n", " |& "];
 
-const command = fc
-  .array(fc.tuple(fc.constantFrom(...WORDS), fc.constantFrom(...OPS)), { minLength: 1, maxLength: 10 })
-  .map((parts) => parts.map(([w, op]) => w + op).join("").trim());
+const command = fc.array(fc.tuple(fc.constantFrom(...WORDS), fc.constantFrom(...OPS)), { minLength: 1, maxLength: 10 }).map((parts) =>
+  parts
+    .map(([w, op]) => w + op)
+    .join("")
+    .trim(),
+);
 
 const PATTERN_WORDS = ["git", "status", "log", "rm", "ls", "echo", "cat", "x", "*", "-*", "find", "xargs", "bash", "tee", "env", "timeout", "eval"];
 const rule = (decision?: Rule["decision"]) =>
@@ -22,7 +69,10 @@ const rule = (decision?: Rule["decision"]) =>
     .tuple(
       fc.constantFrom(...(decision ? [decision] : (["allow", "ask", "deny"] as const))),
       fc.oneof(
-        fc.array(fc.constantFrom(...PATTERN_WORDS), { minLength: 1, maxLength: 4 }).filter((w) => w[0] !== "*").map((w) => ({ command: w.join(" ") })),
+        fc
+          .array(fc.constantFrom(...PATTERN_WORDS), { minLength: 1, maxLength: 4 })
+          .filter((w) => w[0] !== "*")
+          .map((w) => ({ command: w.join(" ") })),
         fc.constantFrom("src/**", "**", "*.ts", "src/a").map((edit) => ({ edit })),
       ),
       fc.nat(1e9),

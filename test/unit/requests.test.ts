@@ -70,9 +70,21 @@ describe("pi adapter: approval requests", () => {
   });
 
   it("applyEditsExactly: unique, non-overlapping, all matched against the original", () => {
-    assert.deepEqual(applyEditsExactly("a b c", [{ oldText: "a", newText: "A" }, { oldText: "c", newText: "C" }]), { ok: true, text: "A b C" });
+    assert.deepEqual(
+      applyEditsExactly("a b c", [
+        { oldText: "a", newText: "A" },
+        { oldText: "c", newText: "C" },
+      ]),
+      { ok: true, text: "A b C" },
+    );
     assert.equal(applyEditsExactly("a a", [{ oldText: "a", newText: "b" }]).ok, false);
-    assert.equal(applyEditsExactly("abc", [{ oldText: "ab", newText: "" }, { oldText: "bc", newText: "" }]).ok, false);
+    assert.equal(
+      applyEditsExactly("abc", [
+        { oldText: "ab", newText: "" },
+        { oldText: "bc", newText: "" },
+      ]).ok,
+      false,
+    );
     assert.equal(applyEditsExactly("abc", [{ oldText: "", newText: "x" }]).ok, false);
   });
 
@@ -118,7 +130,7 @@ describe("pi adapter: small helpers", () => {
     const dir = mkdtempSync(join(tmpdir(), "sb-pi-stub-"));
     try {
       const file = join(dir, "index.mjs");
-      writeFileSync(file, stubSource("/opt/switchboard/dist/pi-extension.js", { home: "/tmp/h\"quoted" }, "1.0.0"));
+      writeFileSync(file, stubSource("/opt/switchboard/dist/pi-extension.js", { home: '/tmp/h"quoted' }, "1.0.0"));
       const res = spawnSync(process.execPath, ["--check", file]);
       assert.equal(res.status, 0, res.stderr.toString());
     } finally {

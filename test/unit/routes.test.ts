@@ -17,10 +17,7 @@ function documented(): Set<string> {
   return found;
 }
 
-const table = [
-  ...Object.values(ROUTES).map((r) => `${r.method} ${r.path}`),
-  ...Object.values(SOCKETS).map((s) => `GET ${s.path}`),
-];
+const table = [...Object.values(ROUTES).map((r) => `${r.method} ${r.path}`), ...Object.values(SOCKETS).map((s) => `GET ${s.path}`)];
 
 test("no route is in the table twice", () => {
   assert.equal(new Set(table).size, table.length);
@@ -28,12 +25,18 @@ test("no route is in the table twice", () => {
 
 test("docs/protocol.md documents every route of the table", () => {
   const docs = documented();
-  assert.deepEqual(table.filter((r) => !docs.has(r)), []);
+  assert.deepEqual(
+    table.filter((r) => !docs.has(r)),
+    [],
+  );
 });
 
 test("docs/protocol.md documents no route the table lacks", () => {
   const known = new Set(table);
-  assert.deepEqual([...documented()].filter((r) => !known.has(r)), []);
+  assert.deepEqual(
+    [...documented()].filter((r) => !known.has(r)),
+    [],
+  );
 });
 
 test("the broker and the client spell no route themselves", () => {

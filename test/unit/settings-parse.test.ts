@@ -12,7 +12,10 @@ const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.me
 
 function parse(values: Record<string, unknown>) {
   const warnings: string[] = [];
-  const settings = parseSettings((key) => values[key], (w) => warnings.push(w));
+  const settings = parseSettings(
+    (key) => values[key],
+    (w) => warnings.push(w),
+  );
   return { settings, warnings };
 }
 
@@ -70,14 +73,20 @@ test("wrong values fall back to the default with a warning naming the setting", 
   assert.equal(settings.piCommand, "pi");
   assert.deepEqual(settings.piArgs, ["ok"]);
   for (const key of ["broker.autoStart", "terminals.sh", "retention.recentStreams", "retention.recentMessages", "pi.command", "pi.args"])
-    assert.ok(warnings.some((w) => w.includes(`switchboard.${key}`)), `a warning for ${key}: ${warnings.join(" | ")}`);
+    assert.ok(
+      warnings.some((w) => w.includes(`switchboard.${key}`)),
+      `a warning for ${key}: ${warnings.join(" | ")}`,
+    );
 });
 
 test("a getter that throws is a warning, not a crash", () => {
   const warnings: string[] = [];
-  const settings = parseSettings(() => {
-    throw new Error("boom");
-  }, (w) => warnings.push(w));
+  const settings = parseSettings(
+    () => {
+      throw new Error("boom");
+    },
+    (w) => warnings.push(w),
+  );
   assert.equal(settings.autoStart, true);
   assert.ok(warnings.length > 0 && warnings.every((w) => /could not be read \(boom\)/.test(w)));
 });

@@ -44,10 +44,16 @@ describe("store", () => {
   it("applies records: queues keep order, deletes remove exactly one, closing drops the queue", () => {
     const s = new Store();
     for (const r of RECORDS) s.apply(r);
-    assert.deepEqual([...s.queue("e1")].map((p) => p.push_id), ["p1", "p3"]);
+    assert.deepEqual(
+      [...s.queue("e1")].map((p) => p.push_id),
+      ["p1", "p3"],
+    );
     assert.deepEqual([...s.inbox.keys()], ["i2"]);
     assert.equal(s.correlations.get("c1"), "e2");
-    assert.deepEqual(s.openEndpoints().map((e) => e.endpoint_id), ["e1"]);
+    assert.deepEqual(
+      s.openEndpoints().map((e) => e.endpoint_id),
+      ["e1"],
+    );
     assert.equal(s.endpoints.get("e2")?.state, "closed");
     assert.equal(s.view(s.endpoints.get("e1")!).buffered_count, 2);
   });

@@ -31,10 +31,16 @@ const cases: Array<[Partial<StreamView>, string]> = [
   [{}, "exit 0 after 1.5 s"],
   [{ exit_code: 3, status: 500, duration_ms: 250 }, "exit 3 after 250 ms"],
   [{ exit_code: null, signal: "SIGTERM", status: 500, duration_ms: 3000 }, "killed by SIGTERM after 3.0 s"],
-  [{ state: "cancelled", status: 499, exit_code: null, signal: "SIGINT", duration_ms: 14_200, reason: "stopped in demo" }, "cancelled (killed by SIGINT) after 14 s: stopped in demo"],
+  [
+    { state: "cancelled", status: 499, exit_code: null, signal: "SIGINT", duration_ms: 14_200, reason: "stopped in demo" },
+    "cancelled (killed by SIGINT) after 14 s: stopped in demo",
+  ],
   [{ state: "cancelled", status: 499, exit_code: 130, duration_ms: 65_000, reason: "Ctrl+C in the terminal" }, "cancelled (exit 130) after 1 m 5 s: Ctrl+C in the terminal"],
   [{ state: "cancelled", status: 499, exit_code: null, duration_ms: null, reason: "stopped in demo" }, "cancelled: stopped in demo"],
-  [{ state: "aborted", status: 499, exit_code: null, duration_ms: null, reason: "the broker restarted while the command was running" }, "aborted: the broker restarted while the command was running"],
+  [
+    { state: "aborted", status: 499, exit_code: null, duration_ms: null, reason: "the broker restarted while the command was running" },
+    "aborted: the broker restarted while the command was running",
+  ],
 ];
 
 describe("stream outcome wording", () => {

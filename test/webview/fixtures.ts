@@ -165,10 +165,7 @@ export function fixtureState(): SidebarState {
       }),
       approval({ approval_id: "ap-done", state: "approved", decision: "approve", summary: "Already decided" }),
     ],
-    inbox: [
-      inboxItem({ id: "in-1" }),
-      inboxItem({ id: "in-2", sender_address: "slack:#ops", content: LONG_TEXT, reason: "closed_session_continuation", arrived_at: ago(70 * M) }),
-    ],
+    inbox: [inboxItem({ id: "in-1" }), inboxItem({ id: "in-2", sender_address: "slack:#ops", content: LONG_TEXT, reason: "closed_session_continuation", arrived_at: ago(70 * M) })],
     sessions: [
       // Connected for a while: the broker's last_seen_at is from when it registered (heartbeats are not published).
       session({ endpoint_id: "ep-window", kind: "vscode", label: "vscode-project", session_name: "vscode-project", task_hint: null, last_seen_at: ago(16 * M) }),

@@ -43,7 +43,10 @@ code { font-family: var(--monaco-monospace-font); color: var(--vscode-textPrefor
 `;
 
 function json(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /** The stub VS Code API and theme switcher, run before the sidebar's own script. */

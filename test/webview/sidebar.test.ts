@@ -84,9 +84,9 @@ describe("sidebar webview", () => {
     assert.equal(squash(await ap1.locator(".age").textContent()), "2 m ago");
     assert.equal(await ap1.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).count(), 1);
     assert.equal(await ap1.getByRole("button", { name: "Reject npm test from agent-1", exact: true }).count(), 1);
-    const badges = await p.locator("#body-approvals .action-badge").evaluateAll((els) =>
-      els.map((e) => [e.textContent?.trim(), getComputedStyle(e.closest(".card")!).borderLeftColor]),
-    );
+    const badges = await p
+      .locator("#body-approvals .action-badge")
+      .evaluateAll((els) => els.map((e) => [e.textContent?.trim(), getComputedStyle(e.closest(".card")!).borderLeftColor]));
     assert.deepEqual(
       badges.map((b) => b[0]),
       ["sh", "edit", "env"],
@@ -100,8 +100,14 @@ describe("sidebar webview", () => {
     assert.equal(await ap2.locator(".dl-add").count(), 2);
     assert.equal(await ap2.locator(".dl-del").count(), 2);
     assert.equal(await ap2.locator(".dl-hunk").count(), 2);
-    const addBg = await ap2.locator(".dl-add").first().evaluate((e) => getComputedStyle(e).backgroundColor);
-    const delBg = await ap2.locator(".dl-del").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    const addBg = await ap2
+      .locator(".dl-add")
+      .first()
+      .evaluate((e) => getComputedStyle(e).backgroundColor);
+    const delBg = await ap2
+      .locator(".dl-del")
+      .first()
+      .evaluate((e) => getComputedStyle(e).backgroundColor);
     assert.notEqual(addBg, delBg);
     const unfold = ap2.getByRole("button", { name: "Show all 16 lines" });
     assert.equal(await unfold.getAttribute("aria-expanded"), "false");
@@ -272,7 +278,10 @@ describe("sidebar webview", () => {
 
   it("keeps the reject draft, focus and expanded items across state updates", async () => {
     const sb = await withFixture();
-    await sb.page.locator('#body-inbox li[data-key="in-2"]').getByRole("button", { name: /Show all/ }).click();
+    await sb.page
+      .locator('#body-inbox li[data-key="in-2"]')
+      .getByRole("button", { name: /Show all/ })
+      .click();
     await sb.page.getByRole("button", { name: "Reject npm test from agent-1", exact: true }).click();
     await sb.page.keyboard.type("half a reas");
     let s = later(fixtureState(), 30_000);
@@ -384,7 +393,10 @@ describe("sidebar webview", () => {
 
   it("reaches every action with Tab and has no keyboard trap", async () => {
     const sb = await withFixture();
-    await sb.page.locator('#body-inbox li[data-key="in-2"]').getByRole("button", { name: /Show all/ }).click();
+    await sb.page
+      .locator('#body-inbox li[data-key="in-2"]')
+      .getByRole("button", { name: /Show all/ })
+      .click();
     await sb.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     const seen: string[] = [];
     for (let i = 0; i < 120; i++) {
@@ -414,7 +426,10 @@ describe("sidebar webview", () => {
       assert.ok(names.includes(want), `Tab reaches "${want}"`);
     }
     for (const section of ["Approvals", "Inbox", "Sessions", "Streams", "Messages"]) {
-      assert.ok(seen.some((f) => f.startsWith(`button:${section}`)), `Tab reaches the ${section} heading`);
+      assert.ok(
+        seen.some((f) => f.startsWith(`button:${section}`)),
+        `Tab reaches the ${section} heading`,
+      );
     }
     for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `Tab moved on from ${seen[i - 1]}`);
     assert.ok(seen.length < 120, "Tab wraps around to the first control (no trap)");
@@ -515,13 +530,16 @@ describe("sidebar webview", () => {
   it("renders 1,000 inbox items as a window of the list, reachable by scrolling, keyboard and focus", async (t) => {
     const sb = await open();
     const big = bigInboxState(1000);
-    const ms = await sb.page.evaluate(async (data) => {
-      const t0 = performance.now();
-      window.dispatchEvent(new MessageEvent("message", { data }));
-      for (let i = 0; i < 20; i++) await null;
-      void document.body.offsetHeight;
-      return performance.now() - t0;
-    }, { type: "state", state: big } as unknown);
+    const ms = await sb.page.evaluate(
+      async (data) => {
+        const t0 = performance.now();
+        window.dispatchEvent(new MessageEvent("message", { data }));
+        for (let i = 0; i < 20; i++) await null;
+        void document.body.offsetHeight;
+        return performance.now() - t0;
+      },
+      { type: "state", state: big } as unknown,
+    );
     t.diagnostic(`first render with 1,000 inbox items: ${ms.toFixed(1)} ms (the benchmark is bench/webview.ts)`);
     const info = () =>
       sb.page.evaluate(() => {
@@ -592,9 +610,15 @@ describe("sidebar webview", () => {
     }
     // The same page follows a live theme change (VS Code swaps the variables and the body class).
     const sb = await withFixture();
-    const before = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    const before = await sb.page
+      .locator(".card")
+      .first()
+      .evaluate((e) => getComputedStyle(e).backgroundColor);
     await sb.setTheme("light");
-    const after = await sb.page.locator(".card").first().evaluate((e) => getComputedStyle(e).backgroundColor);
+    const after = await sb.page
+      .locator(".card")
+      .first()
+      .evaluate((e) => getComputedStyle(e).backgroundColor);
     assert.notEqual(before, after);
     await sb.page.screenshot({ path: join(ARTIFACTS, "webview-light-switched.png") });
   });
@@ -604,7 +628,16 @@ describe("sidebar webview", () => {
     const state = fixtureState();
     state.approvals.unshift(approval({ approval_id: "ap-long", summary: LONG_COMMAND, command: LONG_COMMAND }));
     state.streams.push(
-      stream({ stream_id: "st-long", command: "npm run deploy", state: "cancelled", status: 499, signal: "SIGINT", reason: "stopped in switchboard-demo", ended_at: NOW, duration_ms: 14_000 }),
+      stream({
+        stream_id: "st-long",
+        command: "npm run deploy",
+        state: "cancelled",
+        status: 499,
+        signal: "SIGINT",
+        reason: "stopped in switchboard-demo",
+        ended_at: NOW,
+        duration_ms: 14_000,
+      }),
     );
     for (const theme of ["light", "dark", "hc"] as const) {
       for (const width of [360, 250]) {
@@ -619,7 +652,10 @@ describe("sidebar webview", () => {
         const samples = (await sb.page.evaluate(CONTRAST_PROBE)) as ContrastSample[];
         assert.ok(samples.length > 20, `measured ${samples.length} badges and buttons`);
         for (const want of ["button Approve npm test", "badge sh", "count badge", "button Reject npm test", "button Send a message to agent-1"]) {
-          assert.ok(samples.some((x) => x.what.startsWith(want)), `${want} was measured`);
+          assert.ok(
+            samples.some((x) => x.what.startsWith(want)),
+            `${want} was measured`,
+          );
         }
         assert.deepEqual(
           samples.filter((x) => x.ratio < AA_TEXT),
@@ -628,10 +664,13 @@ describe("sidebar webview", () => {
         );
         // Approve and Reject differ at a glance (in High Contrast both used to be outlined alike).
         const look = (sel: string) =>
-          sb.page.locator(sel).first().evaluate((b) => {
-            const st = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
-            return `${st.backgroundColor} ${st.color}`;
-          });
+          sb.page
+            .locator(sel)
+            .first()
+            .evaluate((b) => {
+              const st = getComputedStyle(b.shadowRoot!.querySelector(".base")!);
+              return `${st.backgroundColor} ${st.color}`;
+            });
         assert.notEqual(await look("vscode-button.approve"), await look("vscode-button.reject"), `Approve and Reject look different in ${theme}`);
         // The summary that only repeats the command is not shown; the long command is folded.
         const long = sb.page.locator('#body-approvals li[data-key="ap-long"]');
@@ -646,7 +685,10 @@ describe("sidebar webview", () => {
     const sb = await open({ width: 250, height: 1200 });
     const state = fixtureState();
     const multi = ["set -e", "npm ci", "npm run build -- --minify", "npm test", "npm run package", "scp agent-switchboard.vsix deploy@host:/srv/"].join("\n");
-    state.approvals = [approval({ approval_id: "ap-long", command: LONG_COMMAND, summary: LONG_COMMAND }), approval({ approval_id: "ap-multi", command: multi, summary: "Release" })];
+    state.approvals = [
+      approval({ approval_id: "ap-long", command: LONG_COMMAND, summary: LONG_COMMAND }),
+      approval({ approval_id: "ap-multi", command: multi, summary: "Release" }),
+    ];
     await sb.state(state);
     const one = sb.page.locator('#body-approvals li[data-key="ap-long"]');
     const pre = one.locator("pre.command");
@@ -715,4 +757,3 @@ describe("sidebar webview", () => {
     }
   });
 });
-

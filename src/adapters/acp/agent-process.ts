@@ -36,7 +36,10 @@ export class AgentProcess {
   private stopping: Promise<void> | undefined;
   private stderrTail = "";
 
-  private constructor(child: ChildProcess, private readonly opts: AgentProcessOptions) {
+  private constructor(
+    child: ChildProcess,
+    private readonly opts: AgentProcessOptions,
+  ) {
     this.child = child;
     this.pid = child.pid!;
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));

@@ -149,7 +149,8 @@ export class ClientOps {
         abort.signal,
         (id) => (approvalId = id),
       );
-      if (verdict.decision !== "approve") throw RequestError.internalError(undefined, verdict.decision === "reject" ? (verdict.reason ?? "Rejected in Switchboard.") : "The approval was withdrawn.");
+      if (verdict.decision !== "approve")
+        throw RequestError.internalError(undefined, verdict.decision === "reject" ? (verdict.reason ?? "Rejected in Switchboard.") : "The approval was withdrawn.");
     }
     const env = { ...process.env };
     for (const e of p.env ?? []) env[e.name] = e.value;

@@ -240,7 +240,11 @@ export class AcpHost {
       if (turn.origin === "user") return this.view.note(`queue full: ${this.queue.queued.length} prompts are waiting; try again when the agent is done`, "warn");
       this.view.note(`queue full: refused a message from ${turn.message.from}`, "warn");
       const m = turn.message;
-      this.track(this.reply(m, `(queue full: ${this.agentTitle} already has ${this.queue.queued.length} messages waiting; not taken up. Send it again later.)`).then(() => this.client?.ackMessage({ push_id: m.pushId })));
+      this.track(
+        this.reply(m, `(queue full: ${this.agentTitle} already has ${this.queue.queued.length} messages waiting; not taken up. Send it again later.)`).then(() =>
+          this.client?.ackMessage({ push_id: m.pushId }),
+        ),
+      );
     }
   }
 

@@ -107,9 +107,7 @@ export function approvalRequestFor(call: ToolCallUpdate, cwd: string, agentName:
   }
   if (diffs.length || call.kind === "edit") {
     const names = diffs.map((d) => label(d.path, cwd));
-    const summary = diffs.length
-      ? `${diffs.some((d) => d.oldText === null || d.oldText === undefined) && diffs.length === 1 ? "create" : "edit"} ${names.join(", ")}`
-      : title;
+    const summary = diffs.length ? `${diffs.some((d) => d.oldText === null || d.oldText === undefined) && diffs.length === 1 ? "create" : "edit"} ${names.join(", ")}` : title;
     const raw = rawInputText(call.rawInput);
     return {
       action: "edit",

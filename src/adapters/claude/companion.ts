@@ -24,7 +24,17 @@ import { approvalTimeoutMs, formatForClaude, hintText, parseFailure, type HookAn
 import { MessageQueue, type QueuedMessage } from "./queue.js";
 import { isGatedTool, toolRequest } from "./requests.js";
 import { TranscriptTail } from "./transcript.js";
-import { addrFile, companionFile, curlConfigFile, ensureSessionDir, queueDir, removeCompanion, removeSessionDirIfEmpty, writeDurable, type CompanionRecord } from "./session-files.js";
+import {
+  addrFile,
+  companionFile,
+  curlConfigFile,
+  ensureSessionDir,
+  queueDir,
+  removeCompanion,
+  removeSessionDirIfEmpty,
+  writeDurable,
+  type CompanionRecord,
+} from "./session-files.js";
 
 export interface CompanionOptions {
   home: string;
@@ -193,7 +203,12 @@ export class Companion {
         // claude-hook.sh's fast path: the body is Claude's PreToolUse event itself, the answer is what to print.
         const event = body as unknown as HookCall["event"];
         if (event.hook_event_name !== "PreToolUse") return send(409, { error: "not_pre_tool_use" });
-        const offline = String(req.headers["x-switchboard-offline"] ?? "").trim().toLowerCase() === "allow" ? "allow" : "block";
+        const offline =
+          String(req.headers["x-switchboard-offline"] ?? "")
+            .trim()
+            .toLowerCase() === "allow"
+            ? "allow"
+            : "block";
         const timeoutS = Number(req.headers["x-switchboard-hook-timeout"]);
         const abort = new AbortController();
         res.once("close", () => abort.abort());
@@ -234,7 +249,11 @@ export class Companion {
         return {};
       case "UserPromptSubmit": {
         const prompt = typeof e.prompt === "string" ? e.prompt : "";
-        const line = prompt.split("\n").find((l) => l.trim())?.trim() ?? "";
+        const line =
+          prompt
+            .split("\n")
+            .find((l) => l.trim())
+            ?.trim() ?? "";
         if (line && !this.isOurText(prompt)) this.hint = [...line].slice(0, 160).join("");
         this.setStatus("working");
         const due = this.takeQueued(Infinity);
@@ -290,10 +309,16 @@ export class Companion {
     const input = (e.tool_input && typeof e.tool_input === "object" ? e.tool_input : {}) as Record<string, unknown>;
     const cwd = typeof e.cwd === "string" && e.cwd ? e.cwd : this.opts.cwd;
     const toolUseId = typeof e.tool_use_id === "string" ? e.tool_use_id : `t${Date.now()}`;
-    const allow = (reason: string): HookAnswer => ({ stdout: { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "allow", permissionDecisionReason: reason } } });
-    const deny = (reason: string): HookAnswer => ({ stdout: { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "deny", permissionDecisionReason: reason } } });
+    const allow = (reason: string): HookAnswer => ({
+      stdout: { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "allow", permissionDecisionReason: reason } },
+    });
+    const deny = (reason: string): HookAnswer => ({
+      stdout: { hookSpecificOutput: { hookEventName: "PreToolUse", permissionDecision: "deny", permissionDecisionReason: reason } },
+    });
     const offline = (why: string): HookAnswer =>
-      call.offline === "allow" ? allow(`Switchboard is offline (${why}); running unreviewed because SWITCHBOARD_CLAUDE_OFFLINE=allow.`) : deny(offlineDenial(why, "SWITCHBOARD_CLAUDE_OFFLINE"));
+      call.offline === "allow"
+        ? allow(`Switchboard is offline (${why}); running unreviewed because SWITCHBOARD_CLAUDE_OFFLINE=allow.`)
+        : deny(offlineDenial(why, "SWITCHBOARD_CLAUDE_OFFLINE"));
 
     const t0 = performance.now();
     const request = await toolRequest(tool, input, cwd);
@@ -376,7 +401,14 @@ export class Companion {
     const stream = client
       .brokerApi("output_streams_v1")
       .then((api) =>
-        api.startStream({ endpoint_id: client.resolveEndpointId(this.endpointId!), action, command: command || "(empty command)", cwd, approval_id: approval.approval_id, note: STREAM_NOTE }),
+        api.startStream({
+          endpoint_id: client.resolveEndpointId(this.endpointId!),
+          action,
+          command: command || "(empty command)",
+          cwd,
+          approval_id: approval.approval_id,
+          note: STREAM_NOTE,
+        }),
       )
       .then(
         (view) => view.stream_id,
@@ -417,7 +449,8 @@ export class Companion {
         if (typeof r.stdout === "string" && r.stdout) await write(1, withNewline(r.stdout));
         if (typeof r.stderr === "string" && r.stderr) await write(2, withNewline(r.stderr));
         if (r.interrupted === true) await api.abortStream(streamId, "interrupted in Claude Code", pid);
-        else if (typeof r.backgroundTaskId === "string") await api.abortStream(streamId, `running in the background in Claude Code (task ${r.backgroundTaskId}); its output is not captured`, pid);
+        else if (typeof r.backgroundTaskId === "string")
+          await api.abortStream(streamId, `running in the background in Claude Code (task ${r.backgroundTaskId}); its output is not captured`, pid);
         else await api.completeStream(streamId, { exit_code: 0, duration_ms }, pid);
       } else {
         const f = parseFailure(typeof e.error === "string" ? e.error : "");
@@ -554,7 +587,11 @@ export class Companion {
     if (client) {
       for (const { message: m } of this.queue.list()) {
         try {
-          await client.ingress({ from: m.from, content: m.text, metadata: { returned_from_session: this.sessionName, original_message_id: m.messageId, in_reply_to: m.inReplyTo } });
+          await client.ingress({
+            from: m.from,
+            content: m.text,
+            metadata: { returned_from_session: this.sessionName, original_message_id: m.messageId, in_reply_to: m.inReplyTo },
+          });
           this.queue.remove(m.messageId);
         } catch (err) {
           this.log(`could not return ${m.messageId} to the inbox (kept in ${queueDir(this.opts.home, this.opts.sessionId)}): ${errText(err)}`);

@@ -108,7 +108,17 @@ async function ensureCompanion(home: string, event: ClaudeHookEvent, env: NodeJS
       const again = live(readCompanion(home, sid));
       if (again) return again;
       const log = openSync(join(sessionDir(home, sid), "companion.log"), "a", 0o600);
-      const args = [entry, "--session", sid, "--claude-pid", String(claudePid(env)), "--home", home, "--cwd", typeof event.cwd === "string" && event.cwd ? event.cwd : process.cwd()];
+      const args = [
+        entry,
+        "--session",
+        sid,
+        "--claude-pid",
+        String(claudePid(env)),
+        "--home",
+        home,
+        "--cwd",
+        typeof event.cwd === "string" && event.cwd ? event.cwd : process.cwd(),
+      ];
       if (typeof event.transcript_path === "string") args.push("--transcript", event.transcript_path);
       const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log], env: { ...env, SWITCHBOARD_HOME: home }, cwd: sessionDir(home, sid) });
       child.unref();
@@ -135,7 +145,14 @@ function post(rec: CompanionRecord, path: string, body: unknown): Promise<HookAn
   return new Promise<HookAnswer>((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(body));
     const req = request(
-      { host: "127.0.0.1", port: rec.port, path, method: "POST", headers: { authorization: `Bearer ${rec.token}`, "content-type": "application/json", "content-length": data.length }, agent: false },
+      {
+        host: "127.0.0.1",
+        port: rec.port,
+        path,
+        method: "POST",
+        headers: { authorization: `Bearer ${rec.token}`, "content-type": "application/json", "content-length": data.length },
+        agent: false,
+      },
       (res) => {
         let raw = "";
         res.setEncoding("utf8");
@@ -170,9 +187,13 @@ export async function runHook(input: string, opts: HookOptions = {}): Promise<Ho
   const gate = name === "PreToolUse";
   const fail = (why: string): HookResult => {
     if (!gate) return { stdout: "", stderr: `Switchboard: ${why}\n`, exitCode: 0 };
-    if (offline === "allow") return { stdout: preToolUse("allow", `Switchboard is not reviewing this call (${why}); running it because ${OFFLINE_VAR}=allow.`), stderr: "", exitCode: 0 };
+    if (offline === "allow")
+      return { stdout: preToolUse("allow", `Switchboard is not reviewing this call (${why}); running it because ${OFFLINE_VAR}=allow.`), stderr: "", exitCode: 0 };
     return {
-      stdout: preToolUse("deny", `Not run: Switchboard must approve this call but ${why}. Start the broker (VS Code with Agent Switchboard, or \`switchboard broker\`) and check \`switchboard install claude\`; or set ${OFFLINE_VAR}=allow to run Claude Code's tools unreviewed.`),
+      stdout: preToolUse(
+        "deny",
+        `Not run: Switchboard must approve this call but ${why}. Start the broker (VS Code with Agent Switchboard, or \`switchboard broker\`) and check \`switchboard install claude\`; or set ${OFFLINE_VAR}=allow to run Claude Code's tools unreviewed.`,
+      ),
       stderr: "",
       exitCode: 0,
     };

@@ -41,7 +41,8 @@ export function applyClaudeEdits(content: string, edits: ClaudeEdit[]): { ok: tr
     const at = text.indexOf(e.old_string);
     if (at < 0) return { ok: false, why: `${which}old_string is not in the file, so Claude Code will report an error` };
     if (e.replace_all) text = text.split(e.old_string).join(e.new_string);
-    else if (text.indexOf(e.old_string, at + 1) >= 0) return { ok: false, why: `${which}old_string occurs more than once and replace_all is not set, so Claude Code will refuse it` };
+    else if (text.indexOf(e.old_string, at + 1) >= 0)
+      return { ok: false, why: `${which}old_string occurs more than once and replace_all is not set, so Claude Code will refuse it` };
     else text = text.slice(0, at) + e.new_string + text.slice(at + e.old_string.length);
   }
   return { ok: true, text };
@@ -81,7 +82,10 @@ function notebookRequest(input: Record<string, unknown>, cwd: string): GateReque
     cwd,
     summary: `${mode} cell ${cell || "(new)"} of ${label(abs, cwd)}`.slice(0, LIMITS.summary),
     detail: `notebook ${abs}\nedit_mode: ${mode}${input.cell_type ? `\ncell_type: ${str(input.cell_type)}` : ""}`,
-    diff: [`--- a/${label(abs, cwd)} (cell ${cell || "new"})`, `+++ b/${label(abs, cwd)} (cell ${cell || "new"})`, "@@ new cell source @@", ...lines].join("\n").slice(0, LIMITS.diff - 1024) + "\n",
+    diff:
+      [`--- a/${label(abs, cwd)} (cell ${cell || "new"})`, `+++ b/${label(abs, cwd)} (cell ${cell || "new"})`, "@@ new cell source @@", ...lines]
+        .join("\n")
+        .slice(0, LIMITS.diff - 1024) + "\n",
   };
 }
 

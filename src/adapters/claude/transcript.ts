@@ -22,7 +22,12 @@ export function resultsOfLine(line: string): ToolResultEvent[] {
     if (c?.type !== "tool_result" || typeof c.tool_use_id !== "string") continue;
     const text = typeof c.content === "string" ? c.content : Array.isArray(c.content) ? (c.content as { text?: string }[]).map((b) => b?.text ?? "").join("") : "";
     if (c.is_error) out.push({ hook_event_name: "PostToolUseFailure", tool_use_id: c.tool_use_id, error: text });
-    else out.push({ hook_event_name: "PostToolUse", tool_use_id: c.tool_use_id, tool_response: entry.toolUseResult && typeof entry.toolUseResult === "object" ? entry.toolUseResult : { stdout: text, stderr: "" } });
+    else
+      out.push({
+        hook_event_name: "PostToolUse",
+        tool_use_id: c.tool_use_id,
+        tool_response: entry.toolUseResult && typeof entry.toolUseResult === "object" ? entry.toolUseResult : { stdout: text, stderr: "" },
+      });
   }
   return out;
 }

@@ -84,7 +84,12 @@ export function streamingBashOperations(opts: StreamingBashOptions): { operation
 
         const stream = StreamWriter.start(
           { endpoint_id: opts.endpointId(), action: opts.action, command: opts.displayCommand, cwd, approval_id: opts.approvalId },
-          { api: opts.api, pluginPid: opts.pluginPid, frames: opts.frames, onError: (e) => opts.log(`output of ${run.streamId ?? "a command"} is no longer streamed: ${e.message}`) },
+          {
+            api: opts.api,
+            pluginPid: opts.pluginPid,
+            frames: opts.frames,
+            onError: (e) => opts.log(`output of ${run.streamId ?? "a command"} is no longer streamed: ${e.message}`),
+          },
         ).then(
           (w) => {
             writer = w;
@@ -143,7 +148,11 @@ export function streamingBashOperations(opts: StreamingBashOptions): { operation
                   if (!w) return;
                   try {
                     if (run.cancelReason === undefined && (aborted || timedOut))
-                      await w.abort(timedOut ? `timed out after ${timeout} s` : "aborted in pi", { exit_code: result.exit_code, signal: result.signal, duration_ms: Math.round(result.duration_ms) });
+                      await w.abort(timedOut ? `timed out after ${timeout} s` : "aborted in pi", {
+                        exit_code: result.exit_code,
+                        signal: result.signal,
+                        duration_ms: Math.round(result.duration_ms),
+                      });
                     else await w.complete({ exit_code: result.exit_code, signal: result.signal, duration_ms: Math.round(result.duration_ms) });
                   } finally {
                     opts.onStreamEnded(w.streamId);

@@ -112,8 +112,23 @@ function isUnreachable(err: unknown): boolean {
 export function builtinBashDisabled(argv: readonly string[]): boolean {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if ((a === "--tools" || a === "-t") && argv[i + 1] !== undefined && argv[i + 1]!.split(",").map((s) => s.trim()).includes("bash")) return false;
-    if (a.startsWith("--tools=") && a.slice(8).split(",").map((s) => s.trim()).includes("bash")) return false;
+    if (
+      (a === "--tools" || a === "-t") &&
+      argv[i + 1] !== undefined &&
+      argv[i + 1]!.split(",")
+        .map((s) => s.trim())
+        .includes("bash")
+    )
+      return false;
+    if (
+      a.startsWith("--tools=") &&
+      a
+        .slice(8)
+        .split(",")
+        .map((s) => s.trim())
+        .includes("bash")
+    )
+      return false;
   }
   return argv.includes("--no-builtin-tools") || argv.includes("-nbt");
 }
@@ -572,8 +587,7 @@ export function createSwitchboardExtension(options: SwitchboardPiOptions = {}) {
     g[ACTIVE] = true;
     const notes = [...files.warnings, ...warnings].map((w) => `setting ignored: ${w}`);
     const loaded = await loadPiRuntime();
-    if (!loaded.runtime)
-      notes.push(`pi's bash tool could not be loaded (${loaded.error}); approved commands run without streaming their output to VS Code.`);
+    if (!loaded.runtime) notes.push(`pi's bash tool could not be loaded (${loaded.error}); approved commands run without streaming their output to VS Code.`);
     const adapter = new PiAdapter(pi, settings, loaded.runtime, { path: files.shellPath, prefix: files.shellCommandPrefix }, options, notes);
 
     pi.on("session_start", (_event, ctx) => adapter.start(ctx));

@@ -71,7 +71,10 @@ export async function installPiExtension(opts: InstallOptions): Promise<InstallR
     await writeFile(tmp, text);
     await rename(tmp, file);
   };
-  await write(join(folder, "package.json"), JSON.stringify({ name: "agent-switchboard-pi", private: true, type: "module", description: MARKER, pi: { extensions: ["./index.js"] } }, null, 2) + "\n");
+  await write(
+    join(folder, "package.json"),
+    JSON.stringify({ name: "agent-switchboard-pi", private: true, type: "module", description: MARKER, pi: { extensions: ["./index.js"] } }, null, 2) + "\n",
+  );
   await write(entry, stubSource(bundle, opts.options ?? {}, opts.version));
   return { folder, entry, bundle, replaced };
 }

@@ -184,10 +184,7 @@ const PROGRAMS: Record<string, Check> = {
   fgrep: ok,
   // --pre runs a program on every file searched.
   rg: all(forbidOptions("rg", ["--pre", "--pre-glob"]), noGlobs("rg")),
-  find: all(
-    forbidOptions("find", ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]),
-    noGlobs("find"),
-  ),
+  find: all(forbidOptions("find", ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]), noGlobs("find")),
   sort: all(forbidOptions("sort", ["-o", "--output", "--compress-program"], { shortLetters: "o" }), noGlobs("sort")),
   uniq: (args) => (args.filter((a) => !a.value.startsWith("-")).length > 1 ? "`uniq` with two file names writes the second" : undefined),
   tr: ok,
@@ -200,7 +197,8 @@ const FILTERS = new Set(["grep", "egrep", "fgrep", "rg", "head", "tail", "wc", "
 // ---- git -----------------------------------------------------------------------------------------
 
 const GIT_READ_ONLY = new Set(["status", "diff", "log", "show", "branch", "rev-parse", "ls-files", "blame", "describe", "shortlog", "remote", "tag", "grep"]);
-const BRANCH_LIST_FLAGS = /^(-a|-r|-v|-vv|-l|--list|--all|--remotes|--verbose|--show-current|--merged|--no-merged|--contains|--no-contains|--points-at|--sort(=.*)?|--format(=.*)?|--color(=.*)?|--no-color|--column(=.*)?|--no-column|--abbrev(=.*)?|--no-abbrev|-i|--ignore-case)$/;
+const BRANCH_LIST_FLAGS =
+  /^(-a|-r|-v|-vv|-l|--list|--all|--remotes|--verbose|--show-current|--merged|--no-merged|--contains|--no-contains|--points-at|--sort(=.*)?|--format(=.*)?|--color(=.*)?|--no-color|--column(=.*)?|--no-column|--abbrev(=.*)?|--no-abbrev|-i|--ignore-case)$/;
 
 function checkGit(args: Word[]): string | undefined {
   let i = 0;

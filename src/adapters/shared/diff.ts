@@ -107,11 +107,7 @@ export function unifiedDiff(oldText: string, newText: string, oldLabel: string, 
     ...midA.map((line): Op => ({ t: "-", line })),
     ...midB.map((line): Op => ({ t: "+", line })),
   ];
-  const ops: Op[] = [
-    ...a.slice(0, pre).map((line): Op => ({ t: " ", line })),
-    ...middle,
-    ...a.slice(a.length - suf).map((line): Op => ({ t: " ", line })),
-  ];
+  const ops: Op[] = [...a.slice(0, pre).map((line): Op => ({ t: " ", line })), ...middle, ...a.slice(a.length - suf).map((line): Op => ({ t: " ", line }))];
 
   const out: string[] = [`--- ${oldLabel}`, `+++ ${newLabel}`];
   let size = out[0]!.length + out[1]!.length + 2;

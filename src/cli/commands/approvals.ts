@@ -38,7 +38,7 @@ async function approvals(ctx: Ctx): Promise<number> {
   if (sub === "list") {
     const pending = await broker.approvals("pending");
     if (ctx.json) return json(pending);
-    if (!pending.length) return out("No approvals are pending."), 0;
+    if (!pending.length) return (out("No approvals are pending."), 0);
     out(pending.map(describeApproval).join("\n\n"));
     return 0;
   }

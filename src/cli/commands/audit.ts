@@ -8,7 +8,9 @@ async function audit(ctx: Ctx): Promise<number> {
   const [sub = "verify"] = ctx.args;
   if (sub !== "verify" && sub !== "list") throw new UsageError(`Unknown audit command "${sub}"; use verify or list.`);
   const file = typeof ctx.values.file === "string" ? ctx.values.file : undefined;
-  const records = file ? parseAuditLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`)))) : (await (await api(ctx)).audit()).records;
+  const records = file
+    ? parseAuditLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`))))
+    : (await (await api(ctx)).audit()).records;
   if (sub === "list") {
     if (ctx.json) return json(records);
     out(records.map((r) => visibleJson(r)).join("\n") || "The audit log is empty.");

@@ -9,8 +9,13 @@ async function inbox(ctx: Ctx): Promise<number> {
   if (sub === "list") {
     const items = await api.undispatched(process.pid);
     if (ctx.json) return json(items);
-    if (!items.length) return out("The inbox is empty."), 0;
-    out(table(items.map((i) => [preview(i.id, 40), preview(i.sender_address, 30), ago(i.arrived_at), i.reason, preview(i.content)]), ["ID", "FROM", "ARRIVED", "REASON", "MESSAGE"]));
+    if (!items.length) return (out("The inbox is empty."), 0);
+    out(
+      table(
+        items.map((i) => [preview(i.id, 40), preview(i.sender_address, 30), ago(i.arrived_at), i.reason, preview(i.content)]),
+        ["ID", "FROM", "ARRIVED", "REASON", "MESSAGE"],
+      ),
+    );
     return 0;
   }
   if (sub === "route") {
@@ -19,7 +24,9 @@ async function inbox(ctx: Ctx): Promise<number> {
     const target = resolveSession(await api.endpoints(), session);
     const res = await api.dispatch(id, target.endpoint_id);
     if (ctx.json) return json(res);
-    out(`Routed ${shown(id)} to ${shown(target.label)} (${target.endpoint_id})${res.status === "delivered" ? "; it was delivered" : "; it will be delivered when the session reconnects"}.`);
+    out(
+      `Routed ${shown(id)} to ${shown(target.label)} (${target.endpoint_id})${res.status === "delivered" ? "; it was delivered" : "; it will be delivered when the session reconnects"}.`,
+    );
     return 0;
   }
   if (sub === "dismiss") {

@@ -87,7 +87,9 @@ async function add(ctx: Ctx): Promise<number> {
   if (scope === "workspace") body.root = process.cwd();
   const answer = await broker.route(ROUTES.addRule, { body });
   if (ctx.json) return json(answer);
-  out(`Added rule ${answer.rule.rule.id} (${answer.rule.where}).${answer.decided.length ? ` It decided ${answer.decided.length} pending request${answer.decided.length === 1 ? "" : "s"}.` : ""}`);
+  out(
+    `Added rule ${answer.rule.rule.id} (${answer.rule.where}).${answer.decided.length ? ` It decided ${answer.decided.length} pending request${answer.decided.length === 1 ? "" : "s"}.` : ""}`,
+  );
   return 0;
 }
 

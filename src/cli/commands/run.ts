@@ -59,7 +59,12 @@ async function run(ctx: Ctx): Promise<number> {
   process.on("SIGTERM", sigint);
   try {
     const given = ctx.values.session as string | undefined;
-    const taken = given ? [] : await (await client.brokerApi()).endpoints().then((eps) => eps.map((e) => e.label), () => []);
+    const taken = given
+      ? []
+      : await (await client.brokerApi()).endpoints().then(
+          (eps) => eps.map((e) => e.label),
+          () => [],
+        );
     const ep = await client.registerEndpoint({
       kind: "cli",
       session_name: given ?? runSessionName(command, taken),
@@ -99,9 +104,7 @@ async function run(ctx: Ctx): Promise<number> {
       return EXIT_NOT_APPROVED;
     }
     if (interrupted) return EXIT_INTERRUPTED;
-    return execute === "agent"
-      ? await runHere(client, ep.endpointId, decided, command, cwd, setInterrupt)
-      : await relayEditorRun(client, decided, api, setInterrupt);
+    return execute === "agent" ? await runHere(client, ep.endpointId, decided, command, cwd, setInterrupt) : await relayEditorRun(client, decided, api, setInterrupt);
   } finally {
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigint);
@@ -192,7 +195,12 @@ async function runHere(client: BrokerClient, endpointId: string, a: Approval, co
 }
 
 /** --execute editor: the approving window runs the command; relay its stream here. */
-async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Promise<import("../../client/api.js").BrokerApi>, setInterrupt: (f: () => void) => void): Promise<number> {
+async function relayEditorRun(
+  client: BrokerClient,
+  a: Approval,
+  api: () => Promise<import("../../client/api.js").BrokerApi>,
+  setInterrupt: (f: () => void) => void,
+): Promise<number> {
   err("switchboard: approved; the VS Code window that approved it runs the command.");
   let streamId = a.stream_id;
   const deadline = Date.now() + 30_000;
@@ -207,7 +215,10 @@ async function relayEditorRun(client: BrokerClient, a: Approval, api: () => Prom
   const record = client.discovery!.record;
   const following = followStream(record, streamId, { onChunk: (channel, data) => (channel === 2 ? process.stderr : process.stdout).write(data) });
   setInterrupt(() => {
-    void client.brokerApi("output_streams_v1").then((x) => x.cancelStream(streamId!, "interrupted with Ctrl+C in the terminal that asked")).catch(() => {});
+    void client
+      .brokerApi("output_streams_v1")
+      .then((x) => x.cancelStream(streamId!, "interrupted with Ctrl+C in the terminal that asked"))
+      .catch(() => {});
   });
   const end: StreamView = await following.done;
   if (end.state === "completed") return end.signal ? 128 + (signalNumber(end.signal) ?? 0) : (end.exit_code ?? 1);

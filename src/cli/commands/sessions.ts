@@ -12,7 +12,7 @@ async function sessions(ctx: Ctx): Promise<number> {
   const api = new BrokerApi((await connect(ctx)).record);
   const endpoints = await api.endpoints();
   if (ctx.json) return json(endpoints);
-  if (!endpoints.length) return out("No open sessions. Start an agent with the Switchboard adapter, or open a VS Code window with the extension."), 0;
+  if (!endpoints.length) return (out("No open sessions. Start an agent with the Switchboard adapter, or open a VS Code window with the extension."), 0);
   out(
     table(
       endpoints.map((e) => [preview(e.label, 40), preview(e.kind, 20), e.state, workspaceLabel(e.workspace), e.task_hint ? preview(e.task_hint, 40) : "-", seen(e), e.endpoint_id]),

@@ -8,8 +8,13 @@ async function streams(ctx: Ctx): Promise<number> {
   if (sub === "list") {
     const all = await (await api(ctx)).streams();
     if (ctx.json) return json(all);
-    if (!all.length) return out("No output streams yet. Run a command with: switchboard run -- CMD"), 0;
-    out(table(all.map((s) => [s.stream_id, s.action, streamStatus(s), preview(s.session, 30), ago(s.created_at), preview(s.command, 50)]), ["ID", "ACTION", "STATUS", "SESSION", "STARTED", "COMMAND"]));
+    if (!all.length) return (out("No output streams yet. Run a command with: switchboard run -- CMD"), 0);
+    out(
+      table(
+        all.map((s) => [s.stream_id, s.action, streamStatus(s), preview(s.session, 30), ago(s.created_at), preview(s.command, 50)]),
+        ["ID", "ACTION", "STATUS", "SESSION", "STARTED", "COMMAND"],
+      ),
+    );
     return 0;
   }
   if (sub !== "show" && sub !== "cancel") throw new UsageError(`Unknown streams command "${sub}"; use list, show or cancel.`);

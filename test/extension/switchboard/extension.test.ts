@@ -186,21 +186,36 @@ suite("Agent Switchboard in a real VS Code", () => {
     await vscode.workspace.getConfiguration("switchboard").update("pi.command", pi, vscode.ConfigurationTarget.Global);
     await until("settings applied", () => ext.switchboard.state().connection.phase === "connected");
     await vscode.commands.executeCommand("switchboard.newPiSession");
-    const session = await until("a pi session", () => ext.switchboard.state().sessions.find((s) => s.kind === "pi" && s.plugin_pid !== sleeper.pid && s.state === "active"), 45_000);
+    const session = await until(
+      "a pi session",
+      () => ext.switchboard.state().sessions.find((s) => s.kind === "pi" && s.plugin_pid !== sleeper.pid && s.state === "active"),
+      45_000,
+    );
     assert.match(session.label, /^pi/);
-    assert.ok(vscode.window.terminals.some((t) => t.name === "pi · Switchboard"), "a terminal runs pi");
+    assert.ok(
+      vscode.window.terminals.some((t) => t.name === "pi · Switchboard"),
+      "a terminal runs pi",
+    );
     for (const t of vscode.window.terminals.filter((t) => t.name === "pi · Switchboard")) t.dispose();
     // Closing the terminal ends pi: its session closes (or, while the process is still exiting, stops being active).
-    await until("the pi session to end when its terminal closes", () => ext.switchboard.state().sessions.find((s) => s.endpoint_id === session.endpoint_id)?.state !== "active" || undefined, 30_000);
+    await until(
+      "the pi session to end when its terminal closes",
+      () => ext.switchboard.state().sessions.find((s) => s.endpoint_id === session.endpoint_id)?.state !== "active" || undefined,
+      30_000,
+    );
   });
 
   test("Restart Broker brings up a new broker and this window is back as a session", async () => {
     const before = record.pid;
     await vscode.commands.executeCommand("switchboard.restartBroker");
-    const after = await until("a new broker", () => {
-      const r = ext.switchboard.brokerRecord;
-      return r && r.pid !== before && ext.switchboard.state().connection.phase === "connected" ? r : undefined;
-    }, 20_000);
+    const after = await until(
+      "a new broker",
+      () => {
+        const r = ext.switchboard.brokerRecord;
+        return r && r.pid !== before && ext.switchboard.state().connection.phase === "connected" ? r : undefined;
+      },
+      20_000,
+    );
     record = after;
     const sessions = await new BrokerApi(record).endpoints();
     assert.ok(sessions.some((s) => s.endpoint_id === ext.switchboard.selfEndpointId && s.kind === "vscode"));
