@@ -36,6 +36,10 @@ interface Compiled {
   scope: RuleScope;
   where: string;
   trusted: boolean;
+  /** the reason given when it decides: matches `pattern` */
+  matches: string;
+  /** its place among all rules: of rules with the same decision, the first defined decides */
+  seq: number;
   command?: CommandPattern;
   edit?: PathMatcher;
 }
@@ -47,6 +51,7 @@ interface Verdict {
 }
 
 const RANK: Record<PolicyDecision, number> = { allow: 0, ask: 1, deny: 2 };
+const NO_RULE: Verdict = { decision: "ask", rule: null, reason: "no rule matches" };
 const MAX_SCRIPT_DEPTH = 6;
 const HARMLESS_TARGETS = new Set(["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"]);
 const WRITE_OPS = new Set([">", ">>", ">|", "&>", "&>>", "<>", ">&", "&>|"]);
@@ -58,7 +63,7 @@ export const GUARD_SOURCE_WHERE = "built-in guards";
 
 /** Compiles one rule; a sentence when it is malformed. */
 export function compileRule(rule: Rule, scope: RuleScope, where: string, trusted: boolean): Compiled | string {
-  const base: Compiled = { rule, scope, where, trusted };
+  const base: Compiled = { rule, scope, where, trusted, matches: `matches \`${rule.command ?? rule.edit}\``, seq: 0 };
   if (rule.command !== undefined) {
     const p = compileCommandPattern(rule.command);
     if (typeof p === "string") return `rule ${rule.id}: ${p}`;
@@ -69,10 +74,28 @@ export function compileRule(rule: Rule, scope: RuleScope, where: string, trusted
   return { ...base, edit: m };
 }
 
+/**
+ * The command rules that can match commands starting with one word: those whose second word is that
+ * exact word, those whose second word is a glob with a literal start (`test:*`: found by the command's
+ * second word's prefixes of the lengths in use), and the rest.
+ */
+interface HeadIndex {
+  second: Map<string, Compiled[]>;
+  prefixed: Map<string, Compiled[]>;
+  prefixLengths: number[];
+  rest: Compiled[];
+}
+
+function push<K>(map: Map<K, Compiled[]>, key: K, c: Compiled): void {
+  const list = map.get(key);
+  if (list) list.push(c);
+  else map.set(key, [c]);
+}
+
 export class Policy {
-  /** command rules by their first word, and by their first two words when both are exact */
-  private readonly byHead = new Map<string, Compiled[]>();
-  private readonly byHead2 = new Map<string, Compiled[]>();
+  /** command rules by their exact first word (see HeadIndex) */
+  private readonly byHead = new Map<string, HeadIndex>();
+  /** command rules whose first word is a glob (`npm-*`): tried on every command */
   private readonly wildHead: Compiled[] = [];
   private readonly edits: Compiled[] = [];
 
@@ -83,21 +106,29 @@ export class Policy {
     opts: { guards?: boolean } = {},
   ) {
     const all = opts.guards === false ? sources : [{ scope: "builtin" as const, where: GUARD_SOURCE_WHERE, trusted: true, rules: GUARDS }, ...sources];
+    let seq = 0;
     for (const s of all) {
       for (const rule of s.rules) {
         const c = compileRule(rule, s.scope, s.where, s.trusted);
         if (typeof c === "string") continue;
-        if (c.edit) this.edits.push(c);
-        else if (c.command!.second !== null) {
-          const key = `${c.command!.head}\u0000${c.command!.second}`;
-          let list = this.byHead2.get(key);
-          if (!list) this.byHead2.set(key, (list = []));
-          list.push(c);
-        } else if (c.command!.head !== null) {
-          let list = this.byHead.get(c.command!.head);
-          if (!list) this.byHead.set(c.command!.head, (list = []));
-          list.push(c);
-        } else this.wildHead.push(c);
+        c.seq = seq++;
+        if (c.edit) {
+          this.edits.push(c);
+          continue;
+        }
+        const pattern = c.command!;
+        if (pattern.head === null) {
+          this.wildHead.push(c);
+          continue;
+        }
+        let index = this.byHead.get(pattern.head);
+        if (!index) this.byHead.set(pattern.head, (index = { second: new Map(), prefixed: new Map(), prefixLengths: [], rest: [] }));
+        const second = pattern.words[1];
+        if (second?.kind === "exact") push(index.second, second.text, c);
+        else if (second?.kind === "glob" && second.prefix) {
+          push(index.prefixed, second.prefix, c);
+          if (!index.prefixLengths.includes(second.prefix.length)) index.prefixLengths.push(second.prefix.length);
+        } else index.rest.push(c);
       }
     }
   }
@@ -151,7 +182,7 @@ export class Policy {
     const { runs, scripts } = unwrap(cmd.words, cmd.assignments);
     for (const run of runs) {
       const writes: PartVerdict[] = [];
-      ctx.parts.push(part(label(run, cmd) + where, this.run(run, where, req, ctx, writes)));
+      ctx.parts.push(part(label(run) + where, this.run(run, where, req, ctx, writes)));
       ctx.parts.push(...writes);
     }
     for (const s of scripts) this.script(s.source, [...cmd.via, s.via], req, ctx, depth + 1);
@@ -181,21 +212,34 @@ export class Policy {
   }
 
   private matchCommand(words: ShellWord[], ctx: Ctx): Verdict {
-    const head = words[0]!.value!;
-    const second = words[1]?.value;
-    const lists = [this.byHead.get(head), second != null ? this.byHead2.get(`${head}\u0000${second}`) : undefined, this.wildHead];
-    let best: Verdict | null = null;
-    for (const list of lists)
-      for (const c of list ?? []) {
-        if (!matchCommand(c.command!, words)) continue;
-        if (c.rule.decision === "allow" && !c.trusted) {
-          ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);
-          continue;
-        }
-        if (!best || RANK[c.rule.decision] > RANK[best.decision]) best = { decision: c.rule.decision, rule: c, reason: `matches \`${c.rule.command}\`` };
-        if (best.decision === "deny") break;
+    const index = this.byHead.get(words[0]!.value!);
+    let best: Compiled | null = null;
+    if (index) {
+      const second = words[1]?.value;
+      if (second != null) {
+        best = this.pick(index.second.get(second), words, ctx, best);
+        for (const n of index.prefixLengths) if (second.length >= n) best = this.pick(index.prefixed.get(second.slice(0, n)), words, ctx, best);
       }
-    return best ?? { decision: "ask", rule: null, reason: "no rule matches" };
+      best = this.pick(index.rest, words, ctx, best);
+    }
+    best = this.pick(this.wildHead, words, ctx, best);
+    return best ? { decision: best.rule.decision, rule: best, reason: best.matches } : NO_RULE;
+  }
+
+  /**
+   * The strongest of `best` and the rules of `list` that match: deny > ask > allow, then the first
+   * defined. A matching allow rule of a file not accepted is noted as ignored (until a deny decides).
+   */
+  private pick(list: Compiled[] | undefined, words: ShellWord[], ctx: Ctx, best: Compiled | null): Compiled | null {
+    if (!list) return best;
+    for (const c of list) {
+      const ignorable = c.rule.decision === "allow" && !c.trusted && best?.rule.decision !== "deny";
+      if (best && !ignorable && !stronger(c, best)) continue;
+      if (!matchCommand(c.command!, words)) continue;
+      if (ignorable) ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);
+      else best = c;
+    }
+    return best;
   }
 
   private redirect(r: ShellRedirect, cmd: SimpleCommand, where: string, req: PolicyRequest, ctx: Ctx): void {
@@ -225,7 +269,7 @@ export class Policy {
           ctx.ignored.add(`${c.rule.id} (${c.where}): the workspace rules file is not accepted`);
           continue;
         }
-        if (!best || RANK[c.rule.decision] > RANK[best.decision]) best = { decision: c.rule.decision, rule: c, reason: `matches \`${c.rule.edit}\`` };
+        if (!best || RANK[c.rule.decision] > RANK[best.decision]) best = { decision: c.rule.decision, rule: c, reason: c.matches };
       }
     }
     if (best?.decision === "deny") return best;
@@ -243,6 +287,12 @@ interface Ctx {
   cwdChanged: boolean;
 }
 
+function stronger(a: Compiled, b: Compiled): boolean {
+  const ra = RANK[a.rule.decision];
+  const rb = RANK[b.rule.decision];
+  return ra > rb || (ra === rb && a.seq < b.seq);
+}
+
 function part(text: string, v: Verdict): PartVerdict {
   return { part: text, decision: v.decision, rule: v.rule?.rule.id ?? null, where: v.rule ? describeWhere(v.rule) : null, reason: v.reason };
 }
@@ -251,11 +301,10 @@ function describeWhere(c: Compiled): string {
   return c.where;
 }
 
-function label(run: Run, cmd: SimpleCommand): string {
-  const words = run.words.map((w) => w.raw).join(" ");
-  const via = run.via.length ? ` (via ${run.via.join(" › ")})` : "";
-  void cmd;
-  return words + via;
+function label(run: Run): string {
+  let text = "";
+  for (let i = 0; i < run.words.length; i++) text += i ? ` ${run.words[i]!.raw}` : run.words[i]!.raw;
+  return run.via.length ? `${text} (via ${run.via.join(" › ")})` : text;
 }
 
 /** The files a program writes because of its arguments: tee's files, dd's of=. null: not a writer. */

@@ -5,7 +5,8 @@
 import picomatch from "picomatch";
 import type { ShellWord } from "./shell.js";
 
-type PatternWord = { kind: "any" } | { kind: "exact"; text: string } | { kind: "glob"; re: RegExp; text: string };
+/** A glob word's `prefix` is its literal start, before its first `*` (rules are indexed by it). */
+type PatternWord = { kind: "any" } | { kind: "exact"; text: string } | { kind: "glob"; re: RegExp; text: string; prefix: string };
 
 export interface CommandPattern {
   words: PatternWord[];
@@ -24,12 +25,13 @@ export function compileCommandPattern(pattern: string): CommandPattern | string 
   const words: PatternWord[] = [];
   let text = "";
   let star = false;
+  let prefix = ""; // the literal text before the word's first `*`
   let any = false; // the word has content (possibly empty quotes)
   const parts: string[] = []; // regex pieces of the current word
   const flush = () => {
     if (!any) return;
     if (star && text === "*" && parts.length === 1 && parts[0] === ".*") words.push({ kind: "any" });
-    else if (star) words.push({ kind: "glob", re: new RegExp(`^${parts.join("")}$`, "s"), text });
+    else if (star) words.push({ kind: "glob", re: new RegExp(`^${parts.join("")}$`, "s"), text, prefix });
     else words.push({ kind: "exact", text });
     text = "";
     star = false;
@@ -56,6 +58,7 @@ export function compileCommandPattern(pattern: string): CommandPattern | string 
       lit(next);
       i++;
     } else if (c === "*") {
+      if (!star) prefix = text;
       text += "*";
       parts.push(".*");
       star = true;
@@ -78,37 +81,44 @@ export function compileCommandPattern(pattern: string): CommandPattern | string 
   };
 }
 
-/** Whether the command's words match the pattern (backtracking over lone `*`s; patterns are short). */
+/** Whether one non-`*` pattern word matches one command word. */
+function wordMatches(pw: PatternWord, w: ShellWord): boolean {
+  if (w.value === null) return false;
+  return pw.kind === "exact" ? w.value === pw.text : (pw as { re: RegExp }).re.test(w.value);
+}
+
+/**
+ * Whether the command's words match the pattern. Each word other than a lone `*` matches exactly one
+ * command word, so the classic wildcard walk applies: on a mismatch, let the last lone `*` seen take
+ * one more word and retry from there. Linear in space, no allocation.
+ */
 export function matchCommand(pattern: CommandPattern, words: readonly ShellWord[]): boolean {
   const p = pattern.words;
   if (pattern.linear) {
     const fixed = pattern.open ? p.length - 1 : p.length;
     if (pattern.open ? words.length < fixed : words.length !== fixed) return false;
-    for (let i = 0; i < fixed; i++) {
-      const pw = p[i]!;
-      const w = words[i]!;
-      if (w.value === null) return false;
-      if (pw.kind === "exact" ? w.value !== pw.text : !(pw as { re: RegExp }).re.test(w.value)) return false;
-    }
+    for (let i = 0; i < fixed; i++) if (!wordMatches(p[i]!, words[i]!)) return false;
     return true;
   }
-  const memo = new Set<number>();
-  const go = (i: number, j: number): boolean => {
-    if (i === p.length) return j === words.length;
-    const key = i * (words.length + 1) + j;
-    if (memo.has(key)) return false;
-    memo.add(key);
-    const pw = p[i]!;
-    if (pw.kind === "any") {
-      for (let k = j; k <= words.length; k++) if (go(i + 1, k)) return true;
-      return false;
-    }
-    const w = words[j];
-    if (!w || w.value === null) return false;
-    if (pw.kind === "exact" ? w.value !== pw.text : !pw.re.test(w.value)) return false;
-    return go(i + 1, j + 1);
-  };
-  return go(0, 0);
+  let i = 0; // pattern position
+  let j = 0; // word position
+  let star = -1; // the last lone `*` seen
+  let taken = 0; // where the words it takes end
+  while (j < words.length) {
+    const pw = p[i];
+    if (pw !== undefined && pw.kind === "any") {
+      star = i++;
+      taken = j;
+    } else if (pw !== undefined && wordMatches(pw, words[j]!)) {
+      i++;
+      j++;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++taken;
+    } else return false;
+  }
+  while (i < p.length && p[i]!.kind === "any") i++;
+  return i === p.length;
 }
 
 export type PathMatcher = (relPath: string) => boolean;

@@ -89,6 +89,9 @@ const WORDISH = new Set([
   "brace_expression",
 ]);
 
+/** The node types whose children's field names the walker reads (childForFieldName, fieldNameForChild). */
+const FIELD_PARENTS: ReadonlySet<string> = new Set([...CONTAINERS, "redirected_statement", "variable_assignment", "file_redirect", "heredoc_redirect", "herestring_redirect"]);
+
 const ARITHMETIC = new Set(["arithmetic_expansion", "binary_expression", "unary_expression", "postfix_expression", "ternary_expression", "parenthesized_expression", "subscript"]);
 
 /**
@@ -117,7 +120,7 @@ function analyzeUncached(parser: ShellParser, source: string, via: string[]): Sh
   if (lc) out.problems.push(lc);
   // tree-sitter takes these for blank space; bash keeps them in the word.
   if (/[\r\v\f]/.test(source)) out.problems.push("a carriage return, vertical tab or form feed (bash keeps them inside words)");
-  const { root, hasError } = parseToPlain(parser, source);
+  const { root, hasError } = parseToPlain(parser, source, FIELD_PARENTS);
   if (hasError) out.problems.push(`the shell parser could not parse ${describeError(root)}`);
   new Walker(out, via).statement(root, 0);
   return out;
@@ -345,8 +348,10 @@ function isRedirect(node: SyntaxNode): boolean {
   return node.type === "file_redirect" || node.type === "heredoc_redirect" || node.type === "herestring_redirect";
 }
 
+const VARIABLE_USES: ReadonlySet<string> = new Set(["variable_name", "simple_expansion", "expansion", "command_substitution"]);
+
 function hasVariable(node: SyntaxNode): boolean {
-  return node.descendantsOfType(["variable_name", "simple_expansion", "expansion", "command_substitution"]).length > 0;
+  return node.hasDescendant(VARIABLE_USES);
 }
 
 /** The value of a word after quote removal, or null when the shell would compute it. */

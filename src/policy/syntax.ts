@@ -1,19 +1,37 @@
-// The syntax tree copied out of tree-sitter's WASM memory into plain objects in one cursor walk. Asking
-// the WASM tree node by node costs a round trip per property (measured: 10x the parse itself for a
-// 2 KB command); a cursor walk copies everything once, then the analysis runs on plain JS.
+// The syntax tree copied out of tree-sitter's WASM memory into plain objects, once, before the analysis
+// walks it. Every property of a WASM node or cursor is a call across the JS/WASM boundary with the
+// node marshalled through a transfer buffer; the copy is shaped to make as few of them as it can
+// (measured with `node --cpu-prof` on bench/policy.ts: the copy cost more than the parse).
+//
+// One cursor walk copies it: literal tokens (`&&`, `>`, `export`) are not asked for their range or
+// children, named tokens (LEAF_TYPES) not for children, field names only under the node types the
+// analysis reads them from; the text of a node is sliced from the source only when read.
+import type { Language, Tree } from "web-tree-sitter";
 import type { ShellParser } from "./parser.js";
 
+const NO_CHILDREN: SyntaxNode[] = [];
+
 export class SyntaxNode {
-  readonly children: SyntaxNode[] = [];
-  /** the field name under which each child hangs from this node (null when none) */
-  readonly fields: (string | null)[] = [];
+  children: SyntaxNode[] = NO_CHILDREN;
+  /** the field under which it hangs from its parent (null when none, or when its parent's type was not asked for) */
+  field: string | null = null;
+  private named: SyntaxNode[] | undefined = undefined;
 
   constructor(
     readonly type: string,
     readonly isNamed: boolean,
     readonly isMissing: boolean,
-    readonly text: string,
+    private readonly source: string,
+    readonly startIndex: number,
+    /** -1 for a literal token copied without its range (its text is its type) */
+    readonly endIndex: number,
+    /** a literal token's text when it is taken from its type rather than the source */
+    private readonly token: string | null = null,
   ) {}
+
+  get text(): string {
+    return this.token ?? this.source.slice(this.startIndex, this.endIndex);
+  }
 
   get childCount(): number {
     return this.children.length;
@@ -24,16 +42,21 @@ export class SyntaxNode {
   }
 
   fieldNameForChild(i: number): string | null {
-    return this.fields[i] ?? null;
+    return this.children[i]?.field ?? null;
   }
 
   childForFieldName(name: string): SyntaxNode | null {
-    const i = this.fields.indexOf(name);
-    return i < 0 ? null : this.children[i]!;
+    return this.children.find((c) => c.field === name) ?? null;
+  }
+
+  add(child: SyntaxNode): void {
+    if (this.children === NO_CHILDREN) this.children = [child];
+    else this.children.push(child);
   }
 
   get namedChildren(): SyntaxNode[] {
-    return this.children.filter((c) => c.isNamed);
+    this.named ??= this.children === NO_CHILDREN ? NO_CHILDREN : this.children.filter((c) => c.isNamed);
+    return this.named;
   }
 
   get namedChildCount(): number {
@@ -42,6 +65,12 @@ export class SyntaxNode {
 
   namedChild(i: number): SyntaxNode | null {
     return this.namedChildren[i] ?? null;
+  }
+
+  /** Whether some descendant (not this node) has one of `types`. */
+  hasDescendant(types: ReadonlySet<string>): boolean {
+    for (const c of this.children) if (types.has(c.type) || c.hasDescendant(types)) return true;
+    return false;
   }
 
   /** Every descendant (not this node) whose type is one of `types`, in document order. */
@@ -65,61 +94,107 @@ export interface ParsedSource {
   hasError: boolean;
 }
 
+/**
+ * Named node types that are tokens of tree-sitter-bash (no children, checked against its
+ * node-types.json by test/unit/policy-syntax.test.ts): their children are never asked for.
+ */
+export const LEAF_TYPES: ReadonlySet<string> = new Set([
+  "word",
+  "ansi_c_string",
+  "comment",
+  "extglob_pattern",
+  "file_descriptor",
+  "heredoc_content",
+  "heredoc_end",
+  "heredoc_start",
+  "raw_string",
+  "regex",
+  "special_variable_name",
+  "string_content",
+  "test_operator",
+  "variable_name",
+]);
+
 /** Per language: whether each node type id is named (asked once per id). */
 const namedByLanguage = new WeakMap<object, Map<number, boolean>>();
 
+function namedTable(language: Language): Map<number, boolean> {
+  let named = namedByLanguage.get(language);
+  if (!named) namedByLanguage.set(language, (named = new Map()));
+  return named;
+}
+
+function isNamedType(language: Language, table: Map<number, boolean>, id: number): boolean {
+  let isNamed = table.get(id);
+  if (isNamed === undefined) table.set(id, (isNamed = id === 65535 || language.nodeTypeIsNamed(id)));
+  return isNamed;
+}
+
 /**
- * Parses `source` and copies the tree out (indices are UTF-16 code units, as JS strings are). Every
- * cursor property is a call into WASM, so it asks as little as it can: an anonymous node's text is its
- * type (a literal token), missing nodes are only looked for when the tree has errors.
+ * Parses `source` and copies the tree out (indices are UTF-16 code units, as JS strings are). Field
+ * names are kept only for the children of nodes whose type is in `fieldParents`. `exact` asks every
+ * node everything even without errors (tests compare the two copies).
  */
-export function parseToPlain(parser: ShellParser, source: string): ParsedSource {
+export function parseToPlain(parser: ShellParser, source: string, fieldParents: ReadonlySet<string>, opts: { exact?: boolean } = {}): ParsedSource {
   const tree = parser.parse(source);
   try {
     const hasError = tree.rootNode.hasError;
-    const language = tree.language;
-    let named = namedByLanguage.get(language);
-    if (!named) namedByLanguage.set(language, (named = new Map()));
-    const types = language.types;
-    const fields = language.fields;
-    const cursor = tree.walk();
-    try {
-      const make = (withField: boolean, parent: SyntaxNode | null): SyntaxNode => {
-        const id = cursor.nodeTypeId;
-        let isNamed = named.get(id);
-        if (isNamed === undefined) named.set(id, (isNamed = id === 65535 || language.nodeTypeIsNamed(id)));
-        const type = types[id] || "ERROR";
-        const node = isNamed
-          ? new SyntaxNode(type, true, hasError && cursor.nodeIsMissing, source.slice(cursor.startIndex, cursor.endIndex))
-          : new SyntaxNode(type, false, hasError && cursor.nodeIsMissing, hasError ? source.slice(cursor.startIndex, cursor.endIndex) : type);
-        if (parent) {
-          parent.children.push(node);
-          parent.fields.push(withField && isNamed ? (fields[cursor.currentFieldId] ?? null) : null);
-        }
-        return node;
-      };
-      const root = make(false, null);
-      const stack: SyntaxNode[] = [root];
-      // Depth-first: descend, else next sibling, else climb until a sibling exists.
-      for (;;) {
-        if (cursor.gotoFirstChild()) {
-          stack.push(make(true, stack[stack.length - 1]!));
-          continue;
-        }
-        for (;;) {
-          if (stack.length <= 1) return { root, hasError };
-          stack.pop();
-          if (cursor.gotoNextSibling()) {
-            stack.push(make(true, stack[stack.length - 1]!));
-            break;
-          }
-          cursor.gotoParent();
-        }
-      }
-    } finally {
-      cursor.delete();
-    }
+    return { root: copy(tree, source, fieldParents, hasError || opts.exact === true), hasError };
   } finally {
     tree.delete();
+  }
+}
+
+/**
+ * One cursor walk, depth first. Without errors it asks each node for its type, a named node for its
+ * range (not a literal token: its text is its type), a node for its children only when it can have
+ * any, and for the field only under `fieldParents`. (A node's range cannot be taken from its
+ * children's: hidden tokens, such as the text of a heredoc before its first expansion, are not
+ * children.) With errors it asks every node everything: ERROR and MISSING nodes keep their exact
+ * ranges and text; such a command is never allowed, so the cost does not matter.
+ */
+function copy(tree: Tree, source: string, fieldParents: ReadonlySet<string>, exact: boolean): SyntaxNode {
+  const language = tree.language;
+  const table = namedTable(language);
+  const types = language.types;
+  const fields = language.fields;
+  const cursor = tree.walk();
+  try {
+    const make = (parent: SyntaxNode | null): SyntaxNode => {
+      const id = cursor.nodeTypeId;
+      const type = types[id] || "ERROR";
+      const isNamed = isNamedType(language, table, id);
+      const node = exact
+        ? new SyntaxNode(type, isNamed, cursor.nodeIsMissing, source, cursor.startIndex, cursor.endIndex)
+        : isNamed
+          ? new SyntaxNode(type, true, false, source, cursor.startIndex, cursor.endIndex)
+          : new SyntaxNode(type, false, false, source, -1, -1, type);
+      if (parent) {
+        parent.add(node);
+        if (isNamed && (exact || fieldParents.has(parent.type))) node.field = fields[cursor.currentFieldId] ?? null;
+      }
+      return node;
+    };
+    const root = make(null);
+    const stack: SyntaxNode[] = [root];
+    for (;;) {
+      const top = stack[stack.length - 1]!;
+      // Leaves are not asked for children (a literal token, or a named token of LEAF_TYPES).
+      if ((exact || (top.isNamed && !LEAF_TYPES.has(top.type))) && cursor.gotoFirstChild()) {
+        stack.push(make(top));
+        continue;
+      }
+      for (;;) {
+        stack.pop();
+        if (stack.length === 0) return root;
+        if (cursor.gotoNextSibling()) {
+          stack.push(make(stack[stack.length - 1]!));
+          break;
+        }
+        cursor.gotoParent();
+      }
+    }
+  } finally {
+    cursor.delete();
   }
 }

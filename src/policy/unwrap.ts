@@ -87,16 +87,31 @@ export function unwrap(words: ShellWord[], assignments: { name: string }[]): Unw
   return out;
 }
 
+function done(out: Unwrapped, words: ShellWord[], via: string[], dangerous: string[], problems: string[], extra?: string[]): void {
+  out.runs.push({ words, via, dangerous, problems: extra?.length ? [...problems, ...extra] : problems });
+}
+
+/** Goes on with the command a wrapper runs (`inner`); a wrapper alone (`env`, `nice`) is judged as itself. */
+function next(
+  out: Unwrapped,
+  words: ShellWord[],
+  inner: ShellWord[],
+  label: string,
+  via: string[],
+  dangerous: string[],
+  problems: string[],
+  depth: number,
+  extraDangerous?: string[],
+): void {
+  if (inner.length === 0) return done(out, words, via, dangerous, problems);
+  step(inner, [...via, label], extraDangerous?.length ? [...dangerous, ...extraDangerous] : dangerous, problems, out, depth + 1);
+}
+
 function step(words: ShellWord[], via: string[], dangerous: string[], problems: string[], out: Unwrapped, depth: number): void {
-  const done = (w: ShellWord[], extra: string[] = []): void => void out.runs.push({ words: w, via, dangerous, problems: [...problems, ...extra] });
-  if (depth > 20) return done(words, ["too many nested wrappers"]);
+  if (depth > 20) return done(out, words, via, dangerous, problems, ["too many nested wrappers"]);
   const name = words[0]?.value;
-  if (words.length === 0 || name === null || name === undefined) return done(words);
+  if (words.length === 0 || name === null || name === undefined) return done(out, words, via, dangerous, problems);
   const rest = words.slice(1);
-  const next = (inner: ShellWord[], label: string, extraDangerous: string[] = [], extraProblems: string[] = []): void => {
-    if (inner.length === 0) return done(words, extraProblems); // `env`, `nice` alone: judged as themselves
-    step(inner, [...via, label], [...dangerous, ...extraDangerous], [...problems, ...extraProblems], out, depth + 1);
-  };
   switch (name) {
     case "env": {
       const vars: string[] = [];
@@ -130,18 +145,18 @@ function step(words: ShellWord[], via: string[], dangerous: string[], problems: 
         if (!m) break;
         vars.push(m[1]!);
       }
-      if (bad.length) return done(words, bad);
-      return next(rest.slice(i), "env", vars.filter(isDangerousVariable));
+      if (bad.length) return done(out, words, via, dangerous, problems, bad);
+      return next(out, words, rest.slice(i), "env", via, dangerous, problems, depth, vars.filter(isDangerousVariable));
     }
     case "command": {
       let i = 0;
       while (rest[i]?.value === "-p") i++;
-      if (rest[i]?.value?.startsWith("-")) return done(words); // command -v / -V only look up
-      return next(rest.slice(i), "command");
+      if (rest[i]?.value?.startsWith("-")) return done(out, words, via, dangerous, problems); // command -v / -V only look up
+      return next(out, words, rest.slice(i), "command", via, dangerous, problems, depth);
     }
     case "builtin":
     case "nohup":
-      return next(rest[0]?.value === "--" ? rest.slice(1) : rest, name);
+      return next(out, words, rest[0]?.value === "--" ? rest.slice(1) : rest, name, via, dangerous, problems, depth);
     case "exec": {
       let i = 0;
       for (; i < rest.length; i++) {
@@ -156,27 +171,27 @@ function step(words: ShellWord[], via: string[], dangerous: string[], problems: 
         }
         break;
       }
-      return next(rest.slice(i), "exec");
+      return next(out, words, rest.slice(i), "exec", via, dangerous, problems, depth);
     }
     case "time": {
       let i = 0;
       while (rest[i]?.value === "-p" || rest[i]?.value === "--") i++;
-      return next(rest.slice(i), "time");
+      return next(out, words, rest.slice(i), "time", via, dangerous, problems, depth);
     }
     case "nice":
-      return next(skipOptions(rest, new Set(["-n", "--adjustment"]), /^(-n.+|-\d+|--adjustment=.*)$/), "nice");
+      return next(out, words, skipOptions(rest, NICE_WITH_VALUE, NICE_ALONE), "nice", via, dangerous, problems, depth);
     case "stdbuf":
-      return next(skipOptions(rest, new Set(["-i", "-o", "-e", "--input", "--output", "--error"]), /^(-[ioe].+|--(input|output|error)=.*)$/), "stdbuf");
+      return next(out, words, skipOptions(rest, STDBUF_WITH_VALUE, STDBUF_ALONE), "stdbuf", via, dangerous, problems, depth);
     case "timeout": {
-      const after = skipOptions(rest, new Set(["-s", "--signal", "-k", "--kill-after"]), /^(-s.+|-k.+|--signal=.*|--kill-after=.*|--preserve-status|--foreground|-v|--verbose)$/);
-      return next(after.slice(1), "timeout"); // the first word left is the duration
+      const after = skipOptions(rest, TIMEOUT_WITH_VALUE, TIMEOUT_ALONE);
+      return next(out, words, after.slice(1), "timeout", via, dangerous, problems, depth); // the first word left is the duration
     }
     case "xargs":
       return xargs(rest, via, dangerous, problems, out, depth);
     case "find":
       return find(words, via, dangerous, problems, out, depth);
     case "eval": {
-      if (rest.some((w) => w.value === null)) return done(words, ["`eval` of words the shell computes"]);
+      if (rest.some((w) => w.value === null)) return done(out, words, via, dangerous, problems, ["`eval` of words the shell computes"]);
       out.scripts.push({ source: rest.map((w) => w.value).join(" "), via: [...via, "eval"].join(" › ") });
       return void out.runs.push({ words, via, dangerous, problems, carrier: true });
     }
@@ -185,15 +200,15 @@ function step(words: ShellWord[], via: string[], dangerous: string[], problems: 
     // bash [options] -c SCRIPT [name [args…]]; options may be grouped (-ec, -lc).
     for (let i = 0; i < rest.length; i++) {
       const v = rest[i]!.value;
-      if (v === null) return done(words, [`\`${name}\` with an option the shell computes`]);
+      if (v === null) return done(out, words, via, dangerous, problems, [`\`${name}\` with an option the shell computes`]);
       if (v === "-o" || v === "+o" || v === "-O" || v === "+O" || v === "--rcfile" || v === "--init-file") {
         i++;
         continue;
       }
       if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(v)) {
         const script = rest[i + 1];
-        if (!script) return done(words, [`\`${name} -c\` without a script`]);
-        if (script.value === null) return done(words, [`\`${name} -c\` with a script the shell computes`]);
+        if (!script) return done(out, words, via, dangerous, problems, [`\`${name} -c\` without a script`]);
+        if (script.value === null) return done(out, words, via, dangerous, problems, [`\`${name} -c\` with a script the shell computes`]);
         out.scripts.push({ source: script.value, via: [...via, `${name} -c`].join(" › ") });
         return void out.runs.push({ words, via, dangerous, problems, carrier: true });
       }
@@ -201,8 +216,15 @@ function step(words: ShellWord[], via: string[], dangerous: string[], problems: 
       break; // `bash script.sh`: judged as itself
     }
   }
-  return done(words);
+  return done(out, words, via, dangerous, problems);
 }
+
+const NICE_WITH_VALUE = new Set(["-n", "--adjustment"]);
+const NICE_ALONE = /^(-n.+|-\d+|--adjustment=.*)$/;
+const STDBUF_WITH_VALUE = new Set(["-i", "-o", "-e", "--input", "--output", "--error"]);
+const STDBUF_ALONE = /^(-[ioe].+|--(input|output|error)=.*)$/;
+const TIMEOUT_WITH_VALUE = new Set(["-s", "--signal", "-k", "--kill-after"]);
+const TIMEOUT_ALONE = /^(-s.+|-k.+|--signal=.*|--kill-after=.*|--preserve-status|--foreground|-v|--verbose)$/;
 
 /** Skips leading options (those in `withValue` take the next word as their value). */
 function skipOptions(words: ShellWord[], withValue: Set<string>, alone: RegExp): ShellWord[] {
