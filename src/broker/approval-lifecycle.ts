@@ -2,6 +2,7 @@
 // left `pending`, the same decision is answered with the recorded result and a different one is refused.
 import type { ApprovalState, Decision } from "../protocol/approvals.js";
 import type { ErrorCode } from "../protocol/index.js";
+import { timedOutText } from "../protocol/approval-outcome.js";
 
 export type ApprovalEvent = { type: "decide"; decision: Decision } | { type: "withdraw" } | { type: "expire" } | { type: "requester_closed" };
 
@@ -35,7 +36,7 @@ export function approvalTransition(state: ApprovalState, event: ApprovalEvent): 
       return {
         kind: "refused",
         code: state === "expired" ? "approval_expired" : "approval_cancelled",
-        message: state === "expired" ? "This approval expired before anyone decided it." : "The requester withdrew this approval.",
+        message: state === "expired" ? `This approval was ${timedOutText()}.` : "The requester withdrew this approval.",
       };
     case "withdraw":
       return state === "cancelled"

@@ -3,7 +3,7 @@
 // message explains what happened and what to do.
 import * as vscode from "vscode";
 import { BrokerError } from "../client/index.js";
-import { visibleLine, type Approval, type EndpointView, type UndispatchedItem } from "../protocol/index.js";
+import { timedOutText, visibleLine, type Approval, type EndpointView, type UndispatchedItem } from "../protocol/index.js";
 import type { BrokerLink } from "./broker-link.js";
 import type { EditorRunner } from "./editor-exec.js";
 import { log } from "./log.js";
@@ -195,7 +195,7 @@ export function preview(text: string, max = 40): string {
 }
 
 /** What happened to a request that is no longer pending, in one sentence. */
-export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reason">): string {
+export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reason"> & Partial<Pick<Approval, "created_at" | "decided_at">>): string {
   const by = a.decided_by ? ` by ${visibleLine(a.decided_by, 80)}` : "";
   switch (a.state) {
     case "approved":
@@ -203,7 +203,7 @@ export function decidedSentence(a: Pick<Approval, "state" | "decided_by" | "reas
     case "rejected":
       return `Already rejected${by}${a.reason ? `: ${visibleLine(a.reason, 200)}` : ""}.`;
     case "expired":
-      return "This request expired before it was decided.";
+      return `This request was ${timedOutText(a.created_at ? { created_at: a.created_at, decided_at: a.decided_at ?? null } : undefined)}.`;
     case "cancelled":
       return "The agent withdrew this request.";
     default:

@@ -8,6 +8,7 @@ export * from "./approvals.js";
 export * from "./policy.js";
 export * from "./streams.js";
 export * from "./stream-outcome.js";
+export * from "./approval-outcome.js";
 export * from "./binary-frames.js";
 export * from "./webview.js";
 export * from "./visible-text.js";

@@ -18,17 +18,20 @@ export function relativeAge(iso: string, nowMs: number): string {
   return `${Math.floor(h / 24)} d ago`;
 }
 
-/** "expires in 45 s", "expires in 3 m", "expired" (null when there is no deadline). */
+/**
+ * "times out in 45 s", "times out in 3 m", "timing out: denied" (null when there is no deadline). A
+ * request that times out is denied (protocol/approval-outcome.ts says so everywhere afterwards).
+ */
 export function expiresIn(iso: string | null, nowMs: number): string | null {
   if (iso === null) return null;
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return null;
   const s = Math.floor((t - nowMs) / 1000);
-  if (s <= 0) return "expiring";
-  if (s < 60) return `expires in ${s} s`;
+  if (s <= 0) return "timing out: denied";
+  if (s < 60) return `times out in ${s} s`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `expires in ${m} m`;
-  return `expires in ${Math.floor(m / 60)} h`;
+  if (m < 60) return `times out in ${m} m`;
+  return `times out in ${Math.floor(m / 60)} h`;
 }
 
 let dateFormat: Intl.DateTimeFormat | undefined;

@@ -124,7 +124,7 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
       a.execute === "editor" || expires
         ? html`<div class="meta">
           ${a.execute === "editor" ? html`<span>${icon("terminal")}Runs in this window's terminal</span>` : nothing}
-          ${expires ? html`<span class="expires">${icon("clock")}${expires}</span>` : nothing}
+          ${expires ? html`<span class="expires" title="If nobody decides before then, the request is denied">${icon("clock")}${expires}</span>` : nothing}
         </div>`
         : nothing
     }

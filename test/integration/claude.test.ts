@@ -149,7 +149,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(existsSync(join(project, "side-effect-3b")), false);
     const [result] = run.toolResults();
     assert.ok(result?.isError);
-    assert.match(result.text, /Not run: nobody decided on this in Switchboard before the approval timed out\./);
+    assert.match(result.text, /Not run: denied because nobody decided on this in Switchboard before the approval timed out\./);
     const expired = (await api().approvalHistory(20)).find((a) => a.command === "touch side-effect-3b");
     assert.equal(expired?.state, "expired");
   });

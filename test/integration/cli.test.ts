@@ -113,6 +113,23 @@ describe("switchboard CLI", () => {
     }
   });
 
+  it("a request that timed out reads as denied because it timed out: history, and a late approve", async () => {
+    const { api, s } = await brokerStream(home.home);
+    try {
+      const ep = (await api.register({ plugin_pid: process.pid, kind: "pi", session_name: "asker" })).endpoint_id;
+      const t = await api.requestApproval({ endpoint_id: ep, action: "sh", summary: "run make t", command: "make t", timeout_ms: 200 });
+      assert.equal((await api.approval(t.approval_id, 5000)).state, "expired");
+      const history = await cli(home.home, "approvals", "history");
+      assert.match(history.stdout, /^ {2}denied: timed out after [\d.]+ (ms|s) with nobody deciding$/m);
+      const late = await cli(home.home, "approvals", "approve", t.approval_id);
+      assert.equal(late.code, 1);
+      assert.match(late.stderr, new RegExp(`Approval ${t.approval_id} was denied: timed out after .* with nobody deciding .*; nothing was changed\\.`));
+      await api.unregister(ep);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("approvals approve/reject on an approval resolved before: says by whom and how, the first decision stands, exit 1", async () => {
     const { api, s } = await brokerStream(home.home);
     try {

@@ -119,7 +119,7 @@ describe("sidebar webview", () => {
 
     const ap3 = p.locator('#body-approvals li[data-key="ap-3"]');
     assert.match(squash(await ap3.locator(".meta").textContent()), /Runs in this window's terminal/);
-    assert.match(squash(await ap3.locator(".expires").textContent()), /^expires in \d+ s$/);
+    assert.match(squash(await ap3.locator(".expires").textContent()), /^times out in \d+ s$/);
     assert.equal(squash(await ap3.locator(".age").textContent()), "12 m ago");
 
     // Inbox: sender, reason in words, preview, age.
@@ -488,13 +488,13 @@ describe("sidebar webview", () => {
     const age = sb.page.locator('#body-approvals li[data-key="ap-1"] .age');
     assert.equal(squash(await age.textContent()), "2 m ago");
     const expires = sb.page.locator('#body-approvals li[data-key="ap-3"] .expires');
-    assert.match(squash(await expires.textContent()), /^expires in 4[45] s$/);
+    assert.match(squash(await expires.textContent()), /^times out in 4[45] s$/);
     // Near a deadline the countdown moves every second.
     await sb.page.clock.runFor(2_000);
-    assert.match(squash(await expires.textContent()), /^expires in 4[23] s$/);
+    assert.match(squash(await expires.textContent()), /^times out in 4[23] s$/);
     await sb.page.clock.runFor(5 * 60_000 + 15_000); // ticks are 15 s apart again once it expired
     assert.equal(squash(await age.textContent()), "7 m ago");
-    assert.equal(squash(await expires.textContent()), "expiring");
+    assert.equal(squash(await expires.textContent()), "timing out: denied");
   });
 
   it("survives a state it cannot show: says so, and renders the next good state", async () => {

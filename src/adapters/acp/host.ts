@@ -18,7 +18,7 @@ import { BrokerClient, type ClientMessage, type StreamEventFrame } from "../../c
 import { CapabilityMissingError } from "../../client/client-errors.js";
 import { BrokerError } from "../../client/errors.js";
 import { StreamWriter } from "../../client/stream-writer.js";
-import { SWITCHBOARD_VERSION, type Approval, type ApprovalRequest } from "../../protocol/index.js";
+import { SWITCHBOARD_VERSION, TIMED_OUT_NOT_RUN, type Approval, type ApprovalRequest } from "../../protocol/index.js";
 import { classifyCommand } from "../shared/classify.js";
 import { AgentProcess } from "./agent-process.js";
 import { ChatView, type ChatOutput } from "./chat-view.js";
@@ -437,7 +437,7 @@ export class AcpHost {
         return { decision: "reject", reason: `Rejected in Switchboard${by}: ${approval.reason?.trim() || "no reason given"}` };
       }
       case "expired":
-        return { decision: "reject", reason: "Not run: nobody decided on this in Switchboard before the approval timed out." };
+        return { decision: "reject", reason: TIMED_OUT_NOT_RUN };
       default:
         return { decision: "reject", reason: `Not run: the approval was ${approval.state}.` };
     }

@@ -18,7 +18,7 @@ import type { ClientMessage } from "../../client/client-types.js";
 import { BrokerError } from "../../client/errors.js";
 import { pidAlive } from "../../platform/process.js";
 import { stateHome } from "../../platform/paths.js";
-import { SWITCHBOARD_VERSION, type Approval } from "../../protocol/index.js";
+import { SWITCHBOARD_VERSION, TIMED_OUT_NOT_RUN, type Approval } from "../../protocol/index.js";
 import { offlineDenial } from "../shared/offline.js";
 import { approvalTimeoutMs, formatForClaude, hintText, parseFailure, type HookAnswer, type HookCall } from "./protocol.js";
 import { MessageQueue, type QueuedMessage } from "./queue.js";
@@ -375,7 +375,7 @@ export class Companion {
         case "rejected":
           return deny(`Rejected in Switchboard${approval.decided_by ? ` by ${approval.decided_by}` : ""}: ${approval.reason?.trim() || "no reason given"}`);
         case "expired":
-          return deny("Not run: nobody decided on this in Switchboard before the approval timed out.");
+          return deny(TIMED_OUT_NOT_RUN);
         case "cancelled":
           approval = undefined;
           if (++attempt > 3) return deny("Not run: the approval request was cancelled by the broker.");

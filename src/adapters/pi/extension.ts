@@ -20,7 +20,7 @@ import { basename } from "node:path";
 import { BrokerClient, type ClientMessage, type StreamEventFrame } from "../../client/client.js";
 import { CapabilityMissingError, ClientClosedError, NotConnectedError, ProtocolMismatchError } from "../../client/client-errors.js";
 import { BrokerError, BrokerUnreachableError, DiscoveryError } from "../../client/errors.js";
-import { SWITCHBOARD_VERSION, type Approval } from "../../protocol/index.js";
+import { SWITCHBOARD_VERSION, TIMED_OUT_NOT_RUN, type Approval } from "../../protocol/index.js";
 import { streamingBashOperations, type StreamedRun } from "./bash.js";
 import { loadPiRuntime, type PiRuntime } from "./pi-runtime.js";
 import { ReplyTracker, contentText, type DueReply } from "./replies.js";
@@ -323,7 +323,7 @@ class PiAdapter {
         return { block: true, reason: `Rejected in Switchboard${by}: ${a.reason?.trim() || "no reason given"}` };
       }
       case "expired":
-        return { block: true, reason: "Not run: nobody decided on this in Switchboard before the approval timed out." };
+        return { block: true, reason: TIMED_OUT_NOT_RUN };
       case "aborted":
         return { block: true, reason: "Not run: stopped while waiting for approval in Switchboard." };
       case "failed":

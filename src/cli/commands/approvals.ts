@@ -1,7 +1,7 @@
 // `switchboard approvals`: the human side of the loop from a terminal (list, history, show, approve, reject).
 import { userInfo } from "node:os";
 import { BrokerError } from "../../client/errors.js";
-import { visibleText, type Approval } from "../../protocol/index.js";
+import { approvalOutcome, timedOutText, visibleText, type Approval } from "../../protocol/index.js";
 import { CliError, UsageError, api, json, out, type CommandSpec, type Ctx } from "../context.js";
 import { ago, preview, shown } from "../format.js";
 
@@ -9,7 +9,7 @@ import { ago, preview, shown } from "../format.js";
 function describeApproval(a: Approval): string {
   const lines = [`${a.approval_id}  ${a.action}  ${a.state}  from ${shown(a.session)} (${shown(a.session_kind)}), ${ago(a.created_at)}`, `  ${shown(a.summary)}`];
   if (a.command) lines.push(`  $ ${shown(a.command)}${a.cwd ? `   (in ${shown(a.cwd)})` : ""}`);
-  if (a.decision) lines.push(`  ${a.state} by ${shown(a.decided_by)}${a.reason ? `: ${shown(a.reason)}` : ""}`);
+  if (a.state !== "pending") lines.push(`  ${shown(approvalOutcome(a).text)}`);
   if (a.truncated) lines.push(`  (long ${Object.keys(a.truncated).join(" and ")} cut short here; read all of it with: switchboard approvals show ${a.approval_id})`);
   return lines.join("\n");
 }
@@ -25,7 +25,7 @@ function showApproval(a: Approval): string {
 /** The approval was resolved before this command: say how, by whom and when (the first decision stands). */
 function alreadyResolved(a: Approval): CliError {
   const when = a.decided_at ? ` ${ago(a.decided_at)}` : "";
-  if (a.state === "expired") return new CliError(`Approval ${a.approval_id} expired${when} before anyone decided it; nothing was changed.`);
+  if (a.state === "expired") return new CliError(`Approval ${a.approval_id} was ${timedOutText(a)}${when}; nothing was changed.`);
   if (a.state === "cancelled") return new CliError(`Approval ${a.approval_id} was withdrawn by its requester${when}; nothing was changed.`);
   // Who decided and why are text from another window or user: one line, control characters made visible.
   const why = a.reason ? ` (reason: ${preview(a.reason, 200)})` : "";

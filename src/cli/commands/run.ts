@@ -7,7 +7,7 @@ import { BrokerError } from "../../client/errors.js";
 import { followStream } from "../../client/follow.js";
 import { StreamWriter } from "../../client/stream-writer.js";
 import { execCommand, shellQuote, signalNumber } from "../../exec/index.js";
-import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, type Approval, type StreamView } from "../../protocol/index.js";
+import { MESSAGES_CAPABILITY, SWITCHBOARD_VERSION, approvalOutcome, type Approval, type StreamView } from "../../protocol/index.js";
 import { UsageError, err, type CommandSpec, type Ctx } from "../context.js";
 import { shown, streamStatus } from "../format.js";
 
@@ -99,8 +99,7 @@ async function run(ctx: Ctx): Promise<number> {
       return EXIT_INTERRUPTED;
     }
     if (decided.state !== "approved") {
-      const who = decided.decided_by ? ` by ${shown(decided.decided_by)}` : "";
-      err(`switchboard: not run: the request was ${decided.state}${who}${decided.reason ? `: ${shown(decided.reason)}` : "."}`);
+      err(`switchboard: not run: the request was ${shown(approvalOutcome(decided).text)}.`);
       return EXIT_NOT_APPROVED;
     }
     if (interrupted) return EXIT_INTERRUPTED;
