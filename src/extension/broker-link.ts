@@ -2,7 +2,7 @@
 // window's endpoint (kind "vscode"). Everything else in the extension reads state from here.
 import * as vscode from "vscode";
 import { BrokerClient, type BrokerApi, type FeedModel, type RegisteredEndpoint, type StreamEventFrame } from "../client/index.js";
-import { SWITCHBOARD_VERSION, type Approval, type ConnectionPhase, type EndpointView, type SidebarState, type WindowMessage } from "../protocol/index.js";
+import { SWITCHBOARD_VERSION, type Approval, type ConnectionPhase, type EndpointView, type PolicyView, type SidebarState, type WindowMessage } from "../protocol/index.js";
 import { log } from "./log.js";
 import type { Settings } from "./settings.js";
 import { newlyPending, newlyWaiting, sidebarState } from "./state.js";
@@ -16,6 +16,7 @@ export class BrokerLink implements vscode.Disposable {
   private phase: ConnectionPhase = "connecting";
   private reason: string | undefined;
   private lastFeed: FeedModel | undefined;
+  private policy: PolicyView | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private disposed = false;
@@ -74,6 +75,12 @@ export class BrokerLink implements vscode.Disposable {
     else this.changed.fire();
   }
 
+  /** The approval rules in force, fetched by PolicyUi, for the sidebar's Policy section. */
+  setPolicy(view: PolicyView): void {
+    this.policy = view;
+    this.changed.fire();
+  }
+
   /** Who decided an approval (`rule <id> (<where>)` when the policy did), for a terminal's header. */
   decidedBy(approvalId: string): string | null {
     const a = this.feed?.approvals.get(approvalId) as { decided_by?: unknown } | undefined;
@@ -108,6 +115,7 @@ export class BrokerLink implements vscode.Disposable {
       messages: this.messages,
       recentStreams: this.settings.recentStreams,
       warnings: info?.warnings.map((w) => w.message),
+      policy: this.phase === "disconnected" ? undefined : this.policy,
     });
   }
 

@@ -69,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
       (msg: string | undefined) => msg && vscode.window.setStatusBarMessage(msg, 6000),
       (e: Error) => vscode.window.showErrorMessage(e.message),
     );
-  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt, allowSimilar);
+  const sidebar = new Sidebar(context.extensionUri, sb, actions, (id) => openStream(id), activatedAt, allowSimilar, policyUi);
   active = { sb, runner };
 
   const openStream = (streamId: string) => {
@@ -90,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW, sidebar),
     sidebar,
+    policyUi,
     terminals,
     statusBar(sb),
     watchApprovals(sb, actions, () => settings, showApproval),

@@ -3,14 +3,95 @@
 // rules file exactly as shown. The broker holds the rules (docs/protocol.md section 11); this is UI.
 import * as vscode from "vscode";
 import { BrokerError } from "../client/index.js";
-import { ROUTES, type Approval, type Rule, type RuleView } from "../protocol/index.js";
+import { ROUTES, ruleKey, type Approval, type PolicyView, type Rule, type RuleView } from "../protocol/index.js";
 import type { BrokerLink } from "./broker-link.js";
 import { log } from "./log.js";
 
 type Scope = "session" | "workspace" | "user";
 
-export class PolicyUi {
-  constructor(private readonly sb: BrokerLink) {}
+/** How often the rules in force are fetched again while connected (edits by the CLI or another window). */
+const REFRESH_MS = 30_000;
+
+export class PolicyUi implements vscode.Disposable {
+  private view: PolicyView | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly sb: BrokerLink) {
+    this.subscriptions.push(
+      sb.onDidConnect(() => this.refresh()),
+      sb.onNewApprovals(() => this.refresh()),
+    );
+    this.timer = setInterval(() => this.sb.isConnected && this.refresh(), REFRESH_MS);
+  }
+
+  /** Fetches the rules in force (for this window's workspace too) for the sidebar's Policy section. */
+  refresh(): void {
+    void (async () => {
+      const api = await this.sb.api("policy_v1");
+      const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+      this.view = await api.route(ROUTES.policy, { query: roots.length ? { root: roots[0]! } : {} });
+      this.sb.setPolicy(this.view);
+    })().catch((err: Error) => log().warn(`could not fetch the approval rules: ${err.message}`));
+  }
+
+  private byKey(key: string): RuleView {
+    const r = this.view?.rules.find((x) => ruleKey(x) === key);
+    if (!r) throw new Error("That rule is no longer in force.");
+    return r;
+  }
+
+  /** The file a rule is defined in, if it has one. */
+  private fileOf(r: RuleView): string | undefined {
+    return r.scope === "user" ? this.view?.user_file : r.scope === "workspace" ? r.where.replace(/^workspace rules \((.*)\)$/, "$1") : undefined;
+  }
+
+  /** The sidebar's Remove: returns the confirmation sentence. */
+  async removeByKey(key: string): Promise<string> {
+    const r = this.byKey(key);
+    await this.remove(r, this.fileOf(r));
+    this.refresh();
+    return `Removed rule ${r.rule.id} (${r.where}).`;
+  }
+
+  private async remove(r: RuleView, file: string | undefined): Promise<void> {
+    const api = await this.sb.api("policy_v1");
+    const query: Record<string, string> = { scope: r.scope };
+    if (r.endpoint_id) query.endpoint_id = r.endpoint_id;
+    if (r.scope === "workspace" && file) query.root = file.replace(/[\\/]\.switchboard[\\/]policy\.json$/, "");
+    await explain(api.route(ROUTES.removeRule, { params: [r.rule.id], query }));
+  }
+
+  async openFileByKey(key: string): Promise<void> {
+    const file = this.fileOf(this.byKey(key));
+    if (!file) throw new Error("This rule is not kept in a file.");
+    await vscode.window.showTextDocument(vscode.Uri.file(file));
+  }
+
+  /** Opens the user rules file (created with no rules when there is none yet). */
+  async openUserRules(): Promise<void> {
+    const file = this.view?.user_file;
+    if (!file) throw new Error("The approval rules are not known yet: not connected to the broker.");
+    const uri = vscode.Uri.file(file);
+    try {
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode('{\n  "rules": []\n}\n'));
+    }
+    await vscode.window.showTextDocument(uri);
+  }
+
+  /** The sidebar's "Review and accept…" for a workspace's rules file. */
+  async acceptByRoot(root: string): Promise<void> {
+    const w = this.view?.workspaces.find((x) => x.root === root);
+    if (!w?.sha256) throw new Error("That workspace has no rules file waiting to be accepted.");
+    await this.acceptWorkspace(w.root, w.file, w.sha256);
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+    for (const s of this.subscriptions) s.dispose();
+  }
 
   /** "Allow similar…": returns the confirmation sentence, or undefined if the person cancelled. */
   async allowSimilar(approvalId: string): Promise<string | undefined> {
@@ -52,6 +133,7 @@ export class PolicyUi {
       }),
     );
     log().info(`saved rule ${rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request(s)`);
+    this.refresh();
     return `Saved rule ${rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request${saved.decided.length === 1 ? "" : "s"}.`;
   }
 
@@ -94,10 +176,8 @@ export class PolicyUi {
         return;
       }
       try {
-        const query: Record<string, string> = { scope: r.scope };
-        if (r.endpoint_id) query.endpoint_id = r.endpoint_id;
-        if (r.scope === "workspace" && e.item.file) query.root = e.item.file.replace(/[\\/]\.switchboard[\\/]policy\.json$/, "");
-        await explain(api.route(ROUTES.removeRule, { params: [r.rule.id], query }));
+        await this.remove(r, e.item.file);
+        this.refresh();
         qp.items = qp.items.filter((i) => i !== e.item);
         vscode.window.setStatusBarMessage(`Removed rule ${r.rule.id}.`, 4000);
       } catch (err) {
@@ -126,6 +206,7 @@ export class PolicyUi {
     const api = await this.sb.api("policy_v1");
     const res = await explain(api.route(ROUTES.acceptWorkspaceRules, { body: { root, sha256 } }));
     vscode.window.setStatusBarMessage(`Accepted ${file}; it decided ${res.decided.length} pending request(s).`, 6000);
+    this.refresh();
   }
 }
 

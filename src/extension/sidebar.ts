@@ -14,6 +14,14 @@ import { log } from "./log.js";
 import { sidebarHtml, type SidebarAssets } from "./sidebar-html.js";
 
 export const SIDEBAR_VIEW = "switchboard.sidebar";
+
+/** The Policy section's actions (PolicyUi). */
+export interface SidebarPolicy {
+  removeByKey(key: string): Promise<string>;
+  openFileByKey(key: string): Promise<void>;
+  openUserRules(): Promise<void>;
+  acceptByRoot(root: string): Promise<void>;
+}
 const STATE_THROTTLE_MS = 50;
 
 export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -34,6 +42,7 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     private readonly openStream: (streamId: string) => void,
     private readonly activatedAt = Date.now(),
     private readonly allowSimilar: (approvalId: string) => void = () => {},
+    private readonly policy?: SidebarPolicy,
   ) {
     this.subscriptions.push(sb.onDidChange(() => this.schedule()));
     const media = (f: string) => readFile(vscode.Uri.joinPath(extensionUri, "media", f).fsPath, "utf8");
@@ -126,6 +135,10 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
     if (m.type === "showDiff") return void this.actions.showDiff(m.approvalId).catch((e: Error) => vscode.window.showErrorMessage(e.message));
     if (m.type === "allowSimilar") return this.allowSimilar(m.approvalId);
     if (m.type === "command") return void vscode.commands.executeCommand(`switchboard.${m.command}`);
+    const failed = (e: Error) => void vscode.window.showErrorMessage(e.message);
+    if (m.type === "openRuleFile") return void this.policy?.openFileByKey(m.key).catch(failed);
+    if (m.type === "openUserRules") return void this.policy?.openUserRules().catch(failed);
+    if (m.type === "acceptWorkspaceRules") return void this.policy?.acceptByRoot(m.root).catch(failed);
     const run = (): Promise<string | undefined> => {
       switch (m.type) {
         case "approve":
@@ -142,6 +155,8 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
           return this.actions.reply(m.messageId);
         case "stopStream":
           return this.actions.stopStream(m.streamId);
+        case "removeRule":
+          return this.policy ? this.policy.removeByKey(m.key) : Promise.reject(new Error("The approval rules are not available in this window."));
       }
     };
     try {

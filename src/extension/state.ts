@@ -1,7 +1,7 @@
 // Builds the sidebar's full state from what the broker's observer feed says plus this window's own
 // pieces (its endpoint, messages addressed to it). Pure: no vscode, no I/O.
 import type { FeedModel } from "../client/index.js";
-import type { Approval, ConnectionPhase, EndpointView, SidebarState, StreamView, WindowMessage } from "../protocol/index.js";
+import type { Approval, ConnectionPhase, EndpointView, PolicyView, SidebarState, StreamView, WindowMessage } from "../protocol/index.js";
 
 export interface WindowFacts {
   phase: ConnectionPhase;
@@ -13,6 +13,8 @@ export interface WindowFacts {
   recentStreams: number;
   /** The broker's warnings (from /v1/initialize). */
   warnings?: readonly string[];
+  /** The approval rules in force (GET /v1/policy), once fetched. */
+  policy?: PolicyView | undefined;
 }
 
 export function sidebarState(feed: FeedModel | undefined, facts: WindowFacts, now = new Date()): SidebarState {
@@ -39,6 +41,7 @@ export function sidebarState(feed: FeedModel | undefined, facts: WindowFacts, no
     messages: [...facts.messages],
     now: now.toISOString(),
     ...(facts.warnings?.length ? { warnings: [...facts.warnings] } : {}),
+    ...(facts.policy ? { policy: facts.policy } : {}),
   };
 }
 

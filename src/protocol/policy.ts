@@ -1,6 +1,7 @@
 // The approval policy on the wire: rules, rule files, decisions with their explanation, and the
 // bodies of the /v1/policy routes (docs/protocol.md section 11).
 import * as v from "valibot";
+import { visibleText } from "./visible-text.js";
 
 export const PolicyDecision = v.picklist(["allow", "ask", "deny"]);
 export type PolicyDecision = v.InferOutput<typeof PolicyDecision>;
@@ -71,6 +72,15 @@ export const RuleView = v.object({
   endpoint_id: v.nullable(v.string()),
 });
 export type RuleView = v.InferOutput<typeof RuleView>;
+
+/**
+ * A rule in force, named for the sidebar's messages: unique by scope, session (or the file it is in)
+ * and id. The source is made visible (visibleText is idempotent), so the key is the same whether
+ * computed on the broker's view or on the sidebar's visible copy of it.
+ */
+export function ruleKey(r: Pick<RuleView, "scope" | "endpoint_id" | "where"> & { rule: { id: string } }): string {
+  return `${r.scope}:${r.endpoint_id ?? visibleText(r.where)}:${r.rule.id}`;
+}
 
 export const WorkspaceRulesView = v.object({
   root: v.string(),

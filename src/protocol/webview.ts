@@ -3,6 +3,7 @@
 // schemas (the webview is a trust boundary: it renders agent-supplied text).
 import * as v from "valibot";
 import { Approval } from "./approvals.js";
+import { PolicyView } from "./policy.js";
 import { EndpointView, Metadata, UndispatchedItem } from "./schemas.js";
 import { StreamView } from "./streams.js";
 
@@ -42,6 +43,8 @@ export const SidebarState = v.object({
   now: v.string(),
   /** What the broker says the user should hear about (a broken audit chain), shown as a banner. */
   warnings: v.optional(v.array(v.string())),
+  /** The approval rules in force (GET /v1/policy for this window's workspace), once fetched. */
+  policy: v.optional(v.nullable(PolicyView)),
 });
 export type SidebarState = v.InferOutput<typeof SidebarState>;
 
@@ -54,7 +57,7 @@ export type HostToWebview =
   /** The outcome of an action the webview asked for: shown as a confirmation or an explanation. */
   | { type: "result"; requestId: string; ok: boolean; message: string }
   /** Move keyboard focus to a section (e.g. from a command or a notification's "Show"). */
-  | { type: "focus"; section: "approvals" | "inbox" | "sessions" | "streams" | "messages"; id?: string };
+  | { type: "focus"; section: "approvals" | "inbox" | "sessions" | "streams" | "messages" | "policy"; id?: string };
 
 /** Webview -> host. */
 export const WebviewToHost = v.variant("type", [
@@ -71,6 +74,11 @@ export const WebviewToHost = v.variant("type", [
   v.object({ type: v.literal("openStream"), streamId: id }),
   v.object({ type: v.literal("stopStream"), requestId, streamId: id }),
   v.object({ type: v.literal("reply"), requestId, messageId: id }),
+  /** Policy section: remove the rule with this key (protocol/policy.ts ruleKey), open its file, open the user rules, accept a workspace's rules. */
+  v.object({ type: v.literal("removeRule"), requestId, key: v.pipe(v.string(), v.minLength(1), v.maxLength(10_000)) }),
+  v.object({ type: v.literal("openRuleFile"), key: v.pipe(v.string(), v.minLength(1), v.maxLength(10_000)) }),
+  v.object({ type: v.literal("openUserRules") }),
+  v.object({ type: v.literal("acceptWorkspaceRules"), root: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)) }),
   v.object({ type: v.literal("command"), command: v.picklist(["reconnect", "showLogs", "newPiSession", "restartBroker"]) }),
   /**
    * The page painted a state for the first time since it loaded: the last known one it kept

@@ -1,34 +1,23 @@
 // The sidebar: renders the full state the extension host sends, keeps UI-only state (folded sections,
 // expanded items, reject drafts, scroll, focus) across re-renders, and posts the user's intents back.
-import { html, nothing, render, type TemplateResult } from "lit";
+import { html, render, type TemplateResult } from "lit";
 import { ref } from "lit/directives/ref.js";
 import { repeat } from "lit/directives/repeat.js";
 import type { Approval } from "../protocol/approvals.js";
+import { ruleKey, type RuleView } from "../protocol/policy.js";
 import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
 import type { StreamView } from "../protocol/streams.js";
 import type { HostToWebview, SidebarState, WebviewToHost, WindowMessage } from "../protocol/webview.js";
-import { plural } from "./format.js";
-import { approvalItem, buttonIcon, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
+import { headerView, icon, noticesView, type Command, type Notice } from "./chrome.js";
+import { derive, type Derived } from "./derive.js";
+import { Intents } from "./intents.js";
+import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
+import { policyNotes, ruleItem, type PolicyContext } from "./policy-item.js";
+import { ESTIMATES, TITLES, countText, emptyView, sectionActions } from "./sections.js";
+import { captureAnchor, keepAnchor } from "./anchor.js";
 import { VirtualList } from "./virtual-list.js";
 import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
 import { visibleState } from "./visible-state.js";
-
-type Command = Extract<WebviewToHost, { type: "command" }>["command"];
-
-interface Derived {
-  approvals: Approval[];
-  inbox: UndispatchedItem[];
-  sessions: EndpointView[];
-  streams: StreamView[];
-  messages: WindowMessage[];
-  keys: Record<SectionId, string[]>;
-}
-
-interface Notice {
-  id: number;
-  ok: boolean;
-  text: string;
-}
 
 interface FocusContext {
   section: SectionId;
@@ -36,27 +25,14 @@ interface FocusContext {
   index: number;
 }
 
-/** How long an action's buttons stay disabled waiting for the host's result. */
-const BUSY_TIMEOUT_MS = 20_000;
 const NOTICE_MS = 5_000;
-/** Ages are re-rendered this often; every second while an approval is about to expire. */
+/** Ages are re-rendered this often; every second while an approval is about to time out. */
 const TICK_MS = 15_000;
 const FAST_TICK_MS = 1_000;
 /** After the page's load event, how long a live state may take to arrive before the last known one is painted. */
 const LAST_STATE_GRACE_MS = 30;
 /** The last live state is saved (for the next load to paint at once) at most this often. */
 const SAVE_LAST_MS = 1_000;
-
-const TITLES: Record<SectionId, string> = {
-  approvals: "Approvals",
-  inbox: "Inbox",
-  sessions: "Sessions",
-  streams: "Streams",
-  messages: "Messages",
-};
-
-/** Initial per-item height guesses (px) until items are measured. */
-const ESTIMATES: Record<SectionId, number> = { approvals: 170, inbox: 110, sessions: 110, streams: 52, messages: 90 };
 
 /** Estimated heights used to place lists that are not laid out yet (first render). */
 const SECTION_HEADER_PX = 27;
@@ -65,57 +41,11 @@ const EMPTY_PX = 60;
 /** When the page's script began and its load event fired (Date.now()), reported with the paints. */
 export const pageMarks: { script?: number; loaded?: number } = {};
 
-const icon = (name: string, extra = "") => html`<span class="codicon codicon-${name} ${extra}" aria-hidden="true"></span>`;
-
-function dedupe<T>(items: readonly T[], key: (t: T) => string): T[] {
-  const seen = new Set<string>();
-  const out: T[] = [];
-  for (const it of items) {
-    const k = key(it);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    out.push(it);
-  }
-  return out;
-}
-
-function derive(s: SidebarState): Derived {
-  const approvals = dedupe(
-    s.approvals.filter((a) => a.state === "pending"),
-    (a) => a.approval_id,
-  );
-  const inbox = dedupe(s.inbox, (i) => i.id);
-  const sessions = dedupe(
-    s.sessions.filter((e) => e.state !== "closed"),
-    (e) => e.endpoint_id,
-  );
-  const all = dedupe(s.streams, (x) => x.stream_id);
-  const streams = [...all.filter((x) => x.state === "streaming"), ...all.filter((x) => x.state !== "streaming")];
-  const messages = dedupe(s.messages, (m) => m.id);
-  return {
-    approvals,
-    inbox,
-    sessions,
-    streams,
-    messages,
-    keys: {
-      approvals: approvals.map((a) => a.approval_id),
-      inbox: inbox.map((i) => i.id),
-      sessions: sessions.map((e) => e.endpoint_id),
-      streams: streams.map((x) => x.stream_id),
-      messages: messages.map((m) => m.id),
-    },
-  };
-}
-
-export class App implements ItemContext {
+export class App extends Intents implements ItemContext, PolicyContext {
   private state: SidebarState | null = null;
   private derived: Derived | null = null;
   private clockSkew = 0;
-  private readonly ui: PersistedUi;
   private readonly expanded: Set<string>;
-  private readonly busy = new Map<string, string>();
-  private readonly pending = new Map<string, { key: string | null; timer: ReturnType<typeof setTimeout> }>();
   private notices: Notice[] = [];
   private noticeSeq = 0;
   private readonly lists: Record<SectionId, VirtualList>;
@@ -137,10 +67,10 @@ export class App implements ItemContext {
   selfId: string | null = null;
 
   constructor(
-    private readonly host: Host,
+    host: Host,
     private readonly root: HTMLElement,
   ) {
-    this.ui = host.loadUi();
+    super(host, host.loadUi());
     this.expanded = new Set(this.ui.expanded);
     const onMeasured = () => this.schedule();
     this.lists = {
@@ -149,6 +79,7 @@ export class App implements ItemContext {
       sessions: new VirtualList(ESTIMATES.sessions, onMeasured),
       streams: new VirtualList(ESTIMATES.streams, onMeasured),
       messages: new VirtualList(ESTIMATES.messages, onMeasured),
+      policy: new VirtualList(ESTIMATES.policy, onMeasured),
     };
   }
 
@@ -335,7 +266,7 @@ export class App implements ItemContext {
     toggle?.closest("section")?.scrollIntoView({ block: "start" });
   }
 
-  private itemElement(section: SectionId, key: string): HTMLElement | null {
+  protected itemElement(section: SectionId, key: string): HTMLElement | null {
     return this.root.querySelector<HTMLElement>(`#body-${section} li[data-key="${CSS.escape(key)}"] > article`);
   }
 
@@ -385,47 +316,13 @@ export class App implements ItemContext {
     // A scroll to keep the anchor still moves the windows: render again at once rather than show a
     // frame of blank padding (at most a few passes; each settles more of the estimates).
     for (let pass = 0; pass < 3; pass++) {
-      const anchor = this.captureAnchor();
+      const anchor = this.derived ? captureAnchor(this.lists, this.root) : null;
       this.anchor = anchor && "section" in anchor ? anchor : null;
       render(this.view(), this.root);
       for (const l of Object.values(this.lists)) l.afterRender();
-      if (!this.keepAnchor(anchor)) break;
+      if (!keepAnchor(this.lists, anchor)) break;
     }
     if (active && active !== document.body && !active.isConnected) this.restoreFocus(focus);
-  }
-
-  /**
-   * What is at the top of the viewport before a re-render. New estimates of unrendered items' heights,
-   * items added above, or folded text change what lies above it; the page is scrolled afterwards so
-   * that it stays where it was. (At the very top nothing is kept: new approvals should come into view.)
-   */
-  private captureAnchor(): { section: SectionId; key: string; within: number } | { el: Element; top: number } | null {
-    if (window.scrollY <= 0 || !this.derived) return null;
-    for (const id of SECTIONS) {
-      const a = this.lists[id].anchor();
-      if (a) return { section: id, ...a };
-    }
-    for (const el of this.root.querySelectorAll("section.section")) {
-      const r = el.getBoundingClientRect();
-      if (r.bottom > 0) return { el, top: r.top };
-    }
-    return null;
-  }
-
-  /** Scrolls so the anchor is where it was; true when it had moved. */
-  private keepAnchor(anchor: ReturnType<App["captureAnchor"]>): boolean {
-    if (!anchor) return false;
-    let delta = 0;
-    if ("el" in anchor) {
-      if (anchor.el.isConnected) delta = anchor.el.getBoundingClientRect().top - anchor.top;
-    } else {
-      const top = this.lists[anchor.section].topOf(anchor.key);
-      if (top !== null) delta = top + anchor.within;
-    }
-    if (Math.abs(delta) < 1) return false;
-    const before = window.scrollY;
-    window.scrollBy(0, delta);
-    return window.scrollY !== before;
   }
 
   private focusContext(el: Element | null): FocusContext | null {
@@ -464,53 +361,14 @@ export class App implements ItemContext {
   }
 
   private header(): TemplateResult {
-    const c = this.state?.connection;
-    const phase = c?.phase ?? "connecting";
-    const spec = {
-      connected: { icon: "pass-filled", spin: false, text: "Connected" },
-      connecting: { icon: "loading", spin: true, text: "Connecting…" },
-      reconnecting: { icon: "sync", spin: true, text: "Reconnecting…" },
-      disconnected: { icon: "debug-disconnect", spin: false, text: "Disconnected" },
-    }[phase] ?? { icon: "question", spin: false, text: String(phase) };
-    // Broker version and address as separate pieces that wrap to a second line in a narrow sidebar
-    // rather than being cut off. (Reconnect and Show Logs are in the view's own title bar.)
-    let details: string[] = [];
-    if (phase === "connected") {
-      details = [c?.broker_version ? `broker ${c.broker_version}` : "", c?.broker_url ? c.broker_url.replace(/^https?:\/\//, "") : ""].filter(Boolean);
-    } else if (c?.reason) details = [c.reason];
-    else if (this.stale) details = ["showing the last known state"];
-    return html`<header class="topbar phase-${phase}">
-        <h1 class="sr-only">Agent Switchboard</h1>
-        <div class="conn" role="status" aria-live="polite" title=${c?.broker_url ?? ""}>
-          <span class="conn-state"><span class="conn-icon">${icon(spec.icon, spec.spin ? "codicon-modifier-spin" : "")}</span><span class="conn-phase">${spec.text}</span></span>
-          ${
-            details.length
-              ? html`<span class="conn-detail">${details.map((d, i) => html`${i ? html`<span class="sep" aria-hidden="true"> · </span>` : nothing}<span class="conn-part">${d}</span>`)}</span>`
-              : nothing
-          }
-        </div>
-      </header>
-      ${
-        phase === "disconnected"
-          ? html`<div class="banner" role="region" aria-label="Connection problem">
-            <p>${icon("warning")} Not connected to the broker: what you see may be out of date.</p>
-            ${c?.reason ? html`<p class="banner-reason">${c.reason}</p>` : nothing}
-            <div class="actions">
-              <vscode-button class="banner-reconnect" @click=${() => this.command("reconnect")}>${buttonIcon("refresh")}Reconnect</vscode-button>
-              <vscode-button class="banner-restart" secondary @click=${() => this.command("restartBroker")}>Restart broker</vscode-button>
-            </div>
-          </div>`
-          : nothing
-      }
-      ${(this.state?.warnings ?? []).map((w) => html`<div class="banner broker-warning" role="alert"><p>${icon("warning")} ${w}</p></div>`)}`;
+    return headerView(this.state, this.stale, (c) => this.command(c));
   }
-
   private section(id: SectionId, d: Derived): TemplateResult {
     const collapsed = this.ui.collapsed.includes(id);
     const n = d.keys[id].length;
     this.cursor += SECTION_HEADER_PX;
     if (!collapsed && n === 0) this.cursor += EMPTY_PX;
-    const countText = this.countText(id, d);
+    const count = countText(id, d);
     return html`<section class="section sec-${id}" data-section=${id} aria-labelledby=${`h-${id}`}>
       <div class="section-header">
         <h2 class="section-title" id=${`h-${id}`}>
@@ -518,58 +376,24 @@ export class App implements ItemContext {
             ${icon(collapsed ? "chevron-right" : "chevron-down")}
             <span class="section-name">${TITLES[id]}</span>
             <vscode-badge variant="counter" class="count ${id === "approvals" && n > 0 ? "attention" : ""}" aria-hidden="true">${n}</vscode-badge>
-            <span class="sr-only">, ${countText}</span>
+            <span class="sr-only">, ${count}</span>
           </button>
         </h2>
-        ${this.sectionActions(id)}
+        ${sectionActions(
+          id,
+          (c) => this.command(c),
+          () => this.host.post({ type: "openUserRules" }),
+        )}
       </div>
-      <div class="section-body" id=${`body-${id}`} ?hidden=${collapsed}>${collapsed ? nothing : n === 0 ? this.empty(id) : this.list(id, d)}</div>
+      <div class="section-body" id=${`body-${id}`} ?hidden=${collapsed}>${collapsed ? "" : this.body(id, d, n)}</div>
     </section>`;
   }
 
-  private countText(id: SectionId, d: Derived): string {
-    const n = d.keys[id].length;
-    switch (id) {
-      case "approvals":
-        return `${n} waiting`;
-      case "inbox":
-        return plural(n, "message");
-      case "sessions":
-        return plural(n, "open session");
-      case "streams": {
-        const running = d.streams.filter((s) => s.state === "streaming").length;
-        return `${plural(n, "stream")}, ${running} running`;
-      }
-      case "messages":
-        return plural(n, "message");
-    }
-  }
-
-  private sectionActions(id: SectionId): TemplateResult | typeof nothing {
-    if (id !== "sessions") return nothing;
-    return html`<div class="section-actions">
-      <button class="icon-btn" data-command="newPiSession" aria-label="New pi session" title="New pi session" @click=${() => this.command("newPiSession")}>${icon("add")}</button>
-    </div>`;
-  }
-
-  private empty(id: SectionId): TemplateResult {
-    const selfName = this.state?.self?.session_name;
-    switch (id) {
-      case "approvals":
-        return html`<p class="empty">No approvals waiting. Agents ask here before running commands; try <code>switchboard run -- echo hello</code> in a terminal.</p>`;
-      case "inbox":
-        return html`<p class="empty">No undelivered messages. Messages sent without a recipient wait here (<code>switchboard send "…"</code>) until you route them to a session.</p>`;
-      case "sessions":
-        return html`<p class="empty">
-          No open sessions. Start an agent session
-          (<button class="link-btn inline" @click=${() => this.command("newPiSession")}>Switchboard: New pi Session</button>) or run
-          <code>switchboard run</code>.
-        </p>`;
-      case "streams":
-        return html`<p class="empty">No output streams yet. Approved commands stream their output here; try <code>switchboard run -- ls</code> and open it to watch it in a terminal.</p>`;
-      case "messages":
-        return html`<p class="empty">No messages for this window. Sessions reach it with <code>switchboard send --to ${selfName || "NAME"} "…"</code>.</p>`;
-    }
+  private body(id: SectionId, d: Derived, n: number): TemplateResult {
+    const notes = id === "policy" ? policyNotes(this.state?.policy, this) : "";
+    // The notes above the policy list move where its items start (an estimate, corrected once laid out).
+    if (id === "policy" && this.state?.policy) this.cursor += 30 * (1 + this.state.policy.workspaces.filter((w) => !w.accepted || w.error).length);
+    return html`${notes}${n === 0 ? emptyView(id, this.state, (c) => this.command(c)) : this.list(id, d)}`;
   }
 
   private list(id: SectionId, d: Derived): TemplateResult {
@@ -582,52 +406,31 @@ export class App implements ItemContext {
     this.cursor = w.top + w.height + 12;
     const total = keys.length;
     const row = (key: string, pos: number, body: TemplateResult) => html`<li class="vitem" data-key=${key} aria-setsize=${total} aria-posinset=${pos}>${body}</li>`;
-    const label = TITLES[id];
-    switch (id) {
-      case "approvals":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
-          d.approvals.slice(w.start, w.end),
-          (a) => a.approval_id,
-          (a, i) => row(a.approval_id, w.start + i + 1, approvalItem(a, this)),
-        )}</ol>`;
-      case "inbox":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
-          d.inbox.slice(w.start, w.end),
-          (x) => x.id,
-          (x, i) => row(x.id, w.start + i + 1, inboxItem(x, this)),
-        )}</ol>`;
-      case "sessions":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
-          d.sessions.slice(w.start, w.end),
-          (x) => x.endpoint_id,
-          (x, i) => row(x.endpoint_id, w.start + i + 1, sessionItem(x, this)),
-        )}</ol>`;
-      case "streams":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
-          d.streams.slice(w.start, w.end),
-          (x) => x.stream_id,
-          (x, i) => row(x.stream_id, w.start + i + 1, streamItem(x, this)),
-        )}</ol>`;
-      case "messages":
-        return html`<ol class="vlist" aria-label=${label} ${ref(vl.ref)}>${repeat(
-          d.messages.slice(w.start, w.end),
-          (x) => x.id,
-          (x, i) => row(x.id, w.start + i + 1, messageItem(x, this)),
-        )}</ol>`;
-    }
+    const item = (key: string, i: number): TemplateResult => {
+      switch (id) {
+        case "approvals":
+          return approvalItem(d.approvals[i]!, this);
+        case "inbox":
+          return inboxItem(d.inbox[i]!, this);
+        case "sessions":
+          return sessionItem(d.sessions[i]!, this);
+        case "streams":
+          return streamItem(d.streams[i]!, this);
+        case "messages":
+          return messageItem(d.messages[i]!, this);
+        case "policy":
+          return ruleItem(d.policy[i]!, key, this);
+      }
+    };
+    return html`<ol class="vlist" aria-label=${TITLES[id]} ${ref(vl.ref)}>${repeat(
+      keys.slice(w.start, w.end),
+      (key) => key,
+      (key, i) => row(key, w.start + i + 1, item(key, w.start + i)),
+    )}</ol>`;
   }
 
   private noticesView(): TemplateResult {
-    const ok = this.notices.filter((n) => n.ok);
-    const errors = this.notices.filter((n) => !n.ok);
-    const one = (n: Notice) => html`<div class="notice ${n.ok ? "ok" : "error"}">
-      ${icon(n.ok ? "check" : "error")}<span class="notice-text">${n.text}</span>
-      <button class="icon-btn" aria-label="Close this notice" title="Close" @click=${() => this.closeNotice(n.id)}>${icon("close")}</button>
-    </div>`;
-    return html`<div class="notices">
-      <div class="notice-region" role="alert">${repeat(errors, (n) => n.id, one)}</div>
-      <div class="notice-region" role="status" aria-live="polite">${repeat(ok, (n) => n.id, one)}</div>
-    </div>`;
+    return noticesView(this.notices, (id) => this.closeNotice(id));
   }
 
   // ---- UI-only state ---------------------------------------------------------------------------
@@ -662,7 +465,7 @@ export class App implements ItemContext {
     return Object.hasOwn(this.ui.rejecting, approvalId) ? this.ui.rejecting[approvalId] : undefined;
   }
 
-  private saveSoon(): void {
+  protected saveSoon(): void {
     if (this.saveTimer !== undefined) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
@@ -670,96 +473,5 @@ export class App implements ItemContext {
       this.ui.scrollY = window.scrollY;
       this.host.saveUi(this.ui);
     }, 250);
-  }
-
-  // ---- intents ---------------------------------------------------------------------------------
-
-  /** Posts a request; with a busy key, that item's buttons are disabled until the result (or a timeout). */
-  private request(make: (requestId: string) => WebviewToHost, busyKey: string | null): void {
-    const requestId = newRequestId();
-    if (busyKey !== null) this.busy.set(busyKey, requestId);
-    const timer = setTimeout(() => {
-      this.pending.delete(requestId);
-      if (busyKey !== null && this.busy.get(busyKey) === requestId) {
-        this.busy.delete(busyKey);
-        this.renderNow();
-      }
-    }, BUSY_TIMEOUT_MS);
-    this.pending.set(requestId, { key: busyKey, timer });
-    this.host.post(make(requestId));
-    if (busyKey !== null) this.renderNow();
-  }
-
-  private command(command: Command): void {
-    this.host.post({ type: "command", command });
-  }
-
-  approve(a: Approval): void {
-    if (this.busy.has(`approval:${a.approval_id}`)) return;
-    this.request((requestId) => ({ type: "approve", requestId, approvalId: a.approval_id }), `approval:${a.approval_id}`);
-  }
-
-  startReject(a: Approval): void {
-    if (!Object.hasOwn(this.ui.rejecting, a.approval_id)) this.ui.rejecting[a.approval_id] = "";
-    this.saveSoon();
-    this.renderNow();
-    const tf = this.itemElement("approvals", a.approval_id)?.querySelector<HTMLElement & { updateComplete?: Promise<unknown> }>("vscode-textfield");
-    if (tf) void (tf.updateComplete ?? Promise.resolve()).then(() => tf.focus());
-  }
-
-  setRejectDraft(a: Approval, text: string): void {
-    if (!Object.hasOwn(this.ui.rejecting, a.approval_id)) return;
-    this.ui.rejecting[a.approval_id] = text.slice(0, 2000);
-    this.saveSoon();
-  }
-
-  confirmReject(a: Approval): void {
-    const key = `approval:${a.approval_id}`;
-    if (this.busy.has(key)) return;
-    const reason = (this.ui.rejecting[a.approval_id] ?? "").trim().slice(0, 2000);
-    this.request((requestId) => (reason ? { type: "reject", requestId, approvalId: a.approval_id, reason } : { type: "reject", requestId, approvalId: a.approval_id }), key);
-  }
-
-  cancelReject(a: Approval): void {
-    delete this.ui.rejecting[a.approval_id];
-    this.saveSoon();
-    this.renderNow();
-    // A new vscode-button gets its tabindex when it first renders (a microtask later).
-    const btn = this.itemElement("approvals", a.approval_id)?.querySelector<HTMLElement & { updateComplete?: Promise<unknown> }>("vscode-button.reject");
-    if (btn) void (btn.updateComplete ?? Promise.resolve()).then(() => btn.focus());
-  }
-
-  showDiff(a: Approval): void {
-    this.host.post({ type: "showDiff", approvalId: a.approval_id });
-  }
-
-  allowSimilar(a: Approval): void {
-    this.host.post({ type: "allowSimilar", approvalId: a.approval_id });
-  }
-
-  route(item: UndispatchedItem): void {
-    this.request((requestId) => ({ type: "route", requestId, itemId: item.id }), null);
-  }
-
-  dismiss(item: UndispatchedItem): void {
-    if (this.busy.has(`inbox:${item.id}`)) return;
-    this.request((requestId) => ({ type: "dismiss", requestId, itemId: item.id }), `inbox:${item.id}`);
-  }
-
-  sendTo(ep: EndpointView): void {
-    this.request((requestId) => ({ type: "sendTo", requestId, endpointId: ep.endpoint_id }), null);
-  }
-
-  openStream(s: StreamView): void {
-    this.host.post({ type: "openStream", streamId: s.stream_id });
-  }
-
-  stopStream(s: StreamView): void {
-    if (this.busy.has(`stream:${s.stream_id}`)) return;
-    this.request((requestId) => ({ type: "stopStream", requestId, streamId: s.stream_id }), `stream:${s.stream_id}`);
-  }
-
-  reply(m: WindowMessage): void {
-    this.request((requestId) => ({ type: "reply", requestId, messageId: m.id }), null);
   }
 }

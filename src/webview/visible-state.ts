@@ -6,6 +6,7 @@
 // breaks and tabs; one-line fields show `\n`, so a line break cannot fake a second line.
 import type { Approval } from "../protocol/approvals.js";
 import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
+import type { PolicyView } from "../protocol/policy.js";
 import type { StreamView } from "../protocol/streams.js";
 import { visibleText } from "../protocol/visible-text.js";
 import type { SidebarState, WindowMessage } from "../protocol/webview.js";
@@ -66,6 +67,25 @@ function stream(s: StreamView): StreamView {
   return { ...s, command: line(s.command), session: line(s.session), cwd: lineOrNull(s.cwd), reason: lineOrNull(s.reason), signal: lineOrNull(s.signal) };
 }
 
+/** Rules come from files anyone may have written (a cloned repository's workspace rules). */
+function policy(p: PolicyView): PolicyView {
+  return {
+    ...p,
+    user_file: line(p.user_file),
+    rules: p.rules.map((r) => ({
+      ...r,
+      where: line(r.where),
+      rule: {
+        ...r.rule,
+        ...(r.rule.command !== undefined ? { command: line(r.rule.command) } : {}),
+        ...(r.rule.edit !== undefined ? { edit: line(r.rule.edit) } : {}),
+        ...(r.rule.note !== undefined ? { note: line(r.rule.note) } : {}),
+      },
+    })),
+    workspaces: p.workspaces.map((w) => ({ ...w, root: line(w.root), file: line(w.file), error: lineOrNull(w.error) })),
+  };
+}
+
 function message(m: WindowMessage): WindowMessage {
   return { ...m, from: line(m.from), content: block(m.content), content_type: line(m.content_type) };
 }
@@ -95,5 +115,6 @@ function mapState(s: SidebarState): SidebarState {
     streams: s.streams.map(stream),
     messages: s.messages.map(message),
     ...(s.warnings ? { warnings: s.warnings.map(line) } : {}),
+    ...(s.policy ? { policy: policy(s.policy) } : {}),
   };
 }

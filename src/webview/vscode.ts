@@ -11,7 +11,7 @@ declare global {
   function acquireVsCodeApi(): VsCodeApi;
 }
 
-export const SECTIONS = ["approvals", "inbox", "sessions", "streams", "messages"] as const;
+export const SECTIONS = ["approvals", "inbox", "sessions", "streams", "messages", "policy"] as const;
 export type SectionId = (typeof SECTIONS)[number];
 
 /** UI-only state that survives the view being hidden and shown again (vscode.setState). */

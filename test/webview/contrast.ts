@@ -69,7 +69,7 @@ export const CONTRAST_PROBE = `(() => {
   };
   const label = (el) => (el.getAttribute("aria-label") || el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60);
   for (const b of document.querySelectorAll("vscode-badge")) { const root = b.shadowRoot && b.shadowRoot.querySelector(".root"); if (root) sample("count badge " + label(b), root, root); }
-  for (const b of document.querySelectorAll(".action-badge, .self-tag")) sample("badge " + label(b), b, b);
+  for (const b of document.querySelectorAll(".action-badge, .decision-badge, .self-tag")) sample("badge " + label(b), b, b);
   for (const st of document.querySelectorAll(".meta .status-head, .session-state")) sample("status " + label(st), st, st);
   for (const b of document.querySelectorAll("vscode-button:not([disabled])")) {
     const base = b.shadowRoot && b.shadowRoot.querySelector(".base");

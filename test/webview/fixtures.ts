@@ -1,5 +1,6 @@
 // Sidebar states for the webview tests and the benchmark.
 import type { Approval } from "../../src/protocol/approvals.js";
+import type { PolicyView } from "../../src/protocol/policy.js";
 import type { EndpointView, UndispatchedItem } from "../../src/protocol/schemas.js";
 import type { StreamView } from "../../src/protocol/streams.js";
 import type { SidebarState, WindowMessage } from "../../src/protocol/webview.js";
@@ -134,6 +135,35 @@ const LONG_TEXT = [
   "Please route this to whoever owns the router.",
 ].join("\n");
 
+export const USER_RULES = "/home/dev/.local/state/agent-switchboard/policy/rules.json";
+export const WS_RULES = "/home/dev/project/.switchboard/policy.json";
+
+/** The rules in force: a guard, user rules, a workspace file not accepted yet, a session rule. */
+export function policyView(): PolicyView {
+  const user = `user rules (${USER_RULES})`;
+  const ws = `workspace rules (${WS_RULES})`;
+  return {
+    rules: [
+      { rule: { id: "builtin:git-output", decision: "ask", command: "git * --output* *" }, scope: "builtin", where: "built-in guards", active: true, endpoint_id: null },
+      {
+        rule: { id: "builtin:read-only:ls", decision: "allow", command: "ls *" },
+        scope: "builtin",
+        where: "built-in read-only rules (autoApproveEnv)",
+        active: false,
+        endpoint_id: null,
+      },
+      { rule: { id: "tests", decision: "allow", command: "npm run test:*" }, scope: "user", where: user, active: true, endpoint_id: null },
+      { rule: { id: "no-push", decision: "deny", command: "git push *", note: "Pushing is for people." }, scope: "user", where: user, active: true, endpoint_id: null },
+      { rule: { id: "ws-curl", decision: "allow", command: "curl *" }, scope: "workspace", where: ws, active: false, endpoint_id: null },
+      { rule: { id: "ws-deploy", decision: "ask", command: "make deploy" }, scope: "workspace", where: ws, active: true, endpoint_id: null },
+      { rule: { id: "allow-src", decision: "allow", edit: "src/**" }, scope: "session", where: "session agent-1", active: true, endpoint_id: "ep-agent-1" },
+    ],
+    workspaces: [{ root: "/home/dev/project", file: WS_RULES, sha256: "ab".repeat(32), accepted: false, error: null }],
+    builtin: { read_only: false },
+    user_file: USER_RULES,
+  };
+}
+
 export function fixtureState(): SidebarState {
   return {
     connection: { phase: "connected", reason: null, broker_url: "http://127.0.0.1:41237", broker_version: "0.1.0" },
@@ -192,6 +222,7 @@ export function fixtureState(): SidebarState {
     ],
     messages: [message({ id: "m-1" }), message({ id: "m-2", from: "ci-bot", content: LONG_TEXT, correlation_id: null, source_endpoint_id: null, replied: false })],
     now: NOW,
+    policy: policyView(),
   };
 }
 

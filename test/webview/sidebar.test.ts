@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "./contrast.js";
-import { HOSTILE, NOW, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
+import { HOSTILE, NOW, USER_RULES, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
 import { LAYOUT_PROBE } from "./layout.js";
 import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
 
@@ -450,6 +450,71 @@ describe("sidebar webview", () => {
     assert.ok(heading > 0);
     const headingRing = await sb.page.evaluate(() => getComputedStyle(document.activeElement!).outlineColor);
     assert.equal(headingRing, "rgb(0, 120, 212)"); // --vscode-focusBorder of the dark theme
+  });
+
+  it("Policy lists the rules in force with scope and source; Remove and Open file by keyboard; notes for guards and a workspace file to accept", async () => {
+    const sb = await withFixture();
+    const sec = sb.page.locator("section.sec-policy");
+    await sec.scrollIntoViewIfNeeded();
+    const items = sec.locator("li[data-key]");
+    // Deny first, then ask, then allow; the guards and the inactive read-only set are not listed one by one.
+    assert.deepEqual(await items.evaluateAll((els) => els.map((e) => e.querySelector(".rule-id")?.textContent)), ["no-push", "ws-deploy", "tests", "ws-curl", "allow-src"]);
+    assert.match(squash(await sec.locator(".section-toggle").textContent()), /Policy 5 , 5 rules/);
+    const curl = sec.locator('li[data-key^="workspace:"][data-key$=":ws-curl"]');
+    assert.match(
+      squash(await curl.locator(".rule-meta").textContent()),
+      /ws-curl workspace \(not accepted: ignored\) workspace rules \(\/home\/dev\/project\/\.switchboard\/policy\.json\)/,
+    );
+    assert.match((await curl.locator("article").getAttribute("class")) ?? "", /\binactive\b/);
+    const session = sec.locator('li[data-key="session:ep-agent-1:allow-src"]');
+    assert.match(squash(await session.textContent()), /allow edit src\/\*\* allow-src this session only session agent-1/);
+    assert.equal(await session.locator("vscode-button.open-rule-file").count(), 0, "a session rule has no file");
+    assert.match(
+      squash(await sec.locator(".policy-notes").textContent()),
+      /1 built-in guards always ask.*The allow rules of \/home\/dev\/project\/\.switchboard\/policy\.json are ignored until you accept this exact file/,
+    );
+
+    // Remove by keyboard: Tab to the button, Enter; busy until the host answers.
+    const tests = sec.locator('li[data-key$=":tests"]');
+    const remove = tests.getByRole("button", { name: "Remove rule tests" });
+    await remove.focus();
+    await sb.page.keyboard.press("Enter");
+    const posted = await sb.posted();
+    const rm = posted.find((m) => m.type === "removeRule") as { requestId: string; key: string } | undefined;
+    assert.ok(rm, "removeRule posted");
+    assert.equal(rm.key, `user:user rules (${USER_RULES}):tests`);
+    assert.equal(await remove.getAttribute("disabled"), "");
+    await sb.send({ type: "result", requestId: rm.requestId, ok: true, message: "Removed rule tests." });
+    assert.match(squash(await sb.page.locator(".notice.ok").textContent()), /Removed rule tests\./);
+
+    await tests.getByRole("button", { name: "Open the file of rule tests" }).click();
+    await sec.getByRole("button", { name: "Open the user rules file" }).click();
+    await sec.getByRole("button", { name: "Review and accept…" }).click();
+    const after = (await sb.posted()).filter((m) => m.type !== "removeRule");
+    assert.deepEqual(
+      after.map((m) => m.type),
+      ["openRuleFile", "openUserRules", "acceptWorkspaceRules"],
+    );
+    assert.deepEqual(after[0], { type: "openRuleFile", key: `user:user rules (${USER_RULES}):tests` });
+    assert.deepEqual(after[2], { type: "acceptWorkspaceRules", root: "/home/dev/project" });
+
+    // A rule from a cloned repository's file is shown as text, its hidden characters visible.
+    const hostile = fixtureState();
+    hostile.policy!.rules.push({
+      rule: { id: "evil", decision: "allow", command: `echo ${HOSTILE}\u202e` },
+      scope: "user",
+      where: "user rules (x)",
+      active: true,
+      endpoint_id: null,
+    });
+    await sb.state(hostile);
+    const evil = sec.locator('li[data-key$=":evil"] .rule-pattern');
+    assert.equal(await evil.textContent(), `echo ${HOSTILE}\\u202e`);
+    assert.equal(await sb.page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+
+    // Before the rules are known, the section says so instead of "no rules".
+    await sb.state({ ...fixtureState(), policy: null });
+    assert.match(squash(await sec.locator(".empty").textContent()), /once the broker has sent them/);
   });
 
   it("folds sections, remembers the fold across a reload, and unfolds on a focus message", async () => {
