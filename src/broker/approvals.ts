@@ -163,6 +163,7 @@ export class ApprovalDesk {
       decided_by: null,
       stream_id: null,
       path: body.path ?? null,
+      ...(body.always_offered ? { always_offered: true } : {}),
     };
     if (this.policy) {
       // Judged before anyone sees it: a rule's allow or deny is recorded like a person's decision.

@@ -137,6 +137,37 @@ export class PolicyUi implements vscode.Disposable {
     return `Saved rule ${rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request${saved.decided.length === 1 ? "" : "s"}.`;
   }
 
+  /**
+   * "Allow for this session…" on a request whose agent offered "always": the generalised rule (our own
+   * generaliser, the same as Allow similar's) shown before saving, kept as a session rule in the
+   * broker, which decides this request and the next matching ones. The agent is answered "once".
+   */
+  async allowForSession(approvalId: string): Promise<string | undefined> {
+    const api = await this.sb.api("policy_v1");
+    const a = (this.sb.state().approvals as Approval[]).find((x) => x.approval_id === approvalId);
+    if (!a) throw new Error("This request is no longer waiting.");
+    const proposal = await explain(api.route(ROUTES.proposeRule, { params: [approvalId] }));
+    const pattern = proposal.rule.edit !== undefined ? `edit ${proposal.rule.edit}` : (proposal.rule.command ?? "");
+    const preview = await explain(api.route(ROUTES.previewRule, { body: { rule: proposal.rule, endpoint_id: a.endpoint_id } }));
+    const others = preview.pending.filter((p) => p.approval_id !== approvalId).length;
+    const choice = await vscode.window.showInformationMessage(
+      `Allow \`${pattern}\` for the rest of session ${a.session}?`,
+      {
+        modal: true,
+        detail: `Switchboard keeps this as a session rule (it ends with the session); the agent is answered "allow once" each time, so every request still goes through your rules.${others ? ` It also decides ${others} other waiting request${others === 1 ? "" : "s"} now.` : ""}`,
+      },
+      "Allow for This Session",
+    );
+    if (choice !== "Allow for This Session") return undefined;
+    const saved = await explain(api.route(ROUTES.addRule, { body: { scope: "session", rule: proposal.rule, endpoint_id: a.endpoint_id } }));
+    this.refresh();
+    // The rule decides the request itself; if it does not match it (a guard asks), approve it as asked.
+    const now = await api.approval(approvalId);
+    if (now.state === "pending") await explain(api.decide(approvalId, { decision: "approve", decided_by: `${this.sb.sessionName} (allow for this session)` }));
+    log().info(`saved session rule ${proposal.rule.id} (${saved.rule.where}); it decided ${saved.decided.length} pending request(s)`);
+    return `Allowed \`${pattern}\` for this session (rule ${proposal.rule.id}).`;
+  }
+
   /** The rules in force: pick one to remove it or open its file; accept a workspace file waiting for it. */
   async showRules(): Promise<void> {
     const api = await this.sb.api("policy_v1");

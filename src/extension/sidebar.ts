@@ -21,6 +21,7 @@ export interface SidebarPolicy {
   openFileByKey(key: string): Promise<void>;
   openUserRules(): Promise<void>;
   acceptByRoot(root: string): Promise<void>;
+  allowForSession(approvalId: string): Promise<string | undefined>;
 }
 const STATE_THROTTLE_MS = 50;
 
@@ -155,6 +156,8 @@ export class Sidebar implements vscode.WebviewViewProvider, vscode.Disposable {
           return this.actions.reply(m.messageId);
         case "stopStream":
           return this.actions.stopStream(m.streamId);
+        case "allowForSession":
+          return this.policy ? this.policy.allowForSession(m.approvalId) : Promise.reject(new Error("The approval rules are not available in this window."));
         case "removeRule":
           return this.policy ? this.policy.removeByKey(m.key) : Promise.reject(new Error("The approval rules are not available in this window."));
       }

@@ -36,6 +36,11 @@ export const ApprovalRequest = v.object({
   idempotency_key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
   /** `edit`: the file's absolute path (or relative to `cwd`), judged by the policy's edit rules. */
   path: v.optional(text(4096)),
+  /**
+   * The agent offered to allow this "always" (an ACP `allow_always` option). The sidebar then offers
+   * "Allow for this session", kept as a Switchboard session rule; the agent is still answered "once".
+   */
+  always_offered: v.optional(v.boolean()),
 });
 export type ApprovalRequest = v.InferOutput<typeof ApprovalRequest>;
 
@@ -72,6 +77,8 @@ export const Approval = v.object({
   path: v.optional(v.nullable(v.string())),
   /** How the approval policy judged it (section 11): the rule that decided it, or why a person is asked. */
   policy: v.optional(v.nullable(ApprovalPolicy)),
+  /** The agent offered to allow it "always" (see ApprovalRequest). */
+  always_offered: v.optional(v.boolean()),
   /**
    * Present on a preview (listings, observer snapshots and changes, pushes): the fields that were cut
    * to APPROVAL_PREVIEW_BYTES, each with its full size in UTF-8 bytes. `GET /v1/approvals/:id` has the full text.

@@ -67,6 +67,8 @@ export const WebviewToHost = v.variant("type", [
   v.object({ type: v.literal("showDiff"), approvalId: id }),
   /** "Allow similar…": the host proposes a rule from this request and asks for its pattern and scope. */
   v.object({ type: v.literal("allowSimilar"), approvalId: id }),
+  /** "Allow for this session…" (the agent offered "always"): a session rule, shown before saving, then approve. */
+  v.object({ type: v.literal("allowForSession"), requestId, approvalId: id }),
   /** Without a target, the host asks with a Quick Pick of open sessions. */
   v.object({ type: v.literal("route"), requestId, itemId: id, endpointId: v.optional(id) }),
   v.object({ type: v.literal("dismiss"), requestId, itemId: id }),

@@ -84,6 +84,12 @@ export abstract class Intents {
     this.host.post({ type: "showDiff", approvalId: a.approval_id });
   }
 
+  allowForSession(a: Approval): void {
+    const key = `approval:${a.approval_id}`;
+    if (this.busy.has(key)) return;
+    this.request((requestId) => ({ type: "allowForSession", requestId, approvalId: a.approval_id }), key);
+  }
+
   allowSimilar(a: Approval): void {
     this.host.post({ type: "allowSimilar", approvalId: a.approval_id });
   }

@@ -51,6 +51,7 @@ export interface ItemContext {
   cancelReject(a: Approval): void;
   showDiff(a: Approval): void;
   allowSimilar(a: Approval): void;
+  allowForSession(a: Approval): void;
   route(item: UndispatchedItem): void;
   dismiss(item: UndispatchedItem): void;
   sendTo(ep: EndpointView): void;
@@ -133,6 +134,11 @@ export function approvalItem(a: Approval, ctx: ItemContext): TemplateResult {
         ? html`<div class="actions">
           <vscode-button class="approve" ?disabled=${busy} aria-label=${`Approve ${subject} from ${from}`} @click=${() => ctx.approve(a)}>${buttonIcon("check")}${busy && !ctx.readOnly ? "Sending…" : "Approve"}</vscode-button>
           <vscode-button class="reject" secondary ?disabled=${busy} aria-label=${`Reject ${subject} from ${from}`} @click=${() => ctx.startReject(a)}>${buttonIcon("close")}Reject…</vscode-button>
+          ${
+            a.always_offered && a.action !== "tool"
+              ? html`<vscode-button class="allow-session" secondary ?disabled=${busy} aria-label=${`Allow ${subject} for this session…`} title="The agent offered to allow this always: Switchboard keeps it as a rule for this session, shown before saving" @click=${() => ctx.allowForSession(a)}>Allow for this session…</vscode-button>`
+              : nothing
+          }
           ${a.action !== "tool" ? html`<vscode-button class="allow-similar" secondary ?disabled=${busy} aria-label=${`Allow requests similar to ${subject}…`} @click=${() => ctx.allowSimilar(a)}>Allow similar…</vscode-button>` : nothing}
         </div>`
         : html`<div class="reject-form" role="group" aria-label=${`Reject ${subject} from ${from}`}>

@@ -227,7 +227,7 @@ export function fixtureState(): SidebarState {
 }
 
 export function emptyState(): SidebarState {
-  return { ...fixtureState(), approvals: [], inbox: [], sessions: [], streams: [], messages: [] };
+  return { ...fixtureState(), approvals: [], inbox: [], sessions: [], streams: [], messages: [], policy: { ...policyView(), rules: [], workspaces: [] } };
 }
 
 /** Agent-supplied text everywhere it can appear. */

@@ -63,9 +63,9 @@ describe("sidebar webview", () => {
   it("renders every section from a fixture state", async () => {
     const sb = await withFixture();
     const p = sb.page;
-    assert.deepEqual(await p.locator("h2 .section-name").allTextContents(), ["Approvals", "Inbox", "Sessions", "Streams", "Messages"]);
+    assert.deepEqual(await p.locator("h2 .section-name").allTextContents(), ["Approvals", "Inbox", "Sessions", "Streams", "Messages", "Policy"]);
     // Counts: the decided approval and the closed session are not listed.
-    assert.deepEqual(await p.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.deepEqual(await p.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2", "5"]);
     assert.equal(squash(await p.locator("h2#h-approvals .sr-only").textContent()), ", 3 waiting");
 
     // Header.
@@ -425,7 +425,7 @@ describe("sidebar webview", () => {
     ]) {
       assert.ok(names.includes(want), `Tab reaches "${want}"`);
     }
-    for (const section of ["Approvals", "Inbox", "Sessions", "Streams", "Messages"]) {
+    for (const section of ["Approvals", "Inbox", "Sessions", "Streams", "Messages", "Policy"]) {
       assert.ok(
         seen.some((f) => f.startsWith(`button:${section}`)),
         `Tab reaches the ${section} heading`,
@@ -453,7 +453,7 @@ describe("sidebar webview", () => {
   });
 
   it("Policy lists the rules in force with scope and source; Remove and Open file by keyboard; notes for guards and a workspace file to accept", async () => {
-    const sb = await withFixture();
+    const sb = await withFixture(fixtureState(), { height: 4000 });
     const sec = sb.page.locator("section.sec-policy");
     await sec.scrollIntoViewIfNeeded();
     const items = sec.locator("li[data-key]");
@@ -511,6 +511,20 @@ describe("sidebar webview", () => {
     const evil = sec.locator('li[data-key$=":evil"] .rule-pattern');
     assert.equal(await evil.textContent(), `echo ${HOSTILE}\\u202e`);
     assert.equal(await sb.page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+
+    // An agent that offered "always": the card offers Allow for this session (a session rule, asked in the host).
+    const always = fixtureState();
+    always.approvals = [
+      approval({ approval_id: "ap-always", command: "npm run test:unit", summary: "npm run test:unit", always_offered: true }),
+      approval({ approval_id: "ap-once" }),
+    ];
+    await sb.state(always);
+    await sb.clearPosted();
+    assert.equal(await sb.page.locator('li[data-key="ap-once"] vscode-button.allow-session').count(), 0, "not offered when the agent did not offer always");
+    await sb.page.getByRole("button", { name: "Allow npm run test:unit for this session…" }).click();
+    const ask = (await sb.posted()).find((m) => m.type === "allowForSession") as { requestId: string; approvalId: string } | undefined;
+    assert.equal(ask?.approvalId, "ap-always");
+    await sb.send({ type: "result", requestId: ask!.requestId, ok: true, message: "Allowed `npm run test:*` for this session (rule allow-npm-run-test-any)." });
 
     // Before the rules are known, the section says so instead of "no rules".
     await sb.state({ ...fixtureState(), policy: null });
@@ -573,7 +587,7 @@ describe("sidebar webview", () => {
     await sb.page.getByRole("button", { name: "Show the logs" }).click();
     assert.equal((await sb.waitForPost("command")).command, "showLogs");
     await sb.state(fixtureState());
-    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2", "5"]);
     assert.equal(await sb.page.locator(".render-error").count(), 0);
     await sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true }).click();
     assert.equal((await sb.waitForPost("approve")).approvalId, "ap-1");
@@ -587,7 +601,8 @@ describe("sidebar webview", () => {
     assert.match(await empty("sessions"), /Start an agent session \(Switchboard: New pi Session\) or run switchboard run\./);
     assert.match(await empty("streams"), /Approved commands stream their output here/);
     assert.match(await empty("messages"), /switchboard send --to vscode-project/);
-    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["0", "0", "0", "0", "0"]);
+    assert.match(await empty("policy"), /No approval rules: every request asks you\. Save one with Allow similar… on an approval, or run switchboard policy add\./);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["0", "0", "0", "0", "0", "0"]);
     await sb.page.getByRole("button", { name: "Switchboard: New pi Session" }).click();
     assert.equal((await sb.waitForPost("command")).command, "newPiSession");
   });
@@ -786,7 +801,7 @@ describe("sidebar webview", () => {
     const cached = await sb.waitForPost("painted");
     assert.equal(cached.live, false);
     // Before any state from the host: the last known lists, "Connecting…", every button disabled.
-    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2"]);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["3", "2", "4", "5", "2", "5"]);
     assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connecting…");
     assert.match(squash(await sb.page.locator(".conn-detail").textContent()), /last known state/);
     const approve = sb.page.getByRole("button", { name: "Approve npm test from agent-1", exact: true });
@@ -798,7 +813,7 @@ describe("sidebar webview", () => {
     live.approvals = live.approvals.filter((a) => a.approval_id !== "ap-3");
     await sb.state(live);
     assert.equal((await sb.waitForPost("painted")).live, true);
-    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["2", "2", "4", "5", "2"]);
+    assert.deepEqual(await sb.page.locator("h2 vscode-badge").allTextContents(), ["2", "2", "4", "5", "2", "5"]);
     assert.equal(squash(await sb.page.locator(".conn-phase").textContent()), "Connected");
     assert.equal(await approve.getAttribute("disabled"), null);
     await approve.click();

@@ -363,6 +363,7 @@ export class AcpHost {
     const call = mergeToolCall(this.toolCalls.get(params.toolCall.toolCallId), params.toolCall);
     this.toolCalls.set(call.toolCallId, call);
     const req = approvalRequestFor(call, this.opts.cwd, this.agentTitle);
+    if (params.options.some((o) => o.kind === "allow_always")) req.alwaysOffered = true; // the card offers "Allow for this session"
     const pending: PendingPermission = { approvalId: undefined, abort: new AbortController() };
     const onAbort = () => pending.abort.abort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -410,6 +411,7 @@ export class AcpHost {
         ...(req.command !== undefined ? { command: req.command } : {}),
         ...(req.detail !== undefined ? { detail: req.detail } : {}),
         ...(req.diff !== undefined ? { diff: req.diff } : {}),
+        ...(req.alwaysOffered ? { always_offered: true } : {}),
       };
       approval = await api.requestApproval(body);
       created?.(approval.approval_id);

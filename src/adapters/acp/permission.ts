@@ -10,6 +10,9 @@
 // `allow_once`; a rejection `reject_once` (else `reject_always`); nothing is ever mapped onto an
 // option that grants more than the reviewer approved, and a decision that cannot be mapped is sent
 // as a rejection or as `cancelled`, never as an approval.
+// `allow_always` is never selected: the agent would stop asking, and Switchboard's one policy would
+// stop seeing those requests. The card's "Allow for this session" keeps "always" as a Switchboard
+// session rule instead (docs/protocol.md, section 11).
 import type { PermissionOption, RequestPermissionOutcome, ToolCallContent, ToolCallUpdate } from "@agentclientprotocol/sdk";
 import { isAbsolute, relative } from "node:path";
 import { shellQuote } from "../../exec/index.js";
@@ -24,6 +27,8 @@ export interface AcpGateRequest {
   cwd: string;
   detail?: string;
   diff?: string;
+  /** the agent offered `allow_always` (answered `allow_once` all the same: see permissionOutcome) */
+  alwaysOffered?: boolean;
 }
 
 const SHELLS = /(^|\/)(ba|z|da|k)?sh$/;
