@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { verifyChain } from "../../src/platform/audit-chain.js";
+import { ROUTES } from "../../src/protocol/routes.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
 import { screenshot, type VsCodeSession } from "./harness.js";
 import {
   BrokerApi,
@@ -25,6 +27,7 @@ import {
   startSwitchboardWorkbench,
   until,
   waitForApproval,
+  waitGone,
   waitVisible,
   withFailureShots,
   endSuite,
@@ -120,6 +123,42 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
     );
   });
 
+  it("the Policy section lists the saved rule with its scope and source, readable in the theme, and removes it from the keyboard", { timeout: 120_000 }, async () => {
+    await withFailureShots(
+      () => [vscode?.page],
+      "policy-2",
+      async () => {
+        const frame = sidebar(page());
+        const item = frame.locator('article.card.rule[data-id$=":allow-printf-any"]');
+        await frame.locator("section.sec-policy").scrollIntoViewIfNeeded();
+        await waitVisible(frame, item, "the saved rule in the Policy section");
+        await item.scrollIntoViewIfNeeded();
+        assert.match(await item.innerText(), /allow[\s\S]*printf \*[\s\S]*allow-printf-any[\s\S]*all my sessions[\s\S]*user rules \(/);
+        // VS Code's own theme colours: the decision badge and the buttons meet WCAG AA.
+        const samples = ((await frame.locator("body").evaluate(CONTRAST_PROBE)) as ContrastSample[]).filter((x) =>
+          /^(badge allow|button Remove rule|button Open the file)/.test(x.what),
+        );
+        assert.ok(samples.length >= 3, `measured ${samples.map((x) => x.what).join(", ")}`);
+        assert.deepEqual(
+          samples.filter((x) => x.ratio < AA_TEXT),
+          [],
+        );
+        await screenshot(page(), "policy-2-section");
+        // Remove, from the keyboard: the broker forgets it and the section follows.
+        await item.locator("vscode-button.remove-rule").focus();
+        await page().keyboard.press("Enter");
+        await until("the rule removed in the broker", async () => !(await api.route(ROUTES.policy, {})).rules.some((r) => r.rule.id === "allow-printf-any"), 15_000);
+        await waitGone(frame, item, "the removed rule");
+        // The next printf asks a person again.
+        const third = cli(["run", "--no-start", "--", "printf", "%s", "third"]);
+        const { approval } = await waitForApproval(api, (a) => a.command === "printf %s third");
+        assert.equal(approval.state, "pending");
+        await api.decide(approval.approval_id, { decision: "reject", decided_by: "test" });
+        await third.exit(30_000);
+      },
+    );
+  });
+
   it("a workspace allow rule is ignored until the file is accepted", { timeout: 120_000 }, async () => {
     mkdirSync(join(workspace, ".switchboard"), { recursive: true });
     writeFileSync(join(workspace, ".switchboard", "policy.json"), JSON.stringify({ rules: [{ id: "ws-echo", decision: "allow", command: "echo *" }] }));
@@ -127,6 +166,12 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
     const { approval } = await waitForApproval(api, (a) => a.command === "echo from-workspace");
     assert.equal(approval.state, "pending", "a repository's allow rule does not approve by itself");
     assert.match(JSON.stringify(approval.policy), /not accepted|no rule matches/);
+    // The Policy section says the file's allow rules wait for acceptance, and lists its rule as ignored.
+    const frame = sidebar(page());
+    await frame.locator("section.sec-policy").scrollIntoViewIfNeeded();
+    await waitVisible(frame, frame.locator(".policy-note.workspace-waiting"), "the workspace file waiting to be accepted");
+    await waitVisible(frame, frame.locator('article.card.rule.inactive[data-id$=":ws-echo"]'), "the ignored workspace rule");
+    await screenshot(page(), "policy-3-workspace-waiting");
     await api.decide(approval.approval_id, { decision: "reject", decided_by: "test" });
     await run.exit(30_000);
   });
