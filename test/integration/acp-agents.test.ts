@@ -84,6 +84,8 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         const a1 = await pending(ep.endpoint_id);
         assert.equal(a1.action, "sh");
         assert.equal(a1.command, `echo approved-${name} > approved.txt && cat approved.txt`);
+        // Every agent here offers "allow always": the card offers Allow for this session (a Switchboard session rule).
+        assert.equal(a1.always_offered, true);
         await broker.api.decide(a1.approval_id, { decision: "approve", decided_by: "test" });
         await waitFor("the approved command's side effect", () => existsSync(join(box.cwd, "approved.txt")), TURN_MS);
         assert.equal((await readFile(join(box.cwd, "approved.txt"), "utf8")).trim(), `approved-${name}`);
