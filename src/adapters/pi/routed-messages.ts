@@ -5,6 +5,7 @@
 import type { ClientMessage } from "../../client/client.js";
 import { BrokerError } from "../../client/errors.js";
 import { errText } from "../shared/failures.js";
+import { replyRequest, routedMessage } from "../shared/routed.js";
 import type { PiConnection } from "./connection.js";
 import { ReplyTracker, contentText, type DueReply } from "./replies.js";
 import type { PiSession } from "./session.js";
@@ -20,16 +21,7 @@ export class RoutedMessages {
   onMessage(m: ClientMessage): void {
     const text = m.content;
     if (!text.trim()) return this.session.log(`ignored an empty message ${m.sourceMessageId} from ${m.from}`);
-    const source = typeof m.metadata.source_endpoint_id === "string" ? m.metadata.source_endpoint_id : undefined;
-    const correlation = typeof m.metadata.correlation_id === "string" ? m.metadata.correlation_id : undefined;
-    const routed = {
-      messageId: m.sourceMessageId,
-      text,
-      from: m.from,
-      replyTo: source ?? m.from,
-      replyToEndpoint: source !== undefined,
-      inReplyTo: correlation ?? m.sourceMessageId,
-    };
+    const routed = routedMessage(m);
     // Acknowledged by the client once this returns, so it is answered rather than dropped.
     if (this.session.stopped) return this.send({ message: routed, text: "(The pi session ended before it took up this message.)" });
     for (const due of this.replies.delivered(routed)) this.send(due);
@@ -63,7 +55,7 @@ export class RoutedMessages {
     if (!client || !endpointId) return session.log(`reply to ${m.messageId} dropped: not connected to a broker`);
     session.track(
       client
-        .send({ endpoint_id: endpointId, to: m.replyTo, content: due.text, metadata: { in_reply_to: m.inReplyTo, reply_to_message_id: m.messageId } })
+        .send(replyRequest(endpointId, m, due.text))
         .then((res) => session.log(`replied to ${m.messageId}: ${res.status}`))
         .catch((err: unknown) => {
           if (err instanceof BrokerError && err.code === "recipient_unknown" && !m.replyToEndpoint)
