@@ -131,11 +131,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     if (phase === "closed" || this.closing) throw new ClientClosedError();
     if (phase === "connected") return this.serverInfo;
     if (phase === "idle" || phase === "disconnected") {
-      this.conn.acquireGuard();
-      const connected = this.conn.waitFor(undefined);
-      this.conn.lastError = undefined;
-      this.conn.fire({ type: "connect_requested" });
-      await connected;
+      await this.conn.start();
     } else {
       await this.conn.waitFor(undefined);
     }
@@ -174,7 +170,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       brokerUrl: api.baseUrl,
       serverVersion: init.server_version,
       serverProtocolVersion: init.server_protocol_version,
-      capabilities: { ...this.conn.caps },
+      capabilities: { ...this.conn.capabilities },
       sessionId: init.session_id,
       feedEpoch: typeof init.feed_epoch === "string" ? init.feed_epoch : undefined,
       spawned: this.conn.discovered?.spawned ?? false,
@@ -184,7 +180,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   /** Server capabilities from /v1/initialize, minus `disableCapabilities`. */
   get capabilities(): Readonly<Record<string, boolean>> {
-    return { ...this.conn.caps };
+    return { ...this.conn.capabilities };
   }
 
   hasCapability(name: string): boolean {
@@ -261,7 +257,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
    */
   sendStreamFrame(frame: Buffer, done: (err?: Error) => void): boolean {
     const ws = this.conn.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || !this.conn.caps.stream_frames_v1) return false;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.conn.hasCapability("stream_frames_v1")) return false;
     ws.send(frame, { binary: true }, done);
     return true;
   }

@@ -37,14 +37,15 @@ export class Connection {
   private readonly queue: ConnEvent[] = [];
   private dispatching = false;
 
-  discovered: Discovered | undefined;
-  api: BrokerApi | undefined;
-  init: InitializeResponse | undefined;
-  caps: Record<string, boolean> = {};
+  // What the facade reads through the getters below; only this class changes them (and `presence`, on a push).
+  private found: Discovered | undefined;
+  private currentApi: BrokerApi | undefined;
+  private greeting: InitializeResponse | undefined;
+  private caps: Record<string, boolean> = {};
+  private lastError: Error | undefined;
+  private stream: WebSocket | undefined;
+  /** The broker's network presence: from /v1/initialize, then from presence_changed pushes. */
   presence: "online" | "reconnecting" | "offline" | undefined;
-  lastError: Error | undefined;
-  /** The current /v1/stream socket. */
-  ws: WebSocket | undefined;
 
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -69,6 +70,29 @@ export class Connection {
 
   get state(): ConnState {
     return this.current;
+  }
+
+  get discovered(): Discovered | undefined {
+    return this.found;
+  }
+
+  /** The API of the broker that answered /v1/initialize last. */
+  get api(): BrokerApi | undefined {
+    return this.currentApi;
+  }
+
+  get init(): InitializeResponse | undefined {
+    return this.greeting;
+  }
+
+  /** Server capabilities from /v1/initialize, minus `disableCapabilities`. */
+  get capabilities(): Readonly<Record<string, boolean>> {
+    return this.caps;
+  }
+
+  /** The current /v1/stream socket. */
+  get ws(): WebSocket | undefined {
+    return this.stream;
   }
 
   hasCapability(name: string): boolean {
@@ -171,36 +195,36 @@ export class Connection {
   private async openStream(gen: number, rediscover: boolean): Promise<void> {
     const who = { clientKind: this.identity.clientKind!, clientVersion: this.identity.clientVersion };
     try {
-      let api = this.api;
+      let api = this.currentApi;
       // The first connect usually finds a recorded broker that answers: let /v1/initialize prove it.
       const recorded = !api && !this.opts.discoverFn ? await initializeRecorded(this.opts.discover, who) : undefined;
       let init = recorded?.init;
       if (recorded) {
-        this.discovered = recorded.discovered;
-        api = this.api = this.newApi();
+        this.found = recorded.discovered;
+        api = this.currentApi = this.newApi();
       } else if (rediscover || !api || !(await probeHealth({ ipcUrl: api.baseUrl, ipcSocket: api.ipcSocket }, 1000))) {
         if (this.current.gen !== gen) return;
         const found = await (this.opts.discoverFn ?? discover)(this.opts.discover);
         checkHealthProtocol(found.record.ipcUrl, found.health);
-        this.discovered = found;
-        api = this.api = this.newApi();
+        this.found = found;
+        api = this.currentApi = this.newApi();
       }
       if (this.current.gen !== gen) return;
       init ??= await initialize(api!, who);
       if (this.current.gen !== gen) return;
-      this.init = init;
+      this.greeting = init;
       const disabled = new Set(this.opts.disableCapabilities ?? []);
       this.caps = Object.fromEntries(Object.entries(init.server_capabilities).filter(([k]) => !disabled.has(k)));
       this.presence = init.network_presence;
       // Never two streams for one pid: close ours and wait until it is closed before opening the next.
       await this.retireStream();
       if (this.current.gen !== gen) return;
-      const ws = await openStreamSocket(this.discovered!.record, this.identity.pid, this.opts.pingMs ?? 15_000, {
+      const ws = await openStreamSocket(this.found!.record, this.identity.pid, this.opts.pingMs ?? 15_000, {
         frame: (s, data, isBinary) => this.hooks.frame(s, data, isBinary),
         error: (err) => this.report(err),
         closed: (s, code, reason) => {
-          if (this.ws !== s) return; // retired on purpose
-          this.ws = undefined;
+          if (this.stream !== s) return; // retired on purpose
+          this.stream = undefined;
           this.lastError = undefined;
           this.fire({ type: "stream_closed", gen, reason: `the stream closed (${code}${reason.length ? ` ${reason.toString()}` : ""})`, brokerGone: code !== 1000 });
         },
@@ -209,7 +233,7 @@ export class Connection {
         void this.closeSocket(ws);
         return;
       }
-      this.ws = ws;
+      this.stream = ws;
       this.fire({ type: "stream_open", gen });
     } catch (err) {
       if (this.current.gen !== gen) return;
@@ -219,7 +243,7 @@ export class Connection {
   }
 
   private newApi(): BrokerApi {
-    return new BrokerApi(this.discovered!.record, this.opts.requestTimeoutMs !== undefined ? { timeoutMs: this.opts.requestTimeoutMs } : {});
+    return new BrokerApi(this.found!.record, this.opts.requestTimeoutMs !== undefined ? { timeoutMs: this.opts.requestTimeoutMs } : {});
   }
 
   private async reattachAll(gen: number): Promise<void> {
@@ -236,8 +260,8 @@ export class Connection {
 
   /** Detaches the current stream (its close no longer counts as a drop) and closes it. */
   private retireStream(): Promise<void> {
-    const ws = this.ws;
-    this.ws = undefined;
+    const ws = this.stream;
+    this.stream = undefined;
     return ws ? this.closeSocket(ws) : Promise.resolve();
   }
 
@@ -286,7 +310,16 @@ export class Connection {
 
   // ---- the stream guard and closing ----------------------------------------------------------------------
 
-  acquireGuard(): void {
+  /** Connects from `idle` or `disconnected`: resolves once connected, rejects with the cause if the attempt fails. */
+  start(): Promise<void> {
+    this.acquireGuard();
+    const connected = this.waitFor(undefined);
+    this.lastError = undefined;
+    this.fire({ type: "connect_requested" });
+    return connected;
+  }
+
+  private acquireGuard(): void {
     this.guardKey = acquireStreamGuard(this, this.identity.pid, this.opts.discover);
   }
 
