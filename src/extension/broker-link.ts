@@ -214,11 +214,13 @@ export class BrokerLink implements vscode.Disposable {
       this.connected.fire();
     } catch (err) {
       if (this.client !== client) return;
+      // Let go of it first: its "closed" below must not turn this window's state into "connecting",
+      // which would hide the disconnected banner (and its reason) until the next attempt.
+      this.client = undefined;
       const message = (err as Error).message;
       log().error(`could not connect to the broker: ${message}`);
       this.setPhase("disconnected", message);
       await client.close({ unregister: false }).catch(() => {});
-      this.client = undefined;
       this.scheduleRetry();
     }
   }
