@@ -3,12 +3,8 @@
 import { html, render, type TemplateResult } from "lit";
 import { ref } from "lit/directives/ref.js";
 import { repeat } from "lit/directives/repeat.js";
-import type { Approval } from "../protocol/approvals.js";
-import { ruleKey, type RuleView } from "../protocol/policy.js";
-import type { EndpointView, UndispatchedItem } from "../protocol/schemas.js";
-import type { StreamView } from "../protocol/streams.js";
-import type { HostToWebview, SidebarState, WebviewToHost, WindowMessage } from "../protocol/webview.js";
-import { headerView, icon, noticesView, type Command, type Notice } from "./chrome.js";
+import type { HostToWebview, SidebarState } from "../protocol/webview.js";
+import { headerView, icon, noticesView, type Notice } from "./chrome.js";
 import { derive, type Derived } from "./derive.js";
 import { Intents } from "./intents.js";
 import { approvalItem, inboxItem, messageItem, sessionItem, streamItem, type ItemContext } from "./items.js";
@@ -16,7 +12,7 @@ import { policyNotes, ruleItem, type PolicyContext } from "./policy-item.js";
 import { ESTIMATES, TITLES, countText, emptyView, sectionActions } from "./sections.js";
 import { captureAnchor, keepAnchor } from "./anchor.js";
 import { VirtualList } from "./virtual-list.js";
-import { SECTIONS, asHostMessage, lastKnown, newRequestId, type Host, type PersistedUi, type SectionId } from "./vscode.js";
+import { SECTIONS, asHostMessage, lastKnown, type Host, type SectionId } from "./vscode.js";
 import { visibleState } from "./visible-state.js";
 
 interface FocusContext {
