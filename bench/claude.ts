@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { BrokerClient } from "../src/client/client.js";
 import type { Approval } from "../src/protocol/index.js";
-import { startFakeAnthropic } from "../test/fixtures/fake-model/anthropic.js";
+import { startFakeAnthropic } from "../test/support/fake-model/anthropic.js";
 import { CLI_ENTRY, ROOT, startBroker, tempHome } from "../test/support/broker.js";
 import { claudeSandbox, ensureClaude, runClaude, type ClaudeRun } from "../test/support/claude.js";
 import { metric, targetSummary } from "./lib/report.js";

@@ -6,13 +6,12 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readDiscovery } from "../src/platform/discovery.js";
 import { brokerPaths } from "../src/platform/paths.js";
 import { pidAlive } from "../src/platform/process.js";
 import { attributeProfile, summarizeProfile } from "./lib/cpuprofile.js";
+import { ROOT, VSIX } from "../test/support/paths.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const home = await mkdtemp(join(tmpdir(), "sb-bench-ext-"));
 const workspace = await mkdtemp(join(tmpdir(), "sb-bench-ws-"));
 const figures: Record<string, unknown> = {};
@@ -60,7 +59,7 @@ try {
   await rm(home, { recursive: true, force: true, maxRetries: 5 });
   await rm(workspace, { recursive: true, force: true, maxRetries: 5 });
 }
-const vsix = join(ROOT, "agent-switchboard.vsix");
+const vsix = VSIX;
 if (existsSync(vsix)) figures.vsix_bytes = statSync(vsix).size;
 const result = {
   bench: "extension",

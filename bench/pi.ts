@@ -17,7 +17,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { BrokerClient } from "../src/client/client.js";
 import type { Approval } from "../src/protocol/index.js";
-import { startFakeModel } from "../test/fixtures/fake-model/server.js";
+import { startFakeModel } from "../test/support/fake-model/openai.js";
 import { ROOT, startBroker, tempHome } from "../test/support/broker.js";
 import { ensurePiExtension, piSandbox, startPi, type RpcPi } from "../test/support/pi.js";
 import { round, summarize } from "./lib/stats.js";

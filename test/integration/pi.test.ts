@@ -8,7 +8,7 @@ import { BrokerApi } from "../../src/client/api.js";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/install.js";
-import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
 import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../support/pi.js";
 import { until } from "../support/wait.js";

@@ -4,18 +4,16 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { probeHealth, readDiscovery } from "../../src/platform/discovery.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
 import { childEnv } from "./env.js";
+import { BROKER_ENTRY, CLI_ENTRY, ROOT } from "./paths.js";
 
 export { childEnv };
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BROKER_ENTRY = join(ROOT, "dist/broker.js");
-export const CLI_ENTRY = join(ROOT, "dist/cli.js");
+export { BROKER_ENTRY, CLI_ENTRY, ROOT };
 
 export async function tempHome(prefix = "sb-test-"): Promise<{ home: string; cleanup(): Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), prefix));

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { piModelsJson } from "../fixtures/fake-model/server.js";
+import { piModelsJson } from "./fake-model/openai.js";
 import { ROOT, childEnv } from "./broker.js";
 
 export const PI_CLI = join(ROOT, "node_modules/@mariozechner/pi-coding-agent/dist/cli.js");

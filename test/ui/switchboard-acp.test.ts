@@ -1,7 +1,7 @@
 // "An ACP session started with New Agent Session… gets a command approved in the sidebar": the packaged
 // VSIX in a REAL VS Code (code-server + Chromium), the REAL claude-agent-acp from npm (installed by
 // scripts/agents/install.sh) picked from the `switchboard.agents` setting, run by `switchboard acp` in a
-// VS Code terminal, and only the model faked on 127.0.0.1 (test/fixtures/fake-model/agent-models.ts).
+// VS Code terminal, and only the model faked on 127.0.0.1 (test/support/fake-model/agent-models.ts).
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-acp.test.ts
 //
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
-import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
+import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
 import { agentSetup, installAgents, processesWith } from "../support/acp.js";
 import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {

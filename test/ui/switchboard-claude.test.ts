@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
-import { requestText, startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
+import { requestText, startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLAUDE_BIN, claudeEnv } from "../support/claude.js";
 import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {

@@ -1,7 +1,7 @@
 // "A pi session started from VS Code gets a command approved in the sidebar, and its output appears in
 // the terminal": the packaged VSIX in a REAL VS Code (code-server + Chromium), the REAL pi agent
 // (node_modules/.bin/pi, interactive TUI in a VS Code terminal, with the Switchboard adapter) and a
-// scripted fake model on 127.0.0.1 (test/fixtures/fake-model).
+// scripted fake model on 127.0.0.1 (test/support/fake-model).
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-pi.test.ts
 //
@@ -13,7 +13,7 @@ import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
-import { messageText, startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { messageText, startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { piSandbox } from "../support/pi.js";
 import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
 import {
