@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
 import { agentSetup, installAgents, processesWith } from "../support/acp.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import {
   BrokerApi,
   VSIX,

@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { requestText, startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLAUDE_BIN, claudeEnv } from "../support/claude.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import {
   startSwitchboardWorkbench,
   BrokerApi,

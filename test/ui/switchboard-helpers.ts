@@ -9,7 +9,7 @@ import { BrokerApi } from "../../src/client/api.js";
 import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
 import { childEnv as cleanEnv } from "../support/env.js";
-import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, startVsCode, type VsCodeSession } from "../support/vscode/workbench.js";
 
 export const CLI = join(REPO_ROOT, "dist/cli.js");
 export const VSIX = join(REPO_ROOT, "agent-switchboard.vsix");

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { Dialog, FrameLocator } from "playwright-core";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
 import { LAYOUT_PROBE } from "../webview/layout.js";
-import { ARTIFACTS_DIR, runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { ARTIFACTS_DIR, runCommand, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import {
   BrokerApi,
   VSIX,

@@ -15,7 +15,7 @@ import type { Dialog } from "playwright-core";
 import { REPO_ROOT } from "../../scripts/vscode/server.js";
 import { messageText, startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { piSandbox } from "../support/pi.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import {
   startSwitchboardWorkbench,
   BrokerApi,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
 import { visibleText } from "../../src/protocol/visible-text.js";
-import { openWorkbench, runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { openWorkbench, runCommand, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import {
   BrokerApi,
   VSIX,

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import type { Dialog, Page } from "playwright-core";
-import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "./harness.js";
+import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import { runSessionName } from "../../src/cli/commands/run.js";
 import { terminalName } from "../../src/extension/terminal-format.js";
 import {
