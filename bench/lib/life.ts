@@ -16,9 +16,9 @@ export interface BenchLife {
   /** After a run: kills children still alive and removes the temporary folder. */
   release(): Promise<void>;
   /** Writes the report to .bench-out/NAME.json and stdout, and says so on stderr. */
-  publish(name: string, result: { duration_s: number; summary: { passed: number; targeted: number } }): Promise<void>;
-  /** Runs the bench's main and exits with 0, or fails with its error. */
-  run(main: () => Promise<void>): void;
+  publish(name: string, result: { duration_s?: number; summary?: { passed: number; targeted: number } }): Promise<void>;
+  /** Runs the bench's main and exits with 0, or fails with its error (also when it outlasts `watchdogMs`). */
+  run(main: () => Promise<void>, watchdogMs?: number): void;
 }
 
 export function benchLife(tag: string): BenchLife {
@@ -46,9 +46,11 @@ export function benchLife(tag: string): BenchLife {
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, `${name}.json`), text + "\n");
       process.stdout.write(text + "\n");
-      life.log(`done in ${result.duration_s} s; ${result.summary.passed}/${result.summary.targeted} targets met; wrote .bench-out/${name}.json`);
+      const targets = result.summary ? `; ${result.summary.passed}/${result.summary.targeted} targets met` : "";
+      life.log(`done${result.duration_s === undefined ? "" : ` in ${result.duration_s} s`}${targets}; wrote .bench-out/${name}.json`);
     },
-    run(main) {
+    run(main, watchdogMs) {
+      if (watchdogMs) setTimeout(() => life.fail(`watchdog: giving up after ${watchdogMs / 60_000} minutes`), watchdogMs).unref();
       main().then(
         () => process.exit(0),
         (err: unknown) => life.fail(String((err as Error)?.stack ?? err)),
