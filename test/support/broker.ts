@@ -29,7 +29,7 @@ export interface TestBroker {
   stop(): Promise<number | null>;
   /** kill -9, no clean-up by the broker. */
   kill9(): Promise<void>;
-  /** Start a new broker process on the same home (after stop or kill9). */
+  /** Start a new broker process on the same home (after stop or kill9), under the same shell options. */
   restart(extraEnv?: NodeJS.ProcessEnv): Promise<TestBroker>;
 }
 
@@ -38,8 +38,18 @@ process.on("exit", () => {
   for (const p of live) p.kill("SIGKILL");
 });
 
-export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): ChildProcess {
-  const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], {
+export interface BrokerProcessOptions {
+  /**
+   * Shell commands run before the broker replaces the shell (`sh -c '<shell> && exec node broker.js'`,
+   * same pid): limits a test needs the broker to start under, e.g. `umask 000` or `ulimit -n 256`.
+   */
+  shell?: string;
+}
+
+export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = [], o: BrokerProcessOptions = {}): ChildProcess {
+  const argv = [BROKER_ENTRY, ...args];
+  const [file, fileArgs] = o.shell ? ["/bin/sh", ["-c", `${o.shell} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+  const proc = spawn(file, fileArgs, {
     env: childEnv({ SWITCHBOARD_HOME: home, ...env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -61,8 +71,8 @@ export async function waitForHealthy(home: string, pid?: number, timeoutMs = 10_
   throw new Error(`broker in ${home} did not become healthy within ${timeoutMs} ms`);
 }
 
-export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}): Promise<TestBroker> {
-  const proc = spawnBrokerProcess(home, env);
+export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}, o: BrokerProcessOptions = {}): Promise<TestBroker> {
+  const proc = spawnBrokerProcess(home, env, [], o);
   const record = await waitForHealthy(home, proc.pid);
   const exited = new Promise<number | null>((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) resolve(proc.exitCode);
@@ -81,6 +91,6 @@ export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}): Pr
       proc.kill("SIGKILL");
       await exited;
     },
-    restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }),
+    restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }, o),
   };
 }
