@@ -1,20 +1,17 @@
 // Every rejection the broker promises, against the real daemon process. None of them may hurt it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startTempBroker, type TempBroker } from "../support/broker.js";
 import { type Raw, raw } from "../support/http.js";
 import { openStream, tryUpgrade } from "../support/ws.js";
 
 describe("broker rejections", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
+    b = await startTempBroker();
   });
   after(async () => {
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   const expectError = (r: Raw, status: number, code: string) => {

@@ -94,3 +94,26 @@ export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}, o: 
     restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }, o),
   };
 }
+
+export interface TempBroker extends TestBroker {
+  /** Stops the broker (if it still runs) and removes its home. */
+  cleanup(): Promise<void>;
+}
+
+/** startBroker in a fresh tempHome: a suite's before() and after() in one line each. */
+export async function startTempBroker(o: { prefix?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TempBroker> {
+  const home = await tempHome(o.prefix);
+  try {
+    const b = await startBroker(home.home, o.env);
+    return {
+      ...b,
+      async cleanup() {
+        if (b.proc.exitCode === null && b.proc.signalCode === null) await b.stop();
+        await home.cleanup();
+      },
+    };
+  } catch (err) {
+    await home.cleanup();
+    throw err;
+  }
+}
