@@ -10,9 +10,7 @@ describe("broker rejections", () => {
   before(async () => {
     b = await startTempBroker();
   });
-  after(async () => {
-    await b.cleanup();
-  });
+  after(() => b.cleanup());
 
   const expectError = (r: Raw, status: number, code: string) => {
     assert.equal(r.status, status, JSON.stringify(r.body));

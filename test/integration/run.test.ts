@@ -39,9 +39,7 @@ describe("switchboard run", () => {
   before(async () => {
     b = await startTempBroker();
   });
-  after(async () => {
-    await b.cleanup();
-  });
+  after(() => b.cleanup());
 
   const approveAndRun = async (args: string[], command: string, decision: "approve" | "reject" = "approve", reason?: string) => {
     const p = runCli(b.home, args);

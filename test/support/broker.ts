@@ -8,6 +8,7 @@ import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { probeHealth, readDiscovery } from "../../src/platform/discovery.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
+import { track } from "./children.js";
 import { childEnv } from "./env.js";
 import { BROKER_ENTRY, CLI_ENTRY, ROOT } from "./paths.js";
 
@@ -33,11 +34,6 @@ export interface TestBroker {
   restart(extraEnv?: NodeJS.ProcessEnv): Promise<TestBroker>;
 }
 
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
-
 export interface BrokerProcessOptions {
   /**
    * Shell commands run before the broker replaces the shell (`sh -c '<shell> && exec node broker.js'`,
@@ -53,8 +49,7 @@ export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, ar
     env: childEnv({ SWITCHBOARD_HOME: home, ...env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  live.add(proc);
-  proc.once("exit", () => live.delete(proc));
+  void track(proc);
   proc.stdout!.resume();
   proc.stderr!.resume();
   return proc;
@@ -74,10 +69,7 @@ export async function waitForHealthy(home: string, pid?: number, timeoutMs = 10_
 export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}, o: BrokerProcessOptions = {}): Promise<TestBroker> {
   const proc = spawnBrokerProcess(home, env, [], o);
   const record = await waitForHealthy(home, proc.pid);
-  const exited = new Promise<number | null>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve(proc.exitCode);
-    else proc.once("exit", (code) => resolve(code));
-  });
+  const exited = track(proc).then((e) => e.code);
   return {
     home,
     record,
