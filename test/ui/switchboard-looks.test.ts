@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { FrameLocator } from "playwright-core";
-import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
-import { LAYOUT_PROBE } from "../webview/layout.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
+import { LAYOUT_PROBE } from "../support/webview/layout.js";
 import { ARTIFACTS_DIR, runCommand, screenshot } from "../support/vscode/workbench.js";
 import { uiSuite, type BrokerApi, cliSync, sidebar, startPeer, until, waitForApproval, waitVisible, withFailureShots } from "./switchboard-helpers.js";
 
@@ -128,7 +128,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
       .screenshot({ path: join(ARTIFACTS_DIR, `${name}-sidebar.png`), animations: "disabled" });
   }
 
-  /** The layout checks of test/webview/layout.ts, in the real webview. */
+  /** The layout checks of test/support/webview/layout.ts, in the real webview. */
   async function layoutProblems(frame: FrameLocator): Promise<string[]> {
     return frame.locator("body").evaluate(LAYOUT_PROBE) as Promise<string[]>;
   }
@@ -170,7 +170,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
         `looks-${theme.slug}`,
         async () => {
           const frame = await setTheme(theme);
-          // The variables VS Code gives the webview in this theme (test/webview/themes.ts follows them).
+          // The variables VS Code gives the webview in this theme (test/support/webview/themes.ts follows them).
           const vars = await frame.locator("html").evaluate((h) => {
             const out: Record<string, string> = {};
             for (const name of Array.from(h.style)) if (name.startsWith("--vscode-")) out[name] = h.style.getPropertyValue(name).trim();
