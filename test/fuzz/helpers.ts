@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { RunDetails } from "fast-check";
 import { ERROR_STATUS } from "../../src/protocol/errors.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { openFeed, openStream, type Peer } from "../support/ws.js";
@@ -158,4 +159,29 @@ export async function assertBrokerHealthy(fx: Fixture): Promise<{ crashes: numbe
 /** Change frames the observer feed received since the set-up (each one is a change of state). */
 export function feedChanges(fx: Fixture): unknown[] {
   return fx.feed.frames.filter((f) => f.type === "change");
+}
+
+/**
+ * The end of a suite: the broker survived (assertBrokerHealthy), its observer feed saw no change of
+ * state, and it stores exactly what it stored at `before` (stateOf).
+ */
+export async function assertNothingChanged(fx: Fixture, before: unknown): Promise<{ crashes: number }> {
+  const healthy = await assertBrokerHealthy(fx);
+  assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
+  assert.deepEqual(await stateOf(fx), before);
+  return healthy;
+}
+
+/**
+ * fast-check's reporter for `suite`: its own report prints whole batches (megabytes for oversized bodies);
+ * this names the seed (SWITCHBOARD_FUZZ_SEED replays it) and the one bad case instead.
+ */
+export function failureReporter(suite: string, unit: "batches" | "runs" = "batches") {
+  return <T>(details: RunDetails<T>): void => {
+    if (!details.failed) return;
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(
+      `${suite} failed after ${details.numRuns} ${unit} (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
+    );
+  };
 }
