@@ -5,11 +5,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifyChain } from "../../src/platform/audit-chain.js";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { CLI_ENTRY, childEnv, startBroker, startTempBroker, tempHome, type TempBroker } from "../support/broker.js";
+import { startBroker, startTempBroker, tempHome, type TempBroker } from "../support/broker.js";
 import { del, get, post } from "../support/calls.js";
 import { openFeed, openStream } from "../support/ws.js";
+import { runCli } from "../support/cli.js";
 
 describe("approvals", () => {
   let b: TempBroker;
@@ -146,11 +145,7 @@ describe("approvals", () => {
     const check = verifyChain(audit.records);
     assert.equal(check.ok, true);
     assert.equal((check as { head: string }).head, audit.head);
-    const cli = (args: string[]) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: b.home }) }).then(
-        (r) => ({ code: 0, stdout: r.stdout }),
-        (e: any) => ({ code: e.code as number, stdout: e.stdout as string }),
-      );
+    const cli = (args: string[]) => runCli(b.home, args);
     const intact = await cli(["audit", "verify"]);
     assert.equal(intact.code, 0);
     assert.match(intact.stdout, /The audit log is intact: \d+ records/);

@@ -9,7 +9,7 @@ import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/install.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
-import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { startBroker, tempHome, waitForHealthy, type TestBroker, outputOf } from "../support/broker.js";
 import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../support/pi.js";
 import { terminate } from "../support/process.js";
 import { sleep, until } from "../support/wait.js";
@@ -109,20 +109,8 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
       assert.equal(replay.stream.exit_code, 0);
       assert.equal(replay.stream.action, "sh");
       assert.equal(replay.stream.command, command);
-      assert.equal(
-        replay.chunks
-          .filter((c) => c.channel === 1)
-          .map((c) => c.data)
-          .join(""),
-        "out-line\n",
-      );
-      assert.equal(
-        replay.chunks
-          .filter((c) => c.channel === 2)
-          .map((c) => c.data)
-          .join(""),
-        "err-line\n",
-      );
+      assert.equal(outputOf(replay.chunks, 1), "out-line\n");
+      assert.equal(outputOf(replay.chunks, 2), "err-line\n");
       await pi.waitFor((e) => e.type === "agent_end", 15_000, from);
     });
 

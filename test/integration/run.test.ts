@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import type { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, childEnv, startTempBroker, type TempBroker } from "../support/broker.js";
+import { CLI_ENTRY, childEnv, startTempBroker, type TempBroker, outputOf } from "../support/broker.js";
 import { waitFor } from "../support/wait.js";
 
 interface RunProc {
@@ -63,20 +63,8 @@ describe("switchboard run", () => {
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.status, 500);
     assert.equal(replay.stream.exit_code, 3);
-    assert.equal(
-      replay.chunks
-        .filter((c) => c.channel === 1)
-        .map((c) => c.data)
-        .join(""),
-      "out\n",
-    );
-    assert.equal(
-      replay.chunks
-        .filter((c) => c.channel === 2)
-        .map((c) => c.data)
-        .join(""),
-      "err\n",
-    );
+    assert.equal(outputOf(replay.chunks, 1), "out\n");
+    assert.equal(outputOf(replay.chunks, 2), "err\n");
   });
 
   it("without --session, a run is named after its command, and two open runs of one command differ", async () => {

@@ -1,29 +1,17 @@
-// The token and the state folder: who can read them and where the token may (not) show up.
-//
-//  - Every folder under the state folder is 0700 and no file is group- or world-readable, even when the
-//    broker (and a client that spawns it) runs with umask 000, and a state folder created loosely before
-//    is tightened.
-//  - After a run with refusals of every kind, the token is in no file but discovery.json (not in the broker
-//    log, spawn.log, the journal, the audit log or stream files), in no error body, in no output or error
-//    of the CLI, in no BrokerApi or BrokerClient error, and not in the sidebar state sent to the webview
-//    (which has no token field at all, nor an endpoint owner token).
-//
-//   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
-import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { BrokerApi, BrokerClient, discover } from "../../src/client/index.js";
 import { sidebarState } from "../../src/extension/state.js";
 import { writeDiscovery } from "../../src/platform/discovery.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
 import { SidebarState, parseWith, type DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { BROKER_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { waitFor, within } from "../support/wait.js";
 import { openFeed, openStream } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
+import { runCli } from "../support/cli.js";
 
 const S = new Summary("security/secrets");
 const json = (v: unknown) => JSON.stringify(v);
@@ -229,11 +217,7 @@ describe("security/secrets: permissions and where the token (never) appears", ()
 
   it("the CLI never prints the token: normal output, errors, and a wrong token", async () => {
     const token = b.record.bearerToken;
-    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home.home, ...env }), timeout: 20_000 }).then(
-        (r) => ({ code: 0, out: r.stdout + r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: (e.stdout ?? "") + (e.stderr ?? "") }),
-      );
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(home.home, args, { env, timeoutMs: 20_000 }).then((r) => ({ code: r.code, out: r.stdout + r.stderr }));
     const runs = [
       ["status"],
       ["status", "--json"],

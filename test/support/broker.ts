@@ -109,3 +109,11 @@ export async function startTempBroker(o: { prefix?: string; env?: NodeJS.Process
     throw err;
   }
 }
+
+/** The text replayed chunks hold on `channel` (1 stdout, 2 stderr), in order. */
+export function outputOf(chunks: ReadonlyArray<{ channel: number; data: string }>, channel: number): string {
+  return chunks
+    .filter((c) => c.channel === channel)
+    .map((c) => c.data)
+    .join("");
+}
