@@ -1,3 +1,17 @@
+// pi adapter benchmark: what the adapter adds to a pi `bash` tool call (the approval gate plus the
+// output stream), excluding the reviewer's time, against pi without the adapter, in the same run.
+//
+//   npm run build && node --import tsx bench/pi.ts [--trials=N] [--quick]
+//
+// Two real pi processes (RPC mode, fake model) run the same trivial commands, interleaved: one with
+// dist/pi-extension.js against the real broker, one without. A reviewer process-side (this process,
+// on the observer feed) approves every request the moment it appears. For each trial:
+//   tool time     = pi's tool_execution_start -> tool_execution_end (as read from pi's stdout)
+//   reviewer time = approval.decided_at - approval.created_at (the broker's own clock): how long the
+//                   request sat pending, which a human would fill with thinking
+//   overhead      = tool time (adapter) - reviewer time - tool time (plain pi, same command, the
+//                   trial right after); its median over the trials is the headline figure
+// Prints one JSON object to stdout (progress on stderr) and writes .bench-out/pi.json.
 import os from "node:os";
 import type { Approval } from "../src/protocol/index.js";
 import { startFakeModel } from "../test/support/fake-model/openai.js";

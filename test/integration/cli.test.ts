@@ -1,16 +1,12 @@
 // The switchboard command against a real broker it finds or starts itself.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { BrokerApi } from "../../src/client/api.js";
 import { tempHome } from "../support/broker.js";
 import { openStream } from "../support/ws.js";
 import { runCli } from "../support/cli.js";
-
-const _exec = promisify(execFile);
 
 const cli = (home: string, ...args: string[]) => runCli(home, args, { timeoutMs: 15_000 });
 

@@ -5,9 +5,7 @@
 // a real broker, in every listing, in --json output, and in the CLI's own sentences that quote agent text.
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/cli-text.test.ts
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { hasHiddenText, visibleText } from "../../src/protocol/visible-text.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { openStream, type Peer } from "../support/ws.js";
@@ -15,7 +13,6 @@ import { Summary, raw } from "./helpers.js";
 import { runCli } from "../support/cli.js";
 
 const S = new Summary("security/cli-text");
-const _exec = promisify(execFile);
 
 /** The corpus: each string hides something from a reader of a terminal. */
 const CORPUS: Record<string, string> = {

@@ -1,3 +1,14 @@
+// The token and the state folder: who can read them and where the token may (not) show up.
+//
+//  - Every folder under the state folder is 0700 and no file is group- or world-readable, even when the
+//    broker (and a client that spawns it) runs with umask 000, and a state folder created loosely before
+//    is tightened.
+//  - After a run with refusals of every kind, the token is in no file but discovery.json (not in the broker
+//    log, spawn.log, the journal, the audit log or stream files), in no error body, in no output or error
+//    of the CLI, in no BrokerApi or BrokerClient error, and not in the sidebar state sent to the webview
+//    (which has no token field at all, nor an endpoint owner token).
+//
+//   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
 import { chmod, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
