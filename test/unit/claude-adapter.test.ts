@@ -2,6 +2,7 @@
 // of the file byte for byte, is idempotent, and --uninstall removes only what it added. Plus the pure
 // pieces of the adapter: edit diffs with Claude Code's semantics, the task hint, failure parsing.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -175,8 +176,36 @@ describe("the hook fails closed", () => {
       const stop = await runHook(JSON.stringify({ session_id: "s3", hook_event_name: "Stop" }), { ...opts, env: {} });
       assert.deepEqual([stop.stdout, stop.exitCode], ["", 0]);
       assert.match(stop.stderr, /^Switchboard: /);
+      // PostToolUse without a companion: nothing to publish, no companion started for it, nothing said to Claude.
+      for (const hook_event_name of ["PostToolUse", "PostToolUseFailure"]) {
+        const post = await runHook(JSON.stringify({ session_id: "s4", hook_event_name, tool_name: "Bash", tool_use_id: "t1", tool_response: { stdout: "x" } }), {
+          ...opts,
+          env: {},
+        });
+        assert.deepEqual([post.stdout, post.stderr, post.exitCode], ["", "", 0]);
+      }
     } finally {
       await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("claude-hook.sh: a Node hook that cannot run denies PreToolUse (exit 2) and never blocks another event", () => {
+    const sh = join(import.meta.dirname, "../../src/adapters/claude/claude-hook.sh");
+    const home = join(tmpdir(), "sb-claude-hook-none");
+    const run = (event: string, env: Record<string, string> = {}) =>
+      spawnSync("/bin/bash", [sh, "/nonexistent/node", "/nonexistent/claude-hook.js", "--hook-timeout", "900", "--home", home], {
+        input: JSON.stringify({ session_id: "s5", hook_event_name: event, tool_name: "Bash", tool_input: { command: "true" } }),
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+      });
+    const pre = run("PreToolUse");
+    assert.equal(pre.status, 2, "exit 2: Claude Code denies the call");
+    assert.match(pre.stderr, /Not run: Switchboard's hook could not run \(.+ exited with 127\)/);
+    assert.equal(run("PreToolUse", { SWITCHBOARD_CLAUDE_OFFLINE: "allow" }).status, 0);
+    for (const event of ["PostToolUse", "PostToolUseFailure", "Stop", "UserPromptSubmit"]) {
+      const r = run(event);
+      assert.equal(r.status, 1, `${event}: a non-blocking error, never 2`);
+      assert.equal(r.stdout, "");
     }
   });
 
