@@ -200,10 +200,22 @@ async function main() {
     });
   const postHook: number[] = [];
   const nodeHook: number[] = [];
+  const nodeBare: number[] = [];
+  const cliHook: number[] = [];
   for (let i = 0; i < 15; i++) {
     postHook.push(await runHookOnce("/bin/bash", [join(ROOT, "dist/claude-hook.sh"), process.execPath, ...hookArgs], postEvent));
     // The Node hook alone (what runs without the fast path), for an event it answers without a companion.
     nodeHook.push(await runHookOnce(process.execPath, hookArgs, JSON.stringify({ session_id: sid, hook_event_name: "SessionEnd" })));
+    // The same through the whole CLI (`switchboard hook claude`), to show what loading the CLI would cost.
+    cliHook.push(
+      await runHookOnce(
+        process.execPath,
+        [CLI_ENTRY, "hook", "claude", "--hook-timeout", "900", "--home", hookHome.home],
+        JSON.stringify({ session_id: sid, hook_event_name: "SessionEnd" }),
+      ),
+    );
+    // Its floor in the same loop (the machine's load changes between loops): node doing nothing.
+    nodeBare.push(await runHookOnce(process.execPath, ["-e", ""], ""));
   }
   await hookHome.cleanup();
   floorServer.close();
@@ -221,9 +233,14 @@ async function main() {
       note: "bash claude-hook.sh handing a PostToolUse event to a companion that answers at once (/dev/tcp): the extra process each approved Bash call costs for its output stream",
     }),
     node_hook_p50_ms: metric(round(summarize(nodeHook).p50), "ms", null, null, {
-      floor: round(summarize(nodeStart).p50),
-      floor_name: "node -e '' from spawn to exit",
+      floor: round(summarize(nodeBare).p50),
+      floor_name: "node -e '' from spawn to exit, measured in the same loop",
       note: "node dist/claude-hook.js (the hook bundle alone, not the CLI) for an event it answers without a companion: what the Node path costs when the fast path cannot be used",
+    }),
+    cli_hook_p50_ms: metric(round(summarize(cliHook).p50), "ms", null, null, {
+      floor: round(summarize(nodeHook).p50),
+      floor_name: "node dist/claude-hook.js, the same hook without the CLI, same loop",
+      note: "node dist/cli.js hook claude: the hook through the whole CLI (what a hand-wired `switchboard hook claude` costs)",
     }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
     switchboard_beyond_a_trivial_hook_p50_ms: metric(round(hookedS.p50 - trivialS.p50), "ms", null, null, {
