@@ -162,6 +162,28 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(ended.reason, 'exit status not reported by Claude Code, which read it as "No matches found"');
   });
 
+  it("2d. output too large for Claude's result: Claude keeps its own preview, the stream holds the whole output", async () => {
+    const command = "seq 1 100000";
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
+    const a = await pending((x) => x.command === command, command);
+    await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    await run.exited;
+    assert.match(run.toolResults()[0]?.text ?? "", /^<persisted-output>\nOutput too large/);
+    const streamId = (await api().approval(a.approval_id)).stream_id!;
+    const ended = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r.stream;
+      },
+      10_000,
+      "the stream to end",
+    );
+    assert.equal(ended.exit_code, 0);
+    const expected = Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.deepEqual(ended.channels["1"], { bytes: Buffer.byteLength(expected), truncated: false });
+    assert.equal((await api().replayStream(streamId)).chunks.map((c) => c.data).join(""), expected);
+  });
+
   it("3. rejecting blocks the call (no side effect) and Claude's tool result carries the reason", async () => {
     const command = "touch side-effect-3";
     const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });

@@ -149,6 +149,13 @@ describe("Claude Code adapter pieces", () => {
     const fail = (error: string, is_interrupt = false) => bashOutcome({ hook_event_name: "PostToolUseFailure", error, is_interrupt });
     assert.deepEqual(fail("Exit code 3\npartial\ne2"), { chunks: [{ channel: 1, data: "partial\ne2\n" }], end: { kind: "complete", exitCode: 3 } });
     assert.deepEqual(fail("Exit code 130\nx", true).end, { kind: "abort", reason: "interrupted in Claude Code", exitCode: 130 });
+    // Large output: Claude cuts stdout and saves the whole in the session's folder; only such a path is taken.
+    const big = (persistedOutputPath: string) =>
+      bashOutcome({ hook_event_name: "PostToolUse", transcript_path: "/h/.claude/projects/p/s1.jsonl", tool_response: { stdout: "cut", stderr: "", persistedOutputPath } });
+    assert.equal(big("/h/.claude/projects/p/s1/tool-results/b1.txt").fullOutput, "/h/.claude/projects/p/s1/tool-results/b1.txt");
+    assert.deepEqual(big("/h/.claude/projects/p/s1/tool-results/b1.txt").chunks, [{ channel: 1, data: "cut\n" }], "the cut output stays the fallback");
+    for (const elsewhere of ["/etc/passwd", "/h/.claude/projects/p/s2/tool-results/b1.txt", "/h/.claude/projects/p/s1/tool-results/../../../x"])
+      assert.equal(big(elsewhere).fullOutput, undefined, elsewhere);
     assert.deepEqual(fail("Command timed out after 2m"), { chunks: [], end: { kind: "abort", reason: "Command timed out after 2m (exit status not reported)" } });
   });
 });

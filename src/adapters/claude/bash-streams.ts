@@ -4,6 +4,8 @@
 // Claude's PostToolUse(Failure) hook reports how the call ended, the output Claude got and its exit
 // status are published (tool-outcome.ts). The stream is `cancellable: false`: nothing here can stop
 // a command Claude runs, and the broker refuses a Stop instead of pretending.
+import { type FileHandle, open } from "node:fs/promises";
+import { StringDecoder } from "node:string_decoder";
 import type { BrokerClient } from "../../client/client.js";
 import type { Approval } from "../../protocol/index.js";
 import type { ClaudeHookEvent } from "./protocol.js";
@@ -68,12 +70,17 @@ export class BashStreams {
     const streamId = await open.stream;
     if (!streamId) return;
     const pid = client.pluginPid;
-    const { chunks, end } = bashOutcome(e);
+    const { chunks, end, fullOutput } = bashOutcome(e);
     const duration_ms = typeof e.duration_ms === "number" && e.duration_ms >= 0 ? e.duration_ms : Date.now() - open.startedAt;
     try {
       const api = await client.brokerApi("output_streams_v1");
-      for (const c of chunks)
-        for (let i = 0; i < c.data.length; i += CHUNK_CHARS) await api.appendChunks(streamId, [{ channel: c.channel, data: c.data.slice(i, i + CHUNK_CHARS) }], pid);
+      const append = (channel: 1 | 2, data: string) => api.appendChunks(streamId, [{ channel, data }], pid);
+      // The whole output Claude saved, rather than the part it kept in the result (the cut stdout stays the fallback).
+      const sent = fullOutput ? await sendFile(fullOutput, (data) => append(1, data)) : false;
+      for (const c of chunks) {
+        if (sent && c.channel === 1) continue;
+        for (let i = 0; i < c.data.length; i += CHUNK_CHARS) await append(c.channel, c.data.slice(i, i + CHUNK_CHARS));
+      }
       if (end.kind === "complete") await api.completeStream(streamId, { exit_code: end.exitCode, duration_ms, ...(end.reason ? { reason: end.reason } : {}) }, pid);
       else await api.abortStream(streamId, end.reason, pid, { duration_ms, ...(end.exitCode !== undefined ? { exit_code: end.exitCode } : {}) });
     } catch (err) {
@@ -93,5 +100,29 @@ export class BashStreams {
           })
           .catch(() => {});
     }
+  }
+}
+
+/** Streams a file's text in pieces cut on character boundaries, ending with a newline; false if it cannot be opened. */
+async function sendFile(path: string, send: (data: string) => Promise<unknown>): Promise<boolean> {
+  let file: FileHandle;
+  try {
+    file = await open(path, "r");
+  } catch {
+    return false;
+  }
+  try {
+    const decoder = new StringDecoder("utf8");
+    let last = "";
+    for await (const buf of file.createReadStream({ highWaterMark: CHUNK_CHARS, autoClose: false })) {
+      const text = decoder.write(buf as Buffer);
+      if (text) await send((last = text));
+    }
+    const rest = decoder.end();
+    if (rest) await send((last = rest));
+    if (last && !last.endsWith("\n")) await send("\n");
+    return true;
+  } finally {
+    await file.close().catch(() => {});
   }
 }
