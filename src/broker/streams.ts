@@ -253,10 +253,7 @@ export class StreamHub {
       return this.get(id);
     }
     if (live.meta.cancellable === false)
-      throw new ProtocolError(
-        "stream_not_cancellable",
-        `Stream ${id} cannot be stopped from here: the agent of "${live.meta.session}" runs the command itself and its output is only a copy; stop it in the agent.`,
-      );
+      throw new ProtocolError("stream_not_cancellable", `Stream ${id} cannot be stopped here: "${live.meta.session}" runs it itself; stop it there.`);
     const why = reason ?? "cancelled by a viewer";
     this.reports.await(id);
     const view = await this.finish(live, { state: "cancelled", reason: why });

@@ -138,7 +138,7 @@ describe("output streams", () => {
     assert.equal(s.cancellable, false);
     await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stop" }), (err: Error & { code?: string; status?: number }) => {
       assert.equal(err.code, "stream_not_cancellable");
-      assert.match(err.message, /cannot be stopped from here: the agent of "runner" runs the command itself/);
+      assert.match(err.message, /cannot be stopped here: "runner" runs it itself; stop it there\./);
       return true;
     });
     const cli = spawnSync(process.execPath, [CLI_ENTRY, "streams", "cancel", s.stream_id], {
@@ -146,7 +146,7 @@ describe("output streams", () => {
       env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: home.home },
     });
     assert.notEqual(cli.status, 0);
-    assert.match(cli.stderr, /cannot be stopped from here: .* \(stream_not_cancellable\)/);
+    assert.match(cli.stderr, /cannot be stopped here: .* \(stream_not_cancellable\)/);
     assert.equal((await get(b.api, `/v1/streams/${s.stream_id}`)).stream.state, "streaming", "still running");
     const done = await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, reason: "exit status not reported" }, pidHdr());
     assert.deepEqual([done.state, done.status, done.exit_code, done.reason, done.cancellable], ["completed", 500, null, "exit status not reported", false]);
