@@ -82,7 +82,11 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(running.state, "streaming");
     assert.equal(running.cancellable, false, "nothing here can stop a command Claude Code runs");
     assert.equal(running.output_merged, true, "the stream says Claude Code gives stdout and stderr as one text");
-    assert.match(running.note ?? "", /its output appears here when the call ends/, "the terminal header says the output is not live");
+    assert.match(
+      running.note ?? "",
+      /^Claude Code runs this command itself \(stop it there: Esc\)\. Its output, stdout and stderr as one text, appears as it is written/,
+      "the terminal header says who runs it and how its output arrives",
+    );
     // A Stop is refused with the truth instead of marking the stream cancelled while the command runs on.
     await assert.rejects(api().cancelStream(streamId, "test stop"), (err: Error & { code?: string }) => {
       assert.equal(err.code, "stream_not_cancellable");
@@ -182,6 +186,42 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     const expected = Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join("");
     assert.deepEqual(ended.channels["1"], { bytes: Buffer.byteLength(expected), truncated: false });
     assert.equal((await api().replayStream(streamId)).chunks.map((c) => c.data).join(""), expected);
+  });
+
+  it("2e. output is copied to the stream as the command writes it (Linux), and Claude's result is unchanged", {
+    skip: process.platform !== "linux" && "follows the output file through /proc",
+  }, async () => {
+    const command = "echo first-line; echo to-stderr >&2; until [ -e go-2e ]; do sleep 0.05; done; echo last-line";
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
+    const a = await pending((x) => x.command === command, command);
+    await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    const streamId = await waitFor(async () => (await api().approval(a.approval_id)).stream_id ?? undefined, 10_000, "the stream id");
+    // The command waits for the test: whatever the stream holds now was copied while it runs.
+    const live = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        const text = r.chunks.map((c) => c.data).join("");
+        return text.includes("to-stderr") ? { text, state: r.stream.state } : undefined;
+      },
+      15_000,
+      "the first output while the command runs",
+    );
+    assert.equal(live.state, "streaming");
+    assert.equal(live.text, "first-line\nto-stderr\n", "stdout and stderr in the order written");
+    await writeFile(join(box.project, "go-2e"), "");
+    await run.exited;
+    const [result] = run.toolResults();
+    assert.equal(result?.text, "first-line\nto-stderr\nlast-line");
+    const replay = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r;
+      },
+      10_000,
+      "the stream to end",
+    );
+    assert.equal(replay.stream.exit_code, 0);
+    assert.equal(replay.chunks.map((c) => c.data).join(""), "first-line\nto-stderr\nlast-line\n", "the rest arrived once, nothing twice");
   });
 
   it("3. rejecting blocks the call (no side effect) and Claude's tool result carries the reason", async () => {

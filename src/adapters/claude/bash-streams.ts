@@ -1,40 +1,54 @@
 // The output streams of approved Bash calls. Claude Code runs its Bash commands itself, in one shell
 // that keeps `cd` and `export` between calls, so Switchboard does not touch them: when a call is
-// approved a stream opens (linked to the approval, so VS Code shows its terminal at once), and when
-// Claude's PostToolUse(Failure) hook reports how the call ended, the output Claude got and its exit
-// status are published (tool-outcome.ts). The stream is `cancellable: false`: nothing here can stop
-// a command Claude runs, and the broker refuses a Stop instead of pretending.
+// approved a stream opens (linked to the approval, so VS Code shows its terminal at once); where the
+// command's output file can be followed (live-output.ts, Linux) what it writes is copied as it comes;
+// when Claude's PostToolUse(Failure) hook reports how the call ended, the rest of the output and the
+// exit status are published (tool-outcome.ts). The stream is `cancellable: false`: nothing here can
+// stop a command Claude runs, and the broker refuses a Stop instead of pretending.
 import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import type { BrokerClient } from "../../client/client.js";
 import type { Approval } from "../../protocol/index.js";
+import { commandOutputFiles, OutputTail } from "./live-output.js";
 import type { ClaudeHookEvent } from "./protocol.js";
 import { bashOutcome } from "./tool-outcome.js";
 
 const CHUNK_CHARS = 64 * 1024;
+const FIND_EVERY_MS = 20;
 
-/** What the terminal header says: this output is not live, and how Claude Code hands it over. */
+/** What the terminal header says: who runs the command, how its output arrives, and where to stop it. */
 export const STREAM_NOTE =
-  "Claude Code runs this command itself: its output appears here when the call ends, as Claude Code reports it (it gives stdout and stderr as one text, shown as stdout). Stop it in Claude Code (Esc).";
+  "Claude Code runs this command itself (stop it there: Esc). Its output, stdout and stderr as one text, appears as it is written when Switchboard can follow it (Linux), else when the call ends.";
 
 interface OpenStream {
   /** The stream's id once the broker made it (undefined if it could not). */
   stream: Promise<string | undefined>;
   startedAt: number;
+  /** The session's command output files that existed when the call was approved (not this call's); none: not looking. */
+  before?: Set<string>;
+  /** Following this call's output file. */
+  tail?: Promise<OutputTail | undefined>;
 }
 
 export interface StreamHost {
   client(): BrokerClient | undefined;
   endpointId(): string | undefined;
+  claudePid: number;
+  sessionId: string;
   log(msg: string): void;
 }
 
 export class BashStreams {
   private readonly open = new Map<string, OpenStream>();
+  private readonly claimed = new Set<string>();
+  private finder: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: StreamHost) {}
 
-  /** Opens the approved call's stream without making Claude wait for it: the output waits for the stream instead. */
+  /**
+   * Opens the approved call's stream without making Claude wait for it: the output waits for the
+   * stream instead. Called before Claude hears "allow", so the command's output file is not there yet.
+   */
   start(client: BrokerClient, approval: Approval, action: "sh" | "env", command: string, cwd: string, toolUseId: string): void {
     const stream = client
       .brokerApi("output_streams_v1")
@@ -57,16 +71,52 @@ export class BashStreams {
           return undefined;
         },
       );
-    this.open.set(toolUseId, { stream, startedAt: Date.now() });
+    const before = process.platform === "linux" && this.host.claudePid > 1 ? commandOutputFiles(this.host.claudePid, this.host.sessionId) : undefined;
+    this.open.set(toolUseId, { stream, startedAt: Date.now(), ...(before ? { before } : {}) });
+    if (before) this.finder ??= setInterval(() => this.find(client), FIND_EVERY_MS);
   }
 
-  /** PostToolUse(Failure) of a Bash call: the output Claude got, then how the call ended. Never throws. */
+  /** Gives a waiting call its output file: only when exactly one call waits and exactly one new file is there. */
+  private find(client: BrokerClient): void {
+    const waiting = [...this.open.values()].filter((o) => o.before && !o.tail);
+    if (waiting.length !== 1) {
+      // Two calls at once: which file is whose cannot be told, so both get their output at the end.
+      for (const o of waiting) delete o.before;
+      clearInterval(this.finder);
+      this.finder = undefined;
+      return;
+    }
+    const o = waiting[0]!;
+    const fresh = [...commandOutputFiles(this.host.claudePid, this.host.sessionId)].filter((f) => !o.before!.has(f) && !this.claimed.has(f));
+    if (fresh.length > 1) delete o.before;
+    if (fresh.length !== 1) return;
+    const file = fresh[0]!;
+    this.claimed.add(file);
+    o.tail = OutputTail.open(file, async (text) => {
+      const id = await o.stream;
+      if (id) await (await client.brokerApi("output_streams_v1")).appendChunks(id, [{ channel: 1, data: text }], client.pluginPid);
+    });
+  }
+
+  private forget(toolUseId: string): OpenStream | undefined {
+    const o = this.open.get(toolUseId);
+    this.open.delete(toolUseId);
+    if (![...this.open.values()].some((x) => x.before && !x.tail)) {
+      clearInterval(this.finder);
+      this.finder = undefined;
+    }
+    return o;
+  }
+
+  /** PostToolUse(Failure) of a Bash call: the output (what is left of it), then how the call ended. Never throws. */
   async finish(e: ClaudeHookEvent): Promise<void> {
     const id = typeof e.tool_use_id === "string" ? e.tool_use_id : "";
-    const open = this.open.get(id);
     const client = this.host.client();
-    if (!open || !client) return;
-    this.open.delete(id);
+    if (!this.open.has(id) || !client) return;
+    const open = this.forget(id)!;
+    const tail = await open.tail;
+    // Followed live: the file holds all the command wrote (more than Claude keeps of a large output).
+    const copied = tail ? await tail.finish() : 0;
     const streamId = await open.stream;
     if (!streamId) return;
     const pid = client.pluginPid;
@@ -75,8 +125,9 @@ export class BashStreams {
     try {
       const api = await client.brokerApi("output_streams_v1");
       const append = (channel: 1 | 2, data: string) => api.appendChunks(streamId, [{ channel, data }], pid);
-      // The whole output Claude saved, rather than the part it kept in the result (the cut stdout stays the fallback).
-      const sent = fullOutput ? await sendFile(fullOutput, (data) => append(1, data)) : false;
+      if (copied > 0) this.host.log(`${id}: ${copied} bytes of output followed live`);
+      // Else the whole output Claude saved, rather than the part it kept in the result (the cut stdout stays the fallback).
+      const sent = copied > 0 || (fullOutput ? await sendFile(fullOutput, (data) => append(1, data)) : false);
       for (const c of chunks) {
         if (sent && c.channel === 1) continue;
         for (let i = 0; i < c.data.length; i += CHUNK_CHARS) await append(c.channel, c.data.slice(i, i + CHUNK_CHARS));
@@ -91,8 +142,9 @@ export class BashStreams {
   /** Ends every stream still open (Claude's turn or session ended without a result for it). */
   endAll(reason: string): void {
     const client = this.host.client();
-    for (const [id, s] of this.open) {
-      this.open.delete(id);
+    for (const id of [...this.open.keys()]) {
+      const s = this.forget(id)!;
+      void s.tail?.then((t) => t?.finish());
       if (client)
         void s.stream
           .then(async (streamId) => {

@@ -68,7 +68,7 @@ export class Companion {
     const host = { client: () => this.client, endpointId: () => this.endpointId, log: (m: string) => this.log(m) };
     this.messages = new RoutedMessages(queueDir(opts.home, opts.sessionId), { ...host, sessionName: () => this.sessionName, changed: () => this.hint.push() });
     this.hint = new TaskHint({ ...host, queued: () => this.messages.size });
-    this.streams = new BashStreams(host);
+    this.streams = new BashStreams({ ...host, claudePid: opts.claudePid, sessionId: opts.sessionId });
     this.listener = new HookListener(this.token, { onHook: (call, signal) => this.onHook(call, signal), onConfirm: (ids) => this.messages.confirm(ids) });
   }
 
