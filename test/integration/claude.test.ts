@@ -84,7 +84,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(running.output_merged, true, "the stream says Claude Code gives stdout and stderr as one text");
     assert.match(
       running.note ?? "",
-      /^Claude Code runs this command itself \(stop it there: Esc\)\. Its output, stdout and stderr as one text, appears as it is written/,
+      /^Claude Code runs this command itself \(stop it there: Esc\)\. Its output appears as it is written when Switchboard can follow it/,
       "the terminal header says who runs it and how its output arrives",
     );
     // A Stop is refused with the truth instead of marking the stream cancelled while the command runs on.

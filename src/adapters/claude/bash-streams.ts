@@ -18,7 +18,7 @@ const FIND_EVERY_MS = 20;
 
 /** What the terminal header says: who runs the command, how its output arrives, and where to stop it. */
 export const STREAM_NOTE =
-  "Claude Code runs this command itself (stop it there: Esc). Its output, stdout and stderr as one text, appears as it is written when Switchboard can follow it (Linux), else when the call ends.";
+  "Claude Code runs this command itself (stop it there: Esc). Its output appears as it is written when Switchboard can follow it (Linux), else when the call ends.";
 
 interface OpenStream {
   /** The stream's id once the broker made it (undefined if it could not). */
