@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { commandOutputFiles, OutputTail } from "../../src/adapters/claude/live-output.js";
+import { commandShells, OutputTail, runsCommand } from "../../src/adapters/claude/live-output.js";
 import { waitFor } from "../support/wait.js";
 
 describe("Claude Code live output", () => {
@@ -20,23 +20,36 @@ describe("Claude Code live output", () => {
     mkdirSync(other, { recursive: true });
     const fds = [openSync(join(tasks, "a.output"), "w"), openSync(join(other, "b.output"), "w"), openSync(join(tasks, "c.txt"), "w")];
     // Children of this process standing in for Claude's command shells: stdout on a task file of this session, of another, and on a non-task file.
-    const kids = fds.map((fd) => spawn("/bin/sh", ["-c", "sleep 30"], { stdio: ["ignore", fd, fd] }));
+    const script = "eval 'sleep 30' < /dev/null && pwd -P >| /dev/null";
+    const kids = fds.map((fd) => spawn("/bin/bash", ["-c", script], { stdio: ["ignore", fd, fd] }));
     try {
       const found = await waitFor(
         () => {
-          const f = commandOutputFiles(process.pid, "sess-1");
-          return f.size ? f : undefined;
+          const f = commandShells(process.pid, "sess-1");
+          return f.length ? f : undefined;
         },
         5000,
         "the child's output file",
       );
-      assert.deepEqual([...found], [join(tasks, "a.output")]);
-      assert.equal(commandOutputFiles(999_999_999, "sess-1").size, 0, "no such claude process: nothing, no throw");
+      assert.deepEqual(found, [{ file: join(tasks, "a.output"), cmdline: `/bin/bash -c ${script} ` }]);
+      assert.equal(runsCommand(found[0]!.cmdline, "sleep 30"), true);
+      assert.equal(commandShells(999_999_999, "sess-1").length, 0, "no such claude process: nothing, no throw");
     } finally {
       for (const k of kids) k.kill("SIGKILL");
       for (const fd of fds) closeSync(fd);
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("recognises Claude Code's command line for exactly this command (its quoting, observed with 2.1.332)", () => {
+    const wrap = (quoted: string) => `/bin/bash -c source /h/snapshot.sh 2>/dev/null || true && eval '${quoted}' < /dev/null && pwd -P >| /tmp/claude-50a4-cwd `;
+    const command = `echo 'a' "b" $HOME \\\\ \`true\` 'it'"'"'s'; printf 'x\\ny'\nsleep 3`;
+    const observed = `echo '"'"'a'"'"' "b" $HOME \\\\ \`true\` '"'"'it'"'"'"'"'"'"'"'"'s'"'"'; printf '"'"'x\\ny'"'"'\nsleep 3`;
+    assert.equal(runsCommand(wrap(observed), command), true);
+    assert.equal(runsCommand(wrap("pwd"), "pwd"), true);
+    assert.equal(runsCommand(wrap("ls -la"), "pwd"), false, "the wrapper's own pwd is not the command");
+    assert.equal(runsCommand(wrap("sleep 30"), "sleep 3"), false, "a longer command is not this one");
+    assert.equal(runsCommand(wrap(""), ""), false);
   });
 
   it("copies a file from its start as it grows, never cutting a character, and reads the rest at the end", async () => {

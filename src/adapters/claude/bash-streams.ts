@@ -9,7 +9,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import type { BrokerClient } from "../../client/client.js";
 import type { Approval } from "../../protocol/index.js";
-import { commandOutputFiles, OutputTail } from "./live-output.js";
+import { commandShells, OutputTail, runsCommand } from "./live-output.js";
 import type { ClaudeHookEvent } from "./protocol.js";
 import { bashOutcome } from "./tool-outcome.js";
 
@@ -24,6 +24,7 @@ interface OpenStream {
   /** The stream's id once the broker made it (undefined if it could not). */
   stream: Promise<string | undefined>;
   startedAt: number;
+  command: string;
   /** The session's command output files that existed when the call was approved (not this call's); none: not looking. */
   before?: Set<string>;
   /** Following this call's output file. */
@@ -71,40 +72,44 @@ export class BashStreams {
           return undefined;
         },
       );
-    const before = process.platform === "linux" && this.host.claudePid > 1 ? commandOutputFiles(this.host.claudePid, this.host.sessionId) : undefined;
-    this.open.set(toolUseId, { stream, startedAt: Date.now(), ...(before ? { before } : {}) });
+    const before = process.platform === "linux" && this.host.claudePid > 1 && command ? this.shellFiles() : undefined;
+    this.open.set(toolUseId, { stream, startedAt: Date.now(), command, ...(before ? { before } : {}) });
     if (before) this.finder ??= setInterval(() => this.find(client), FIND_EVERY_MS);
   }
 
-  /** Gives a waiting call its output file: only when exactly one call waits and exactly one new file is there. */
+  private shellFiles(): Set<string> {
+    return new Set(commandShells(this.host.claudePid, this.host.sessionId).map((c) => c.file));
+  }
+
+  /**
+   * Gives each waiting call its output file: a new one whose shell evals exactly that command, when
+   * exactly one such file and one such waiting call are there (the same command twice at once: neither).
+   */
   private find(client: BrokerClient): void {
     const waiting = [...this.open.values()].filter((o) => o.before && !o.tail);
-    if (waiting.length !== 1) {
-      // Two calls at once: which file is whose cannot be told, so both get their output at the end.
-      for (const o of waiting) delete o.before;
-      clearInterval(this.finder);
-      this.finder = undefined;
-      return;
+    if (!waiting.length) return this.stopFinding();
+    const shells = commandShells(this.host.claudePid, this.host.sessionId).filter((c) => !this.claimed.has(c.file));
+    for (const o of waiting) {
+      const mine = shells.filter((c) => !o.before!.has(c.file) && runsCommand(c.cmdline, o.command));
+      if (mine.length !== 1 || waiting.some((x) => x !== o && x.command === o.command)) continue;
+      const file = mine[0]!.file;
+      this.claimed.add(file);
+      o.tail = OutputTail.open(file, async (text) => {
+        const id = await o.stream;
+        if (id) await (await client.brokerApi("output_streams_v1")).appendChunks(id, [{ channel: 1, data: text }], client.pluginPid);
+      });
     }
-    const o = waiting[0]!;
-    const fresh = [...commandOutputFiles(this.host.claudePid, this.host.sessionId)].filter((f) => !o.before!.has(f) && !this.claimed.has(f));
-    if (fresh.length > 1) delete o.before;
-    if (fresh.length !== 1) return;
-    const file = fresh[0]!;
-    this.claimed.add(file);
-    o.tail = OutputTail.open(file, async (text) => {
-      const id = await o.stream;
-      if (id) await (await client.brokerApi("output_streams_v1")).appendChunks(id, [{ channel: 1, data: text }], client.pluginPid);
-    });
+  }
+
+  private stopFinding(): void {
+    clearInterval(this.finder);
+    this.finder = undefined;
   }
 
   private forget(toolUseId: string): OpenStream | undefined {
     const o = this.open.get(toolUseId);
     this.open.delete(toolUseId);
-    if (![...this.open.values()].some((x) => x.before && !x.tail)) {
-      clearInterval(this.finder);
-      this.finder = undefined;
-    }
+    if (![...this.open.values()].some((x) => x.before && !x.tail)) this.stopFinding();
     return o;
   }
 

@@ -1,11 +1,12 @@
 // Live output of an approved Bash call, without touching what Claude Code runs (Linux only).
-// Claude Code 2.1.332 starts each command as a child shell of `claude` with file descriptors 1 and 2
-// on one file, `…/<session id>/tasks/<task id>.output`, which it reads when the call ends. The
-// companion finds that file through /proc (the `claude` process's children whose stdout is such a
-// file), opens it read-only and copies what the command writes as it comes. Only a file that appeared
-// after the call was approved, in this session's folder, and the only such one, is taken: with two
-// calls running at once, or a command that ends before it is found, the output is published when the
-// call ends instead (bash-streams.ts), as on other systems.
+// Claude Code 2.1.332 starts each command as a child shell of `claude`,
+//   bash -c "… && eval '<command, ' written as '\"'\"'> < /dev/null && pwd -P >| …"
+// with file descriptors 1 and 2 on one file, `…/<session id>/tasks/<task id>.output`, which it reads
+// when the call ends. The companion finds that file through /proc (the `claude` process's children
+// whose stdout is such a file and whose command line evals exactly this command), opens it read-only
+// and copies what the command writes as it comes. Anything less certain (a file that was there before
+// the approval, two candidates, a command that ended before it was found, another Claude version's
+// command line) leaves the output to be published when the call ends (bash-streams.ts).
 import { type FileHandle, open } from "node:fs/promises";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { StringDecoder } from "node:string_decoder";
@@ -13,9 +14,21 @@ import { StringDecoder } from "node:string_decoder";
 const TASK_OUTPUT = /\/tasks\/[^/]+\.output$/;
 const READ_BYTES = 64 * 1024;
 
-/** The command output files the children of `claudePid` write to (this session's only). Never throws. */
-export function commandOutputFiles(claudePid: number, sessionId: string): Set<string> {
-  const out = new Set<string>();
+export interface CommandShell {
+  /** The output file its stdout (and stderr) is on. */
+  file: string;
+  /** Its command line, arguments joined with spaces. */
+  cmdline: string;
+}
+
+/** Whether a shell's command line is Claude Code running exactly `command` (pure). */
+export function runsCommand(cmdline: string, command: string): boolean {
+  return command.length > 0 && cmdline.includes(`eval '${command.split("'").join(`'"'"'`)}' < /dev/null`);
+}
+
+/** The shells among the children of `claudePid` whose stdout is one of this session's command output files. Never throws. */
+export function commandShells(claudePid: number, sessionId: string): CommandShell[] {
+  const out: CommandShell[] = [];
   if (process.platform !== "linux") return out;
   let tasks: string[];
   try {
@@ -32,8 +45,9 @@ export function commandOutputFiles(claudePid: number, sessionId: string): Set<st
     }
     for (const pid of children) {
       try {
-        const target = readlinkSync(`/proc/${pid}/fd/1`);
-        if (TASK_OUTPUT.test(target) && target.includes(`/${sessionId}/`)) out.add(target);
+        const file = readlinkSync(`/proc/${pid}/fd/1`);
+        if (!TASK_OUTPUT.test(file) || !file.includes(`/${sessionId}/`)) continue;
+        out.push({ file, cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ") });
       } catch {
         // gone already, or not ours to read
       }
