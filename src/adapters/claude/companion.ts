@@ -16,7 +16,9 @@ import { pidAlive } from "../../platform/process.js";
 import { SWITCHBOARD_VERSION } from "../../protocol/index.js";
 import { BashStreams } from "./bash-streams.js";
 import { HookListener } from "./companion-http.js";
-import { errText, gate } from "./gate.js";
+import { Decisions } from "../shared/decisions.js";
+import { errText } from "../shared/failures.js";
+import { gate } from "./gate.js";
 import { formatForClaude, type HookAnswer, type HookCall } from "./protocol.js";
 import { RoutedMessages } from "./routed-messages.js";
 import {
@@ -62,6 +64,7 @@ export class Companion {
   private readonly messages: RoutedMessages;
   private readonly hint: TaskHint;
   private readonly streams: BashStreams;
+  private readonly decisions = new Decisions();
 
   constructor(private readonly opts: CompanionOptions) {
     ensureSessionDir(opts.home, opts.sessionId);
@@ -120,6 +123,7 @@ export class Companion {
       });
       client.requireCapability("approvals_v1", "Approving Claude Code's tool calls");
       client.on("message", (m) => this.messages.add(m));
+      client.on("frame", (f) => void this.decisions.onFrame(f));
       client.on("error", (e) => this.log(`client: ${e.message}`));
       const hint = this.hint.value;
       const ep = await client.registerEndpoint({
@@ -191,6 +195,7 @@ export class Companion {
             ensureClient: () => this.connect(),
             endpointId: () => this.endpointId,
             lastConnectError: () => this.lastConnectError,
+            decisions: this.decisions,
             streams: this.streams,
             log: (m) => this.log(m),
           },

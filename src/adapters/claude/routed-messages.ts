@@ -4,7 +4,8 @@
 // when the session ends with some never taken up.
 import type { BrokerClient } from "../../client/client.js";
 import type { ClientMessage } from "../../client/client-types.js";
-import { errText } from "./gate.js";
+import { errText } from "../shared/failures.js";
+import { replyRequest, routedMessage } from "../shared/routed.js";
 import { MessageQueue, type QueuedMessage } from "./queue.js";
 
 export interface MessagesHost {
@@ -38,17 +39,7 @@ export class RoutedMessages {
   add(m: ClientMessage): void {
     const text = m.content;
     if (!text.trim()) return;
-    const source = typeof m.metadata.source_endpoint_id === "string" ? m.metadata.source_endpoint_id : undefined;
-    const correlation = typeof m.metadata.correlation_id === "string" ? m.metadata.correlation_id : undefined;
-    const added = this.queue.add({
-      messageId: m.sourceMessageId,
-      from: m.from,
-      text,
-      replyTo: source ?? m.from,
-      replyToEndpoint: source !== undefined,
-      inReplyTo: correlation ?? m.sourceMessageId,
-      arrivedAt: new Date().toISOString(),
-    });
+    const added = this.queue.add({ ...routedMessage(m), arrivedAt: new Date().toISOString() });
     if (added) this.host.log(`queued ${m.sourceMessageId} from ${m.from}`);
     this.host.changed();
   }
@@ -87,7 +78,7 @@ export class RoutedMessages {
     const ep = this.host.endpointId();
     if (!client || !ep) return this.host.log(`reply to ${m.messageId} dropped: not connected`);
     void client
-      .send({ endpoint_id: ep, to: m.replyTo, content: text, metadata: { in_reply_to: m.inReplyTo, reply_to_message_id: m.messageId } })
+      .send(replyRequest(ep, m, text))
       .then((r) => this.host.log(`replied to ${m.messageId}: ${r.status}`))
       .catch((err: unknown) => this.host.log(`reply to ${m.messageId} failed: ${errText(err)}`));
   }

@@ -2,7 +2,8 @@
 // "[waiting for you: …]", "[idle]" (text from hintText in protocol.ts). One update at a time, so that
 // the broker always ends with the latest value.
 import type { BrokerClient } from "../../client/client.js";
-import { errText } from "./gate.js";
+import { errText } from "../shared/failures.js";
+import { firstLine } from "../shared/task-hint.js";
 import { hintText } from "./protocol.js";
 
 export type Status = "working" | "waiting for you" | "idle";
@@ -33,14 +34,10 @@ export class TaskHint {
     this.push();
   }
 
-  /** What the session works on: the first non-empty line of the user's prompt. */
+  /** What the session works on: the first non-blank line of the user's prompt. */
   setTask(prompt: string): void {
-    const line =
-      prompt
-        .split("\n")
-        .find((l) => l.trim())
-        ?.trim() ?? "";
-    if (line) this.task = [...line].slice(0, 160).join("");
+    const line = firstLine(prompt);
+    if (line) this.task = line;
   }
 
   /** The endpoint was registered with `value`. */
