@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { CLI_ENTRY, startBroker, startTempBroker, tempHome, type TempBroker, type TestBroker } from "../support/broker.js";
 import { get, post } from "../support/calls.js";
 import { openStream, type Peer } from "../support/ws.js";
 import { waitFor } from "../support/wait.js";
@@ -32,21 +32,18 @@ const text = (frames: any[], channel: number) =>
     .join("");
 
 describe("output streams", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   let producer: Peer;
   let ep: string;
   const pidHdr = () => ({ "x-plugin-pid": String(process.pid) });
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home, { SWITCHBOARD_STREAM_CAP_BYTES: String(200 * 1024) });
+    b = await startTempBroker({ env: { SWITCHBOARD_STREAM_CAP_BYTES: String(200 * 1024) } });
     producer = await openStream(b.record, process.pid);
     ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi", session_name: "runner" })).endpoint_id;
   });
   after(async () => {
     await producer.close();
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   const start = (extra: object = {}) => post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "make", cwd: "/w", ...extra });
@@ -143,7 +140,7 @@ describe("output streams", () => {
     });
     const cli = spawnSync(process.execPath, [CLI_ENTRY, "streams", "cancel", s.stream_id], {
       encoding: "utf8",
-      env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: home.home },
+      env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: b.home },
     });
     assert.notEqual(cli.status, 0);
     assert.match(cli.stderr, /cannot be stopped here: .* \(stream_not_cancellable\)/);

@@ -1,93 +1,11 @@
-// Shared pieces of the security suites: raw HTTP (so Host, Origin and the request line are exactly what a
-// test says), the route table every check walks, robust statistics for the timing check, and the
-// one-line JSON summary each suite prints at the end.
+// Shared pieces of the security suites: the route table every check walks, robust statistics for the timing
+// check, and the counted checks behind each suite's summary line. Raw HTTP (so Host, Origin and the request
+// line are exactly what a test says) is test/support/http.ts, re-exported here.
 import assert from "node:assert/strict";
-import { request, type Agent } from "node:http";
-import { connect } from "node:net";
-import type { DiscoveryRecord } from "../../src/protocol/index.js";
+import { SOAK, summary } from "../support/soak.js";
 
-/** `npm run test:soak` sets this: larger sample counts. */
-export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
-
-export interface Raw {
-  status: number;
-  text: string;
-  body: any;
-}
-
-export const portOf = (record: Pick<DiscoveryRecord, "ipcUrl">): number => Number(new URL(record.ipcUrl).port);
-
-/**
- * One HTTP request to the broker. `auth: false` sends no Authorization header; `headers` are sent as
- * given (a `host` there replaces Node's own).
- */
-export function raw(
-  record: DiscoveryRecord,
-  method: string,
-  path: string,
-  opts: { headers?: Record<string, string>; body?: string; auth?: boolean; agent?: Agent } = {},
-): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: portOf(record),
-        method,
-        path,
-        agent: opts.agent ?? false,
-        headers: {
-          ...(opts.auth === false ? {} : { authorization: `Bearer ${record.bearerToken}` }),
-          ...(opts.body !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(opts.body)) } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: any;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, body });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
-    req.end(opts.body);
-  });
-}
-
-/** Exact request bytes on a fresh socket (no Host of Node's own, duplicate headers, absolute-form targets). */
-export function rawBytes(record: DiscoveryRecord, head: string[]): Promise<{ status: number; text: string; body: any }> {
-  return new Promise((resolve, reject) => {
-    const s = connect(portOf(record), "127.0.0.1");
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error(`no answer within 10 s to ${head[0]}`)), 10_000);
-    s.on("data", (c: Buffer) => chunks.push(c));
-    s.on("error", (err) => (clearTimeout(timer), reject(err)));
-    s.on("close", () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString("utf8");
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      const bodyText = text.split("\r\n\r\n").slice(1).join("\r\n\r\n");
-      let body: any;
-      try {
-        body = bodyText ? JSON.parse(bodyText) : undefined;
-      } catch {
-        body = undefined;
-      }
-      resolve({ status, text, body });
-    });
-    // Connection: close on 1.1 so the broker ends the socket after answering.
-    const lines = head[0]!.endsWith("HTTP/1.1") && !head.some((l) => /^connection:/i.test(l)) ? [...head, "Connection: close"] : head;
-    s.end(lines.join("\r\n") + "\r\n\r\n");
-  });
-}
+export { portOf, type Raw, raw, rawBytes } from "../support/http.js";
+export { SOAK } from "../support/soak.js";
 
 /** A WebSocket upgrade request's headers, for rawBytes. */
 export function upgradeHead(path: string, extra: string[]): string[] {
@@ -218,6 +136,6 @@ export class Summary {
   }
 
   print(): void {
-    process.stdout.write(`${JSON.stringify({ suite: this.suite, checks: this.checks, soak: SOAK, ...this.extra })}\n`);
+    summary({ suite: this.suite, checks: this.checks, soak: SOAK, ...this.extra });
   }
 }
