@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startFakeAnthropic } from "../test/support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome } from "../test/support/broker.js";
+import { ROOT } from "../test/support/paths.js";
 import { claudeSandbox, ensureClaude, runClaude, type ClaudeRun } from "../test/support/claude.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { rssMb } from "./lib/procs.js";
