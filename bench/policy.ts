@@ -7,7 +7,7 @@
 //    Floor, timed in the same rounds: the tree-sitter parse of such a command alone (no policy can judge
 //    without parsing it). Beside it: the parse plus the copy of its tree out of WASM, and the same
 //    command judged again (its analysis cached).
-// 2. The corpus (test/policy/corpus.ts, under test/policy/corpus-rules.json) judged by two prefix
+// 2. The corpus (test/support/policy-corpus.ts, under test/support/policy-corpus-rules.json) judged by two prefix
 //    matchers written here from how they work: a whole-string prefix matcher (a rule `git log *` allows
 //    any command line starting with `git log`) and a sub-command prefix matcher in the manner of VS
 //    Code's default terminal auto-approve (the line split on ; && || | & and newlines with a regular
@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { loadRulesText, loadShellParser, Policy } from "../src/policy/index.js";
 import { parseToPlain } from "../src/policy/syntax.js";
 import type { PolicyDecision, Rule } from "../src/protocol/policy.js";
-import { CORPUS } from "../test/policy/corpus.js";
+import { CORPUS } from "../test/support/policy-corpus.js";
 import { benchLife } from "./lib/life.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { ROOT } from "./lib/servers.js";
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
   const compileMs = summarize(interleave({ compile: () => new Policy(parser, [{ scope: "user", where: "bench", trusted: true, rules }]) }, 50).compile);
 
   // The corpus under the corpus rules: ours and the two prefix matchers.
-  const loaded = loadRulesText(parser, readFileSync(join(ROOT, "test/policy/corpus-rules.json"), "utf8"), "file", "corpus rules", true);
+  const loaded = loadRulesText(parser, readFileSync(join(ROOT, "test/support/policy-corpus-rules.json"), "utf8"), "file", "corpus rules", true);
   if (loaded.errors.length) life.fail(loaded.errors.join("; "));
   const ours = new Policy(parser, [loaded.source]);
   const pr = prefixRules(loaded.source.rules);

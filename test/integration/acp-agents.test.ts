@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
-import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
-import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
+import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { agentSetup, installAgents, processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentName, type AgentSetup } from "../support/acp.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 

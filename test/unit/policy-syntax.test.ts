@@ -11,7 +11,7 @@ import { compileCommandPattern, matchCommand, type CommandPattern } from "../../
 import type { ShellWord } from "../../src/policy/shell.js";
 import { LEAF_TYPES, parseToPlain, type SyntaxNode } from "../../src/policy/syntax.js";
 import type { Rule } from "../../src/protocol/policy.js";
-import { CORPUS } from "../policy/corpus.js";
+import { CORPUS } from "../support/policy-corpus.js";
 
 const parser = await loadShellParser();
 

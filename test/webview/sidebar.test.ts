@@ -6,10 +6,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
-import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "./contrast.js";
-import { HOSTILE, NOW, USER_RULES, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
-import { LAYOUT_PROBE } from "./layout.js";
-import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
+import { HOSTILE, NOW, USER_RULES, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "../support/webview/fixtures.js";
+import { LAYOUT_PROBE } from "../support/webview/layout.js";
+import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "../support/webview/harness.js";
 
 let server: StaticServer;
 let browser: Browser;
@@ -352,6 +352,15 @@ describe("sidebar webview", () => {
     const stop = await sb.waitForPost("stopStream");
     assert.equal(stop.streamId, "st-run");
     assert.equal((await sb.posted()).filter((m) => m.type === "openStream").length, 0, "Stop does not also open the terminal");
+  });
+
+  it("offers no Stop for a running command the agent runs itself (cancellable: false)", async () => {
+    const state = fixtureState();
+    state.streams = [stream({ stream_id: "st-agent", command: "make build", session: "claude: project · 1a2b3c4d", state: "streaming", cancellable: false }), ...state.streams];
+    const sb = await withFixture(state);
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-agent"] .codicon-modifier-spin').count(), 1, "shown as running");
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-agent"] vscode-button.stop').count(), 0);
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-run"] vscode-button.stop').count(), 1);
   });
 
   it("sessions, messages and the header post their intents", async () => {
