@@ -15,7 +15,7 @@ let server: StaticServer;
 let browser: Browser;
 const pages: Sidebar[] = [];
 const ARTIFACTS = join(REPO_ROOT, "test-artifacts");
-const TALL = 2200;
+const TALL = 3000;
 const LONG_COMMAND =
   "sh -c 'echo warning: the build cache at /home/developer/projects/switchboard/node_modules/.cache/esbuild is stale; npm run build -- --minify --sourcemap=external && npm test -- --reporter=spec'";
 
@@ -408,7 +408,7 @@ describe("sidebar webview", () => {
       .click();
     await sb.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     const seen: string[] = [];
-    for (let i = 0; i < 120; i++) {
+    for (let i = 0; i < 160; i++) {
       await sb.page.keyboard.press("Tab");
       const f = await sb.focused();
       if (seen.length > 0 && f === seen[0]) break; // wrapped around: back at the start
@@ -431,6 +431,10 @@ describe("sidebar webview", () => {
       "Open the terminal of sleep 100 (killed by SIGINT)",
       "Reply to agent-2…",
       "Show all of the message from ci-bot",
+      "Remove rule tests",
+      "Open the file of rule tests",
+      "Open the user rules file",
+      "Review and accept…",
     ]) {
       assert.ok(names.includes(want), `Tab reaches "${want}"`);
     }
@@ -441,7 +445,7 @@ describe("sidebar webview", () => {
       );
     }
     for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `Tab moved on from ${seen[i - 1]}`);
-    assert.ok(seen.length < 120, "Tab wraps around to the first control (no trap)");
+    assert.ok(seen.length < 160, "Tab wraps around to the first control (no trap)");
     // Shift+Tab walks back.
     await sb.tabTo("Reply to agent-2…");
     await sb.page.keyboard.press("Shift+Tab");
