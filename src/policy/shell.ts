@@ -96,9 +96,13 @@ const ARITHMETIC = new Set(["arithmetic_expansion", "binary_expression", "unary_
 
 /**
  * Recent analyses by source: the broker judges a request again when rules change and previews a
- * proposed rule over the last hundred requests. Analyses are never changed once made.
+ * proposed rule over the last hundred requests. Analyses are never changed once made. An analysis is
+ * kept only when its source comes a second time: keeping every first one made each survive the young
+ * generation, and their promotion set the tail of the evaluation time (bench/policy.ts: p99 3.7 ms
+ * against 1.9 ms, for a never-seen 2 KB command).
  */
 const recent = new Map<string, ShellAnalysis>();
+const seenOnce = new Set<string>();
 const RECENT_MAX = 512;
 const RECENT_MAX_SOURCE = 16 * 1024;
 
@@ -108,8 +112,13 @@ export function analyzeShell(parser: ShellParser, source: string, via: string[] 
   if (hit) return hit;
   const out = analyzeUncached(parser, source, via);
   if (source.length <= RECENT_MAX_SOURCE) {
-    if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
-    recent.set(key, out);
+    if (seenOnce.delete(key)) {
+      if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+      recent.set(key, out);
+    } else {
+      if (seenOnce.size >= RECENT_MAX) seenOnce.delete(seenOnce.values().next().value!);
+      seenOnce.add(key);
+    }
   }
   return out;
 }
