@@ -13,7 +13,9 @@
 // approval itself (POST /v1/approvals → visible on the feed) and waits for its decision as a requester
 // does (decide → the approval_resolved push on its own stream). What the ACP client adds = the p50 of the
 // total minus the p50 of its floor; the issue's target is < 20 ms for each. Also the resident memory of
-// the `switchboard acp` process after the run (target < 60 MB).
+// the `switchboard acp` process after the run as VS Code starts it (`node ACP_NODE_FLAGS dist/acp.js`,
+// target < 60 MB), beside an idle `node` and the same load started the other ways (from a shell with
+// dist/cli.js and Node's defaults; dist/acp.js with Node's defaults; dist/acp.js without --jitless).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -35,6 +37,7 @@ const QUICK = argv.includes("--quick");
 const TRIALS = Number(argv.find((a) => a.startsWith("--trials="))?.split("=")[1] ?? (QUICK ? 40 : 200));
 const TARGET_MS = 20;
 const TARGET_RSS_MB = 60;
+const ACP_ENTRY = join(ROOT, "dist/acp.js");
 const life = benchLife("bench:acp");
 const now = () => performance.timeOrigin + performance.now();
 
@@ -72,24 +75,40 @@ async function main(): Promise<void> {
     kind: "script-agent",
     command: process.execPath,
     args: ["--import", tsx, join(ROOT, "test/fixtures/acp-agent/script-agent.ts")],
-    // As VS Code's New Agent Session… starts it (src/adapters/acp/node-flags.ts).
-    env: { PATH: process.env.PATH, HOME: box.root, SCRIPT_AGENT_TIMES: timesFile, NODE_OPTIONS: ACP_NODE_FLAGS.join(" ") },
+    // No NODE_OPTIONS: the flags under test are given to `switchboard acp` alone, not to the agent.
+    env: { PATH: process.env.PATH, HOME: box.root, SCRIPT_AGENT_TIMES: timesFile, NODE_OPTIONS: "" },
   };
-  // Memory first as from a shell, with Node's defaults: the same load, then its resident size.
-  const plainTimes = join(timesDir, "plain.jsonl");
-  const plain = startAcp(home.home, { ...agent, env: { ...agent.env, SCRIPT_AGENT_TIMES: plainTimes, NODE_OPTIONS: "" } }, box.cwd, { session: "plain" });
-  let rssPlain: ReturnType<typeof rssMb>;
-  try {
-    await waitFor("the plain ACP session", async () => (await broker.api.endpoints()).find((e) => e.session_name === "plain"), 30_000);
-    plain.write(`perm: ${TRIALS + 10}`);
-    await plain.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS + 9}}yes\\n`), 300_000);
-    rssPlain = rssMb(plain.proc.pid!);
-  } finally {
-    plain.proc.kill("SIGTERM");
-    await plain.exited;
+  // Memory first: the same load (TRIALS + 10 approvals) in each way of starting it, then its resident
+  // size. Each shows what one step saves; the last is how VS Code starts it (the target).
+  const startings: { name: string; how: string; entry?: string; nodeArgs?: readonly string[] }[] = [
+    { name: "shell", how: "switchboard acp from a shell: dist/cli.js, Node's defaults" },
+    { name: "own-bundle", how: "dist/acp.js (its own minified bundle), Node's defaults", entry: ACP_ENTRY, nodeArgs: [] },
+    {
+      name: "no-jitless",
+      how: `dist/acp.js ${ACP_NODE_FLAGS.filter((f) => f !== "--jitless").join(" ")} (all but --jitless)`,
+      entry: ACP_ENTRY,
+      nodeArgs: ACP_NODE_FLAGS.filter((f) => f !== "--jitless"),
+    },
+  ];
+  const memory: Record<string, { how: string; rss: ReturnType<typeof rssMb> }> = {};
+  for (const st of startings) {
+    const session = `mem-${st.name}`;
+    const times = join(timesDir, `${session}.jsonl`);
+    const opts = { session, ...(st.entry ? { entry: st.entry } : {}), ...(st.nodeArgs ? { nodeArgs: st.nodeArgs } : {}) };
+    const p = startAcp(home.home, { ...agent, env: { ...agent.env, SCRIPT_AGENT_TIMES: times } }, box.cwd, opts);
+    try {
+      await waitFor(`the ${session} ACP session`, async () => (await broker.api.endpoints()).find((e) => e.session_name === session), 30_000);
+      p.write(`perm: ${TRIALS + 10}`);
+      await p.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS + 9}}yes\n`), 300_000);
+      memory[st.name] = { how: st.how, rss: rssMb(p.proc.pid!) };
+    } finally {
+      p.proc.kill("SIGTERM");
+      await p.exited;
+    }
   }
   order.length = 0;
-  const run = startAcp(home.home, agent, box.cwd);
+  // As VS Code's New Agent Session… starts it (src/extension/agent-session.ts, src/adapters/acp/node-flags.ts).
+  const run = startAcp(home.home, agent, box.cwd, { entry: ACP_ENTRY, nodeArgs: ACP_NODE_FLAGS });
   let report: Record<string, unknown>;
   try {
     await waitFor("the ACP session", async () => (await broker.api.endpoints()).find((e) => e.kind === "script-agent"), 30_000);
@@ -157,11 +176,14 @@ async function main(): Promise<void> {
       acp_client_rss_mb: metric(rss?.rss ?? null, "MB", TARGET_RSS_MB, "<", {
         floor: floorRss?.rss ?? null,
         floor_name: "an idle `node` with nothing loaded",
-        note: rss ? `with ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
+        note: rss ? `dist/acp.js ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
       }),
-      acp_client_rss_node_defaults_mb: metric(rssPlain?.rss ?? null, "MB", null, null, {
-        note: rssPlain ? `with Node's default heap flags (a plain shell): anon ${rssPlain.anon} MB, file-backed ${rssPlain.file} MB` : "not measured",
-      }),
+      ...Object.fromEntries(
+        Object.entries(memory).map(([name, m]) => [
+          `acp_client_rss_${name.replace(/-/g, "_")}_mb`,
+          metric(m.rss?.rss ?? null, "MB", null, null, { note: m.rss ? `${m.how}: anon ${m.rss.anon} MB, file-backed ${m.rss.file} MB` : "not measured" }),
+        ]),
+      ),
     };
     report = {
       bench: "acp",
@@ -174,7 +196,7 @@ async function main(): Promise<void> {
       decision_to_answer_ms: ans,
       decision_to_answer_floor_ms: fa,
       rss_mb: rss,
-      rss_node_defaults_mb: rssPlain,
+      rss_other_startings_mb: memory,
       metrics,
       summary: targetSummary(metrics),
       duration_s: round((Date.now() - t0) / 1000, 1),

@@ -1,7 +1,9 @@
 // `switchboard acp` end to end with the four real ACP agents from npm (claude-agent-acp, codex-acp,
 // gemini --acp, opencode acp; pinned, installed once into a cache by scripts/agents/install.sh), the
 // real broker, and only the model faked on 127.0.0.1. A "reviewer" decides through the broker API, as
-// VS Code would. SWITCHBOARD_ACP_AGENTS=claude,gemini limits the agents (default: all four).
+// VS Code would. `switchboard acp` is started as VS Code's New Agent Session… starts it: dist/acp.js
+// with the flags of node-flags.ts (--jitless among them); acp-client-ops.test.ts starts it as a shell
+// does (dist/cli.js acp). SWITCHBOARD_ACP_AGENTS=claude,gemini limits the agents (default: all four).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
@@ -11,8 +13,9 @@ import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
 import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
 import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { ACP_NODE_FLAGS } from "../../src/adapters/acp/node-flags.js";
 import { agentSetup, installAgents, processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentName, type AgentSetup } from "../support/acp.js";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 
 const ALL: AgentName[] = ["claude", "codex", "gemini", "opencode"];
 const AGENTS = (process.env.SWITCHBOARD_ACP_AGENTS?.split(",").map((s) => s.trim()) as AgentName[] | undefined)?.filter((a) => ALL.includes(a)) ?? ALL;
@@ -66,7 +69,7 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
       /** A new `switchboard acp`; one a failed test left running is killed first, so each test starts clean. */
       const fresh = () => {
         run?.proc.kill("SIGKILL");
-        return startAcp(home.home, agent, box.cwd);
+        return startAcp(home.home, agent, box.cwd, { entry: join(ROOT, "dist/acp.js"), nodeArgs: ACP_NODE_FLAGS });
       };
       const endpointOf = async (kind: string): Promise<EndpointView | undefined> => (await broker.api.endpoints()).find((e) => e.kind === kind);
       const pending = (endpointId: string) =>
