@@ -22,7 +22,11 @@ const AGENTS = (process.env.SWITCHBOARD_ACP_AGENTS?.split(",").map((s) => s.trim
 const START_MS = 120_000;
 const TURN_MS = 90_000;
 
-/** Agents that send a shell command's output back over ACP (gemini sends none: its tool_call_update content is empty). */
+/**
+ * Agents that send a shell command's output back over ACP. gemini-cli sends none in its default set-up
+ * (commands in a pseudo-terminal: its tool_call_update content is empty), nor an exit code; its own
+ * test below shows the setting that makes it send the output.
+ */
 const SHARES_OUTPUT: Record<AgentName, boolean> = { claude: true, codex: true, gemini: false, opencode: true };
 
 describe("switchboard acp with the real ACP agents", { concurrency: false }, () => {
@@ -96,10 +100,15 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
           TURN_MS,
         );
         assert.equal(s1.state, "completed");
-        assert.equal(s1.exit_code, 0);
+        const replay = await broker.api.replayStream(s1.stream_id);
         if (SHARES_OUTPUT[name]) {
-          const replay = await broker.api.replayStream(s1.stream_id);
+          assert.equal(s1.exit_code, 0);
           assert.match(replay.chunks.map((c) => c.data).join(""), new RegExp(`approved-${name}`));
+        } else {
+          // Said in the terminal's header, not pretended: no output, and no exit code made up.
+          assert.equal(s1.exit_code, null);
+          assert.deepEqual(replay.chunks, []);
+          assert.match(s1.note ?? "", /sent no output for this command/);
         }
         await waitFor("the turn to end", async () => (await endpointOf(agent.kind))?.task_hint === "idle", TURN_MS);
 
@@ -165,6 +174,35 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         assert.equal(inbox.content, `kept-${name}`);
         run = undefined;
       });
+
+      if (name === "gemini")
+        it("gemini with tools.shell.enableInteractiveShell false in its settings.json sends a command's output, and its stream has it", async () => {
+          const settings = join(box.root, "home/.gemini/settings.json");
+          const before = await readFile(settings, "utf8");
+          await writeFile(settings, JSON.stringify({ ...JSON.parse(before), tools: { shell: { enableInteractiveShell: false } } }));
+          try {
+            run = fresh();
+            const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
+            run.write("bash: echo shown-by-gemini > shown.txt && cat shown.txt");
+            const a = await pending(ep.endpoint_id);
+            await broker.api.decide(a.approval_id, { decision: "approve", decided_by: "test" });
+            const s = await waitFor(
+              "the command's stream to end",
+              async () => (await broker.api.streams()).find((x) => x.approval_id === a.approval_id && x.state !== "streaming"),
+              TURN_MS,
+            );
+            const replay = await broker.api.replayStream(s.stream_id);
+            assert.match(replay.chunks.map((c) => c.data).join(""), /shown-by-gemini/);
+            assert.equal(s.output_merged, true);
+            assert.equal(s.note, undefined);
+            run.proc.kill("SIGTERM");
+            await run.exited;
+            await waitFor("no agent process left", () => processesWith(box.root).length === 0, 10_000);
+            run = undefined;
+          } finally {
+            await writeFile(settings, before);
+          }
+        });
 
       // claude-agent-acp writes itself (a new file here: Claude refuses to overwrite a file it has not
       // read); gemini writes through the client's fs/write_text_file (an existing file here: for a

@@ -132,7 +132,8 @@ export class AcpHost {
       log: (m) => this.log(m),
       note: (m) => this.view.note(m),
     });
-    this.streams = new ToolStreams({ start: (req) => this.startStream(req), log: (m) => this.log(m), track: (p) => this.track(p) }, o.cwd);
+    const agentId = () => ({ name: this.agentName, title: this.agentTitle });
+    this.streams = new ToolStreams({ start: (req) => this.startStream(req), agent: agentId, log: (m) => this.log(m), track: (p) => this.track(p) }, o.cwd);
 
     const app = acp
       .client({ name: "agent-switchboard" })
