@@ -146,13 +146,7 @@ export class ApprovalDesk {
       endpoint_id: ep.endpoint_id,
       session: this.broker.label(ep),
       session_kind: ep.kind,
-      action: body.action,
-      summary: body.summary,
-      command: body.command ?? null,
-      cwd: body.cwd ?? null,
-      detail: body.detail ?? null,
-      diff: body.diff ?? null,
-      execute: body.execute ?? "agent",
+      ...shownFields(body),
       idempotency_key: body.idempotency_key ?? null,
       state: "pending",
       created_at: new Date(now).toISOString(),
@@ -387,7 +381,13 @@ const SHOWN_FIELDS = ["action", "summary", "command", "cwd", "detail", "diff", "
 
 /** Which shown fields of `body` differ from the approval it would repeat. */
 export function differentRequest(existing: Approval, body: ApprovalRequest): string[] {
-  const asked: Record<(typeof SHOWN_FIELDS)[number], unknown> = {
+  const asked = shownFields(body);
+  return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
+}
+
+/** What the approver is shown of a request, with the defaults an approval stores for absent fields. */
+function shownFields(body: ApprovalRequest): Pick<Approval, (typeof SHOWN_FIELDS)[number]> {
+  return {
     action: body.action,
     summary: body.summary,
     command: body.command ?? null,
@@ -396,7 +396,6 @@ export function differentRequest(existing: Approval, body: ApprovalRequest): str
     diff: body.diff ?? null,
     execute: body.execute ?? "agent",
   };
-  return SHOWN_FIELDS.filter((f) => asked[f] !== existing[f]);
 }
 
 /** `a` with long texts cut to a preview (on a character boundary) and `truncated` saying what was cut. */

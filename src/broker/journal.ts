@@ -4,6 +4,7 @@
 //   log-<N>.ndjson      one line per record: {"s":seq,"r":record}\n, N increasing
 //   snapshot.json       {"version":1,"seq":upTo,"state":...}: state after every record <= upTo
 //   snapshot.json.tmp   in-progress snapshot; deleted at open (rename is the commit point)
+// (the format: journal-format.ts; snapshot files: journal-files.ts; reading it all back: journal-recovery.ts)
 //
 // Writes go through a single ordered queue of batches (group commit): every append made while a
 // write+fdatasync is in flight goes out in the next single write. Batches are written strictly in
@@ -23,23 +24,21 @@
 //     second fdatasync can report success for data that is gone. The journal then refuses every
 //     further write (`failure` stays set) until the broker restarts and recovers from what is on disk.
 
-import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from "node:fs/promises";
-import { openNoFollow, readFileNoFollow } from "../platform/files.js";
+import { readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { openNoFollow } from "../platform/files.js";
+import { type JournalLog, syncDir, writeSnapshot } from "./journal-files.js";
+import { FILE_MODE, encodeLine, segmentName, segmentNumber, snapshotHead, stringifySliced } from "./journal-format.js";
+import { type Recovered, recoverFolder } from "./journal-recovery.js";
+
+export type { Recovered } from "./journal-recovery.js";
 
 export interface JournalOptions {
   dir: string; // created with mode 0o700 if missing; files inside get mode 0o600
   fsync?: boolean; // default true: fdatasync before an append's promise resolves
-  log?: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  log?: JournalLog;
   /** Test hook: runs before each batch's fdatasync (a slow disk). */
   beforeSync?: () => Promise<void>;
-}
-
-export interface Recovered<S, R> {
-  snapshot: S | undefined; // state from the last complete snapshot, if any
-  records: R[]; // records appended after that snapshot, in order
-  tornTail: boolean; // true if an incomplete last record was found and cut off
-  skipped: number; // corrupt records in the middle that were skipped (logged as warn)
 }
 
 export interface JournalStats {
@@ -48,7 +47,7 @@ export interface JournalStats {
   bytes: number; // bytes written to segments
 }
 
-type Log = NonNullable<JournalOptions["log"]>;
+type Log = JournalLog;
 
 interface Segment {
   n: number;
@@ -70,17 +69,10 @@ interface Batch {
   waiters: Waiter[];
 }
 
-const SNAPSHOT = "snapshot.json";
-const SNAPSHOT_TMP = "snapshot.json.tmp";
-const SEGMENT_RE = /^log-(\d+)\.ndjson$/;
-const FILE_MODE = 0o600;
 /** Longest a lazily appended record waits for a batch to ride along with. */
 const LAZY_MS = 200;
 /** While failing, how often the journal tries to write the bytes it still holds. */
 const RETRY_MS = 250;
-const DIR_MODE = 0o700;
-
-const segmentName = (n: number): string => `log-${String(n).padStart(10, "0")}.ndjson`;
 
 const defaultLog: Log = (level, msg, fields) => {
   // Warnings and errors must not vanish when the caller passes no logger.
@@ -119,114 +111,11 @@ export class Journal<S, R> {
   }
 
   static async open<S, R>(opts: JournalOptions): Promise<{ journal: Journal<S, R>; recovered: Recovered<S, R> }> {
-    const { dir } = opts;
-    const log = opts.log ?? defaultLog;
-    const fsync = opts.fsync ?? true;
-    await mkdir(dir, { recursive: true, mode: DIR_MODE });
-    // A leftover tmp is a snapshot whose rename never happened: the old snapshot and all
-    // segments it would have replaced are still there, so it carries nothing we need.
-    await rm(join(dir, SNAPSHOT_TMP), { force: true });
-
-    const snap = await readSnapshot(join(dir, SNAPSHOT), log);
-    const snapSeq = snap?.seq ?? 0;
-
-    const segs = (await readdir(dir))
-      .map((name) => SEGMENT_RE.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-
-    const entries: Array<{ s: number; r: unknown }> = [];
-    const live = new Map<number, number>();
-    let maxSeq = snapSeq;
-    let tornTail = false;
-    let skipped = 0;
-
-    for (const [i, n] of segs.entries()) {
-      const file = join(dir, segmentName(n));
-      const buf = await readFileNoFollow(file);
-      const isLast = i === segs.length - 1;
-      const lines: Array<{ start: number; text: string }> = [];
-      let pos = 0;
-      for (let nl = buf.indexOf(0x0a, pos); nl !== -1; nl = buf.indexOf(0x0a, pos)) {
-        lines.push({ start: pos, text: buf.toString("utf8", pos, nl) });
-        pos = nl + 1;
-      }
-      let size = buf.length;
-      let segBad = 0;
-      let segMax = 0;
-
-      // Torn tail: the last write of the last segment was interrupted. It was never acknowledged
-      // (its sync never finished), so cutting it loses nothing and lets later appends stay clean.
-      let cut: number | undefined;
-      if (isLast && pos < buf.length) cut = pos;
-      else if (isLast && lines.length > 0 && parseLine(lines.at(-1)!.text) === undefined) cut = lines.pop()!.start;
-      if (cut !== undefined) {
-        log("warn", "journal: cutting torn tail", { file, offset: cut, bytes: buf.length - cut });
-        const fh = await openNoFollow(file, "r+");
-        try {
-          await fh.truncate(cut);
-          if (fsync) await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        size = cut;
-        tornTail = true;
-      } else if (pos < buf.length) {
-        // Unterminated line at the end of an older segment: only possible after external damage.
-        segBad++;
-        log("warn", "journal: skipping unterminated line", { file, offset: pos });
-      }
-
-      for (const [lineNo, { text }] of lines.entries()) {
-        const e = parseLine(text);
-        if (e === undefined) {
-          segBad++;
-          log("warn", "journal: skipping corrupt line", { file, line: lineNo + 1 });
-          continue;
-        }
-        segMax = Math.max(segMax, e.s);
-        // Records <= snapshot seq are already in the snapshot (crash between snapshot rename and
-        // segment deletion): applying them again would double-apply.
-        if (e.s > snapSeq) entries.push(e);
-      }
-      skipped += segBad;
-      maxSeq = Math.max(maxSeq, segMax);
-
-      if (segBad === 0 && segMax <= snapSeq) {
-        // Fully covered by the snapshot (or empty): finish the deletion a crash interrupted.
-        // Losing this unlink to a crash is harmless, so no directory fsync.
-        try {
-          await unlink(file);
-          continue;
-        } catch (err) {
-          log("warn", "journal: cannot delete obsolete segment", { file, error: String(err) });
-        }
-      }
-      live.set(n, size);
-    }
-
-    // Lines are written in seq order; sorting (stable) only guards against hand-edited files.
-    entries.sort((a, b) => a.s - b.s);
-    // New appends go to a fresh segment: never append after bytes we did not write in this run.
-    const journal = new Journal<S, R>(opts, maxSeq + 1, (segs.at(-1) ?? 0) + 1);
-    journal.snapshotSize = snap?.size ?? 0;
-    for (const [n, size] of live) journal.segBytes.set(n, size);
-    const recovered: Recovered<S, R> = {
-      snapshot: snap?.state as S | undefined,
-      records: entries.map((e) => e.r as R),
-      tornTail,
-      skipped,
-    };
-    log("info", "journal: recovered", {
-      dir,
-      snapshotSeq: snap?.seq,
-      records: recovered.records.length,
-      tornTail,
-      skipped,
-      nextSeq: maxSeq + 1,
-    });
-    return { journal, recovered };
+    const folder = await recoverFolder<S, R>(opts.dir, opts.fsync ?? true, opts.log ?? defaultLog);
+    const journal = new Journal<S, R>(opts, folder.nextSeq, folder.nextSegment);
+    journal.snapshotSize = folder.snapshotSize;
+    for (const [n, size] of folder.liveSegments) journal.segBytes.set(n, size);
+    return { journal, recovered: folder.recovered };
   }
 
   /** Enqueues synchronously (seq order = call order); resolves once the record is durable. */
@@ -257,14 +146,9 @@ export class Journal<S, R> {
     if (this.closed) return new Error(`journal ${this.dir}: append after close`);
     if (this.broken !== undefined) return this.broken;
     // While failing, records are still queued (never dropped) and the append tries the write again.
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(record);
-    } catch (err) {
-      return err; // e.g. BigInt or a cycle; no seq consumed
-    }
-    if (json === undefined) return new TypeError("journal: record is not a JSON value");
-    const line = `{"s":${this.nextSeq++},"r":${json}}\n`; // same bytes as JSON.stringify({s, r})
+    const line = encodeLine(this.nextSeq, record);
+    if (typeof line !== "string") return line.error; // no seq consumed
+    this.nextSeq++;
     const seg = this.current;
     this.segBytes.set(seg.n, (this.segBytes.get(seg.n) ?? 0) + Buffer.byteLength(line));
     let batch = this.batches.at(-1);
@@ -318,7 +202,7 @@ export class Journal<S, R> {
     if (this.closed) return Promise.reject(new Error(`journal ${this.dir}: compact after close`));
     // Not while writes fail: the snapshot would need the bytes that cannot be written yet.
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const head = `{"version":1,"seq":${this.nextSeq - 1},"state":`;
+    const head = snapshotHead(this.nextSeq - 1);
     let body: AsyncIterable<string> | string;
     if (opts.sliced) {
       // Serialized a slice at a time while the broker goes on: `state` must be a fresh object whose
@@ -489,139 +373,21 @@ export class Journal<S, R> {
   }
 
   private async writeSnapshot(body: string | AsyncIterable<string>): Promise<void> {
-    const tmp = join(this.dir, SNAPSHOT_TMP);
-    let size = 0;
-    try {
-      const fh = await openNoFollow(tmp, "w", FILE_MODE);
-      try {
-        if (typeof body === "string") {
-          await fh.writeFile(body, "utf8");
-          size = Buffer.byteLength(body);
-        } else {
-          // Parts gathered into writes of about a megabyte.
-          let parts: string[] = [];
-          let pending = 0;
-          const flush = async () => {
-            const buf = Buffer.from(parts.join(""), "utf8");
-            parts = [];
-            pending = 0;
-            for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at)).bytesWritten;
-            size += buf.length;
-          };
-          for await (const part of body) {
-            parts.push(part);
-            pending += part.length;
-            if (pending >= 1 << 20) await flush();
-          }
-          await flush();
-        }
-        if (this.fsync) await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } catch (err) {
-      // Disk full, say: the old snapshot and the segments are untouched; give the space back.
-      await rm(tmp, { force: true }).catch(() => {});
-      throw err;
-    }
-    await rename(tmp, join(this.dir, SNAPSHOT)); // the commit point
-    this.snapshotSize = size;
+    this.snapshotSize = await writeSnapshot(this.dir, body, this.fsync);
     if (this.fsync) await syncDir(this.dir); // make the rename durable before deleting segments
   }
 
   private async deleteSegmentsBelow(n: number): Promise<number> {
     let removed = 0;
     for (const name of await readdir(this.dir)) {
-      const m = SEGMENT_RE.exec(name);
-      if (m === null || Number(m[1]) >= n) continue;
+      const seg = segmentNumber(name);
+      if (seg === undefined || seg >= n) continue;
       await unlink(join(this.dir, name));
-      this.segBytes.delete(Number(m[1]));
+      this.segBytes.delete(seg);
       removed++;
     }
     // Not fsyncing the directory: a resurrected segment only holds records <= snapshot seq,
     // which recovery ignores and deletes.
     return removed;
-  }
-}
-
-async function readSnapshot(file: string, log: Log): Promise<{ seq: number; state: unknown; size: number } | undefined> {
-  const refuse = (why: string, cause?: unknown): never => {
-    // Never start without it: the segments it replaced are gone, so ignoring it would lose data.
-    log("error", "journal: snapshot unusable", { file, why });
-    throw new Error(`journal: snapshot ${file} is unusable (${why}); refusing to open. Move it away to start over.`, {
-      cause,
-    });
-  };
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    return refuse(`cannot read: ${String(err)}`, err);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return refuse("invalid JSON", err);
-  }
-  if (typeof parsed !== "object" || parsed === null) return refuse("not an object");
-  const o = parsed as Record<string, unknown>;
-  if (o.version !== 1) return refuse(`unsupported version ${JSON.stringify(o.version)}`);
-  if (typeof o.seq !== "number" || !Number.isSafeInteger(o.seq) || o.seq < 0) return refuse("bad seq");
-  if (!("state" in o)) return refuse("missing state");
-  return { seq: o.seq, state: o.state, size: text.length };
-}
-
-/** How long one slice of a sliced snapshot may serialize before letting the event loop run. */
-const SLICE_MS = 5;
-
-/** JSON of `state` (an object whose values are arrays or plain values), element by element, yielding the event loop every SLICE_MS. */
-async function* stringifySliced(state: object): AsyncGenerator<string> {
-  let until = performance.now() + SLICE_MS;
-  const pause = async () => {
-    if (performance.now() < until) return;
-    await new Promise((r) => setImmediate(r));
-    until = performance.now() + SLICE_MS;
-  };
-  let first = true;
-  yield "{";
-  for (const [key, value] of Object.entries(state)) {
-    if (value === undefined) continue;
-    yield `${first ? "" : ","}${JSON.stringify(key)}:`;
-    first = false;
-    if (!Array.isArray(value)) {
-      yield JSON.stringify(value);
-      continue;
-    }
-    yield "[";
-    for (let i = 0; i < value.length; i++) {
-      yield (i ? "," : "") + (JSON.stringify(value[i]) ?? "null");
-      await pause();
-    }
-    yield "]";
-  }
-  yield "}";
-}
-
-function parseLine(text: string): { s: number; r: unknown } | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined; // caller counts and logs it
-  }
-  if (typeof v !== "object" || v === null || !("r" in v) || !("s" in v)) return undefined;
-  const { s, r } = v as { s: unknown; r: unknown };
-  return typeof s === "number" && Number.isSafeInteger(s) && s > 0 ? { s, r } : undefined;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === "win32") return; // directories cannot be opened for fsync on Windows
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -60,7 +60,7 @@ export type JournalRecord =
   | { t: "rule_add"; ep: string; rule: Rule }
   | { t: "rule_del"; ep: string; id: string };
 
-/** What the journal keeps of an output stream; the output itself lives in files (see streams.ts). */
+/** What the journal keeps of an output stream; the output itself lives in files (see stream-file.ts). */
 export interface StreamMeta {
   stream_id: string;
   endpoint_id: string;

@@ -1,27 +1,29 @@
-// Output streams: chunks from the producer (binary /v1/stream frames, JSON frames or HTTP) are
-// numbered, cut on UTF-8 character boundaries, written to a per-stream file (up to a cap), kept as
-// head and tail per channel in memory, and fanned out to live followers. Output is handled as raw
-// bytes throughout; it becomes a string only for a JSON consumer. A follower that falls behind is
-// skipped until its socket drains, then gets a `resync` marker and a replay from the file, so a slow
-// consumer never blocks the producer or anyone else.
+// Output streams, their lifecycle: start, chunks from the producer (binary /v1/stream frames, JSON
+// frames or HTTP) numbered and cut on UTF-8 character boundaries, head and tail per channel in memory,
+// complete / abort / cancel, replay pages and followers, restore after a restart. Output is handled as
+// raw bytes throughout; it becomes a string only for a JSON consumer. The output file's writes are
+// stream-writes.ts, live followers (a slow one never blocks anyone) stream-followers.ts.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { openNoFollow } from "../platform/files.js";
 import { join } from "node:path";
 import type WebSocket from "ws";
 import {
-  encodeFollowerChunk,
   incompleteUtf8Tail,
   ProtocolError,
   type Chunk,
   type AbortRequest,
   type CompleteRequest,
-  type LiveFrame,
   type ReplayResponse,
   type StreamStartRequest,
   type StreamView,
 } from "../protocol/index.js";
-import { readRecords, RECORD_HEADER, recordHeader, STOP, type Piece } from "./stream-file.js";
+import { CancelReports } from "./cancel-reports.js";
+import { syncDir } from "./journal-files.js";
+import { readRecords, STOP, type Piece } from "./stream-file.js";
+import { Followers, sendFrame } from "./stream-followers.js";
+import { lastBytes, newChannel, newLive, type ChannelState, type Follower, type Live } from "./stream-live.js";
+import { StreamWrites, offsetFor } from "./stream-writes.js";
 import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import { storageError } from "./storage-errors.js";
 import type { ApprovalDesk } from "./approvals.js";
@@ -38,72 +40,10 @@ export interface StreamLimits {
 
 export const DEFAULT_STREAM_LIMITS: StreamLimits = { fileCapBytes: 256 * 1024 * 1024, headBytes: 64 * 1024, tailBytes: 256 * 1024 };
 
-/** Followers whose socket holds more than this are "behind" and get a resync later. */
-const FOLLOWER_HIGH_WATER = 4 * 1024 * 1024;
-const FOLLOWER_LOW_WATER = 256 * 1024;
 /** Producers are slowed (HTTP answers wait, socket reads pause) while this much output is unwritten. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024;
 /** How long `complete {last_seq}` waits for chunks still in flight on the producer's socket. */
 const COMPLETE_WAIT_MS = 10_000;
-/**
- * After a viewer's cancel, how long followers wait for the producer to report how the command ended
- * (its exit code, signal and duration) before they get the stream's end without it. The producers'
- * own stop escalation (SIGINT, SIGTERM, SIGKILL) takes at most about 4 s.
- */
-const CANCEL_REPORT_WAIT_MS = 10_000;
-/** The sparse seq -> file offset index gets an entry every this many bytes, so a replay from a seq seeks. */
-const INDEX_EVERY = 4 * 1024 * 1024;
-
-interface ChannelState {
-  bytes: number;
-  truncated: boolean;
-  head: Buffer[];
-  headLen: number;
-  /** The last output, as the chunks that hold it (O(1) per chunk); joined only when someone asks. */
-  tailParts: Buffer[];
-  tailLen: number;
-  /** An incomplete UTF-8 character at the end of the last chunk, held back for the next one. */
-  carry: Buffer | undefined;
-}
-
-interface Follower {
-  ws: WebSocket;
-  channel: number | undefined;
-  sentSeq: number;
-  behind: boolean;
-  /** Chunks go out as binary frames (`?binary=1`) instead of JSON text. */
-  binary: boolean;
-}
-
-interface Live {
-  meta: StreamMeta;
-  lastSeq: number;
-  channels: Map<number, ChannelState>;
-  file: FileHandle | undefined;
-  fileBytes: number;
-  /** [seq, offset] pairs: the record of `seq` starts at `offset`. */
-  index: [number, number][];
-  /** Records waiting for the file, written as one buffer per round. */
-  unwritten: Buffer[];
-  pendingBytes: number;
-  /** Set while a write round runs; resolves when everything queued so far is in the file. */
-  writing: Promise<void> | undefined;
-  /** The first failed write or sync of the file; nothing more is written, and no more output is acknowledged. */
-  writeError: unknown;
-  /** Bytes of the file written, and written and synced (fdatasync): what an acknowledgement may cover. */
-  writtenBytes: number;
-  syncedBytes: number;
-  /** Acknowledgements waiting for the file to be synced up to `upTo` (FIFO; `syncHead` is its front). */
-  syncWaiters: { upTo: number; resolve: () => void; reject: (err: unknown) => void }[];
-  syncHead: number;
-  followers: Set<Follower>;
-  /** Set when the stream starts ending; `finished` resolves once its final state is saved. */
-  ended: boolean;
-  seqWaiters: Set<{ seq: number; wake: () => void }>;
-  finished: Promise<void>;
-  markFinished: () => void;
-}
-
 const STATUS = { streaming: 102, completed: 200, aborted: 499, cancelled: 499 } as const;
 
 export class StreamHub {
@@ -113,12 +53,10 @@ export class StreamHub {
    * new follower waits for them, or it would read a file that still lacks the last chunks.
    */
   private readonly ending = new Map<string, Live>();
-  /**
-   * Cancelled streams whose producer has not yet reported how the command ended. Their followers'
-   * `end` waits for that report, so that every viewer (terminal footer, sidebar, CLI) shows the same
-   * outcome: cancelled, with the signal and the duration.
-   */
-  private readonly reports = new Map<string, { done: Promise<void>; release: () => void }>();
+  /** Cancelled streams whose producer has not yet reported how the command ended (see cancel-reports.ts). */
+  private readonly reports = new CancelReports();
+  private readonly writes: StreamWrites;
+  private readonly followers: Followers;
   private readonly dir: string;
 
   constructor(
@@ -130,9 +68,16 @@ export class StreamHub {
     private readonly log: Logger,
     private readonly bounds: Limits = DEFAULT_LIMITS,
     /** Test hook: runs before each fdatasync of an output file (a slow disk). */
-    private readonly beforeSync?: () => Promise<void>,
+    beforeSync?: () => Promise<void>,
   ) {
     this.dir = join(home, "streams");
+    this.writes = new StreamWrites(limits.fileCapBytes, log, beforeSync);
+    this.followers = new Followers({
+      storedLastSeq: (id) => this.store.streams.get(id)?.last_seq ?? 0,
+      flushed: (live) => this.writes.flushed(live),
+      readFile: (id, live, fromSeq, channel, each) => this.readFile(id, live, fromSeq, channel, each),
+      sendEnd: (ws, id) => this.sendEnd(ws, id),
+    });
     // A producer whose endpoint closed (its process exited, its grace ran out, it unregistered) will
     // never complete its streams: abort them now rather than leave them streaming until a restart.
     broker.onEndpointClosed((endpointId) => {
@@ -143,7 +88,7 @@ export class StreamHub {
         );
       }
       // A cancelled stream's producer that is gone will not report how its command ended.
-      for (const id of [...this.reports.keys()]) if (this.store.streams.get(id)?.endpoint_id === endpointId) this.reports.get(id)?.release();
+      for (const id of this.reports.ids()) if (this.store.streams.get(id)?.endpoint_id === endpointId) this.reports.release(id);
     });
   }
 
@@ -161,7 +106,7 @@ export class StreamHub {
         await readRecords(this.file(meta.stream_id), 1, undefined, (p) => {
           live.lastSeq = Math.max(live.lastSeq, p.seq);
           let st = live.channels.get(p.channel);
-          if (!st) live.channels.set(p.channel, (st = { bytes: 0, truncated: false, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined }));
+          if (!st) live.channels.set(p.channel, (st = newChannel()));
           st.bytes += p.data.length;
         });
         await this.finish(live, { state: "aborted", reason: "the broker restarted while the command was running" });
@@ -246,7 +191,7 @@ export class StreamHub {
     const lastSeq = live.lastSeq;
     // Durable before acknowledged: the answer waits for the round (group commit) that syncs these chunks.
     try {
-      await this.durable(live);
+      await this.writes.durable(live);
     } catch (err) {
       throw (
         storageError(err) ??
@@ -267,7 +212,7 @@ export class StreamHub {
     if (!live || live.meta.producer_pid !== producerPid || !data.length) return undefined;
     this.ingest(live, channel, seq ?? live.lastSeq + 1, data);
     this.afterIngest(live);
-    return live.pendingBytes > WRITE_HIGH_WATER ? this.flushed(live) : undefined;
+    return live.pendingBytes > WRITE_HIGH_WATER ? this.writes.flushed(live) : undefined;
   }
 
   async complete(id: string, body: CompleteRequest, producerPid?: number): Promise<StreamView> {
@@ -292,7 +237,7 @@ export class StreamHub {
     if (!live) {
       // After a cancel: record how the process ended, if the producer says so, and let followers go.
       if (ended.exit_code !== null || ended.signal !== null) return this.endedAlready(id, { exit_code: ended.exit_code, signal: ended.signal, duration_ms: body.duration_ms });
-      this.reports.get(id)?.release();
+      this.reports.release(id);
       return this.broker.whenDurable().then(() => this.get(id)); // a repeat: answer once the end is durable
     }
     return this.finish(live, { state: "aborted", reason: body.reason ?? "stopped by the producer", ...ended });
@@ -306,7 +251,7 @@ export class StreamHub {
       return this.get(id);
     }
     const why = reason ?? "cancelled by a viewer";
-    this.awaitReport(id);
+    this.reports.await(id);
     const view = await this.finish(live, { state: "cancelled", reason: why });
     this.broker.enqueueFrame(live.meta.endpoint_id, { event: "stream_cancelled", stream_id: id, reason: why });
     return view;
@@ -320,7 +265,7 @@ export class StreamHub {
   async replay(id: string, channel?: number, fromSeq = 1, maxBytes = REPLAY_PAGE_BYTES): Promise<ReplayResponse> {
     const meta = this.meta(id);
     const live = this.live.get(id);
-    if (live) await this.flushed(live);
+    if (live) await this.writes.flushed(live);
     else await this.ending.get(id)?.finished;
     const chunks: ReplayResponse["chunks"] = [];
     let bytes = 0;
@@ -350,23 +295,23 @@ export class StreamHub {
     }
     const live = this.live.get(id);
     const f: Follower = { ws, channel, sentSeq: fromSeq - 1, behind: true, binary };
-    send(ws, { type: "hello", stream: this.view(meta) });
+    sendFrame(ws, { type: "hello", stream: this.view(meta) });
     if (live) {
       live.followers.add(f);
       ws.on("close", () => live.followers.delete(f));
     }
     const ending = live ? undefined : this.ending.get(id);
-    if (ending) void ending.finished.then(() => this.catchUp(id, undefined, f, false));
-    else void this.catchUp(id, live, f, false);
+    if (ending) void ending.finished.then(() => this.followers.catchUp(id, undefined, f, false));
+    else void this.followers.catchUp(id, live, f, false);
   }
 
   stop(): Promise<void> {
-    for (const r of [...this.reports.values()]) r.release();
+    this.reports.releaseAll();
     const all = [...this.live.values()];
     for (const live of all) for (const f of live.followers) f.ws.close(1001, "broker shutting down");
     return Promise.all(
       all.map(async (l) => {
-        await this.flushed(l);
+        await this.writes.flushed(l);
         await l.file?.close();
       }),
     ).then(() => undefined);
@@ -375,31 +320,7 @@ export class StreamHub {
   // ---- internals ------------------------------------------------------------------------------------
 
   private runtime(meta: StreamMeta): Live {
-    const channels = new Map<number, ChannelState>();
-    for (const [ch, info] of Object.entries(meta.channels)) channels.set(Number(ch), { ...info, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined });
-    let markFinished!: () => void;
-    const finished = new Promise<void>((r) => (markFinished = r));
-    const live: Live = {
-      meta,
-      lastSeq: meta.last_seq,
-      channels,
-      file: undefined,
-      fileBytes: 0,
-      index: [],
-      unwritten: [],
-      pendingBytes: 0,
-      writing: undefined,
-      writeError: undefined,
-      writtenBytes: 0,
-      syncedBytes: 0,
-      syncWaiters: [],
-      syncHead: 0,
-      followers: new Set(),
-      ended: false,
-      seqWaiters: new Set(),
-      finished,
-      markFinished,
-    };
+    const live = newLive(meta);
     if (meta.state === "streaming") this.live.set(meta.stream_id, live);
     return live;
   }
@@ -447,10 +368,10 @@ export class StreamHub {
       const durable = this.broker.journal({ t: "str", s: updated });
       this.broker.feed.publish({ kind: "stream_upserted", stream: this.view(updated) });
       await durable;
-      this.reports.get(id)?.release();
+      this.reports.release(id);
       return this.view(updated);
     }
-    this.reports.get(id)?.release();
+    this.reports.release(id);
     // Aborted (by the producer, its session's end or a broker restart): the exit it reports comes too
     // late to be recorded, and answering 200 would say it was.
     if (meta.state === "aborted")
@@ -464,24 +385,10 @@ export class StreamHub {
     return this.view(this.meta(id));
   }
 
-  /** From a cancel until the producer reports (or CANCEL_REPORT_WAIT_MS passes), followers' `end` waits. */
-  private awaitReport(id: string): void {
-    if (this.reports.has(id)) return;
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    const timer = setTimeout(() => release(), CANCEL_REPORT_WAIT_MS);
-    const release = () => {
-      clearTimeout(timer);
-      if (this.reports.get(id)?.done === done) this.reports.delete(id);
-      resolve();
-    };
-    this.reports.set(id, { done, release });
-  }
-
   /** The `end` frame, with the stream as it is once any pending report from its producer is in. */
   private async sendEnd(ws: WebSocket, id: string): Promise<void> {
-    await this.reports.get(id)?.done;
-    send(ws, { type: "end", stream: this.get(id) });
+    await this.reports.done(id);
+    sendFrame(ws, { type: "end", stream: this.get(id) });
   }
 
   private view(meta: StreamMeta): StreamView {
@@ -497,7 +404,7 @@ export class StreamHub {
     if (seq <= live.lastSeq) return; // a retried chunk: already have it
     live.lastSeq = seq;
     let st = live.channels.get(channel);
-    if (!st) live.channels.set(channel, (st = { bytes: 0, truncated: false, head: [], headLen: 0, tailParts: [], tailLen: 0, carry: undefined }));
+    if (!st) live.channels.set(channel, (st = newChannel()));
     if (st.carry) {
       data = Buffer.concat([st.carry, data]);
       st.carry = undefined;
@@ -520,12 +427,12 @@ export class StreamHub {
     st.tailParts.push(p.data);
     st.tailLen += p.data.length;
     while (st.tailParts.length > 1 && st.tailLen - st.tailParts[0]!.length >= this.limits.tailBytes) st.tailLen -= st.tailParts.shift()!.length;
-    this.toFile(live, st, p);
-    this.fanOut(live, p);
+    this.writes.queue(live, st, p);
+    this.followers.fanOut(live, p);
   }
 
   private afterIngest(live: Live): void {
-    if (live.unwritten.length && !live.writing) live.writing = this.writeRounds(live);
+    this.writes.kick(live);
     for (const w of [...live.seqWaiters]) if (live.lastSeq >= w.seq) w.wake();
   }
 
@@ -540,142 +447,8 @@ export class StreamHub {
     this.afterIngest(live);
   }
 
-  private toFile(live: Live, st: ChannelState, p: Piece): void {
-    const size = RECORD_HEADER + p.data.length;
-    if (live.fileBytes + size > this.limits.fileCapBytes) {
-      st.truncated = true;
-      return;
-    }
-    const last = live.index[live.index.length - 1];
-    if (live.fileBytes - (last ? last[1] : 0) >= INDEX_EVERY) live.index.push([p.seq, live.fileBytes]);
-    live.fileBytes += size;
-    live.pendingBytes += size;
-    live.unwritten.push(recordHeader(p.seq, p.channel, p.data.length), p.data);
-  }
-
-  /**
-   * Writes queued records in rounds (one buffer per round) until none are left. A round is synced
-   * (fdatasync) when someone waits for an acknowledgement: every chunk that arrived during the
-   * previous round shares one sync (group commit), and frames nobody acknowledges cost no sync.
-   */
-  private async writeRounds(live: Live): Promise<void> {
-    for (;;) {
-      const waiting = live.syncHead < live.syncWaiters.length;
-      if (!live.unwritten.length && !(waiting && live.syncedBytes < live.writtenBytes)) break;
-      const round = live.unwritten.length ? Buffer.concat(live.unwritten) : undefined;
-      live.unwritten = [];
-      const upTo = live.writtenBytes + (round?.length ?? 0);
-      // Moved from pending to written in one step: an acknowledgement's target (written + pending)
-      // must never count a round twice.
-      const written = () => {
-        if (round) live.pendingBytes -= round.length;
-        live.writtenBytes = upTo;
-      };
-      try {
-        if (live.writeError === undefined) {
-          if (round) await writeAll(live.file!, round);
-          written();
-          if (live.syncHead < live.syncWaiters.length) {
-            await this.beforeSync?.();
-            await live.file!.datasync();
-            live.syncedBytes = upTo;
-          }
-        }
-      } catch (err) {
-        // The output stays in memory (tail) and reaches live followers; the replay and every later
-        // acknowledgement of this stream lose it, and are told so.
-        live.writeError = err;
-        this.log.error("stream file write failed; later output of this stream is not kept on disk", { stream_id: live.meta.stream_id, err: String(err) });
-      }
-      if (live.writtenBytes !== upTo) written(); // not written (an error): not pending either
-      this.settleWaiters(live);
-    }
-    live.writing = undefined;
-  }
-
-  private settleWaiters(live: Live): void {
-    while (live.syncHead < live.syncWaiters.length) {
-      const w = live.syncWaiters[live.syncHead]!;
-      if (live.writeError !== undefined) w.reject(live.writeError);
-      else if (w.upTo <= live.syncedBytes) w.resolve();
-      else break;
-      live.syncHead++;
-    }
-    if (live.syncHead === live.syncWaiters.length) {
-      live.syncWaiters = [];
-      live.syncHead = 0;
-    }
-  }
-
-  /** Resolves once everything queued for the file so far is written and synced. */
-  private durable(live: Live): Promise<void> {
-    if (live.writeError !== undefined) return Promise.reject(live.writeError);
-    const upTo = live.writtenBytes + live.pendingBytes;
-    if (upTo <= live.syncedBytes) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => live.syncWaiters.push({ upTo, resolve, reject }));
-    if (!live.writing) live.writing = this.writeRounds(live);
-    return p;
-  }
-
-  /** Resolves once everything queued so far is in the file (not necessarily synced: a reader sees it). */
-  private flushed(live: Live): Promise<void> {
-    return live.writing ?? Promise.resolve();
-  }
-
-  private fanOut(live: Live, p: Piece): void {
-    let text: string | undefined;
-    let frame: Buffer | undefined;
-    for (const f of live.followers) {
-      if (f.behind || (f.channel !== undefined && f.channel !== p.channel)) continue;
-      if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) {
-        f.behind = true;
-        void this.catchUp(live.meta.stream_id, live, f, true);
-        continue;
-      }
-      f.sentSeq = p.seq;
-      if (f.ws.readyState !== f.ws.OPEN) continue;
-      if (f.binary) f.ws.send((frame ??= encodeFollowerChunk(p.channel, p.seq, p.data)));
-      else f.ws.send((text ??= chunkText(p)));
-    }
-  }
-
-  /** Waits until the follower's socket drains, then replays from the file what it missed, then goes live. */
-  private async catchUp(id: string, live: Live | undefined, f: Follower, resync: boolean): Promise<void> {
-    await drained(f.ws);
-    for (;;) {
-      if (f.ws.readyState !== f.ws.OPEN) return;
-      // Taken at one synchronous point: `writes` then covers every chunk up to `target`.
-      const target = live ? live.lastSeq : (this.store.streams.get(id)?.last_seq ?? 0);
-      if (live) await this.flushed(live);
-      if (resync) send(f.ws, { type: "resync", from_seq: f.sentSeq + 1 });
-      resync = false;
-      await this.readFile(id, live, f.sentSeq + 1, f.channel, (p) => {
-        f.sentSeq = p.seq;
-        if (f.ws.readyState !== f.ws.OPEN) return;
-        f.ws.send(f.binary ? encodeFollowerChunk(p.channel, p.seq, p.data) : chunkText(p));
-        // A replay never piles up more than the live path would: wait for a slow reader to drain.
-        if (f.ws.bufferedAmount > FOLLOWER_HIGH_WATER) return drained(f.ws);
-      });
-      f.sentSeq = Math.max(f.sentSeq, target);
-      // More output may have arrived while reading; go round again until level.
-      if (live && live.lastSeq > f.sentSeq) continue;
-      if (live && !live.ended) {
-        f.behind = false; // from here on, fanOut sends it every chunk
-        return;
-      }
-      if (live) await live.finished;
-      await this.sendEnd(f.ws, id);
-      return;
-    }
-  }
-
   private readFile(id: string, live: Live | undefined, fromSeq: number, channel: number | undefined, each: (p: Piece) => void | typeof STOP | Promise<void>): Promise<void> {
-    let offset = 0;
-    for (const [seq, at] of live?.index ?? []) {
-      if (seq > fromSeq) break;
-      offset = at;
-    }
-    return readRecords(this.file(id), fromSeq, channel, each, offset);
+    return readRecords(this.file(id), fromSeq, channel, each, offsetFor(live, fromSeq));
   }
 
   private async finish(live: Live, end: Partial<StreamMeta> & { state: StreamMeta["state"] }): Promise<StreamView> {
@@ -684,8 +457,8 @@ export class StreamHub {
     this.ending.set(live.meta.stream_id, live);
     live.ended = true;
     // Synced before the end is journaled: a completed stream's output is all on disk.
-    if (live.file) await this.durable(live).catch(() => {});
-    await this.flushed(live);
+    if (live.file) await this.writes.durable(live).catch(() => {});
+    await this.writes.flushed(live);
     await live.file?.close().catch(() => {});
     const channels: StreamMeta["channels"] = {};
     for (const [ch, st] of live.channels) channels[ch] = { bytes: st.bytes, truncated: st.truncated };
@@ -720,40 +493,3 @@ export class StreamHub {
 /** The most output one replay answer carries by default (`max_bytes` sets it, up to REPLAY_PAGE_MAX). */
 export const REPLAY_PAGE_BYTES = 1024 * 1024;
 export const REPLAY_PAGE_MAX = 16 * 1024 * 1024;
-
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === "win32") return; // directories cannot be opened for fsync on Windows
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function chunkText(p: Piece): string {
-  return `{"type":"chunk","channel":${p.channel},"seq":${p.seq},"data":${JSON.stringify(p.data.toString("utf8"))}}`;
-}
-
-/** The last `max` bytes of `parts` as text, starting on a character boundary. */
-function lastBytes(parts: Buffer[], max: number): string {
-  const all = Buffer.concat(parts);
-  let from = Math.max(0, all.length - max);
-  while (from < all.length && (all[from]! & 0xc0) === 0x80) from++;
-  return all.toString("utf8", from);
-}
-
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let at = 0; at < buf.length; ) at += (await fh.write(buf, at)).bytesWritten;
-}
-
-function send(ws: WebSocket, frame: LiveFrame): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves once the socket holds less than the low-water mark (or is closed). */
-async function drained(ws: WebSocket): Promise<void> {
-  while (ws.readyState === ws.OPEN && ws.bufferedAmount > FOLLOWER_LOW_WATER) await sleep(20);
-}

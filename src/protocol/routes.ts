@@ -1,6 +1,6 @@
 // Every HTTP route of the broker, described once: method, path, whether it needs the token, the
 // schema of its body and of its answer, the capability that announces it and the error codes it
-// documents. The broker's route table (src/broker/server.ts) and the client's typed calls
+// documents. The broker's route table (src/broker/route-table.ts, handlers in server.ts) and the client's typed calls
 // (src/client/api.ts) are both derived from this list, and test/unit/routes.test.ts checks
 // docs/protocol.md against it. In the spirit of the LSP protocol package's request types.
 import * as v from "valibot";

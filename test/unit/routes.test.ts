@@ -40,7 +40,16 @@ test("docs/protocol.md documents no route the table lacks", () => {
 });
 
 test("the broker and the client spell no route themselves", () => {
-  for (const file of ["src/broker/server.ts", "src/client/api.ts", "src/client/client.ts", "src/client/follow.ts", "src/client/observer-feed.ts"]) {
+  for (const file of [
+    "src/broker/server.ts",
+    "src/broker/listeners.ts",
+    "src/broker/socket-upgrades.ts",
+    "src/broker/route-table.ts",
+    "src/client/api.ts",
+    "src/client/client.ts",
+    "src/client/follow.ts",
+    "src/client/observer-feed.ts",
+  ]) {
     const code = readFileSync(join(ROOT, file), "utf8").replace(/^\s*(\/\/|\*).*$/gm, "");
     assert.doesNotMatch(code, /["'`]\/(v1|health)\b/, `${file} spells a route path; use ROUTES or SOCKETS from src/protocol/routes.ts`);
   }
