@@ -1,6 +1,6 @@
 // `switchboard acp` benchmark: the latency the ACP client adds to a permission request, and its memory.
 //
-//   npm run build && node --import tsx bench/acp.ts [--trials=N] [--quick]
+//   npm run build && node --import tsx bench/acp.ts [--trials=N] [--long=N] [--quick]
 //
 // A scripted ACP agent (test/fixtures/acp-agent/script-agent.ts) asks N permissions one after the other
 // and records, in its own process, when it sent each request and when the answer came. This process
@@ -15,7 +15,8 @@
 // total minus the p50 of its floor; the issue's target is < 20 ms for each. Also the resident memory of
 // the `switchboard acp` process after the run as VS Code starts it (`node ACP_NODE_FLAGS dist/acp.js`,
 // target < 60 MB), beside an idle `node` and the same load started the other ways (from a shell with
-// dist/cli.js and Node's defaults; dist/acp.js with Node's defaults; dist/acp.js without --jitless).
+// dist/cli.js and Node's defaults; dist/acp.js with Node's defaults; dist/acp.js without each one of
+// its flags), and again after a long session (--long approvals in all, default 2000).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -35,6 +36,8 @@ import { round, summarize } from "./lib/stats.js";
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const TRIALS = Number(argv.find((a) => a.startsWith("--trials="))?.split("=")[1] ?? (QUICK ? 40 : 200));
+/** Approvals in all before the long session's memory is read. */
+const LONG = Number(argv.find((a) => a.startsWith("--long="))?.split("=")[1] ?? (QUICK ? 500 : 2000));
 const TARGET_MS = 20;
 const TARGET_RSS_MB = 60;
 const ACP_ENTRY = join(ROOT, "dist/acp.js");
@@ -83,12 +86,13 @@ async function main(): Promise<void> {
   const startings: { name: string; how: string; entry?: string; nodeArgs?: readonly string[] }[] = [
     { name: "shell", how: "switchboard acp from a shell: dist/cli.js, Node's defaults" },
     { name: "own-bundle", how: "dist/acp.js (its own minified bundle), Node's defaults", entry: ACP_ENTRY, nodeArgs: [] },
-    {
-      name: "no-jitless",
-      how: `dist/acp.js ${ACP_NODE_FLAGS.filter((f) => f !== "--jitless").join(" ")} (all but --jitless)`,
+    // What each flag saves: all of them but that one.
+    ...ACP_NODE_FLAGS.map((flag) => ({
+      name: `without-${flag.replace(/^--/, "").replace(/=.*/, "")}`,
+      how: `dist/acp.js with all of ${ACP_NODE_FLAGS.join(" ")} but ${flag}`,
       entry: ACP_ENTRY,
-      nodeArgs: ACP_NODE_FLAGS.filter((f) => f !== "--jitless"),
-    },
+      nodeArgs: ACP_NODE_FLAGS.filter((f) => f !== flag),
+    })),
   ];
   const memory: Record<string, { how: string; rss: ReturnType<typeof rssMb> }> = {};
   for (const st of startings) {
@@ -119,12 +123,17 @@ async function main(): Promise<void> {
     run.write(`perm: ${TRIALS}`);
     await run.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS - 1}}yes\\n`), 300_000);
     const rss = rssMb(run.proc.pid!);
+    // A long session: memory after LONG approvals in all (V8 lets garbage build up in the old generation
+    // before it collects it, so this is where the resident size settles).
+    run.write(`perm: ${LONG - TRIALS - 10}`);
+    await run.waitForOutput(new RegExp(`outcomes: (yes,){${LONG - TRIALS - 11}}yes\n`), 600_000);
+    const rssLong = rssMb(run.proc.pid!);
     const lines = readFileSync(timesFile, "utf8")
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as { i: number; sent: number; answered: number });
-    const measured = lines.slice(skip);
-    const ids = order.slice(skip);
+    const measured = lines.slice(skip, skip + TRIALS);
+    const ids = order.slice(skip, skip + TRIALS);
     if (measured.length !== ids.length) throw new Error(`${measured.length} requests but ${ids.length} approvals seen`);
     const toVisible = measured.map((t, k) => visibleAt.get(ids[k]!)! - t.sent);
     const toAnswer = measured.map((t, k) => t.answered - decideAt.get(ids[k]!)!);
@@ -178,6 +187,11 @@ async function main(): Promise<void> {
         floor_name: "an idle `node` with nothing loaded",
         note: rss ? `dist/acp.js ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
       }),
+      acp_client_rss_long_session_mb: metric(rssLong?.rss ?? null, "MB", TARGET_RSS_MB, "<", {
+        floor: floorRss?.rss ?? null,
+        floor_name: "an idle `node` with nothing loaded",
+        note: rssLong ? `the same process after ${LONG} approvals in all: peak ${rssLong.hwm} MB, anon ${rssLong.anon} MB, file-backed ${rssLong.file} MB` : "not measured",
+      }),
       ...Object.fromEntries(
         Object.entries(memory).map(([name, m]) => [
           `acp_client_rss_${name.replace(/-/g, "_")}_mb`,
@@ -196,6 +210,8 @@ async function main(): Promise<void> {
       decision_to_answer_ms: ans,
       decision_to_answer_floor_ms: fa,
       rss_mb: rss,
+      rss_long_session_mb: rssLong,
+      long_session_approvals: LONG,
       rss_other_startings_mb: memory,
       metrics,
       summary: targetSummary(metrics),
