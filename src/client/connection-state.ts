@@ -134,7 +134,8 @@ export function transition(state: ConnState, event: ConnEvent, opts: MachineOpti
       const fatal = event.type === "attempt_failed" && !!event.fatal;
       const failures = state.failures + 1;
       const exhausted = opts.maxAttempts !== undefined && failures >= opts.maxAttempts;
-      // A first connect fails fast: the caller of connect() gets the error instead of a silent retry loop.
+      // A first connect fails fast: the caller of connect() gets the error instead of a silent retry loop
+      // (callers that keep trying space their attempts with connect-retry.ts).
       if (state.phase === "connecting" || fatal || exhausted) {
         return {
           next: { ...state, phase: "disconnected", step: "none", failures, lastFailure: event.reason },

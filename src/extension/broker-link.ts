@@ -1,13 +1,23 @@
 // This window's link to the broker: a BrokerClient that watches the observer feed and owns this
 // window's endpoint (kind "vscode"). Everything else in the extension reads state from here.
 import * as vscode from "vscode";
-import { BrokerClient, type BrokerApi, type FeedModel, type RegisteredEndpoint, type StreamEventFrame } from "../client/index.js";
+import {
+  BrokerClient,
+  TIMED_RETRY_MS,
+  attemptFailed,
+  attemptStarted,
+  connectRetry,
+  connectSucceeded,
+  retryDelayMs,
+  type BrokerApi,
+  type FeedModel,
+  type RegisteredEndpoint,
+  type StreamEventFrame,
+} from "../client/index.js";
 import { SWITCHBOARD_VERSION, type Approval, type ConnectionPhase, type EndpointView, type SidebarState, type WindowMessage } from "../protocol/index.js";
 import { log } from "./log.js";
 import type { Settings } from "./settings.js";
 import { newlyPending, newlyWaiting, sidebarState } from "./state.js";
-
-const RETRY_MS = [2000, 5000, 10_000, 30_000];
 
 export class BrokerLink implements vscode.Disposable {
   private client: BrokerClient | undefined;
@@ -17,7 +27,8 @@ export class BrokerLink implements vscode.Disposable {
   private reason: string | undefined;
   private lastFeed: FeedModel | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retries = 0;
+  /** The first-connect retry policy of src/client: a failed start is tried again on a timer. */
+  private retry = connectRetry(TIMED_RETRY_MS);
   private disposed = false;
   /** How long the last start() took to connect and to register (milliseconds), for the log and benchmarks. */
   timings: { connectMs: number; registerMs: number } | undefined;
@@ -126,6 +137,7 @@ export class BrokerLink implements vscode.Disposable {
     clearTimeout(this.retryTimer);
     if (this.disposed) return;
     this.setPhase("connecting");
+    this.retry = attemptStarted(this.retry, Date.now());
     const started = performance.now();
     const client = new BrokerClient({
       discover: { home: this.settings.brokerHome, spawn: this.settings.autoStart, brokerEntry: this.brokerEntry, timeoutMs: 10_000 },
@@ -138,7 +150,7 @@ export class BrokerLink implements vscode.Disposable {
     client.on("connection", (c) => {
       if (this.client !== client) return;
       log().info(`broker connection: ${c.phase}${c.reason ? ` (${c.reason})` : ""}`);
-      if (c.phase === "connected") this.retries = 0;
+      if (c.phase === "connected") this.retry = connectSucceeded(this.retry);
       this.setPhase(c.phase === "connected" ? "connected" : c.phase === "reconnecting" ? "reconnecting" : c.phase === "disconnected" ? "disconnected" : "connecting", c.reason);
       if (c.phase === "connected") this.connected.fire();
     });
@@ -202,11 +214,13 @@ export class BrokerLink implements vscode.Disposable {
       this.connected.fire();
     } catch (err) {
       if (this.client !== client) return;
+      // Let go of it first: its "closed" below must not turn this window's state into "connecting",
+      // which would hide the disconnected banner (and its reason) until the next attempt.
+      this.client = undefined;
       const message = (err as Error).message;
       log().error(`could not connect to the broker: ${message}`);
       this.setPhase("disconnected", message);
       await client.close({ unregister: false }).catch(() => {});
-      this.client = undefined;
       this.scheduleRetry();
     }
   }
@@ -232,8 +246,8 @@ export class BrokerLink implements vscode.Disposable {
 
   private scheduleRetry(): void {
     if (this.disposed) return;
-    const delay = RETRY_MS[Math.min(this.retries++, RETRY_MS.length - 1)]!;
-    this.retryTimer = setTimeout(() => void this.start(), delay);
+    this.retry = attemptFailed(this.retry);
+    this.retryTimer = setTimeout(() => void this.start(), retryDelayMs(this.retry));
   }
 
   private setPhase(phase: ConnectionPhase, reason?: string): void {

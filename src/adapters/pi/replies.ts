@@ -2,21 +2,9 @@
 // handed to pi as a user message; when pi's user message with that text shows up, that message becomes
 // the one being answered, and the last assistant text after it is its reply. The reply is due when pi
 // ends the run (agent_end) or when the next user message starts another exchange.
+import type { RoutedMessage } from "../shared/routed.js";
 
-export interface RoutedMessage {
-  /** the broker's message id */
-  messageId: string;
-  /** what was given to pi */
-  text: string;
-  /** the sender as the broker names it */
-  from: string;
-  /** where the reply goes: the sender's endpoint id, or a session name */
-  replyTo: string;
-  /** whether replyTo is the sender's endpoint (else it is `from`, which may name no session) */
-  replyToEndpoint: boolean;
-  /** the value for the reply's metadata.in_reply_to */
-  inReplyTo: string;
-}
+export type { RoutedMessage };
 
 export interface DueReply {
   message: RoutedMessage;
