@@ -5,7 +5,7 @@ import type { BrokerClient } from "../../client/client.js";
 import { CapabilityMissingError } from "../../client/client-errors.js";
 import type { Approval, ApprovalRequest } from "../../protocol/index.js";
 import type { Decisions } from "../shared/decisions.js";
-import { errText } from "./err-text.js";
+import { errText } from "../shared/failures.js";
 import type { AcpGateRequest, Verdict } from "./permission.js";
 
 /** While waiting for a decision, how often the approval is also fetched (the push brings it at once). */

@@ -5,7 +5,7 @@ import * as acp from "@agentclientprotocol/sdk";
 import type { InitializeResponse } from "@agentclientprotocol/sdk";
 import { SWITCHBOARD_VERSION } from "../../protocol/index.js";
 import type { AgentExit, AgentProcess } from "./agent-process.js";
-import { errText } from "./err-text.js";
+import { errText } from "../shared/failures.js";
 
 const { methods } = acp;
 

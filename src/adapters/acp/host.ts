@@ -24,7 +24,7 @@ import { AgentProcess } from "./agent-process.js";
 import { askBroker } from "./ask.js";
 import { ChatView, type ChatOutput } from "./chat-view.js";
 import { ClientOps } from "./client-ops.js";
-import { errText } from "./err-text.js";
+import { errText } from "../shared/failures.js";
 import { agentEnd, openSession } from "./handshake.js";
 import { approvalRequestFor, commandOf, mergeToolCall, permissionOutcome, type AcpGateRequest, type Verdict } from "./permission.js";
 import { routedMessageOf, sendReply } from "./replies.js";

@@ -1,9 +1,11 @@
-// Routed messages in and replies out. A message pushed to the session becomes a RoutedMessage (pure);
-// the agent's answer goes back to the sender's endpoint (else the session it named) with in_reply_to,
-// retried while the broker is away or our endpoint is being re-registered.
+// Routed messages in and replies out. A message pushed to the session becomes a RoutedMessage (the
+// shared one of adapters/shared/routed.ts, with its push id); the agent's answer goes back to the
+// sender's endpoint (else the session it named) with in_reply_to, retried while the broker is away or
+// our endpoint is being re-registered.
 import type { BrokerClient, ClientMessage } from "../../client/client.js";
 import { BrokerError } from "../../client/errors.js";
-import { errText } from "./err-text.js";
+import { errText } from "../shared/failures.js";
+import { replyRequest, routedMessage } from "../shared/routed.js";
 import type { RoutedMessage } from "./turns.js";
 
 const REPLY_MAX_CHARS = 500_000;
@@ -11,17 +13,7 @@ const RETRY_MS = 250;
 const RETRIES = 40;
 
 export function routedMessageOf(m: ClientMessage): RoutedMessage {
-  const source = typeof m.metadata.source_endpoint_id === "string" ? m.metadata.source_endpoint_id : undefined;
-  const correlation = typeof m.metadata.correlation_id === "string" ? m.metadata.correlation_id : undefined;
-  return {
-    messageId: m.sourceMessageId,
-    pushId: m.push_id,
-    text: m.content,
-    from: m.from,
-    replyTo: source ?? m.from,
-    replyToEndpoint: source !== undefined,
-    inReplyTo: correlation ?? m.sourceMessageId,
-  };
+  return { ...routedMessage(m), pushId: m.push_id };
 }
 
 export async function sendReply(
@@ -33,12 +25,7 @@ export async function sendReply(
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await client.send({
-        endpoint_id: client.resolveEndpointId(endpointId),
-        to: m.replyTo,
-        content: content.slice(0, REPLY_MAX_CHARS),
-        metadata: { in_reply_to: m.inReplyTo, reply_to_message_id: m.messageId },
-      });
+      const res = await client.send(replyRequest(client.resolveEndpointId(endpointId), m, content.slice(0, REPLY_MAX_CHARS)));
       return o.log(`replied to ${m.messageId}: ${res.status}`);
     } catch (err) {
       if (err instanceof BrokerError && err.code === "recipient_unknown") return o.log(`reply to ${m.messageId} skipped: "${m.from}" is not a session`);
