@@ -24,11 +24,11 @@ import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ACP_NODE_FLAGS } from "../src/adapters/acp/node-flags.js";
-import { BrokerClient } from "../src/client/client.js";
 import type { Approval } from "../src/protocol/index.js";
 import { sandbox, startAcp, waitFor, type AgentSetup } from "../test/support/acp.js";
 import { ROOT, startBroker, tempHome } from "../test/support/broker.js";
 import { benchLife } from "./lib/life.js";
+import { startAutoReviewer } from "./lib/reviewer.js";
 import { rssMb } from "./lib/procs.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { round, summarize } from "./lib/stats.js";
@@ -51,25 +51,19 @@ async function main(): Promise<void> {
   const timesDir = await mkdtemp(join(tmpdir(), "sb-bench-acp-times-"));
   const timesFile = join(timesDir, "times.jsonl");
   const broker = await startBroker(home.home);
-  const reviewer = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "bench-reviewer", observe: true });
   const visibleAt = new Map<string, number>();
   const decideAt = new Map<string, number>();
   const order: string[] = [];
-  let autoApprove = true;
-  const onPending = (a: Approval) => {
-    if (visibleAt.has(a.approval_id)) return;
-    visibleAt.set(a.approval_id, now());
-    order.push(a.approval_id);
-    if (!autoApprove) return;
-    decideAt.set(a.approval_id, now());
-    void broker.api.decide(a.approval_id, { decision: "approve", decided_by: "bench" }).catch((e: Error) => life.log(`decide failed: ${e.message}`));
-  };
-  reviewer.on("feed", (f) => {
-    if (f.type === "snapshot") for (const a of f.approvals) if ((a as Approval).state === "pending") onPending(a as Approval);
-    if (f.type !== "snapshot" && f.change.kind === "approval_upserted") {
-      const a = (f.change as unknown as { approval: Approval }).approval;
-      if (a.state === "pending") onPending(a);
-    }
+  const reviewer = await startAutoReviewer({
+    home: home.home,
+    api: broker.api,
+    log: life.log,
+    decidedBy: "bench",
+    onPending: (a, approving) => {
+      visibleAt.set(a.approval_id, now());
+      order.push(a.approval_id);
+      if (approving) decideAt.set(a.approval_id, now());
+    },
   });
 
   const tsx = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
@@ -139,10 +133,10 @@ async function main(): Promise<void> {
     const toAnswer = measured.map((t, k) => t.answered - decideAt.get(ids[k]!)!);
 
     // Floors: the same broker paths without the ACP client, from this process.
-    autoApprove = false;
-    const me = await reviewer.registerEndpoint({ kind: "bench-floor", session_name: "floor" });
+    reviewer.approving = false;
+    const me = await reviewer.client.registerEndpoint({ kind: "bench-floor", session_name: "floor" });
     const resolved = new Map<string, () => void>();
-    reviewer.on("frame", (f) => {
+    reviewer.client.on("frame", (f) => {
       const a = f.approval as Approval | undefined;
       if (f.event === "approval_resolved" && a) resolved.get(a.approval_id)?.();
     });

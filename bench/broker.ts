@@ -11,11 +11,9 @@
 //  5. idle RSS after start-up and after the load settles, against the floor processes
 // --profile runs the main broker under `node --cpu-prof` and adds its hot spots to the output (numbers
 // measured in that mode carry profiler overhead).
-import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
 import { metric, targetSummary, type Metric } from "./lib/report.js";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { newestProfile, summarizeProfile, type ProfileSummary } from "./lib/cpuprofile.js";
@@ -24,7 +22,7 @@ import { keepAliveAgent, postJson } from "./lib/http.js";
 import { fdatasyncFloor } from "./lib/disk.js";
 import { Receivers, runEcho, runLatency, runThroughput, type ClientKind, type IngressLoad, type LatencyResult, type ThroughputResult } from "./lib/load.js";
 import { rssMb, type Rss } from "./lib/procs.js";
-import { BROKER_ENTRY, ROOT, startBroker, startMinimalServer, type RunningServer } from "./lib/servers.js";
+import { ROOT, startBroker, startMinimalServer, type RunningServer } from "./lib/servers.js";
 import { ratio, round, sleep, summarize } from "./lib/stats.js";
 
 const args = new Set(process.argv.slice(2));
@@ -112,12 +110,8 @@ async function withAgent<T>(maxSockets: number, fn: (agent: import("node:http").
 
 async function main() {
   const started = Date.now();
-  if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
-  const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
-  const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-"));
-  life.tmp = tmp;
+  const { tmp, machine, watchdog } = await life.begin("sb-bench-", P.watchdogMs);
   const profDir = join(OUT_DIR, "prof");
-  const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}${PROFILE ? " + profile" : ""}; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
 
   let broker: RunningServer | undefined;

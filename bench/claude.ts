@@ -20,13 +20,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BrokerClient } from "../src/client/client.js";
-import type { Approval } from "../src/protocol/index.js";
-import { startFakeAnthropic } from "../test/fixtures/fake-model/anthropic.js";
-import { CLI_ENTRY, ROOT, startBroker, tempHome } from "../test/support/broker.js";
+import { startFakeAnthropic } from "../test/support/fake-model/anthropic.js";
+import { CLI_ENTRY, startBroker, tempHome } from "../test/support/broker.js";
 import { claudeSandbox, ensureClaude, runClaude, type ClaudeRun } from "../test/support/claude.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { rssMb } from "./lib/procs.js";
+import { benchLife } from "./lib/life.js";
+import { startAutoReviewer } from "./lib/reviewer.js";
 import { round, summarize } from "./lib/stats.js";
 
 const exec = promisify(execFile);
@@ -35,7 +35,8 @@ const QUICK = argv.includes("--quick");
 const CALLS = Number(argv.find((a) => a.startsWith("--calls="))?.split("=")[1] ?? (QUICK ? 8 : 20));
 const ROUNDS = Number(argv.find((a) => a.startsWith("--rounds="))?.split("=")[1] ?? (QUICK ? 2 : 4));
 const TARGET_MS = 100;
-const log = (msg: string) => process.stderr.write(`[bench:claude] ${msg}\n`);
+const life = benchLife("bench:claude");
+const log = life.log;
 
 /** Per tool call: tool_use read -> tool_result read, with the tool_use id. */
 function callTimes(run: ClaudeRun): { id: string; ms: number }[] {
@@ -73,24 +74,8 @@ async function main() {
   );
   await exec(process.execPath, [CLI_ENTRY, "install", "claude", "--project", hookedBox.project], { env: { PATH: process.env.PATH ?? "" } });
 
-  const reviewer = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "bench-reviewer", observe: true });
-  const decided: Approval[] = [];
-  const deciding = new Set<string>();
-  const decide = (id: string) => {
-    if (deciding.has(id)) return;
-    deciding.add(id);
-    void broker.api.decide(id, { decision: "approve", decided_by: "bench-reviewer" }).then(
-      (a) => void decided.push(a),
-      (err: Error) => log(`decide ${id} failed: ${err.message}`),
-    );
-  };
-  reviewer.on("feed", (f) => {
-    if (f.type === "snapshot") for (const a of f.approvals) decide(String(a.approval_id));
-    else if (f.change.kind === "approval_upserted") {
-      const a = (f.change as unknown as { approval: Approval }).approval;
-      if (a.state === "pending") decide(a.approval_id);
-    }
-  });
+  const reviewer = await startAutoReviewer({ home: home.home, api: broker.api, log });
+  const decided = reviewer.decided;
 
   const plain: number[] = [];
   const trivial: number[] = [];
@@ -221,21 +206,7 @@ async function main() {
     metrics,
     summary: targetSummary(metrics),
   };
-  const json = JSON.stringify(report, null, 2);
-  process.stdout.write(json + "\n");
-  await mkdir(join(ROOT, ".bench-out"), { recursive: true });
-  await writeFile(join(ROOT, ".bench-out", "claude.json"), json + "\n");
+  await life.publish("claude", report);
 }
 
-const watchdog = setTimeout(() => {
-  log("watchdog: giving up after 15 minutes");
-  process.exit(1);
-}, 900_000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`error: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+life.run(main, 900_000);

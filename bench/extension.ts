@@ -6,24 +6,20 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { readDiscovery } from "../src/platform/discovery.js";
-import { brokerPaths } from "../src/platform/paths.js";
-import { pidAlive } from "../src/platform/process.js";
 import { attributeProfile, summarizeProfile } from "./lib/cpuprofile.js";
+import { startBroker, type TestBroker } from "../test/support/broker.js";
+import { ROOT, VSIX } from "../test/support/paths.js";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const home = await mkdtemp(join(tmpdir(), "sb-bench-ext-"));
 const workspace = await mkdtemp(join(tmpdir(), "sb-bench-ws-"));
 const figures: Record<string, unknown> = {};
 await mkdir(join(ROOT, ".bench-out"), { recursive: true });
 const profileFile = join(ROOT, ".bench-out/activation.cpuprofile");
 await rm(profileFile, { force: true });
+let broker: TestBroker | undefined;
 try {
   // A broker that is already running, as when a second window opens.
-  const broker = spawn(process.execPath, [join(ROOT, "dist/broker.js")], { env: { ...process.env, SWITCHBOARD_HOME: home }, stdio: "ignore", detached: true });
-  broker.unref();
-  for (let i = 0; i < 200 && (await readDiscovery(brokerPaths(home).discoveryFile)).kind !== "ok"; i++) await new Promise((r) => setTimeout(r, 25));
+  broker = await startBroker(home);
   const runner = spawn(
     process.execPath,
     [
@@ -51,16 +47,12 @@ try {
       .slice(0, 12);
   }
 } finally {
-  const d = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
-  if (d?.kind === "ok") {
-    process.kill(d.record.pid, "SIGTERM");
-    // Its last compaction writes into the home: let it finish before removing the folder.
-    for (let i = 0; i < 100 && pidAlive(d.record.pid); i++) await new Promise((r) => setTimeout(r, 50));
-  }
+  // Its last compaction writes into the home: let it finish before removing the folder.
+  await broker?.stop();
   await rm(home, { recursive: true, force: true, maxRetries: 5 });
   await rm(workspace, { recursive: true, force: true, maxRetries: 5 });
 }
-const vsix = join(ROOT, "agent-switchboard.vsix");
+const vsix = VSIX;
 if (existsSync(vsix)) figures.vsix_bytes = statSync(vsix).size;
 const result = {
   bench: "extension",

@@ -12,15 +12,15 @@
 //   overhead      = tool time (adapter) - reviewer time - tool time (plain pi, same command, the
 //                   trial right after); its median over the trials is the headline figure
 // Prints one JSON object to stdout (progress on stderr) and writes .bench-out/pi.json.
-import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
-import { join } from "node:path";
-import { BrokerClient } from "../src/client/client.js";
 import type { Approval } from "../src/protocol/index.js";
-import { startFakeModel } from "../test/fixtures/fake-model/server.js";
-import { ROOT, startBroker, tempHome } from "../test/support/broker.js";
+import { startFakeModel } from "../test/support/fake-model/openai.js";
+import { startBroker, tempHome } from "../test/support/broker.js";
 import { ensurePiExtension, piSandbox, startPi, type RpcPi } from "../test/support/pi.js";
+import { benchLife } from "./lib/life.js";
+import { startAutoReviewer } from "./lib/reviewer.js";
 import { round, summarize } from "./lib/stats.js";
+import { waitFor } from "../test/support/wait.js";
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
@@ -28,7 +28,8 @@ const TRIALS = Number(argv.find((a) => a.startsWith("--trials="))?.split("=")[1]
 const WARMUP = QUICK ? 2 : 5;
 const COMMANDS = ["true", "echo hi"];
 const TARGET_MS = 20;
-const log = (msg: string) => process.stderr.write(`[bench:pi] ${msg}\n`);
+const life = benchLife("bench:pi");
+const log = life.log;
 
 interface Trial {
   tool_ms: number;
@@ -54,39 +55,15 @@ async function main() {
   const broker = await startBroker(home.home);
   const fake = await startFakeModel();
   const sandbox = await piSandbox(fake.baseUrl);
-  const reviewer = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "bench-reviewer", observe: true });
-  const decided = new Map<string, Approval>();
   const waiting = new Map<string, (a: Approval) => void>();
-  const deciding = new Set<string>();
-  const decide = (id: string) => {
-    if (deciding.has(id)) return;
-    deciding.add(id);
-    void broker.api.decide(id, { decision: "approve", decided_by: "bench-reviewer" }).then(
-      (a) => {
-        decided.set(id, a);
-        waiting.get(a.command ?? "")?.(a);
-      },
-      (err: Error) => log(`decide ${id} failed: ${err.message}`),
-    );
-  };
-  reviewer.on("feed", (f) => {
-    if (f.type === "snapshot") for (const a of f.approvals) decide(String(a.approval_id));
-    else if (f.change.kind === "approval_upserted") {
-      const a = (f.change as unknown as { approval: Approval }).approval;
-      if (a.state === "pending") decide(a.approval_id);
-    }
-  });
+  const reviewer = await startAutoReviewer({ home: home.home, api: broker.api, log, onDecided: (a) => waiting.get(a.command ?? "")?.(a) });
 
   const withAdapter = startPi({ agentDir: sandbox.agentDir, cwd: sandbox.cwd, extension, env: { SWITCHBOARD_HOME: home.home } });
   const plain = startPi({ agentDir: sandbox.agentDir, cwd: sandbox.cwd });
   const results: Record<string, { adapter: Trial[]; plain: Trial[] }> = {};
   try {
     await Promise.all([withAdapter.command({ type: "get_state" }, 60_000), plain.command({ type: "get_state" }, 60_000)]);
-    const deadline = Date.now() + 20_000;
-    while (!(await broker.api.endpoints()).some((e) => e.plugin_pid === withAdapter.proc.pid)) {
-      if (Date.now() > deadline) throw new Error("pi with the adapter did not register");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await broker.api.endpoints()).some((e) => e.plugin_pid === withAdapter.proc.pid), 20_000, "pi with the adapter to register", 20);
     for (const command of COMMANDS) {
       results[command] = { adapter: [], plain: [] };
       for (let i = 0; i < WARMUP + TRIALS; i++) {
@@ -145,21 +122,7 @@ async function main() {
   }
   report.overhead_p50_ms = round(worstP50);
   report.pass = worstP50 < TARGET_MS;
-  const json = JSON.stringify(report, null, 2);
-  process.stdout.write(json + "\n");
-  await mkdir(join(ROOT, ".bench-out"), { recursive: true });
-  await writeFile(join(ROOT, ".bench-out", "pi.json"), json + "\n");
+  await life.publish("pi", report);
 }
 
-const watchdog = setTimeout(() => {
-  log("watchdog: giving up after 10 minutes");
-  process.exit(1);
-}, 600_000);
-watchdog.unref();
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    log(`error: ${(err as Error)?.stack ?? String(err)}`);
-    process.exit(1);
-  },
-);
+life.run(main, 600_000);

@@ -5,7 +5,7 @@
 // 1. Evaluation of a 2 KB command (dozens of simple commands, pipes, substitutions, redirections)
 //    against 1,000 rules: p50/p99 over N runs, target p99 < 1 ms. Floor, measured in the same run: the
 //    tree-sitter parse of the same command alone (no policy can judge without parsing it).
-// 2. The corpus (test/policy/corpus.ts, under test/policy/corpus-rules.json) judged by two prefix
+// 2. The corpus (test/support/policy-corpus.ts, under test/support/policy-corpus-rules.json) judged by two prefix
 //    matchers written here from how they work: a whole-string prefix matcher (a rule `git log *` allows
 //    any command line starting with `git log`) and a sub-command prefix matcher in the manner of VS
 //    Code's default terminal auto-approve (the line split on ; && || | & and newlines with a regular
@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadRulesText, loadShellParser, Policy } from "../src/policy/index.js";
 import type { PolicyDecision, Rule } from "../src/protocol/policy.js";
-import { CORPUS } from "../test/policy/corpus.js";
+import { CORPUS } from "../test/support/policy-corpus.js";
 import { benchLife } from "./lib/life.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { ROOT } from "./lib/servers.js";
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const compileMs = summarize(time(() => new Policy(parser, [{ scope: "user", where: "bench", trusted: true, rules }]), 50));
 
   // The corpus under the corpus rules: ours and the two prefix matchers.
-  const loaded = loadRulesText(parser, readFileSync(join(ROOT, "test/policy/corpus-rules.json"), "utf8"), "file", "corpus rules", true);
+  const loaded = loadRulesText(parser, readFileSync(join(ROOT, "test/support/policy-corpus-rules.json"), "utf8"), "file", "corpus rules", true);
   if (loaded.errors.length) life.fail(loaded.errors.join("; "));
   const ours = new Policy(parser, [loaded.source]);
   const pr = prefixRules(loaded.source.rules);

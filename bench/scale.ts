@@ -40,13 +40,12 @@ import { startFloorServer, type FloorServer } from "./lib/floor.js";
 import { growth, growthNote, type Growth, type GrowthClass } from "./lib/growth.js";
 import { getText, keepAliveAgent, postJson, type HttpTarget } from "./lib/http.js";
 import { Receivers, type OnPush } from "./lib/load.js";
-import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
 import { ObserverProcess } from "./lib/observer-proc.js";
 import { cpuSeconds, rssMb } from "./lib/procs.js";
 import { metric, targetSummary, type Metric } from "./lib/report.js";
 import { cpuWindow, startSampler, type CpuWindow } from "./lib/sampler.js";
-import { BROKER_ENTRY, ROOT, startBroker, startBrokerIn, type RunningServer } from "./lib/servers.js";
+import { ROOT, startBroker, startBrokerIn, type RunningServer } from "./lib/servers.js";
 import { msSince, round, sleep, summarize } from "./lib/stats.js";
 import { frameSender, openWs } from "./lib/ws.js";
 
@@ -1040,11 +1039,7 @@ function buildMetrics(mem: MemoryResult, e: EndpointResult, inbox: InboxResult, 
 
 async function main() {
   const started = Date.now();
-  if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
-  const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
-  const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-scale-"));
-  life.tmp = tmp;
-  const machine = machineInfo(ROOT, BROKER_ENTRY);
+  const { tmp, machine, watchdog } = await life.begin("sb-bench-scale-", P.watchdogMs);
   log(
     `mode ${QUICK ? "quick" : "full"}; endpoints ${P.endpoints.join("/")}, inbox ${P.inbox.join("/")}, streams ${P.streamMb.join("/")} MB; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`,
   );

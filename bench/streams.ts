@@ -18,10 +18,9 @@
 //     feeding StreamWriter with frames, as switchboard run) to the live observer process, which times every line.
 //  4. broker RSS (VmRSS every 100 ms) and CPU per MB during (2).
 // --profile runs the broker under `node --cpu-prof` and adds its hot spots (numbers then carry profiler overhead).
-import { machineInfo } from "./lib/machine.js";
 import { benchLife } from "./lib/life.js";
-import { existsSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import type { Agent } from "node:http";
 import os from "node:os";
 import { join } from "node:path";
@@ -39,7 +38,7 @@ import { frameSender, openWs } from "./lib/ws.js";
 import { cpuSeconds, rssMb, spawnTracked } from "./lib/procs.js";
 import { startRelayFloor, type RelayFloor } from "./lib/relay-floor.js";
 import { cpuWindow, startSampler, type CpuWindow, type SamplerResult } from "./lib/sampler.js";
-import { BROKER_ENTRY, ROOT, startBroker, type RunningServer } from "./lib/servers.js";
+import { ROOT, startBroker, type RunningServer } from "./lib/servers.js";
 import { ratio, round, sleep, summarize, type Summary } from "./lib/stats.js";
 import type { ObserverResult } from "./lib/stream-observer.js";
 
@@ -610,13 +609,9 @@ const ourPids: number[] = [];
 
 async function main() {
   const started = Date.now();
-  if (!existsSync(BROKER_ENTRY)) fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
-  const watchdog = setTimeout(() => fail(`watchdog: the bench took longer than ${P.watchdogMs / 1000} s`), P.watchdogMs);
-  const tmp = await mkdtemp(join(os.tmpdir(), "sb-bench-streams-"));
-  life.tmp = tmp;
+  const { tmp, machine, watchdog } = await life.begin("sb-bench-streams-", P.watchdogMs);
   await writeFile(join(tmp, "pacer.cjs"), PACER_JS);
   const profDir = join(OUT_DIR, "prof-streams");
-  const machine = machineInfo(ROOT, BROKER_ENTRY);
   log(`mode ${QUICK ? "quick" : "full"}${PROFILE ? " + profile" : ""}; parts ${[...ONLY].join(",")}; ${machine.cpus} cpus, node ${machine.node}; temp ${tmp}`);
 
   let broker: RunningServer | undefined;

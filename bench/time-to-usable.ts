@@ -12,7 +12,7 @@
 //   node --import tsx bench/time-to-usable.ts [--windows 6]     (needs scripts/vscode/install.sh)
 //
 // It builds the release VSIX first (npm run package), as users install it.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
@@ -20,11 +20,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium, startServer } from "../scripts/vscode/server.js";
-import { runCommand } from "../test/ui/harness.js";
-import { packageVsix } from "../scripts/vscode/vsix.js";
-import { readDiscovery } from "../src/platform/discovery.js";
-import { brokerPaths } from "../src/platform/paths.js";
-import { pidAlive } from "../src/platform/process.js";
+import { startBroker } from "../test/support/broker.js";
+import { runCommand } from "../test/support/vscode/workbench.js";
+import { packageVsix } from "../test/support/vscode/vsix.js";
 import { benchLife } from "./lib/life.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { ROOT } from "./lib/servers.js";
@@ -70,9 +68,7 @@ life.run(async () => {
   const floor = await packageVsix(join(ROOT, "bench/fixtures/hello-view"), { outFile: join(life.tmp, "hello-view.vsix") });
 
   // A broker already running, as when a window reloads.
-  const broker = spawn(process.execPath, [join(ROOT, "dist/broker.js")], { env: { ...process.env, SWITCHBOARD_HOME: home }, stdio: "ignore", detached: true });
-  broker.unref();
-  for (let i = 0; i < 200 && (await readDiscovery(brokerPaths(home).discoveryFile)).kind !== "ok"; i++) await new Promise((r) => setTimeout(r, 25));
+  const broker = await startBroker(home);
 
   const server = await startServer({
     flavor: "code-server",
@@ -144,11 +140,7 @@ life.run(async () => {
   } finally {
     await chromium.stop();
     await server.stop();
-    const d = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
-    if (d?.kind === "ok") {
-      process.kill(d.record.pid, "SIGTERM");
-      for (let i = 0; i < 100 && pidAlive(d.record.pid); i++) await new Promise((r) => setTimeout(r, 50));
-    }
+    await broker.stop();
     await rm(floor, { force: true });
   }
 

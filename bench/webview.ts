@@ -16,8 +16,9 @@ import { availableParallelism, loadavg } from "node:os";
 import { gzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
-import { bigInboxState } from "../test/webview/fixtures.js";
-import { REPO_ROOT, Sidebar, launchBrowser, startServer } from "../test/webview/harness.js";
+import { bigInboxState } from "../test/support/webview/fixtures.js";
+import { Sidebar, launchBrowser, startServer } from "../test/support/webview/harness.js";
+import { ROOT } from "../test/support/paths.js";
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "7" }, updates: { type: "string", default: "20" } } });
 const TRIALS = Number(values.trials);
@@ -36,7 +37,7 @@ const round = (x: number) => Math.round(x * 100) / 100;
 
 async function bundleSize(): Promise<{ bytes: number; gzip: number }> {
   const out = await build({
-    absWorkingDir: REPO_ROOT,
+    absWorkingDir: ROOT,
     entryPoints: ["src/webview/main.ts"],
     bundle: true,
     platform: "browser",

@@ -1,10 +1,12 @@
 // What every bench does on its way out, whichever way that is (done, failed, Ctrl+C): kill the
 // children it started and remove its temporary folder, so nothing outlives a run.
-import { rmSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { existsSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { killAllSync, liveChildren } from "./procs.js";
-import { ROOT } from "./servers.js";
+import { machineInfo } from "./machine.js";
+import { BROKER_ENTRY, ROOT } from "./servers.js";
 
 export interface BenchLife {
   /** The run's temporary folder, once made; removed by cleanup(). */
@@ -16,9 +18,14 @@ export interface BenchLife {
   /** After a run: kills children still alive and removes the temporary folder. */
   release(): Promise<void>;
   /** Writes the report to .bench-out/NAME.json and stdout, and says so on stderr. */
-  publish(name: string, result: { duration_s: number; summary: { passed: number; targeted: number } }): Promise<void>;
-  /** Runs the bench's main and exits with 0, or fails with its error. */
-  run(main: () => Promise<void>): void;
+  publish(name: string, result: { duration_s?: number; summary?: { passed: number; targeted: number } }): Promise<void>;
+  /**
+   * The start of a broker bench: dist/broker.js must be built, a watchdog fails the run after `watchdogMs`
+   * (clear it when done), and a temporary folder (`tmp`, removed by cleanup) is made under `tmpPrefix`.
+   */
+  begin(tmpPrefix: string, watchdogMs: number): Promise<{ tmp: string; machine: ReturnType<typeof machineInfo>; watchdog: NodeJS.Timeout }>;
+  /** Runs the bench's main and exits with 0, or fails with its error (also when it outlasts `watchdogMs`). */
+  run(main: () => Promise<void>, watchdogMs?: number): void;
 }
 
 export function benchLife(tag: string): BenchLife {
@@ -46,9 +53,17 @@ export function benchLife(tag: string): BenchLife {
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, `${name}.json`), text + "\n");
       process.stdout.write(text + "\n");
-      life.log(`done in ${result.duration_s} s; ${result.summary.passed}/${result.summary.targeted} targets met; wrote .bench-out/${name}.json`);
+      const targets = result.summary ? `; ${result.summary.passed}/${result.summary.targeted} targets met` : "";
+      life.log(`done${result.duration_s === undefined ? "" : ` in ${result.duration_s} s`}${targets}; wrote .bench-out/${name}.json`);
     },
-    run(main) {
+    async begin(tmpPrefix, watchdogMs) {
+      if (!existsSync(BROKER_ENTRY)) life.fail(`${BROKER_ENTRY} is missing; run \`npm run build\` first`);
+      const watchdog = setTimeout(() => life.fail(`watchdog: the bench took longer than ${watchdogMs / 1000} s`), watchdogMs);
+      life.tmp = await mkdtemp(join(tmpdir(), tmpPrefix));
+      return { tmp: life.tmp, machine: machineInfo(ROOT, BROKER_ENTRY), watchdog };
+    },
+    run(main, watchdogMs) {
+      if (watchdogMs) setTimeout(() => life.fail(`watchdog: giving up after ${watchdogMs / 60_000} minutes`), watchdogMs).unref();
       main().then(
         () => process.exit(0),
         (err: unknown) => life.fail(String((err as Error)?.stack ?? err)),

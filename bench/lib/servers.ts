@@ -4,15 +4,14 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { getStatusOnce } from "./http.js";
 import { MINIMAL_SERVER_JS } from "./floor.js";
 import { spawnTracked, type Tracked } from "./procs.js";
 import { msSince, sleep } from "./stats.js";
+import { BROKER_ENTRY, ROOT } from "../../test/support/paths.js";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BROKER_ENTRY = join(ROOT, "dist/broker.js");
+export { BROKER_ENTRY, ROOT };
 
 export interface RunningServer {
   child: Tracked;

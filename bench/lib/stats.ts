@@ -47,3 +47,41 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
 export const nowNs = (): bigint => process.hrtime.bigint();
 export const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- robust statistics for timing-side-channel figures (bench/auth-timing.ts) ----
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/** Mean of the middle values after dropping `cut` of each tail. */
+export function trimmedMean(xs: readonly number[], cut = 0.1): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const k = Math.floor(s.length * cut);
+  const mid = s.slice(k, s.length - k);
+  return mid.reduce((a, b) => a + b, 0) / mid.length;
+}
+
+/** Fraction of paired rounds in which `a` took longer than `b`, and its two-sided sign-test z score. */
+export function signTest(a: readonly number[], b: readonly number[]): { fraction: number; z: number } {
+  let wins = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    n++;
+    if (a[i]! > b[i]!) wins++;
+  }
+  return { fraction: n ? wins / n : 0.5, z: n ? (wins - n / 2) / Math.sqrt(n / 4) : 0 };
+}
+
+/** Fisher–Yates, so every round measures the classes in a fresh order. */
+export function shuffled<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}

@@ -4,12 +4,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { runExtensionTests } from "./run.js";
+import { ROOT } from "../support/paths.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const home = await mkdtemp(join(tmpdir(), "sb-ext-home-"));
 const workspace = await mkdtemp(join(tmpdir(), "sb-ext-ws-"));
 let code = 0;

@@ -1,5 +1,5 @@
 // Runs mocha tests inside a REAL VS Code extension host (VS Code 1.139.1 from code-server), through
-// @vscode/test-electron's runTests() with scripts/vscode/launcher.mjs as the "VS Code executable".
+// @vscode/test-electron's runTests() with test/support/vscode/launcher.mjs as the "VS Code executable".
 //
 //   await runExtensionTests({ extensionDevelopmentPath, testsDir, workspace, settings });
 //
@@ -28,7 +28,7 @@ import { childPidsMatching } from "../../scripts/vscode/processes.js";
 import type { SuiteConfig } from "./suite/index.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-export const LAUNCHER = fileURLToPath(new URL("../../scripts/vscode/launcher.mjs", import.meta.url));
+export const LAUNCHER = fileURLToPath(new URL("../support/vscode/launcher.mjs", import.meta.url));
 
 export interface RunExtensionTestsOptions {
   /** Folder of the extension under test (its package.json). */

@@ -11,54 +11,47 @@
 //     original is durable.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, it, mock } from "node:test";
 import { remainingAfterRestart } from "../../src/broker/approvals.js";
 import { systemClock } from "../../src/broker/clock.js";
-import { startDaemon, type DaemonOptions, type RunningDaemon } from "../../src/broker/daemon.js";
+import type { DaemonOptions } from "../../src/broker/daemon.js";
 import { Journal } from "../../src/broker/journal.js";
-import { BrokerApi } from "../../src/client/api.js";
+import { tempHome } from "../support/broker.js";
 import { ManualClock } from "../support/clock.js";
+import { type InProcessBroker, startInProcessBroker } from "../support/in-process-broker.js";
 import { makeRng, runSeed, SOAK, summary } from "../support/faults.js";
 import { sleep, waitFor, within } from "../support/wait.js";
 import { openStream } from "../support/ws.js";
 
 const DAY = 24 * 3600_000;
 
-interface InProcess {
-  daemon: RunningDaemon;
-  api: BrokerApi;
-}
-
 describe("faults: clock jumps and slow disks", () => {
-  const homes: string[] = [];
-  const running = new Set<RunningDaemon>();
+  const homes: Array<{ cleanup(): Promise<void> }> = [];
+  const running = new Set<InProcessBroker>();
   const report: Record<string, unknown> = { suite: "faults/clock" };
   after(async () => {
-    for (const d of running) await d.stop("test over");
-    for (const h of homes) await rm(h, { recursive: true, force: true });
+    for (const b of running) await b.stop();
+    for (const h of homes) await h.cleanup();
     summary(report);
   });
 
   async function home(): Promise<string> {
-    const h = await mkdtemp(join(tmpdir(), "sb-clock-"));
+    const h = await tempHome("sb-clock-");
     homes.push(h);
-    return h;
+    return h.home;
   }
 
-  async function start(h: string, opts: Partial<DaemonOptions>): Promise<InProcess> {
-    const r = await startDaemon({ home: h, ...opts });
-    assert.equal(r.kind, "started");
-    const daemon = (r as { daemon: RunningDaemon }).daemon;
-    running.add(daemon);
-    return { daemon, api: new BrokerApi(daemon.record) };
+  async function start(h: string, opts: Partial<DaemonOptions>): Promise<InProcessBroker> {
+    const b = await startInProcessBroker({ home: h, ...opts });
+    running.add(b);
+    return b;
   }
 
-  async function stop(b: InProcess): Promise<void> {
-    await b.daemon.stop("test");
-    running.delete(b.daemon);
+  async function stop(b: InProcessBroker): Promise<void> {
+    await b.stop();
+    running.delete(b);
   }
 
   it("an approval's timeout runs on monotonic time: wall-clock steps of days neither expire it early nor hold it", async () => {

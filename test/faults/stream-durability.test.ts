@@ -5,16 +5,12 @@
 //   - after a crash a running stream's view (last_seq, bytes per channel) matches its replay, and a
 //     late `complete` on the stream the restart aborted is refused with 409 and the stream's state.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { startDaemon, type RunningDaemon } from "../../src/broker/daemon.js";
-import { BrokerApi } from "../../src/client/api.js";
 import type { BrokerError } from "../../src/client/errors.js";
 import { startBroker, tempHome } from "../support/broker.js";
 import { get, post } from "../support/calls.js";
 import { SOAK, summary } from "../support/faults.js";
+import { startInProcessBroker } from "../support/in-process-broker.js";
 import { sleep, within } from "../support/wait.js";
 import { openStream } from "../support/ws.js";
 
@@ -25,15 +21,13 @@ describe("faults: stream output durable before acknowledged", () => {
   after(() => summary(report));
 
   it("a chunk answer waits for its fdatasync, and chunks arriving meanwhile share one sync", async () => {
-    const home = await mkdtemp(join(tmpdir(), "sb-strdur-"));
+    const home = await tempHome("sb-strdur-");
     let held: Promise<void> | undefined;
     let release: (() => void) | undefined;
     let syncs = 0;
-    const r = await startDaemon({ home, streamFiles: { beforeSync: () => (syncs++, held ?? Promise.resolve()) } });
-    assert.equal(r.kind, "started");
-    const daemon = (r as { daemon: RunningDaemon }).daemon;
-    const api = new BrokerApi(daemon.record);
-    const owner = await openStream(daemon.record, process.pid);
+    const b = await startInProcessBroker({ home: home.home, streamFiles: { beforeSync: () => (syncs++, held ?? Promise.resolve()) } });
+    const api = b.api;
+    const owner = await openStream(b.daemon.record, process.pid);
     try {
       const ep = (await api.register({ plugin_pid: process.pid, kind: "fault" })).endpoint_id;
       const s = await api.startStream({ endpoint_id: ep, action: "sh", command: "make" });
@@ -56,8 +50,8 @@ describe("faults: stream output durable before acknowledged", () => {
       assert.equal(replay.chunks.length, 20);
     } finally {
       await owner.close();
-      await daemon.stop("test");
-      await rm(home, { recursive: true, force: true });
+      await b.stop();
+      await home.cleanup();
     }
   });
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { CLI_ENTRY, childEnv } from "../support/broker.js";
-import { SOAK, Tally, assertBrokerHealthy, brokerWithState, feedChanges, printSummary, seedFor, stateOf, type Fixture } from "./helpers.js";
+import { SOAK, Tally, brokerWithState, printSummary, seedFor, stateOf, type Fixture, assertNothingChanged, failureReporter } from "./helpers.js";
 
 const SUITE = "fuzz/cli";
 const SEED = seedFor(SUITE);
@@ -315,7 +315,7 @@ describe(SUITE, () => {
             );
         });
       }),
-      { seed: SEED, numRuns: Math.ceil(CASES / PARALLEL), endOnFailure: true, reporter: reportFailure },
+      { seed: SEED, numRuns: Math.ceil(CASES / PARALLEL), endOnFailure: true, reporter: failureReporter(SUITE) },
     );
   });
 
@@ -323,9 +323,7 @@ describe(SUITE, () => {
     // A CLI that started a broker would have made a state folder somewhere: the scratch folder holds only what the test put there.
     assert.deepEqual((await readdir(scratch)).sort(), ["a-dir", "a-file", "not-an-audit-log.ndjson"]);
     assert.deepEqual(await readdir(aDir), []);
-    const { crashes } = await assertBrokerHealthy(fx);
-    assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
-    assert.deepEqual(await stateOf(fx), before_);
+    const { crashes } = await assertNothingChanged(fx, before_);
     printSummary({
       suite: SUITE,
       seed: SEED,
@@ -340,11 +338,3 @@ describe(SUITE, () => {
     });
   });
 });
-
-function reportFailure<T>(details: fc.RunDetails<T>): void {
-  if (!details.failed) return;
-  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(
-    `${SUITE} failed after ${details.numRuns} batches (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
-  );
-}

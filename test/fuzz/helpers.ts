@@ -1,14 +1,16 @@
-// Shared pieces of the bad-input suites: run size and seed, a real broker with some state in it, raw
-// HTTP on a keep-alive agent, the wire contract's error codes, and a snapshot of what the broker stores.
+// Shared pieces of the bad-input suites: the seed, a real broker with some state in it, the wire contract's
+// error codes, and a snapshot of what the broker stores. Raw HTTP and the soak switch and summary line come
+// from test/support (re-exported).
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { Agent, request, type OutgoingHttpHeaders } from "node:http";
 import { join } from "node:path";
+import type { RunDetails } from "fast-check";
 import { ERROR_STATUS } from "../../src/protocol/errors.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { openFeed, openStream, type Peer } from "../support/ws.js";
 
-export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
+export { RawHttp, type RawRequest, type RawResponse } from "../support/http.js";
+export { SOAK, summary as printSummary, Tally } from "../support/soak.js";
 
 /** The seed of a suite: SWITCHBOARD_FUZZ_SEED when set (to replay a failure), else a fixed one per suite. */
 export function seedFor(suite: string): number {
@@ -39,80 +41,6 @@ export function errorBodyProblem(status: number, text: string): string | undefin
   if (CODES[error] !== status) return `code ${error} belongs with status ${CODES[error]}, not ${status}`;
   if (typeof message !== "string" || message.trim().length < 10 || !/\w+\s+\w+/.test(message)) return `"message" is not a sentence: ${JSON.stringify(message)}`;
   return undefined;
-}
-
-// ---- raw HTTP -------------------------------------------------------------------------------------------
-
-export interface RawRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[]>;
-  body?: string | Buffer;
-  /** Send the body in pieces with Transfer-Encoding: chunked instead of a Content-Length. */
-  chunked?: boolean;
-  /** Leave out the Host header entirely. */
-  noHost?: boolean;
-}
-
-export type RawResponse = { status: number; headers: Record<string, unknown>; text: string } | { failure: string };
-
-export class RawHttp {
-  readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  constructor(readonly port: number) {}
-
-  send(r: RawRequest, timeoutMs = 15_000): Promise<RawResponse> {
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (x: RawResponse) => {
-        if (done) return;
-        done = true;
-        resolve(x);
-      };
-      // Node's client sends no Content-Length for a GET or DELETE body unless told: frame every body explicitly.
-      const headers: Record<string, string | string[]> = { ...r.headers };
-      if (r.body !== undefined && r.chunked) headers["transfer-encoding"] = "chunked";
-      else if (r.body !== undefined) headers["content-length"] = String(Buffer.byteLength(r.body));
-      if (!r.noHost && headers.host === undefined) headers.host = `127.0.0.1:${this.port}`;
-      // Raw header pairs, so that a header may be sent twice (two Host lines, two tokens).
-      const raw: string[] = [];
-      for (const [name, value] of Object.entries(headers)) for (const one of Array.isArray(value) ? value : [value]) raw.push(name, one);
-      let req: ReturnType<typeof request>;
-      try {
-        req = request({
-          host: "127.0.0.1",
-          port: this.port,
-          method: r.method,
-          path: r.path,
-          headers: raw as unknown as OutgoingHttpHeaders,
-          agent: this.agent,
-          setHost: false,
-        });
-      } catch (err) {
-        return finish({ failure: `the test could not build the request: ${(err as Error).message}` });
-      }
-      req.setTimeout(timeoutMs, () => {
-        finish({ failure: `no answer within ${timeoutMs} ms` });
-        req.destroy();
-      });
-      req.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => finish({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", (err) => finish({ failure: `response broke off: ${err.message}` }));
-      });
-      req.on("error", (err) => finish({ failure: `request failed: ${err.message}` }));
-      if (r.body === undefined) return void req.end();
-      if (!r.chunked) return void req.end(r.body);
-      const buf = Buffer.from(r.body);
-      const step = 64 * 1024;
-      for (let i = 0; i < buf.length; i += step) req.write(buf.subarray(i, i + step));
-      req.end();
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
 }
 
 // ---- a broker with one of everything ---------------------------------------------------------------------
@@ -233,18 +161,27 @@ export function feedChanges(fx: Fixture): unknown[] {
   return fx.feed.frames.filter((f) => f.type === "change");
 }
 
-/** Counts by key, for the summary line. */
-export class Tally {
-  readonly counts: Record<string, number> = {};
-  add(key: string | number, n = 1): void {
-    this.counts[key] = (this.counts[key] ?? 0) + n;
-  }
-  get total(): number {
-    return Object.values(this.counts).reduce((a, b) => a + b, 0);
-  }
+/**
+ * The end of a suite: the broker survived (assertBrokerHealthy), its observer feed saw no change of
+ * state, and it stores exactly what it stored at `before` (stateOf).
+ */
+export async function assertNothingChanged(fx: Fixture, before: unknown): Promise<{ crashes: number }> {
+  const healthy = await assertBrokerHealthy(fx);
+  assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
+  assert.deepEqual(await stateOf(fx), before);
+  return healthy;
 }
 
-/** The one summary line a suite prints at its end. */
-export function printSummary(summary: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(summary) + "\n");
+/**
+ * fast-check's reporter for `suite`: its own report prints whole batches (megabytes for oversized bodies);
+ * this names the seed (SWITCHBOARD_FUZZ_SEED replays it) and the one bad case instead.
+ */
+export function failureReporter(suite: string, unit: "batches" | "runs" = "batches") {
+  return <T>(details: RunDetails<T>): void => {
+    if (!details.failed) return;
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(
+      `${suite} failed after ${details.numRuns} ${unit} (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
+    );
+  };
 }

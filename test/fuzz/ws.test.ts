@@ -13,7 +13,7 @@ import * as v from "valibot";
 import WebSocket from "ws";
 import { ClientFrame } from "../../src/protocol/index.js";
 import { decodeProducerChunk, encodeProducerChunk } from "../../src/protocol/binary-frames.js";
-import { SOAK, Tally, assertBrokerHealthy, brokerWithState, errorBodyProblem, feedChanges, printSummary, seedFor, stateOf, type Fixture } from "./helpers.js";
+import { SOAK, Tally, brokerWithState, errorBodyProblem, feedChanges, printSummary, seedFor, stateOf, type Fixture, assertNothingChanged, failureReporter } from "./helpers.js";
 
 const SUITE = "fuzz/ws";
 const SEED = seedFor(SUITE);
@@ -491,7 +491,7 @@ describe(SUITE, () => {
           }
         });
       }),
-      { seed: SEED, numRuns: Math.ceil(UPGRADES / 8), endOnFailure: true, reporter: reportFailure },
+      { seed: SEED, numRuns: Math.ceil(UPGRADES / 8), endOnFailure: true, reporter: failureReporter(SUITE, "runs") },
     );
   });
 
@@ -573,7 +573,7 @@ describe(SUITE, () => {
           }),
         );
       }),
-      { seed: SEED, numRuns: Math.ceil(FRAMES / 12), endOnFailure: true, reporter: reportFailure },
+      { seed: SEED, numRuns: Math.ceil(FRAMES / 12), endOnFailure: true, reporter: failureReporter(SUITE, "runs") },
     );
 
     // Listeners answered nothing and are still open; the owner's socket is open and got nothing but error frames.
@@ -593,9 +593,7 @@ describe(SUITE, () => {
 
   it("afterwards the broker is alive and stores exactly what it stored before", async () => {
     await new Promise((r) => setTimeout(r, 200));
-    const { crashes } = await assertBrokerHealthy(fx);
-    assert.deepEqual(feedChanges(fx), [], "the observer feed saw changes of state");
-    assert.deepEqual(await stateOf(fx), before_);
+    const { crashes } = await assertNothingChanged(fx, before_);
     const endpoints = await fx.b.api.endpoints();
     assert.deepEqual(
       endpoints.map((e) => e.state),
@@ -619,11 +617,3 @@ describe(SUITE, () => {
     });
   });
 });
-
-function reportFailure<T>(details: fc.RunDetails<T>): void {
-  if (!details.failed) return;
-  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-  throw new Error(
-    `${SUITE} failed after ${details.numRuns} runs (seed ${details.seed}, path ${details.counterexamplePath}; SWITCHBOARD_FUZZ_SEED=${details.seed} replays it):\n${cause}`,
-  );
-}

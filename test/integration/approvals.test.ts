@@ -5,27 +5,23 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { verifyChain } from "../../src/platform/audit-chain.js";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startBroker, startTempBroker, tempHome, type TempBroker } from "../support/broker.js";
 import { del, get, post } from "../support/calls.js";
 import { openFeed, openStream } from "../support/ws.js";
+import { runCli } from "../support/cli.js";
 
 describe("approvals", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   let stream: Awaited<ReturnType<typeof openStream>>;
   let ep: string;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
+    b = await startTempBroker();
     stream = await openStream(b.record, process.pid);
     ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi", session_name: "agent-1" })).endpoint_id;
   });
   after(async () => {
     await stream.close();
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   const ask = (extra: object = {}) => post(b.api, "/v1/approvals", { endpoint_id: ep, action: "sh", summary: "run tests", command: "npm test", cwd: "/w", ...extra });
@@ -149,15 +145,11 @@ describe("approvals", () => {
     const check = verifyChain(audit.records);
     assert.equal(check.ok, true);
     assert.equal((check as { head: string }).head, audit.head);
-    const cli = (args: string[]) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home.home }) }).then(
-        (r) => ({ code: 0, stdout: r.stdout }),
-        (e: any) => ({ code: e.code as number, stdout: e.stdout as string }),
-      );
+    const cli = (args: string[]) => runCli(b.home, args);
     const intact = await cli(["audit", "verify"]);
     assert.equal(intact.code, 0);
     assert.match(intact.stdout, /The audit log is intact: \d+ records/);
-    const file = join(home.home, "broker", "audit", "audit.ndjson");
+    const file = join(b.home, "broker", "audit", "audit.ndjson");
     const lines = (await readFile(file, "utf8")).trim().split("\n");
     const third = JSON.parse(lines[2]!);
     third.outcome = third.outcome === "approved" ? "rejected" : "approved";

@@ -4,8 +4,9 @@ import { spawn } from "node:child_process";
 import { access, writeFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import { brokerPaths } from "../../src/platform/paths.js";
-import { pidAlive } from "../../src/platform/process.js";
+import { pidAlive } from "../support/process.js";
 import { spawnBrokerProcess, startBroker, tempHome, waitForHealthy } from "../support/broker.js";
+import { waitFor } from "../support/wait.js";
 import { openStream } from "../support/ws.js";
 
 const exitOf = (p: ReturnType<typeof spawnBrokerProcess>) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once("exit", (c) => r(c))));
@@ -107,14 +108,15 @@ describe("broker lifecycle and durability", () => {
       const ep = await b.api.register({ plugin_pid: owner.pid, kind: "pi", session_name: "exiting" });
       await s.close();
       const state = async () => (await b.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.state;
-      for (let i = 0; i < 100 && (await state()) !== "reconnecting"; i++) await new Promise((r) => setTimeout(r, 20));
+      const holds = (probe: () => Promise<boolean>, ms: number, what: string) =>
+        waitFor(probe, ms, what, 20).then(
+          () => true,
+          () => false,
+        );
+      await holds(async () => (await state()) === "reconnecting", 2000, "the endpoint to be reconnecting");
       assert.equal(await state(), "reconnecting", "the owner was alive when its stream closed");
       owner.kill();
-      let gone = false;
-      for (let i = 0; i < 100 && !gone; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        gone = (await state()) === undefined;
-      }
+      const gone = await holds(async () => (await state()) === undefined, 5000, "the endpoint to close");
       assert.ok(gone, "closed within 5 s of the owner exiting");
     } finally {
       owner.kill();

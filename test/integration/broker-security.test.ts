@@ -1,53 +1,16 @@
 // Every rejection the broker promises, against the real daemon process. None of them may hurt it.
 import assert from "node:assert/strict";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startTempBroker, type TempBroker } from "../support/broker.js";
+import { type Raw, raw } from "../support/http.js";
 import { openStream, tryUpgrade } from "../support/ws.js";
 
-interface Raw {
-  status: number;
-  body: any;
-}
-
-/** A raw HTTP request, so that Host, Origin and body bytes are exactly what the test says. */
-function raw(b: TestBroker, method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; auth?: boolean } = {}): Promise<Raw> {
-  const url = new URL(b.record.ipcUrl);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: url.port,
-        method,
-        path,
-        headers: { ...(opts.auth === false ? {} : { authorization: `Bearer ${b.record.bearerToken}` }), ...opts.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined });
-        });
-      },
-    );
-    req.on("error", reject);
-    if (opts.body !== undefined) req.end(opts.body);
-    else req.end();
-  });
-}
-
 describe("broker rejections", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
+    b = await startTempBroker();
   });
-  after(async () => {
-    await b.stop();
-    await home.cleanup();
-  });
+  after(() => b.cleanup());
 
   const expectError = (r: Raw, status: number, code: string) => {
     assert.equal(r.status, status, JSON.stringify(r.body));
@@ -57,7 +20,7 @@ describe("broker rejections", () => {
   };
 
   it("/health needs no token but answers the MASONS shape", async () => {
-    const r = await raw(b, "GET", "/health", { auth: false });
+    const r = await raw(b.record, "GET", "/health", { auth: false });
     assert.equal(r.status, 200);
     assert.equal(r.body.ok, true);
     assert.equal(r.body.protocol_version, "1.1");
@@ -65,47 +28,47 @@ describe("broker rejections", () => {
   });
 
   it("a foreign Host gets 403 (DNS rebinding), even on /health", async () => {
-    expectError(await raw(b, "GET", "/health", { headers: { host: "evil.example:80" } }), 403, "host_forbidden");
-    expectError(await raw(b, "GET", "/v1/endpoints", { headers: { host: `attacker.test:${new URL(b.record.ipcUrl).port}` } }), 403, "host_forbidden");
-    assert.equal((await raw(b, "GET", "/health", { headers: { host: `localhost:${new URL(b.record.ipcUrl).port}` } })).status, 200);
+    expectError(await raw(b.record, "GET", "/health", { headers: { host: "evil.example:80" } }), 403, "host_forbidden");
+    expectError(await raw(b.record, "GET", "/v1/endpoints", { headers: { host: `attacker.test:${new URL(b.record.ipcUrl).port}` } }), 403, "host_forbidden");
+    assert.equal((await raw(b.record, "GET", "/health", { headers: { host: `localhost:${new URL(b.record.ipcUrl).port}` } })).status, 200);
   });
 
   it("a browser Origin gets 403, with or without a token", async () => {
-    expectError(await raw(b, "GET", "/v1/endpoints", { headers: { origin: "https://evil.example" } }), 403, "origin_forbidden");
-    expectError(await raw(b, "POST", "/v1/messages", { headers: { origin: "null" }, body: '{"from":"x","content":"y"}' }), 403, "origin_forbidden");
+    expectError(await raw(b.record, "GET", "/v1/endpoints", { headers: { origin: "https://evil.example" } }), 403, "origin_forbidden");
+    expectError(await raw(b.record, "POST", "/v1/messages", { headers: { origin: "null" }, body: '{"from":"x","content":"y"}' }), 403, "origin_forbidden");
   });
 
   it("a missing or wrong token gets 401", async () => {
-    expectError(await raw(b, "GET", "/v1/endpoints", { auth: false }), 401, "unauthorized");
-    expectError(await raw(b, "GET", "/v1/endpoints", { auth: false, headers: { authorization: "Bearer nope" } }), 401, "unauthorized");
-    expectError(await raw(b, "GET", "/v1/endpoints", { auth: false, headers: { authorization: `Bearer ${b.record.bearerToken}x` } }), 401, "unauthorized");
+    expectError(await raw(b.record, "GET", "/v1/endpoints", { auth: false }), 401, "unauthorized");
+    expectError(await raw(b.record, "GET", "/v1/endpoints", { auth: false, headers: { authorization: "Bearer nope" } }), 401, "unauthorized");
+    expectError(await raw(b.record, "GET", "/v1/endpoints", { auth: false, headers: { authorization: `Bearer ${b.record.bearerToken}x` } }), 401, "unauthorized");
     // The bare token without "Bearer " is accepted, as in MASONS.
-    assert.equal((await raw(b, "GET", "/v1/endpoints", { auth: false, headers: { authorization: b.record.bearerToken } })).status, 200);
+    assert.equal((await raw(b.record, "GET", "/v1/endpoints", { auth: false, headers: { authorization: b.record.bearerToken } })).status, 200);
   });
 
   it("bodies over 1 MiB get 413", async () => {
     const big = JSON.stringify({ from: "x", content: "a".repeat(1024 * 1024 + 10) });
-    expectError(await raw(b, "POST", "/v1/messages", { body: big, headers: { "content-type": "application/json" } }), 413, "payload_too_large");
-    const chunked = await raw(b, "POST", "/v1/messages", { body: Buffer.alloc(1024 * 1024 + 1, 0x20), headers: { "transfer-encoding": "chunked" } });
+    expectError(await raw(b.record, "POST", "/v1/messages", { body: big, headers: { "content-type": "application/json" } }), 413, "payload_too_large");
+    const chunked = await raw(b.record, "POST", "/v1/messages", { body: Buffer.alloc(1024 * 1024 + 1, 0x20), chunked: true });
     expectError(chunked, 413, "payload_too_large");
   });
 
   it("malformed JSON and schema violations get 400 with a stable code and a sentence naming the field", async () => {
-    expectError(await raw(b, "POST", "/v1/messages", { body: "{not json" }), 400, "invalid_json");
-    const r = await raw(b, "POST", "/v1/messages", { body: JSON.stringify({ from: "", content: 5 }) });
+    expectError(await raw(b.record, "POST", "/v1/messages", { body: "{not json" }), 400, "invalid_json");
+    const r = await raw(b.record, "POST", "/v1/messages", { body: JSON.stringify({ from: "", content: 5 }) });
     expectError(r, 400, "bad_request");
     assert.match(r.body.message, /body\.(from|content)/);
-    expectError(await raw(b, "POST", "/v1/messages", { body: "[1,2]" }), 400, "bad_request");
-    expectError(await raw(b, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: -1, kind: "x" }) }), 400, "bad_request");
-    expectError(await raw(b, "POST", "/v1/dispatch", { body: JSON.stringify({ undispatched_id: 3 }) }), 400, "dispatch_body_invalid");
-    expectError(await raw(b, "POST", "/v1/endpoint/x/reattach", { body: "{}" }), 400, "plugin_pid_invalid");
-    expectError(await raw(b, "GET", "/v1/undispatched"), 400, "plugin_pid_invalid");
-    expectError(await raw(b, "GET", "/v1/undispatched", { headers: { "x-plugin-pid": "abc" } }), 400, "plugin_pid_invalid");
+    expectError(await raw(b.record, "POST", "/v1/messages", { body: "[1,2]" }), 400, "bad_request");
+    expectError(await raw(b.record, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: -1, kind: "x" }) }), 400, "bad_request");
+    expectError(await raw(b.record, "POST", "/v1/dispatch", { body: JSON.stringify({ undispatched_id: 3 }) }), 400, "dispatch_body_invalid");
+    expectError(await raw(b.record, "POST", "/v1/endpoint/x/reattach", { body: "{}" }), 400, "plugin_pid_invalid");
+    expectError(await raw(b.record, "GET", "/v1/undispatched"), 400, "plugin_pid_invalid");
+    expectError(await raw(b.record, "GET", "/v1/undispatched", { headers: { "x-plugin-pid": "abc" } }), 400, "plugin_pid_invalid");
   });
 
   it("protocol major mismatch gets 400 protocol_version_mismatch", async () => {
-    expectError(await raw(b, "POST", "/v1/initialize", { body: JSON.stringify({ client_protocol_version: "2.0", client_kind: "t" }) }), 400, "protocol_version_mismatch");
-    const ok = await raw(b, "POST", "/v1/initialize", { body: JSON.stringify({ client_protocol_version: "1.x", client_kind: "t" }) });
+    expectError(await raw(b.record, "POST", "/v1/initialize", { body: JSON.stringify({ client_protocol_version: "2.0", client_kind: "t" }) }), 400, "protocol_version_mismatch");
+    const ok = await raw(b.record, "POST", "/v1/initialize", { body: JSON.stringify({ client_protocol_version: "1.x", client_kind: "t" }) });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.server_protocol_version, "1.1");
     assert.equal(ok.body.network_presence, "online");
@@ -113,36 +76,40 @@ describe("broker rejections", () => {
   });
 
   it("unknown routes, wrong methods and unknown ids get 404/405/4xx", async () => {
-    assert.equal((await raw(b, "GET", "/v1/nope")).status, 404);
-    expectError(await raw(b, "GET", "/v1/send"), 405, "method_not_allowed");
-    expectError(await raw(b, "POST", "/v1/endpoint/ep_unknown/heartbeat"), 404, "endpoint_unknown");
-    expectError(await raw(b, "POST", "/v1/dispatch", { body: JSON.stringify({ undispatched_id: "nope", target_endpoint_id: "nope" }) }), 400, "dispatch_failed");
-    expectError(await raw(b, "DELETE", "/v1/undispatched/nope"), 404, "undispatched_unknown");
-    assert.deepEqual((await raw(b, "DELETE", "/v1/endpoint/ep_unknown")).body, { ok: true }, "unregister is idempotent");
-    expectError(await raw(b, "POST", "/v1/send", { body: JSON.stringify({ endpoint_id: "nope", to: "x", content: "y" }) }), 404, "unknown_endpoint");
+    assert.equal((await raw(b.record, "GET", "/v1/nope")).status, 404);
+    expectError(await raw(b.record, "GET", "/v1/send"), 405, "method_not_allowed");
+    expectError(await raw(b.record, "POST", "/v1/endpoint/ep_unknown/heartbeat"), 404, "endpoint_unknown");
+    expectError(await raw(b.record, "POST", "/v1/dispatch", { body: JSON.stringify({ undispatched_id: "nope", target_endpoint_id: "nope" }) }), 400, "dispatch_failed");
+    expectError(await raw(b.record, "DELETE", "/v1/undispatched/nope"), 404, "undispatched_unknown");
+    assert.deepEqual((await raw(b.record, "DELETE", "/v1/endpoint/ep_unknown")).body, { ok: true }, "unregister is idempotent");
+    expectError(await raw(b.record, "POST", "/v1/send", { body: JSON.stringify({ endpoint_id: "nope", to: "x", content: "y" }) }), 404, "unknown_endpoint");
   });
 
   it("register needs an open stream for the pid", async () => {
-    expectError(await raw(b, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x" }) }), 400, "ipc_channel_missing");
+    expectError(await raw(b.record, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x" }) }), 400, "ipc_channel_missing");
   });
 
   it("a bad workspace gets 422 invalid_request, and send forbids broker-owned metadata", async () => {
     const s = await openStream(b.record, process.pid);
     try {
-      expectError(await raw(b, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x", workspace: { cwd: 3 } }) }), 422, "invalid_request");
-      const reg = await raw(b, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x", session_name: "sec" }) });
+      expectError(
+        await raw(b.record, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x", workspace: { cwd: 3 } }) }),
+        422,
+        "invalid_request",
+      );
+      const reg = await raw(b.record, "POST", "/v1/endpoint/register", { body: JSON.stringify({ plugin_pid: process.pid, kind: "x", session_name: "sec" }) });
       const id = reg.body.endpoint_id;
-      const send = (metadata: object) => raw(b, "POST", "/v1/send", { body: JSON.stringify({ endpoint_id: id, to: "sec", content: "c", metadata }) });
+      const send = (metadata: object) => raw(b.record, "POST", "/v1/send", { body: JSON.stringify({ endpoint_id: id, to: "sec", content: "c", metadata }) });
       expectError(await send({ correlation_id: "x" }), 400, "correlation_id_forbidden");
       expectError(await send({ target_endpoint_id: "x" }), 400, "target_endpoint_id_forbidden");
       expectError(await send({ source_endpoint_id: "ep_other" }), 403, "source_endpoint_id_mismatch");
-      expectError(await raw(b, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: 1, task_hint: "t" }) }), 403, "ownership_mismatch");
-      expectError(await raw(b, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: process.pid, task_hint: 7 }) }), 400, "task_hint_invalid");
-      expectError(await raw(b, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: 1 }) }), 403, "reattach_pid_mismatch");
-      const again = await raw(b, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: process.pid }) });
+      expectError(await raw(b.record, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: 1, task_hint: "t" }) }), 403, "ownership_mismatch");
+      expectError(await raw(b.record, "POST", `/v1/endpoint/${id}/task-hint`, { body: JSON.stringify({ plugin_pid: process.pid, task_hint: 7 }) }), 400, "task_hint_invalid");
+      expectError(await raw(b.record, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: 1 }) }), 403, "reattach_pid_mismatch");
+      const again = await raw(b.record, "POST", `/v1/endpoint/${id}/reattach`, { body: JSON.stringify({ plugin_pid: process.pid }) });
       assert.deepEqual(again.body, { restored: true, reconnecting_buffer_count: 0 }, "reattaching an active endpoint from its own open stream is idempotent");
-      expectError(await raw(b, "POST", "/v1/messages", { body: JSON.stringify({ from: "x", to: "no-such-session", content: "c" }) }), 404, "recipient_unknown");
-      await raw(b, "DELETE", `/v1/endpoint/${id}`);
+      expectError(await raw(b.record, "POST", "/v1/messages", { body: JSON.stringify({ from: "x", to: "no-such-session", content: "c" }) }), 404, "recipient_unknown");
+      await raw(b.record, "DELETE", `/v1/endpoint/${id}`);
     } finally {
       await s.close();
     }

@@ -5,28 +5,28 @@
 // back to the sender at Stop; a Notification marks the session as waiting for its user.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readCompanion, type CompanionRecord } from "../../src/adapters/claude/session-files.js";
 import { BrokerClient } from "../../src/client/client.js";
 import type { ClientMessage } from "../../src/client/client-types.js";
 import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { sendRaw } from "../support/http.js";
 import { waitFor } from "../support/wait.js";
 
 const SID = "0f0e0d0c-companion-test";
 
-function post(rec: CompanionRecord, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const data = Buffer.from(JSON.stringify(body));
-    const req = request({ host: "127.0.0.1", port: rec.port, path, method: "POST", headers: { authorization: `Bearer ${rec.token}`, "content-length": data.length } }, (res) => {
-      let raw = "";
-      res.on("data", (c) => (raw += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} }));
-    });
-    req.on("error", reject);
-    req.end(data);
-  });
+/** A POST to the companion as its hooks send one (HTTP with the token from companion.json). */
+async function post(rec: CompanionRecord, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await sendRaw(rec.port, { method: "POST", path, headers: { authorization: `Bearer ${rec.token}`, ...headers }, body: JSON.stringify(body) });
+  if ("failure" in r) throw new Error(`POST ${path}: ${r.failure}`);
+  let json: Record<string, unknown> = {};
+  try {
+    json = r.text ? (JSON.parse(r.text) as Record<string, unknown>) : {};
+  } catch {
+    /* not JSON: a refusal */
+  }
+  return { status: r.status, json };
 }
 
 describe("Claude Code session companion (driven like its hooks)", () => {
@@ -61,14 +61,7 @@ describe("Claude Code session companion (driven like its hooks)", () => {
 
   it("refuses callers without the token, and requests with an Origin", async () => {
     assert.equal((await post({ ...rec, token: "wrong" }, "/hook", {})).status, 401);
-    const res = await new Promise<number>((resolve) => {
-      const req = request(
-        { host: "127.0.0.1", port: rec.port, path: "/hook", method: "POST", headers: { authorization: `Bearer ${rec.token}`, origin: "http://evil.example" } },
-        (r) => resolve(r.statusCode ?? 0),
-      );
-      req.end("{}");
-    });
-    assert.equal(res, 403);
+    assert.equal((await post(rec, "/hook", {}, { origin: "http://evil.example" })).status, 403);
   });
 
   it("UserPromptSubmit hands over a message routed while idle; confirmed once printed; the answer goes back at Stop", async () => {

@@ -9,7 +9,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { claudeSandbox, ensureClaude, runClaude } from "../support/claude.js";
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { BrokerClient } from "../../src/client/client.js";
 import type { ClientMessage } from "../../src/client/client-types.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { requestText, startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
+import { requestText, startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { CLAUDE_HOOK, claudeSandbox, ensureClaude, runClaude, startClaude } from "../support/claude.js";
 import { hookCommand, switchboardHooks } from "../../src/adapters/claude/install.js";

@@ -1,24 +1,14 @@
 // The switchboard command against a real broker it finds or starts itself.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
 import { BrokerApi } from "../../src/client/api.js";
-import { CLI_ENTRY, childEnv, tempHome } from "../support/broker.js";
+import { tempHome } from "../support/broker.js";
 import { openStream } from "../support/ws.js";
+import { runCli } from "../support/cli.js";
 
-const exec = promisify(execFile);
-
-async function cli(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home }), timeout: 15_000 });
-    return { code: 0, ...r };
-  } catch (e: any) {
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (home: string, ...args: string[]) => runCli(home, args, { timeoutMs: 15_000 });
 
 /** The broker the CLI started in `dir`: a typed API on it, and this process's stream (needed to register). */
 async function brokerStream(dir: string) {

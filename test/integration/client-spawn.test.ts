@@ -12,9 +12,9 @@ import { BrokerClient, type ClientMessage, type ConnectionChange, type EndpointR
 import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { readDiscovery } from "../../src/platform/discovery.js";
-import { pidAlive } from "../../src/platform/process.js";
 import { BROKER_ENTRY, ROOT, tempHome } from "../support/broker.js";
-import { sleep, waitFor, within } from "../support/wait.js";
+import { terminate } from "../support/process.js";
+import { waitFor, within } from "../support/wait.js";
 
 /** Pids of broker processes (dist/broker.js) whose SWITCHBOARD_HOME is `home` (Linux /proc). */
 async function brokerProcesses(home: string): Promise<number[]> {
@@ -36,15 +36,7 @@ async function brokerProcesses(home: string): Promise<number[]> {
 
 /** Stops a broker this test caused to be spawned (detached, so only its pid is known). */
 async function stopBroker(pid: number | undefined): Promise<void> {
-  if (!pid || !pidAlive(pid)) return;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 5000;
-  while (pidAlive(pid) && Date.now() < deadline) await sleep(20);
-  if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+  if (pid) await terminate(pid, 5000);
 }
 
 async function discoveredPid(home: string): Promise<number | undefined> {

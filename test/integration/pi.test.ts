@@ -8,34 +8,11 @@ import { BrokerApi } from "../../src/client/api.js";
 import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { installPiExtension, uninstallPiExtension } from "../../src/adapters/pi/install.js";
-import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
-import { startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
+import { startBroker, tempHome, waitForHealthy, type TestBroker, outputOf } from "../support/broker.js";
 import { ensurePiExtension, piSandbox, resultText, startPi, type PiEvent, type RpcPi } from "../support/pi.js";
-import { until } from "../support/wait.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** SIGTERM to a process we did not spawn ourselves (a broker the adapter started), then wait for it to go. */
-async function terminate(pid: number): Promise<void> {
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return; // already gone
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(50);
-  }
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    // gone
-  }
-}
+import { terminate } from "../support/process.js";
+import { sleep, until } from "../support/wait.js";
 
 const pendingFor = (api: () => BrokerApi, command: string) =>
   until(`a pending approval for ${command}`, async () => (await api().approvals("pending")).find((a) => a.command === command || a.summary.includes(command)));
@@ -64,7 +41,7 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
       (t) => JSON.parse(t) as { pid: number },
       () => undefined,
     );
-    if (rec && rec.pid !== broker.proc.pid) await terminate(rec.pid);
+    if (rec && rec.pid !== broker.proc.pid) await terminate(rec.pid, 5000);
     await broker.stop();
     await fake.close();
     await sandbox.cleanup();
@@ -132,20 +109,8 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
       assert.equal(replay.stream.exit_code, 0);
       assert.equal(replay.stream.action, "sh");
       assert.equal(replay.stream.command, command);
-      assert.equal(
-        replay.chunks
-          .filter((c) => c.channel === 1)
-          .map((c) => c.data)
-          .join(""),
-        "out-line\n",
-      );
-      assert.equal(
-        replay.chunks
-          .filter((c) => c.channel === 2)
-          .map((c) => c.data)
-          .join(""),
-        "err-line\n",
-      );
+      assert.equal(outputOf(replay.chunks, 1), "out-line\n");
+      assert.equal(outputOf(replay.chunks, 2), "err-line\n");
       await pi.waitFor((e) => e.type === "agent_end", 15_000, from);
     });
 
@@ -317,7 +282,7 @@ describe("pi adapter (real pi, real broker, fake model)", () => {
     const record = await waitForHealthy(home.home, undefined, 15_000);
     const api2 = new BrokerApi(record);
     // From here on, the suite's broker is the new one (and the `after` hook stops it).
-    broker = { ...broker, api: api2, proc: { pid: record.pid } as TestBroker["proc"], stop: async () => (await terminate(record.pid), 0) };
+    broker = { ...broker, api: api2, proc: { pid: record.pid } as TestBroker["proc"], stop: async () => (await terminate(record.pid, 5000), 0) };
     // The journal has the pending approval if it was durable when the broker died; if the kill came
     // first, the adapter asks again. Either way one is pending for the command.
     const again = await until("the approval after the restart", async () => (await api2.approvals("pending")).find((x) => x.command === command));

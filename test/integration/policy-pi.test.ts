@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { post } from "../support/calls.js";
 import { ensurePiExtension, piSandbox, resultText, startPi, type RpcPi } from "../support/pi.js";

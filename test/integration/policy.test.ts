@@ -4,19 +4,19 @@
 // rules wait for the user's acceptance of that exact file; session rules survive a crash and end with
 // the session; previews, proposals, refusals, and `switchboard policy` against the broker.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { verifyChain } from "../../src/platform/audit-chain.js";
 import type { Approval } from "../../src/protocol/index.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { del, get, post } from "../support/calls.js";
 import { waitFor } from "../support/wait.js";
 import { openStream } from "../support/ws.js";
+import { runCli } from "../support/cli.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -42,11 +42,7 @@ describe("approval policy", () => {
 
   const ask = (command: string, extra: object = {}): Promise<Approval> =>
     post(b.api, "/v1/approvals", { endpoint_id: ep, action: "sh", summary: command, command, cwd: ws, ...extra });
-  const cli = (args: string[], cwd = ws) =>
-    promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { cwd, env: { ...process.env, SWITCHBOARD_HOME: home.home } }).then(
-      (r) => ({ code: 0, ...r }),
-      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-    );
+  const cli = (args: string[], cwd = ws) => runCli(home.home, args, { cwd });
 
   it("with no rule a request asks a person, and says why", async () => {
     const a = await ask("make build");

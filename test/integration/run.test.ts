@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import type { BrokerApi } from "../../src/client/api.js";
 import type { Approval } from "../../src/protocol/index.js";
-import { CLI_ENTRY, childEnv, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { CLI_ENTRY, childEnv, startTempBroker, type TempBroker, outputOf } from "../support/broker.js";
+import { waitFor } from "../support/wait.js";
 
 interface RunProc {
   exit: Promise<number | null>;
@@ -29,30 +30,19 @@ function runCli(home: string, args: string[]): RunProc {
   };
 }
 
-async function nextPending(api: BrokerApi, command: string): Promise<Approval> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const found = (await api.approvals("pending")).find((a) => a.command === command);
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 30));
-  }
-  throw new Error(`no pending approval for ${command}`);
+function nextPending(api: BrokerApi, command: string): Promise<Approval> {
+  return waitFor(async () => (await api.approvals("pending")).find((a) => a.command === command), 10_000, `a pending approval for ${command}`, 30);
 }
 
 describe("switchboard run", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
+    b = await startTempBroker();
   });
-  after(async () => {
-    await b.stop();
-    await home.cleanup();
-  });
+  after(() => b.cleanup());
 
   const approveAndRun = async (args: string[], command: string, decision: "approve" | "reject" = "approve", reason?: string) => {
-    const p = runCli(home.home, args);
+    const p = runCli(b.home, args);
     const a = await nextPending(b.api, command);
     await b.api.decide(a.approval_id, { decision, decided_by: "test-reviewer", ...(reason ? { reason } : {}) });
     return { p, a, code: await p.exit };
@@ -73,33 +63,24 @@ describe("switchboard run", () => {
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.status, 500);
     assert.equal(replay.stream.exit_code, 3);
-    assert.equal(
-      replay.chunks
-        .filter((c) => c.channel === 1)
-        .map((c) => c.data)
-        .join(""),
-      "out\n",
-    );
-    assert.equal(
-      replay.chunks
-        .filter((c) => c.channel === 2)
-        .map((c) => c.data)
-        .join(""),
-      "err\n",
-    );
+    assert.equal(outputOf(replay.chunks, 1), "out\n");
+    assert.equal(outputOf(replay.chunks, 2), "err\n");
   });
 
   it("without --session, a run is named after its command, and two open runs of one command differ", async () => {
-    const first = runCli(home.home, ["--", "sh", "-c", "echo same"]);
+    const first = runCli(b.home, ["--", "sh", "-c", "echo same"]);
     const a1 = await nextPending(b.api, "sh -c 'echo same'");
-    const second = runCli(home.home, ["--", "sh", "-c", "echo same"]);
-    const deadline = Date.now() + 10_000;
-    let both: Approval[] = [];
-    while (Date.now() < deadline && both.length < 2) {
-      both = (await b.api.approvals("pending")).filter((a) => a.command === "sh -c 'echo same'");
-      if (both.length < 2) await new Promise((r) => setTimeout(r, 30));
-    }
-    const other = runCli(home.home, ["--", "ls"]);
+    const second = runCli(b.home, ["--", "sh", "-c", "echo same"]);
+    const both = await waitFor(
+      async () => {
+        const same = (await b.api.approvals("pending")).filter((a) => a.command === "sh -c 'echo same'");
+        return same.length >= 2 && same;
+      },
+      10_000,
+      "two pending runs of sh -c 'echo same'",
+      30,
+    );
+    const other = runCli(b.home, ["--", "ls"]);
     const a3 = await nextPending(b.api, "ls");
     assert.equal(a1.session, "sh -c 'echo same'");
     assert.deepEqual(both.map((a) => a.session).sort(), ["sh -c 'echo same'", "sh -c 'echo same' (2)"]);
@@ -128,13 +109,13 @@ describe("switchboard run", () => {
   });
 
   it("Ctrl+C while waiting withdraws the request; Ctrl+C while running aborts the stream", async () => {
-    const waiting = runCli(home.home, ["--", "sh", "-c", "echo never"]);
+    const waiting = runCli(b.home, ["--", "sh", "-c", "echo never"]);
     const a = await nextPending(b.api, "sh -c 'echo never'");
     waiting.kill("SIGINT");
     assert.equal(await waiting.exit, 130);
     assert.equal((await b.api.approval(a.approval_id)).state, "cancelled");
 
-    const running = runCli(home.home, ["--", "sh", "-c", "echo started; sleep 30"]);
+    const running = runCli(b.home, ["--", "sh", "-c", "echo started; sleep 30"]);
     const r = await nextPending(b.api, "sh -c 'echo started; sleep 30'");
     await b.api.decide(r.approval_id, { decision: "approve", decided_by: "t" });
     while (!running.stdout().includes("started")) await new Promise((res) => setTimeout(res, 20));
@@ -149,7 +130,7 @@ describe("switchboard run", () => {
   });
 
   it("a viewer's cancel stops the command; the stream ends cancelled with how the process ended", async () => {
-    const running = runCli(home.home, ["--", "sh", "-c", "echo go; sleep 30"]);
+    const running = runCli(b.home, ["--", "sh", "-c", "echo go; sleep 30"]);
     const a = await nextPending(b.api, "sh -c 'echo go; sleep 30'");
     await b.api.decide(a.approval_id, { decision: "approve", decided_by: "t" });
     while (!running.stdout().includes("go")) await new Promise((res) => setTimeout(res, 20));
@@ -163,9 +144,9 @@ describe("switchboard run", () => {
   });
 
   it("usage errors exit 2", async () => {
-    const p = runCli(home.home, []);
+    const p = runCli(b.home, []);
     assert.equal(await p.exit, 2);
-    const bad = runCli(home.home, ["--execute", "robot", "--", "true"]);
+    const bad = runCli(b.home, ["--execute", "robot", "--", "true"]);
     assert.equal(await bad.exit, 2);
     assert.match(bad.stderr(), /--execute must be agent or editor/);
   });

@@ -10,7 +10,7 @@ import { BrokerClient } from "../../src/client/client.js";
 import { followStream } from "../../src/client/follow.js";
 import { StreamWriter, type FrameSender } from "../../src/client/stream-writer.js";
 import { encodeProducerChunk } from "../../src/protocol/index.js";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startTempBroker, type TempBroker } from "../support/broker.js";
 import { openStream } from "../support/ws.js";
 import { within } from "../support/wait.js";
 
@@ -34,21 +34,18 @@ function cutAnywhere(buf: Buffer, seed: number): Buffer[] {
 }
 
 describe("binary stream frames", { timeout: 60_000 }, () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   let client: BrokerClient;
   let ep: string;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
-    client = new BrokerClient({ discover: { home: home.home, spawn: false }, clientKind: "test", clientVersion: "0" });
+    b = await startTempBroker();
+    client = new BrokerClient({ discover: { home: b.home, spawn: false }, clientKind: "test", clientVersion: "0" });
     await client.connect();
     ep = (await client.registerEndpoint({ kind: "test", session_name: "frames" })).endpointId;
   });
   after(async () => {
     await client.close();
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   const writerFor = (command: string, frames: FrameSender, errors: Error[] = []) =>

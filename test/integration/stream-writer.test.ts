@@ -3,24 +3,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { StreamWriter } from "../../src/client/stream-writer.js";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startTempBroker, type TempBroker } from "../support/broker.js";
 import { openStream, type Peer } from "../support/ws.js";
 
 describe("StreamWriter", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   let owner: Peer;
   let ep: string;
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home);
+    b = await startTempBroker();
     owner = await openStream(b.record, process.pid);
     ep = (await b.api.register({ plugin_pid: process.pid, kind: "cli" })).endpoint_id;
   });
   after(async () => {
     await owner.close();
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   it("delivers a 6 MB burst whole and in order, pausing the producer while it is behind", async () => {

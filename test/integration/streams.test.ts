@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startBroker, startTempBroker, tempHome, type TempBroker, type TestBroker } from "../support/broker.js";
 import { get, post } from "../support/calls.js";
 import { openStream, type Peer } from "../support/ws.js";
 import { waitFor } from "../support/wait.js";
@@ -31,21 +31,18 @@ const text = (frames: any[], channel: number) =>
     .join("");
 
 describe("output streams", () => {
-  let home: Awaited<ReturnType<typeof tempHome>>;
-  let b: TestBroker;
+  let b: TempBroker;
   let producer: Peer;
   let ep: string;
   const pidHdr = () => ({ "x-plugin-pid": String(process.pid) });
   before(async () => {
-    home = await tempHome();
-    b = await startBroker(home.home, { SWITCHBOARD_STREAM_CAP_BYTES: String(200 * 1024) });
+    b = await startTempBroker({ env: { SWITCHBOARD_STREAM_CAP_BYTES: String(200 * 1024) } });
     producer = await openStream(b.record, process.pid);
     ep = (await b.api.register({ plugin_pid: process.pid, kind: "pi", session_name: "runner" })).endpoint_id;
   });
   after(async () => {
     await producer.close();
-    await b.stop();
-    await home.cleanup();
+    await b.cleanup();
   });
 
   const start = (extra: object = {}) => post(b.api, "/v1/streams", { endpoint_id: ep, action: "sh", command: "make", cwd: "/w", ...extra });

@@ -1,22 +1,19 @@
 // The bearer token against the real broker: a missing or wrong token gets 401 on every route and every
 // WebSocket, all refusals look alike, and how long a refusal takes says nothing about the token.
 //
-// Timing is measured twice:
-//  - in process, on the very function the server uses (src/broker/auth.ts), against a byte-by-byte
-//    compare as a positive control: the same method must see the control's signal (the later the first
-//    wrong byte, the longer it takes) and must not see one in the real check;
-//  - end to end over HTTP on loopback, interleaving the four kinds of refusal in a fresh random order
-//    every round, so that the noise of this machine hits them all alike.
+// That a refusal's time says nothing about the token is checked here by construction (the server's
+// only comparison is timingSafeEqual over a fixed-length copy, the length compared after it); the
+// timing itself, with a byte-by-byte compare as the positive control, is measured in
+// bench/auth-timing.ts: timing belongs in a benchmark, not in a pass/fail test on a noisy machine.
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/auth.test.ts
 import { readFile } from "node:fs/promises";
-import { Agent } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bearerChecker } from "../../src/broker/auth.js";
 import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { tryUpgrade } from "../support/ws.js";
-import { SOAK, Summary, median, raw, round, routeCases, shuffled, signTest, trimmedMean, wsPaths } from "./helpers.js";
+import { Summary, raw, routeCases, wsPaths } from "./helpers.js";
 
 const S = new Summary("security/auth");
 
@@ -146,120 +143,6 @@ describe("security/auth: bearer token", () => {
       `bearer ${token}`,
     ])
       S.equal(check(presented), false, `refused without throwing: ${String(presented).slice(0, 60)}`);
-  });
-
-  it("in process: no timing signal from the position of the first wrong byte or from the length (byte-by-byte control shows one)", () => {
-    const token = b.record.bearerToken;
-    const real = bearerChecker(token);
-    // The positive control: what a naive compare does (length first, then stop at the first difference).
-    const naive = (h: string | undefined) => {
-      const x = h ?? "";
-      const p = x.startsWith("Bearer ") ? x.slice(7) : x;
-      if (p.length !== token.length) return false;
-      for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) !== token.charCodeAt(i)) return false;
-      return true;
-    };
-    const classes = { missing: undefined, wrong_length: `Bearer ${token}x`, first_byte: `Bearer ${flip(token, 0)}`, last_byte: `Bearer ${flip(token, 42)}` } as const;
-    type Kind = keyof typeof classes;
-    const kinds = Object.keys(classes) as Kind[];
-    const rounds = SOAK ? 4000 : 500;
-    const measure = (fn: (h: string | undefined) => boolean, batch: number) => {
-      const t = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<Kind, number[]>;
-      for (let i = 0; i < 50; i++) for (const k of kinds) for (let j = 0; j < batch; j++) fn(classes[k]); // warm-up (JIT)
-      for (let r = 0; r < rounds; r++) {
-        for (const k of shuffled(kinds)) {
-          const h = classes[k];
-          const t0 = process.hrtime.bigint();
-          for (let j = 0; j < batch; j++) if (fn(h)) throw new Error("a wrong token was accepted");
-          t[k].push(Number(process.hrtime.bigint() - t0) / batch);
-        }
-      }
-      const diffs = t.last_byte.map((x, i) => x - t.first_byte[i]!);
-      const lenDiffs = t.first_byte.map((x, i) => x - t.wrong_length[i]!);
-      return {
-        medians: Object.fromEntries(kinds.map((k) => [k, round(median(t[k]), 2)])) as Record<Kind, number>,
-        lastMinusFirst: median(diffs),
-        valueMinusLength: median(lenDiffs),
-        sign: signTest(t.last_byte, t.first_byte),
-      };
-    };
-    const control = measure(naive, 2000);
-    const checked = measure(real, 200);
-    S.set("in_process", {
-      rounds,
-      checker_ns: checked.medians,
-      checker_last_minus_first_ns: round(checked.lastMinusFirst, 2),
-      checker_value_minus_length_ns: round(checked.valueMinusLength, 2),
-      checker_last_slower_fraction: round(checked.sign.fraction, 3),
-      control_ns: control.medians,
-      control_last_minus_first_ns: round(control.lastMinusFirst, 2),
-      control_last_slower_fraction: round(control.sign.fraction, 3),
-    });
-    // The method can see a byte-by-byte compare: the last-byte case is consistently slower.
-    S.ok(control.sign.fraction > 0.9 && control.lastMinusFirst > 30, `control: byte-by-byte shows its signal (${JSON.stringify(control)})`);
-    // The real check shows no consistent ordering, and any difference is far below the control's.
-    S.ok(checked.sign.fraction > 0.3 && checked.sign.fraction < 0.7, `checker: no consistent ordering of last- vs first-byte (${JSON.stringify(checked.sign)})`);
-    S.ok(
-      Math.abs(checked.lastMinusFirst) < 0.25 * control.lastMinusFirst,
-      `checker: |last - first| ${checked.lastMinusFirst} ns is far below the control's ${control.lastMinusFirst} ns`,
-    );
-    S.ok(Math.abs(checked.valueMinusLength) < 0.25 * control.lastMinusFirst, `checker: a wrong length costs what a wrong value costs (${checked.valueMinusLength} ns)`);
-  });
-
-  it("over HTTP: a right-length wrong token is refused as fast as a missing or short one, with no ordering by byte position", async () => {
-    const token = b.record.bearerToken;
-    const classes = { missing: undefined, wrong_length: `Bearer ${token.slice(0, 20)}`, first_byte: `Bearer ${flip(token, 0)}`, last_byte: `Bearer ${flip(token, 42)}` } as const;
-    type Kind = keyof typeof classes;
-    const kinds = Object.keys(classes) as Kind[];
-    // One kept-alive connection for everything: no connect cost, the same socket for every sample.
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const t = Object.fromEntries(kinds.map((k) => [k, [] as number[]])) as Record<Kind, number[]>;
-    const once = async (k: Kind) => {
-      const h = classes[k];
-      const t0 = process.hrtime.bigint();
-      const r = await raw(b.record, "GET", "/v1/endpoints", { auth: false, agent, headers: h === undefined ? {} : { authorization: h } });
-      const ns = Number(process.hrtime.bigint() - t0);
-      if (r.status !== 401) throw new Error(`${k}: expected 401, got ${r.status}`);
-      return ns;
-    };
-    const rounds = SOAK ? 20_000 : 1500;
-    try {
-      for (let i = 0; i < 100; i++) for (const k of kinds) await once(k); // warm-up
-      const started = Date.now();
-      for (let r = 0; r < rounds; r++) for (const k of shuffled(kinds)) t[k].push(await once(k));
-      const seconds = (Date.now() - started) / 1000;
-      const wrongValue = [...t.first_byte, ...t.last_byte];
-      const otherFailures = [...t.missing, ...t.wrong_length];
-      const med = Object.fromEntries(kinds.map((k) => [k, median(t[k])])) as Record<Kind, number>;
-      const pairedLastFirst = median(t.last_byte.map((x, i) => x - t.first_byte[i]!));
-      const sign = signTest(t.last_byte, t.first_byte);
-      const ratio = median(wrongValue) / median(t.wrong_length);
-      S.set("timing", {
-        rounds,
-        seconds: round(seconds, 1),
-        wrong_value_ns_median: Math.round(median(wrongValue)),
-        wrong_length_ns_median: Math.round(med.wrong_length),
-        missing_ns_median: Math.round(med.missing),
-        other_failures_ns_median: Math.round(median(otherFailures)),
-        first_byte_ns_median: Math.round(med.first_byte),
-        last_byte_ns_median: Math.round(med.last_byte),
-        first_byte_ns_trimmed_mean: Math.round(trimmedMean(t.first_byte)),
-        last_byte_ns_trimmed_mean: Math.round(trimmedMean(t.last_byte)),
-        wrong_value_ns_trimmed_mean: Math.round(trimmedMean(wrongValue)),
-        other_failures_ns_trimmed_mean: Math.round(trimmedMean(otherFailures)),
-        ratio: round(ratio, 4),
-        last_minus_first_paired_median_ns: Math.round(pairedLastFirst),
-        last_slower_fraction: round(sign.fraction, 3),
-        last_slower_z: round(sign.z, 2),
-      });
-      const meds = Object.values(med);
-      S.ok(Math.max(...meds) / Math.min(...meds) < 1.1, `all refusals take the same time within 10% (medians ${JSON.stringify(med)})`);
-      S.ok(ratio > 0.9 && ratio < 1.1, `wrong value vs wrong length: ratio ${ratio}`);
-      S.ok(sign.fraction > 0.3 && sign.fraction < 0.7, `no consistent ordering of last- vs first-byte refusals (${JSON.stringify(sign)})`);
-      S.ok(Math.abs(pairedLastFirst) < 0.05 * median(wrongValue), `paired last - first ${pairedLastFirst} ns is under 5% of a refusal`);
-    } finally {
-      agent.destroy();
-    }
   });
 
   it("a token from an earlier broker run is refused after a restart", async () => {

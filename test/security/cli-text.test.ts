@@ -5,16 +5,14 @@
 // a real broker, in every listing, in --json output, and in the CLI's own sentences that quote agent text.
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/cli-text.test.ts
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { hasHiddenText, visibleText } from "../../src/protocol/visible-text.js";
-import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { openStream, type Peer } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
+import { runCli } from "../support/cli.js";
 
 const S = new Summary("security/cli-text");
-const exec = promisify(execFile);
 
 /** The corpus: each string hides something from a reader of a terminal. */
 const CORPUS: Record<string, string> = {
@@ -38,10 +36,7 @@ describe("security/cli-text: agent text in every CLI listing is shown, not obeye
   let home: Awaited<ReturnType<typeof tempHome>>;
   let b: TestBroker;
   let peer: Peer;
-  const cli = async (...args: string[]) => {
-    const r = await exec(process.execPath, [CLI_ENTRY, ...args, "--no-start"], { env: { ...process.env, SWITCHBOARD_HOME: home.home } }).catch((e) => e);
-    return { stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? ""), code: (r.code as number | undefined) ?? 0 };
-  };
+  const cli = (...args: string[]) => runCli(home.home, [...args, "--no-start"]);
   const call = (method: string, path: string, body?: unknown) => raw(b.record, method, path, { body: body === undefined ? undefined : JSON.stringify(body) });
 
   before(async () => {

@@ -24,7 +24,7 @@ import { httpRequest } from "../../src/platform/http.js";
 import { localSocket } from "../../src/platform/transport.js";
 import { BrokerError } from "../../src/client/errors.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, tempHome, waitForHealthy } from "../support/broker.js";
+import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { SOAK, Summary, portOf, raw } from "./helpers.js";
 
 const S = new Summary("security/flood");
@@ -136,6 +136,7 @@ async function produce(home: string, text: string): Promise<string> {
 
 describe("security/flood: connections without the token cannot cut this user off", () => {
   let home: Awaited<ReturnType<typeof tempHome>>;
+  let b: TestBroker;
   let broker: ChildProcess;
   let record: DiscoveryRecord;
   const attacks: Attack[] = [];
@@ -143,18 +144,12 @@ describe("security/flood: connections without the token cannot cut this user off
   before(async () => {
     home = await tempHome("sb-sec-flood-");
     // ulimit -n sets the hard limit too, so Node cannot raise it at start.
-    broker = spawn("/bin/sh", ["-c", `ulimit -n ${FD_LIMIT} && exec "$0" "$1"`, process.execPath, BROKER_ENTRY], {
-      env: { ...process.env, SWITCHBOARD_HOME: home.home, SWITCHBOARD_UNAUTH_TIMEOUT_MS: String(DEADLINE_MS), SWITCHBOARD_UNAUTH_MAX: String(CAP) },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    record = await waitForHealthy(home.home, broker.pid);
+    b = await startBroker(home.home, { SWITCHBOARD_UNAUTH_TIMEOUT_MS: String(DEADLINE_MS), SWITCHBOARD_UNAUTH_MAX: String(CAP) }, { shell: `ulimit -n ${FD_LIMIT}` });
+    ({ proc: broker, record } = b);
   });
   after(async () => {
     for (const a of attacks) await a.stop();
-    if (broker.exitCode === null) {
-      broker.kill("SIGTERM");
-      await new Promise((r) => broker.once("exit", r));
-    }
+    await b?.stop();
     await home?.cleanup();
     S.print();
   });

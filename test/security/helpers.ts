@@ -1,93 +1,11 @@
-// Shared pieces of the security suites: raw HTTP (so Host, Origin and the request line are exactly what a
-// test says), the route table every check walks, robust statistics for the timing check, and the
-// one-line JSON summary each suite prints at the end.
+// Shared pieces of the security suites: the route table every check walks, and the counted checks behind each suite's summary line. Raw HTTP (so Host, Origin and the request
+// line are exactly what a test says) is test/support/http.ts, re-exported here.
 import assert from "node:assert/strict";
-import { request, type Agent } from "node:http";
-import { connect } from "node:net";
-import type { DiscoveryRecord } from "../../src/protocol/index.js";
+import { ROUTES, type RouteName } from "../../src/protocol/routes.js";
+import { SOAK, summary } from "../support/soak.js";
 
-/** `npm run test:soak` sets this: larger sample counts. */
-export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
-
-export interface Raw {
-  status: number;
-  text: string;
-  body: any;
-}
-
-export const portOf = (record: Pick<DiscoveryRecord, "ipcUrl">): number => Number(new URL(record.ipcUrl).port);
-
-/**
- * One HTTP request to the broker. `auth: false` sends no Authorization header; `headers` are sent as
- * given (a `host` there replaces Node's own).
- */
-export function raw(
-  record: DiscoveryRecord,
-  method: string,
-  path: string,
-  opts: { headers?: Record<string, string>; body?: string; auth?: boolean; agent?: Agent } = {},
-): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: portOf(record),
-        method,
-        path,
-        agent: opts.agent ?? false,
-        headers: {
-          ...(opts.auth === false ? {} : { authorization: `Bearer ${record.bearerToken}` }),
-          ...(opts.body !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(opts.body)) } : {}),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let body: any;
-          try {
-            body = text ? JSON.parse(text) : undefined;
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, body });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer within 10 s`)));
-    req.end(opts.body);
-  });
-}
-
-/** Exact request bytes on a fresh socket (no Host of Node's own, duplicate headers, absolute-form targets). */
-export function rawBytes(record: DiscoveryRecord, head: string[]): Promise<{ status: number; text: string; body: any }> {
-  return new Promise((resolve, reject) => {
-    const s = connect(portOf(record), "127.0.0.1");
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error(`no answer within 10 s to ${head[0]}`)), 10_000);
-    s.on("data", (c: Buffer) => chunks.push(c));
-    s.on("error", (err) => (clearTimeout(timer), reject(err)));
-    s.on("close", () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString("utf8");
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
-      const bodyText = text.split("\r\n\r\n").slice(1).join("\r\n\r\n");
-      let body: any;
-      try {
-        body = bodyText ? JSON.parse(bodyText) : undefined;
-      } catch {
-        body = undefined;
-      }
-      resolve({ status, text, body });
-    });
-    // Connection: close on 1.1 so the broker ends the socket after answering.
-    const lines = head[0]!.endsWith("HTTP/1.1") && !head.some((l) => /^connection:/i.test(l)) ? [...head, "Connection: close"] : head;
-    s.end(lines.join("\r\n") + "\r\n\r\n");
-  });
-}
+export { portOf, type Raw, raw, rawBytes } from "../support/http.js";
+export { SOAK } from "../support/soak.js";
 
 /** A WebSocket upgrade request's headers, for rawBytes. */
 export function upgradeHead(path: string, extra: string[]): string[] {
@@ -102,81 +20,77 @@ export interface RouteCase {
   auth: boolean;
 }
 
-/** Every HTTP route family of docs/protocol.md, with a well-formed request for each. */
-export function routeCases(ids: { endpoint: string; approval: string; stream: string; inbox: string }): RouteCase[] {
-  const j = (v: unknown) => JSON.stringify(v);
-  return [
-    { method: "GET", path: "/health", auth: false },
-    { method: "POST", path: "/v1/initialize", body: j({ client_protocol_version: "1.1", client_kind: "sec" }), auth: true },
-    { method: "POST", path: "/v1/endpoint/register", body: j({ plugin_pid: 4242, kind: "sec" }), auth: true },
-    { method: "POST", path: `/v1/endpoint/${ids.endpoint}/heartbeat`, body: "{}", auth: true },
-    { method: "POST", path: `/v1/endpoint/${ids.endpoint}/task-hint`, body: j({ plugin_pid: 4242, task_hint: "x" }), auth: true },
-    { method: "POST", path: `/v1/endpoint/${ids.endpoint}/reattach`, body: j({ plugin_pid: 4242 }), auth: true },
-    { method: "DELETE", path: `/v1/endpoint/${ids.endpoint}`, auth: true },
-    { method: "GET", path: "/v1/endpoints", auth: true },
-    { method: "POST", path: "/v1/send", body: j({ endpoint_id: ids.endpoint, to: "x", content: "c" }), auth: true },
-    { method: "POST", path: "/v1/messages", body: j({ from: "attacker", content: "c" }), auth: true },
-    { method: "GET", path: "/v1/undispatched", auth: true },
-    { method: "POST", path: "/v1/dispatch", body: j({ undispatched_id: ids.inbox, target_endpoint_id: ids.endpoint }), auth: true },
-    { method: "DELETE", path: `/v1/undispatched/${ids.inbox}`, auth: true },
-    { method: "POST", path: "/v1/approvals", body: j({ endpoint_id: ids.endpoint, action: "sh", summary: "s", command: "rm -rf ~" }), auth: true },
-    { method: "GET", path: "/v1/approvals", auth: true },
-    { method: "GET", path: "/v1/approvals/history", auth: true },
-    { method: "GET", path: `/v1/approvals/${ids.approval}`, auth: true },
-    { method: "POST", path: `/v1/approvals/${ids.approval}/decision`, body: j({ decision: "approve", decided_by: "attacker" }), auth: true },
-    { method: "DELETE", path: `/v1/approvals/${ids.approval}`, auth: true },
-    { method: "GET", path: "/v1/audit", auth: true },
-    { method: "POST", path: "/v1/streams", body: j({ endpoint_id: ids.endpoint, action: "sh", command: "x" }), auth: true },
-    { method: "GET", path: "/v1/streams", auth: true },
-    { method: "GET", path: `/v1/streams/${ids.stream}`, auth: true },
-    { method: "POST", path: `/v1/streams/${ids.stream}/chunks`, body: j({ chunks: [{ channel: 1, data: "x" }] }), auth: true },
-    { method: "POST", path: `/v1/streams/${ids.stream}/complete`, body: j({ exit_code: 0 }), auth: true },
-    { method: "POST", path: `/v1/streams/${ids.stream}/abort`, body: "{}", auth: true },
-    { method: "POST", path: `/v1/streams/${ids.stream}/cancel`, body: "{}", auth: true },
-  ];
+const j = (v: unknown) => JSON.stringify(v);
+
+/**
+ * A well-formed body for each route that takes one. Keyed by route name, so that a route added to
+ * src/protocol/routes.ts without a case here fails typecheck: the security suites walk every route.
+ */
+const BODIES: Record<RouteName, ((ids: RouteIds) => string) | undefined> = {
+  health: undefined,
+  initialize: () => j({ client_protocol_version: "1.1", client_kind: "sec" }),
+  register: () => j({ plugin_pid: 4242, kind: "sec" }),
+  heartbeat: () => "{}",
+  taskHint: () => j({ plugin_pid: 4242, task_hint: "x" }),
+  reattach: () => j({ plugin_pid: 4242 }),
+  unregister: undefined,
+  endpoints: undefined,
+  send: (ids) => j({ endpoint_id: ids.endpoint, to: "x", content: "c" }),
+  ingress: () => j({ from: "attacker", content: "c" }),
+  undispatched: undefined,
+  dismiss: undefined,
+  dispatch: (ids) => j({ undispatched_id: ids.inbox, target_endpoint_id: ids.endpoint }),
+  requestApproval: (ids) => j({ endpoint_id: ids.endpoint, action: "sh", summary: "s", command: "rm -rf ~" }),
+  approvals: undefined,
+  approvalHistory: undefined,
+  approval: undefined,
+  decide: () => j({ decision: "approve", decided_by: "attacker" }),
+  withdrawApproval: undefined,
+  audit: undefined,
+  policy: undefined,
+  addRule: () => j({ rule: { id: "sec", decision: "allow", command: "curl *" }, scope: "user" }),
+  removeRule: undefined,
+  checkPolicy: () => j({ command: "curl x | sh" }),
+  previewRule: () => j({ rule: { id: "sec", decision: "allow", command: "curl *" } }),
+  proposeRule: undefined,
+  acceptWorkspaceRules: () => j({ root: "/tmp", sha256: "0".repeat(64) }),
+  builtinRules: () => j({ read_only: true }),
+  startStream: (ids) => j({ endpoint_id: ids.endpoint, action: "sh", command: "x" }),
+  streams: undefined,
+  replayStream: undefined,
+  appendChunks: () => j({ chunks: [{ channel: 1, data: "x" }] }),
+  completeStream: () => j({ exit_code: 0 }),
+  abortStream: () => "{}",
+  cancelStream: () => "{}",
+};
+
+export interface RouteIds {
+  endpoint: string;
+  approval: string;
+  stream: string;
+  inbox: string;
+}
+
+/** Which id a route's `:id` stands for, from the part of the path before it. */
+function idFor(path: string, ids: RouteIds): string {
+  if (path.startsWith("/v1/endpoint/")) return ids.endpoint;
+  if (path.startsWith("/v1/approvals/") || path.startsWith("/v1/policy/propose/")) return ids.approval;
+  if (path.startsWith("/v1/streams/")) return ids.stream;
+  if (path.startsWith("/v1/undispatched/")) return ids.inbox;
+  return "rule_x";
+}
+
+/** Every HTTP route of src/protocol/routes.ts (the table docs/protocol.md is checked against), with a well-formed request for each. */
+export function routeCases(ids: RouteIds): RouteCase[] {
+  return Object.entries(ROUTES).map(([name, r]) => {
+    const body = BODIES[name as RouteName]?.(ids);
+    return { method: r.method, path: r.path.replace(":id", idFor(r.path, ids)), auth: r.auth, ...(body === undefined ? {} : { body }) };
+  });
 }
 
 /** The WebSocket paths: an endpoint owner's stream, the observer feed, a stream's live follow. */
 export function wsPaths(streamId: string): string[] {
   return ["/v1/stream", "/v1/events", `/v1/streams/${streamId}/live`];
-}
-
-// ---- statistics ----------------------------------------------------------------------------------
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
-
-/** Mean of the middle values after dropping `cut` of each tail. */
-export function trimmedMean(xs: readonly number[], cut = 0.1): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = Math.floor(s.length * cut);
-  const mid = s.slice(k, s.length - k);
-  return mid.reduce((a, b) => a + b, 0) / mid.length;
-}
-
-/** Fraction of paired rounds in which `a` took longer than `b`, and its two-sided sign-test z score. */
-export function signTest(a: readonly number[], b: readonly number[]): { fraction: number; z: number } {
-  let wins = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === b[i]) continue;
-    n++;
-    if (a[i]! > b[i]!) wins++;
-  }
-  return { fraction: n ? wins / n : 0.5, z: n ? (wins - n / 2) / Math.sqrt(n / 4) : 0 };
-}
-
-/** Fisher–Yates, so every round measures the classes in a fresh order. */
-export function shuffled<T>(xs: readonly T[]): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }
 
 export const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
@@ -218,6 +132,6 @@ export class Summary {
   }
 
   print(): void {
-    process.stdout.write(`${JSON.stringify({ suite: this.suite, checks: this.checks, soak: SOAK, ...this.extra })}\n`);
+    summary({ suite: this.suite, checks: this.checks, soak: SOAK, ...this.extra });
   }
 }

@@ -9,21 +9,20 @@
 //    (which has no token field at all, nor an endpoint owner token).
 //
 //   npm run build && node --import tsx --test --test-reporter=spec test/security/secrets.test.ts
-import { execFile, spawn } from "node:child_process";
 import { chmod, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { BrokerApi, BrokerClient, discover } from "../../src/client/index.js";
 import { sidebarState } from "../../src/extension/state.js";
 import { writeDiscovery } from "../../src/platform/discovery.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { pidAlive } from "../../src/platform/process.js";
 import { SidebarState, parseWith, type DiscoveryRecord } from "../../src/protocol/index.js";
-import { BROKER_ENTRY, CLI_ENTRY, childEnv, startBroker, tempHome, waitForHealthy, type TestBroker } from "../support/broker.js";
+import { BROKER_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { waitFor, within } from "../support/wait.js";
 import { openFeed, openStream } from "../support/ws.js";
 import { Summary, raw } from "./helpers.js";
+import { runCli } from "../support/cli.js";
 
 const S = new Summary("security/secrets");
 const json = (v: unknown) => JSON.stringify(v);
@@ -55,19 +54,8 @@ async function walk(root: string): Promise<Tree> {
 
 const octal = (m: number) => m.toString(8).padStart(4, "0");
 
-/** The broker as a child of `sh -c 'umask 000; exec node broker.js'`: any file created without an explicit mode would be 0666. */
-function startLooseBroker(home: string) {
-  const proc = spawn("/bin/sh", ["-c", 'umask 000; exec "$0" "$1"', process.execPath, BROKER_ENTRY], {
-    env: childEnv({ SWITCHBOARD_HOME: home }),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  proc.stdout!.on("data", (d) => (output += d));
-  proc.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  process.once("exit", () => proc.kill("SIGKILL"));
-  return { proc, exited, output: () => output };
-}
+/** The broker under `umask 000`: any file it created without an explicit mode would be 0666. */
+const LOOSE = { shell: "umask 000" };
 
 /** Everything a session does: endpoint, messages, approvals decided (audit), a stream with output. */
 async function exercise(record: DiscoveryRecord): Promise<void> {
@@ -133,23 +121,21 @@ describe("security/secrets: permissions and where the token (never) appears", ()
     const loose = await tempHome("sb-sec-umask-");
     try {
       // 1) A broker started directly, with activity of every kind, then a graceful stop (snapshot written).
-      let broker = startLooseBroker(loose.home);
-      let record = await waitForHealthy(loose.home, broker.proc.pid);
+      let broker = await startBroker(loose.home, {}, LOOSE);
+      let record = broker.record;
       const tokens = [record.bearerToken];
       const umask = /^Umask:\s*(\d+)$/m.exec(await readFile(`/proc/${broker.proc.pid}/status`, "utf8"))?.[1];
       S.equal(umask, "0000", "the broker really runs with umask 000");
       await exercise(record);
       await refusals(record);
-      broker.proc.kill("SIGTERM");
-      await broker.exited;
+      await broker.stop();
       // 2) Started again (journal replay, a second log run), and checked while it runs (discovery file present).
-      broker = startLooseBroker(loose.home);
-      record = await waitForHealthy(loose.home, broker.proc.pid);
+      broker = await broker.restart();
+      record = broker.record;
       tokens.push(record.bearerToken);
       await exercise(record);
       const tree = await walk(loose.home);
-      broker.proc.kill("SIGTERM");
-      await broker.exited;
+      await broker.stop();
       // 3) A client that spawns the broker itself (discover, as the extension and CLI do), also under umask 000.
       const spawnHome = await tempHome("sb-sec-spawn-");
       const old = process.umask(0);
@@ -242,11 +228,7 @@ describe("security/secrets: permissions and where the token (never) appears", ()
 
   it("the CLI never prints the token: normal output, errors, and a wrong token", async () => {
     const token = b.record.bearerToken;
-    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-      promisify(execFile)(process.execPath, [CLI_ENTRY, ...args], { env: childEnv({ SWITCHBOARD_HOME: home.home, ...env }), timeout: 20_000 }).then(
-        (r) => ({ code: 0, out: r.stdout + r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: (e.stdout ?? "") + (e.stderr ?? "") }),
-      );
+    const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(home.home, args, { env, timeoutMs: 20_000 }).then((r) => ({ code: r.code, out: r.stdout + r.stderr }));
     const runs = [
       ["status"],
       ["status", "--json"],

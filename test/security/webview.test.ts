@@ -1,5 +1,5 @@
 // Hostile agent text in the sidebar webview: the built sidebar (media/sidebar.js) in Chromium, in the page
-// test/webview/harness.ts builds with the extension's CSP and a stub host. Every text field the agent (or
+// test/support/webview/harness.ts builds with the extension's CSP and a stub host. Every text field the agent (or
 // anyone with the token) controls gets each payload: markup, script, event-handler attribute breakouts,
 // javascript: links, lit's own template markers, ANSI sequences that would spoof a terminal, bidi controls.
 // For each payload the page must render the very same elements as for plain text of the same length (so
@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
 import type { UndispatchedItem } from "../../src/protocol/schemas.js";
-import { approval, fixtureState, inboxItem, message, NOW, session, stream } from "../webview/fixtures.js";
+import { approval, fixtureState, inboxItem, message, NOW, session, stream } from "../support/webview/fixtures.js";
 import { SIDEBAR_CSP } from "../../src/extension/sidebar-html.js";
-import { REPO_ROOT, Sidebar, launchBrowser, pageHtml, startServer, type Browser, type SbWindow, type StaticServer } from "../webview/harness.js";
+import { REPO_ROOT, Sidebar, launchBrowser, pageHtml, startServer, type Browser, type SbWindow, type StaticServer } from "../support/webview/harness.js";
 import { Summary } from "./helpers.js";
 import { hasHiddenText, visibleText } from "../../src/protocol/visible-text.js";
 

@@ -6,6 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI_ENTRY, ROOT } from "./broker.js";
+import { type Exit, running, track } from "./children.js";
+import { until } from "./wait.js";
 
 export const AGENTS_CACHE = process.env.SWITCHBOARD_AGENTS_CACHE ?? join(process.env.HOME ?? homedir(), ".cache/agent-switchboard/agents");
 
@@ -132,15 +134,10 @@ export interface AcpRun {
   output(): string;
   stderr(): string;
   write(line: string): void;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<Exit>;
   /** Waits until the terminal output matches. */
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<void>;
 }
-
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
 
 /** `node dist/cli.js acp --home HOME [--session NAME] -- CMD ARGS…` in `cwd`, stdin a pipe. */
 /**
@@ -169,7 +166,7 @@ export function startAcp(
     env: { ...agent.env, SWITCHBOARD_HOME: home, ...(opts.debug || process.env.SWITCHBOARD_ACP_DEBUG ? { SWITCHBOARD_ACP_DEBUG: "1" } : {}) },
     stdio: ["pipe", "pipe", "pipe"],
   });
-  live.add(proc);
+  const exited = track(proc);
   let out = "";
   let err = "";
   proc.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -177,12 +174,6 @@ export function startAcp(
     err += d;
     if (process.env.SWITCHBOARD_ACP_DEBUG) process.stderr.write(d);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once("exit", (code, signal) => {
-      live.delete(proc);
-      resolve({ code, signal });
-    }),
-  );
   return {
     proc,
     output: () => out,
@@ -190,13 +181,11 @@ export function startAcp(
     write: (line) => void proc.stdin!.write(line.endsWith("\n") ? line : line + "\n"),
     exited,
     async waitForOutput(re, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!re.test(out)) {
-        if (Date.now() > deadline) throw new Error(`switchboard acp output did not match ${re} within ${timeoutMs} ms.\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
-        if (proc.exitCode !== null || proc.signalCode !== null)
-          throw new Error(`switchboard acp exited (${proc.exitCode ?? proc.signalCode}) before its output matched ${re}.\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      const said = () => `\nstdout:\n${out}\nstderr:\n${err.slice(-3000)}`;
+      await until(`switchboard acp output to match ${re}`, () => re.test(out) || !running(proc), timeoutMs, 25).catch((e: Error) => {
+        throw new Error(`${e.message}.${said()}`);
+      });
+      if (!re.test(out)) throw new Error(`switchboard acp exited (${proc.exitCode ?? proc.signalCode}) before its output matched ${re}.${said()}`);
     },
   };
 }
@@ -219,14 +208,9 @@ export function processesWith(marker: string): number[] {
   return found;
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** `until` (wait.ts) with the ACP suites' longer default bound: agents start slowly. */
+export function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+  return until(what, probe, timeoutMs, everyMs);
 }
 
 export async function sandbox(prefix = "sb-acp-"): Promise<{ root: string; cwd: string; cleanup(): Promise<void> }> {

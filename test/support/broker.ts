@@ -4,18 +4,17 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BrokerApi } from "../../src/client/api.js";
 import { brokerPaths } from "../../src/platform/paths.js";
 import { probeHealth, readDiscovery } from "../../src/platform/discovery.js";
 import type { DiscoveryRecord } from "../../src/protocol/index.js";
+import { track } from "./children.js";
 import { childEnv } from "./env.js";
+import { BROKER_ENTRY, CLI_ENTRY, ROOT } from "./paths.js";
 
 export { childEnv };
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const BROKER_ENTRY = join(ROOT, "dist/broker.js");
-export const CLI_ENTRY = join(ROOT, "dist/cli.js");
+export { BROKER_ENTRY, CLI_ENTRY, ROOT };
 
 export async function tempHome(prefix = "sb-test-"): Promise<{ home: string; cleanup(): Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), prefix));
@@ -31,22 +30,26 @@ export interface TestBroker {
   stop(): Promise<number | null>;
   /** kill -9, no clean-up by the broker. */
   kill9(): Promise<void>;
-  /** Start a new broker process on the same home (after stop or kill9). */
+  /** Start a new broker process on the same home (after stop or kill9), under the same shell options. */
   restart(extraEnv?: NodeJS.ProcessEnv): Promise<TestBroker>;
 }
 
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
+export interface BrokerProcessOptions {
+  /**
+   * Shell commands run before the broker replaces the shell (`sh -c '<shell> && exec node broker.js'`,
+   * same pid): limits a test needs the broker to start under, e.g. `umask 000` or `ulimit -n 256`.
+   */
+  shell?: string;
+}
 
-export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): ChildProcess {
-  const proc = spawn(process.execPath, [BROKER_ENTRY, ...args], {
+export function spawnBrokerProcess(home: string, env: NodeJS.ProcessEnv = {}, args: string[] = [], o: BrokerProcessOptions = {}): ChildProcess {
+  const argv = [BROKER_ENTRY, ...args];
+  const [file, fileArgs] = o.shell ? ["/bin/sh", ["-c", `${o.shell} && exec "$0" "$@"`, process.execPath, ...argv]] : [process.execPath, argv];
+  const proc = spawn(file, fileArgs, {
     env: childEnv({ SWITCHBOARD_HOME: home, ...env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  live.add(proc);
-  proc.once("exit", () => live.delete(proc));
+  void track(proc);
   proc.stdout!.resume();
   proc.stderr!.resume();
   return proc;
@@ -63,13 +66,10 @@ export async function waitForHealthy(home: string, pid?: number, timeoutMs = 10_
   throw new Error(`broker in ${home} did not become healthy within ${timeoutMs} ms`);
 }
 
-export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}): Promise<TestBroker> {
-  const proc = spawnBrokerProcess(home, env);
+export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}, o: BrokerProcessOptions = {}): Promise<TestBroker> {
+  const proc = spawnBrokerProcess(home, env, [], o);
   const record = await waitForHealthy(home, proc.pid);
-  const exited = new Promise<number | null>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) resolve(proc.exitCode);
-    else proc.once("exit", (code) => resolve(code));
-  });
+  const exited = track(proc).then((e) => e.code);
   return {
     home,
     record,
@@ -83,6 +83,37 @@ export async function startBroker(home: string, env: NodeJS.ProcessEnv = {}): Pr
       proc.kill("SIGKILL");
       await exited;
     },
-    restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }),
+    restart: (extraEnv = {}) => startBroker(home, { ...env, ...extraEnv }, o),
   };
+}
+
+export interface TempBroker extends TestBroker {
+  /** Stops the broker (if it still runs) and removes its home. */
+  cleanup(): Promise<void>;
+}
+
+/** startBroker in a fresh tempHome: a suite's before() and after() in one line each. */
+export async function startTempBroker(o: { prefix?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TempBroker> {
+  const home = await tempHome(o.prefix);
+  try {
+    const b = await startBroker(home.home, o.env);
+    return {
+      ...b,
+      async cleanup() {
+        if (b.proc.exitCode === null && b.proc.signalCode === null) await b.stop();
+        await home.cleanup();
+      },
+    };
+  } catch (err) {
+    await home.cleanup();
+    throw err;
+  }
+}
+
+/** The text replayed chunks hold on `channel` (1 stdout, 2 stderr), in order. */
+export function outputOf(chunks: ReadonlyArray<{ channel: number; data: string }>, channel: number): string {
+  return chunks
+    .filter((c) => c.channel === channel)
+    .map((c) => c.data)
+    .join("");
 }

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "./broker.js";
+import { type Exit, readJsonLines, running, track } from "./children.js";
 
 export const CLAUDE_BIN = join(ROOT, "node_modules/@anthropic-ai/claude-code/bin/claude.exe");
 export const CLAUDE_HOOK = join(ROOT, "dist/claude-hook.js");
@@ -41,17 +42,12 @@ export interface ClaudeRun {
   /** performance.now() when each event was read, same index as `events`. */
   times: number[];
   stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<Exit>;
   alive(): boolean;
   /** The tool results Claude got, in order: {tool_use_id, content text, is_error}. */
   toolResults(): { id: string; text: string; isError: boolean }[];
   kill(signal?: NodeJS.Signals): void;
 }
-
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
 
 export interface StartClaudeOptions {
   cwd: string;
@@ -91,42 +87,20 @@ export function startClaude(o: StartClaudeOptions): ClaudeRun {
     env: claudeEnv(o),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  live.add(proc);
   const events: ClaudeEvent[] = [];
   const times: number[] = [];
-  let buf = "";
   let err = "";
-  proc.stdout!.setEncoding("utf8");
-  proc.stdout!.on("data", (d: string) => {
-    buf += d;
-    const now = performance.now();
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line) as ClaudeEvent);
-        times.push(now);
-      } catch {
-        err += `[unparsable stdout] ${line}\n`;
-      }
-    }
-  });
+  readJsonLines(proc.stdout!, events, times, (line) => (err += `[unparsable stdout] ${line}\n`));
   proc.stderr!.setEncoding("utf8");
   proc.stderr!.on("data", (d: string) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once("exit", (code, signal) => {
-      live.delete(proc);
-      resolve({ code, signal });
-    }),
-  );
+  const exited = track(proc);
   return {
     proc,
     events,
     times,
     stderr: () => err,
     exited,
-    alive: () => proc.exitCode === null && proc.signalCode === null,
+    alive: () => running(proc),
     kill: (signal = "SIGKILL") => void proc.kill(signal),
     toolResults() {
       const out: { id: string; text: string; isError: boolean }[] = [];

@@ -1,11 +1,10 @@
 // Shared pieces of the fault suites (test/faults): soak switch, seeded randomness, stand-in owner
-// processes, error classification and the one-line JSON summary.
+// processes and error classification; the soak switch and summary line are in soak.ts (re-exported).
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { BrokerError, BrokerUnreachableError } from "../../src/client/errors.js";
 
-/** `npm run test:soak` sets SWITCHBOARD_SOAK=1: longer runs, more kills, more clients. */
-export const SOAK = process.env.SWITCHBOARD_SOAK === "1";
+export { SOAK, summary, Tally } from "./soak.js";
 
 export interface Rng {
   (): number; // [0, 1)
@@ -72,17 +71,4 @@ export function outcomeOf(err: unknown): Outcome {
   // A cut-off answer (the broker died mid-response) is no answer either.
   if (err instanceof BrokerError) return err.code === "invalid_response" ? "unreachable" : `refused:${err.code}`;
   throw err; // a bug in the test itself
-}
-
-/** Counts by key, printed in the summary. */
-export class Tally {
-  readonly counts: Record<string, number> = {};
-  add(key: string, n = 1): void {
-    this.counts[key] = (this.counts[key] ?? 0) + n;
-  }
-}
-
-/** The one-line JSON summary every fault suite prints at its end. */
-export function summary(fields: Record<string, unknown>): void {
-  console.log(JSON.stringify(fields));
 }

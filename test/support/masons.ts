@@ -43,4 +43,4 @@ export async function spawnSentinel(dir: string): Promise<{ entry: string; marke
 
 // Bounded waits and liveness: the shared ones (test/support/wait.ts, src/platform/process.ts).
 export { waitFor, within } from "./wait.js";
-export { pidAlive } from "../../src/platform/process.js";
+export { pidAlive } from "./process.js";

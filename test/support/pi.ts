@@ -6,8 +6,9 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { piModelsJson } from "../fixtures/fake-model/server.js";
+import { piModelsJson } from "./fake-model/openai.js";
 import { ROOT, childEnv } from "./broker.js";
+import { type Exit, readJsonLines, running, track } from "./children.js";
 
 export const PI_CLI = join(ROOT, "node_modules/@mariozechner/pi-coding-agent/dist/cli.js");
 export const PI_EXTENSION = join(ROOT, "dist/pi-extension.js");
@@ -48,16 +49,11 @@ export interface RpcPi {
   /** The first event from index `from` on that matches. */
   waitFor(pred: (e: PiEvent) => boolean, timeoutMs?: number, from?: number): Promise<PiEvent>;
   stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: Promise<Exit>;
   alive(): boolean;
   /** Closes stdin (pi shuts down cleanly) and waits; SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
-
-const live = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const p of live) p.kill("SIGKILL");
-});
 
 export interface StartPiOptions {
   agentDir: string;
@@ -78,38 +74,17 @@ export function startPi(opts: StartPiOptions): RpcPi {
     env: childEnv({ PI_CODING_AGENT_DIR: opts.agentDir, PI_OFFLINE: "1", ...opts.env }),
     stdio: ["pipe", "pipe", "pipe"],
   });
-  live.add(proc);
   const events: PiEvent[] = [];
   const times: number[] = [];
   const waiters = new Set<() => void>();
-  let buf = "";
-  let errText = "";
-  proc.stdout!.setEncoding("utf8");
-  proc.stdout!.on("data", (d: string) => {
-    buf += d;
-    const now = performance.now();
-    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-      const line = buf.slice(0, i).replace(/\r$/, "");
-      buf = buf.slice(i + 1);
-      if (!line.trim()) continue;
-      try {
-        events.push(JSON.parse(line) as PiEvent);
-        times.push(now);
-      } catch {
-        errText += `[unparsable stdout] ${line}\n`;
-      }
-    }
+  const wake = () => {
     for (const w of [...waiters]) w();
-  });
+  };
+  let errText = "";
+  readJsonLines(proc.stdout!, events, times, (line) => (errText += `[unparsable stdout] ${line}\n`), wake);
   proc.stderr!.setEncoding("utf8");
   proc.stderr!.on("data", (d: string) => (errText += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once("exit", (code, signal) => {
-      live.delete(proc);
-      for (const w of [...waiters]) w();
-      resolve({ code, signal });
-    }),
-  );
+  const exited = track(proc).then((exit) => (wake(), exit));
   let nextId = 0;
   const pi: RpcPi = {
     proc,
@@ -159,7 +134,7 @@ export function startPi(opts: StartPiOptions): RpcPi {
     },
     stderr: () => errText,
     exited,
-    alive: () => proc.exitCode === null && proc.signalCode === null,
+    alive: () => running(proc),
     async stop(graceMs = 5000) {
       if (!pi.alive()) return;
       proc.stdin!.end();

@@ -7,8 +7,18 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { packageVsix } from "../../scripts/vscode/vsix.js";
-import { activityBarItem, clearNotifications, openSecondWindow, runCommand, screenshot, startVsCode, waitForNotification, webviewFrame, type VsCodeSession } from "./harness.js";
+import { packageVsix } from "../support/vscode/vsix.js";
+import {
+  activityBarItem,
+  clearNotifications,
+  openSecondWindow,
+  runCommand,
+  screenshot,
+  startVsCode,
+  waitForNotification,
+  webviewFrame,
+  type VsCodeSession,
+} from "../support/vscode/workbench.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/hello-ext/", import.meta.url));
 

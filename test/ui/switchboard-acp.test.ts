@@ -1,33 +1,25 @@
 // "An ACP session started with New Agent Session… gets a command approved in the sidebar": the packaged
 // VSIX in a REAL VS Code (code-server + Chromium), the REAL claude-agent-acp from npm (installed by
 // scripts/agents/install.sh) picked from the `switchboard.agents` setting, run by `switchboard acp` in a
-// VS Code terminal, and only the model faked on 127.0.0.1 (test/fixtures/fake-model/agent-models.ts).
+// VS Code terminal, and only the model faked on 127.0.0.1 (test/support/fake-model/agent-models.ts).
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-acp.test.ts
 //
 // Screenshots land in test-artifacts/ui/switchboard-acp-*.png.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog } from "playwright-core";
+import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
 import { ACP_NODE_FLAGS } from "../../src/adapters/acp/node-flags.js";
-import { startAgentModels, type AgentModels } from "../fixtures/fake-model/agent-models.js";
 import { agentSetup, installAgents, processesWith } from "../support/acp.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
-  BrokerApi,
-  VSIX,
+  uiSuite,
+  type BrokerApi,
   approvalCard,
-  cleanupOnExit,
-  cliSync,
-  killAllChildren,
-  killBroker,
-  readRecord,
   rowTexts,
   sidebar,
-  startSwitchboardWorkbench,
   terminalNames,
   until,
   waitForApproval,
@@ -44,57 +36,37 @@ const COMMAND = "echo from-acp-ui > acp-ui.txt && cat acp-ui.txt";
 const hasRow = (rows: TerminalRow[], re: RegExp) => rows.some((r) => re.test(r.text));
 
 describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 900_000 }, () => {
-  let vscode: VsCodeSession | undefined;
+  const suite = uiSuite("ui-acp", ["agent"]);
+  const { workspace, dialogs, page, pages } = suite;
+  const agentRoot = suite.folders.agent!;
   let api: BrokerApi;
   let models: AgentModels | undefined;
-  const home = mkdtempSync(join(tmpdir(), "sb-ui-acp-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-acp-ws-"));
-  const agentRoot = mkdtempSync(join(tmpdir(), "sb-ui-acp-agent-"));
   const session = `Claude Agent: ${basename(workspace)}`;
-  const dialogs: string[] = [];
-  const onDialog = (d: Dialog) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    void d.dismiss().catch(() => {});
-  };
-  const page = () => vscode!.page;
-  const pages = () => [vscode?.page];
-  const cancelExitHook = cleanupOnExit(home, [home, workspace, agentRoot]);
 
   before(
     async () => {
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
       installAgents(["claude"]);
       models = await startAgentModels();
       const agent = await agentSetup("claude", agentRoot, workspace, models.url, "");
-      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
-      api = new BrokerApi(record);
       const env = Object.fromEntries(Object.entries(agent.env).filter((e): e is [string, string] => typeof e[1] === "string" && e[0] !== "PATH"));
       const settings = {
         "switchboard.notifications.approvals": "off",
         "terminal.integrated.gpuAcceleration": "off",
         "switchboard.agents": [{ name: AGENT_NAME, command: agent.command, args: agent.args, env }],
       };
-      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "switchboard-acp-0-startup" });
+      ({ api } = await suite.open({ settings, shotName: "switchboard-acp-0-startup" }));
     },
     { timeout: 900_000 },
   );
 
   after(
-    async () => {
-      try {
-        await killAllChildren();
-        await vscode?.stop();
-      } finally {
-        const pid = await killBroker(home);
-        if (pid) console.log(`stopped the test's broker (pid ${pid})`);
-        for (const p of processesWith(agentRoot)) process.kill(p, "SIGKILL");
-        await models?.close();
-        for (const d of [workspace, home, agentRoot]) rmSync(d, { recursive: true, force: true });
-        cancelExitHook();
-      }
-    },
+    () =>
+      suite.end({
+        last: async () => {
+          for (const p of processesWith(agentRoot)) process.kill(p, "SIGKILL");
+          await models?.close();
+        },
+      }),
     { timeout: 60_000 },
   );
 

@@ -9,25 +9,17 @@
 // HOME, already past its first-run screens, and the fake model's address, as a user's shell would.
 // Screenshots land in test-artifacts/ui/switchboard-claude-*.png.
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog } from "playwright-core";
-import { requestText, startFakeAnthropic, type FakeAnthropic } from "../fixtures/fake-model/anthropic.js";
+import { requestText, startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLAUDE_BIN, claudeEnv } from "../support/claude.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
-  startSwitchboardWorkbench,
-  BrokerApi,
-  VSIX,
+  uiSuite,
+  type BrokerApi,
   approvalCard,
-  cleanupOnExit,
-  cliSync,
   isAlive,
-  killAllChildren,
-  killBroker,
-  readRecord,
   rowTexts,
   sidebar,
   terminalNames,
@@ -48,21 +40,12 @@ const API_KEY = "fake-key-0123456789abcdefghij";
 const hasRow = (rows: TerminalRow[], re: RegExp) => rows.some((r) => re.test(r.text));
 
 describe("Agent Switchboard with a Claude Code session started from VS Code", { timeout: 900_000 }, () => {
-  let vscode: VsCodeSession | undefined;
+  const suite = uiSuite("ui-claude", ["user"]);
+  const { home, workspace, dialogs, page, pages } = suite;
+  const claudeHome = suite.folders.user!;
   let api: BrokerApi;
   let fake: FakeAnthropic | undefined;
   let companionPid: number | undefined;
-  const home = mkdtempSync(join(tmpdir(), "sb-ui-claude-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-claude-ws-"));
-  const claudeHome = mkdtempSync(join(tmpdir(), "sb-ui-claude-user-"));
-  const dialogs: string[] = [];
-  const onDialog = (d: Dialog) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    void d.dismiss().catch(() => {});
-  };
-  const page = () => vscode!.page;
-  const pages = () => [vscode?.page];
-  const cancelExitHook = cleanupOnExit(home, [home, workspace, claudeHome]);
   const killCompanionOnExit = () => {
     if (companionPid && isAlive(companionPid)) process.kill(companionPid, "SIGKILL");
   };
@@ -70,7 +53,6 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
 
   before(
     async () => {
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
       assert.ok(existsSync(CLAUDE_BIN), `${CLAUDE_BIN} is missing: run npm ci`);
       fake = await startFakeAnthropic();
       // Past Claude Code's first-run screens: onboarding done, the API key accepted, the workspace trusted.
@@ -92,36 +74,28 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
           .join("\n")}\nexec '${CLAUDE_BIN}' "$@"\n`,
       );
       chmodSync(wrapper, 0o755);
-      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
-      api = new BrokerApi(record);
       const settings = {
         "switchboard.notifications.approvals": "off",
         "terminal.integrated.gpuAcceleration": "off",
         "switchboard.claude.command": wrapper,
         "switchboard.claude.args": [PROMPT],
       };
-      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "switchboard-claude-0-startup" });
+      ({ api } = await suite.open({ settings, shotName: "switchboard-claude-0-startup" }));
     },
     { timeout: 240_000 },
   );
 
   after(
-    async () => {
-      try {
-        if (companionPid && isAlive(companionPid)) process.kill(companionPid, "SIGTERM");
-        await killAllChildren();
-        await vscode?.stop();
-      } finally {
-        const pid = await killBroker(home);
-        if (pid) console.log(`stopped the test's broker (pid ${pid})`);
-        await fake?.close();
-        for (const d of [workspace, home, claudeHome]) rmSync(d, { recursive: true, force: true });
-        cancelExitHook();
-        process.off("exit", killCompanionOnExit);
-      }
-    },
+    () =>
+      suite.end({
+        first: () => {
+          if (companionPid && isAlive(companionPid)) process.kill(companionPid, "SIGTERM");
+        },
+        last: async () => {
+          await fake?.close();
+          process.off("exit", killCompanionOnExit);
+        },
+      }),
     { timeout: 60_000 },
   );
 

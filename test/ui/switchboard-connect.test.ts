@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Dialog } from "playwright-core";
-import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot, startVsCode, type VsCodeSession } from "../support/vscode/workbench.js";
 import { BrokerApi, VSIX, cleanupOnExit, cliSync, endSuite, readRecord, sidebar, until, waitGone, waitVisible, withFailureShots } from "./switchboard-helpers.js";
 
 const SETTINGS = { "switchboard.notifications.approvals": "off", "switchboard.broker.autoStart": false };

@@ -1,26 +1,30 @@
-// Helpers for test/ui/switchboard.test.ts: the broker of a throwaway SWITCHBOARD_HOME, `switchboard`
-// CLI children, a stand-in agent session ("pi" endpoint in its own process), and the sidebar webview.
-// Every child process started here is tracked and killed by killAllChildren() (and on exit).
+// What the Switchboard UI suites (test/ui/switchboard*.test.ts) share: how a suite opens and ends
+// (uiSuite: a throwaway SWITCHBOARD_HOME and workspace, the broker of that home, VS Code with the packaged
+// VSIX connected to it), `switchboard` CLI children, a stand-in agent session ("pi" endpoint in its own
+// process), and the sidebar webview and terminals. Every child process started here is tracked and killed
+// by killAllChildren() (and on exit).
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { FrameLocator, Locator, Page } from "playwright-core";
+import type { Dialog, FrameLocator, Locator, Page } from "playwright-core";
 import { BrokerApi } from "../../src/client/api.js";
 import type { Approval, DiscoveryRecord } from "../../src/protocol/index.js";
-import { REPO_ROOT } from "../../scripts/vscode/server.js";
 import { childEnv as cleanEnv } from "../support/env.js";
-import { runCommand, screenshot, startVsCode, type VsCodeSession } from "./harness.js";
+import { CLI_ENTRY, ROOT as REPO_ROOT, VSIX } from "../support/paths.js";
+import { pidAlive as isAlive, terminate } from "../support/process.js";
+import { runCommand, screenshot, startVsCode, type VsCodeSession } from "../support/vscode/workbench.js";
 
-export const CLI = join(REPO_ROOT, "dist/cli.js");
-export const VSIX = join(REPO_ROOT, "agent-switchboard.vsix");
+export const CLI = CLI_ENTRY;
+export { VSIX };
 export const EXTENSION_ID = "agent-switchboard.agent-switchboard";
 /** Attribute filter for the Switchboard sidebar's webview iframe (see harness webviewFrame). */
 export const SIDEBAR_IFRAME = `[src*="extensionId=${EXTENSION_ID}"]`;
 
 import { sleep, until } from "../support/wait.js";
-import { pidAlive as isAlive } from "../../src/platform/process.js";
 
-export { isAlive, sleep, until };
+export { isAlive, sleep, terminate, until };
 
 // ---- child processes ----------------------------------------------------------------------------
 
@@ -127,21 +131,7 @@ export function cleanupOnExit(home: string, dirs: string[]): () => void {
 /** SIGTERMs the broker named by home's discovery record (if any), then waits (bounded) for it to go. */
 export async function killBroker(home: string): Promise<number | undefined> {
   const record = readRecord(home);
-  if (!record) return undefined;
-  const alive = () => {
-    try {
-      process.kill(record.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return undefined;
-  process.kill(record.pid, "SIGTERM");
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && alive()) await sleep(50);
-  if (alive()) process.kill(record.pid, "SIGKILL");
-  return record.pid;
+  return record && (await terminate(record.pid, 5000)) ? record.pid : undefined;
 }
 
 /**
@@ -483,28 +473,6 @@ export const isRed = (color: string) => {
   return !!c && c[0] >= 150 && c[0] - c[1] >= 60 && c[0] - c[2] >= 60;
 };
 
-/** Whether process `pid` is alive (signal 0). */
-
-/** SIGTERMs a process this test did not spawn itself (e.g. pi below the VS Code pty host), SIGKILL after `graceMs`. */
-export async function terminate(pid: number, graceMs = 3000): Promise<boolean> {
-  if (!isAlive(pid)) return false;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return false;
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && isAlive(pid)) await sleep(50);
-  if (isAlive(pid)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      /* gone */
-    }
-  }
-  return true;
-}
-
 export { BrokerApi };
 
 /**
@@ -545,13 +513,94 @@ export async function startSwitchboardWorkbench(o: {
  * The end of a UI suite, whatever failed first: every child this suite started, then VS Code (Chromium,
  * the server and everything below it), then the broker and the suite's folders.
  */
-export async function endSuite(s: { vscode: () => VsCodeSession | undefined; home: string; folders: string[]; cancelExitHook: () => void }): Promise<void> {
+export async function endSuite(s: {
+  vscode: () => VsCodeSession | undefined;
+  home: string;
+  folders: string[];
+  cancelExitHook: () => void;
+  /** What the suite stops before its children and VS Code (an agent that would otherwise restart the broker). */
+  first?: () => unknown;
+  /** What the suite stops once the broker is gone (its fake model server, leftovers of its agent). */
+  last?: () => unknown;
+}): Promise<void> {
   try {
+    await s.first?.();
     await killAllChildren();
-    await s.vscode()?.stop();
+    await s.vscode()?.stop(); // Chromium, the server and everything below it
   } finally {
-    await killBroker(s.home);
-    for (const f of s.folders) rmSync(f, { recursive: true, force: true });
-    s.cancelExitHook();
+    // Then the broker (started by the CLI, so not below the server): a VS Code window still running could
+    // otherwise start a new one.
+    const pid = await killBroker(s.home);
+    if (pid) console.log(`stopped the test's broker (pid ${pid})`);
+    try {
+      await s.last?.();
+    } finally {
+      for (const f of s.folders) rmSync(f, { recursive: true, force: true });
+      s.cancelExitHook();
+    }
   }
+}
+
+export interface UiSuite {
+  /** The suite's SWITCHBOARD_HOME, shared by the extension host and the CLI processes it starts. */
+  readonly home: string;
+  /** The folder VS Code opens (its name is this window's session name). */
+  readonly workspace: string;
+  /** More throwaway folders the suite asked for, by name; removed with the others. */
+  readonly folders: Readonly<Record<string, string>>;
+  /** Every dialog the workbench opened (each dismissed), as "type: message". */
+  readonly dialogs: string[];
+  /** Records and dismisses a dialog (set on the first window; a suite sets it on any other page it opens). */
+  readonly onDialog: (d: Dialog) => void;
+  readonly page: () => Page;
+  readonly pages: () => Array<Page | undefined>;
+  /** `switchboard ARGS…` in the workspace with the suite's home (not waited for). */
+  readonly cli: (args: string[]) => CliRun;
+  /**
+   * In before(): starts the broker of the suite's home as a user would (`switchboard broker`; it exits on
+   * its own after 10 idle minutes should everything else fail to stop it), then VS Code with the packaged
+   * VSIX, and waits until this window is a session of that broker.
+   */
+  open(o: { settings: Record<string, unknown>; env?: Record<string, string>; shotName: string }): Promise<{ vscode: VsCodeSession; api: BrokerApi; record: DiscoveryRecord }>;
+  /** In after(): endSuite for this suite, with its own first and last steps. */
+  end(o?: { first?: () => unknown; last?: () => unknown }): Promise<void>;
+}
+
+/**
+ * How every Switchboard UI suite opens and ends. `name` prefixes its throwaway folders (sb-NAME-home-…,
+ * sb-NAME-ws-…, sb-NAME-<extra>-…); the exit hook (cleanupOnExit) is armed at once.
+ */
+export function uiSuite(name: string, extraFolders: string[] = []): UiSuite {
+  const made = (what: string) => mkdtempSync(join(tmpdir(), `sb-${name}-${what}-`));
+  const home = made("home");
+  const workspace = made("ws");
+  const folders = Object.fromEntries(extraFolders.map((f) => [f, made(f)]));
+  const all = [workspace, home, ...Object.values(folders)];
+  const cancelExitHook = cleanupOnExit(home, all);
+  const dialogs: string[] = [];
+  const onDialog = (d: Dialog) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void d.dismiss().catch(() => {});
+  };
+  let vscode: VsCodeSession | undefined;
+  return {
+    home,
+    workspace,
+    folders,
+    dialogs,
+    onDialog,
+    page: () => vscode!.page,
+    pages: () => [vscode?.page],
+    cli: (args) => spawnCli(args, { home, cwd: workspace }),
+    async open(o) {
+      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
+      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
+      const record = readRecord(home);
+      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
+      const api = new BrokerApi(record);
+      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: o.settings, env: { SWITCHBOARD_HOME: home, ...o.env }, api, onDialog, shotName: o.shotName });
+      return { vscode, api, record };
+    },
+    end: (o = {}) => endSuite({ vscode: () => vscode, home, folders: all, cancelExitHook, ...o }),
+  };
 }

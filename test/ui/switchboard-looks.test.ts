@@ -4,30 +4,14 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-looks.test.ts
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog, FrameLocator } from "playwright-core";
-import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../webview/contrast.js";
-import { LAYOUT_PROBE } from "../webview/layout.js";
-import { ARTIFACTS_DIR, runCommand, screenshot, type VsCodeSession } from "./harness.js";
-import {
-  BrokerApi,
-  VSIX,
-  cleanupOnExit,
-  cliSync,
-  readRecord,
-  sidebar,
-  spawnCli,
-  startPeer,
-  startSwitchboardWorkbench,
-  until,
-  waitForApproval,
-  waitVisible,
-  withFailureShots,
-  endSuite,
-} from "./switchboard-helpers.js";
+import type { FrameLocator } from "playwright-core";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
+import { LAYOUT_PROBE } from "../support/webview/layout.js";
+import { ARTIFACTS_DIR, runCommand, screenshot } from "../support/vscode/workbench.js";
+import { uiSuite, type BrokerApi, cliSync, sidebar, startPeer, until, waitForApproval, waitVisible, withFailureShots } from "./switchboard-helpers.js";
 
 const THEMES = [
   { id: "Default Light Modern", label: "Light Modern", slug: "light-modern", bodyClass: "vscode-light" },
@@ -45,30 +29,15 @@ const LONG = [
 ];
 
 describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
-  let vscode: VsCodeSession | undefined;
+  const suite = uiSuite("looks");
+  const { home, workspace, page, cli } = suite;
   let api: BrokerApi;
-  const home = mkdtempSync(join(tmpdir(), "sb-looks-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-looks-ws-"));
-  const cli = (args: string[]) => spawnCli(args, { home, cwd: workspace });
-  const page = () => vscode!.page;
-  const cancelExitHook = cleanupOnExit(home, [home, workspace]);
 
   before(
     async () => {
-      cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, "no discovery record after `switchboard broker`");
-      api = new BrokerApi(record);
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
-      vscode = await startSwitchboardWorkbench({
-        vsix: VSIX,
-        workspace,
-        settings: SETTINGS,
-        env: { SWITCHBOARD_HOME: home },
-        api,
-        onDialog: (d: Dialog) => void d.dismiss().catch(() => {}),
-        shotName: "looks-0-startup",
-      });
+      const opened = await suite.open({ settings: SETTINGS, shotName: "looks-0-startup" });
+      api = opened.api;
+      const record = opened.record;
 
       // Tall enough that every section is in the sidebar's rendered window (the lists are virtualised).
       await page().setViewportSize({ width: 1280, height: 1500 });
@@ -101,7 +70,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
     { timeout: 300_000 },
   );
 
-  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
+  after(() => suite.end(), { timeout: 60_000 });
 
   /** Switches the colour theme through the command palette's theme picker, as a user would. */
   async function setTheme(theme: (typeof THEMES)[number]): Promise<FrameLocator> {
@@ -159,7 +128,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
       .screenshot({ path: join(ARTIFACTS_DIR, `${name}-sidebar.png`), animations: "disabled" });
   }
 
-  /** The layout checks of test/webview/layout.ts, in the real webview. */
+  /** The layout checks of test/support/webview/layout.ts, in the real webview. */
   async function layoutProblems(frame: FrameLocator): Promise<string[]> {
     return frame.locator("body").evaluate(LAYOUT_PROBE) as Promise<string[]>;
   }
@@ -201,7 +170,7 @@ describe("the sidebar's looks in a real VS Code", { timeout: 900_000 }, () => {
         `looks-${theme.slug}`,
         async () => {
           const frame = await setTheme(theme);
-          // The variables VS Code gives the webview in this theme (test/webview/themes.ts follows them).
+          // The variables VS Code gives the webview in this theme (test/support/webview/themes.ts follows them).
           const vars = await frame.locator("html").evaluate((h) => {
             const out: Record<string, string> = {};
             for (const name of Array.from(h.style)) if (name.startsWith("--vscode-")) out[name] = h.style.getPropertyValue(name).trim();

@@ -1,33 +1,25 @@
 // "A pi session started from VS Code gets a command approved in the sidebar, and its output appears in
 // the terminal": the packaged VSIX in a REAL VS Code (code-server + Chromium), the REAL pi agent
 // (node_modules/.bin/pi, interactive TUI in a VS Code terminal, with the Switchboard adapter) and a
-// scripted fake model on 127.0.0.1 (test/fixtures/fake-model).
+// scripted fake model on 127.0.0.1 (test/support/fake-model).
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-pi.test.ts
 //
 // Screenshots land in test-artifacts/ui/switchboard-pi-*.png.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Dialog } from "playwright-core";
-import { REPO_ROOT } from "../../scripts/vscode/server.js";
-import { messageText, startFakeModel, type FakeModel } from "../fixtures/fake-model/server.js";
+import { ROOT } from "../support/paths.js";
+import { messageText, startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
 import { piSandbox } from "../support/pi.js";
-import { runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
-  startSwitchboardWorkbench,
-  BrokerApi,
-  VSIX,
+  uiSuite,
+  type BrokerApi,
   approvalCard,
-  cleanupOnExit,
-  cliSync,
   isAlive,
   isRed,
-  killAllChildren,
-  killBroker,
-  readRecord,
   rowTexts,
   showTerminal,
   sidebar,
@@ -43,7 +35,7 @@ import {
 } from "./switchboard-helpers.js";
 
 /** The pi executable a user would point switchboard.pi.command at (a symlink to pi's cli.js, `#!/usr/bin/env node`). */
-const PI_BIN = join(REPO_ROOT, "node_modules/.bin/pi");
+const PI_BIN = join(ROOT, "node_modules/.bin/pi");
 /** Interactive pi on the fake provider; hermetic: no network at start-up, no session file, no context/skill/template discovery. */
 const PI_ARGS = ["--provider", "fake", "--model", "fake-model", "--offline", "--no-session", "--no-context-files", "--no-skills", "--no-prompt-templates"];
 const PI_TERMINAL = "pi · Switchboard";
@@ -75,24 +67,15 @@ const hasRow = (rows: TerminalRow[], re: RegExp) => rows.some((r) => re.test(r.t
 const isPiTui = (rows: TerminalRow[]) => hasRow(rows, /fake-model/);
 
 describe("Agent Switchboard with a pi session started from VS Code", { timeout: 900_000 }, () => {
-  let vscode: VsCodeSession | undefined;
+  const suite = uiSuite("ui-pi");
+  const { workspace, dialogs, page, pages } = suite;
   let api: BrokerApi;
   let fake: FakeModel | undefined;
   let sandbox: Awaited<ReturnType<typeof piSandbox>> | undefined;
   let piPid: number | undefined;
   let piCmdline = "";
   const piStillRunning = () => !!piPid && isAlive(piPid) && cmdlineOf(piPid) === piCmdline;
-  const home = mkdtempSync(join(tmpdir(), "sb-ui-pi-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-pi-ws-"));
   const piSession = `pi: ${basename(workspace)}`;
-  const dialogs: string[] = [];
-  const onDialog = (d: Dialog) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    void d.dismiss().catch(() => {});
-  };
-  const page = () => vscode!.page;
-  const pages = () => [vscode?.page];
-  const cancelExitHook = cleanupOnExit(home, [home, workspace]);
   // pi runs below VS Code's pty host (the server's stop() sweeps it too); this is the last resort.
   const killPiOnExit = () => {
     if (piStillRunning()) process.kill(piPid!, "SIGKILL");
@@ -101,45 +84,27 @@ describe("Agent Switchboard with a pi session started from VS Code", { timeout: 
 
   before(
     async () => {
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
       assert.ok(existsSync(PI_BIN), `${PI_BIN} is missing: run npm install`);
       fake = await startFakeModel();
       sandbox = await piSandbox(fake.baseUrl);
-      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
-      api = new BrokerApi(record);
-      vscode = await startSwitchboardWorkbench({
-        vsix: VSIX,
-        workspace,
-        settings: SETTINGS,
-        env: { SWITCHBOARD_HOME: home, PI_CODING_AGENT_DIR: sandbox.agentDir },
-        api,
-        onDialog,
-        shotName: "switchboard-pi-0-startup",
-      });
+      ({ api } = await suite.open({ settings: SETTINGS, env: { PI_CODING_AGENT_DIR: sandbox.agentDir }, shotName: "switchboard-pi-0-startup" }));
     },
     { timeout: 240_000 },
   );
 
   after(
-    async () => {
-      try {
+    () =>
+      suite.end({
         // pi first (it would otherwise notice the broker go and try to start one), then VS Code.
-        if (piStillRunning() && (await terminate(piPid!))) console.log(`pi (pid ${piPid}) was still running: stopped it`);
-        await killAllChildren();
-        await vscode?.stop(); // Chromium, the server and everything below it
-      } finally {
-        const pid = await killBroker(home);
-        if (pid) console.log(`stopped the test's broker (pid ${pid})`);
-        await fake?.close();
-        await sandbox?.cleanup();
-        rmSync(workspace, { recursive: true, force: true });
-        rmSync(home, { recursive: true, force: true });
-        cancelExitHook();
-        process.off("exit", killPiOnExit);
-      }
-    },
+        first: async () => {
+          if (piStillRunning() && (await terminate(piPid!))) console.log(`pi (pid ${piPid}) was still running: stopped it`);
+        },
+        last: async () => {
+          await fake?.close();
+          await sandbox?.cleanup();
+          process.off("exit", killPiOnExit);
+        },
+      }),
     { timeout: 60_000 },
   );
 

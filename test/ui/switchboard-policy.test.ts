@@ -5,61 +5,27 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-policy.test.ts
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { Dialog } from "playwright-core";
 import { verifyChain } from "../../src/platform/audit-chain.js";
-import { screenshot, type VsCodeSession } from "./harness.js";
-import {
-  BrokerApi,
-  VSIX,
-  approvalCard,
-  cleanupOnExit,
-  cliSync,
-  killAllChildren,
-  readRecord,
-  sidebar,
-  spawnCli,
-  startSwitchboardWorkbench,
-  until,
-  waitForApproval,
-  waitVisible,
-  withFailureShots,
-  endSuite,
-} from "./switchboard-helpers.js";
+import { screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
+import { uiSuite, type BrokerApi, approvalCard, killAllChildren, sidebar, until, waitForApproval, waitVisible, withFailureShots } from "./switchboard-helpers.js";
 
 describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () => {
+  const suite = uiSuite("ui-pol");
+  const { workspace, page, cli } = suite;
   let vscode: VsCodeSession | undefined;
   let api: BrokerApi;
-  const home = mkdtempSync(join(tmpdir(), "sb-ui-pol-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-pol-ws-"));
-  const onDialog = (d: Dialog) => void d.dismiss().catch(() => {});
-  const page = () => vscode!.page;
-  const cli = (args: string[]) => spawnCli(args, { home, cwd: workspace });
-  const cancelExitHook = cleanupOnExit(home, [home, workspace]);
 
   before(
     async () => {
-      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
-      api = new BrokerApi(record);
-      vscode = await startSwitchboardWorkbench({
-        vsix: VSIX,
-        workspace,
-        settings: { "switchboard.notifications.approvals": "off" },
-        env: { SWITCHBOARD_HOME: home },
-        api,
-        onDialog,
-        shotName: "policy-0-startup",
-      });
+      ({ vscode, api } = await suite.open({ settings: { "switchboard.notifications.approvals": "off" }, shotName: "policy-0-startup" }));
     },
     { timeout: 240_000 },
   );
   afterEach(() => killAllChildren(), { timeout: 15_000 });
-  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
+  after(() => suite.end(), { timeout: 60_000 });
 
   it("Allow similar… saves a rule that decides the pending request and the next matching one from switchboard run", { timeout: 180_000 }, async () => {
     await withFailureShots(

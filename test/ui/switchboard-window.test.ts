@@ -5,18 +5,15 @@
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-window.test.ts
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { Dialog } from "playwright-core";
 import { visibleText } from "../../src/protocol/visible-text.js";
-import { openWorkbench, runCommand, screenshot, type VsCodeSession } from "./harness.js";
+import { openWorkbench, runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
-  BrokerApi,
-  VSIX,
+  uiSuite,
+  type BrokerApi,
   approvalCard,
-  cleanupOnExit,
   cliSync,
   inboxCard,
   killAllChildren,
@@ -24,9 +21,7 @@ import {
   readRecord,
   rowTexts,
   sidebar,
-  spawnCli,
   startPeer,
-  startSwitchboardWorkbench,
   terminalNames,
   until,
   waitForApproval,
@@ -35,7 +30,6 @@ import {
   waitVisible,
   withFailureShots,
   type Peer,
-  endSuite,
 } from "./switchboard-helpers.js";
 
 const SETTINGS = {
@@ -44,32 +38,21 @@ const SETTINGS = {
 };
 
 describe("Agent Switchboard window behaviour in a real VS Code (issue 11 §2)", { timeout: 900_000 }, () => {
-  let vscode: VsCodeSession | undefined;
+  const suite = uiSuite("uiw");
+  const { home, workspace, page, pages, cli } = suite;
   let api: BrokerApi;
-  const home = mkdtempSync(join(tmpdir(), "sb-uiw-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-uiw-ws-"));
-  const onDialog = (d: Dialog) => void d.dismiss().catch(() => {});
-  const page = () => vscode!.page;
-  const pages = () => [vscode?.page];
-  const cli = (args: string[]) => spawnCli(args, { home, cwd: workspace });
-  const cancelExitHook = cleanupOnExit(home, [home, workspace]);
   const toast = (text: string) => page().locator(".notifications-toasts .notification-toast", { hasText: text });
 
   before(
     async () => {
-      cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, "a discovery record after `switchboard broker`");
-      api = new BrokerApi(record);
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
-      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "window-0-startup" });
+      ({ api } = await suite.open({ settings: SETTINGS, shotName: "window-0-startup" }));
     },
     { timeout: 240_000 },
   );
 
   afterEach(() => killAllChildren(), { timeout: 15_000 });
 
-  after(() => endSuite({ vscode: () => vscode, home, folders: [workspace, home], cancelExitHook }), { timeout: 60_000 });
+  after(() => suite.end(), { timeout: 60_000 });
 
   it("1. an approval notification goes away when the request is decided elsewhere (CLI), toast and Notification Center alike; its Approve link approves", {
     timeout: 180_000,

@@ -6,29 +6,24 @@
 //
 // Screenshots land in test-artifacts/ui/switchboard-*.png. Prints `FIGURE {"approval_to_card_ms": N}`.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { Dialog, Page } from "playwright-core";
-import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "./harness.js";
+import type { Page } from "playwright-core";
+import { openSecondWindow, openWorkbench, screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
 import { runSessionName } from "../../src/cli/commands/run.js";
 import { terminalName } from "../../src/extension/terminal-format.js";
 import {
-  startSwitchboardWorkbench,
-  BrokerApi,
-  VSIX,
+  uiSuite,
+  isRed,
+  terminalRows,
+  type BrokerApi,
   approvalCard,
   cardSeenAt,
-  cleanupOnExit,
   cliSync,
   inboxCard,
   killAllChildren,
-  killBroker,
   openSidebar,
   readRecord,
   sidebar,
-  spawnCli,
   startPeer,
   until,
   waitForApproval,
@@ -48,61 +43,17 @@ const SETTINGS = {
 /** A bound for approval request -> card visible; the figure itself is reported, not asserted. */
 const APPROVAL_TO_CARD_BOUND_MS = 10_000;
 
-interface TerminalSpan {
-  text: string;
-  className: string;
-  color: string;
-}
-
-/** The active terminal's rendered rows (xterm DOM renderer): per row its text and styled spans. */
-async function terminalRows(page: Page): Promise<Array<{ text: string; spans: TerminalSpan[] }>> {
-  return page
-    .locator(".terminal-wrapper.active .xterm-rows")
-    .first()
-    .evaluate((rows) =>
-      [...rows.children].map((row) => ({
-        text: (row as HTMLElement).textContent ?? "",
-        spans: [...row.querySelectorAll("span")].map((s) => ({ text: s.textContent ?? "", className: s.className, color: getComputedStyle(s).color })),
-      })),
-    );
-}
-
-function rgb(color: string): [number, number, number] | undefined {
-  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(color);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
-}
-
-const isRed = (color: string) => {
-  const c = rgb(color);
-  return !!c && c[0] >= 150 && c[0] - c[1] >= 60 && c[0] - c[2] >= 60;
-};
-
 describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, () => {
+  const suite = uiSuite("ui");
+  const { home, workspace, dialogs, onDialog, page, cli } = suite;
   let vscode: VsCodeSession | undefined;
   let api: BrokerApi;
   let second: Page | undefined;
-  const home = mkdtempSync(join(tmpdir(), "sb-ui-home-"));
-  const workspace = mkdtempSync(join(tmpdir(), "sb-ui-ws-"));
-  const dialogs: string[] = [];
-  const onDialog = (d: Dialog) => {
-    dialogs.push(`${d.type()}: ${d.message()}`);
-    void d.dismiss().catch(() => {});
-  };
-  const page = () => vscode!.page;
   const pages = () => [vscode?.page, second];
-  const cli = (args: string[]) => spawnCli(args, { home, cwd: workspace });
-  const cancelExitHook = cleanupOnExit(home, [home, workspace]);
 
   before(
     async () => {
-      // The broker of this throwaway home, started by the CLI as a user would (`switchboard broker`).
-      // (It exits on its own after 10 idle minutes should everything else here fail to stop it.)
-      const status = cliSync(["broker"], { home, cwd: workspace, env: { SWITCHBOARD_IDLE_EXIT_MINUTES: "10" } });
-      const record = readRecord(home);
-      assert.ok(record, `no discovery record after \`switchboard broker\`:\n${status}`);
-      api = new BrokerApi(record);
-      assert.ok(existsSync(VSIX), `${VSIX} is missing: run npm run package`);
-      vscode = await startSwitchboardWorkbench({ vsix: VSIX, workspace, settings: SETTINGS, env: { SWITCHBOARD_HOME: home }, api, onDialog, shotName: "switchboard-0-startup" });
+      ({ vscode, api } = await suite.open({ settings: SETTINGS, shotName: "switchboard-0-startup" }));
     },
     { timeout: 240_000 },
   );
@@ -111,23 +62,7 @@ describe("Agent Switchboard in a real VS Code workbench", { timeout: 900_000 }, 
   // stand-in session unregisters), so that one failure does not leak into the next test.
   afterEach(() => killAllChildren(), { timeout: 15_000 });
 
-  after(
-    async () => {
-      try {
-        await killAllChildren();
-        await vscode?.stop(); // Chromium, the server and everything below it
-      } finally {
-        // Then the broker (started by the CLI, so not below the server): a VS Code window still
-        // running could otherwise start a new one.
-        const pid = await killBroker(home);
-        if (pid) console.log(`stopped the test's broker (pid ${pid})`);
-        rmSync(workspace, { recursive: true, force: true });
-        rmSync(home, { recursive: true, force: true });
-        cancelExitHook();
-      }
-    },
-    { timeout: 60_000 },
-  );
+  after(() => suite.end(), { timeout: 60_000 });
 
   it("1. an approval from `switchboard run` shows as a card; Approve runs it; its terminal shows stdout and stderr in red; the CLI exits 3", { timeout: 180_000 }, async () => {
     await withFailureShots(pages, "switchboard-1", async () => {

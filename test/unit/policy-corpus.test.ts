@@ -1,4 +1,4 @@
-// The corpus of tricky commands (test/policy/corpus.ts) judged under test/policy/corpus-rules.json by
+// The corpus of tricky commands (test/support/policy-corpus.ts) judged under test/support/policy-corpus-rules.json by
 // `switchboard policy check --rules`: every case in process through the command's own function, and
 // a sample through the built CLI (dist/cli.js) as a separate process.
 import { test } from "node:test";
@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { checkWithFiles } from "../../src/cli/commands/policy.js";
-import { CORPUS } from "../policy/corpus.js";
+import { CORPUS } from "../support/policy-corpus.js";
+import { CLI_ENTRY, ROOT } from "../support/paths.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const RULES = join(ROOT, "test/policy/corpus-rules.json");
+const RULES = join(ROOT, "test/support/policy-corpus-rules.json");
 const WS = "/home/dev/project";
 
 test(`the corpus has at least 200 commands (${CORPUS.length})`, () => {
@@ -37,7 +37,7 @@ test("the CLI prints the same decisions as JSON (a sample of the corpus, as proc
   try {
     const sample = CORPUS.filter((_, i) => i % 12 === 0);
     for (const [command, expected] of sample) {
-      const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, "dist/cli.js"), "policy", "check", "--rules", RULES, "--json", "--command", command], {
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI_ENTRY, "policy", "check", "--rules", RULES, "--json", "--command", command], {
         cwd,
         env: { ...process.env, SWITCHBOARD_HOME: join(cwd, "home") },
       });

@@ -3,11 +3,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ROUTES, SOCKETS, matchPath, routePath } from "../../src/protocol/index.js";
+import { ROOT } from "../support/paths.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const doc = readFileSync(join(ROOT, "docs", "protocol.md"), "utf8");
 
 /** Every "`METHOD /path…`" the protocol document mentions, without its query string. */

@@ -6,10 +6,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
-import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "./contrast.js";
-import { HOSTILE, NOW, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "./fixtures.js";
-import { LAYOUT_PROBE } from "./layout.js";
-import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "./harness.js";
+import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
+import { HOSTILE, NOW, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "../support/webview/fixtures.js";
+import { LAYOUT_PROBE } from "../support/webview/layout.js";
+import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "../support/webview/harness.js";
 
 let server: StaticServer;
 let browser: Browser;

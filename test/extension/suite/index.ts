@@ -24,7 +24,7 @@ declare const __SWITCHBOARD_SUITE_CONFIG__: SuiteConfig;
  * to the launcher; the launcher mirrors what comes between these two lines (mocha's report and the
  * tests' and extension's own console output) to stdout and keeps the rest in a log file. (Console
  * methods cannot be wrapped here: the extension host defines them with getters that ignore writes.)
- * Keep in sync with scripts/vscode/launcher.ts.
+ * Keep in sync with test/support/vscode/launcher.ts.
  */
 export const SUITE_BEGIN = "@@switchboard-suite-begin@@";
 export const SUITE_END = "@@switchboard-suite-end@@";

@@ -1,8 +1,8 @@
 // Sidebar states for the webview tests and the benchmark.
-import type { Approval } from "../../src/protocol/approvals.js";
-import type { EndpointView, UndispatchedItem } from "../../src/protocol/schemas.js";
-import type { StreamView } from "../../src/protocol/streams.js";
-import type { SidebarState, WindowMessage } from "../../src/protocol/webview.js";
+import type { Approval } from "../../../src/protocol/approvals.js";
+import type { EndpointView, UndispatchedItem } from "../../../src/protocol/schemas.js";
+import type { StreamView } from "../../../src/protocol/streams.js";
+import type { SidebarState, WindowMessage } from "../../../src/protocol/webview.js";
 
 export const NOW = "2025-06-01T12:00:00.000Z";
 const ago = (ms: number) => new Date(Date.parse(NOW) - ms).toISOString();

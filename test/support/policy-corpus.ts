@@ -1,4 +1,4 @@
-// Tricky commands and the decision each must get under corpus-rules.json, judged with the workspace
+// Tricky commands and the decision each must get under policy-corpus-rules.json, judged with the workspace
 // as the working folder. [command, expected decision, what it checks].
 import type { PolicyDecision } from "../../src/protocol/policy.js";
 

@@ -9,14 +9,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import type { HostToWebview, SidebarState } from "../../src/protocol/webview.js";
+import type { HostToWebview, SidebarState } from "../../../src/protocol/webview.js";
 import { THEMES, type ThemeKind } from "./themes.js";
-import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../../scripts/vscode/server.js";
-import { sidebarHtml } from "../../src/extension/sidebar-html.js";
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "../../../scripts/vscode/server.js";
+import { sidebarHtml } from "../../../src/extension/sidebar-html.js";
+import { ROOT } from "../paths.js";
 
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The repository root (test/support/paths.ts ROOT; the old name, kept for the webview suites). */
+export const REPO_ROOT = ROOT;
 const MEDIA = join(REPO_ROOT, "media");
 export { CHROMIUM_PATH };
 export const CHROMIUM_ARGS = [...CHROMIUM_FLAGS];

@@ -21,7 +21,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { format } from "node:util";
 import type { Page } from "playwright-core";
-import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "./server.js";
+import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "../../../scripts/vscode/server.js";
 
 interface LauncherArgs {
   developmentPaths: string[];

@@ -10,11 +10,11 @@
 //   await vscode.stop();                                          // kills server + browser
 //
 // Every wait is bounded and fails with a message that names the server log.
-import "../support/env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
+import "../env.js"; // hermetic: no SWITCHBOARD_*/PI_*/XDG_* of the caller reaches VS Code
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, FrameLocator, Locator, Page } from "playwright-core";
-import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "../../scripts/vscode/server.js";
+import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "../../../scripts/vscode/server.js";
 
 export const ARTIFACTS_DIR = join(REPO_ROOT, "test-artifacts/ui");
 const VIEWPORT = { width: 1280, height: 800 };
@@ -29,7 +29,7 @@ const where = (page: Page) => {
 export interface StartVsCodeOptions {
   /** Folder the workbench opens. */
   workspace: string;
-  /** VSIX file(s) to install into the fresh extensions dir (see scripts/vscode/vsix.ts to make one). */
+  /** VSIX file(s) to install into the fresh extensions dir (see test/support/vscode/vsix.ts to make one). */
   vsix?: string | string[];
   /** User settings, merged over the offline defaults (scripts/vscode/server.ts OFFLINE_SETTINGS). */
   settings?: Record<string, unknown>;

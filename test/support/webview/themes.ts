@@ -1,7 +1,7 @@
 // The --vscode-* variables VS Code 1.139 gives a webview in Light Modern, Dark Modern and Dark High
 // Contrast, set on <html> the way VS Code does. They were read from the real VS Code by
 // test/ui/switchboard-looks.test.ts, which writes them to test-artifacts/ui/theme-vars-*.json on
-// every run: copy those over test/webview/themes/*.json to refresh them.
+// every run: copy those over test/support/webview/themes/*.json to refresh them.
 import { readFileSync } from "node:fs";
 
 export type ThemeKind = "dark" | "light" | "hc";

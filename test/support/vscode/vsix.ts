@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const VSCE = fileURLToPath(new URL("../../node_modules/@vscode/vsce/vsce", import.meta.url));
+const VSCE = fileURLToPath(new URL("../../../node_modules/@vscode/vsce/vsce", import.meta.url));
 
 export interface PackageVsixOptions {
   /** Where the .vsix goes; default <tmp>/sb-vsix-XXXX/<folder name>.vsix. */
