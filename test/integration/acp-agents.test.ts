@@ -92,8 +92,10 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         assert.equal(a1.action, "sh");
         assert.equal(a1.command, `echo approved-${name} > approved.txt && cat approved.txt`);
         await broker.api.decide(a1.approval_id, { decision: "approve", decided_by: "test" });
-        await waitFor("the approved command's side effect", () => existsSync(join(box.cwd, "approved.txt")), TURN_MS);
-        assert.equal((await readFile(join(box.cwd, "approved.txt"), "utf8")).trim(), `approved-${name}`);
+        // The file exists as soon as the shell opens it for `>`, before echo has written to it: wait for its content.
+        const approvedFile = join(box.cwd, "approved.txt");
+        await waitFor("the approved command's side effect", async () => existsSync(approvedFile) && (await readFile(approvedFile, "utf8")).trim() !== "", TURN_MS);
+        assert.equal((await readFile(approvedFile, "utf8")).trim(), `approved-${name}`);
         const s1 = await waitFor(
           "the command's stream to end",
           async () => (await broker.api.streams()).find((s) => s.approval_id === a1.approval_id && s.state !== "streaming"),
