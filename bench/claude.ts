@@ -1,5 +1,6 @@
 // Claude Code adapter benchmark: the time Switchboard's hooks add to one Bash tool call on the approve
-// path (PreToolUse: hook process, companion, approval request; PostToolUse: publishing the output),
+// path (PreToolUse: hook process, companion, approval request; PostToolUse: one more hook process that
+// hands the output to the companion),
 // with the reviewer's time taken out, against Claude Code without hooks in the same run; and the
 // resident memory of the session's companion, beside a bare Node process.
 //
@@ -22,6 +23,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startFakeAnthropic } from "../test/support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome } from "../test/support/broker.js";
+import { ROOT } from "../test/support/paths.js";
 import { claudeSandbox, ensureClaude, runClaude, type ClaudeRun } from "../test/support/claude.js";
 import { metric, targetSummary } from "./lib/report.js";
 import { rssMb } from "./lib/procs.js";
@@ -168,6 +170,40 @@ async function main() {
     await exec("/bin/sh", ["-c", `printf '{}' | curl -sS --fail --data-binary @- http://127.0.0.1:${floorPort}/`]);
     shCurl.push(performance.now() - t0);
   }
+  // What the PostToolUse hook costs per call on its fast path: bash running claude-hook.sh, which hands
+  // the event to the companion (here the same do-nothing server) on a /dev/tcp descriptor.
+  const hookHome = await tempHome("sb-bench-claude-hook-");
+  const sid = "bench-post-hook";
+  await mkdir(join(hookHome.home, "claude", sid), { recursive: true });
+  await writeFile(join(hookHome.home, "claude", sid, "companion.addr"), `${floorPort} bench-token\n`);
+  const postEvent = JSON.stringify({ session_id: sid, hook_event_name: "PostToolUse", tool_name: "Bash", tool_use_id: "t1", tool_response: { stdout: "", stderr: "" } });
+  const hookArgs = [join(ROOT, "dist/claude-hook.js"), "--hook-timeout", "900", "--home", hookHome.home];
+  const runHookOnce = (cmd: string, args: string[], input: string) =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      const child = execFile(cmd, args, { env: { PATH: process.env.PATH ?? "" } }, (err) => (err ? reject(err) : resolve(performance.now() - t0)));
+      child.stdin!.end(input);
+    });
+  const postHook: number[] = [];
+  const nodeHook: number[] = [];
+  const nodeBare: number[] = [];
+  const cliHook: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    postHook.push(await runHookOnce("/bin/bash", [join(ROOT, "dist/claude-hook.sh"), process.execPath, ...hookArgs], postEvent));
+    // The Node hook alone (what runs without the fast path), for an event it answers without a companion.
+    nodeHook.push(await runHookOnce(process.execPath, hookArgs, JSON.stringify({ session_id: sid, hook_event_name: "SessionEnd" })));
+    // The same through the whole CLI (`switchboard hook claude`), to show what loading the CLI would cost.
+    cliHook.push(
+      await runHookOnce(
+        process.execPath,
+        [CLI_ENTRY, "hook", "claude", "--hook-timeout", "900", "--home", hookHome.home],
+        JSON.stringify({ session_id: sid, hook_event_name: "SessionEnd" }),
+      ),
+    );
+    // Its floor in the same loop (the machine's load changes between loops): node doing nothing.
+    nodeBare.push(await runHookOnce(process.execPath, ["-e", ""], ""));
+  }
+  await hookHome.cleanup();
   floorServer.close();
   const companionRss = peak.rss;
   const plainS = summarize(plain);
@@ -178,6 +214,19 @@ async function main() {
     hook_overhead_p50_ms: metric(overheadP50, "ms", TARGET_MS, "<", { floor: round(plainS.p50), floor_name: "Claude Code without hooks: one Bash call, p50" }),
     sh_curl_p50_ms: metric(round(summarize(shCurl).p50), "ms", null, null, {
       note: "sh + curl posting to a local server that answers at once: the process cost of the fast path's curl variant (under bash it uses /dev/tcp and starts no process)",
+    }),
+    post_hook_fast_path_p50_ms: metric(round(summarize(postHook).p50), "ms", null, null, {
+      note: "bash claude-hook.sh handing a PostToolUse event to a companion that answers at once (/dev/tcp): the extra process each approved Bash call costs for its output stream",
+    }),
+    node_hook_p50_ms: metric(round(summarize(nodeHook).p50), "ms", null, null, {
+      floor: round(summarize(nodeBare).p50),
+      floor_name: "node -e '' from spawn to exit, measured in the same loop",
+      note: "node dist/claude-hook.js (the hook bundle alone, not the CLI) for an event it answers without a companion: what the Node path costs when the fast path cannot be used",
+    }),
+    cli_hook_p50_ms: metric(round(summarize(cliHook).p50), "ms", null, null, {
+      floor: round(summarize(nodeHook).p50),
+      floor_name: "node dist/claude-hook.js, the same hook without the CLI, same loop",
+      note: "node dist/cli.js hook claude: the hook through the whole CLI (what a hand-wired `switchboard hook claude` costs)",
     }),
     node_start_p50_ms: metric(round(summarize(nodeStart).p50), "ms", null, null, { note: "node -e '' from spawn to exit: what one hook process costs before it does anything" }),
     switchboard_beyond_a_trivial_hook_p50_ms: metric(round(hookedS.p50 - trivialS.p50), "ms", null, null, {

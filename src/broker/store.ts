@@ -72,6 +72,8 @@ export interface StreamMeta {
   approval_id: string | null;
   /** stdout and stderr arrive merged on channel 1 (absent: kept apart). */
   output_merged?: boolean;
+  /** false: the producer cannot stop the command, so a cancel is refused (absent: it can). */
+  cancellable?: false;
   state: "streaming" | "completed" | "aborted" | "cancelled";
   status: 102 | 200 | 500 | 499;
   created_at: string;

@@ -153,6 +153,7 @@ export class StreamHub {
       cwd: body.cwd ?? null,
       approval_id: body.approval_id ?? null,
       ...(body.output_merged ? { output_merged: true } : {}),
+      ...(body.cancellable === false ? { cancellable: false as const } : {}),
       state: "streaming",
       status: 102,
       created_at: new Date().toISOString(),
@@ -228,6 +229,7 @@ export class StreamHub {
       exit_code: body.exit_code,
       signal: body.signal ?? null,
       duration_ms: body.duration_ms ?? Date.now() - Date.parse(live.meta.created_at),
+      ...(body.reason ? { reason: body.reason } : {}),
     });
   }
 
@@ -250,6 +252,8 @@ export class StreamHub {
       await this.broker.whenDurable(); // a repeat: answer once the end is durable
       return this.get(id);
     }
+    if (live.meta.cancellable === false)
+      throw new ProtocolError("stream_not_cancellable", `Stream ${id} cannot be stopped here: "${live.meta.session}" runs it itself; stop it there.`);
     const why = reason ?? "cancelled by a viewer";
     this.reports.await(id);
     const view = await this.finish(live, { state: "cancelled", reason: why });

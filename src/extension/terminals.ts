@@ -1,6 +1,7 @@
 // One VS Code terminal per output stream: a Pseudoterminal that replays the stream from the start,
 // then follows it live. stdout as is, stderr in red, a header with the command and a footer with how
-// it ended. Ctrl+C (or closing the terminal while it runs) stops the command.
+// it ended. Ctrl+C (or closing the terminal while it runs) stops the command, unless the agent runs it
+// itself (`cancellable: false`): then Ctrl+C says so and closing the terminal leaves it running.
 import * as vscode from "vscode";
 import { followStream, type Following } from "../client/index.js";
 import type { DiscoveryRecord, StreamView } from "../protocol/index.js";
@@ -52,6 +53,10 @@ export class StreamTerminal implements vscode.Pseudoterminal {
   }
 
   handleInput(data: string): void {
+    if (data.includes("\x03") && !this.ended && this.stream.cancellable === false) {
+      this.write(terminalNotice("Ctrl+C cannot stop this command: the agent runs it itself and this is a copy of its output; stop it in the agent"));
+      return;
+    }
     if (data.includes("\x03") && !this.ended) {
       this.write(`${DIM}^C stopping…${NORMAL}\r\n`);
       void this.stop("stopped with Ctrl+C").catch((e: Error) => this.write(terminalNotice(`could not stop: ${e.message}`)));
@@ -70,7 +75,7 @@ export class StreamTerminal implements vscode.Pseudoterminal {
 
   /** The person closed the terminal of a running command: "I don't want this", so stop it. */
   closedByUser(): void {
-    if (!this.ended) void this.stop("stopped by closing its terminal").catch(() => {});
+    if (!this.ended && this.stream.cancellable !== false) void this.stop("stopped by closing its terminal").catch(() => {});
   }
 
   private finish(end: StreamView): void {

@@ -55,6 +55,7 @@ export const ERROR_STATUS = {
   stream_unknown: 404,
   stream_not_producer: 403,
   stream_ended: 409,
+  stream_not_cancellable: 409,
   approval_not_approved: 409,
   // the approval policy
   rule_invalid: 400,

@@ -250,7 +250,7 @@ export const ROUTES = {
     request: ReasonRequest,
     response: StreamView,
     capability: "output_streams_v1",
-    errors: ["stream_unknown"],
+    errors: ["stream_unknown", "stream_not_cancellable"],
   }),
 } as const;
 

@@ -21,6 +21,8 @@ export const StreamStartRequest = v.object({
   note: v.optional(v.pipe(v.string(), v.maxLength(500))),
   /** The producer only has stdout and stderr mixed into one text (e.g. an ACP agent's tool output), sent on channel 1. */
   output_merged: v.optional(v.boolean()),
+  /** false: the producer cannot stop the command (an agent runs it itself); a cancel is refused with `stream_not_cancellable`. */
+  cancellable: v.optional(v.boolean()),
 });
 export type StreamStartRequest = v.InferOutput<typeof StreamStartRequest>;
 
@@ -35,6 +37,8 @@ export const CompleteRequest = v.object({
   duration_ms: v.optional(v.pipe(v.number(), v.minValue(0))),
   /** The producer's last chunk `seq`: chunks sent on the socket may still be in flight, so the broker waits for them. */
   last_seq: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** What the producer knows beside the exit code, e.g. why there is none ("exit status not reported"). */
+  reason,
 });
 export type CompleteRequest = v.InferOutput<typeof CompleteRequest>;
 export const ReasonRequest = v.object({ reason });
@@ -59,6 +63,8 @@ export const StreamView = v.object({
   approval_id: v.nullable(v.string()),
   /** Present (true) when stdout and stderr arrive merged on channel 1. */
   output_merged: v.optional(v.boolean()),
+  /** Present (false) when nobody can stop the command from here (the agent runs it itself). */
+  cancellable: v.optional(v.boolean()),
   state: StreamState,
   status: v.picklist([102, 200, 500, 499]),
   created_at: v.string(),

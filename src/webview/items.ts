@@ -306,7 +306,8 @@ export function streamItem(s: StreamView, ctx: ItemContext): TemplateResult {
       </div>
     </div>
     ${
-      st.running
+      // A copy of a command the agent runs itself (cancellable: false): nothing here can stop it, so no Stop.
+      st.running && s.cancellable !== false
         ? html`<vscode-button class="stop" secondary ?disabled=${busy} aria-label=${`Stop ${cmd}`} @click=${() => ctx.stopStream(s)}>${buttonIcon("debug-stop")}Stop</vscode-button>`
         : nothing
     }

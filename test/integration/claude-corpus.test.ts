@@ -2,7 +2,8 @@
 // every kind, newlines, here-docs, $( ), unicode, `cd` then a relative path in the next call, `export`
 // then use, a background job, non-zero exits) run once by plain Claude Code and once through the hooks
 // from `switchboard install claude --project` (every call approved by a reviewer), in the same folder
-// with the same arguments. Claude's tool results must be byte-identical.
+// with the same arguments. Claude's tool results must be byte-identical, and each call's output stream
+// must hold what Claude got.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { claudeSandbox, ensureClaude, runClaude } from "../support/claude.js";
+import { waitFor } from "../support/wait.js";
 
 const exec = promisify(execFile);
 
@@ -97,5 +99,24 @@ describe("Claude Code's Bash tool gives the same results with and without Switch
     assert.equal(plain[1]!.text, "w");
     assert.ok(plain.some((r) => r.isError));
     assert.match(plain[7]!.text, /日本語/);
+    // Each call's stream (from the PostToolUse hook) holds what Claude got, with the exit status Claude
+    // reported. In call order (a command's text may reach Claude changed: the fake model's \u escapes).
+    const streams = await waitFor(
+      async () => {
+        const all = (await broker.api.streams()).sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+        return all.length === CORPUS.length && all.every((st) => st.state !== "streaming") ? all : undefined;
+      },
+      15_000,
+      "every corpus stream to end",
+    );
+    for (let i = 0; i < CORPUS.length; i++) {
+      const st = streams[i]!;
+      const failure = /^Exit code (\d+)(?:\n([\s\S]*))?$/.exec(gated[i]!.isError ? gated[i]!.text : "");
+      assert.equal(st.state, "completed", `command ${i + 1}: ${st.reason ?? ""}`);
+      assert.equal(st.exit_code, failure ? Number(failure[1]) : 0, `command ${i + 1}: ${JSON.stringify(CORPUS[i])}`);
+      const out = (await broker.api.replayStream(st.stream_id)).chunks.map((c) => c.data).join("");
+      const claudeGot = failure ? (failure[2] ?? "") : gated[i]!.text === "(Bash completed with no output)" ? "" : gated[i]!.text;
+      assert.equal(out.replace(/\n$/, ""), claudeGot, `command ${i + 1}: the stream holds what Claude got`);
+    }
   });
 });

@@ -67,8 +67,9 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal((await api().approval(b.approval_id)).state, "cancelled", "its pending approval is cancelled");
   });
 
-  it("2. a Bash call raises an sh approval; approved, it runs, its output is streamed, and Claude's result holds the same output", async () => {
-    const command = "echo out-line; echo err-line >&2; touch side-effect-2";
+  it("2. a Bash call raises an sh approval; approved, it runs, its output and exit status are streamed as Claude Code reports them, and Claude's result holds the same output", async () => {
+    // Writes to stdout and to stderr, then waits for the test (so that its stream is surely running when the test tries to stop it).
+    const command = "echo out-line; echo err-line >&2; until [ -e go-2 ]; do sleep 0.05; done; touch side-effect-2";
     const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
     const a = await pending((x) => x.command === command, command);
     assert.equal(a.action, "sh");
@@ -76,11 +77,28 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(a.cwd, box.project);
     assert.equal(existsSync(join(box.project, "side-effect-2")), false, "nothing ran before the decision");
     await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    const streamId = await waitFor(async () => (await api().approval(a.approval_id)).stream_id ?? undefined, 10_000, "the stream id");
+    const running = (await api().replayStream(streamId)).stream;
+    assert.equal(running.state, "streaming");
+    assert.equal(running.cancellable, false, "nothing here can stop a command Claude Code runs");
+    assert.equal(running.output_merged, true, "the stream says Claude Code gives stdout and stderr as one text");
+    assert.match(
+      running.note ?? "",
+      /^Claude Code runs this command itself \(stop it there: Esc\)\. Its output appears as it is written when Switchboard can follow it/,
+      "the terminal header says who runs it and how its output arrives",
+    );
+    // A Stop is refused with the truth instead of marking the stream cancelled while the command runs on.
+    await assert.rejects(api().cancelStream(streamId, "test stop"), (err: Error & { code?: string }) => {
+      assert.equal(err.code, "stream_not_cancellable");
+      assert.match(err.message, /cannot be stopped here: "claude: project · [0-9a-f]{8}" runs it itself; stop it there\./);
+      return true;
+    });
+    await writeFile(join(box.project, "go-2"), "");
     await run.exited;
     assert.ok(existsSync(join(box.project, "side-effect-2")), "the approved command ran");
     const [result] = run.toolResults();
     assert.ok(result && !result.isError);
-    const streamId = await waitFor(async () => (await api().approval(a.approval_id)).stream_id ?? undefined, 10_000, "the stream id");
+    assert.equal(result.text, "out-line\nerr-line");
     const replay = await waitFor(
       async () => {
         const r = await api().replayStream(streamId);
@@ -92,28 +110,27 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
     assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.exit_code, 0);
     assert.equal(replay.stream.command, command);
-    assert.match(replay.stream.note ?? "", /its output appears here when the call ends/, "the terminal header says the output is not live");
     const ch = (n: number) =>
       replay.chunks
         .filter((c) => c.channel === n)
         .map((c) => c.data)
         .join("");
-    // Claude Code 2.1.332 hands its Bash tool stdout and stderr as one text (tool_response.stderr is
-    // empty); the stream carries exactly what Claude got, on the channels Claude reported them on.
-    assert.equal(ch(1) + ch(2), `${result.text}\n`);
-    assert.match(ch(1), /out-line/);
-    assert.match(ch(1) + ch(2), /err-line/);
+    // Claude Code 2.1.332 runs the command with fds 1 and 2 on one file, so its PostToolUse hook reports
+    // both in tool_response.stdout and an empty stderr: channel 1 holds exactly what Claude got, channel 2
+    // holds what Claude reports as stderr (nothing). tool-outcome.ts puts a separate stderr on channel 2.
+    assert.equal(ch(1), `${result.text}\n`);
+    assert.equal(ch(2), "");
   });
 
   it("2b. a failing command: the stream records its exit status and Claude gets the same output", async () => {
-    const command = "echo partial; exit 3";
+    const command = "echo partial; echo to-stderr >&2; exit 3";
     const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
     const a = await pending((x) => x.command === command, command);
     await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
     await run.exited;
     const [result] = run.toolResults();
     assert.ok(result?.isError);
-    assert.equal(result.text, "Exit code 3\npartial");
+    assert.equal(result.text, "Exit code 3\npartial\nto-stderr");
     const streamId = (await api().approval(a.approval_id)).stream_id!;
     const replay = await waitFor(
       async () => {
@@ -123,8 +140,88 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       10_000,
       "the stream to end",
     );
+    assert.equal(replay.stream.state, "completed");
     assert.equal(replay.stream.exit_code, 3);
-    assert.equal(replay.chunks.map((c) => c.data).join(""), "partial\n");
+    assert.equal(replay.chunks.map((c) => c.data).join(""), "partial\nto-stderr\n");
+  });
+
+  it("2c. a non-zero exit Claude Code reads as no error (grep finding nothing): the stream says the exit status was not reported", async () => {
+    const command = "grep no-such-text-anywhere /dev/null";
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
+    const a = await pending((x) => x.command === command, command);
+    await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    await run.exited;
+    assert.equal(run.toolResults()[0]?.isError, false);
+    const streamId = (await api().approval(a.approval_id)).stream_id!;
+    const ended = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r.stream;
+      },
+      10_000,
+      "the stream to end",
+    );
+    assert.equal(ended.state, "completed");
+    assert.equal(ended.exit_code, null);
+    assert.equal(ended.reason, 'exit status not reported by Claude Code, which read it as "No matches found"');
+  });
+
+  it("2d. output too large for Claude's result: Claude keeps its own preview, the stream holds the whole output", async () => {
+    const command = "seq 1 100000";
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
+    const a = await pending((x) => x.command === command, command);
+    await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    await run.exited;
+    assert.match(run.toolResults()[0]?.text ?? "", /^<persisted-output>\nOutput too large/);
+    const streamId = (await api().approval(a.approval_id)).stream_id!;
+    const ended = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r.stream;
+      },
+      10_000,
+      "the stream to end",
+    );
+    assert.equal(ended.exit_code, 0);
+    const expected = Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.deepEqual(ended.channels["1"], { bytes: Buffer.byteLength(expected), truncated: false });
+    assert.equal((await api().replayStream(streamId)).chunks.map((c) => c.data).join(""), expected);
+  });
+
+  it("2e. output is copied to the stream as the command writes it (Linux), and Claude's result is unchanged", {
+    skip: process.platform !== "linux" && "follows the output file through /proc",
+  }, async () => {
+    const command = "echo first-line; echo to-stderr >&2; until [ -e go-2e ]; do sleep 0.05; done; echo last-line";
+    const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: `bash: ${command}`, env: env() });
+    const a = await pending((x) => x.command === command, command);
+    await api().decide(a.approval_id, { decision: "approve", decided_by: "test" });
+    const streamId = await waitFor(async () => (await api().approval(a.approval_id)).stream_id ?? undefined, 10_000, "the stream id");
+    // The command waits for the test: whatever the stream holds now was copied while it runs.
+    const live = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        const text = r.chunks.map((c) => c.data).join("");
+        return text.includes("to-stderr") ? { text, state: r.stream.state } : undefined;
+      },
+      15_000,
+      "the first output while the command runs",
+    );
+    assert.equal(live.state, "streaming");
+    assert.equal(live.text, "first-line\nto-stderr\n", "stdout and stderr in the order written");
+    await writeFile(join(box.project, "go-2e"), "");
+    await run.exited;
+    const [result] = run.toolResults();
+    assert.equal(result?.text, "first-line\nto-stderr\nlast-line");
+    const replay = await waitFor(
+      async () => {
+        const r = await api().replayStream(streamId);
+        return r.stream.state === "streaming" ? undefined : r;
+      },
+      10_000,
+      "the stream to end",
+    );
+    assert.equal(replay.stream.exit_code, 0);
+    assert.equal(replay.chunks.map((c) => c.data).join(""), "first-line\nto-stderr\nlast-line\n", "the rest arrived once, nothing twice");
   });
 
   it("3. rejecting blocks the call (no side effect) and Claude's tool result carries the reason", async () => {

@@ -1,9 +1,10 @@
 // Output streams against the real broker: per-channel fidelity, replay from a sequence number, live
 // followers (late, slow), the producer's socket path, cancel, producer checks and the file cap.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
-import { startBroker, startTempBroker, tempHome, type TempBroker, type TestBroker } from "../support/broker.js";
+import { CLI_ENTRY, startBroker, startTempBroker, tempHome, type TempBroker, type TestBroker } from "../support/broker.js";
 import { get, post } from "../support/calls.js";
 import { openStream, type Peer } from "../support/ws.js";
 import { waitFor } from "../support/wait.js";
@@ -127,6 +128,25 @@ describe("output streams", () => {
     const after = await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, signal: "SIGINT" }, pidHdr());
     assert.equal(after.state, "cancelled");
     assert.equal(after.signal, "SIGINT", "how the process ended is still recorded");
+  });
+
+  it("a stream the producer cannot stop (cancellable: false) refuses a cancel with a sentence, in the API and the CLI, and runs on", async () => {
+    const s = await start({ cancellable: false, note: "the agent runs it" });
+    assert.equal(s.cancellable, false);
+    await assert.rejects(post(b.api, `/v1/streams/${s.stream_id}/cancel`, { reason: "stop" }), (err: Error & { code?: string; status?: number }) => {
+      assert.equal(err.code, "stream_not_cancellable");
+      assert.match(err.message, /cannot be stopped here: "runner" runs it itself; stop it there\./);
+      return true;
+    });
+    const cli = spawnSync(process.execPath, [CLI_ENTRY, "streams", "cancel", s.stream_id], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", SWITCHBOARD_HOME: b.home },
+    });
+    assert.notEqual(cli.status, 0);
+    assert.match(cli.stderr, /cannot be stopped here: .* \(stream_not_cancellable\)/);
+    assert.equal((await get(b.api, `/v1/streams/${s.stream_id}`)).stream.state, "streaming", "still running");
+    const done = await post(b.api, `/v1/streams/${s.stream_id}/complete`, { exit_code: null, reason: "exit status not reported" }, pidHdr());
+    assert.deepEqual([done.state, done.status, done.exit_code, done.reason, done.cancellable], ["completed", 500, null, "exit status not reported", false]);
   });
 
   it("after a cancel, followers' end waits for the producer's report: cancelled, with its signal and duration, the same as the stream's view", async () => {

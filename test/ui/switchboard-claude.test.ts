@@ -151,8 +151,8 @@ describe("Agent Switchboard with a Claude Code session started from VS Code", { 
       console.log(`Approve -> the stream terminal shows the output ${Date.now() - approvedAt} ms`);
       assert.ok(rows.map((r) => r.text.trimEnd()).includes(`$ ${COMMAND}`), `header row with the command; rows: ${JSON.stringify(rowTexts(rows))}`);
       assert.ok(
-        hasRow(rows, /Claude Code runs this command itself: its output appears here when the call ends/),
-        `the header says the output is not live; rows: ${JSON.stringify(rowTexts(rows))}`,
+        hasRow(rows, /Claude Code runs this command itself \(stop it there: Esc\)\. Its output/),
+        `the header says who runs the command and how its output arrives; rows: ${JSON.stringify(rowTexts(rows))}`,
       );
       await waitVisible(frame, frame.locator("article.row.stream", { hasText: COMMAND }).filter({ hasText: "exit 0" }).first(), "the ended stream (exit 0) in Streams", 30_000);
       assert.ok(existsSync(join(workspace, "claude-ui.txt")), "the approved command ran");

@@ -354,6 +354,15 @@ describe("sidebar webview", () => {
     assert.equal((await sb.posted()).filter((m) => m.type === "openStream").length, 0, "Stop does not also open the terminal");
   });
 
+  it("offers no Stop for a running command the agent runs itself (cancellable: false)", async () => {
+    const state = fixtureState();
+    state.streams = [stream({ stream_id: "st-agent", command: "make build", session: "claude: project · 1a2b3c4d", state: "streaming", cancellable: false }), ...state.streams];
+    const sb = await withFixture(state);
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-agent"] .codicon-modifier-spin').count(), 1, "shown as running");
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-agent"] vscode-button.stop').count(), 0);
+    assert.equal(await sb.page.locator('#body-streams li[data-key="st-run"] vscode-button.stop').count(), 1);
+  });
+
   it("sessions, messages and the header post their intents", async () => {
     const sb = await withFixture();
     await sb.page.getByRole("button", { name: "Send a message to agent-1…" }).click();

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Switchboard's Claude Code hook, fast path (dist/claude-hook.sh). Claude Code runs a hook command for
 # every tool call; starting Node for it costs more than everything else the hook does. For PreToolUse,
-# when the session's companion is already running, this script hands the event to it and prints the
-# answer: under bash with its built-in /dev/tcp (no other process at all), else with curl. In every
-# other case (another event, no companion yet, any failure) it hands the same input to the Node hook,
-# which starts the companion and fails closed.
+# PostToolUse and PostToolUseFailure, when the session's companion is already running, this script
+# hands the event to it and prints the answer: under bash with its built-in /dev/tcp (no other process
+# at all), else with curl. In every other case (another event, no companion yet, any failure) it hands
+# the same input to the Node hook, which starts the companion and fails closed.
+#
+# Exit codes matter to Claude Code: for PreToolUse, 2 denies (stderr is the reason) and any other
+# non-zero code lets the call run, so a Node hook that could not run at all is turned into a denial
+# here; for every other event 2 would feed stderr to Claude (and block Stop), so it is never used.
 #
 #   bash claude-hook.sh NODE CLAUDE_HOOK_JS [--hook-timeout S] [--home DIR]   (or sh: then curl)
 node=$1
@@ -28,11 +32,20 @@ fi
 
 slow() {
   printf '%s' "$input" | "$node" "$js" "$@"
-  exit $?
+  code=$?
+  [ "$code" -eq 0 ] && exit 0
+  case $input in
+    *'"hook_event_name":"PreToolUse"'*)
+      [ "${SWITCHBOARD_CLAUDE_OFFLINE:-}" = allow ] && exit 0
+      echo "Not run: Switchboard's hook could not run ($node $js exited with $code). Check \`switchboard install claude\`, or set SWITCHBOARD_CLAUDE_OFFLINE=allow to run Claude Code's tools unreviewed." >&2
+      exit 2
+      ;;
+  esac
+  exit 1
 }
 
 case $input in
-  '{"session_id":"'*'"hook_event_name":"PreToolUse"'*) ;;
+  '{"session_id":"'*'"hook_event_name":"PreToolUse"'* | '{"session_id":"'*'"hook_event_name":"PostToolUse'*) ;;
   *) slow "$@" ;;
 esac
 case $timeout in
@@ -85,7 +98,7 @@ if [ -n "$BASH_VERSION" ]; then
     done
     IFS= read -r -d '' -t "$wait_s" body <&3
     [ -n "$body" ] || return 1
-    printf '%s\n' "$body"
+    [ "$body" = '{}' ] || printf '%s\n' "$body"
   }
   talk 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || slow "$@"
   exit 0
@@ -100,4 +113,4 @@ out=$(printf '%s' "$input" | curl -sS --fail --max-time "$wait_s" -K "$conf" \
   -H "x-switchboard-hook-timeout: $timeout" \
   -H "content-type: application/json" --data-binary @- 2>/dev/null) || slow "$@"
 [ -n "$out" ] || slow "$@"
-printf '%s\n' "$out"
+[ "$out" = '{}' ] || printf '%s\n' "$out"

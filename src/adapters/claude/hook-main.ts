@@ -9,7 +9,5 @@ const arg = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const timeout = Number(arg("hook-timeout"));
-hookMain({ home: arg("home"), hookTimeoutS: Number.isFinite(timeout) && timeout > 0 ? timeout : undefined }).then(
-  (code) => process.exit(code),
-  () => process.exit(2),
-);
+// hookMain never rejects; it chooses the exit code (2 only ever for PreToolUse).
+void hookMain({ home: arg("home"), hookTimeoutS: Number.isFinite(timeout) && timeout > 0 ? timeout : undefined }).then((code) => process.exit(code));

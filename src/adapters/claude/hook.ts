@@ -7,7 +7,8 @@
 // SWITCHBOARD_CLAUDE_OFFLINE=allow. A broken hook never allows silently, and never answers `ask`.
 // Other events never block Claude: on failure they print nothing and say why on stderr.
 //
-// Kept small (no broker client in here): it runs once per tool call, twice with PostToolUse.
+// Kept small (no broker client in here): it runs when claude-hook.sh cannot hand an event to the
+// companion itself (no companion yet, another event, no bash or curl).
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { request } from "node:http";
@@ -119,7 +120,6 @@ async function ensureCompanion(home: string, event: ClaudeHookEvent, env: NodeJS
         "--cwd",
         typeof event.cwd === "string" && event.cwd ? event.cwd : process.cwd(),
       ];
-      if (typeof event.transcript_path === "string") args.push("--transcript", event.transcript_path);
       const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log], env: { ...env, SWITCHBOARD_HOME: home }, cwd: sessionDir(home, sid) });
       child.unref();
       closeSync(log);
@@ -205,7 +205,8 @@ export async function runHook(input: string, opts: HookOptions = {}): Promise<Ho
   const entry = opts.companionEntry ?? join(dirname(fileURLToPath(import.meta.url)), "claude-companion.js");
   try {
     let rec: CompanionRecord | undefined;
-    if (name === "SessionEnd") {
+    // Nothing to end or publish without a companion: never start one for these.
+    if (name === "SessionEnd" || name === "PostToolUse" || name === "PostToolUseFailure") {
       rec = readCompanion(home, event.session_id);
       if (!rec || !pidAlive(rec.pid)) return { stdout: "", stderr: "", exitCode: 0 };
     } else rec = await ensureCompanion(home, event, env, entry);
@@ -223,7 +224,11 @@ export async function runHook(input: string, opts: HookOptions = {}): Promise<Ho
   }
 }
 
-/** Reads stdin, runs the hook, prints, confirms printed messages, exits. */
+/**
+ * Reads stdin, runs the hook, prints, confirms printed messages; resolves to the exit code, never
+ * rejects. Should anything here still fail: 2 for PreToolUse (Claude Code denies, with stderr as the
+ * reason), 1 otherwise (for other events 2 would feed stderr to Claude or block its Stop).
+ */
 export async function hookMain(opts: HookOptions = {}): Promise<number> {
   let input = "";
   try {
@@ -231,10 +236,15 @@ export async function hookMain(opts: HookOptions = {}): Promise<number> {
   } catch {
     input = "";
   }
-  const res = await runHook(input, opts);
-  if (res.stdout) await new Promise<void>((r) => process.stdout.write(res.stdout + "\n", () => r()));
-  if (res.stderr) process.stderr.write(res.stderr);
-  // Printed: only now may the companion forget the messages (killed before this, they come again).
-  if (res.confirm) await post(res.confirm.rec, "/confirm", { ids: res.confirm.ids }).catch(() => {});
-  return res.exitCode;
+  try {
+    const res = await runHook(input, opts);
+    if (res.stdout) await new Promise<void>((r, reject) => process.stdout.write(res.stdout + "\n", (err) => (err ? reject(err) : r())));
+    if (res.stderr) process.stderr.write(res.stderr);
+    // Printed: only now may the companion forget the messages (killed before this, they come again).
+    if (res.confirm) await post(res.confirm.rec, "/confirm", { ids: res.confirm.ids }).catch(() => {});
+    return res.exitCode;
+  } catch (err) {
+    process.stderr.write(`Not run: Switchboard's hook failed (${(err as Error)?.message ?? String(err)}).\n`);
+    return /"hook_event_name"\s*:\s*"PreToolUse"/.test(input) ? 2 : 1;
+  }
 }

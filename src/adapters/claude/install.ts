@@ -15,6 +15,11 @@ import { applyEdits, format, modify, parse, printParseErrorCode, type ParseError
 /** Claude Code kills a hook after this many seconds; approvals expire 20 s before it. */
 export const HOOK_TIMEOUT_S = 900;
 export const GATED_MATCHER = "Bash|Write|Edit|MultiEdit|NotebookEdit";
+/**
+ * PostToolUse answers at once (the companion publishes the output afterwards), so a short timeout: a
+ * hook that hangs anyway holds Claude's turn no longer than this, and Claude carries on without it.
+ */
+export const POST_HOOK_TIMEOUT_S = 30;
 /** How Switchboard's own entries are recognised. */
 const OURS = /claude-hook\.js|switchboard(\.js)?["']?\s+hook\s+claude/;
 
@@ -59,7 +64,7 @@ export function hookCommand(o: HookCommandOptions): string {
 
 /** The `hooks` settings Switchboard needs, all running `command`. */
 export function switchboardHooks(command: string, timeoutS = HOOK_TIMEOUT_S): HooksObject {
-  const entry = (): HookEntry[] => [{ type: "command", command, timeout: timeoutS }];
+  const entry = (t = timeoutS): HookEntry[] => [{ type: "command", command, timeout: t }];
   return {
     SessionStart: [{ hooks: entry() }],
     UserPromptSubmit: [{ hooks: entry() }],
@@ -67,8 +72,9 @@ export function switchboardHooks(command: string, timeoutS = HOOK_TIMEOUT_S): Ho
     Stop: [{ hooks: entry() }],
     SessionEnd: [{ hooks: entry() }],
     PreToolUse: [{ matcher: GATED_MATCHER, hooks: entry() }],
-    // No PostToolUse: the companion reads approved commands' output from the transcript instead of
-    // making Claude start one more hook process per tool call (see transcript.ts).
+    // How an approved Bash call ended (its output and exit status) for its output stream; prints nothing.
+    PostToolUse: [{ matcher: "Bash", hooks: entry(Math.min(timeoutS, POST_HOOK_TIMEOUT_S)) }],
+    PostToolUseFailure: [{ matcher: "Bash", hooks: entry(Math.min(timeoutS, POST_HOOK_TIMEOUT_S)) }],
   };
 }
 

@@ -17,6 +17,7 @@ export interface ClaudeHookEvent {
   tool_response?: unknown;
   error?: string;
   is_interrupt?: boolean;
+  duration_ms?: number;
   last_assistant_message?: string;
   stop_hook_active?: boolean;
   [key: string]: unknown;
@@ -54,13 +55,6 @@ export function hintText(status: string, note: string | undefined, hint: string,
   const head = status === "waiting for you" && note ? `[waiting for you: ${note.split("\n")[0]!.slice(0, 80)}]` : `[${status}]`;
   const tail = queued > 0 ? ` (${queued} message${queued === 1 ? "" : "s"} queued)` : "";
   return [...`${head}${hint ? ` ${hint}` : ""}${tail}`].slice(0, 200).join("");
-}
-
-/** A failed Bash call's error text ("Exit code N\n<output>") taken apart. */
-export function parseFailure(error: string): { exitCode?: number; output: string; reason?: string } {
-  const m = /^Exit code (\d+)(?:\n([\s\S]*))?$/.exec(error);
-  if (m) return { exitCode: Number(m[1]), output: m[2] ?? "" };
-  return { output: "", reason: error.split("\n")[0] ?? "" };
 }
 
 /** The approval must expire before Claude Code kills the hook (at `hookTimeoutS`): 20 s before it. */
