@@ -1,6 +1,6 @@
 // `switchboard acp` benchmark: the latency the ACP client adds to a permission request, and its memory.
 //
-//   npm run build && node --import tsx bench/acp.ts [--trials=N] [--quick]
+//   npm run build && node --import tsx bench/acp.ts [--trials=N] [--long=N] [--quick]
 //
 // A scripted ACP agent (test/fixtures/acp-agent/script-agent.ts) asks N permissions one after the other
 // and records, in its own process, when it sent each request and when the answer came. This process
@@ -13,7 +13,10 @@
 // approval itself (POST /v1/approvals → visible on the feed) and waits for its decision as a requester
 // does (decide → the approval_resolved push on its own stream). What the ACP client adds = the p50 of the
 // total minus the p50 of its floor; the issue's target is < 20 ms for each. Also the resident memory of
-// the `switchboard acp` process after the run (target < 60 MB).
+// the `switchboard acp` process after the run as VS Code starts it (`node ACP_NODE_FLAGS dist/acp.js`,
+// target < 60 MB), beside an idle `node` and the same load started the other ways (from a shell with
+// dist/cli.js and Node's defaults; dist/acp.js with Node's defaults; dist/acp.js without each one of
+// its flags), and again after a long session (--long approvals in all, default 2000).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -33,8 +36,11 @@ import { round, summarize } from "./lib/stats.js";
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const TRIALS = Number(argv.find((a) => a.startsWith("--trials="))?.split("=")[1] ?? (QUICK ? 40 : 200));
+/** Approvals in all before the long session's memory is read. */
+const LONG = Number(argv.find((a) => a.startsWith("--long="))?.split("=")[1] ?? (QUICK ? 500 : 2000));
 const TARGET_MS = 20;
 const TARGET_RSS_MB = 60;
+const ACP_ENTRY = join(ROOT, "dist/acp.js");
 const life = benchLife("bench:acp");
 const now = () => performance.timeOrigin + performance.now();
 
@@ -66,24 +72,41 @@ async function main(): Promise<void> {
     kind: "script-agent",
     command: process.execPath,
     args: ["--import", tsx, join(ROOT, "test/fixtures/acp-agent/script-agent.ts")],
-    // As VS Code's New Agent Session… starts it (src/adapters/acp/node-flags.ts).
-    env: { PATH: process.env.PATH, HOME: box.root, SCRIPT_AGENT_TIMES: timesFile, NODE_OPTIONS: ACP_NODE_FLAGS.join(" ") },
+    // No NODE_OPTIONS: the flags under test are given to `switchboard acp` alone, not to the agent.
+    env: { PATH: process.env.PATH, HOME: box.root, SCRIPT_AGENT_TIMES: timesFile, NODE_OPTIONS: "" },
   };
-  // Memory first as from a shell, with Node's defaults: the same load, then its resident size.
-  const plainTimes = join(timesDir, "plain.jsonl");
-  const plain = startAcp(home.home, { ...agent, env: { ...agent.env, SCRIPT_AGENT_TIMES: plainTimes, NODE_OPTIONS: "" } }, box.cwd, { session: "plain" });
-  let rssPlain: ReturnType<typeof rssMb>;
-  try {
-    await waitFor("the plain ACP session", async () => (await broker.api.endpoints()).find((e) => e.session_name === "plain"), 30_000);
-    plain.write(`perm: ${TRIALS + 10}`);
-    await plain.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS + 9}}yes\\n`), 300_000);
-    rssPlain = rssMb(plain.proc.pid!);
-  } finally {
-    plain.proc.kill("SIGTERM");
-    await plain.exited;
+  // Memory first: the same load (TRIALS + 10 approvals) in each way of starting it, then its resident
+  // size. Each shows what one step saves; the last is how VS Code starts it (the target).
+  const startings: { name: string; how: string; entry?: string; nodeArgs?: readonly string[] }[] = [
+    { name: "shell", how: "switchboard acp from a shell: dist/cli.js, Node's defaults" },
+    { name: "own-bundle", how: "dist/acp.js (its own minified bundle), Node's defaults", entry: ACP_ENTRY, nodeArgs: [] },
+    // What each flag saves: all of them but that one.
+    ...ACP_NODE_FLAGS.map((flag) => ({
+      name: `without-${flag.replace(/^--/, "").replace(/=.*/, "")}`,
+      how: `dist/acp.js with all of ${ACP_NODE_FLAGS.join(" ")} but ${flag}`,
+      entry: ACP_ENTRY,
+      nodeArgs: ACP_NODE_FLAGS.filter((f) => f !== flag),
+    })),
+  ];
+  const memory: Record<string, { how: string; rss: ReturnType<typeof rssMb> }> = {};
+  for (const st of startings) {
+    const session = `mem-${st.name}`;
+    const times = join(timesDir, `${session}.jsonl`);
+    const opts = { session, ...(st.entry ? { entry: st.entry } : {}), ...(st.nodeArgs ? { nodeArgs: st.nodeArgs } : {}) };
+    const p = startAcp(home.home, { ...agent, env: { ...agent.env, SCRIPT_AGENT_TIMES: times } }, box.cwd, opts);
+    try {
+      await waitFor(`the ${session} ACP session`, async () => (await broker.api.endpoints()).find((e) => e.session_name === session), 30_000);
+      p.write(`perm: ${TRIALS + 10}`);
+      await p.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS + 9}}yes\n`), 300_000);
+      memory[st.name] = { how: st.how, rss: rssMb(p.proc.pid!) };
+    } finally {
+      p.proc.kill("SIGTERM");
+      await p.exited;
+    }
   }
   order.length = 0;
-  const run = startAcp(home.home, agent, box.cwd);
+  // As VS Code's New Agent Session… starts it (src/extension/agent-session.ts, src/adapters/acp/node-flags.ts).
+  const run = startAcp(home.home, agent, box.cwd, { entry: ACP_ENTRY, nodeArgs: ACP_NODE_FLAGS });
   let report: Record<string, unknown>;
   try {
     await waitFor("the ACP session", async () => (await broker.api.endpoints()).find((e) => e.kind === "script-agent"), 30_000);
@@ -94,12 +117,17 @@ async function main(): Promise<void> {
     run.write(`perm: ${TRIALS}`);
     await run.waitForOutput(new RegExp(`outcomes: (yes,){${TRIALS - 1}}yes\\n`), 300_000);
     const rss = rssMb(run.proc.pid!);
+    // A long session: memory after LONG approvals in all (V8 lets garbage build up in the old generation
+    // before it collects it, so this is where the resident size settles).
+    run.write(`perm: ${LONG - TRIALS - 10}`);
+    await run.waitForOutput(new RegExp(`outcomes: (yes,){${LONG - TRIALS - 11}}yes\n`), 600_000);
+    const rssLong = rssMb(run.proc.pid!);
     const lines = readFileSync(timesFile, "utf8")
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l) as { i: number; sent: number; answered: number });
-    const measured = lines.slice(skip);
-    const ids = order.slice(skip);
+    const measured = lines.slice(skip, skip + TRIALS);
+    const ids = order.slice(skip, skip + TRIALS);
     if (measured.length !== ids.length) throw new Error(`${measured.length} requests but ${ids.length} approvals seen`);
     const toVisible = measured.map((t, k) => visibleAt.get(ids[k]!)! - t.sent);
     const toAnswer = measured.map((t, k) => t.answered - decideAt.get(ids[k]!)!);
@@ -151,11 +179,19 @@ async function main(): Promise<void> {
       acp_client_rss_mb: metric(rss?.rss ?? null, "MB", TARGET_RSS_MB, "<", {
         floor: floorRss?.rss ?? null,
         floor_name: "an idle `node` with nothing loaded",
-        note: rss ? `with ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
+        note: rss ? `dist/acp.js ${ACP_NODE_FLAGS.join(" ")} (as VS Code starts it): peak ${rss.hwm} MB, anon ${rss.anon} MB, file-backed ${rss.file} MB` : "not measured",
       }),
-      acp_client_rss_node_defaults_mb: metric(rssPlain?.rss ?? null, "MB", null, null, {
-        note: rssPlain ? `with Node's default heap flags (a plain shell): anon ${rssPlain.anon} MB, file-backed ${rssPlain.file} MB` : "not measured",
+      acp_client_rss_long_session_mb: metric(rssLong?.rss ?? null, "MB", TARGET_RSS_MB, "<", {
+        floor: floorRss?.rss ?? null,
+        floor_name: "an idle `node` with nothing loaded",
+        note: rssLong ? `the same process after ${LONG} approvals in all: peak ${rssLong.hwm} MB, anon ${rssLong.anon} MB, file-backed ${rssLong.file} MB` : "not measured",
       }),
+      ...Object.fromEntries(
+        Object.entries(memory).map(([name, m]) => [
+          `acp_client_rss_${name.replace(/-/g, "_")}_mb`,
+          metric(m.rss?.rss ?? null, "MB", null, null, { note: m.rss ? `${m.how}: anon ${m.rss.anon} MB, file-backed ${m.rss.file} MB` : "not measured" }),
+        ]),
+      ),
     };
     report = {
       bench: "acp",
@@ -168,7 +204,9 @@ async function main(): Promise<void> {
       decision_to_answer_ms: ans,
       decision_to_answer_floor_ms: fa,
       rss_mb: rss,
-      rss_node_defaults_mb: rssPlain,
+      rss_long_session_mb: rssLong,
+      long_session_approvals: LONG,
+      rss_other_startings_mb: memory,
       metrics,
       summary: targetSummary(metrics),
       duration_s: round((Date.now() - t0) / 1000, 1),

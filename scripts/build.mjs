@@ -32,6 +32,10 @@ const node = {
 const builds = [
   build({ ...node, entryPoints: ["src/broker/main.ts"], outfile: "dist/broker.js" }),
   build({ ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", banner: { js: "#!/usr/bin/env node\n" + node.banner.js } }),
+  // `switchboard acp` alone, as VS Code's New Agent Session… starts it: a long-lived process per agent
+  // session that loads only what it needs (src/cli/acp-main.ts). Always minified: its resident memory
+  // is a target (bench/acp.ts measures this file), and the source text stays on the heap while it runs.
+  build({ ...node, entryPoints: ["src/cli/acp-main.ts"], outfile: "dist/acp.js", minify: true }),
   // The pi extension (`pi -e dist/pi-extension.js`). pi loads extensions with jiti: under our
   // "type": "module" package.json it imports this ESM natively; elsewhere jiti transpiles it to
   // CommonJS first, so `require` is declared with `var` (which may redeclare jiti's wrapper parameter).

@@ -1,9 +1,10 @@
 // Switchboard: New Agent Session…: pick an ACP agent (found on PATH, or from `switchboard.agents`)
-// and open a terminal running `switchboard acp -- CMD ARGS…` (the bundled CLI on VS Code's own
-// runtime) in the workspace, so the agent becomes a session with approvals, streams and messages.
+// and open a terminal running `switchboard acp -- CMD ARGS…` (dist/acp.js, the command's own small
+// bundle, on VS Code's own runtime with the flags of node-flags.ts) in the workspace, so the agent
+// becomes a session with approvals, streams and messages.
 import { join } from "node:path";
 import * as vscode from "vscode";
-import { ACP_NODE_FLAGS } from "../adapters/acp/node-flags.js";
+import { acpNodeArgs } from "../adapters/acp/node-flags.js";
 import { agentChoices, type AgentChoice } from "./agent-choices.js";
 import type { Settings } from "./settings.js";
 
@@ -30,11 +31,11 @@ export function openAgentSession(extensionPath: string, settings: Settings, agen
   const terminal = vscode.window.createTerminal({
     name: `${agent.name} · Switchboard`,
     shellPath: process.execPath,
-    shellArgs: [...ACP_NODE_FLAGS, join(extensionPath, "dist", "cli.js"), "acp", "--", agent.path ?? agent.command, ...agent.args],
+    shellArgs: acpNodeArgs(join(extensionPath, "dist"), agent.path ?? agent.command, agent.args),
     ...(cwd ? { cwd } : {}),
     env: {
       ...agent.env,
-      // VS Code's runtime as plain Node; the agent itself gets the terminal's environment without it.
+      // VS Code's runtime as plain Node (acp-main.ts takes it out of the agent's environment).
       ELECTRON_RUN_AS_NODE: "1",
       // The session must reach the same broker as this window.
       ...(settings.brokerHome ? { SWITCHBOARD_HOME: settings.brokerHome } : {}),

@@ -1,7 +1,9 @@
 // `switchboard acp` end to end with the four real ACP agents from npm (claude-agent-acp, codex-acp,
 // gemini --acp, opencode acp; pinned, installed once into a cache by scripts/agents/install.sh), the
 // real broker, and only the model faked on 127.0.0.1. A "reviewer" decides through the broker API, as
-// VS Code would. SWITCHBOARD_ACP_AGENTS=claude,gemini limits the agents (default: all four).
+// VS Code would. `switchboard acp` is started as VS Code's New Agent Session… starts it: dist/acp.js
+// with the flags of node-flags.ts (--jitless among them); acp-client-ops.test.ts starts it as a shell
+// does (dist/cli.js acp). SWITCHBOARD_ACP_AGENTS=claude,gemini limits the agents (default: all four).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
@@ -11,15 +13,20 @@ import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
 import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
 import { startFakeModel, type FakeModel } from "../support/fake-model/openai.js";
+import { ACP_NODE_FLAGS } from "../../src/adapters/acp/node-flags.js";
 import { agentSetup, installAgents, processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentName, type AgentSetup } from "../support/acp.js";
-import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
+import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 
 const ALL: AgentName[] = ["claude", "codex", "gemini", "opencode"];
 const AGENTS = (process.env.SWITCHBOARD_ACP_AGENTS?.split(",").map((s) => s.trim()) as AgentName[] | undefined)?.filter((a) => ALL.includes(a)) ?? ALL;
 const START_MS = 120_000;
 const TURN_MS = 90_000;
 
-/** Agents that send a shell command's output back over ACP (gemini sends none: its tool_call_update content is empty). */
+/**
+ * Agents that send a shell command's output back over ACP. gemini-cli sends none in its default set-up
+ * (commands in a pseudo-terminal: its tool_call_update content is empty), nor an exit code; its own
+ * test below shows the setting that makes it send the output.
+ */
 const SHARES_OUTPUT: Record<AgentName, boolean> = { claude: true, codex: true, gemini: false, opencode: true };
 
 describe("switchboard acp with the real ACP agents", { concurrency: false }, () => {
@@ -66,7 +73,7 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
       /** A new `switchboard acp`; one a failed test left running is killed first, so each test starts clean. */
       const fresh = () => {
         run?.proc.kill("SIGKILL");
-        return startAcp(home.home, agent, box.cwd);
+        return startAcp(home.home, agent, box.cwd, { entry: join(ROOT, "dist/acp.js"), nodeArgs: ACP_NODE_FLAGS });
       };
       const endpointOf = async (kind: string): Promise<EndpointView | undefined> => (await broker.api.endpoints()).find((e) => e.kind === kind);
       const pending = (endpointId: string) =>
@@ -87,18 +94,25 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         // Every agent here offers "allow always": the card offers Allow for this session (a Switchboard session rule).
         assert.equal(a1.always_offered, true);
         await broker.api.decide(a1.approval_id, { decision: "approve", decided_by: "test" });
-        await waitFor("the approved command's side effect", () => existsSync(join(box.cwd, "approved.txt")), TURN_MS);
-        assert.equal((await readFile(join(box.cwd, "approved.txt"), "utf8")).trim(), `approved-${name}`);
+        // The file exists as soon as the shell opens it for `>`, before echo has written to it: wait for its content.
+        const approvedFile = join(box.cwd, "approved.txt");
+        await waitFor("the approved command's side effect", async () => existsSync(approvedFile) && (await readFile(approvedFile, "utf8")).trim() !== "", TURN_MS);
+        assert.equal((await readFile(approvedFile, "utf8")).trim(), `approved-${name}`);
         const s1 = await waitFor(
           "the command's stream to end",
           async () => (await broker.api.streams()).find((s) => s.approval_id === a1.approval_id && s.state !== "streaming"),
           TURN_MS,
         );
         assert.equal(s1.state, "completed");
-        assert.equal(s1.exit_code, 0);
+        const replay = await broker.api.replayStream(s1.stream_id);
         if (SHARES_OUTPUT[name]) {
-          const replay = await broker.api.replayStream(s1.stream_id);
+          assert.equal(s1.exit_code, 0);
           assert.match(replay.chunks.map((c) => c.data).join(""), new RegExp(`approved-${name}`));
+        } else {
+          // Said in the terminal's header, not pretended: no output, and no exit code made up.
+          assert.equal(s1.exit_code, null);
+          assert.deepEqual(replay.chunks, []);
+          assert.match(s1.note ?? "", /sent no output for this command/);
         }
         await waitFor("the turn to end", async () => (await endpointOf(agent.kind))?.task_hint === "idle", TURN_MS);
 
@@ -164,6 +178,35 @@ describe("switchboard acp with the real ACP agents", { concurrency: false }, () 
         assert.equal(inbox.content, `kept-${name}`);
         run = undefined;
       });
+
+      if (name === "gemini")
+        it("gemini with tools.shell.enableInteractiveShell false in its settings.json sends a command's output, and its stream has it", async () => {
+          const settings = join(box.root, "home/.gemini/settings.json");
+          const before = await readFile(settings, "utf8");
+          await writeFile(settings, JSON.stringify({ ...JSON.parse(before), tools: { shell: { enableInteractiveShell: false } } }));
+          try {
+            run = fresh();
+            const ep = await waitFor("the ACP session", () => endpointOf(agent.kind), START_MS);
+            run.write("bash: echo shown-by-gemini > shown.txt && cat shown.txt");
+            const a = await pending(ep.endpoint_id);
+            await broker.api.decide(a.approval_id, { decision: "approve", decided_by: "test" });
+            const s = await waitFor(
+              "the command's stream to end",
+              async () => (await broker.api.streams()).find((x) => x.approval_id === a.approval_id && x.state !== "streaming"),
+              TURN_MS,
+            );
+            const replay = await broker.api.replayStream(s.stream_id);
+            assert.match(replay.chunks.map((c) => c.data).join(""), /shown-by-gemini/);
+            assert.equal(s.output_merged, true);
+            assert.equal(s.note, undefined);
+            run.proc.kill("SIGTERM");
+            await run.exited;
+            await waitFor("no agent process left", () => processesWith(box.root).length === 0, 10_000);
+            run = undefined;
+          } finally {
+            await writeFile(settings, before);
+          }
+        });
 
       // claude-agent-acp writes itself (a new file here: Claude refuses to overwrite a file it has not
       // read); gemini writes through the client's fs/write_text_file (an existing file here: for a

@@ -140,10 +140,19 @@ export interface AcpRun {
 }
 
 /** `node dist/cli.js acp --home HOME [--session NAME] -- CMD ARGS…` in `cwd`, stdin a pipe. */
-export function startAcp(home: string, agent: AgentSetup, cwd: string, opts: { session?: string; debug?: boolean; noStart?: boolean } = {}): AcpRun {
+/**
+ * Starts `switchboard acp` for `agent`: `node dist/cli.js acp …`, or with `entry` (dist/acp.js, as
+ * VS Code starts it) `node NODEARGS dist/acp.js …`.
+ */
+export function startAcp(
+  home: string,
+  agent: AgentSetup,
+  cwd: string,
+  opts: { session?: string; debug?: boolean; noStart?: boolean; entry?: string; nodeArgs?: readonly string[] } = {},
+): AcpRun {
   const args = [
-    CLI_ENTRY,
-    "acp",
+    ...(opts.nodeArgs ?? []),
+    ...(opts.entry ? [opts.entry] : [CLI_ENTRY, "acp"]),
     "--home",
     home,
     ...(opts.noStart ? ["--no-start"] : []),

@@ -7,10 +7,11 @@
 //
 // Screenshots land in test-artifacts/ui/switchboard-acp-*.png.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
+import { ACP_NODE_FLAGS } from "../../src/adapters/acp/node-flags.js";
 import { agentSetup, installAgents, processesWith } from "../support/acp.js";
 import { runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
@@ -100,6 +101,24 @@ describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 
         `the agent's terminal; terminals ${JSON.stringify(await terminalNames(page()))}`,
       );
       await waitForTerminalRows(page(), "the chat's greeting", (r) => hasRow(r, /Type a prompt/), 30_000);
+      // Started as node-flags.ts says: VS Code's runtime with the flags, then dist/acp.js (not the whole
+      // CLI); ELECTRON_RUN_AS_NODE, for that runtime only, is not passed on to the agent.
+      const procs = processesWith(agentRoot).map((pid) => {
+        const read = (f: string) => {
+          try {
+            return readFileSync(`/proc/${pid}/${f}`, "utf8").split("\0");
+          } catch {
+            return [];
+          }
+        };
+        return { argv: read("cmdline"), env: read("environ") };
+      });
+      const acp = procs.find((p) => p.argv.some((a) => a.endsWith("/dist/acp.js")));
+      assert.ok(acp, `a switchboard acp process started from dist/acp.js; ${JSON.stringify(procs.map((p) => p.argv))}`);
+      assert.deepEqual(acp.argv.slice(1, 1 + ACP_NODE_FLAGS.length), [...ACP_NODE_FLAGS]);
+      const agentProcs = procs.filter((p) => p !== acp);
+      assert.ok(agentProcs.length >= 1, "the agent runs");
+      for (const p of agentProcs) assert.ok(!p.env.includes("ELECTRON_RUN_AS_NODE=1"), `ELECTRON_RUN_AS_NODE reached ${p.argv.join(" ")}`);
       await screenshot(page(), "switchboard-acp-1-session");
 
       // 2. A prompt typed into the chat: the agent asks to run a shell command.

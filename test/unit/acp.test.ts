@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PermissionOption, ToolCallUpdate } from "@agentclientprotocol/sdk";
 import { approvalRequestFor, commandOf, mergeToolCall, permissionOutcome } from "../../src/adapters/acp/permission.js";
-import { finalOutcome, liveExit, liveOutput, unfence } from "../../src/adapters/acp/tool-streams.js";
+import { finalOutcome, liveExit, liveOutput, ToolStreams, unfence } from "../../src/adapters/acp/tool-streams.js";
+import type { StreamWriter } from "../../src/client/stream-writer.js";
 import { AnswerText, MAX_QUEUED, TurnQueue, replyText, type Turn } from "../../src/adapters/acp/turns.js";
 import { ChatView } from "../../src/adapters/acp/chat-view.js";
 
@@ -150,6 +151,60 @@ describe("acp tool output", () => {
     assert.equal(liveOutput({ toolCallId: "t", _meta: { terminal_output: { terminal_id: "t", data: "x" } } }), "x");
     assert.deepEqual(liveExit({ toolCallId: "t", _meta: { terminal_exit: { terminal_id: "t", exit_code: 1, signal: null } } }), { exitCode: 1, signal: null });
     assert.equal(liveOutput({ toolCallId: "t" }), undefined);
+  });
+});
+
+describe("acp tool streams", () => {
+  /** ToolStreams for `agent`, recording each stream it starts: the start request, what is written, how it ends. */
+  const record = (agent: { name: string; title: string }) => {
+    const streams: { req: Record<string, unknown>; out: [number, string][]; end?: { exit_code: number | null } }[] = [];
+    const pending: Promise<unknown>[] = [];
+    const ts = new ToolStreams(
+      {
+        agent: () => agent,
+        log: () => {},
+        track: (p) => void pending.push(p),
+        start: async (req) => {
+          const s: (typeof streams)[number] = { req, out: [] };
+          streams.push(s);
+          return {
+            write: (ch: number, d: string) => (s.out.push([ch, d]), true),
+            complete: async (e: { exit_code: number | null }) => void (s.end = e),
+          } as unknown as StreamWriter;
+        },
+      },
+      "/w",
+    );
+    const run = async (content: ToolCallUpdate["content"]) => {
+      const call: ToolCallUpdate = { toolCallId: `t${streams.length}`, kind: "execute", status: "pending", title: "true" };
+      ts.decided(call, "apr_1", "sh", "true", true);
+      const done: ToolCallUpdate = { ...call, status: "completed", content };
+      ts.update(done, done, "true", "sh");
+      await Promise.all(pending);
+      return streams[streams.length - 1]!;
+    };
+    return run;
+  };
+  const text = (t: string): ToolCallUpdate["content"] => [{ type: "content", content: { type: "text", text: t } }];
+
+  it("a call the agent sent no output for says so in its header, never an empty terminal as if the command printed nothing", async () => {
+    const claude = record({ name: "@zed-industries/claude-agent-acp", title: "Claude Code" });
+    const silent = await claude([]);
+    assert.equal(silent.req.note, "Claude Code sent no output for this command.");
+    assert.deepEqual(silent.out, []);
+    assert.equal(silent.end?.exit_code, 0, "completed with no exit code is exit 0 for the others (they report a failed command as failed)");
+    const spoke = await claude(text("hi\n"));
+    assert.equal(spoke.req.note, undefined);
+    assert.deepEqual(spoke.out, [[1, "hi\n"]]);
+  });
+  it("gemini-cli: the header says why there is no output and how to get it; no exit code is made up", async () => {
+    const gemini = record({ name: "gemini-cli", title: "Gemini CLI" });
+    const silent = await gemini([]);
+    assert.match(String(silent.req.note), /^Gemini CLI sent no output for this command: .*pseudo-terminal.*"enableInteractiveShell": false/);
+    assert.equal(silent.end?.exit_code, null);
+    const spoke = await gemini(text("out\n"));
+    assert.equal(spoke.req.note, undefined);
+    assert.equal(spoke.end?.exit_code, null);
   });
 });
 

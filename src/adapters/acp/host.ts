@@ -15,18 +15,21 @@ import { Readable, Writable } from "node:stream";
 import * as acp from "@agentclientprotocol/sdk";
 import type { RequestPermissionRequest, RequestPermissionResponse, SessionNotification, ToolCallUpdate } from "@agentclientprotocol/sdk";
 import { BrokerClient, type ClientMessage, type StreamEventFrame } from "../../client/client.js";
-import { CapabilityMissingError } from "../../client/client-errors.js";
-import { BrokerError } from "../../client/errors.js";
 import { StreamWriter } from "../../client/stream-writer.js";
-import { SWITCHBOARD_VERSION, TIMED_OUT_NOT_RUN, type Approval, type ApprovalRequest } from "../../protocol/index.js";
+import { SWITCHBOARD_VERSION, type StreamStartRequest } from "../../protocol/index.js";
 import { classifyCommand } from "../shared/classify.js";
+import { Decisions } from "../shared/decisions.js";
+import { type Activity, firstLine, hintText } from "./activity.js";
 import { AgentProcess } from "./agent-process.js";
+import { askBroker } from "./ask.js";
 import { ChatView, type ChatOutput } from "./chat-view.js";
 import { ClientOps } from "./client-ops.js";
+import { errText } from "../shared/failures.js";
+import { agentEnd, openSession } from "./handshake.js";
 import { approvalRequestFor, commandOf, mergeToolCall, permissionOutcome, type AcpGateRequest, type Verdict } from "./permission.js";
+import { routedMessageOf, sendReply } from "./replies.js";
 import { ToolStreams } from "./tool-streams.js";
 import { AnswerText, TurnQueue, replyText, type RoutedMessage, type Turn } from "./turns.js";
-import { Decisions } from "../shared/decisions.js";
 
 const { methods } = acp;
 
@@ -49,30 +52,7 @@ export interface AcpHostOptions {
   debug?: boolean;
 }
 
-export type Activity = "starting" | "idle" | "working" | "waiting for approval";
-
-/** While waiting for a decision, how often the approval is also fetched (the push brings it at once). */
-const DECISION_POLL_MS = 2000;
-const TASK_HINT_MAX = 200;
-
-function errText(err: unknown): string {
-  if (err instanceof BrokerError) return `${err.message} (${err.code})`;
-  if (err && typeof err === "object" && "message" in err) return String((err as { message: unknown }).message);
-  return String(err);
-}
-
-function firstLine(text: string): string {
-  const line = text.split("\n").find((l) => l.trim()) ?? "";
-  return [...line.trim()].slice(0, TASK_HINT_MAX).join("");
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${Math.round(ms / 1000)} s`)), ms))),
-  ]);
-}
+export type { Activity } from "./activity.js";
 
 interface PendingPermission {
   approvalId: string | undefined;
@@ -139,8 +119,7 @@ export class AcpHost {
     void agent.exited.then((exit) => {
       // While starting, start() itself reports it.
       if (this.stopping || !this.endpointId) return;
-      const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-      const tail = agent.stderr.trim().split("\n").slice(-5).join("\n");
+      const { how, tail } = agentEnd(agent, exit);
       this.view.note(`the agent ${how}.${tail ? `\n${tail}` : ""}`, exit.code === 0 ? "info" : "error");
       void this.stop(exit.code === 0 ? 0 : 1);
     });
@@ -153,7 +132,8 @@ export class AcpHost {
       log: (m) => this.log(m),
       note: (m) => this.view.note(m),
     });
-    this.streams = new ToolStreams({ start: (req) => this.startStream(req), log: (m) => this.log(m), track: (p) => this.track(p) }, o.cwd);
+    const agentId = () => ({ name: this.agentName, title: this.agentTitle });
+    this.streams = new ToolStreams({ start: (req) => this.startStream(req), agent: agentId, log: (m) => this.log(m), track: (p) => this.track(p) }, o.cwd);
 
     const app = acp
       .client({ name: "agent-switchboard" })
@@ -171,40 +151,10 @@ export class AcpHost {
       if (!this.stopping) this.log("the agent closed its ACP connection");
     });
 
-    const startMs = o.startTimeoutMs ?? 120_000;
-    // An agent that dies while starting: say how, with the end of what it wrote to stderr.
-    const died = agent.exited.then((exit) => {
-      const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-      const tail = agent.stderr.trim().split("\n").slice(-5).join("\n");
-      throw new Error(`${o.command} ${how} before it started an ACP session${tail ? `:\n${tail}` : ""}`);
-    });
-    died.catch(() => {});
-    const starting = (what: string, p: Promise<unknown>) =>
-      Promise.race([p, died]).catch(async (err: unknown) => {
-        // A broken pipe comes before the exit: give the exit a moment to arrive.
-        const gone = await Promise.race([agent.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]);
-        if (gone) return died;
-        throw new Error(`${o.command} answered ${what} with an error (is it an ACP agent, started in ACP mode?): ${errText(err)}`);
-      });
-    const init = await withTimeout(
-      this.conn.agent.request(methods.agent.initialize, {
-        protocolVersion: acp.PROTOCOL_VERSION,
-        clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: true, _meta: { terminal_output: true } },
-        clientInfo: { name: "agent-switchboard", title: "Agent Switchboard", version: SWITCHBOARD_VERSION },
-      }),
-      startMs,
-      "the agent (initialize)",
-    ).then(
-      (r) => r,
-      (err: unknown) => starting("initialize", Promise.reject(err)) as never,
-    );
-    const info = init.agentInfo;
+    const session = await openSession(this.conn, agent, { command: o.command, cwd: o.cwd, timeoutMs: o.startTimeoutMs ?? 120_000 });
+    const info = session.agentInfo;
     this.agentName = info?.name?.trim() || basename(o.command);
     this.agentTitle = info?.title?.trim() || this.agentName;
-    const session = await withTimeout(this.conn.agent.request(methods.agent.session.new, { cwd: o.cwd, mcpServers: [] }), startMs, "the agent (session/new)").then(
-      (r) => r,
-      (err: unknown) => starting("session/new", Promise.reject(err)) as never,
-    );
     this.sessionId = session.sessionId;
 
     // Listening before registering: the broker may push a message for the new endpoint before the
@@ -294,24 +244,13 @@ export class AcpHost {
   private onMessage(m: ClientMessage): void {
     this.log(`message ${m.sourceMessageId} from ${m.from} (push ${m.push_id ?? "-"})`);
     const text = m.content;
-    const source = typeof m.metadata.source_endpoint_id === "string" ? m.metadata.source_endpoint_id : undefined;
-    const correlation = typeof m.metadata.correlation_id === "string" ? m.metadata.correlation_id : undefined;
-    const routed: RoutedMessage = {
-      messageId: m.sourceMessageId,
-      pushId: m.push_id,
-      text,
-      from: m.from,
-      replyTo: source ?? m.from,
-      replyToEndpoint: source !== undefined,
-      inReplyTo: correlation ?? m.sourceMessageId,
-    };
     if (!text.trim() || this.stopping) {
       this.log(`message ${m.sourceMessageId} from ${m.from} not taken up (${this.stopping ? "stopping" : "empty"})`);
       // Empty: nothing to do, done with it. Stopping: left unacknowledged, so it goes to the inbox.
       if (!this.stopping) this.client?.ackMessage(m);
       return;
     }
-    this.offer({ origin: "message", text, message: routed });
+    this.offer({ origin: "message", text, message: routedMessageOf(m) });
   }
 
   private async reply(m: RoutedMessage, content: string): Promise<void> {
@@ -319,23 +258,7 @@ export class AcpHost {
     const client = this.client;
     const endpointId = this.endpointId;
     if (!client || !endpointId) return;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await client.send({
-          endpoint_id: client.resolveEndpointId(endpointId),
-          to: m.replyTo,
-          content: content.slice(0, 500_000),
-          metadata: { in_reply_to: m.inReplyTo, reply_to_message_id: m.messageId },
-        });
-        return this.log(`replied to ${m.messageId}: ${res.status}`);
-      } catch (err) {
-        if (err instanceof BrokerError && err.code === "recipient_unknown") return this.log(`reply to ${m.messageId} skipped: "${m.from}" is not a session`);
-        if (err instanceof BrokerError && err.status >= 400 && err.status < 500 && err.code !== "unknown_endpoint" && err.code !== "endpoint_not_active")
-          return this.log(`reply to ${m.messageId} refused: ${errText(err)}`);
-        if (this.stopping || attempt >= 40) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await sendReply(client, endpointId, m, content, { stopping: () => !!this.stopping, log: (msg) => this.log(msg) });
   }
 
   // ---- agent updates -------------------------------------------------------------------------------
@@ -390,59 +313,9 @@ export class AcpHost {
     return { outcome };
   }
 
-  /**
-   * Asks the broker and waits for the decision. Fails closed: a broker that cannot be reached, or
-   * refuses the request, is a rejection with a sentence the agent sees.
-   */
-  async ask(req: AcpGateRequest, key: string, signal: AbortSignal, created?: (approvalId: string) => void): Promise<Verdict> {
-    const client = this.client;
-    const endpointId = this.endpointId;
-    if (!client || !endpointId) return { decision: "reject", reason: "Not run: Switchboard is not connected to its broker." };
-    let approval: Approval | undefined;
-    try {
-      const api = await client.brokerApi("approvals_v1");
-      const body: ApprovalRequest = {
-        endpoint_id: client.resolveEndpointId(endpointId),
-        action: req.action,
-        summary: req.summary,
-        cwd: req.cwd,
-        execute: "agent",
-        idempotency_key: `acp-${process.pid}-${key}`.slice(0, 200),
-        ...(req.command !== undefined ? { command: req.command } : {}),
-        ...(req.detail !== undefined ? { detail: req.detail } : {}),
-        ...(req.diff !== undefined ? { diff: req.diff } : {}),
-        ...(req.alwaysOffered ? { always_offered: true } : {}),
-      };
-      approval = await api.requestApproval(body);
-      created?.(approval.approval_id);
-      this.log(`asked ${approval.approval_id} (${req.action}): ${req.summary}`);
-      const id = approval.approval_id;
-      while (approval.state === "pending") {
-        if (signal.aborted) {
-          await api.withdrawApproval(id, client.pluginPid).catch((e: unknown) => this.log(`withdraw ${id}: ${errText(e)}`));
-          return { decision: "cancelled" };
-        }
-        let next = await this.decisions.next(id, DECISION_POLL_MS, signal);
-        if (!next && signal.aborted) continue;
-        next ??= await (await client.brokerApi("approvals_v1")).approval(id);
-        approval = next;
-      }
-    } catch (err) {
-      if (err instanceof CapabilityMissingError) return { decision: "reject", reason: "Not run: the broker has no approvals." };
-      return { decision: "reject", reason: `Not run: Switchboard could not get a decision (${errText(err)}).` };
-    }
-    switch (approval.state) {
-      case "approved":
-        return { decision: "approve" };
-      case "rejected": {
-        const by = approval.decided_by ? ` by ${approval.decided_by}` : "";
-        return { decision: "reject", reason: `Rejected in Switchboard${by}: ${approval.reason?.trim() || "no reason given"}` };
-      }
-      case "expired":
-        return { decision: "reject", reason: TIMED_OUT_NOT_RUN };
-      default:
-        return { decision: "reject", reason: `Not run: the approval was ${approval.state}.` };
-    }
+  /** Asks the broker and waits for the decision (ask.ts; fails closed). */
+  ask(req: AcpGateRequest, key: string, signal: AbortSignal, created?: (approvalId: string) => void): Promise<Verdict> {
+    return askBroker({ client: this.client, endpointId: this.endpointId, decisions: this.decisions, log: (m) => this.log(m) }, req, key, signal, created);
   }
 
   private onFrame(f: StreamEventFrame): void {
@@ -456,7 +329,7 @@ export class AcpHost {
     }
   }
 
-  private startStream(req: Omit<import("../../protocol/index.js").StreamStartRequest, "endpoint_id">): Promise<StreamWriter> {
+  private startStream(req: Omit<StreamStartRequest, "endpoint_id">): Promise<StreamWriter> {
     const client = this.client;
     const endpointId = this.endpointId;
     if (!client || !endpointId) return Promise.reject(new Error("not connected to a broker"));
@@ -483,9 +356,7 @@ export class AcpHost {
     const endpointId = this.endpointId;
     if (!client || !endpointId || this.stopping) return;
     const current = this.queue.current;
-    const what = about ?? (current ? firstLine(current.text) : "");
-    const waiting = this.queue.queued.length;
-    const hint = `${this.activity}${what && this.activity !== "idle" ? `: ${what}` : ""}${waiting ? ` (${waiting} queued)` : ""}`.slice(0, 1000);
+    const hint = hintText(this.activity, about ?? (current ? firstLine(current.text) : ""), this.queue.queued.length);
     if (hint === this.hintSent) return;
     this.hintSent = hint;
     this.track(client.setTaskHint(endpointId, hint).catch((e: unknown) => this.log(`task hint: ${errText(e)}`)));

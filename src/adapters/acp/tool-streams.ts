@@ -6,6 +6,10 @@
 // - Otherwise at the end, from the final tool_call_update: codex-acp's rawOutput has stdout and
 //   stderr apart (channels 1 and 2); others give one text (content, or rawOutput.output), which is
 //   stdout and stderr merged: the stream says so (`output_merged`) rather than pretending it is stdout.
+// - An agent that sent no output for a call that ran: the stream's header says so (`note`) rather
+//   than showing an empty terminal as if the command printed nothing. gemini-cli 0.61 sends none at
+//   all in its default set-up (see noOutputNote), and calls a command that exited non-zero
+//   "completed", so its streams end with no exit code ("ended") instead of a made-up 0.
 // A tool call that was rejected or never ran gets no stream.
 import type { ToolCallUpdate } from "@agentclientprotocol/sdk";
 import type { StreamStartRequest } from "../../protocol/index.js";
@@ -63,8 +67,28 @@ export function finalOutcome(call: ToolCallUpdate): ToolOutcome {
   return { output: text ? [[1, text]] : [], merged: true, exitCode, signal: null };
 }
 
+/** The agent, from its agentInfo: `name` identifies it, `title` is for people. */
+export interface AgentId {
+  name: string;
+  title: string;
+}
+
+/** Agents whose `completed` status says nothing about the exit code. */
+const NO_EXIT_CODE = new Set(["gemini-cli"]);
+
+/** The header note of a stream whose agent sent no output for it. */
+export function noOutputNote(agent: AgentId): string {
+  // gemini-cli 0.61 runs commands in a pseudo-terminal by default and then hands its ACP layer the
+  // screen as styled lines, which that layer drops (toToolCallContent keeps only text and diffs).
+  if (agent.name === "gemini-cli")
+    return `${agent.title} sent no output for this command: it sends none over ACP while it runs commands in a pseudo-terminal, its default ("tools": {"shell": {"enableInteractiveShell": false}} in its settings.json makes it send the output).`;
+  return `${agent.title} sent no output for this command.`;
+}
+
 export interface ToolStreamDeps {
   start(req: Omit<StreamStartRequest, "endpoint_id">): Promise<StreamWriter>;
+  /** The agent (known once the session has started). */
+  agent(): AgentId;
   log(msg: string): void;
   track(p: Promise<unknown>): void;
 }
@@ -143,12 +167,12 @@ export class ToolStreams {
         t.ended = true;
         return;
       }
-      if (outcome.exitCode === null && status === "completed") outcome.exitCode = 0;
+      if (outcome.exitCode === null && status === "completed" && !NO_EXIT_CODE.has(this.deps.agent().name)) outcome.exitCode = 0;
       this.end(t, outcome);
     }
   }
 
-  private open(t: Tracked, merged: boolean): Promise<StreamWriter | undefined> {
+  private open(t: Tracked, merged: boolean, note?: string): Promise<StreamWriter | undefined> {
     return (t.writer ??= this.deps
       .start({
         action: t.action,
@@ -156,6 +180,7 @@ export class ToolStreams {
         cwd: this.cwd,
         ...(t.approvalId ? { approval_id: t.approvalId } : {}),
         ...(merged ? { output_merged: true } : {}),
+        ...(note ? { note } : {}),
       })
       .catch((err: Error) => {
         this.deps.log(`no output stream for ${t.command}: ${err.message}`);
@@ -165,7 +190,8 @@ export class ToolStreams {
 
   private end(t: Tracked, o: ToolOutcome): void {
     t.ended = true;
-    const w = this.open(t, o.merged);
+    // Only a stream opened here, at the end, is known to have had no output from the agent.
+    const w = this.open(t, o.merged, !t.writer && !o.output.length ? noOutputNote(this.deps.agent()).slice(0, 500) : undefined);
     this.deps.track(
       w.then(async (s) => {
         if (!s) return;

@@ -6,19 +6,11 @@
 // A routed message is acknowledged to the broker only once its turn has ended and the reply has been
 // sent (the host does that), so until then the broker still holds it: if `switchboard acp` dies, the
 // broker moves it to the inbox, and after a broker restart it is pushed again.
+import type { RoutedMessage as SharedRoutedMessage } from "../shared/routed.js";
 
-export interface RoutedMessage {
-  /** the broker's message id */
-  messageId: string;
-  /** the push to acknowledge when done */
+/** A routed message (adapters/shared/routed.ts) and the push to acknowledge once it is answered. */
+export interface RoutedMessage extends SharedRoutedMessage {
   pushId: string | undefined;
-  text: string;
-  from: string;
-  /** where the reply goes: the sender's endpoint id, or a session name */
-  replyTo: string;
-  replyToEndpoint: boolean;
-  /** metadata.in_reply_to of the reply */
-  inReplyTo: string;
 }
 
 export type Turn = { origin: "user"; text: string } | { origin: "message"; text: string; message: RoutedMessage };

@@ -1,7 +1,6 @@
 // `switchboard acp [--session NAME] -- CMD ARGS…`: run an ACP agent as a Switchboard session in this
 // terminal (src/adapters/acp). Exit codes: 0 after a normal exit, 1 when the agent or the broker
 // failed, 130 after Ctrl+C.
-import { AcpHost } from "../../adapters/acp/host.js";
 import { CliError, UsageError, type CommandSpec, type Ctx } from "../context.js";
 
 const USAGE = "Usage: switchboard acp [--session NAME] -- CMD ARGS…  (e.g. switchboard acp -- gemini --acp)";
@@ -10,6 +9,8 @@ async function run(ctx: Ctx): Promise<number> {
   const [command, ...args] = ctx.args;
   if (!command) throw new UsageError(USAGE);
   const interactive = process.stdin.isTTY === true;
+  // Loaded on use: the other commands of dist/cli.js do not evaluate the ACP SDK and its schemas.
+  const { AcpHost } = await import("../../adapters/acp/host.js");
   const host = new AcpHost({
     command,
     args,
