@@ -16,9 +16,8 @@
 import type { PermissionOption, RequestPermissionOutcome, ToolCallContent, ToolCallUpdate } from "@agentclientprotocol/sdk";
 import { isAbsolute, relative } from "node:path";
 import { shellQuote } from "../../exec/index.js";
-import { classifyCommand } from "../shared/classify.js";
 import { unifiedDiff } from "../shared/diff.js";
-import { LIMITS, clip, oneLine } from "../shared/requests.js";
+import { LIMITS, clip, commandRequest, oneLine } from "../shared/requests.js";
 
 export interface AcpGateRequest {
   action: "sh" | "env" | "edit" | "tool";
@@ -96,19 +95,8 @@ export function approvalRequestFor(call: ToolCallUpdate, cwd: string, agentName:
   const diffs = diffsOf(call);
   const title = call.title?.trim() || "(untitled tool call)";
   if (call.kind === "execute") {
-    const command = commandOf(call) ?? "";
-    const c = classifyCommand(command);
-    const details = [c.reason];
     const note = contentText(call);
-    if (note) details.push(`${agentName} says: ${note}`);
-    if (command.length > LIMITS.command) details.push(`The command is ${command.length} characters long; the start is shown.`);
-    return {
-      action: c.readOnly ? "env" : "sh",
-      summary: clip(oneLine(command) || "(empty command)", LIMITS.summary),
-      command: clip(command, LIMITS.command, "command"),
-      cwd,
-      detail: clip(details.join("\n"), LIMITS.detail, "detail"),
-    };
+    return commandRequest(commandOf(call) ?? "", cwd, note ? [`${agentName} says: ${note}`] : []);
   }
   if (diffs.length || call.kind === "edit") {
     const names = diffs.map((d) => label(d.path, cwd));

@@ -35,18 +35,23 @@ export function oneLine(text: string, max = 300): string {
   return lines.length > 1 ? `${first} … (+${lines.length - 1} more line${lines.length === 2 ? "" : "s"})` : first;
 }
 
-export function bashRequest(command: string, cwd: string, timeoutSeconds?: number): GateRequest {
+/** A shell command as `env` (read-only by the shared classifier) or `sh`, with the classifier's reason and any notes. */
+export function commandRequest(command: string, cwd: string, notes: string[] = []): GateRequest {
   const c = classifyCommand(command);
-  const details = [c.reason];
-  if (timeoutSeconds) details.push(`The agent stops it after ${timeoutSeconds} s.`);
+  const details = [c.reason, ...notes];
   if (command.length > LIMITS.command) details.push(`The command is ${command.length} characters long; the start is shown.`);
   return {
     action: c.readOnly ? "env" : "sh",
     summary: clip(oneLine(command) || "(empty command)", LIMITS.summary),
     command: clip(command, LIMITS.command, "command"),
     cwd,
-    detail: details.join("\n"),
+    detail: clip(details.join("\n"), LIMITS.detail, "detail"),
   };
+}
+
+/** A bash tool call (pi, Claude Code): the command, and the agent's own time limit when it set one. */
+export function bashRequest(command: string, cwd: string, timeoutSeconds?: number): GateRequest {
+  return commandRequest(command, cwd, timeoutSeconds ? [`The agent stops it after ${timeoutSeconds} s.`] : []);
 }
 
 /** The tool-path rule of pi (and a superset of Claude Code's absolute paths): a leading @ is dropped, ~ is the home folder, relative is to cwd. */
