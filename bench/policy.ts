@@ -5,8 +5,10 @@
 // 1. Evaluation of a 2 KB command (dozens of simple commands, pipes, substitutions, redirections)
 //    against 1,000 rules, never seen before (nothing cached): p50/p99 over N runs, target p99 < 1 ms.
 //    Floor, timed in the same rounds: the tree-sitter parse of such a command alone (no policy can judge
-//    without parsing it). Beside it: the parse plus the copy of its tree out of WASM, and the same
-//    command judged again (its analysis cached).
+//    without parsing it). Beside it: the parse plus the copy of its tree out of WASM, the parse plus
+//    a bare walk of its tree (a cursor moved over every node, nothing asked of them: the least any
+//    reading of the tree through web-tree-sitter's API costs), and the same command judged again
+//    (its analysis cached).
 // 2. The corpus (test/support/policy-corpus.ts, under test/support/policy-corpus-rules.json) judged by two prefix
 //    matchers written here from how they work: a whole-string prefix matcher (a rule `git log *` allows
 //    any command line starting with `git log`) and a sub-command prefix matcher in the manner of VS
@@ -18,6 +20,7 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { loadRulesText, loadShellParser, Policy } from "../src/policy/index.js";
+import type { SyntaxTree } from "../src/policy/parser.js";
 import { parseToPlain } from "../src/policy/syntax.js";
 import type { PolicyDecision, Rule } from "../src/protocol/policy.js";
 import { CORPUS } from "../test/support/policy-corpus.js";
@@ -83,6 +86,24 @@ function thousandRules(): Rule[] {
   for (let i = 0; rules.length < 1000; i++) rules.push({ id: `e${i}`, decision: i % 5 ? "allow" : "deny", edit: `dir${i}/**` });
   rules.push({ id: "src", decision: "allow", edit: "src/**" });
   return rules.slice(0, 1000);
+}
+
+/** Moves a cursor over every node of `tree`, asking nothing of them, then deletes the tree. */
+function bareWalk(tree: SyntaxTree): void {
+  const cursor = tree.walk();
+  for (;;) {
+    if (cursor.gotoFirstChild() || cursor.gotoNextSibling()) continue;
+    let up = false;
+    while (cursor.gotoParent()) {
+      if (cursor.gotoNextSibling()) {
+        up = true;
+        break;
+      }
+    }
+    if (!up) break;
+  }
+  cursor.delete();
+  tree.delete();
 }
 
 type Samples = number[] & { cpuMs?: number };
@@ -176,6 +197,7 @@ async function main(): Promise<void> {
       eval: () => policy.evaluate({ ...req, command: variant() }),
       parse: () => parser.parse(variant()).delete(),
       tree: () => parseToPlain(parser, variant(), new Set()),
+      walk: () => bareWalk(parser.parse(variant())),
       warm: () => policy.evaluate(req),
     },
     ITER,
@@ -183,6 +205,7 @@ async function main(): Promise<void> {
   const evalMs = stats(timed.eval);
   const parseMs = stats(timed.parse);
   const treeMs = stats(timed.tree);
+  const walkMs = stats(timed.walk);
   const warmMs = stats(timed.warm);
   const compileMs = summarize(interleave({ compile: () => new Policy(parser, [{ scope: "user", where: "bench", trusted: true, rules }]) }, 50).compile);
 
@@ -227,6 +250,11 @@ async function main(): Promise<void> {
       floor_name: "tree-sitter parse alone (p50)",
       note: "parse + copy of the tree into plain objects (src/policy/syntax.ts)",
     }),
+    parse_and_bare_walk_p50: metric(walkMs.p50, "ms", null, null, {
+      floor: parseMs.p50,
+      floor_name: "tree-sitter parse alone (p50)",
+      note: "parse + a cursor moved over every node of the tree, nothing asked: the least a copy through web-tree-sitter's API can cost",
+    }),
     eval_2kb_1000_rules_cpu_mean: metric(evalMs.cpu_mean ?? null, "ms", null, null, {
       floor: parseMs.cpu_mean ?? null,
       floor_name: "CPU time of the parse alone",
@@ -251,6 +279,7 @@ async function main(): Promise<void> {
     iterations: ITER,
     eval_ms: evalMs,
     syntax_tree_ms: treeMs,
+    parse_and_bare_walk_ms: walkMs,
     eval_seen_before_ms: warmMs,
     parse_floor_ms: parseMs,
     compile_ms: compileMs,

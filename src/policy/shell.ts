@@ -407,8 +407,13 @@ export function literal(node: SyntaxNode): string | null {
   }
 }
 
+/** The characters the loop below acts on: anything else is copied as it is. */
+const UNQUOTE_OR_DISTRUST = /[\\*?[$`~{]/;
+
 /** An unquoted word: backslash escapes removed; null if it has a glob, a brace expansion or a leading ~. */
 function unquotedWord(text: string): string | null {
+  // Most words have nothing to remove or distrust: their value is their text (no string built char by char).
+  if (!UNQUOTE_OR_DISTRUST.test(text)) return text;
   let value = "";
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;

@@ -1,7 +1,10 @@
 // The syntax tree copied out of tree-sitter's WASM memory into plain objects, once, before the analysis
 // walks it. Every property of a WASM node or cursor is a call across the JS/WASM boundary with the
 // node marshalled through a transfer buffer; the copy is shaped to make as few of them as it can
-// (measured with `node --cpu-prof` on bench/policy.ts: the copy cost more than the parse).
+// (measured with `node --cpu-prof` on bench/policy.ts: the copy cost more than the parse). Most of
+// the copy is the walk itself: moving a cursor over every node and asking nothing costs about 0.27 ms
+// for the bench's 2 KB command, and web-tree-sitter's other bulk readers (Query captures, children,
+// descendantsOfType) cost as much per node as the cursor, because each node crosses as its own record.
 //
 // One cursor walk copies it: literal tokens (`&&`, `>`, `export`) are not asked for their range or
 // children, named tokens (LEAF_TYPES) not for children, field names only under the node types the
@@ -25,12 +28,10 @@ export class SyntaxNode {
     readonly startIndex: number,
     /** -1 for a literal token copied without its range (its text is its type) */
     readonly endIndex: number,
-    /** a literal token's text when it is taken from its type rather than the source */
-    private readonly token: string | null = null,
   ) {}
 
   get text(): string {
-    return this.token ?? this.source.slice(this.startIndex, this.endIndex);
+    return this.endIndex < 0 ? this.type : this.source.slice(this.startIndex, this.endIndex);
   }
 
   get childCount(): number {
@@ -47,11 +48,6 @@ export class SyntaxNode {
 
   childForFieldName(name: string): SyntaxNode | null {
     return this.children.find((c) => c.field === name) ?? null;
-  }
-
-  add(child: SyntaxNode): void {
-    if (this.children === NO_CHILDREN) this.children = [child];
-    else this.children.push(child);
   }
 
   get namedChildren(): SyntaxNode[] {
@@ -159,36 +155,48 @@ function copy(tree: Tree, source: string, fieldParents: ReadonlySet<string>, exa
   const types = language.types;
   const fields = language.fields;
   const cursor = tree.walk();
+  // The path from the root to the cursor, and every node copied whose parent is on it (in `kids`,
+  // from `from[i]` on for path[i]): a node's children get an array of their exact size when it is
+  // left (growing arrays by push made most of the copy's garbage, and the scavenges set the p99).
+  const path: SyntaxNode[] = [];
+  const from: number[] = [];
+  const kids: SyntaxNode[] = [];
+  const enter = (parent: SyntaxNode | null): void => {
+    const id = cursor.nodeTypeId;
+    const type = types[id] || "ERROR";
+    const isNamed = isNamedType(language, table, id);
+    const node = exact
+      ? new SyntaxNode(type, isNamed, cursor.nodeIsMissing, source, cursor.startIndex, cursor.endIndex)
+      : isNamed
+        ? new SyntaxNode(type, true, false, source, cursor.startIndex, cursor.endIndex)
+        : new SyntaxNode(type, false, false, source, -1, -1);
+    if (parent && isNamed && (exact || fieldParents.has(parent.type))) node.field = fields[cursor.currentFieldId] ?? null;
+    kids.push(node);
+    path.push(node);
+    from.push(kids.length);
+  };
+  const leave = (): void => {
+    const node = path.pop()!;
+    const start = from.pop()!;
+    if (kids.length > start) {
+      node.children = kids.slice(start);
+      kids.length = start;
+    }
+  };
   try {
-    const make = (parent: SyntaxNode | null): SyntaxNode => {
-      const id = cursor.nodeTypeId;
-      const type = types[id] || "ERROR";
-      const isNamed = isNamedType(language, table, id);
-      const node = exact
-        ? new SyntaxNode(type, isNamed, cursor.nodeIsMissing, source, cursor.startIndex, cursor.endIndex)
-        : isNamed
-          ? new SyntaxNode(type, true, false, source, cursor.startIndex, cursor.endIndex)
-          : new SyntaxNode(type, false, false, source, -1, -1, type);
-      if (parent) {
-        parent.add(node);
-        if (isNamed && (exact || fieldParents.has(parent.type))) node.field = fields[cursor.currentFieldId] ?? null;
-      }
-      return node;
-    };
-    const root = make(null);
-    const stack: SyntaxNode[] = [root];
+    enter(null);
     for (;;) {
-      const top = stack[stack.length - 1]!;
+      const top = path[path.length - 1]!;
       // Leaves are not asked for children (a literal token, or a named token of LEAF_TYPES).
       if ((exact || (top.isNamed && !LEAF_TYPES.has(top.type))) && cursor.gotoFirstChild()) {
-        stack.push(make(top));
+        enter(top);
         continue;
       }
       for (;;) {
-        stack.pop();
-        if (stack.length === 0) return root;
+        leave();
+        if (path.length === 0) return kids[0]!;
         if (cursor.gotoNextSibling()) {
-          stack.push(make(stack[stack.length - 1]!));
+          enter(path[path.length - 1]!);
           break;
         }
         cursor.gotoParent();
