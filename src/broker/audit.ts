@@ -16,6 +16,14 @@ export type AuditFields = Omit<AuditRecord, "seq" | "prev" | "hash">;
 const RETRY_MS = 250;
 /** How much of the log's end `recent` covers: far more than the decisions of any crash window. */
 const RECENT_BYTES = 4 * 1024 * 1024;
+/** The most a page of `GET /v1/audit` reads: far more than one record (approval fields are bounded), so a page always holds one. */
+const PAGE_BYTES = 4 * 1024 * 1024;
+
+/** One page of the log as it is on disk; `next` is the byte offset of the record after it, or null at the end. */
+export interface AuditPage {
+  records: unknown[];
+  next: number | null;
+}
 
 /** Where the chain in the checked end of the log stops holding (a line that is not a record, a changed or missing record). */
 export interface ChainBreak {
@@ -179,6 +187,35 @@ export class AuditLog {
   async readRaw(): Promise<unknown[]> {
     await this.tail;
     return parseAuditLines(await readFile(this.file, "utf8"));
+  }
+
+  /**
+   * At most `limit` records from byte offset `from` (0, or a `next` of an earlier page), read as they are on
+   * disk: a page costs the broker one bounded read however long the log has grown. Undefined when `from`
+   * is not the start of a line of the log.
+   */
+  async readPage(from: number, limit: number): Promise<AuditPage | undefined> {
+    await this.tail;
+    const size = (await this.fh.stat()).size;
+    if (from > size) return undefined;
+    const start = from === 0 ? 0 : from - 1; // the byte before `from` must end a line
+    const window = Buffer.alloc(Math.min(PAGE_BYTES, size - start));
+    const { bytesRead } = await this.fh.read(window, 0, window.length, start);
+    const bytes = window.subarray(0, bytesRead);
+    if (from > 0 && bytes[0] !== 0x0a) return undefined;
+    const lines: string[] = [];
+    let at = from - start;
+    while (lines.length < limit) {
+      const end = bytes.indexOf(0x0a, at);
+      if (end < 0) break;
+      lines.push(bytes.toString("utf8", at, end));
+      at = end + 1;
+    }
+    // Only a damaged file has a line longer than a page (every field of a record is bounded): it ends the listing.
+    if (lines.length === 0 && bytes.length - (from - start) >= PAGE_BYTES - 1)
+      return { records: [{ unparseable: bytes.toString("utf8", from - start, from - start + 200) }], next: null };
+    const next = start + at;
+    return { records: parseAuditLines(lines.join("\n")), next: next >= size ? null : next };
   }
 
   async close(): Promise<void> {

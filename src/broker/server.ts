@@ -176,11 +176,11 @@ export class BrokerServer {
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
       decide: ({ params, body }) => approvals.decide(params[0]!, body),
       withdrawApproval: ({ params, req }) => approvals.withdraw(params[0]!, optionalPidHeader(req)),
-      audit: async () => ({
-        records: await this.opts.audit.readRaw(),
-        head: this.opts.audit.headHash,
-        ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}),
-      }),
+      audit: async ({ url }) => {
+        const page = await this.opts.audit.readPage(intParam(url, "from", 0, 0, Number.MAX_SAFE_INTEGER), intParam(url, "limit", 1000, 1, 5000));
+        if (!page) throw new ProtocolError("bad_request", "from must be 0 or the next of an earlier page of the audit log.");
+        return { ...page, head: this.opts.audit.headHash, ...(this.opts.audit.chainBreak ? { broken: this.opts.audit.chainBreak } : {}) };
+      },
 
       // the approval policy; saving a rule (or accepting a workspace file, or turning on the read-only
       // set) decides the pending requests it now allows or denies, at once

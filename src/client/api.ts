@@ -138,8 +138,20 @@ export class BrokerApi {
     return this.route(ROUTES.withdrawApproval, { params: [id], headers: pidHeader(pluginPid) });
   }
 
-  audit() {
-    return this.route(ROUTES.audit);
+  /** One page of the audit log as it is on disk: `from` is 0 or the `next` of an earlier page. */
+  audit(from = 0, limit?: number) {
+    return this.route(ROUTES.audit, { query: { ...(from ? { from: String(from) } : {}), ...(limit ? { limit: String(limit) } : {}) } });
+  }
+
+  /** The whole audit log, page by page; `head` is the broker's chain head when the last page was read. */
+  async auditAll(): Promise<{ records: unknown[]; head: string }> {
+    const records: unknown[] = [];
+    for (let from: number | null = 0; ; ) {
+      const page = await this.audit(from);
+      records.push(...page.records);
+      from = page.next;
+      if (from === null) return { records, head: page.head };
+    }
   }
 
   // ---- output streams (capability output_streams_v1) ----

@@ -110,4 +110,4 @@ export const AuditRecord = v.object({
   hash: v.string(),
 });
 export type AuditRecord = v.InferOutput<typeof AuditRecord>;
-export const AuditResponse = v.object({ records: v.array(v.unknown()), head: v.string() });
+export const AuditResponse = v.object({ records: v.array(v.unknown()), next: v.nullable(v.number()), head: v.string() });

@@ -139,6 +139,38 @@ describe("approvals", () => {
     assert.ok(h[0].decided_at >= h[1].decided_at);
   });
 
+  it("the audit log is read in pages of bounded size: the pages together are the whole log, and a made-up offset is refused", async () => {
+    for (let i = 0; i < 12; i++) await post(b.api, `/v1/approvals/${(await ask({ summary: `page ${i}` })).approval_id}/decision`, { decision: "reject", decided_by: "pager" });
+    const whole = (await readFile(join(b.home, "broker", "audit", "audit.ndjson"), "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.ok(whole.length >= 12);
+    const pages: any[] = [];
+    for (let from: number | null = 0; from !== null; ) {
+      const page = await get(b.api, `/v1/audit?limit=5${from ? `&from=${from}` : ""}`);
+      assert.ok(page.records.length >= 1 && page.records.length <= 5, `a page holds 1 to 5 records (${page.records.length})`);
+      pages.push(page);
+      from = page.next;
+    }
+    assert.equal(pages.length, Math.ceil(whole.length / 5));
+    assert.deepEqual(
+      pages.flatMap((p) => p.records),
+      whole,
+      "the pages, in order, are the file",
+    );
+    assert.deepEqual((await b.api.auditAll()).records, whole, "the client's auditAll walks the same pages");
+    assert.equal((await get(b.api, "/v1/audit")).next, null, "the default page (1,000 records) holds this whole log");
+    const second = pages[1].records[0];
+    const offset = pages[0].next as number;
+    for (const bad of [`from=${offset + 1}`, `from=${offset - 1}`, "from=999999999", "from=-1", "from=x", "limit=0", "limit=5001"]) {
+      await assert.rejects(get(b.api, `/v1/audit?${bad}`), (e: any) => e.status === 400 && e.code === "bad_request" && /from|limit/.test(e.message), bad);
+    }
+    assert.deepEqual((await get(b.api, `/v1/audit?from=${offset}&limit=1`)).records, [second], "a next offset reads on from its record");
+    const listed = await runCli(b.home, ["audit", "verify"]);
+    assert.match(listed.stdout, new RegExp(`intact: ${whole.length} records`), "switchboard audit verify reads every page");
+  });
+
   it("the audit log chains every outcome, and tampering is detected at the first broken record", async () => {
     const audit = await get(b.api, "/v1/audit");
     assert.ok(audit.records.length >= 5);

@@ -10,7 +10,7 @@ async function audit(ctx: Ctx): Promise<number> {
   const file = typeof ctx.values.file === "string" ? ctx.values.file : undefined;
   const records = file
     ? parseAuditLines(await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read ${file}: ${e.message}`))))
-    : (await (await api(ctx)).audit()).records;
+    : (await (await api(ctx)).auditAll()).records;
   if (sub === "list") {
     if (ctx.json) return json(records);
     out(records.map((r) => visibleJson(r)).join("\n") || "The audit log is empty.");
