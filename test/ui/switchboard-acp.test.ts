@@ -7,11 +7,12 @@
 //
 // Screenshots land in test-artifacts/ui/switchboard-acp-*.png.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startAgentModels, type AgentModels } from "../support/fake-model/agent-models.js";
 import { ACP_NODE_FLAGS } from "../../src/adapters/acp/node-flags.js";
+import { ROUTES } from "../../src/protocol/routes.js";
 import { agentSetup, installAgents, processesWith } from "../support/acp.js";
 import { runCommand, screenshot } from "../support/vscode/workbench.js";
 import {
@@ -19,6 +20,7 @@ import {
   type BrokerApi,
   approvalCard,
   rowTexts,
+  showTerminal,
   sidebar,
   terminalNames,
   until,
@@ -150,6 +152,46 @@ describe("Agent Switchboard with an ACP agent started from VS Code", { timeout: 
       );
       await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session idle again", 60_000);
       await screenshot(page(), "switchboard-acp-3-stream");
+
+      // 3b. The agent offers "always": Allow for this session… keeps it as a Switchboard session rule (shown
+      // in a modal before saving), which approves this request and decides the next identical one itself.
+      const AGAIN = "touch acp-ui-again.txt";
+      const askAgain = async () => {
+        // Back to the agent's chat terminal (the stream terminal took the focus).
+        await showTerminal(page(), AGENT_NAME, (r) => hasRow(r, /Ctrl\+C cancels a turn|FAKE-DONE/), 30_000);
+        await page().locator(".terminal-wrapper.active .xterm-screen").first().click();
+        await page().keyboard.type(`bash: ${AGAIN}`, { delay: 10 });
+        await page().keyboard.press("Enter");
+      };
+      await askAgain();
+      const second = (await waitForApproval(api, (a) => a.endpoint_id === ep.endpoint_id && a.command === AGAIN, { timeoutMs: 90_000 })).approval;
+      assert.equal(second.always_offered, true, "claude-agent-acp offers allow_always, and the request says so");
+      const secondCard = approvalCard(frame, second.approval_id);
+      await waitVisible(frame, secondCard, "the second approval card", 30_000);
+      await secondCard.locator("vscode-button.allow-session").click();
+      const modal = page().locator(".monaco-dialog-box");
+      await modal.waitFor({ timeout: 30_000 });
+      assert.match(await modal.innerText(), /for the rest of session/);
+      await screenshot(page(), "switchboard-acp-3b-allow-for-session");
+      await modal.getByRole("button", { name: "Allow for This Session" }).click();
+      await waitGone(frame, secondCard, "the card allowed for this session", 30_000);
+      await until("the allowed command's side effect", () => existsSync(join(workspace, "acp-ui-again.txt")) || undefined, 60_000);
+      const sessionRules = (await api.route(ROUTES.policy)).rules.filter((r) => r.scope === "session");
+      assert.equal(sessionRules.length, 1, `one session rule; ${JSON.stringify(sessionRules)}`);
+      await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session idle after the second command", 60_000);
+      rmSync(join(workspace, "acp-ui-again.txt"));
+      await askAgain();
+      // Decided by the rule as it arrives: it is never pending, so it is looked for in the history.
+      const decided = await until(
+        "the third request, decided by the session rule",
+        async () => (await api.approvalHistory(20)).find((a) => a.command === AGAIN && a.approval_id !== second.approval_id),
+        90_000,
+        250,
+      );
+      assert.equal(decided.state, "approved", "the session rule decides the same request again, with no card");
+      assert.match(decided.decided_by ?? "", new RegExp(`rule ${sessionRules[0]!.rule.id}`));
+      await until("the rule-approved command's side effect", () => existsSync(join(workspace, "acp-ui-again.txt")) || undefined, 60_000);
+      await waitVisible(frame, sessionCard.locator(".task", { hasText: "idle" }), "the session idle after the third command", 60_000);
 
       // 4. Killing the terminals (SIGHUP to switchboard acp) ends the agent and its session.
       await runCommand(page(), "Terminal: Kill All Terminals");
