@@ -315,7 +315,13 @@ export class AcpHost {
 
   /** Asks the broker and waits for the decision (ask.ts; fails closed). */
   ask(req: AcpGateRequest, key: string, signal: AbortSignal, created?: (approvalId: string) => void): Promise<Verdict> {
-    return askBroker({ client: this.client, endpointId: this.endpointId, decisions: this.decisions, log: (m) => this.log(m) }, req, key, signal, created);
+    return askBroker(
+      { client: this.client, endpointId: this.endpointId, decisions: this.decisions, track: (p) => this.track(p), log: (m) => this.log(m) },
+      req,
+      key,
+      signal,
+      created,
+    );
   }
 
   private onFrame(f: StreamEventFrame): void {

@@ -17,18 +17,10 @@ import type { PermissionOption, RequestPermissionOutcome, ToolCallContent, ToolC
 import { isAbsolute, relative } from "node:path";
 import { shellQuote } from "../../exec/index.js";
 import { unifiedDiff } from "../shared/diff.js";
-import { LIMITS, clip, commandRequest, oneLine } from "../shared/requests.js";
+import { LIMITS, clip, commandRequest, type GateRequest, oneLine } from "../shared/requests.js";
 
-export interface AcpGateRequest {
-  action: "sh" | "env" | "edit" | "tool";
-  summary: string;
-  command?: string;
-  cwd: string;
-  detail?: string;
-  diff?: string;
-  /** the agent offered `allow_always` (answered `allow_once` all the same: see permissionOutcome) */
-  alwaysOffered?: boolean;
-}
+/** An ACP agent's request is the shared GateRequest (its `alwaysOffered` is answered `allow_once` all the same: see permissionOutcome). */
+export type AcpGateRequest = GateRequest;
 
 const SHELLS = /(^|\/)(ba|z|da|k)?sh$/;
 

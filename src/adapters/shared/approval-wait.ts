@@ -37,6 +37,8 @@ export interface ApprovalWait {
   /** Where this client's approval_resolved pushes arrive. */
   decisions: Decisions;
   signal?: AbortSignal | undefined;
+  /** Called with the approval each time it is asked for (before its decision). */
+  asked?(approval: Approval): void;
   /** Background work (withdrawing) that shutdown should wait for. */
   track(p: Promise<unknown>): void;
   log(msg: string): void;
@@ -66,9 +68,11 @@ export async function awaitDecision(w: ApprovalWait): Promise<GateOutcome> {
           ...(req.detail !== undefined ? { detail: req.detail } : {}),
           ...(req.diff !== undefined ? { diff: req.diff } : {}),
           ...(req.path !== undefined ? { path: req.path } : {}),
+          ...(req.alwaysOffered ? { always_offered: true } : {}),
           ...(w.timeoutMs ? { timeout_ms: w.timeoutMs } : {}),
         });
         w.log(`asked ${approval.approval_id} (${req.action}): ${req.summary}`);
+        w.asked?.(approval);
       } else {
         // The decision comes as an approval_resolved push on the client's stream (queued and re-sent
         // by the broker like a message, so also after a reconnect); it may even have come before our

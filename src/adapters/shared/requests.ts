@@ -7,7 +7,8 @@ import { classifyCommand } from "./classify.js";
 import { unifiedDiff } from "./diff.js";
 
 export interface GateRequest {
-  action: "sh" | "env" | "edit";
+  /** `tool`: an ACP agent's tool call that is neither a command nor an edit. */
+  action: "sh" | "env" | "edit" | "tool";
   summary: string;
   command?: string;
   cwd: string;
@@ -15,6 +16,8 @@ export interface GateRequest {
   diff?: string;
   /** `edit`: the file's absolute path, judged by the approval policy's edit rules. */
   path?: string;
+  /** The agent offered to allow this "always" (ACP `allow_always`): the card offers "Allow for this session". */
+  alwaysOffered?: boolean;
 }
 
 /** Limits of the broker's approval schema. */
