@@ -7,7 +7,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { BrokerClient, type ClientMessage } from "../../src/client/client.js";
+import { openSender } from "../support/sender.js";
 import type { Approval, EndpointView } from "../../src/protocol/index.js";
 import { processesWith, sandbox, startAcp, waitFor, type AcpRun, type AgentSetup } from "../support/acp.js";
 import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
@@ -129,16 +129,14 @@ describe("switchboard acp: routed messages survive a broker killed with -9", { c
     };
     // --no-start: the test restarts the broker itself.
     const run = startAcp(home.home, agent, box.cwd, { noStart: true });
-    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    const sender = await openSender(home.home, "tester", "tester");
     try {
       const ep = await waitFor("the session", async () => (await broker.api.endpoints()).find((e) => e.kind === "script-agent"), 30_000);
-      const me = await sender.registerEndpoint({ kind: "tester", session_name: "tester" });
-      const replies: ClientMessage[] = [];
-      sender.on("message", (m) => void replies.push(m));
+      const { replies } = sender;
       const hint = async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint ?? "";
-      const m1 = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "slow: 2500\nfirst answer" });
+      const m1 = await sender.send(ep.endpoint_id, "slow: 2500\nfirst answer");
       await waitFor("the first turn", async () => (await hint()).startsWith("working"), 10_000);
-      const m2 = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "second" });
+      const m2 = await sender.send(ep.endpoint_id, "second");
       await waitFor("the second queued", async () => (await hint()).includes("(1 queued)"), 10_000);
       await broker.kill9();
       broker = await broker.restart();

@@ -8,10 +8,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readCompanion, type CompanionRecord } from "../../src/adapters/claude/session-files.js";
-import { BrokerClient } from "../../src/client/client.js";
-import type { ClientMessage } from "../../src/client/client-types.js";
 import { ROOT, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { sendRaw } from "../support/http.js";
+import { openSender } from "../support/sender.js";
 import { waitFor } from "../support/wait.js";
 
 const SID = "0f0e0d0c-companion-test";
@@ -71,12 +70,9 @@ describe("Claude Code session companion (driven like its hooks)", () => {
     await hook({ hook_event_name: "Stop", last_assistant_message: "nothing yet" });
     await waitFor(async () => (await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint === "[idle]", 10_000, "the idle hint");
 
-    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    const sender = await openSender(home.home, "sender");
     try {
-      const replies: ClientMessage[] = [];
-      sender.on("message", (m) => void replies.push(m));
-      const me = await sender.registerEndpoint({ kind: "test", session_name: "sender" });
-      const sent = await sender.send({ endpoint_id: me.endpointId, to: ep.endpoint_id, content: "look at issue 7 too" });
+      const sent = await sender.send(ep.endpoint_id, "look at issue 7 too");
       await waitFor(async () => ((await broker.api.endpoints()).find((e) => e.endpoint_id === ep.endpoint_id)?.task_hint ?? "").includes("(1 message queued)"), 10_000, "queued");
 
       // A hook that never confirms (killed after printing): the message is handed over again next time.
@@ -94,7 +90,7 @@ describe("Claude Code session companion (driven like its hooks)", () => {
       await waitFor(async () => (await hint()) === "[waiting for you: Claude needs your permission to use Bash] fix the tests", 10_000, "the waiting-for-you hint");
 
       assert.deepEqual((await hook({ hook_event_name: "Stop", last_assistant_message: "Tests fixed; issue 7 is a duplicate." })).json, {});
-      const reply = await waitFor(() => replies[0], 10_000, "the reply");
+      const reply = await waitFor(() => sender.replies[0], 10_000, "the reply");
       assert.equal(reply.content, "Tests fixed; issue 7 is a duplicate.");
       assert.equal(reply.metadata.in_reply_to, sent.correlation_id);
     } finally {

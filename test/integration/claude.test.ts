@@ -8,13 +8,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { BrokerClient } from "../../src/client/client.js";
-import type { ClientMessage } from "../../src/client/client-types.js";
 import type { Approval } from "../../src/protocol/index.js";
 import { requestText, startFakeAnthropic, type FakeAnthropic } from "../support/fake-model/anthropic.js";
 import { CLI_ENTRY, startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { CLAUDE_HOOK, claudeSandbox, ensureClaude, runClaude, startClaude } from "../support/claude.js";
 import { hookCommand, switchboardHooks } from "../../src/adapters/claude/install.js";
+import { openSender } from "../support/sender.js";
 import { waitFor } from "../support/wait.js";
 
 const exec = promisify(execFile);
@@ -292,11 +291,8 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
   });
 
   it("6. a routed message reaches Claude's next request to the model, and Claude's reply goes back to the sender", async () => {
-    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    const sender = await openSender(home.home, "sender");
     try {
-      const replies: ClientMessage[] = [];
-      sender.on("message", (m) => void replies.push(m));
-      const me = await sender.registerEndpoint({ kind: "test", session_name: "sender" });
       let queued: () => void = () => {};
       const messageQueued = new Promise<void>((r) => (queued = r));
       // The first answer waits until the message is queued in the session; Stop then hands it to Claude.
@@ -320,7 +316,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
         20_000,
         "Claude's first model request",
       );
-      const sent = await sender.send({ endpoint_id: me.endpointId, to: ep!.endpoint_id, content: "please check the build status" });
+      const sent = await sender.send(ep!.endpoint_id, "please check the build status");
       assert.equal(sent.status, "delivered");
       await waitFor(async () => ((await sessions())[0]?.task_hint ?? "").includes("1 message queued"), 10_000, "the session to show the message as queued");
       queued();
@@ -330,7 +326,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
         later.some((r) => requestText(r).includes("please check the build status")),
         `the model saw the routed message; requests: ${later.map((r) => requestText(r).slice(-300)).join(" | ")}`,
       );
-      const reply = await waitFor(() => replies[0], 10_000, "the reply to the sender");
+      const reply = await waitFor(() => sender.replies[0], 10_000, "the reply to the sender");
       assert.equal(reply.from, ep!.session_name);
       assert.equal(reply.content, "the build is green");
       assert.equal(reply.metadata.in_reply_to, sent.correlation_id);
@@ -340,11 +336,8 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
   });
 
   it("6b. a queued message survives kill -9 of the session's companion: the next hook starts a new one that delivers it", async () => {
-    const sender = await BrokerClient.create({ discover: { home: home.home, spawn: false }, clientKind: "test" });
+    const sender = await openSender(home.home, "sender-6b");
     try {
-      const replies: ClientMessage[] = [];
-      sender.on("message", (m) => void replies.push(m));
-      const me = await sender.registerEndpoint({ kind: "test", session_name: "sender-6b" });
       let release: () => void = () => {};
       const released = new Promise<void>((r) => (release = r));
       const before0 = fake.requests.length;
@@ -352,7 +345,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
       const run = startClaude({ cwd: box.project, home: box.home, baseUrl: fake.baseUrl, prompt: "say something", env: env() });
       await waitFor(() => fake.requests.slice(before0).some((r) => r.main), 20_000, "Claude's first model request");
       const [ep] = await sessions();
-      const sent = await sender.send({ endpoint_id: me.endpointId, to: ep!.endpoint_id, content: "survive the crash" });
+      const sent = await sender.send(ep!.endpoint_id, "survive the crash");
       await waitFor(async () => ((await sessions())[0]?.task_hint ?? "").includes("1 message queued"), 10_000, "the message to be queued");
       process.kill(ep!.plugin_pid, "SIGKILL");
       await waitFor(async () => !(await sessions()).some((s) => s.endpoint_id === ep!.endpoint_id), 10_000, "the old endpoint to close");
@@ -362,7 +355,7 @@ describe("Claude Code adapter (real claude, real broker, fake model)", () => {
         fake.requests.slice(before0).some((r) => r.main && requestText(r).includes("survive the crash")),
         "the model saw the message that was queued when the companion died",
       );
-      const reply = await waitFor(() => replies[0], 10_000, "the reply to the sender");
+      const reply = await waitFor(() => sender.replies[0], 10_000, "the reply to the sender");
       assert.equal(reply.content, "answered after the restart");
       assert.equal(reply.metadata.in_reply_to, sent.correlation_id);
     } finally {
