@@ -6,7 +6,7 @@
 // failed write rejects that append but keeps the bytes, and the next append (or a retry every
 // RETRY_MS) writes them first, resuming exactly where the failed write stopped. A failed fdatasync
 // refuses every later append until the broker restarts.
-import { readFile, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import type { AuditRecord } from "../protocol/index.js";
 import { GENESIS, parseAuditLines, recordHash } from "../platform/audit-chain.js";
 import { openNoFollow } from "../platform/files.js";
@@ -183,16 +183,10 @@ export class AuditLog {
     return round;
   }
 
-  /** The log exactly as it is on disk, so that tampering with the file shows up in verification. */
-  async readRaw(): Promise<unknown[]> {
-    await this.tail;
-    return parseAuditLines(await readFile(this.file, "utf8"));
-  }
-
   /**
-   * At most `limit` records from byte offset `from` (0, or a `next` of an earlier page), read as they are on
-   * disk: a page costs the broker one bounded read however long the log has grown. Undefined when `from`
-   * is not the start of a line of the log.
+   * The log exactly as it is on disk (so that tampering with the file shows up in verification), a page at
+   * a time: at most `limit` records from byte offset `from` (0, or a `next` of an earlier page). A page costs
+   * one bounded read however long the log has grown. Undefined when `from` is not the start of a line.
    */
   async readPage(from: number, limit: number): Promise<AuditPage | undefined> {
     await this.tail;

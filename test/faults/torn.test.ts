@@ -203,11 +203,11 @@ describe("faults: torn journal", () => {
     for (let cut = start; cut <= bytes.length; cut++) {
       await writeFile(file, bytes.subarray(0, cut));
       const reopened = await AuditLog.open(file);
-      const records = await reopened.readRaw();
+      const records = (await reopened.readPage(0, 5000))!.records;
       assert.equal(records.length, cut === bytes.length ? 5 : 4, `cut at ${cut}: whole records kept`);
       assert.equal(verifyChain(records).ok, true, `cut at ${cut}: chain verifies`);
       await reopened.append(fields(6));
-      const grown = await reopened.readRaw();
+      const grown = (await reopened.readPage(0, 5000))!.records;
       assert.equal(verifyChain(grown).ok, true, `cut at ${cut}: the next record chains on`);
       await reopened.close();
     }
