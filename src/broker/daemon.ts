@@ -13,7 +13,6 @@ import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
 import { PolicyDesk } from "./policy-desk.js";
-import { loadShellParser } from "../policy/index.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
@@ -165,7 +164,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
   // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
-  const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
+  const policy = new PolicyDesk(store, broker, log, join(paths.home, "policy"));
   approvals.policy = policy;
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
   broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
