@@ -43,10 +43,7 @@ test("malformed files and rules are refused with sentences", () => {
   assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow"}]}`, "user", "f", true).errors[0]!, /either `command` or `edit`/);
   assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","command":"* x"}]}`, "user", "f", true).errors[0]!, /cannot start with `\*`/);
   assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","edit":"../x"}]}`, "user", "f", true).errors[0]!, /cannot leave the workspace/);
-  assert.match(
-    loadRulesText(`{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!,
-    /defined twice/,
-  );
+  assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!, /defined twice/);
 });
 
 test("deny > ask > allow across scopes; a workspace allow rule counts only once its file is accepted", () => {
