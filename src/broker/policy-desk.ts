@@ -170,7 +170,7 @@ export class PolicyDesk {
       push(f.loaded.source.rules, "workspace", f.loaded.source.where, (r) => accepted || r.decision !== "allow");
     }
     for (const ep of open) push(this.store.sessionRules.get(ep.endpoint_id) ?? [], "session", `session ${this.broker.label(ep)}`, () => true, ep.endpoint_id);
-    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile };
+    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile, user_error: user.loaded.errors[0] ?? null };
   }
 
   /** Adds a rule (refused with a sentence if malformed or its examples disagree). */

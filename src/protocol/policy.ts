@@ -96,6 +96,8 @@ export const PolicyView = v.object({
   workspaces: v.array(WorkspaceRulesView),
   builtin: v.object({ read_only: v.boolean() }),
   user_file: v.string(),
+  /** Why the user rules file does not load (it then allows nothing); absent or null when it loads. */
+  user_error: v.optional(v.nullable(v.string())),
   /** The broker's policy revision this view was read at (the `revision` of `policy_changed`); absent from older brokers. */
   revision: v.optional(v.number()),
 });

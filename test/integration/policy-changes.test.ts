@@ -90,14 +90,18 @@ describe("policy_changed on the observer feed", () => {
     from = changes.length;
     await saveLikeAnEditor(userFile(), '{"rules": [ {"id": "half-written"');
     await nextChange(from, "policy_changed for the broken save", (x) => x.scope === "user" && x.why === "file_changed");
-    assert.deepEqual(ids(await policy(), "user"), ["no-curl"], "fail closed: the last good deny rule stays, nothing is allowed");
+    const broken = await policy();
+    assert.deepEqual(ids(broken, "user"), ["no-curl"], "fail closed: the last good deny rule stays, nothing is allowed");
+    assert.match(broken.user_error ?? "", /rules\.json\) is not JSON/);
     const denied: Approval = await post(b.api, "/v1/approvals", { endpoint_id: windowId, action: "sh", summary: "curl x", command: "curl x", cwd: ws });
     assert.equal(denied.state, "rejected");
 
     from = changes.length;
     await saveLikeAnEditor(userFile(), JSON.stringify({ rules: [{ id: "ls", decision: "allow", command: "ls" }] }));
     await nextChange(from, "policy_changed for the fixed file", (x) => x.scope === "user");
-    assert.deepEqual(ids(await policy(), "user"), ["ls"]);
+    const fixed = await policy();
+    assert.deepEqual(ids(fixed, "user"), ["ls"]);
+    assert.equal(fixed.user_error, null);
   });
 
   it("a workspace rules file created and edited by hand in an open session's workspace is announced", async () => {
