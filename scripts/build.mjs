@@ -72,10 +72,7 @@ if (existsSync("src/webview/main.ts")) {
   await copyFile("node_modules/@vscode/codicons/dist/codicon.css", "media/codicon.css");
   await copyFile("node_modules/@vscode/codicons/dist/codicon.ttf", "media/codicon.ttf");
 }
-// The approval policy's shell parser (src/policy/parser.ts) loads these beside dist/broker.js and dist/cli.js.
 await mkdir("dist", { recursive: true });
-await copyFile("node_modules/web-tree-sitter/web-tree-sitter.wasm", "dist/web-tree-sitter.wasm");
-await copyFile("node_modules/tree-sitter-bash/tree-sitter-bash.wasm", "dist/tree-sitter-bash.wasm");
 await Promise.all(builds);
 // The Claude Code hook's shell fast path (it hands PreToolUse to a running companion with curl).
 await copyFile("src/adapters/claude/claude-hook.sh", "dist/claude-hook.sh");

@@ -14,7 +14,6 @@ import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
 import { PolicyDesk } from "./policy-desk.js";
 import { PolicyChanges } from "./policy-changes.js";
-import { loadShellParser } from "../policy/index.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
@@ -166,7 +165,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
   // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
-  const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
+  const policy = new PolicyDesk(store, broker, log, join(paths.home, "policy"));
   approvals.policy = policy;
   // Observers hear when the rules in force change, also by a hand edit of a rules file.
   const policyChanges = new PolicyChanges(policy, broker.feed, store, log);

@@ -15,19 +15,7 @@ import * as v from "valibot";
 import { ProtocolError, type Approval, type ApprovalPolicy } from "../protocol/index.js";
 import type { AddRuleRequest, CheckRequest, PolicyResult, PolicyView, PreviewRequest, Rule, RuleView, WorkspaceRulesView } from "../protocol/policy.js";
 import { BuiltinSettingsRequest } from "../protocol/policy.js";
-import {
-  GUARD_SOURCE_WHERE,
-  GUARDS,
-  READ_ONLY,
-  checkRule,
-  loadRulesText,
-  Policy,
-  proposeRule,
-  type LoadedRules,
-  type PolicyRequest,
-  type RuleSource,
-  type ShellParser,
-} from "../policy/index.js";
+import { GUARD_SOURCE_WHERE, GUARDS, READ_ONLY, checkRule, loadRulesText, Policy, proposeRule, type LoadedRules, type PolicyRequest, type RuleSource } from "../policy/index.js";
 import { readJsonFileSync, writeFileAtomic } from "../platform/files.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
@@ -74,7 +62,6 @@ export class PolicyDesk {
   onChange: (change: PolicyChange) => void = () => {};
 
   constructor(
-    private readonly parser: ShellParser,
     private readonly store: Store,
     private readonly broker: Broker,
     private readonly log: Logger,
@@ -123,7 +110,7 @@ export class PolicyDesk {
     let p = this.compiled.get(key);
     if (!p) {
       if (this.compiled.size >= 64) this.compiled.delete(this.compiled.keys().next().value!);
-      this.compiled.set(key, (p = new Policy(this.parser, sources)));
+      this.compiled.set(key, (p = new Policy(sources)));
     }
     return p;
   }
@@ -175,7 +162,7 @@ export class PolicyDesk {
 
   /** Adds a rule (refused with a sentence if malformed or its examples disagree). */
   async add(body: AddRuleRequest): Promise<RuleView> {
-    const problem = checkRule(this.parser, body.rule);
+    const problem = checkRule(body.rule);
     if (problem) throw new ProtocolError("rule_invalid", `The rule is refused: ${problem}.`);
     if (body.scope === "session") {
       if (!body.endpoint_id) throw new ProtocolError("bad_request", "A session rule needs endpoint_id: the session it is for.");
@@ -238,9 +225,9 @@ export class PolicyDesk {
 
   /** Which recent decided and pending requests a proposed rule would decide. */
   preview(body: PreviewRequest, recent: Approval[], pending: Approval[]): { decided: PreviewItem[]; pending: PreviewItem[] } {
-    const problem = checkRule(this.parser, body.rule);
+    const problem = checkRule(body.rule);
     if (problem) throw new ProtocolError("rule_invalid", `The rule is refused: ${problem}.`);
-    const alone = new Policy(this.parser, [{ scope: "session", where: "proposed rule", trusted: true, rules: [body.rule] }]);
+    const alone = new Policy([{ scope: "session", where: "proposed rule", trusted: true, rules: [body.rule] }]);
     const matches = (a: Approval) => {
       if (body.endpoint_id && a.endpoint_id !== body.endpoint_id) return false;
       const root = workspaceRoot(this.store.endpoints.get(a.endpoint_id)) ?? a.cwd;
@@ -253,7 +240,7 @@ export class PolicyDesk {
 
   propose(a: Approval): Rule {
     const root = workspaceRoot(this.store.endpoints.get(a.endpoint_id)) ?? a.cwd;
-    const rule = proposeRule(this.parser, { command: a.action === "edit" ? null : a.command, edit: a.action === "edit" ? (a.path ?? null) : null, cwd: a.cwd, workspace: root });
+    const rule = proposeRule({ command: a.action === "edit" ? null : a.command, edit: a.action === "edit" ? (a.path ?? null) : null, cwd: a.cwd, workspace: root });
     if (typeof rule === "string") throw new ProtocolError("rule_invalid", `No rule can be proposed: ${rule}.`);
     return rule;
   }
@@ -314,7 +301,7 @@ export class PolicyDesk {
       } catch (err) {
         this.log.warn("cannot read a rules file", { path, err: String(err) });
       }
-      const loaded = text === null ? { source: { scope, where, trusted: false, rules: [] }, errors: [] } : loadRulesText(this.parser, text, scope, where, false);
+      const loaded = text === null ? { source: { scope, where, trusted: false, rules: [] }, errors: [] } : loadRulesText(text, scope, where, false);
       if (loaded.errors.length) this.log.warn("rules refused", { path, errors: loaded.errors });
       const good = loaded.errors.length ? cached?.good : loaded.source.rules;
       cached = { key, sha256: text === null ? null : sha256(text), loaded: loaded.errors.length ? keepLastGood(loaded, cached?.good) : loaded, good };
@@ -333,7 +320,7 @@ export class PolicyDesk {
       // a new file
     }
     if (text !== null) {
-      const loaded = loadRulesText(this.parser, text, "user", path, true);
+      const loaded = loadRulesText(text, "user", path, true);
       if (loaded.errors.length) throw new ProtocolError("rule_invalid", `${path} has errors; fix them by hand first: ${loaded.errors[0]}.`);
       current = (JSON.parse(text) as { rules: Rule[] }).rules;
     }
