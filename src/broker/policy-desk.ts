@@ -19,6 +19,7 @@ import { GUARD_SOURCE_WHERE, GUARDS, READ_ONLY, checkRule, loadRulesText, Policy
 import { readJsonFileSync, writeFileAtomic } from "../platform/files.js";
 import type { Broker } from "./broker.js";
 import type { Logger } from "./log.js";
+import type { PolicyChange } from "./policy-changes.js";
 import type { EndpointRecord, Store } from "./store.js";
 
 export const WORKSPACE_RULES_FILE = join(".switchboard", "policy.json");
@@ -29,6 +30,8 @@ interface CachedFile {
   key: string;
   sha256: string | null;
   loaded: LoadedRules;
+  /** The rules of the last version that loaded without errors (see keepLastGood). */
+  good?: Rule[];
 }
 
 export function workspaceRoot(ep: Pick<EndpointRecord, "workspace"> | undefined): string | null {
@@ -55,6 +58,8 @@ export class PolicyDesk {
   readonly userFile: string;
   private readonly settingsFile: string;
   private readonly acceptedFile: string;
+  /** Told whenever this desk changes the rules in force (policy-changes.ts announces it). */
+  onChange: (change: PolicyChange) => void = () => {};
 
   constructor(
     private readonly store: Store,
@@ -152,7 +157,7 @@ export class PolicyDesk {
       push(f.loaded.source.rules, "workspace", f.loaded.source.where, (r) => accepted || r.decision !== "allow");
     }
     for (const ep of open) push(this.store.sessionRules.get(ep.endpoint_id) ?? [], "session", `session ${this.broker.label(ep)}`, () => true, ep.endpoint_id);
-    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile };
+    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile, user_error: user.loaded.errors[0] ?? null };
   }
 
   /** Adds a rule (refused with a sentence if malformed or its examples disagree). */
@@ -163,10 +168,12 @@ export class PolicyDesk {
       if (!body.endpoint_id) throw new ProtocolError("bad_request", "A session rule needs endpoint_id: the session it is for.");
       const ep = this.broker.requireOpenEndpoint(body.endpoint_id);
       await this.broker.journal({ t: "rule_add", ep: ep.endpoint_id, rule: body.rule });
+      this.onChange({ scope: "session", why: "rule_added", endpoint_id: ep.endpoint_id });
       return { rule: body.rule, scope: "session", where: `session ${this.broker.label(ep)}`, active: true, endpoint_id: ep.endpoint_id };
     }
     if (body.scope === "user") {
       await this.rewrite(this.userFile, (rules) => [...rules.filter((r) => r.id !== body.rule.id), body.rule]);
+      this.onChange({ scope: "user", why: "rule_added" });
       return { rule: body.rule, scope: "user", where: `user rules (${this.userFile})`, active: true, endpoint_id: null };
     }
     const root = this.rootFor(body);
@@ -174,6 +181,7 @@ export class PolicyDesk {
     // Whoever saves a workspace rule through the broker is the user deciding: the new file is accepted.
     const text = await this.rewrite(file, (rules) => [...rules.filter((r) => r.id !== body.rule.id), body.rule]);
     await this.saveAccepted(root, sha256(text));
+    this.onChange({ scope: "workspace", why: "rule_added", root });
     return { rule: body.rule, scope: "workspace", where: `workspace rules (${file})`, active: true, endpoint_id: null };
   }
 
@@ -186,6 +194,7 @@ export class PolicyDesk {
         const rule = rules.find((r) => r.id === id);
         if (!rule) continue;
         await this.broker.journal({ t: "rule_del", ep, id });
+        this.onChange({ scope: "session", why: "rule_removed", endpoint_id: ep });
         const rec = this.store.endpoints.get(ep);
         removed.push({ rule, scope: "session", where: `session ${rec ? this.broker.label(rec) : ep}`, active: true, endpoint_id: ep });
       }
@@ -194,6 +203,7 @@ export class PolicyDesk {
       const rule = this.file(this.userFile, "user", "user rules", () => true).loaded.source.rules.find((r) => r.id === id);
       if (rule) {
         await this.rewrite(this.userFile, (rules) => rules.filter((r) => r.id !== id));
+        this.onChange({ scope: "user", why: "rule_removed" });
         removed.push({ rule, scope: "user", where: `user rules (${this.userFile})`, active: true, endpoint_id: null });
       }
     }
@@ -205,6 +215,7 @@ export class PolicyDesk {
         const wasAccepted = f.sha256 !== null && this.accepted[root] === f.sha256;
         const text = await this.rewrite(join(root, WORKSPACE_RULES_FILE), (rules) => rules.filter((r) => r.id !== id));
         if (wasAccepted) await this.saveAccepted(root, sha256(text));
+        this.onChange({ scope: "workspace", why: "rule_removed", root });
         removed.push({ rule, scope: "workspace", where: `workspace rules (${join(root, WORKSPACE_RULES_FILE)})`, active: true, endpoint_id: null });
       }
     }
@@ -244,6 +255,7 @@ export class PolicyDesk {
         sha256: f.sha256,
       });
     await this.saveAccepted(root, sha);
+    this.onChange({ scope: "workspace", why: "workspace_accepted", root });
     return { root, file: join(root, WORKSPACE_RULES_FILE), sha256: sha, accepted: true, error: f.loaded.errors[0] ?? null };
   }
 
@@ -251,10 +263,21 @@ export class PolicyDesk {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.settingsFile, JSON.stringify(settings, null, 2) + "\n");
     this.settings = { ...settings };
+    this.onChange({ scope: "builtin", why: "builtin_changed" });
     return this.settings;
   }
 
   // ---- files ---------------------------------------------------------------------------------------
+
+  /** The user rules file's SHA-256 as it is on disk now (read again if it changed); null when there is none. */
+  userRulesSha(): string | null {
+    return this.file(this.userFile, "user", `user rules (${this.userFile})`, () => true).sha256;
+  }
+
+  /** A workspace's rules file's SHA-256 as it is on disk now; null when there is none. */
+  workspaceRulesSha(root: string): string | null {
+    return this.workspaceFile(root).sha256;
+  }
 
   private workspaceFile(root: string): CachedFile {
     const file = join(root, WORKSPACE_RULES_FILE);
@@ -280,7 +303,8 @@ export class PolicyDesk {
       }
       const loaded = text === null ? { source: { scope, where, trusted: false, rules: [] }, errors: [] } : loadRulesText(text, scope, where, false);
       if (loaded.errors.length) this.log.warn("rules refused", { path, errors: loaded.errors });
-      cached = { key, sha256: text === null ? null : sha256(text), loaded };
+      const good = loaded.errors.length ? cached?.good : loaded.source.rules;
+      cached = { key, sha256: text === null ? null : sha256(text), loaded: loaded.errors.length ? keepLastGood(loaded, cached?.good) : loaded, good };
       this.files.set(path, cached);
     }
     cached.loaded.source.trusted = trusted(cached.sha256);
@@ -341,6 +365,17 @@ function askBecause(reason: string): PolicyResult {
 
 function brief(r: PolicyResult): ApprovalPolicy {
   return { decision: r.decision, rule: r.rule, where: r.where, reason: r.reason, parts: r.parts.slice(0, MAX_PARTS) };
+}
+
+/**
+ * A file that fails to load (an editor's half-written save, a typo) keeps the deny and ask rules of its
+ * last good version beside what it still has: it never allows anything (load.ts), and loses nothing it
+ * denied until it is fixed.
+ */
+function keepLastGood(loaded: LoadedRules, good: Rule[] | undefined): LoadedRules {
+  const ids = new Set(loaded.source.rules.map((r) => r.id));
+  const kept = (good ?? []).filter((r) => r.decision !== "allow" && !ids.has(r.id));
+  return kept.length ? { ...loaded, source: { ...loaded.source, rules: [...loaded.source.rules, ...kept] } } : loaded;
 }
 
 function sha256(text: string): string {
