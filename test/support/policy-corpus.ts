@@ -320,7 +320,11 @@ export const CORPUS: Case[] = [
   ["declare -x PATH=/tmp", "ask", "declaring PATH"],
   ["local X=1", "ask", "allowing takes a rule"],
   ["readonly GIT_DIR=/tmp", "ask", "GIT_* declared"],
-  ["trap 'rm x' EXIT", "ask", "trap has no rule (its string is not parsed)"],
+  ["trap 'rm x' EXIT", "deny", "trap's action is a script, judged like eval's"],
+  ["trap 'echo bye' EXIT", "allow", "trap's action is allowed by rule echo"],
+  ['trap -- "$(rm x)" EXIT', "deny", "the substitution in trap's action runs now"],
+  ["trap -p", "ask", "trap alone has no rule"],
+  ['trap "$cmd" EXIT', "ask", "an action the shell computes"],
   ["shopt -s expand_aliases", "ask", "shopt has no rule"],
   // ---- lookalike unicode -------------------------------------------------------------------------
   ["gіt status", "ask", "Cyrillic і in git"],
