@@ -64,6 +64,19 @@ export interface ShellAnalysis {
 
 const MAX_DEPTH = 200;
 
+/**
+ * What may follow a simple command: an operator, a newline, the end of a group or substitution, or a
+ * comment. Anything else (`aa(`: unbash 6.0.5 ends the command there without an error, where bash
+ * refuses it) means the parser read something other than what bash would.
+ */
+const ENDS_COMMAND: ReadonlySet<string> = new Set([";", "&", "|", "\n", ")", "`", "#"]);
+
+/** An unescaped `$` that starts an expansion, or a backquote. */
+const EXPANSION_IN_TEXT = /(?:^|[^\\])(?:\\\\)*(?:\$[[({'"\w@*#?$!-]|`)/;
+
+/** A heredoc delimiter the policy trusts the parser with: plain characters, whole quotes, escapes. */
+const HEREDOC_DELIMITER = /^(?:[\w.@%+:,=/-]|'[^']*'|"[^"`$\\]*"|\\[^\n])+$/;
+
 /** Builtins that declare variables: their `NAME=value` arguments are assignments, and nothing runs. */
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly", "unset"]);
 
@@ -104,7 +117,9 @@ function analyzeUncached(source: string, via: string[]): ShellAnalysis {
     out.problems.push(`the shell parser failed: ${(err as Error).message}`);
     return out;
   }
-  new Walker(out).script(script, source, 0, via);
+  const walker = new Walker(out);
+  walker.script(script, source, 0, via);
+  walker.checkCommandsRead();
   return out;
 }
 
@@ -120,7 +135,22 @@ function substitutionLabel(text: string): string {
 }
 
 class Walker {
+  /** The simple commands walked, each followed by the source its positions index: checked at the end. */
+  private readonly read: (UnbashCommand | string)[] = [];
+
   constructor(private readonly out: ShellAnalysis) {}
+
+  /** Whether the parser read each simple command whole, as bash would (see skippedText and ENDS_COMMAND). */
+  checkCommandsRead(): void {
+    for (let i = 0; i < this.read.length; i += 2) {
+      const n = this.read[i] as UnbashCommand;
+      const source = this.read[i + 1] as string;
+      const skipped = skippedText(n, source);
+      if (skipped) this.problem(`the shell parser skipped \`${clip(skipped)}\` in \`${clip(source.slice(n.pos, n.end))}\``);
+      const next = source[skipBlanks(source, n.end)];
+      if (next !== undefined && !ENDS_COMMAND.has(next)) this.problem(`the shell parser stopped reading \`${clip(source.slice(n.pos, n.end))}\` before \`${next}\``);
+    }
+  }
 
   private problem(text: string): void {
     if (!this.out.problems.includes(text)) this.out.problems.push(text);
@@ -148,10 +178,12 @@ class Walker {
     switch (n.type) {
       case "AndOr":
       case "Pipeline":
+        // `time &`, `! &`: unbash 6.0.5 takes a prefix with nothing after it where bash may refuse it.
+        if (n.commands.length === 0) this.problem("a `time` or `!` with no command after it");
         for (const part of n.commands) this.node(part, source, depth + 1, via);
         return;
       case "Command":
-        return this.command(n, [], source, depth, via);
+        return this.command(n, source, depth, via);
       case "Redirected": {
         const redirects = n.redirects.flatMap((r) => this.redirect(r, source, depth, via));
         this.node(n.command, source, depth + 1, via);
@@ -202,8 +234,9 @@ class Walker {
     this.problem(`the construct \`${(n as { type: string }).type}\` is not understood by the policy`);
   }
 
-  private command(n: UnbashCommand, outer: ShellRedirect[], source: string, depth: number, via: string[]): void {
-    const cmd: SimpleCommand = { text: source.slice(n.pos, n.end), assignments: [], words: [], redirects: [...outer], via };
+  private command(n: UnbashCommand, source: string, depth: number, via: string[]): void {
+    const cmd: SimpleCommand = { text: source.slice(n.pos, n.end), assignments: [], words: [], redirects: [], via };
+    this.read.push(n, source);
     for (const p of n.prefix) {
       if (p.type === "Assignment") cmd.assignments.push(this.assignment(p, source, depth, via));
       else cmd.redirects.push(...this.redirect(p, source, depth, via));
@@ -247,14 +280,24 @@ class Walker {
   private redirect(r: Redirection, source: string, depth: number, via: string[]): ShellRedirect[] {
     const fd = r.descriptor ? (r.descriptor.type === "FileDescriptor" ? String(r.descriptor.value) : `{${r.descriptor.name}}`) : null;
     if (r.type === "HereDoc") {
+      // unbash 6.0.5 takes a delimiter with an unclosed quote or backquote (`<<"E`) where bash refuses it.
+      if (!r.delimiter || !HEREDOC_DELIMITER.test(r.delimiter.text)) this.problem(`the heredoc delimiter \`${clip(r.delimiter?.text ?? "")}\` is not a plain word`);
       this.parts(r.body.parts, source, depth + 1, [...via, "a heredoc"]);
       return [{ op: r.operator, fd, target: null }];
     }
+    // `<0<`: bash reads a number right before `<` or `>` as the next redirection's descriptor, not a target.
+    if (r.target && /^\d+$/.test(r.target.text) && /[<>]/.test(source[r.target.end] ?? ""))
+      this.problem(`the redirection \`${clip(source.slice(r.pos, r.target.end + 1))}\` is a syntax error in bash`);
     return [{ op: r.operator, fd, target: r.target ? this.word(r.target, source, depth, via) : null }];
   }
 
   /** The value of a word, after walking it for substitutions (which run commands of their own). */
   private word(w: Word, source: string, depth: number, via: string[]): ShellWord {
+    // Unquoted text that bash would not take as plain: an unescaped expansion (unbash 6.0.5 leaves an
+    // unclosed `$[` so) or a parenthesis (it reads `<=()` as a word where bash refuses it).
+    if (w.parts) {
+      for (const p of w.parts) if (p.type === "Literal" && hasParenthesis(p.text)) this.problem(`the shell parser took \`${clip(w.text)}\` for plain text`);
+    } else if (mayExpand(w.text) || hasParenthesis(w.text)) this.problem(`the shell parser took \`${clip(w.text)}\` for plain text`);
     this.parts(w.parts, source, depth + 1, via);
     return { raw: w.text, value: literal(w) };
   }
@@ -265,12 +308,18 @@ class Walker {
     for (const p of parts) {
       switch (p.type) {
         case "Literal":
+          if (mayExpand(p.text)) this.problem(`the shell parser took \`${clip(p.text)}\` for plain text`);
+          break;
         case "SingleQuoted":
         case "AnsiCQuoted":
         case "SimpleExpansion":
           break;
-        case "Glob":
         case "ExtendedGlob":
+          // unbash assumes `shopt -s extglob`; bash by default refuses `@(…)`, `!(…)` as a syntax error.
+          this.problem(`the extended glob \`${clip(p.text)}\` (a syntax error unless \`shopt -s extglob\`)`);
+          this.parts(p.parts, source, depth + 1, via);
+          break;
+        case "Glob":
         case "BraceExpansion":
         case "DoubleQuoted":
         case "LocaleString":
@@ -278,7 +327,7 @@ class Walker {
           break;
         case "CommandExpansion":
         case "ProcessSubstitution":
-          this.script(p.script, source, depth + 1, [...via, substitutionLabel(p.text)]);
+          this.substitution(p.text, p.script, source, depth, via);
           break;
         case "ArithmeticExpansion":
           this.arithmetic(p.expression, source, depth + 1, via);
@@ -290,6 +339,14 @@ class Walker {
           this.problem(`\`${clip((p as { text?: string }).text ?? "")}\` is not understood by the policy`);
       }
     }
+  }
+
+  /** `$(…)`, `` `…` ``, `${ …; }`, `<(…)`, `>(…)`: a script of its own, which must be closed. */
+  private substitution(text: string, script: ParsedScript | undefined, source: string, depth: number, via: string[]): void {
+    // unbash 6.0.5 leaves some unclosed ones (`${` then a newline) without an error.
+    const closer = text.startsWith("`") ? "`" : text.startsWith("${") ? "}" : ")";
+    if (text.length < 3 || !text.endsWith(closer)) this.problem(`the substitution \`${clip(text)}\` is not closed`);
+    this.script(script, source, depth + 1, [...via, substitutionLabel(text)]);
   }
 
   /** `${…}`: its operands are words (walked); a subscript and a slice are arithmetic. */
@@ -370,7 +427,7 @@ class Walker {
         return;
       case "ArithmeticCommandExpansion":
         distrust();
-        return this.script(e.script, source, depth + 1, [...via, substitutionLabel(e.text)]);
+        return this.substitution(e.text, e.script, source, depth, via);
       case "ArithmeticBinary":
         this.arithmetic(e.left, source, depth + 1, via, report);
         return this.arithmetic(e.right, source, depth + 1, via, report);
@@ -384,6 +441,45 @@ class Walker {
         return this.arithmetic(e.expression, source, depth + 1, via, report);
     }
   }
+}
+
+/**
+ * Text inside a simple command that none of its words, assignments or redirections covers, other than
+ * blanks and line continuations: something the parser passed over (unbash 6.0.5 reads `aa(=` as `aa =`,
+ * with no error, where bash refuses it). Such a command is not understood.
+ */
+function skippedText(n: UnbashCommand, source: string): string | undefined {
+  // Prefix, name and suffix are in source order. (Loops, not a closure: this runs for every command.)
+  let at = n.pos;
+  for (const list of [n.prefix, n.name ? [n.name] : NO_TOKENS, n.suffix]) {
+    for (const t of list) {
+      if (skipBlanks(source, at) < t.pos) return source.slice(at, t.pos).trim();
+      if (t.end > at) at = t.end;
+    }
+  }
+  return skipBlanks(source, at) < n.end ? source.slice(at, n.end).trim() : undefined;
+}
+
+const NO_TOKENS: readonly { pos: number; end: number }[] = [];
+
+/** The index of the first character at or after `i` that is not a blank or a line continuation. */
+function skipBlanks(source: string, i: number): number {
+  for (;;) {
+    const c = source[i];
+    if (c === " " || c === "\t") i++;
+    else if (c === "\\" && source[i + 1] === "\n") i += 2;
+    else return i;
+  }
+}
+
+/** Whether unquoted text holds an unescaped `(` or `)`. */
+function hasParenthesis(text: string): boolean {
+  return (text.includes("(") || text.includes(")")) && /(?:^|[^\\])(?:\\\\)*[()]/.test(text);
+}
+
+/** Whether text taken as plain holds an unescaped expansion or backquote (looked for only when it has `$` or a backquote). */
+function mayExpand(text: string): boolean {
+  return (text.includes("$") || text.includes("`")) && EXPANSION_IN_TEXT.test(text);
 }
 
 function isInteger(w: Word): boolean {
