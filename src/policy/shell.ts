@@ -85,9 +85,12 @@ const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly
  * proposed rule over the last hundred requests. Analyses are never changed once made. An analysis is
  * kept only when its source comes a second time, so that a stream of one-off commands does not
  * promote every analysis out of the young generation (that set the tail of the evaluation time).
+ * Sources seen once are remembered by a hash, not kept: keeping each 2 KB command alive until its
+ * promotion made every scavenge copy them (bench/policy.ts). A hash collision only caches an
+ * analysis a little early; `recent` is keyed by the whole source.
  */
 const recent = new Map<string, ShellAnalysis>();
-const seenOnce = new Set<string>();
+const seenOnce = new Set<number>();
 const RECENT_MAX = 512;
 const RECENT_MAX_SOURCE = 16 * 1024;
 
@@ -97,15 +100,23 @@ export function analyzeShell(source: string, via: string[] = []): ShellAnalysis 
   if (hit) return hit;
   const out = analyzeUncached(source, via);
   if (source.length <= RECENT_MAX_SOURCE) {
-    if (seenOnce.delete(key)) {
+    const h = hash(key);
+    if (seenOnce.delete(h)) {
       if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
       recent.set(key, out);
     } else {
       if (seenOnce.size >= RECENT_MAX) seenOnce.delete(seenOnce.values().next().value!);
-      seenOnce.add(key);
+      seenOnce.add(h);
     }
   }
   return out;
+}
+
+/** FNV-1a over the UTF-16 code units: a small integer, so remembering it keeps nothing alive. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function analyzeUncached(source: string, via: string[]): ShellAnalysis {
