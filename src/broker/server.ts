@@ -192,9 +192,9 @@ export class BrokerServer {
       },
       checkPolicy: ({ body }) => policyDesk().check(body),
       previewRule: ({ body }) => policyDesk().preview(body, approvals.history(100), approvals.pending()),
-      proposeRule: ({ params }) => {
+      proposeRule: async ({ params }) => {
         const rule = policyDesk().propose(approvals.get(params[0]!));
-        return { rule, preview: policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
+        return { rule, preview: await policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
       },
       acceptWorkspaceRules: async ({ body }) => ({ workspace: await policyDesk().accept(body.root, body.sha256), decided: await approvals.applyPolicy() }),
       builtinRules: async ({ body }) => ({ builtin: await policyDesk().setBuiltin(body), decided: await approvals.applyPolicy() }),
