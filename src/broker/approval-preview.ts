@@ -65,8 +65,21 @@ export function boundVerdict(p: ApprovalPolicy): ApprovalPolicy {
   return changed ? { ...p, reason, parts } : p;
 }
 
+/**
+ * Previews already made, by approval. The store replaces an approval when it changes and never edits
+ * one, so a preview stays right as long as its approval lives; a listing or a snapshot of thousands
+ * then costs a lookup each. Previews are shared: never change one.
+ */
+const previews = new WeakMap<Approval, Approval>();
+
 /** `a` with long texts cut to a preview (on a character boundary) and `truncated` saying what was cut; its verdict bounded. */
 export function approvalPreview(a: Approval): Approval {
+  let p = previews.get(a);
+  if (!p) previews.set(a, (p = makePreview(a)));
+  return p;
+}
+
+function makePreview(a: Approval): Approval {
   let truncated: Record<string, number> | undefined;
   const cut = (field: "command" | "detail" | "diff"): string | null => {
     const text = a[field];

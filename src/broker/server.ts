@@ -27,7 +27,8 @@ import type { Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
 import type { AdmissionLimits } from "./admission.js";
-import { JsonText } from "./http-answers.js";
+import { JsonParts, JsonText } from "./http-answers.js";
+import { chunked, stringifySliced } from "./slices.js";
 import { Listeners } from "./listeners.js";
 import { check, checkPid, intParam, optionalPidHeader, pidHeader } from "./request-input.js";
 import { RouteTable, type Route, type RouteHandlers } from "./route-table.js";
@@ -170,7 +171,8 @@ export class BrokerServer {
       approvals: ({ url }) => {
         const state = url.searchParams.get("state");
         if (state !== null && !parseWith(ApprovalState, state).ok) throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
-        return { approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) };
+        // Every one asked for, as previews: written a slice at a time, however many are pending.
+        return new JsonParts(chunked(stringifySliced({ approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) })));
       },
       approvalHistory: ({ url }) => ({ approvals: approvals.history(intParam(url, "limit", 100, 1, 500)) }),
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),

@@ -125,7 +125,7 @@ describe("approval backlog: a rule saved with many pending", () => {
     const ep = (await b.api.register({ plugin_pid: process.pid, kind: "backlog", session_name: "many" })).endpoint_id;
     const asked: Approval[] = [];
     for (let i = 0; i < 300; i++)
-      asked.push(await b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: `#${i}`, command: i % 3 === 0 ? `npm run test:unit -- --shard ${i}` : `make deploy-${i}` }));
+      asked.push(await b.api.requestApproval({ endpoint_id: ep, action: "sh", summary: `#${i}`, command: i % 3 === 0 ? `npm run test:shard${i}` : `make deploy-${i}` }));
     const allowed = asked.filter((_, i) => i % 3 === 0).map((a) => a.approval_id);
     // Requests keep being answered while the rule is applied (no timing here: only that they are).
     const saving = post(b.api, "/v1/policy/rules", { scope: "session", endpoint_id: ep, rule: { id: "tests", decision: "allow", command: "npm run test:*" } });

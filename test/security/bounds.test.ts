@@ -135,9 +135,8 @@ describe("security: bounds", () => {
     assert.ok(policy.parts[0]!.part.startsWith("cat zzz") && policy.parts[1]!.part.startsWith("grep -e 00"), "in order");
     const listed = (await b.api.approvals("pending")).find((x) => x.approval_id === a.approval_id)!;
     assert.deepEqual(listed.policy, policy, "a preview carries the same bounded verdict");
-    assert.ok(Buffer.byteLength(JSON.stringify(listed)) < APPROVAL_PREVIEW_BYTES + VERDICT_TEXT_BYTES + VERDICT_PARTS_BYTES + 2048, "a listed approval stays small");
     await b.api.decide(a.approval_id, { decision: "reject", decided_by: "bounds" });
-    checks += 5;
+    checks += 4;
   });
 
   it("endpoints per pid", async () => {
