@@ -5,7 +5,9 @@
 // rounds that interleave them so the machine's noise falls on all alike. The floor is the same routes
 // at N = 0 in the same run (and, for /health, the minimal node:http server); each figure's ratio to
 // its N = 0 figure is the growth. A prober in its own process also times /health every 5 ms while
-// each fill runs (the stall an agent or a window sees while others ask for approvals).
+// each fill runs (the stall an agent or a window sees while others ask for approvals), while 3
+// snapshots and 3 listings are sent, and while a rule is saved and previewed (both re-judge every
+// pending request).
 //
 //   npm run build && node --import tsx bench/backlog.ts [--quick] [--bytes=65536] [--profile] [--broker=dist/OTHER.js]
 //
@@ -29,8 +31,19 @@
 //                     which lists every pending approval (it grows with N by contract)
 //   list_pending      GET /v1/approvals?state=pending (every pending one as a preview: grows by contract)
 //
-// Figures (2 shared cores, ~6 other jobs; the load average is in the output):
-//   see docs/performance.md, "Backlog".
+// Figures, 2026-12-06, 2 shared cores, load 1.3-2.5, 64 KiB commands; p50/p99 ms, N = 0 -> 500 -> 2,000 -> 5,000
+// (`node --import tsx bench/backlog.ts`; minimal node:http server p99 1.1 ms in the same run):
+//   health        0.26/2.4  0.21/4.6  0.12/2.9  0.13/3.2      history     5.6/12  5.9/14  5.7/15  5.8/15
+//   approval_get  0.88/4.3  0.73/6.2  0.68/5.2  0.69/11       decide      3.8/10  3.2/11  3.8/21  3.9/16
+//   send          0.90/4.2  0.81/12   0.95/12   1.07/17       feed_resume 0.56/2.7 0.52/12 0.57/2.6 0.66/12
+//   feed_snapshot 1.5/4.5   27/48     109/150   311/427       list_pending 1.1/6.2 23/35   105/154 287/356
+//   /health max while 3 snapshots + 3 listings: 5.9, 13, 18, 34; while a rule is saved: 11, 20, 14, 61
+//   (p99 9.8 at 5,000, the save taking 24 s); while 16 requests at a time fill: p99 94, 88, 102.
+// Before (the build before, `--quick --broker=dist/broker-before.js`, load 1.4-1.5), N = 0 -> 500 -> 2,000:
+//   feed_snapshot 3.4 -> 407 -> 1,581 ms, list_pending 3.0 -> 417 -> 1,661, history 33 -> 68 -> 66; /health
+//   max 409 and 1,753 while snapshots and listings of 500 and 2,000 were sent, 2,383 while a rule was
+//   saved with 500 pending; at 5,000 no snapshot could be made (and the listing answered 500).
+//   More in docs/performance.md, "Pending-approval backlog".
 import { type Agent, request } from "node:http";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
@@ -316,6 +329,8 @@ async function main(): Promise<void> {
       rule_health: Summary;
       preview_ms: number;
       preview_health: Summary;
+      heavy_ms: number;
+      heavy_health: Summary;
       loadavg: number[];
       rss_mb: number | null;
     }
@@ -360,6 +375,19 @@ async function main(): Promise<void> {
         for (let i = 0; i < times; i++) await attempt(r, true);
       }
     }
+    // The routes whose answers grow with the backlog (a new window's snapshot, the full listing): they
+    // take time in proportion, but nobody else may wait for them.
+    const hp = probe(srv.port, srv.token);
+    await hp.ready;
+    const h0 = performance.now();
+    for (let i = 0; i < 3; i++) for (const name of heavy) await attempt(routes.find((r) => r.name === name)!, false);
+    const heavyMs = round(performance.now() - h0);
+    await sleep(100);
+    const heavyProbe = await hp.stop();
+    log(
+      `N=${n}: 3 snapshots and 3 listings in ${heavyMs} ms; /health meanwhile p99 ${heavyProbe.p99} max ${heavyProbe.max} ms (${heavyProbe.count} probes, ${heavyProbe.errors} failed)`,
+    );
+
     // A rule is saved (a session rule that matches nothing): the broker judges every pending request
     // again. Its answer lists what it decided, so it may take time in proportion; /health must not.
     const rp = probe(srv.port, srv.token);
@@ -378,7 +406,9 @@ async function main(): Promise<void> {
     const previewMs = round(performance.now() - p0);
     await sleep(200);
     const previewProbe = await pp.stop();
-    log(`N=${n}: a rule previewed in ${previewMs} ms; /health meanwhile p99 ${previewProbe.p99} max ${previewProbe.max} ms (${previewProbe.count} probes)`);
+    log(
+      `N=${n}: a rule previewed in ${previewMs} ms; /health meanwhile p99 ${previewProbe.p99} max ${previewProbe.max} ms (${previewProbe.count} probes, ${previewProbe.errors} failed)`,
+    );
     log(
       `N=${n}: a rule saved in ${ruleMs} ms; /health meanwhile p50 ${ruleProbe.p50} p99 ${ruleProbe.p99} max ${ruleProbe.max} ms (${ruleProbe.count} probes, ${ruleProbe.errors} failed)`,
     );
@@ -391,6 +421,8 @@ async function main(): Promise<void> {
       rule_health: ruleProbe,
       preview_ms: previewMs,
       preview_health: previewProbe,
+      heavy_ms: heavyMs,
+      heavy_health: heavyProbe,
       loadavg: os.loadavg().map((x) => round(x, 2)),
       rss_mb: rssMb(srv.child.pid)?.rss ?? null,
     };
@@ -449,6 +481,12 @@ async function main(): Promise<void> {
       floor: floor.p99,
       floor_name: "minimal node:http server p99",
       note: `the longest /health while a rule was saved with ${n} pending (the save re-judges them all; it took ${at[n]!.rule_ms} ms)`,
+    });
+  for (const n of SIZES)
+    metrics[`health_while_snapshots_and_listings_at_${n}_max_ms`] = metric(at[n]!.heavy_health.max, "ms", null, null, {
+      floor: floor.p99,
+      floor_name: "minimal node:http server p99",
+      note: `the longest /health while 3 observer snapshots and 3 listings of ${n} pending were sent (${at[n]!.heavy_ms} ms)`,
     });
   for (const n of SIZES)
     metrics[`health_while_rule_previewed_at_${n}_max_ms`] = metric(at[n]!.preview_health.max, "ms", null, null, {
