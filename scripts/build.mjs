@@ -2,8 +2,9 @@
 //   node scripts/build.mjs            development build (source maps)
 //   node scripts/build.mjs --minify   release build (used by `npm run package`)
 import { build } from "esbuild";
-import { copyFile, mkdir, readFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
+import { collectNotices, NOTICES_FILE } from "./notices.mjs";
 
 const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const minify = process.argv.includes("--minify");
@@ -13,7 +14,10 @@ const common = {
   target: "node20",
   sourcemap: minify ? false : "linked",
   minify,
+  // The license texts go once into THIRD-PARTY-NOTICES.md (below), not as comments repeated in every bundle.
   legalComments: "none",
+  // Which files went into which bundle: the notices are made from it.
+  metafile: true,
   logLevel: "warning",
   define: { __SWITCHBOARD_VERSION__: JSON.stringify(pkg.version) },
   // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
@@ -66,16 +70,24 @@ if (existsSync("src/extension/extension.ts")) {
     }),
   );
 }
+const copied = [];
 if (existsSync("src/webview/main.ts")) {
   builds.push(build({ ...common, platform: "browser", target: "chrome120", format: "iife", entryPoints: ["src/webview/main.ts"], outfile: "media/sidebar.js" }));
   await mkdir("media", { recursive: true });
   await copyFile("node_modules/@vscode/codicons/dist/codicon.css", "media/codicon.css");
   await copyFile("node_modules/@vscode/codicons/dist/codicon.ttf", "media/codicon.ttf");
+  copied.push({ dir: "node_modules/@vscode/codicons", into: ["media/codicon.css", "media/codicon.ttf"] });
 }
-// The approval policy's shell parser (src/policy/parser.ts) loads these beside dist/broker.js and dist/cli.js.
 await mkdir("dist", { recursive: true });
-await copyFile("node_modules/web-tree-sitter/web-tree-sitter.wasm", "dist/web-tree-sitter.wasm");
-await copyFile("node_modules/tree-sitter-bash/tree-sitter-bash.wasm", "dist/tree-sitter-bash.wasm");
-await Promise.all(builds);
+const metafiles = (await Promise.all(builds)).map((r) => r.metafile);
+// What the bundles contain (not shipped; test/unit/notices.test.ts checks the notices against it).
+await writeFile("dist/bundles.meta.json", JSON.stringify({ metafiles, copied }));
+const notices = collectNotices(".", metafiles, copied);
+if (notices.problems.length > 0) {
+  for (const p of notices.problems) console.error(`build: ${p}`);
+  await rm(NOTICES_FILE, { force: true }); // no stale notices for `vsce package` to pick up
+  process.exit(1);
+}
+await writeFile(NOTICES_FILE, notices.text);
 // The Claude Code hook's shell fast path (it hands PreToolUse to a running companion with curl).
 await copyFile("src/adapters/claude/claude-hook.sh", "dist/claude-hook.sh");

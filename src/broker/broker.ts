@@ -102,6 +102,11 @@ export class Broker {
     this.registry.onEndpointClosed(hook);
   }
 
+  /** Runs `hook` whenever an endpoint registers. */
+  onEndpointOpened(hook: (endpointId: string) => void): void {
+    this.registry.onEndpointOpened(hook);
+  }
+
   /** The open endpoint with this id, or a 404 `unknown_endpoint`. */
   requireOpenEndpoint(id: string): EndpointRecord {
     return this.registry.requireOpenEndpoint(id);

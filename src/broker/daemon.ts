@@ -13,7 +13,7 @@ import { BrokerServer } from "./server.js";
 import type { AdmissionLimits } from "./admission.js";
 import { ApprovalDesk } from "./approvals.js";
 import { PolicyDesk } from "./policy-desk.js";
-import { loadShellParser } from "../policy/index.js";
+import { PolicyChanges } from "./policy-changes.js";
 import { AuditLog } from "./audit.js";
 import { StreamHub, DEFAULT_STREAM_LIMITS, type StreamLimits } from "./streams.js";
 import { join } from "node:path";
@@ -165,14 +165,20 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
   if (audit.chainWarning) log.error(audit.chainWarning, { chainBreak: audit.chainBreak });
   const approvals = new ApprovalDesk(store, broker, audit, log, opts.clock, limits);
   // The approval policy judges every request before anyone sees it (docs/protocol.md section 11).
-  const policy = new PolicyDesk(await loadShellParser(), store, broker, log, join(paths.home, "policy"));
+  const policy = new PolicyDesk(store, broker, log, join(paths.home, "policy"));
   approvals.policy = policy;
+  // Observers hear when the rules in force change, also by a hand edit of a rules file.
+  const policyChanges = new PolicyChanges(policy, broker.feed, store, log);
+  policy.onChange = (c) => policyChanges.announce(c);
+  broker.onEndpointOpened(() => policyChanges.endpointOpened());
+  broker.onEndpointClosed((id) => policyChanges.endpointClosed(id));
   const streams = new StreamHub(store, broker, approvals, paths.brokerDir, { ...DEFAULT_STREAM_LIMITS, ...opts.streamLimits }, log, limits, opts.streamFiles?.beforeSync);
   broker.snapshotExtras = () => ({ approvals: approvals.pendingPreviews(), streams: streams.list() });
   broker.onChunkFrame = (id, channel, seq, data, pid) => streams.appendFrame(id, channel, seq, data, pid);
   broker.restore();
   await approvals.restore();
   await streams.restore();
+  policyChanges.start();
 
   const token = randomBytes(32).toString("base64url");
   const server = new BrokerServer({
@@ -184,6 +190,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
     log,
     limits,
     policy,
+    policyChanges,
     storageFailure: () => journal.failure ?? audit.failure,
     admission: opts.admission,
   });
@@ -209,6 +216,7 @@ async function boot(opts: DaemonOptions, paths: BrokerPaths, stateLock: StateLoc
       clearInterval(idleTimer);
       broker.stop();
       approvals.stop();
+      policyChanges.stop();
       // A full or read-only state folder must not keep the broker from stopping: what cannot be
       // written now was never acknowledged, and the journal on disk is still a consistent prefix.
       const step = (what: string, run: () => Promise<unknown>) => run().catch((err) => log.error(`${what} failed while stopping`, { err: String(err) }));

@@ -37,12 +37,18 @@ export class EndpointRegistry {
   private readonly graceTimers = new Map<string, () => void>(); // id -> cancel
   private readonly ownerWatches = new Map<string, () => void>();
   private readonly closeHooks: ((endpointId: string) => void)[] = [];
+  private readonly openHooks: ((endpointId: string) => void)[] = [];
 
   constructor(private readonly d: RegistryDeps) {}
 
   /** Runs `hook` whenever an endpoint closes (its pending approvals are cancelled, for example). */
   onEndpointClosed(hook: (endpointId: string) => void): void {
     this.closeHooks.push(hook);
+  }
+
+  /** Runs `hook` whenever an endpoint registers (the approval policy watches its workspace's rules). */
+  onEndpointOpened(hook: (endpointId: string) => void): void {
+    this.openHooks.push(hook);
   }
 
   /** The open endpoint with this id, or a 404 `unknown_endpoint`. */
@@ -115,6 +121,7 @@ export class EndpointRegistry {
     const durable = this.d.durability.persist({ t: "ep", ep });
     this.d.log.info("endpoint registered", { endpoint_id: ep.endpoint_id, kind: ep.kind, pid: ep.plugin_pid });
     this.d.feed.publish({ kind: "endpoint_upserted", endpoint: this.d.store.view(ep) });
+    for (const hook of this.openHooks) hook(ep.endpoint_id);
     return durable.then(() => ({ endpoint_id: ep.endpoint_id, endpoint_owner_token: ep.owner_token }));
   }
 

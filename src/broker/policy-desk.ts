@@ -15,24 +15,13 @@ import * as v from "valibot";
 import { ProtocolError, type Approval, type ApprovalPolicy } from "../protocol/index.js";
 import type { AddRuleRequest, CheckRequest, PolicyResult, PolicyView, PreviewRequest, Rule, RuleView, WorkspaceRulesView } from "../protocol/policy.js";
 import { BuiltinSettingsRequest } from "../protocol/policy.js";
-import {
-  GUARD_SOURCE_WHERE,
-  GUARDS,
-  READ_ONLY,
-  checkRule,
-  loadRulesText,
-  Policy,
-  proposeRule,
-  type LoadedRules,
-  type PolicyRequest,
-  type RuleSource,
-  type ShellParser,
-} from "../policy/index.js";
+import { GUARD_SOURCE_WHERE, GUARDS, READ_ONLY, checkRule, loadRulesText, Policy, proposeRule, type LoadedRules, type PolicyRequest, type RuleSource } from "../policy/index.js";
 import { readJsonFileSync, writeFileAtomic } from "../platform/files.js";
 import { boundVerdict } from "./approval-preview.js";
 import type { Broker } from "./broker.js";
 import { inSlices } from "./slices.js";
 import type { Logger } from "./log.js";
+import type { PolicyChange } from "./policy-changes.js";
 import type { EndpointRecord, Store } from "./store.js";
 
 export const WORKSPACE_RULES_FILE = join(".switchboard", "policy.json");
@@ -42,6 +31,8 @@ interface CachedFile {
   key: string;
   sha256: string | null;
   loaded: LoadedRules;
+  /** The rules of the last version that loaded without errors (see keepLastGood). */
+  good?: Rule[];
 }
 
 export function workspaceRoot(ep: Pick<EndpointRecord, "workspace"> | undefined): string | null {
@@ -68,9 +59,10 @@ export class PolicyDesk {
   readonly userFile: string;
   private readonly settingsFile: string;
   private readonly acceptedFile: string;
+  /** Told whenever this desk changes the rules in force (policy-changes.ts announces it). */
+  onChange: (change: PolicyChange) => void = () => {};
 
   constructor(
-    private readonly parser: ShellParser,
     private readonly store: Store,
     private readonly broker: Broker,
     private readonly log: Logger,
@@ -119,7 +111,7 @@ export class PolicyDesk {
     let p = this.compiled.get(key);
     if (!p) {
       if (this.compiled.size >= 64) this.compiled.delete(this.compiled.keys().next().value!);
-      this.compiled.set(key, (p = new Policy(this.parser, sources)));
+      this.compiled.set(key, (p = new Policy(sources)));
     }
     return p;
   }
@@ -166,21 +158,23 @@ export class PolicyDesk {
       push(f.loaded.source.rules, "workspace", f.loaded.source.where, (r) => accepted || r.decision !== "allow");
     }
     for (const ep of open) push(this.store.sessionRules.get(ep.endpoint_id) ?? [], "session", `session ${this.broker.label(ep)}`, () => true, ep.endpoint_id);
-    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile };
+    return { rules, workspaces, builtin: { ...this.settings }, user_file: this.userFile, user_error: user.loaded.errors[0] ?? null };
   }
 
   /** Adds a rule (refused with a sentence if malformed or its examples disagree). */
   async add(body: AddRuleRequest): Promise<RuleView> {
-    const problem = checkRule(this.parser, body.rule);
+    const problem = checkRule(body.rule);
     if (problem) throw new ProtocolError("rule_invalid", `The rule is refused: ${problem}.`);
     if (body.scope === "session") {
       if (!body.endpoint_id) throw new ProtocolError("bad_request", "A session rule needs endpoint_id: the session it is for.");
       const ep = this.broker.requireOpenEndpoint(body.endpoint_id);
       await this.broker.journal({ t: "rule_add", ep: ep.endpoint_id, rule: body.rule });
+      this.onChange({ scope: "session", why: "rule_added", endpoint_id: ep.endpoint_id });
       return { rule: body.rule, scope: "session", where: `session ${this.broker.label(ep)}`, active: true, endpoint_id: ep.endpoint_id };
     }
     if (body.scope === "user") {
       await this.rewrite(this.userFile, (rules) => [...rules.filter((r) => r.id !== body.rule.id), body.rule]);
+      this.onChange({ scope: "user", why: "rule_added" });
       return { rule: body.rule, scope: "user", where: `user rules (${this.userFile})`, active: true, endpoint_id: null };
     }
     const root = this.rootFor(body);
@@ -188,6 +182,7 @@ export class PolicyDesk {
     // Whoever saves a workspace rule through the broker is the user deciding: the new file is accepted.
     const text = await this.rewrite(file, (rules) => [...rules.filter((r) => r.id !== body.rule.id), body.rule]);
     await this.saveAccepted(root, sha256(text));
+    this.onChange({ scope: "workspace", why: "rule_added", root });
     return { rule: body.rule, scope: "workspace", where: `workspace rules (${file})`, active: true, endpoint_id: null };
   }
 
@@ -200,6 +195,7 @@ export class PolicyDesk {
         const rule = rules.find((r) => r.id === id);
         if (!rule) continue;
         await this.broker.journal({ t: "rule_del", ep, id });
+        this.onChange({ scope: "session", why: "rule_removed", endpoint_id: ep });
         const rec = this.store.endpoints.get(ep);
         removed.push({ rule, scope: "session", where: `session ${rec ? this.broker.label(rec) : ep}`, active: true, endpoint_id: ep });
       }
@@ -208,6 +204,7 @@ export class PolicyDesk {
       const rule = this.file(this.userFile, "user", "user rules", () => true).loaded.source.rules.find((r) => r.id === id);
       if (rule) {
         await this.rewrite(this.userFile, (rules) => rules.filter((r) => r.id !== id));
+        this.onChange({ scope: "user", why: "rule_removed" });
         removed.push({ rule, scope: "user", where: `user rules (${this.userFile})`, active: true, endpoint_id: null });
       }
     }
@@ -219,6 +216,7 @@ export class PolicyDesk {
         const wasAccepted = f.sha256 !== null && this.accepted[root] === f.sha256;
         const text = await this.rewrite(join(root, WORKSPACE_RULES_FILE), (rules) => rules.filter((r) => r.id !== id));
         if (wasAccepted) await this.saveAccepted(root, sha256(text));
+        this.onChange({ scope: "workspace", why: "rule_removed", root });
         removed.push({ rule, scope: "workspace", where: `workspace rules (${join(root, WORKSPACE_RULES_FILE)})`, active: true, endpoint_id: null });
       }
     }
@@ -228,9 +226,9 @@ export class PolicyDesk {
 
   /** Which recent decided and pending requests a proposed rule would decide (judged a slice at a time: thousands may be pending). */
   async preview(body: PreviewRequest, recent: Approval[], pending: Approval[]): Promise<{ decided: PreviewItem[]; pending: PreviewItem[] }> {
-    const problem = checkRule(this.parser, body.rule);
+    const problem = checkRule(body.rule);
     if (problem) throw new ProtocolError("rule_invalid", `The rule is refused: ${problem}.`);
-    const alone = new Policy(this.parser, [{ scope: "session", where: "proposed rule", trusted: true, rules: [body.rule] }]);
+    const alone = new Policy([{ scope: "session", where: "proposed rule", trusted: true, rules: [body.rule] }]);
     const matches = (a: Approval) => {
       if (body.endpoint_id && a.endpoint_id !== body.endpoint_id) return false;
       const root = workspaceRoot(this.store.endpoints.get(a.endpoint_id)) ?? a.cwd;
@@ -248,7 +246,7 @@ export class PolicyDesk {
 
   propose(a: Approval): Rule {
     const root = workspaceRoot(this.store.endpoints.get(a.endpoint_id)) ?? a.cwd;
-    const rule = proposeRule(this.parser, { command: a.action === "edit" ? null : a.command, edit: a.action === "edit" ? (a.path ?? null) : null, cwd: a.cwd, workspace: root });
+    const rule = proposeRule({ command: a.action === "edit" ? null : a.command, edit: a.action === "edit" ? (a.path ?? null) : null, cwd: a.cwd, workspace: root });
     if (typeof rule === "string") throw new ProtocolError("rule_invalid", `No rule can be proposed: ${rule}.`);
     return rule;
   }
@@ -263,6 +261,7 @@ export class PolicyDesk {
         sha256: f.sha256,
       });
     await this.saveAccepted(root, sha);
+    this.onChange({ scope: "workspace", why: "workspace_accepted", root });
     return { root, file: join(root, WORKSPACE_RULES_FILE), sha256: sha, accepted: true, error: f.loaded.errors[0] ?? null };
   }
 
@@ -270,10 +269,21 @@ export class PolicyDesk {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.settingsFile, JSON.stringify(settings, null, 2) + "\n");
     this.settings = { ...settings };
+    this.onChange({ scope: "builtin", why: "builtin_changed" });
     return this.settings;
   }
 
   // ---- files ---------------------------------------------------------------------------------------
+
+  /** The user rules file's SHA-256 as it is on disk now (read again if it changed); null when there is none. */
+  userRulesSha(): string | null {
+    return this.file(this.userFile, "user", `user rules (${this.userFile})`, () => true).sha256;
+  }
+
+  /** A workspace's rules file's SHA-256 as it is on disk now; null when there is none. */
+  workspaceRulesSha(root: string): string | null {
+    return this.workspaceFile(root).sha256;
+  }
 
   private workspaceFile(root: string): CachedFile {
     const file = join(root, WORKSPACE_RULES_FILE);
@@ -297,9 +307,10 @@ export class PolicyDesk {
       } catch (err) {
         this.log.warn("cannot read a rules file", { path, err: String(err) });
       }
-      const loaded = text === null ? { source: { scope, where, trusted: false, rules: [] }, errors: [] } : loadRulesText(this.parser, text, scope, where, false);
+      const loaded = text === null ? { source: { scope, where, trusted: false, rules: [] }, errors: [] } : loadRulesText(text, scope, where, false);
       if (loaded.errors.length) this.log.warn("rules refused", { path, errors: loaded.errors });
-      cached = { key, sha256: text === null ? null : sha256(text), loaded };
+      const good = loaded.errors.length ? cached?.good : loaded.source.rules;
+      cached = { key, sha256: text === null ? null : sha256(text), loaded: loaded.errors.length ? keepLastGood(loaded, cached?.good) : loaded, good };
       this.files.set(path, cached);
     }
     cached.loaded.source.trusted = trusted(cached.sha256);
@@ -315,7 +326,7 @@ export class PolicyDesk {
       // a new file
     }
     if (text !== null) {
-      const loaded = loadRulesText(this.parser, text, "user", path, true);
+      const loaded = loadRulesText(text, "user", path, true);
       if (loaded.errors.length) throw new ProtocolError("rule_invalid", `${path} has errors; fix them by hand first: ${loaded.errors[0]}.`);
       current = (JSON.parse(text) as { rules: Rule[] }).rules;
     }
@@ -361,6 +372,17 @@ function askBecause(reason: string): PolicyResult {
 /** The verdict kept with an approval, its texts bounded (approval-preview.ts): parts and sentences quote the command. */
 function brief(r: PolicyResult): ApprovalPolicy {
   return boundVerdict({ decision: r.decision, rule: r.rule, where: r.where, reason: r.reason, parts: r.parts });
+}
+
+/**
+ * A file that fails to load (an editor's half-written save, a typo) keeps the deny and ask rules of its
+ * last good version beside what it still has: it never allows anything (load.ts), and loses nothing it
+ * denied until it is fixed.
+ */
+function keepLastGood(loaded: LoadedRules, good: Rule[] | undefined): LoadedRules {
+  const ids = new Set(loaded.source.rules.map((r) => r.id));
+  const kept = (good ?? []).filter((r) => r.decision !== "allow" && !ids.has(r.id));
+  return kept.length ? { ...loaded, source: { ...loaded.source, rules: [...loaded.source.rules, ...kept] } } : loaded;
 }
 
 function sha256(text: string): string {

@@ -20,6 +20,7 @@ import {
 } from "../protocol/index.js";
 import type { ApprovalDesk } from "./approvals.js";
 import type { PolicyDesk } from "./policy-desk.js";
+import type { PolicyChanges } from "./policy-changes.js";
 import type { AuditLog } from "./audit.js";
 import type { Broker } from "./broker.js";
 import { REPLAY_PAGE_BYTES, REPLAY_PAGE_MAX, type StreamHub } from "./streams.js";
@@ -48,6 +49,8 @@ export interface ServerOptions {
   log: Logger;
   /** The approval policy (section 11 of docs/protocol.md). */
   policy?: PolicyDesk;
+  /** Announces changes of the rules in force; its revision is given with GET /v1/policy. */
+  policyChanges?: PolicyChanges;
   /** The storage error while the state folder takes no writes (see journal.ts), else undefined. */
   storageFailure?: () => unknown;
   /** Limits on connections that have not shown the token yet (per listener). */
@@ -186,7 +189,7 @@ export class BrokerServer {
 
       // the approval policy; saving a rule (or accepting a workspace file, or turning on the read-only
       // set) decides the pending requests it now allows or denies, at once
-      policy: ({ url }) => policyDesk().view(url.searchParams.getAll("root")),
+      policy: ({ url }) => ({ ...policyDesk().view(url.searchParams.getAll("root")), ...(this.opts.policyChanges ? { revision: this.opts.policyChanges.revision } : {}) }),
       addRule: async ({ body }) => ({ rule: await policyDesk().add(body), decided: await approvals.applyPolicy() }),
       removeRule: async ({ params, url }) => {
         const q = url.searchParams;

@@ -48,6 +48,9 @@ export class BrokerLink implements vscode.Disposable {
   readonly onFrame = this.frames.event;
   private readonly connected = new vscode.EventEmitter<void>();
   readonly onDidConnect = this.connected.event;
+  private readonly policyChanged = new vscode.EventEmitter<void>();
+  /** The broker's rules in force may have changed: a `policy_changed` on the feed, or a fresh snapshot (changes may have been missed). */
+  readonly onPolicyChanged = this.policyChanged.event;
 
   constructor(
     private readonly brokerEntry: string,
@@ -174,6 +177,7 @@ export class BrokerLink implements vscode.Disposable {
       }
       this.lastFeed = model;
       this.changed.fire();
+      if (f.type === "snapshot" || f.change.kind === "policy_changed") this.policyChanged.fire();
     });
     // A long approval's full text replaced its preview in the model.
     client.on("feedText", () => {
@@ -275,6 +279,7 @@ export class BrokerLink implements vscode.Disposable {
     this.sessionsWaiting.dispose();
     this.frames.dispose();
     this.connected.dispose();
+    this.policyChanged.dispose();
   }
 }
 

@@ -9,30 +9,42 @@ import { log } from "./log.js";
 
 type Scope = "session" | "workspace" | "user";
 
-/** How often the rules in force are fetched again while connected (edits by the CLI or another window). */
-const REFRESH_MS = 30_000;
-
 export class PolicyUi implements vscode.Disposable {
   private view: PolicyView | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  /** A fetch is under way; `again`: something changed since it started, so fetch once more after it. */
+  private fetching = false;
+  private again = false;
   private readonly subscriptions: vscode.Disposable[] = [];
 
   constructor(private readonly sb: BrokerLink) {
+    // The broker announces every change of the rules in force on the feed (policy_changed, also for
+    // hand edits of the rules files), so the section follows at once without polling.
     this.subscriptions.push(
       sb.onDidConnect(() => this.refresh()),
-      sb.onNewApprovals(() => this.refresh()),
+      sb.onPolicyChanged(() => this.refresh()),
     );
-    this.timer = setInterval(() => this.sb.isConnected && this.refresh(), REFRESH_MS);
   }
 
   /** Fetches the rules in force (for this window's workspace too) for the sidebar's Policy section. */
   refresh(): void {
+    // One fetch at a time, so a slow answer never replaces a newer one; a burst of changes is one more fetch.
+    if (this.fetching) {
+      this.again = true;
+      return;
+    }
+    this.fetching = true;
+    this.again = false;
     void (async () => {
       const api = await this.sb.api("policy_v1");
       const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
       this.view = await api.route(ROUTES.policy, { query: roots.length ? { root: roots[0]! } : {} });
       this.sb.setPolicy(this.view);
-    })().catch((err: Error) => log().warn(`could not fetch the approval rules: ${err.message}`));
+    })()
+      .catch((err: Error) => log().warn(`could not fetch the approval rules: ${err.message}`))
+      .finally(() => {
+        this.fetching = false;
+        if (this.again) this.refresh();
+      });
   }
 
   private byKey(key: string): RuleView {
@@ -89,7 +101,6 @@ export class PolicyUi implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearInterval(this.timer);
     for (const s of this.subscriptions) s.dispose();
   }
 

@@ -1,5 +1,5 @@
 // The policy engine: judges one request (a shell command or a file edit) against rule sets and
-// explains itself. Pure apart from the parser it is given.
+// explains itself. Pure.
 //
 // A command is split into its simple commands (shell.ts), each looked through its wrappers
 // (unwrap.ts) and judged by the command rules; its writes (`>`, `>>`, `tee FILE`, `dd of=FILE`) are
@@ -9,7 +9,6 @@
 import { posix } from "node:path";
 import type { PartVerdict, PolicyDecision, PolicyResult, Rule, RuleScope } from "../protocol/policy.js";
 import { GUARDS } from "./builtin.js";
-import type { ShellParser } from "./parser.js";
 import { compileCommandPattern, compileEditPattern, matchCommand, type CommandPattern, type PathMatcher } from "./pattern.js";
 import { analyzeShell, type ShellRedirect, type ShellWord, type SimpleCommand } from "./shell.js";
 import { isDangerousVariable as isDangerous, unwrap, type Run } from "./unwrap.js";
@@ -100,11 +99,7 @@ export class Policy {
   private readonly edits: Compiled[] = [];
 
   /** Rules that fail to compile are left out (see loadRules, which refuses them first). */
-  constructor(
-    private readonly parser: ShellParser,
-    sources: RuleSource[],
-    opts: { guards?: boolean } = {},
-  ) {
+  constructor(sources: RuleSource[], opts: { guards?: boolean } = {}) {
     const all = opts.guards === false ? sources : [{ scope: "builtin" as const, where: GUARD_SOURCE_WHERE, trusted: true, rules: GUARDS }, ...sources];
     let seq = 0;
     for (const s of all) {
@@ -155,7 +150,7 @@ export class Policy {
       ctx.problems.push("scripts nest too deeply (`bash -c` inside `bash -c`…)");
       return;
     }
-    const analysis = analyzeShell(this.parser, source, via);
+    const analysis = analyzeShell(source, via);
     ctx.problems.push(...analysis.problems.map((p) => (via.length ? `${p} (in ${via.join(" › ")})` : p)));
     // A `cd` anywhere makes relative write targets unknown.
     for (const cmd of analysis.commands) if (cmd.words[0]?.value && CD.has(cmd.words[0].value)) ctx.cwdChanged = true;

@@ -4,7 +4,6 @@
 import * as v from "valibot";
 import { RulesFile, type Rule, type RuleScope } from "../protocol/policy.js";
 import { compileRule, Policy, type RuleSource } from "./engine.js";
-import type { ShellParser } from "./parser.js";
 
 export interface LoadedRules {
   source: RuleSource;
@@ -13,12 +12,12 @@ export interface LoadedRules {
 }
 
 /** Checks one rule (pattern and examples); a sentence naming the rule when it is refused. */
-export function checkRule(parser: ShellParser, rule: Rule): string | undefined {
+export function checkRule(rule: Rule): string | undefined {
   const compiled = compileRule(rule, "file", "check", true);
   if (typeof compiled === "string") return compiled;
   const ex = rule.examples;
   if (!ex || (!ex.match.length && !ex.not_match.length)) return undefined;
-  const alone = new Policy(parser, [{ scope: "file", where: "its examples", trusted: true, rules: [rule] }], { guards: false });
+  const alone = new Policy([{ scope: "file", where: "its examples", trusted: true, rules: [rule] }], { guards: false });
   const judge = (example: string) => {
     const ws = "/workspace";
     const result = rule.command !== undefined ? alone.evaluate({ command: example, cwd: ws, workspace: ws }) : alone.evaluate({ edit: example, cwd: ws, workspace: ws });
@@ -29,7 +28,7 @@ export function checkRule(parser: ShellParser, rule: Rule): string | undefined {
   return undefined;
 }
 
-export function loadRulesText(parser: ShellParser, text: string, scope: RuleScope, where: string, trusted: boolean): LoadedRules {
+export function loadRulesText(text: string, scope: RuleScope, where: string, trusted: boolean): LoadedRules {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -42,10 +41,10 @@ export function loadRulesText(parser: ShellParser, text: string, scope: RuleScop
     const path = issue.path?.map((p) => String(p.key)).join(".") ?? "";
     return { source: { scope, where, trusted, rules: [] }, errors: [`${where}: ${path ? path + ": " : ""}${issue.message}`] };
   }
-  return checkRules(parser, parsed.output.rules, scope, where, trusted);
+  return checkRules(parsed.output.rules, scope, where, trusted);
 }
 
-export function checkRules(parser: ShellParser, rules: Rule[], scope: RuleScope, where: string, trusted: boolean): LoadedRules {
+export function checkRules(rules: Rule[], scope: RuleScope, where: string, trusted: boolean): LoadedRules {
   const errors: string[] = [];
   const good: Rule[] = [];
   const ids = new Set<string>();
@@ -55,7 +54,7 @@ export function checkRules(parser: ShellParser, rules: Rule[], scope: RuleScope,
       continue;
     }
     ids.add(rule.id);
-    const problem = checkRule(parser, rule);
+    const problem = checkRule(rule);
     if (problem) errors.push(`${where}: ${problem}`);
     else good.push(rule);
   }

@@ -1,21 +1,19 @@
 // "Allow similar…": a rule generalised from one request, for the person to review before saving.
 // `npm run test:unit` → `npm run test:*`; `git log --oneline -5` → `git log *`; an edit of
-// `src/a/b.ts` → `src/a/**`. Pure (given a parser).
+// `src/a/b.ts` → `src/a/**`. Pure.
 import { posix } from "node:path";
 import type { PolicyDecision, Rule } from "../protocol/policy.js";
-import type { ShellParser } from "./parser.js";
 import { analyzeShell } from "./shell.js";
 import { unwrap } from "./unwrap.js";
 
 const SUBCOMMAND = /^[A-Za-z][\w.-]*$/;
 
 export function proposeRule(
-  parser: ShellParser,
   req: { command?: string | null; edit?: string | null; cwd?: string | null; workspace?: string | null },
   decision: PolicyDecision = "allow",
 ): Rule | string {
   if (req.command) {
-    const analysis = analyzeShell(parser, req.command);
+    const analysis = analyzeShell(req.command);
     const first = analysis.commands.find((c) => c.words.length > 0 && c.via.length === 0) ?? analysis.commands.find((c) => c.words.length > 0);
     if (!first) return "the command runs nothing a rule could name";
     const run = unwrap(first.words, first.assignments).runs[0];

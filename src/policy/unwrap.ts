@@ -1,7 +1,7 @@
 // Looks through what only changes how a command runs to the command that really runs: leading
 // assignments, `env`, `command`, `builtin`, `exec`, `nice`, `timeout`, `nohup`, `time`, `stdbuf`,
-// `xargs`, and the commands `find -exec/-execdir/-ok/-okdir` runs. `bash -c STRING`, `sh -c …` and
-// `eval …` hand back their script, to be parsed in turn. Pure.
+// `xargs`, and the commands `find -exec/-execdir/-ok/-okdir` runs. `bash -c STRING`, `sh -c …`,
+// `eval …` and `trap ACTION SIGNAL` hand back their script, to be parsed in turn. Pure.
 import type { ShellWord } from "./shell.js";
 
 /** Variables that change which program runs or how a shell or tool behaves. */
@@ -193,6 +193,15 @@ function step(words: ShellWord[], via: string[], dangerous: string[], problems: 
     case "eval": {
       if (rest.some((w) => w.value === null)) return done(out, words, via, dangerous, problems, ["`eval` of words the shell computes"]);
       out.scripts.push({ source: rest.map((w) => w.value).join(" "), via: [...via, "eval"].join(" › ") });
+      return void out.runs.push({ words, via, dangerous, problems, carrier: true });
+    }
+    case "trap": {
+      // trap [--] ACTION SIGNAL…: ACTION is a script run later, judged now like eval's.
+      const i = rest[0]?.value === "--" ? 1 : 0;
+      const action = rest[i];
+      if (!action || (i === 0 && action.value?.startsWith("-")) || rest.length === i + 1) return done(out, words, via, dangerous, problems); // trap -p, trap - INT, trap INT
+      if (action.value === null) return done(out, words, via, dangerous, problems, ["`trap` with an action the shell computes"]);
+      out.scripts.push({ source: action.value, via: [...via, "trap"].join(" › ") });
       return void out.runs.push({ words, via, dangerous, problems, carrier: true });
     }
   }

@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import { EndpointView, Metadata, UndispatchedItem } from "./schemas.js";
 import { Approval } from "./approvals.js";
+import { PolicyChanged } from "./policy.js";
 import { StreamChunkFrame, StreamView } from "./streams.js";
 
 // ---- /v1/stream: broker -> client ----------------------------------------------------------------
@@ -63,6 +64,7 @@ export const FeedChangeBody = v.variant("kind", [
     target_endpoint_id: v.optional(v.string()),
     note: v.optional(v.string()),
   }),
+  PolicyChanged,
 ]);
 export type FeedChangeBody = v.InferOutput<typeof FeedChangeBody>;
 

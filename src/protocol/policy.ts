@@ -96,8 +96,29 @@ export const PolicyView = v.object({
   workspaces: v.array(WorkspaceRulesView),
   builtin: v.object({ read_only: v.boolean() }),
   user_file: v.string(),
+  /** Why the user rules file does not load (it then allows nothing); absent or null when it loads. */
+  user_error: v.optional(v.nullable(v.string())),
+  /** The broker's policy revision this view was read at (the `revision` of `policy_changed`); absent from older brokers. */
+  revision: v.optional(v.number()),
 });
 export type PolicyView = v.InferOutput<typeof PolicyView>;
+
+/**
+ * The observer feed's `policy_changed`: the rules in force changed (docs/protocol.md sections 7 and 11).
+ * It says what changed, not the rules: an observer fetches `GET /v1/policy` again.
+ */
+export const PolicyChanged = v.object({
+  kind: v.literal("policy_changed"),
+  /** Counts policy changes in this broker run (the feed's epoch); the view of `GET /v1/policy` carries the same. */
+  revision: v.number(),
+  scope: v.picklist(["builtin", "user", "workspace", "session"]),
+  why: v.picklist(["rule_added", "rule_removed", "file_changed", "workspace_accepted", "workspace_opened", "workspace_closed", "session_ended", "builtin_changed"]),
+  /** workspace scope: the workspace folder */
+  root: v.optional(v.string()),
+  /** session scope: the session's endpoint */
+  endpoint_id: v.optional(v.string()),
+});
+export type PolicyChanged = v.InferOutput<typeof PolicyChanged>;
 
 const endpointId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 

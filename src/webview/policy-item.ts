@@ -91,5 +91,6 @@ export function policyNotes(view: PolicyView | null | undefined, ctx: PolicyCont
       </p>`,
     )}
     ${broken.map((w) => html`<p class="policy-note workspace-error">${icon("error")} ${w.error}</p>`)}
+    ${view.user_error ? html`<p class="policy-note user-error">${icon("error")} ${view.user_error}; until it is fixed, none of its allow rules apply (its deny and ask rules stay).</p>` : nothing}
   </div>`;
 }

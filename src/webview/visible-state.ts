@@ -72,6 +72,7 @@ function policy(p: PolicyView): PolicyView {
   return {
     ...p,
     user_file: line(p.user_file),
+    user_error: lineOrNull(p.user_error ?? null),
     rules: p.rules.map((r) => ({
       ...r,
       where: line(r.where),

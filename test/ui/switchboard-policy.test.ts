@@ -2,6 +2,8 @@
 // on a card proposes a rule, the person keeps it and picks "All my sessions"; the pending request from
 // `switchboard run` is decided at once, the next matching one is approved before anyone sees it, the
 // audit chain verifies and names the rule, and a workspace rules file's allow rule waits for acceptance.
+// Rules added or removed outside the window (the CLI, a hand edit of a rules file) show in the Policy
+// section at once, by the broker's policy_changed on the feed.
 //
 //   npm run build && npm run package && node --import tsx --test test/ui/switchboard-policy.test.ts
 import assert from "node:assert/strict";
@@ -120,6 +122,27 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
         assert.equal(approval.state, "pending");
         await api.decide(approval.approval_id, { decision: "reject", decided_by: "test" });
         await third.exit(30_000);
+      },
+    );
+  });
+
+  it("a rule added by switchboard policy add while the window is open appears in the Policy section, and leaves it, without any click", { timeout: 120_000 }, async () => {
+    await withFailureShots(
+      () => [vscode?.page],
+      "policy-cli",
+      async () => {
+        const frame = sidebar(page());
+        await frame.locator("section.sec-policy").scrollIntoViewIfNeeded();
+        const item = frame.locator('article.card.rule[data-id$=":cli-make"]');
+        const added = cli(["policy", "add", "cli-make", "allow", "--command", "make *"]);
+        assert.equal((await added.exit(30_000)).code, 0, added.stderr());
+        // Well inside the 30 s the section used to wait between fetches: the broker's policy_changed brings it.
+        await waitVisible(frame, item, "the rule added by the CLI", 10_000);
+        assert.match(await item.innerText(), /make \*[\s\S]*cli-make/);
+        await screenshot(page(), "policy-cli-added");
+        const removed = cli(["policy", "remove", "cli-make"]);
+        assert.equal((await removed.exit(30_000)).code, 0, removed.stderr());
+        await waitGone(frame, item, "the rule removed by the CLI", 10_000);
       },
     );
   });

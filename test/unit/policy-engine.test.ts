@@ -1,17 +1,16 @@
 // The policy engine's rules: patterns, examples checked at load, scopes and trust, edits, proposals.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadRulesText, loadShellParser, Policy, proposeRule, READ_ONLY, type RuleSource } from "../../src/policy/index.js";
+import { loadRulesText, Policy, proposeRule, READ_ONLY, type RuleSource } from "../../src/policy/index.js";
 
-const parser = await loadShellParser();
 const WS = "/w";
 const src = (rules: RuleSource["rules"], over: Partial<RuleSource> = {}): RuleSource => ({ scope: "user", where: "user rules", trusted: true, rules, ...over });
 
 test("the minimal rules file of the issue works as written", () => {
   const text = `{"rules":[{"id":"tests","decision":"allow","command":"npm run test:*"},{"id":"src","decision":"allow","edit":"src/**"}]}`;
-  const loaded = loadRulesText(parser, text, "user", "user rules", true);
+  const loaded = loadRulesText(text, "user", "user rules", true);
   assert.deepEqual(loaded.errors, []);
-  const p = new Policy(parser, [loaded.source]);
+  const p = new Policy([loaded.source]);
   assert.equal(p.evaluate({ command: "npm run test:unit", cwd: WS, workspace: WS }).decision, "allow");
   assert.equal(p.evaluate({ edit: "src/a/b.ts", cwd: WS, workspace: WS }).decision, "allow");
   assert.equal(p.evaluate({ edit: "/w/src/a.ts", cwd: "/w/src", workspace: WS }).decision, "allow");
@@ -28,7 +27,7 @@ test("a rule whose examples disagree is refused with a sentence naming it; the f
       { id: "status", decision: "allow", command: "git status", examples: { not_match: ["git status"] } },
     ],
   });
-  const loaded = loadRulesText(parser, text, "user", "user rules", true);
+  const loaded = loadRulesText(text, "user", "user rules", true);
   assert.equal(loaded.errors.length, 2);
   assert.match(loaded.errors[0]!, /rule git-log does not allow its example `git log > out.txt`/);
   assert.match(loaded.errors[1]!, /rule status matches its example `git status`/);
@@ -40,14 +39,11 @@ test("a rule whose examples disagree is refused with a sentence naming it; the f
 });
 
 test("malformed files and rules are refused with sentences", () => {
-  assert.match(loadRulesText(parser, "{", "user", "f", true).errors[0]!, /f is not JSON/);
-  assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow"}]}`, "user", "f", true).errors[0]!, /either `command` or `edit`/);
-  assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","command":"* x"}]}`, "user", "f", true).errors[0]!, /cannot start with `\*`/);
-  assert.match(loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","edit":"../x"}]}`, "user", "f", true).errors[0]!, /cannot leave the workspace/);
-  assert.match(
-    loadRulesText(parser, `{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!,
-    /defined twice/,
-  );
+  assert.match(loadRulesText("{", "user", "f", true).errors[0]!, /f is not JSON/);
+  assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow"}]}`, "user", "f", true).errors[0]!, /either `command` or `edit`/);
+  assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","command":"* x"}]}`, "user", "f", true).errors[0]!, /cannot start with `\*`/);
+  assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","edit":"../x"}]}`, "user", "f", true).errors[0]!, /cannot leave the workspace/);
+  assert.match(loadRulesText(`{"rules":[{"id":"a","decision":"allow","command":"x"},{"id":"a","decision":"deny","command":"y"}]}`, "user", "f", true).errors[0]!, /defined twice/);
 });
 
 test("deny > ask > allow across scopes; a workspace allow rule counts only once its file is accepted", () => {
@@ -60,7 +56,7 @@ test("deny > ask > allow across scopes; a workspace allow rule counts only once 
     { scope: "workspace", where: "workspace rules", trusted: false },
   );
   const session = src([{ id: "s-deny", decision: "deny", command: "make clean" }], { scope: "session", where: "session x" });
-  const p = new Policy(parser, [user, ws, session]);
+  const p = new Policy([user, ws, session]);
   const j = (c: string) => p.evaluate({ command: c, cwd: WS, workspace: WS });
   assert.equal(j("make test").decision, "allow");
   assert.equal(j("make deploy").decision, "ask");
@@ -69,12 +65,12 @@ test("deny > ask > allow across scopes; a workspace allow rule counts only once 
   const curl = j("curl https://x | sh");
   assert.equal(curl.decision, "ask");
   assert.match(curl.ignored[0]!, /w-allow .*not accepted/);
-  const accepted = new Policy(parser, [user, { ...ws, trusted: true }, session]);
+  const accepted = new Policy([user, { ...ws, trusted: true }, session]);
   assert.equal(accepted.evaluate({ command: "curl x", cwd: WS, workspace: WS }).decision, "allow");
 });
 
 test("edits: always-ask folders and paths outside the workspace, whatever a rule says; deny still denies", () => {
-  const p = new Policy(parser, [
+  const p = new Policy([
     src([
       { id: "all", decision: "allow", edit: "**" },
       { id: "no-env", decision: "deny", edit: "**/.env" },
@@ -91,7 +87,7 @@ test("edits: always-ask folders and paths outside the workspace, whatever a rule
 });
 
 test("the read-only built-in set (autoApproveEnv) judged by the same engine", () => {
-  const p = new Policy(parser, [src(READ_ONLY, { scope: "builtin", where: "built-in read-only rules" })]);
+  const p = new Policy([src(READ_ONLY, { scope: "builtin", where: "built-in read-only rules" })]);
   const j = (c: string) => p.evaluate({ command: c, cwd: WS, workspace: WS }).decision;
   assert.equal(j("git status"), "allow");
   assert.equal(j("ls -la | grep x | wc -l"), "allow");
@@ -104,17 +100,17 @@ test("the read-only built-in set (autoApproveEnv) judged by the same engine", ()
 });
 
 test("Allow similar… proposes a generalised rule", () => {
-  const p = (command: string) => proposeRule(parser, { command });
+  const p = (command: string) => proposeRule({ command });
   assert.deepEqual(p("npm run test:unit"), { id: "allow-npm-run-test:any", decision: "allow", command: "npm run test:*" });
   assert.equal((p("git log --oneline -5") as { command: string }).command, "git log *");
   assert.equal((p("ls -la") as { command: string }).command, "ls *");
   assert.equal((p("FOO=1 timeout 5 cargo test foo") as { command: string }).command, "cargo test *");
   assert.equal(typeof p("$(echo rm) x"), "string");
-  assert.deepEqual(proposeRule(parser, { edit: "/w/src/a/b.ts", workspace: WS }), { id: "allow-edit-src/a/any", decision: "allow", edit: "src/a/**" });
+  assert.deepEqual(proposeRule({ edit: "/w/src/a/b.ts", workspace: WS }), { id: "allow-edit-src/a/any", decision: "allow", edit: "src/a/**" });
 });
 
 test("every decision explains itself, part by part", () => {
-  const p = new Policy(parser, [
+  const p = new Policy([
     src([
       { id: "log", decision: "allow", command: "git log *" },
       { id: "rm", decision: "deny", command: "rm *" },

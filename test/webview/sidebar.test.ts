@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { SidebarState } from "../../src/protocol/webview.js";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
-import { HOSTILE, NOW, USER_RULES, approval, bigInboxState, emptyState, fixtureState, hostileState, message, stream } from "../support/webview/fixtures.js";
+import { HOSTILE, NOW, USER_RULES, approval, bigInboxState, emptyState, fixtureState, hostileState, message, policyView, stream } from "../support/webview/fixtures.js";
 import { LAYOUT_PROBE } from "../support/webview/layout.js";
 import { REPO_ROOT, Sidebar, launchBrowser, startServer, type Browser, type SbWindow, type StaticServer } from "../support/webview/harness.js";
 
@@ -463,6 +463,16 @@ describe("sidebar webview", () => {
     assert.ok(heading > 0);
     const headingRing = await sb.page.evaluate(() => getComputedStyle(document.activeElement!).outlineColor);
     assert.equal(headingRing, "rgb(0, 120, 212)"); // --vscode-focusBorder of the dark theme
+  });
+
+  it("Policy names a user rules file that does not load (written by hand), as text with hidden characters made visible", async () => {
+    const error = `user rules (${USER_RULES}) is not JSON: Unexpected token <b>x</b>\u202e`;
+    const sb = await withFixture({ ...fixtureState(), policy: { ...policyView(), user_error: error } }, { height: 4000 });
+    const note = sb.page.locator("section.sec-policy .policy-note.user-error");
+    const text = squash(await note.textContent());
+    assert.match(text, /is not JSON: Unexpected token <b>x<\/b>.*; until it is fixed, none of its allow rules apply \(its deny and ask rules stay\)\./);
+    assert.ok(!text.includes("\u202e"), "the bidi override is shown, not applied");
+    assert.equal(await note.locator("b").count(), 0, "markup in the file's error is text");
   });
 
   it("Policy lists the rules in force with scope and source; Remove and Open file by keyboard; notes for guards and a workspace file to accept", async () => {

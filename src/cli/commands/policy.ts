@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import * as v from "valibot";
 import { ROUTES } from "../../protocol/index.js";
 import { Rule, type AddRuleRequest, type PolicyDecision, type PolicyResult } from "../../protocol/policy.js";
-import { loadRulesText, loadShellParser, Policy, type RuleSource } from "../../policy/index.js";
+import { loadRulesText, Policy, type RuleSource } from "../../policy/index.js";
 import { CliError, UsageError, api, json, out, resolveSession, type CommandSpec, type Ctx } from "../context.js";
 import { shown } from "../format.js";
 
@@ -27,15 +27,14 @@ export function formatResult(r: PolicyResult): string {
 
 /** Judges with only the given rule files; refuses a file with a bad rule (exit 2 with the sentence). */
 export async function checkWithFiles(files: string[], req: { command?: string; edit?: string; cwd: string }): Promise<PolicyResult> {
-  const parser = await loadShellParser();
   const sources: RuleSource[] = [];
   for (const file of files) {
     const text = await readFile(file, "utf8").catch((e: Error) => Promise.reject(new CliError(`Cannot read the rules file ${file}: ${e.message}`)));
-    const loaded = loadRulesText(parser, text, "file", `rules file ${file}`, true);
+    const loaded = loadRulesText(text, "file", `rules file ${file}`, true);
     if (loaded.errors.length) throw new CliError(`The rules are refused: ${loaded.errors.join("; ")}.`);
     sources.push(loaded.source);
   }
-  return new Policy(parser, sources).evaluate({ ...req, workspace: req.cwd });
+  return new Policy(sources).evaluate({ ...req, workspace: req.cwd });
 }
 
 function request(ctx: Ctx): { command?: string; edit?: string } {
