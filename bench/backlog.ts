@@ -31,18 +31,19 @@
 //                     which lists every pending approval (it grows with N by contract)
 //   list_pending      GET /v1/approvals?state=pending (every pending one as a preview: grows by contract)
 //
-// Figures, 2026-12-06, 2 shared cores, load 1.3-2.5, 64 KiB commands; p50/p99 ms, N = 0 -> 500 -> 2,000 -> 5,000
-// (`node --import tsx bench/backlog.ts`; minimal node:http server p99 1.1 ms in the same run):
-//   health        0.26/2.4  0.21/4.6  0.12/2.9  0.13/3.2      history     5.6/12  5.9/14  5.7/15  5.8/15
-//   approval_get  0.88/4.3  0.73/6.2  0.68/5.2  0.69/11       decide      3.8/10  3.2/11  3.8/21  3.9/16
-//   send          0.90/4.2  0.81/12   0.95/12   1.07/17       feed_resume 0.56/2.7 0.52/12 0.57/2.6 0.66/12
-//   feed_snapshot 1.5/4.5   27/48     109/150   311/427       list_pending 1.1/6.2 23/35   105/154 287/356
-//   /health max while 3 snapshots + 3 listings: 5.9, 13, 18, 34; while a rule is saved: 11, 20, 14, 61
-//   (p99 9.8 at 5,000, the save taking 24 s); while 16 requests at a time fill: p99 94, 88, 102.
-// Before (the build before, `--quick --broker=dist/broker-before.js`, load 1.4-1.5), N = 0 -> 500 -> 2,000:
-//   feed_snapshot 3.4 -> 407 -> 1,581 ms, list_pending 3.0 -> 417 -> 1,661, history 33 -> 68 -> 66; /health
-//   max 409 and 1,753 while snapshots and listings of 500 and 2,000 were sent, 2,383 while a rule was
-//   saved with 500 pending; at 5,000 no snapshot could be made (and the listing answered 500).
+// Figures, 2026-12-06, commit 50cb86f, 2 shared cores, load 2.9-3.6, 64 KiB commands; p50/p99 ms at
+// N = 0 -> 500 -> 2,000 -> 5,000 (`node --import tsx bench/backlog.ts`; minimal node:http server p99 2.0 ms):
+//   health        0.22/2.9  0.14/9.8  0.15/4.0  0.12/7.7      history      5.3/12  5.7/21  5.3/11  5.3/18
+//   approval_get  0.79/6.9  0.69/4.9  0.64/5.0  0.64/9.9      decide       4.1/13  3.8/18  3.1/14  3.4/23
+//   send          1.4/9.8   0.93/6.2  0.71/8.4  0.90/21       feed_resume  0.65/5.9 0.62/12 0.45/6.1 0.50/12
+//   feed_snapshot 1.7/9.2   28/61     96/130    276/426       list_pending 1.2/3.7 25/61   91/113  267/369
+//   /health max while 3 snapshots + 3 listings: 12, 17, 13, 20; while a rule is saved: 6.6, 10, 9.7, 11
+//   (the save taking 1.6 s at 5,000); p99 while 16 requests at a time fill: 60, 34, 30.
+// Before (the build before, still parsing with tree-sitter; `--quick --broker=dist/broker-before.js`, load
+// 1.4-1.5), N = 0 -> 500 -> 2,000: feed_snapshot 3.4 -> 407 -> 1,581 ms, list_pending 3.0 -> 417 -> 1,661,
+//   history 33 -> 68 -> 66; /health max 409 and 1,753 while snapshots and listings of 500 and 2,000 were
+//   sent, 2,383 while a rule was saved with 500 pending; at 5,000 no snapshot could be made (and the
+//   listing answered 500).
 //   More in docs/performance.md, "Pending-approval backlog".
 import { type Agent, request } from "node:http";
 import { mkdtemp } from "node:fs/promises";
@@ -512,8 +513,11 @@ async function main(): Promise<void> {
       SIZES.map((n) => [
         n,
         {
+          failures: at[n]!.failures,
           fill_ms: at[n]!.fill_ms,
           health_while_filling: at[n]!.fill,
+          heavy_ms: at[n]!.heavy_ms,
+          health_while_snapshots_and_listings: at[n]!.heavy_health,
           rule_ms: at[n]!.rule_ms,
           health_while_rule_saved: at[n]!.rule_health,
           preview_ms: at[n]!.preview_ms,
