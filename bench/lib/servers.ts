@@ -81,6 +81,8 @@ export async function startBroker(dir: string, nodeArgs: string[] = [], timeoutM
 
 export interface BrokerStartOptions {
   nodeArgs?: string[];
+  /** Another build of the broker than dist/broker.js (an A/B comparison); it must sit in dist/ beside its wasm files. */
+  entry?: string;
   /** Extra environment of the broker (SWITCHBOARD_INBOX_MAX, …). */
   env?: Record<string, string>;
   timeoutMs?: number;
@@ -93,7 +95,7 @@ export interface BrokerStartOptions {
  */
 export async function startBrokerIn(home: string, opts: BrokerStartOptions = {}): Promise<RunningServer> {
   const t0 = process.hrtime.bigint();
-  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), BROKER_ENTRY], {
+  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? BROKER_ENTRY], {
     env: { ...process.env, ...opts.env, SWITCHBOARD_HOME: home },
     stdio: ["ignore", "ignore", "pipe"],
   });

@@ -1,7 +1,7 @@
 // The approval desk: requests, long-polls, decisions, withdrawals and timeouts. The pure
 // approvalTransition decides; this shell journals, audits, publishes and tells the requester.
 import { randomBytes } from "node:crypto";
-import { APPROVAL_PREVIEW_BYTES, ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
+import { ProtocolError, type Approval, type ApprovalRequest, type ApprovalState, type DecisionRequest } from "../protocol/index.js";
 import { approvalTransition, type ApprovalEvent } from "./approval-lifecycle.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { AuditFields, AuditLog } from "./audit.js";
@@ -10,15 +10,13 @@ import { DEFAULT_LIMITS, limitReached, type Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { Store } from "./store.js";
 import { decidedByRule } from "./policy-desk.js";
+import { approvalPreview } from "./approval-preview.js";
+import { SLICE_MS, inSlices } from "./slices.js";
 
 /** The approval policy as the desk uses it: a verdict for each new request (see policy-desk.ts). */
 export interface ApprovalPolicyJudge {
   judge(a: Approval): NonNullable<Approval["policy"]>;
 }
-
-/** Work done per turn of the event loop when many approvals are cancelled at once (a session with a
- * thousand pending ones exits): /health and everyone else get a turn in between. */
-const SLICE_MS = 5;
 
 /** Long-polls wait at most this long. */
 export const MAX_WAIT_MS = 60_000;
@@ -117,7 +115,7 @@ export class ApprovalDesk {
         );
     }
     if (body.idempotency_key) {
-      const existing = [...this.store.approvals.values()].find((a) => a.endpoint_id === ep.endpoint_id && a.idempotency_key === body.idempotency_key);
+      const existing = this.store.approvalByKey(ep.endpoint_id, body.idempotency_key);
       if (existing) {
         // A retry must ask for the same thing: the key must never turn one request into another's answer.
         const changed = differentRequest(existing, body);
@@ -182,13 +180,14 @@ export class ApprovalDesk {
   /** Previews (long texts cut; `GET /v1/approvals/:id` has them whole), oldest first. */
   list(state?: ApprovalState): Approval[] {
     const all = [...this.store.approvals.values()];
-    return (state ? all.filter((a) => a.state === state) : all).sort((a, b) => a.created_at.localeCompare(b.created_at)).map(approvalPreview);
+    return (state ? all.filter((a) => a.state === state) : all).sort((a, b) => byText(a.created_at, b.created_at)).map(approvalPreview);
   }
 
   history(limit = 100): Approval[] {
-    return [...this.store.approvals.values()]
-      .filter((a) => a.state !== "pending")
-      .sort((a, b) => (b.decided_at ?? "").localeCompare(a.decided_at ?? ""))
+    // Only the ended ones (at most the history limit), however many are pending.
+    return this.store
+      .endedApprovalList()
+      .sort((a, b) => byText(b.decided_at ?? "", a.decided_at ?? ""))
       .slice(0, limit)
       .map(approvalPreview);
   }
@@ -234,19 +233,27 @@ export class ApprovalDesk {
    * those a rule now allows or denies. Answers the ids it decided.
    */
   async applyPolicy(): Promise<string[]> {
-    if (!this.policy) return [];
-    const decided: string[] = [];
-    for (const a of this.pending()) {
-      const verdict = this.policy.judge(a);
+    const policy = this.policy;
+    if (!policy) return [];
+    // Judging is CPU work (each command is parsed): a slice at a time, so that a large backlog never
+    // holds up other requests. The decisions are journaled together, not one fdatasync after another.
+    const decisions: Promise<string | undefined>[] = [];
+    for await (const id of inSlices(this.pending().map((a) => a.approval_id))) {
+      const a = this.store.approvals.get(id);
+      if (a?.state !== "pending") continue; // decided while an earlier slice waited
+      const verdict = policy.judge(a);
       if (verdict.decision === "ask") continue;
-      try {
-        await this.apply({ ...a, policy: verdict }, { type: "decide", decision: verdict.decision === "allow" ? "approve" : "reject" }, verdict.reason, decidedByRule(verdict));
-        decided.push(a.approval_id);
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err; // decided meanwhile by someone else
-      }
+      decisions.push(
+        this.apply({ ...a, policy: verdict }, { type: "decide", decision: verdict.decision === "allow" ? "approve" : "reject" }, verdict.reason, decidedByRule(verdict)).then(
+          () => id,
+          (err) => {
+            if (err instanceof ProtocolError) return undefined; // decided meanwhile by someone else
+            throw err;
+          },
+        ),
+      );
     }
-    return decided;
+    return (await Promise.all(decisions)).filter((id): id is string => id !== undefined);
   }
 
   /** Links an output stream to its approval, so the requester and every window can follow it. */
@@ -331,6 +338,7 @@ export class ApprovalDesk {
     this.cancelSlice(); // the first slice now: a few approvals are cancelled before the close is answered
   }
 
+  /** Cancels a slice of the queue per turn of the event loop (a session with a thousand pending ones exits): /health and everyone else get a turn in between. */
   private cancelSlice(): void {
     const until = performance.now() + SLICE_MS;
     while (this.cancelHead < this.cancelQueue.length && performance.now() < until) {
@@ -359,6 +367,9 @@ export class ApprovalDesk {
     for (const set of this.waiters.values()) for (const wake of set) wake();
   }
 }
+
+/** ISO-8601 times of one format compare as text; `<` is what localeCompare gives them, at a fraction of its cost. */
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The audit record of a decided approval. */
 function auditFields(a: Approval, outcome: AuditFields["outcome"]): AuditFields {
@@ -397,25 +408,4 @@ function shownFields(body: ApprovalRequest): Pick<Approval, (typeof SHOWN_FIELDS
     diff: body.diff ?? null,
     execute: body.execute ?? "agent",
   };
-}
-
-/** `a` with long texts cut to a preview (on a character boundary) and `truncated` saying what was cut. */
-export function approvalPreview(a: Approval): Approval {
-  let truncated: Record<string, number> | undefined;
-  const cut = (field: "command" | "detail" | "diff"): string | null => {
-    const text = a[field];
-    // A string of n UTF-16 units has at most 3n UTF-8 bytes: most texts need no measuring at all.
-    if (text === null || text.length * 3 <= APPROVAL_PREVIEW_BYTES) return text;
-    const bytes = Buffer.byteLength(text);
-    if (bytes <= APPROVAL_PREVIEW_BYTES) return text;
-    (truncated ??= {})[field] = bytes;
-    const buf = Buffer.from(text.slice(0, APPROVAL_PREVIEW_BYTES));
-    let end = Math.min(buf.length, APPROVAL_PREVIEW_BYTES);
-    while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // not inside a character
-    return buf.toString("utf8", 0, end);
-  };
-  const command = cut("command");
-  const detail = cut("detail");
-  const diff = cut("diff");
-  return truncated ? { ...a, command, detail, diff, truncated } : a;
 }

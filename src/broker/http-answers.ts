@@ -9,6 +9,14 @@ export class JsonText {
   constructor(readonly text: string) {}
 }
 
+/**
+ * A route's answer serialized a slice at a time (a listing that grows with the backlog): written as it
+ * comes, in chunked transfer encoding, so that no other request waits for the whole of it.
+ */
+export class JsonParts {
+  constructor(readonly parts: AsyncIterable<string>) {}
+}
+
 export const UNAUTHORIZED = { error: "unauthorized", message: "Missing or wrong bearer token; read it from the discovery file." };
 
 export function send(res: ServerResponse, status: number, body: unknown): void {
@@ -20,6 +28,35 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
   if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
   res.end(text);
+}
+
+/** Writes `parts` as a 200 answer, waiting for the socket to drain; a failure half-way aborts the answer (its status is already sent). */
+export async function sendParts(res: ServerResponse, parts: AsyncIterable<string>): Promise<void> {
+  if (res.headersSent) return;
+  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  try {
+    for await (const part of parts) {
+      if (res.destroyed) return;
+      if (!res.write(part)) await drained(res);
+    }
+    res.end();
+  } catch (err) {
+    res.destroy(err as Error);
+    throw err;
+  }
+}
+
+/** Resolves when `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** How long the rest of an oversized body is read (and dropped) after the 413, at most. */

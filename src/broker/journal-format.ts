@@ -58,33 +58,5 @@ export function parseSnapshot(text: string): { seq: number; state: unknown } | {
   return { seq: o.seq, state: o.state };
 }
 
-/** How long one slice of a sliced snapshot may serialize before letting the event loop run. */
-const SLICE_MS = 5;
-
-/** JSON of `state` (an object whose values are arrays or plain values), element by element, yielding the event loop every SLICE_MS. */
-export async function* stringifySliced(state: object): AsyncGenerator<string> {
-  let until = performance.now() + SLICE_MS;
-  const pause = async () => {
-    if (performance.now() < until) return;
-    await new Promise((r) => setImmediate(r));
-    until = performance.now() + SLICE_MS;
-  };
-  let first = true;
-  yield "{";
-  for (const [key, value] of Object.entries(state)) {
-    if (value === undefined) continue;
-    yield `${first ? "" : ","}${JSON.stringify(key)}:`;
-    first = false;
-    if (!Array.isArray(value)) {
-      yield JSON.stringify(value);
-      continue;
-    }
-    yield "[";
-    for (let i = 0; i < value.length; i++) {
-      yield (i ? "," : "") + (JSON.stringify(value[i]) ?? "null");
-      await pause();
-    }
-    yield "]";
-  }
-  yield "}";
-}
+/** The snapshot's state is serialized a slice at a time (slices.ts), as observer snapshots are. */
+export { stringifySliced } from "./slices.js";

@@ -7,7 +7,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { ProtocolError } from "../protocol/index.js";
 import { ConnectionGuard, DEFAULT_ADMISSION, type AdmissionLimits } from "./admission.js";
-import { JsonText, UNAUTHORIZED, refuseUpgrade, send, sendError, sendText } from "./http-answers.js";
+import { JsonParts, JsonText, UNAUTHORIZED, refuseUpgrade, send, sendError, sendParts, sendText } from "./http-answers.js";
 import type { Logger } from "./log.js";
 import { hostHeaders, readBody, requestUrl, type RequestTarget } from "./request-input.js";
 import type { RouteTable } from "./route-table.js";
@@ -189,6 +189,7 @@ export class Listeners {
         );
       const result = await route.handler({ params, url, req, body });
       if (result instanceof JsonText) sendText(res, 200, result.text);
+      else if (result instanceof JsonParts) await sendParts(res, result.parts);
       else send(res, 200, result ?? { ok: true });
     } catch (err) {
       if (err instanceof ProtocolError) return sendError(res, err);

@@ -17,14 +17,15 @@ import type { AddRuleRequest, CheckRequest, PolicyResult, PolicyView, PreviewReq
 import { BuiltinSettingsRequest } from "../protocol/policy.js";
 import { GUARD_SOURCE_WHERE, GUARDS, READ_ONLY, checkRule, loadRulesText, Policy, proposeRule, type LoadedRules, type PolicyRequest, type RuleSource } from "../policy/index.js";
 import { readJsonFileSync, writeFileAtomic } from "../platform/files.js";
+import { boundVerdict } from "./approval-preview.js";
 import type { Broker } from "./broker.js";
+import { inSlices } from "./slices.js";
 import type { Logger } from "./log.js";
 import type { PolicyChange } from "./policy-changes.js";
 import type { EndpointRecord, Store } from "./store.js";
 
 export const WORKSPACE_RULES_FILE = join(".switchboard", "policy.json");
 const READ_ONLY_WHERE = "built-in read-only rules (autoApproveEnv)";
-const MAX_PARTS = 50;
 
 interface CachedFile {
   key: string;
@@ -223,8 +224,8 @@ export class PolicyDesk {
     return removed;
   }
 
-  /** Which recent decided and pending requests a proposed rule would decide. */
-  preview(body: PreviewRequest, recent: Approval[], pending: Approval[]): { decided: PreviewItem[]; pending: PreviewItem[] } {
+  /** Which recent decided and pending requests a proposed rule would decide (judged a slice at a time: thousands may be pending). */
+  async preview(body: PreviewRequest, recent: Approval[], pending: Approval[]): Promise<{ decided: PreviewItem[]; pending: PreviewItem[] }> {
     const problem = checkRule(body.rule);
     if (problem) throw new ProtocolError("rule_invalid", `The rule is refused: ${problem}.`);
     const alone = new Policy([{ scope: "session", where: "proposed rule", trusted: true, rules: [body.rule] }]);
@@ -235,7 +236,12 @@ export class PolicyDesk {
       return req ? Policy.decidedBy(alone.evaluate(req), body.rule) : false;
     };
     const item = (a: Approval): PreviewItem => ({ approval_id: a.approval_id, session: a.session, summary: a.summary, state: a.state });
-    return { decided: recent.filter(matches).map(item), pending: pending.filter(matches).map(item) };
+    const matching = async (list: Approval[]) => {
+      const out: PreviewItem[] = [];
+      for await (const a of inSlices(list)) if (matches(a)) out.push(item(a));
+      return out;
+    };
+    return { decided: await matching(recent), pending: await matching(pending) };
   }
 
   propose(a: Approval): Rule {
@@ -363,8 +369,9 @@ function askBecause(reason: string): PolicyResult {
   return { decision: "ask", rule: null, where: null, reason: `Asks a person: ${reason}.`, parts: [], problems: [reason], ignored: [] };
 }
 
+/** The verdict kept with an approval, its texts bounded (approval-preview.ts): parts and sentences quote the command. */
 function brief(r: PolicyResult): ApprovalPolicy {
-  return { decision: r.decision, rule: r.rule, where: r.where, reason: r.reason, parts: r.parts.slice(0, MAX_PARTS) };
+  return boundVerdict({ decision: r.decision, rule: r.rule, where: r.where, reason: r.reason, parts: r.parts });
 }
 
 /**

@@ -28,7 +28,8 @@ import type { Limits } from "./limits.js";
 import type { Logger } from "./log.js";
 import { bearerChecker } from "./auth.js";
 import type { AdmissionLimits } from "./admission.js";
-import { JsonText } from "./http-answers.js";
+import { JsonParts, JsonText } from "./http-answers.js";
+import { chunked, stringifySliced } from "./slices.js";
 import { Listeners } from "./listeners.js";
 import { check, checkPid, intParam, optionalPidHeader, pidHeader } from "./request-input.js";
 import { RouteTable, type Route, type RouteHandlers } from "./route-table.js";
@@ -173,7 +174,8 @@ export class BrokerServer {
       approvals: ({ url }) => {
         const state = url.searchParams.get("state");
         if (state !== null && !parseWith(ApprovalState, state).ok) throw new ProtocolError("bad_request", "state must be one of pending, approved, rejected, expired, cancelled.");
-        return { approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) };
+        // Every one asked for, as previews: written a slice at a time, however many are pending.
+        return new JsonParts(chunked(stringifySliced({ approvals: approvals.list((state ?? undefined) as ApprovalState | undefined) })));
       },
       approvalHistory: ({ url }) => ({ approvals: approvals.history(intParam(url, "limit", 100, 1, 500)) }),
       approval: ({ params, url }) => approvals.wait(params[0]!, intParam(url, "wait_ms", 0, 0, 60_000)),
@@ -195,9 +197,9 @@ export class BrokerServer {
       },
       checkPolicy: ({ body }) => policyDesk().check(body),
       previewRule: ({ body }) => policyDesk().preview(body, approvals.history(100), approvals.pending()),
-      proposeRule: ({ params }) => {
+      proposeRule: async ({ params }) => {
         const rule = policyDesk().propose(approvals.get(params[0]!));
-        return { rule, preview: policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
+        return { rule, preview: await policyDesk().preview({ rule }, approvals.history(100), approvals.pending()) };
       },
       acceptWorkspaceRules: async ({ body }) => ({ workspace: await policyDesk().accept(body.root, body.sha256), decided: await approvals.applyPolicy() }),
       builtinRules: async ({ body }) => ({ builtin: await policyDesk().setBuiltin(body), decided: await approvals.applyPolicy() }),

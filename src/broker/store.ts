@@ -115,6 +115,8 @@ export class Store {
   private readonly closedOrder = new Set<string>();
   /** Ended approvals and streams, least recently changed first: history is trimmed from the front. */
   private readonly endedApprovals = new Set<string>();
+  /** Approval ids by requesting endpoint and idempotency key (keyOf): a retry is found without a scan. */
+  private readonly byIdempotencyKey = new Map<string, string>();
   private readonly endedStreams = new Set<string>();
 
   constructor(private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
@@ -176,7 +178,8 @@ export class Store {
         // Re-insert so that map order is "last changed last"; history is trimmed oldest first.
         this.approvals.delete(rec.a.approval_id);
         this.approvals.set(rec.a.approval_id, rec.a);
-        if (rec.a.state !== "pending") this.ended(this.endedApprovals, rec.a.approval_id, this.approvals, this.limits.approvalHistory);
+        this.indexApproval(rec.a);
+        if (rec.a.state !== "pending") this.ended(this.endedApprovals, rec.a.approval_id, this.approvals, this.limits.approvalHistory, (old) => this.forgetApproval(old));
         break;
       case "apr_upd": {
         const a = this.approvals.get(rec.id);
@@ -201,10 +204,44 @@ export class Store {
   }
 
   /** Marks `id` as the most recently ended entry of `map` and forgets the oldest beyond `keep`. */
-  private ended<T>(order: Set<string>, id: string, map: Map<string, T>, keep: number): void {
+  private ended<T>(order: Set<string>, id: string, map: Map<string, T>, keep: number, forget: (old: string) => void = (old) => map.delete(old)): void {
     order.delete(id);
     order.add(id);
-    dropOldest(order, keep, (old) => map.delete(old));
+    dropOldest(order, keep, forget);
+  }
+
+  private indexApproval(a: Approval): void {
+    if (a.idempotency_key) this.byIdempotencyKey.set(keyOf(a.endpoint_id, a.idempotency_key), a.approval_id);
+  }
+
+  /** Drops an approval from history, and from the key index if the key still names it. */
+  private forgetApproval(id: string): void {
+    const a = this.approvals.get(id);
+    this.approvals.delete(id);
+    if (!a?.idempotency_key) return;
+    const key = keyOf(a.endpoint_id, a.idempotency_key);
+    if (this.byIdempotencyKey.get(key) === id) this.byIdempotencyKey.delete(key);
+  }
+
+  /** The approval this endpoint asked for with this idempotency key, if it is still kept. */
+  approvalByKey(endpointId: string, idempotencyKey: string): Approval | undefined {
+    const id = this.byIdempotencyKey.get(keyOf(endpointId, idempotencyKey));
+    return id === undefined ? undefined : this.approvals.get(id);
+  }
+
+  /** Decided, expired and cancelled approvals (at most the history limit), least recently ended first. */
+  endedApprovalList(): Approval[] {
+    const out: Approval[] = [];
+    for (const id of this.endedApprovals) {
+      const a = this.approvals.get(id);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  /** How many approvals of the index and of history are kept (for tests: both stay bounded). */
+  get approvalIndexSizes(): { byIdempotencyKey: number; ended: number } {
+    return { byIdempotencyKey: this.byIdempotencyKey.size, ended: this.endedApprovals.size };
   }
 
   /** Records that an open endpoint was just heard from. Not journaled: it is a hint, and a restart resets it anyway. */
@@ -258,6 +295,7 @@ export class Store {
     for (const id of s.closedOrder) store.closedOrder.add(id);
     for (const a of s.approvals ?? []) {
       store.approvals.set(a.approval_id, a);
+      store.indexApproval(a);
       if (a.state !== "pending") store.endedApprovals.add(a.approval_id);
     }
     for (const x of s.streams ?? []) {
@@ -279,6 +317,8 @@ export interface StoreSnapshot {
   streams?: StreamMeta[];
   sessionRules?: [string, Rule[]][];
 }
+
+const keyOf = (endpointId: string, idempotencyKey: string) => `${endpointId}\u0000${idempotencyKey}`;
 
 /** Drops the oldest members of an insertion-ordered set beyond `keep`, telling `drop` each one. */
 function dropOldest(order: Set<string>, keep: number, drop: (id: string) => void): void {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BrokerError } from "../../src/client/errors.js";
 import { APPROVAL_PREVIEW_BYTES } from "../../src/protocol/index.js";
+import { VERDICT_PARTS_BYTES, VERDICT_TEXT_BYTES } from "../../src/broker/approval-preview.js";
 import { startBroker, tempHome, type TestBroker } from "../support/broker.js";
 import { get, post, del } from "../support/calls.js";
 import { openFeed, openStream, type Peer } from "../support/ws.js";
@@ -118,6 +119,24 @@ describe("security: bounds", () => {
     const pushed = await peers[2]!.next((f) => f.event === "approval_resolved" && f.approval.approval_id === a.approval_id);
     assert.equal(pushed.approval.command, command, "the requester's approval_resolved push carries the whole text");
     checks += 6;
+  });
+
+  it("the policy's verdict is bounded too: in the approval, and so in every preview, however long the command", async () => {
+    // 30 pipeline parts of about 240 bytes after a long first one (9 KB in all): the verdict explains
+    // each, and its sentence quotes the first.
+    const command = Array.from({ length: 30 }, (_, i) => `grep -e ${String(i).padStart(2, "0")}${"y".repeat(225)}`).join(" | ");
+    const a = await b.api.requestApproval({ endpoint_id: ep.c, action: "sh", summary: "many parts", command: `cat ${"z".repeat(2000)} | ${command}` });
+    const full = await b.api.approval(a.approval_id);
+    const policy = full.policy!;
+    assert.equal(policy.decision, "ask");
+    assert.ok(Buffer.byteLength(policy.reason) <= VERDICT_TEXT_BYTES && policy.reason.includes("…"), `the sentence is cut: ${Buffer.byteLength(policy.reason)} bytes`);
+    assert.ok(policy.parts.length >= 4 && policy.parts.length < 31, `the first parts that fit: ${policy.parts.length}`);
+    assert.ok(policy.parts.reduce((n, p) => n + Buffer.byteLength(p.part) + Buffer.byteLength(p.reason), 0) <= VERDICT_PARTS_BYTES);
+    assert.ok(policy.parts[0]!.part.startsWith("cat zzz") && policy.parts[1]!.part.startsWith("grep -e 00"), "in order");
+    const listed = (await b.api.approvals("pending")).find((x) => x.approval_id === a.approval_id)!;
+    assert.deepEqual(listed.policy, policy, "a preview carries the same bounded verdict");
+    await b.api.decide(a.approval_id, { decision: "reject", decided_by: "bounds" });
+    checks += 4;
   });
 
   it("endpoints per pid", async () => {

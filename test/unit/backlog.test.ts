@@ -10,6 +10,7 @@ import { AuditLog, type AuditFields } from "../../src/broker/audit.js";
 import { Feed } from "../../src/broker/feed.js";
 import { Store, type JournalRecord } from "../../src/broker/store.js";
 import { parseAuditLines, verifyChain } from "../../src/platform/audit-chain.js";
+import { waitFor } from "../support/wait.js";
 import type { Approval } from "../../src/protocol/index.js";
 
 const fields = (i: number, command: string): AuditFields => ({
@@ -78,21 +79,72 @@ describe("backlog costs", () => {
     assert.ok(!again.approvals.has("a4"), "…the oldest ended first");
   });
 
-  it("the feed ring resumes exactly the missed changes after it wrapped many times", () => {
+  it("the feed ring resumes exactly the missed changes after it wrapped many times", async () => {
     const feed = new Feed(() => ({ endpoints: [], inbox: [], approvals: [], streams: [] }), 100);
     for (let i = 0; i < 1050; i++) feed.publish({ kind: "inbox_removed", id: `m${i}`, reason: "dismissed" });
     const sent: string[] = [];
-    const ws = { readyState: 1, OPEN: 1, bufferedAmount: 0, send: (t: string) => sent.push(t), on: () => {}, close: () => {} };
+    const ws = {
+      readyState: 1,
+      OPEN: 1,
+      bufferedAmount: 0,
+      send: (t: string, o?: unknown, done?: () => void) => (sent.push(t), (typeof o === "function" ? o : done)?.()),
+      on: () => {},
+      close: () => {},
+    };
     const since = feed.currentSeq - 30;
     feed.attach(ws as never, since, feed.epoch);
+    // Two more while the missed ones are sent: after them, in order.
+    feed.publish({ kind: "inbox_removed", id: "late1", reason: "dismissed" });
+    feed.publish({ kind: "inbox_removed", id: "late2", reason: "dismissed" });
+    await waitFor(() => sent.length >= 32, 5000, "the missed changes and the two new ones");
     const seqs = sent.map((t) => JSON.parse(t).seq as number);
     assert.deepEqual(
       seqs,
-      Array.from({ length: 30 }, (_, i) => since + 1 + i),
-      "the 30 missed changes, in order",
+      Array.from({ length: 32 }, (_, i) => since + 1 + i),
+      "the 30 missed changes and the 2 new ones, in order",
     );
     sent.length = 0;
     feed.attach(ws as never, feed.currentSeq - 101, feed.epoch);
+    await waitFor(() => sent.length > 0, 5000, "the snapshot");
     assert.equal(JSON.parse(sent[0]!).type, "snapshot", "older than the ring: a snapshot");
+  });
+
+  it("a snapshot of a large backlog goes out in fragments of one message, and the changes made meanwhile after it, in order", async () => {
+    const items = Array.from({ length: 3000 }, (_, i) => ({ id: `m${i}`, content: "x".repeat(400) }));
+    const feed = new Feed(() => ({ endpoints: [], inbox: items as never, approvals: [], streams: [] }));
+    const frames: { text: string; fin: boolean }[] = [];
+    const ws = {
+      readyState: 1,
+      OPEN: 1,
+      bufferedAmount: 0,
+      // Written out on a later turn, as a socket would.
+      send: (text: string, o: { fin?: boolean } | undefined, done?: () => void) => (frames.push({ text, fin: o?.fin ?? true }), setImmediate(() => done?.())),
+      on: () => {},
+      close: () => {},
+    };
+    const seq = feed.currentSeq;
+    feed.attach(ws as never, undefined, undefined);
+    // Changes while it is being sent: each must come after the snapshot, whole and in order.
+    for (let i = 0; i < 5; i++) {
+      feed.publish({ kind: "inbox_removed", id: `m${i}`, reason: "dismissed" });
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => frames.filter((f) => f.fin).length === 6, 10_000, "the snapshot and the five changes");
+    const end = frames.findIndex((f) => f.fin);
+    assert.ok(end > 0, `the snapshot came in ${end + 1} fragments`);
+    const snap = JSON.parse(
+      frames
+        .slice(0, end + 1)
+        .map((f) => f.text)
+        .join(""),
+    );
+    assert.equal(snap.type, "snapshot");
+    assert.equal(snap.seq, seq, "the snapshot is the state when the observer attached");
+    assert.equal(snap.inbox.length, 3000);
+    assert.deepEqual(
+      frames.slice(end + 1).map((f) => JSON.parse(f.text).seq),
+      [1, 2, 3, 4, 5].map((i) => seq + i),
+      "then the changes, each whole, in order",
+    );
   });
 });
