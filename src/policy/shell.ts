@@ -29,6 +29,7 @@ import {
   type Word,
   type WordPart,
 } from "unbash";
+import { ENDS_COMMAND, HEREDOC_DELIMITER, hasParenthesis, isInteger, literal, mayExpand, skipBlanks, skippedText } from "./shell-text.js";
 
 export interface ShellWord {
   /** the source text */
@@ -63,19 +64,6 @@ export interface ShellAnalysis {
 }
 
 const MAX_DEPTH = 200;
-
-/**
- * What may follow a simple command: an operator, a newline, the end of a group or substitution, or a
- * comment. Anything else (`aa(`: unbash 6.0.5 ends the command there without an error, where bash
- * refuses it) means the parser read something other than what bash would.
- */
-const ENDS_COMMAND: ReadonlySet<string> = new Set([";", "&", "|", "\n", ")", "`", "#"]);
-
-/** An unescaped `$` that starts an expansion, or a backquote. */
-const EXPANSION_IN_TEXT = /(?:^|[^\\])(?:\\\\)*(?:\$[[({'"\w@*#?$!-]|`)/;
-
-/** A heredoc delimiter the policy trusts the parser with: plain characters, whole quotes, escapes. */
-const HEREDOC_DELIMITER = /^(?:[\w.@%+:,=/-]|'[^']*'|"[^"`$\\]*"|\\[^\n])+$/;
 
 /** Builtins that declare variables: their `NAME=value` arguments are assignments, and nothing runs. */
 const DECLARATIONS = new Set(["export", "declare", "typeset", "local", "readonly", "unset"]);
@@ -452,78 +440,4 @@ class Walker {
         return this.arithmetic(e.expression, source, depth + 1, via, report);
     }
   }
-}
-
-/**
- * Text inside a simple command that none of its words, assignments or redirections covers, other than
- * blanks and line continuations: something the parser passed over (unbash 6.0.5 reads `aa(=` as `aa =`,
- * with no error, where bash refuses it). Such a command is not understood.
- */
-function skippedText(n: UnbashCommand, source: string): string | undefined {
-  // Prefix, name and suffix are in source order. (Loops, not a closure: this runs for every command.)
-  let at = n.pos;
-  for (const list of [n.prefix, n.name ? [n.name] : NO_TOKENS, n.suffix]) {
-    for (const t of list) {
-      if (skipBlanks(source, at) < t.pos) return source.slice(at, t.pos).trim();
-      if (t.end > at) at = t.end;
-    }
-  }
-  return skipBlanks(source, at) < n.end ? source.slice(at, n.end).trim() : undefined;
-}
-
-const NO_TOKENS: readonly { pos: number; end: number }[] = [];
-
-/** The index of the first character at or after `i` that is not a blank or a line continuation. */
-function skipBlanks(source: string, i: number): number {
-  for (;;) {
-    const c = source[i];
-    if (c === " " || c === "\t") i++;
-    else if (c === "\\" && source[i + 1] === "\n") i += 2;
-    else return i;
-  }
-}
-
-/** Whether unquoted text holds an unescaped `(` or `)`. */
-function hasParenthesis(text: string): boolean {
-  return (text.includes("(") || text.includes(")")) && /(?:^|[^\\])(?:\\\\)*[()]/.test(text);
-}
-
-/** Whether text taken as plain holds an unescaped expansion or backquote (looked for only when it has `$` or a backquote). */
-function mayExpand(text: string): boolean {
-  return (text.includes("$") || text.includes("`")) && EXPANSION_IN_TEXT.test(text);
-}
-
-function isInteger(w: Word): boolean {
-  return /^-?\d+$/.test(w.text);
-}
-
-/** The value of a word after quote removal, or null when the shell would compute it. */
-export function literal(w: Word): string | null {
-  // An unquoted leading ~ is the home folder (of the user named after it).
-  if (w.text.startsWith("~")) return null;
-  // Without parts the word is literal text, its escapes already removed by the parser.
-  if (!w.parts) return w.value;
-  let value = "";
-  for (const p of w.parts) {
-    switch (p.type) {
-      case "Literal":
-      case "SingleQuoted":
-        value += p.value;
-        break;
-      case "DoubleQuoted":
-        for (const c of p.parts) {
-          if (c.type !== "Literal") return null;
-          value += c.value;
-        }
-        break;
-      case "AnsiCQuoted":
-        // $'…' with escapes (\x41, \u…, \c…): not trusted to decode as bash would.
-        if (p.text.includes("\\")) return null;
-        value += p.value;
-        break;
-      default:
-        return null; // expansions, substitutions, globs, braces, locale strings
-    }
-  }
-  return value;
 }
