@@ -70,6 +70,8 @@ export interface StreamMeta {
   command: string;
   cwd: string | null;
   approval_id: string | null;
+  /** who approved that request (absent: no approval, or a stream journaled by an older broker) */
+  decided_by?: string | null;
   /** stdout and stderr arrive merged on channel 1 (absent: kept apart). */
   output_merged?: boolean;
   /** false: the producer cannot stop the command, so a cancel is refused (absent: it can). */

@@ -139,10 +139,9 @@ export class StreamHub {
       );
     if (this.live.size >= this.bounds.streamsTotal)
       throw limitReached("streams_full", "streamsTotal", this.bounds, "The broker already has as many running streams as it may; try again when some have ended");
-    if (body.approval_id) {
-      const a = this.approvals.get(body.approval_id);
-      if (a.state !== "approved") throw new ProtocolError("approval_not_approved", `Approval ${a.approval_id} is ${a.state}; a stream can only follow an approved request.`);
-    }
+    const approval = body.approval_id ? this.approvals.get(body.approval_id) : null;
+    if (approval && approval.state !== "approved")
+      throw new ProtocolError("approval_not_approved", `Approval ${approval.approval_id} is ${approval.state}; a stream can only follow an approved request.`);
     const meta: StreamMeta = {
       stream_id: `str_${randomBytes(12).toString("base64url")}`,
       endpoint_id: ep.endpoint_id,
@@ -152,6 +151,7 @@ export class StreamHub {
       command: body.command,
       cwd: body.cwd ?? null,
       approval_id: body.approval_id ?? null,
+      ...(approval?.decided_by ? { decided_by: approval.decided_by } : {}),
       ...(body.output_merged ? { output_merged: true } : {}),
       ...(body.cancellable === false ? { cancellable: false as const } : {}),
       state: "streaming",

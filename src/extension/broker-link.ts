@@ -95,12 +95,6 @@ export class BrokerLink implements vscode.Disposable {
     this.changed.fire();
   }
 
-  /** Who decided an approval (`rule <id> (<where>)` when the policy did), for a terminal's header. */
-  decidedBy(approvalId: string): string | null {
-    const a = this.feed?.approvals.get(approvalId) as { decided_by?: unknown } | undefined;
-    return typeof a?.decided_by === "string" ? a.decided_by : null;
-  }
-
   /** Pending approvals, counted without building the whole state (badge and status bar). */
   pendingCount(): number {
     let n = 0;

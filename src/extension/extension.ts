@@ -55,7 +55,6 @@ export function activate(context: vscode.ExtensionContext): SwitchboardApi {
     () => sb.brokerRecord,
     (streamId, reason) => actions.stopStream(streamId, reason),
     context.workspaceState,
-    (approvalId) => sb.decidedBy(approvalId),
   );
   const policy = (s: StreamView) => (s.action === "env" ? settings.envTerminals : settings.shTerminals);
   const runner = new EditorRunner(sb, (stream) => {

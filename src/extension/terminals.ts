@@ -32,12 +32,12 @@ export class StreamTerminal implements vscode.Pseudoterminal {
     private readonly stream: StreamView,
     private readonly record: () => DiscoveryRecord | undefined,
     private readonly stop: (reason: string) => Promise<unknown>,
-    private readonly decidedBy: string | null = null,
   ) {}
 
   open(): void {
     const s = this.stream;
-    this.write(terminalHeader(s, this.decidedBy));
+    // The broker copies who approved the request into the stream (`rule <id> (<where>)` when a rule did).
+    this.write(terminalHeader(s, s.decided_by ?? null));
     const record = this.record();
     if (!record) {
       this.write(`${RED}Not connected to the broker; reconnect and open this terminal again.${DEFAULT_FG}\r\n`);
@@ -144,7 +144,6 @@ export class Terminals implements vscode.Disposable {
     private readonly record: () => DiscoveryRecord | undefined,
     private readonly stop: (streamId: string, reason: string) => Promise<unknown>,
     private readonly memory?: vscode.Memento,
-    private readonly decidedBy: (approvalId: string) => string | null = () => null,
   ) {
     this.previous = memory?.get<Remembered>(OPEN_KEY);
     for (const t of vscode.window.terminals) this.startupTerminals.add(t);
@@ -215,7 +214,7 @@ export class Terminals implements vscode.Disposable {
     this.seen.add(stream.stream_id);
     let term = this.open.get(stream.stream_id);
     if (!term) {
-      const pty = new StreamTerminal(stream, this.record, (reason) => this.stop(stream.stream_id, reason), stream.approval_id ? this.decidedBy(stream.approval_id) : null);
+      const pty = new StreamTerminal(stream, this.record, (reason) => this.stop(stream.stream_id, reason));
       term = vscode.window.createTerminal({
         name: terminalName(stream),
         pty,

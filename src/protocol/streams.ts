@@ -61,6 +61,8 @@ export const StreamView = v.object({
   command: v.string(),
   cwd: v.nullable(v.string()),
   approval_id: v.nullable(v.string()),
+  /** Who approved the request it follows, as the approval records it (a person, or `rule <id> (<where>)`); absent without one. */
+  decided_by: v.optional(v.nullable(v.string())),
   /** Present (true) when stdout and stderr arrive merged on channel 1. */
   output_merged: v.optional(v.boolean()),
   /** Present (false) when nobody can stop the command from here (the agent runs it itself). */

@@ -107,6 +107,11 @@ describe("approval policy", () => {
     assert.equal(code, 0, errText);
     assert.match(out, /ruled/);
     assert.match(errText, /approved by rule echo/);
+    // Its output stream says who approved it, for the terminal's header.
+    const { streams } = (await get(b.api, "/v1/streams")) as { streams: { command: string; approval_id: string | null; decided_by?: string | null }[] };
+    const stream = streams.find((s) => s.command === "echo ruled");
+    assert.ok(stream?.approval_id, "the stream follows its approval");
+    assert.match(stream.decided_by ?? "", /^rule echo \(user rules \(/);
   });
 
   it("switchboard run: a pending command is decided when a session rule for it is saved", async () => {

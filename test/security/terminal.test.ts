@@ -157,7 +157,7 @@ describe("security/terminal: the header, footer and name neutralise agent text; 
   it("terminals.ts writes agent text only through the formatting functions", async () => {
     const src = await readFile(join(ROOT, "src/extension/terminals.ts"), "utf8");
     S.ok(/from "\.\/terminal-format\.js"/.test(src), "terminals.ts imports terminal-format.ts");
-    S.ok(/this\.write\(terminalHeader\(s(, this\.decidedBy)?\)\)/.test(src), "the header comes from terminalHeader");
+    S.ok(/this\.write\(terminalHeader\(s, s\.decided_by \?\? null\)\)/.test(src), "the header comes from terminalHeader");
     S.ok(/this\.write\(terminalFooter\(end\)\)/.test(src), "the footer comes from terminalFooter");
     const writes = src.split("\n").filter((l) => l.includes("this.write("));
     S.ok(writes.length >= 5, "the writes were found");

@@ -14,7 +14,19 @@ import { verifyChain } from "../../src/platform/audit-chain.js";
 import { ROUTES } from "../../src/protocol/routes.js";
 import { AA_TEXT, CONTRAST_PROBE, type ContrastSample } from "../support/webview/contrast.js";
 import { screenshot, type VsCodeSession } from "../support/vscode/workbench.js";
-import { uiSuite, type BrokerApi, approvalCard, killAllChildren, sidebar, until, waitForApproval, waitGone, waitVisible, withFailureShots } from "./switchboard-helpers.js";
+import {
+  uiSuite,
+  type BrokerApi,
+  approvalCard,
+  killAllChildren,
+  showTerminal,
+  sidebar,
+  until,
+  waitForApproval,
+  waitGone,
+  waitVisible,
+  withFailureShots,
+} from "./switchboard-helpers.js";
 
 describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () => {
   const suite = uiSuite("ui-pol");
@@ -82,6 +94,8 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
         assert.equal(exit2.code, 0, second.stderr());
         assert.equal(second.stdout(), "second");
         assert.match(second.stderr(), /approved by rule allow-printf-any/);
+        // Its terminal's header says so too.
+        await showTerminal(page(), "second", (rows) => rows.some((r) => /approved by rule allow-printf-any \(user rules/.test(r.text)), 30_000);
 
         const audit = await api.audit();
         assert.ok(verifyChain(audit.records).ok, "the audit chain verifies");
