@@ -36,7 +36,11 @@ describe("approval rules in a real VS Code workbench", { timeout: 600_000 }, () 
 
   before(
     async () => {
-      ({ vscode, api } = await suite.open({ settings: { "switchboard.notifications.approvals": "off" }, shotName: "policy-0-startup" }));
+      ({ vscode, api } = await suite.open({
+        // xterm's DOM renderer, so that the terminal's rows can be read.
+        settings: { "switchboard.notifications.approvals": "off", "terminal.integrated.gpuAcceleration": "off" },
+        shotName: "policy-0-startup",
+      }));
     },
     { timeout: 240_000 },
   );
