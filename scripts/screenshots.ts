@@ -15,6 +15,7 @@ import type { FrameLocator, Locator, Page } from "playwright-core";
 import { BrokerApi } from "../src/client/api.js";
 import { readDiscovery } from "../src/platform/discovery.js";
 import { brokerPaths } from "../src/platform/paths.js";
+import { toPalettePng } from "./png-palette.js";
 import { CHECK_SETTINGS, EXTENSION_ID } from "./vscode/check.js";
 import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "./vscode/server.js";
 
@@ -40,7 +41,7 @@ const PACKAGE_JSON = {
   version: "1.0.0",
   private: true,
   type: "module",
-  scripts: { build: "node build.js", "test:unit": 'node -e "console.log(\'12 tests passed\')"', "lint:fix": 'node -e "console.log(\'fixed 3 files; lint clean\')"' },
+  scripts: { build: "node build.js", "test:unit": "node -e \"console.log('12 tests passed')\"", "lint:fix": "node -e \"console.log('fixed 3 files; lint clean')\"" },
 };
 
 const started: { server?: VsCodeServer; chrome?: LaunchedChromium; page?: Page; agents: ChildProcess[]; home?: string; temp: string[] } = { agents: [], temp: [] };
@@ -91,8 +92,14 @@ async function main(): Promise<void> {
   cli(["policy", "add", "no-force-push", "deny", "--command", "git push --force *"]);
 
   say("Starting VS Code (code-server) on the demo folder");
-  const server = await startServer({ flavor: "code-server", workspace, vsix: join(REPO_ROOT, "agent-switchboard.vsix"), env: { SWITCHBOARD_HOME: home },
-    settings: { ...SETTINGS, "terminal.integrated.env.linux": { PATH: `${bin}:\${env:PATH}` } }, startTimeoutMs: 60_000 });
+  const server = await startServer({
+    flavor: "code-server",
+    workspace,
+    vsix: join(REPO_ROOT, "agent-switchboard.vsix"),
+    env: { SWITCHBOARD_HOME: home },
+    settings: { ...SETTINGS, "terminal.integrated.env.linux": { PATH: `${bin}:\${env:PATH}` } },
+    startTimeoutMs: 60_000,
+  });
   started.server = server;
 
   const agent = (args: string[]) => {
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
   await page.mouse.move(190, 500);
   await page.mouse.wheel(0, 3000);
   await seen(frame.locator("#body-policy article.card.rule", { hasText: "npm run lint:*" }).first(), "the saved rule in the Policy section", 15_000);
-  await settle(page);
+  await settle(page, false);
   await shoot(page, "policy.png");
 }
 
@@ -211,17 +218,19 @@ async function terminalText(rows: Locator): Promise<string[]> {
   return rows.evaluate((el) => [...el.children].map((r) => (r.textContent ?? "").trimEnd()).filter(Boolean));
 }
 
-/** Lets notifications' fade and the cursor's blink pass; moves the mouse out of the way (no hovers). */
-async function settle(page: Page): Promise<void> {
+/** Lets animations end; moves the mouse out of the way (no hovers); Escape closes a hover left open (not in a shell). */
+async function settle(page: Page, pressEscape = true): Promise<void> {
   await page.mouse.move(VIEWPORT.width - 5, VIEWPORT.height / 2);
-  await page.keyboard.press("Escape").catch(() => {});
+  if (pressEscape) await page.keyboard.press("Escape").catch(() => {});
   await sleep(800);
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
   const file = join(OUT, name);
-  await page.screenshot({ path: file, timeout: 15_000 });
-  say(`Wrote ${file}`);
+  const png = await page.screenshot({ timeout: 15_000 });
+  const small = toPalettePng(png);
+  await writeFile(file, small ?? png);
+  say(`Wrote ${file} (${Math.round((small ?? png).length / 1024)} KB${small ? ", 256 colours" : ""})`);
 }
 
 async function stopAll(): Promise<void> {
