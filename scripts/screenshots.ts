@@ -4,8 +4,9 @@
 // agents with `switchboard run` and writes, at 1400x900 in the light theme, into media/screenshots/:
 //   approval.png  an agent's `npm run build` waiting on its card (Approve / Reject… / Allow similar…)
 //   terminal.png  after Approve: its output in a VS Code terminal, stderr in red, the exit footer
-//   policy.png    the sidebar's Policy section after Allow similar…, and a request a rule decided
-// Everything it starts is stopped and every throwaway folder removed; a failure says what in a
+//   policy.png    the sidebar's Policy section after Allow similar…, beside `switchboard approvals history`
+//                 in a terminal of the window (requests "approved by rule …")
+// The PNGs are rewritten with 256 colours (png-palette.ts). Everything it starts is stopped and every throwaway folder removed; a failure says what in a
 // sentence and exits 1.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
