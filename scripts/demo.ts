@@ -17,9 +17,8 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { BrokerApi } from "../src/client/api.js";
-import { readDiscovery } from "../src/platform/discovery.js";
-import { brokerPaths, stateHome } from "../src/platform/paths.js";
+import { stateHome } from "../src/platform/paths.js";
+import { brokerApiAt, stopBroker } from "./broker-home.js";
 import { CHECK_SETTINGS, checkInWorkbench } from "./vscode/check.js";
 import { startServer, vscodeCacheDir, type VsCodeServer } from "./vscode/server.js";
 
@@ -91,25 +90,6 @@ function options(argv: string[]): { check: boolean; workspace: string | undefine
 
 let checkMode = false;
 const started: { server?: VsCodeServer; agent?: ChildProcess; brokerHome?: string; temp: string[] } = { temp: [] };
-
-async function stopBroker(home: string): Promise<void> {
-  const read = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
-  if (read?.kind !== "ok") return;
-  const pid = read.record.pid;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + 10_000;
-  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (alive()) process.kill(pid, "SIGKILL");
-}
 
 async function stopAll(): Promise<void> {
   if (started.agent && started.agent.exitCode === null && started.agent.signalCode === null) started.agent.kill("SIGINT");
@@ -234,9 +214,7 @@ Press Ctrl+C to stop VS Code and the demo agent (the broker keeps running; stop 
 
 /** The demo agent's pending approval, as the broker lists it (bounded). */
 async function demoApproval(home: string, agent: ChildProcess): Promise<string> {
-  const read = await readDiscovery(brokerPaths(home).discoveryFile);
-  if (read.kind !== "ok") throw new Error(`the broker's discovery record in ${home} is ${read.kind}`);
-  const api = new BrokerApi(read.record);
+  const api = await brokerApiAt(home);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const a = (await api.approvals("pending")).find((x) => x.summary === DEMO_SUMMARY);

@@ -13,9 +13,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FrameLocator, Locator, Page } from "playwright-core";
-import { BrokerApi } from "../src/client/api.js";
-import { readDiscovery } from "../src/platform/discovery.js";
-import { brokerPaths } from "../src/platform/paths.js";
+import type { BrokerApi } from "../src/client/api.js";
+import { brokerApiAt, stopBroker } from "./broker-home.js";
 import { toPalettePng } from "./png-palette.js";
 import { CHECK_SETTINGS, EXTENSION_ID } from "./vscode/check.js";
 import { REPO_ROOT, launchChromium, startServer, type LaunchedChromium, type VsCodeServer } from "./vscode/server.js";
@@ -83,7 +82,7 @@ async function main(): Promise<void> {
   say(`Starting a broker in ${home}`);
   cli(["broker"]);
   started.home = home;
-  const api = await brokerApi(home);
+  const api = await brokerApiAt(home);
   // `switchboard` on the PATH of VS Code's terminals, as an installed CLI would be.
   const bin = join(home, "bin");
   await mkdir(bin);
@@ -181,12 +180,6 @@ async function main(): Promise<void> {
   await shoot(page, "policy.png");
 }
 
-async function brokerApi(home: string): Promise<BrokerApi> {
-  const read = await readDiscovery(brokerPaths(home).discoveryFile);
-  if (read.kind !== "ok") throw new Error(`the broker's discovery record in ${home} is ${read.kind}`);
-  return new BrokerApi(read.record);
-}
-
 type Pending = Awaited<ReturnType<BrokerApi["approvals"]>>[number];
 async function pending(api: BrokerApi, match: (a: Pending) => boolean): Promise<string> {
   let id: string | undefined;
@@ -240,25 +233,6 @@ async function stopAll(): Promise<void> {
   await started.server?.stop().catch(() => {});
   if (started.home) await stopBroker(started.home).catch(() => {});
   for (const dir of started.temp) await rm(dir, { recursive: true, force: true }).catch(() => {});
-}
-
-async function stopBroker(home: string): Promise<void> {
-  const read = await readDiscovery(brokerPaths(home).discoveryFile).catch(() => undefined);
-  if (read?.kind !== "ok") return;
-  const pid = read.record.pid;
-  const alive = () => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!alive()) return;
-  process.kill(pid, "SIGTERM");
-  const deadline = Date.now() + 10_000;
-  while (alive() && Date.now() < deadline) await sleep(100);
-  if (alive()) process.kill(pid, "SIGKILL");
 }
 
 let stopping = false;

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Store, type JournalRecord, type StoreLimits } from "../../src/broker/store.js";
 import type { Approval } from "../../src/protocol/index.js";
+import { approval as approvalFixture } from "../support/webview/fixtures.js";
 
 const LIMITS: StoreLimits = { closedEndpoints: 10, correlations: 10, approvalHistory: 7, endedStreams: 5 };
 const ENDPOINTS = ["ep_a", "ep_b", "ep_c"];
@@ -20,28 +21,8 @@ function rng(seed: number): () => number {
   };
 }
 
-const approval = (id: string, endpoint: string, key: string | null): Approval => ({
-  approval_id: id,
-  endpoint_id: endpoint,
-  session: endpoint,
-  session_kind: "test",
-  action: "sh",
-  summary: id,
-  command: `echo ${id}`,
-  cwd: null,
-  detail: null,
-  diff: null,
-  execute: "agent",
-  idempotency_key: key,
-  state: "pending",
-  created_at: "2026-01-01T00:00:00.000Z",
-  expires_at: null,
-  decided_at: null,
-  decision: null,
-  reason: null,
-  decided_by: null,
-  stream_id: null,
-});
+const approval = (id: string, endpoint: string, key: string | null): Approval =>
+  approvalFixture({ approval_id: id, endpoint_id: endpoint, session: endpoint, summary: id, command: `echo ${id}`, cwd: null, idempotency_key: key });
 
 /** What a scan over every approval finds: the retry lookup and history as they were before the indexes. */
 function recount(store: Store) {

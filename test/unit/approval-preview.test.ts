@@ -5,34 +5,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { VERDICT_MAX_PARTS, VERDICT_PARTS_BYTES, VERDICT_TEXT_BYTES, approvalPreview, boundVerdict, cutMiddle, utf8Head } from "../../src/broker/approval-preview.js";
 import { APPROVAL_PREVIEW_BYTES, type Approval, type ApprovalPolicy } from "../../src/protocol/index.js";
+import { approval as approvalFixture } from "../support/webview/fixtures.js";
 
 const bytes = (s: string) => Buffer.byteLength(s);
 /** No U+FFFD appeared: nothing was cut inside a character or a surrogate pair. */
 const whole = (s: string) => !s.includes("\uFFFD");
 
-const approval = (over: Partial<Approval> = {}): Approval => ({
-  approval_id: "apr_1",
-  endpoint_id: "ep_1",
-  session: "s",
-  session_kind: "pi",
-  action: "sh",
-  summary: "run",
-  command: "npm test",
-  cwd: null,
-  detail: null,
-  diff: null,
-  execute: "agent",
-  idempotency_key: null,
-  state: "pending",
-  created_at: "2026-01-01T00:00:00.000Z",
-  expires_at: null,
-  decided_at: null,
-  decision: null,
-  reason: null,
-  decided_by: null,
-  stream_id: null,
-  ...over,
-});
+const approval = (over: Partial<Approval> = {}): Approval => approvalFixture({ approval_id: "apr_1", summary: "run", command: "npm test", cwd: null, ...over });
 
 /** A verdict as the policy writes it for a command of `parts` pipeline parts: each part, and the sentence, quote the command. */
 function verdict(parts: string[]): ApprovalPolicy {

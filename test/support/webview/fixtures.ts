@@ -1,4 +1,4 @@
-// Sidebar states for the webview tests and the benchmark.
+// Approvals, sessions, streams and sidebar states for tests (the webview's, the broker's) and the benchmark.
 import type { Approval } from "../../../src/protocol/approvals.js";
 import type { PolicyView } from "../../../src/protocol/policy.js";
 import type { EndpointView, UndispatchedItem } from "../../../src/protocol/schemas.js";
