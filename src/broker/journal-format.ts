@@ -57,6 +57,3 @@ export function parseSnapshot(text: string): { seq: number; state: unknown } | {
   if (!("state" in o)) return { unusable: "missing state" };
   return { seq: o.seq, state: o.state };
 }
-
-/** The snapshot's state is serialized a slice at a time (slices.ts), as observer snapshots are. */
-export { stringifySliced } from "./slices.js";

@@ -28,7 +28,8 @@ import { readdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { openNoFollow } from "../platform/files.js";
 import { type JournalLog, syncDir, writeSnapshot } from "./journal-files.js";
-import { FILE_MODE, encodeLine, segmentName, segmentNumber, snapshotHead, stringifySliced } from "./journal-format.js";
+import { FILE_MODE, encodeLine, segmentName, segmentNumber, snapshotHead } from "./journal-format.js";
+import { stringifySliced } from "./slices.js";
 import { type Recovered, recoverFolder } from "./journal-recovery.js";
 
 export type { Recovered } from "./journal-recovery.js";

@@ -2,7 +2,8 @@
 // snapshot document and its sliced serialization.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeLine, parseLine, parseSnapshot, segmentName, segmentNumber, snapshotHead, stringifySliced } from "../../src/broker/journal-format.js";
+import { encodeLine, parseLine, parseSnapshot, segmentName, segmentNumber, snapshotHead } from "../../src/broker/journal-format.js";
+import { stringifySliced } from "../../src/broker/slices.js";
 
 describe("journal format", () => {
   it("a record line is the bytes of JSON.stringify({s, r}) and parses back", () => {
